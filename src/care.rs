@@ -1,0 +1,132 @@
+//! The care calendar (SPEC §10): birthdays and anniversaries in the coming days,
+//! and promotions and first featured posts since the previous snapshot.
+use crate::config::Pipeline;
+use crate::fmt::{date_of, day_of, fmt_day, Day};
+use crate::layers::LayerRow;
+use crate::model::Dataset;
+use crate::output::{p, t, Table};
+use crate::tiers::TierState;
+use chrono::{Datelike, NaiveDate};
+
+pub struct Occasion {
+    pub day: Day,
+    pub member: usize,
+    pub occasion: &'static str,
+    pub detail: String,
+}
+
+/// The date of `original`'s anniversary in `year` (29 February → 28 February in other years).
+fn anniversary(original: NaiveDate, year: i32) -> Option<NaiveDate> {
+    NaiveDate::from_ymd_opt(year, original.month(), original.day())
+        .or_else(|| NaiveDate::from_ymd_opt(year, original.month(), original.day() - 1))
+}
+
+pub struct Inputs<'a> {
+    pub layer_at_d: &'a LayerRow,
+    pub level_ids: &'a [String],
+    pub tiers: &'a [Option<TierState>],
+    pub tier_ids: &'a [String],
+    pub previous_snapshot: Option<Day>,
+}
+
+pub fn compute(p: &Pipeline, ds: &Dataset, inp: &Inputs) -> Vec<Occasion> {
+    let d = ds.as_of;
+    let horizon = p.care.as_ref().map(|c| c.horizon_days).unwrap_or(14) as Day;
+    let layers = p.care.as_ref().and_then(|c| c.layers.clone());
+    let since = inp.previous_snapshot.unwrap_or(Day::MIN);
+    let mut out = Vec::new();
+    for (i, m) in ds.table_members() {
+        let Some(layer) = inp.layer_at_d[i] else { continue };
+        if layers.as_ref().is_some_and(|ls| !ls.contains(&inp.level_ids[layer])) {
+            continue;
+        }
+        let dates: [(Option<Day>, &'static str); 3] = [
+            (m.birthday, "birthday"),
+            (m.purchase, "purchase_anniversary"),
+            (Some(m.joined), "join_anniversary"),
+        ];
+        for (date, occasion) in dates {
+            let Some(orig) = date.map(date_of) else { continue };
+            let (y0, y1) = (date_of(d + 1).year(), date_of(d + horizon).year());
+            for y in y0..=y1 {
+                let Some(a) = anniversary(orig, y) else { continue };
+                let ad = day_of(a);
+                let years = y - orig.year();
+                if years >= 1 && ad > d && ad <= d + horizon {
+                    out.push(Occasion {
+                        day: ad,
+                        member: i,
+                        occasion,
+                        detail: format!("{years} years"),
+                    });
+                }
+            }
+        }
+        if let Some(s) = &inp.tiers[i] {
+            for c in s
+                .changes
+                .iter()
+                .filter(|c| c.to > c.from && c.day > since && c.day <= d)
+            {
+                out.push(Occasion {
+                    day: c.day,
+                    member: i,
+                    occasion: "promotion",
+                    detail: format!("{} -> {}", inp.tier_ids[c.from], inp.tier_ids[c.to]),
+                });
+            }
+        }
+        if let Some(e) = ds.events[ds.member_events[i].clone()]
+            .iter()
+            .find(|e| e.action == "featured")
+        {
+            if e.day > since && e.day <= d {
+                out.push(Occasion {
+                    day: e.day,
+                    member: i,
+                    occasion: "first_featured",
+                    detail: e.id.clone(),
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| {
+        (a.day, ds.members[a.member].id.as_bytes(), a.occasion).cmp(&(
+            b.day,
+            ds.members[b.member].id.as_bytes(),
+            b.occasion,
+        ))
+    });
+    out
+}
+
+pub fn table(ds: &Dataset, list: &[Occasion], layer_at_d: &LayerRow, level_ids: &[String]) -> Table {
+    let mut tb = Table::new(
+        "care_calendar",
+        &["date", "member_id", "nickname", "layer", "occasion", "detail"],
+    );
+    for o in list {
+        let m = &ds.members[o.member];
+        tb.push(vec![
+            p(fmt_day(o.day)),
+            t(&m.id),
+            t(m.nickname.clone().unwrap_or_default()),
+            t(layer_at_d[o.member].map(|l| level_ids[l].clone()).unwrap_or_default()),
+            p(o.occasion),
+            t(&o.detail),
+        ]);
+    }
+    tb
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leap_day_falls_on_28_february_in_other_years() {
+        let leap = NaiveDate::from_ymd_opt(1992, 2, 29).unwrap();
+        assert_eq!(anniversary(leap, 2025), NaiveDate::from_ymd_opt(2025, 2, 28));
+        assert_eq!(anniversary(leap, 2028), NaiveDate::from_ymd_opt(2028, 2, 29));
+    }
+}

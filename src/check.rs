@@ -1,0 +1,400 @@
+//! Validation beyond serde (SPEC §3): every expression parses and names only what
+//! it can see, every referenced id exists. All problems are collected and reported
+//! together, as `koc validate` lists them.
+use crate::config::{Loaded, MeasureCfg, Pipeline, SourceCfg};
+use crate::error::{usage_err, KocError};
+use crate::expr;
+use anyhow::Result;
+use chrono_tz::Tz;
+
+pub const EVENT_COLUMNS: [&str; 13] = [
+    "event_id",
+    "member_id",
+    "occurred_at",
+    "action",
+    "topic",
+    "task_type",
+    "content_id",
+    "channel",
+    "likes",
+    "comments",
+    "shares",
+    "views",
+    "date",
+];
+pub const BUILTINS: [&str; 4] = ["tenure_days", "days_since_active", "balance", "tier_rank"];
+
+pub fn source_cfg<'a>(p: &'a Pipeline, name: &str) -> Option<&'a SourceCfg> {
+    let s = &p.sources;
+    match name {
+        "members" => s.members.as_ref(),
+        "activity" => s.activity.as_ref(),
+        "redemptions" => s.redemptions.as_ref(),
+        "contest_entries" => s.contest_entries.as_ref(),
+        "judge_scores" => s.judge_scores.as_ref(),
+        "feedback" => s.feedback.as_ref(),
+        "overrides" => s.overrides.as_ref(),
+        _ => None,
+    }
+}
+
+pub fn timezone(loaded: &Loaded) -> Result<Tz> {
+    let tz = &loaded.pipeline.program.timezone;
+    tz.parse::<Tz>().map_err(|_| {
+        usage_err(format!(
+            "{}: program.timezone '{tz}' is not an IANA time zone\n  fix: use a name like Asia/Shanghai",
+            loaded.locate(tz)
+        ))
+    })
+}
+
+/// Names an expression may use, by its place in the pipeline.
+pub struct Names {
+    pub rule_where: Vec<String>,
+    pub metric_where: Vec<String>,
+    pub goal_where: Vec<String>,
+    pub when: Vec<String>,
+    pub candidates: Vec<String>,
+}
+
+pub fn names(p: &Pipeline) -> Names {
+    let event: Vec<String> = EVENT_COLUMNS.iter().map(|s| s.to_string()).collect();
+    let mut metric_where = event.clone();
+    metric_where.push("awarded_points".into());
+    let mut goal_where = metric_where.clone();
+    goal_where.push("layer".into());
+    let mut when: Vec<String> = p.metrics.keys().cloned().collect();
+    when.extend(BUILTINS.iter().map(|s| s.to_string()));
+    if let Some(l) = &p.layers {
+        when.extend(l.levels.iter().map(|lv| format!("ever_{}", lv.id)));
+    }
+    let mut candidates = when.clone();
+    candidates.push("layer".into());
+    Names {
+        rule_where: event,
+        metric_where,
+        goal_where,
+        when,
+        candidates,
+    }
+}
+
+/// Check the whole pipeline; all problems in one error.
+pub fn check(loaded: &Loaded) -> Result<()> {
+    let mut problems: Vec<String> = Vec::new();
+    let mut note = |r: Result<()>| {
+        if let Err(e) = r {
+            problems.push(format!("{e:#}"));
+        }
+    };
+    let p = &loaded.pipeline;
+    note(timezone(loaded).map(|_| ()));
+    note(crate::config::date_key(loaded, "program.start", &p.program.start).map(|_| ()));
+    if p.program.locale != "zh-CN" && p.program.locale != "en" {
+        note(Err(usage_err(format!(
+            "{}: program.locale '{}' is not supported\n  fix: use zh-CN or en",
+            loaded.locate(&p.program.locale),
+            p.program.locale
+        ))));
+    }
+    let n = names(p);
+    let exp = |text: &str, allowed: &[String], what: &str| -> Result<()> {
+        expr::parse(text, allowed, what, &loaded.locate(text)).map(|_| ())
+    };
+    let known_actions: Option<Vec<String>> = p
+        .sources
+        .activity
+        .as_ref()
+        .and_then(|a| a.values.get("action"))
+        .map(|m| m.values().cloned().collect());
+    for s in crate::table::ALL {
+        if let Some(cfg) = source_cfg(p, s.name) {
+            for canonical in cfg.columns.keys().chain(cfg.values.keys()) {
+                if !s.cols.iter().any(|c| c.name == canonical) {
+                    let hint = crate::config::suggest(canonical, s.cols.iter().map(|c| c.name))
+                        .map(|h| format!("did you mean '{h}'?"))
+                        .unwrap_or_else(|| {
+                            format!(
+                                "known: {}",
+                                s.cols.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
+                            )
+                        });
+                    note(Err(KocError::usage(format!(
+                        "{}: sources.{}: '{canonical}' is not a column of this source",
+                        loaded.locate(canonical),
+                        s.name
+                    ))
+                    .with_hint(hint)
+                    .into()));
+                }
+            }
+            for c in s.cols.iter().filter(|c| c.required) {
+                if !cfg.columns.contains_key(c.name) {
+                    note(Err(usage_err(format!(
+                        "{}: sources.{}.columns does not map the required column '{}'",
+                        loaded.locate(&cfg.path),
+                        s.name,
+                        c.name
+                    ))));
+                }
+            }
+        }
+    }
+    if let Some(points) = &p.points {
+        for (i, r) in points.rules.iter().enumerate() {
+            let what = format!("points.rules[{i}] (id {})", r.id);
+            if let Some(acts) = &known_actions {
+                if !acts.contains(&r.action) {
+                    note(Err(usage_err(format!(
+                        "{}: {what}: unknown action '{}'\n  fix: use one of the mapped actions: {}",
+                        loaded.locate(&format!("action: {}", r.action)),
+                        r.action,
+                        acts.join(", ")
+                    ))));
+                }
+            }
+            if r.points.is_none() && r.per.is_none() {
+                note(Err(usage_err(format!(
+                    "{}: {what}: give 'points' or 'per'",
+                    loaded.locate(&r.id)
+                ))));
+            }
+            if let Some(per) = &r.per {
+                if per.every <= 0 {
+                    note(Err(usage_err(format!(
+                        "{}: {what}: per.every must be > 0",
+                        loaded.locate(&r.id)
+                    ))));
+                }
+                if !["likes", "comments", "shares", "views"].contains(&per.field.as_str()) {
+                    note(Err(usage_err(format!(
+                        "{}: {what}: per.field '{}' is not a count column (likes, comments, shares, views)",
+                        loaded.locate(&per.field),
+                        per.field
+                    ))));
+                }
+            }
+            for v in [r.points, r.max_per_event, r.max_times, r.daily_cap]
+                .into_iter()
+                .flatten()
+            {
+                if v < 0 {
+                    note(Err(usage_err(format!(
+                        "{}: {what}: numbers must be ≥ 0",
+                        loaded.locate(&r.id)
+                    ))));
+                }
+            }
+            if let Some(w) = &r.where_ {
+                note(exp(w, &n.rule_where, &format!("{what}.where")));
+            }
+        }
+    }
+    let layer_ids: Vec<String> = p
+        .layers
+        .as_ref()
+        .map(|l| l.levels.iter().map(|x| x.id.clone()).collect())
+        .unwrap_or_default();
+    let mut layer_problems = Vec::new();
+    let layer_ref = |id: &str, what: &str, out: &mut Vec<String>| {
+        if !layer_ids.iter().any(|l| l == id) {
+            out.push(format!(
+                "{}: {what}: layer '{id}' is not defined in layers.levels (defined: {})",
+                loaded.locate(id),
+                layer_ids.join(", ")
+            ));
+        }
+    };
+    if let Some(t) = &p.tiers {
+        if t.levels.is_empty() || t.levels[0].min != 0 {
+            note(Err(usage_err(format!(
+                "{}: tiers.levels: the lowest level must have min 0",
+                loaded.locate("tiers:")
+            ))));
+        }
+        if t.levels.windows(2).any(|w| w[1].min <= w[0].min) {
+            note(Err(usage_err(format!(
+                "{}: tiers.levels must be listed from the lowest, with increasing min",
+                loaded.locate("tiers:")
+            ))));
+        }
+    }
+    for (name, m) in &p.metrics {
+        let forms = [
+            m.count.is_some(),
+            m.sum.is_some(),
+            m.mean.is_some(),
+            m.distinct.is_some(),
+        ];
+        if forms.iter().filter(|b| **b).count() != 1 {
+            note(Err(usage_err(format!(
+                "{}: metrics.{name}: give exactly one of count, sum, mean, distinct",
+                loaded.locate(name)
+            ))));
+        }
+        if let Some(c) = &m.count {
+            if c != "events" {
+                note(Err(usage_err(format!(
+                    "{}: metrics.{name}: count must be 'events'",
+                    loaded.locate(name)
+                ))));
+            }
+        }
+        for f in [&m.sum, &m.mean, &m.distinct].into_iter().flatten() {
+            if !n.metric_where.contains(f) {
+                note(Err(usage_err(format!(
+                    "{}: metrics.{name}: unknown field '{f}'",
+                    loaded.locate(&format!("{name}:"))
+                ))));
+            }
+        }
+        if let Some(w) = &m.where_ {
+            note(exp(w, &n.metric_where, &format!("metrics.{name}.where")));
+        }
+    }
+    if let Some(l) = &p.layers {
+        let defaults = l.levels.iter().filter(|x| x.default).count();
+        if defaults != 1 {
+            note(Err(usage_err(format!(
+                "{}: layers.levels needs exactly one level with default: true",
+                loaded.locate("layers:")
+            ))));
+        }
+        for lv in &l.levels {
+            if let Some(w) = &lv.when {
+                note(exp(w, &n.when, &format!("layers.levels[id={}].when", lv.id)));
+            }
+        }
+    } else {
+        note(Err(usage_err(format!(
+            "{}: the pipeline has no layers section",
+            loaded.path.display()
+        ))));
+    }
+    if let Some(s) = &p.scouting {
+        note(exp(&s.candidates, &n.candidates, "scouting.candidates"));
+        for f in &s.features {
+            if !n.when.contains(&f.metric) {
+                note(Err(usage_err(format!(
+                    "{}: scouting.features: unknown metric '{}'",
+                    loaded.locate(&f.metric),
+                    f.metric
+                ))));
+            }
+        }
+    }
+    for c in &p.contests {
+        note(crate::config::date_key(loaded, "window.from", &c.window.from).map(|_| ()));
+        note(crate::config::date_key(loaded, "window.to", &c.window.to).map(|_| ()));
+        for l in c.eligible_layers.iter().flatten() {
+            layer_ref(
+                l,
+                &format!("contests[id={}].eligible_layers", c.id),
+                &mut layer_problems,
+            );
+        }
+        if c.judges.normalize != "none" && c.judges.normalize != "zscore" {
+            note(Err(usage_err(format!(
+                "{}: contests[id={}].judges.normalize must be zscore or none",
+                loaded.locate(&c.judges.normalize),
+                c.id
+            ))));
+        }
+        for r in &c.rubric {
+            match (&r.scale, &r.from_data) {
+                (Some(_), None) => {}
+                (None, Some(f)) => note(exp(
+                    f,
+                    &n.metric_where,
+                    &format!("contests[id={}].rubric[{}].from_data", c.id, r.criterion),
+                )),
+                _ => note(Err(usage_err(format!(
+                    "{}: contests[id={}].rubric: criterion '{}' needs exactly one of scale or from_data",
+                    loaded.locate(&r.criterion),
+                    c.id,
+                    r.criterion
+                )))),
+            }
+        }
+        for t in &c.tie_break {
+            if !c.rubric.iter().any(|r| &r.criterion == t) {
+                note(Err(usage_err(format!(
+                    "{}: contests[id={}].tie_break: '{t}' is not a criterion of the rubric",
+                    loaded.locate(t),
+                    c.id
+                ))));
+            }
+        }
+    }
+    for g in &p.goals {
+        note(check_measure(
+            loaded,
+            &g.measure,
+            &n,
+            &format!("goals[id={}].measure", g.id),
+        ));
+        note(crate::config::date_key(loaded, "period.from", &g.period.from).map(|_| ()));
+        note(crate::config::date_key(loaded, "period.to", &g.period.to).map(|_| ()));
+        if let Some(crate::config::BaselineCfg::Span(s)) = &g.baseline {
+            note(crate::config::date_key(loaded, "baseline.from", &s.from).map(|_| ()));
+            note(crate::config::date_key(loaded, "baseline.to", &s.to).map(|_| ()));
+        }
+        let t = &g.target;
+        if [t.value.is_some(), t.multiply.is_some(), t.add.is_some()]
+            .iter()
+            .filter(|b| **b)
+            .count()
+            != 1
+        {
+            note(Err(usage_err(format!(
+                "{}: goals[id={}].target: give exactly one of value, multiply, add",
+                loaded.locate(&g.id),
+                g.id
+            ))));
+        }
+        if g.direction != "up" && g.direction != "down" {
+            note(Err(usage_err(format!(
+                "{}: goals[id={}].direction must be up or down",
+                loaded.locate(&g.id),
+                g.id
+            ))));
+        }
+    }
+    if let Some(c) = &p.care {
+        for l in c.layers.iter().flatten() {
+            layer_ref(l, "care.layers", &mut layer_problems);
+        }
+    }
+    problems.extend(layer_problems);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(usage_err(problems.join("\n")))
+    }
+}
+
+fn check_measure(loaded: &Loaded, m: &MeasureCfg, n: &Names, what: &str) -> Result<()> {
+    if let Some(r) = &m.ratio {
+        check_measure(loaded, &r.numerator, n, &format!("{what}.ratio.numerator"))?;
+        return check_measure(loaded, &r.denominator, n, &format!("{what}.ratio.denominator"));
+    }
+    let forms = [m.count.is_some(), m.sum.is_some(), m.mean.is_some()];
+    if forms.iter().filter(|b| **b).count() != 1 {
+        return Err(usage_err(format!(
+            "{}: {what}: give exactly one of count, sum, mean, ratio",
+            loaded.path.display()
+        )));
+    }
+    if let Some(c) = &m.count {
+        if c != "events" && c != "members" {
+            return Err(usage_err(format!(
+                "{}: {what}: count must be events or members",
+                loaded.locate(c)
+            )));
+        }
+    }
+    if let Some(w) = &m.where_ {
+        expr::parse(w, &n.goal_where, &format!("{what}.where"), &loaded.locate(w))?;
+    }
+    Ok(())
+}

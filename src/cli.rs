@@ -1,0 +1,91 @@
+//! The command line (SPEC §2): one clap struct per command; doc comments are the help.
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "koc",
+    version,
+    about = "Nightly recompute of a KOC cultivation and incentive program"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Print only errors.
+    #[arg(long, global = true)]
+    pub quiet: bool,
+    /// Summary format on stdout.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Scaffold a new program (pipeline, templates, sample exports) in DIR.
+    Init { dir: PathBuf },
+    /// Check the pipeline file and every source's header; write nothing.
+    Validate { pipeline: PathBuf },
+    /// Load new export files into the event store.
+    Ingest { pipeline: PathBuf },
+    /// Ingest, compute everything and render the report into STORE/runs/<D>/.
+    Run(AsOf),
+    /// Re-render the report of a finished run.
+    Report {
+        #[command(flatten)]
+        at: AsOf,
+        /// Print the template context as JSON instead of rendering.
+        #[arg(long)]
+        dump_context: bool,
+    },
+    /// Write a synthetic program (pipeline + exports) for scale tests.
+    Synth {
+        dir: PathBuf,
+        #[arg(long, default_value_t = 1000)]
+        members: usize,
+        #[arg(long, default_value_t = 180)]
+        days: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Points: the ledger, balances and redemptions.
+    Points(Stage),
+    /// Tiers with their grace periods.
+    Tiers(Stage),
+    /// Layers and the movement matrix.
+    Layers(Stage),
+    /// High-potential newcomers.
+    Scout(Stage),
+    /// Contest results.
+    Contest {
+        #[command(flatten)]
+        stage: Stage,
+        /// Only this contest.
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// The care calendar.
+    Care(Stage),
+}
+
+#[derive(Args, Debug)]
+pub struct AsOf {
+    pub pipeline: PathBuf,
+    /// The as-of date D (default: yesterday in the program time zone).
+    #[arg(long)]
+    pub as_of: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct Stage {
+    #[command(flatten)]
+    pub at: AsOf,
+    /// Write the stage's table to this file (CSV).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}

@@ -1,0 +1,144 @@
+//! Every stage in SPEC order, as a pure function of (store, pipeline, D).
+use crate::config::Loaded;
+use crate::contests::ContestResult;
+use crate::fmt::Day;
+use crate::goals::{GoalResult, Incentive};
+use crate::layers::{Engine, LayerRow};
+use crate::model::Dataset;
+use crate::output::Table;
+use crate::points::Points;
+use crate::scouting::Candidate;
+use crate::tiers::TierState;
+use anyhow::Result;
+
+pub struct Computed {
+    pub as_of: Day,
+    pub points: Points,
+    pub tiers: Vec<Option<TierState>>,
+    pub tier_ids: Vec<String>,
+    pub level_ids: Vec<String>,
+    pub snapshots: Vec<Day>,
+    pub history: Vec<(Day, LayerRow)>,
+    pub layer_at_d: LayerRow,
+    pub previous_snapshot: Option<Day>,
+    pub newcomers: Vec<Candidate>,
+    pub contests: Vec<ContestResult>,
+    pub goals: Vec<GoalResult>,
+    pub incentives: Vec<Incentive>,
+    pub care: Vec<crate::care::Occasion>,
+    /// Output tables by file stem, in the order they are written.
+    pub tables: Vec<Table>,
+}
+
+impl Computed {
+    pub fn table(&self, name: &str) -> Option<&Table> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+}
+
+pub fn compute(loaded: &Loaded, ds: &Dataset) -> Result<Computed> {
+    let p = &loaded.pipeline;
+    let d = ds.as_of;
+    let start = crate::config::date_key(loaded, "program.start", &p.program.start)?;
+    let regular = crate::layers::regular_snapshots(start, d);
+    let previous_snapshot = regular.last().copied();
+    // balances are needed at every day a layer is evaluated
+    let mut balance_days = regular.clone();
+    balance_days.push(d);
+    balance_days.extend(crate::goals::layer_days(p, d));
+    balance_days.sort_unstable();
+    balance_days.dedup();
+
+    let points = crate::points::compute(p, ds, &balance_days)?;
+    let awards = crate::points::daily_awards(ds, &points.ledger);
+    let tiers: Vec<Option<TierState>> = match &p.tiers {
+        Some(cfg) => ds
+            .members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.joined <= d).then(|| crate::tiers::run(cfg, &awards[i], m.joined, d)))
+            .collect(),
+        None => vec![None; ds.members.len()],
+    };
+    let tier_ids: Vec<String> = p
+        .tiers
+        .as_ref()
+        .map(|t| t.levels.iter().map(|l| l.id.clone()).collect())
+        .unwrap_or_default();
+
+    let inputs = crate::layers::Inputs {
+        awarded: &points.awarded_per_event,
+        tiers: &tiers,
+        balance_days: &balance_days,
+        balance_at: &points.balance_at,
+    };
+    let mut engine = Engine::new(p, ds, inputs)?;
+    engine.run_regular(start)?;
+    let (layer_at_d, snap_d) = engine.evaluate(d)?;
+    let level_ids = engine.level_ids.clone();
+    let newcomers = crate::scouting::compute(p, ds, &points.awarded_per_event, &snap_d, &layer_at_d, &level_ids)?;
+    let contests = crate::contests::compute_all(p, ds, &points.awarded_per_event, &layer_at_d, &level_ids)?;
+    let measurer = crate::goals::Measurer::new(p, ds, &points.awarded_per_event, &engine);
+    let goals = crate::goals::compute(p, &measurer, d)?;
+    let incentives = crate::goals::incentives(p, ds, &goals);
+    let care = crate::care::compute(
+        p,
+        ds,
+        &crate::care::Inputs {
+            layer_at_d: &layer_at_d,
+            level_ids: &level_ids,
+            tiers: &tiers,
+            tier_ids: &tier_ids,
+            previous_snapshot,
+        },
+    );
+    let history = engine.history.clone();
+    drop(measurer);
+    drop(engine);
+
+    let mut tables = Vec::new();
+    tables.push(crate::points::tables::ledger(p, ds, &points));
+    let tier_q: Vec<Option<i64>> = tiers.iter().map(|t| t.as_ref().map(|s| s.q)).collect();
+    tables.push(crate::points::tables::balances(ds, &points, &tier_q));
+    tables.push(crate::points::tables::redemptions(ds, &points));
+    if let Some(cfg) = &p.tiers {
+        tables.push(crate::tiers::tables::tiers(cfg, ds, &tiers, previous_snapshot));
+        tables.push(crate::tiers::tables::changes(cfg, ds, &tiers));
+    }
+    let mut snapshots = regular.clone();
+    snapshots.push(d);
+    tables.extend(crate::layers::tables(ds, &history, &layer_at_d, &level_ids));
+    tables.push(crate::scouting::table(p, ds, &newcomers));
+    for c in &contests {
+        let mut t = c.table.clone();
+        t.name = format!("contest_{}", c.id);
+        tables.push(t);
+        let mut r = c.rejects.clone();
+        r.name = format!("contest_{}_rejects", c.id);
+        tables.push(r);
+        let mut j = c.judges.clone();
+        j.name = format!("contest_{}_judges", c.id);
+        tables.push(j);
+    }
+    tables.push(crate::goals::goals_table(&goals));
+    tables.push(crate::goals::trend_table(&goals));
+    tables.push(crate::goals::incentives_table(&incentives));
+    tables.push(crate::care::table(ds, &care, &layer_at_d, &level_ids));
+    Ok(Computed {
+        as_of: d,
+        points,
+        tiers,
+        tier_ids,
+        level_ids,
+        snapshots,
+        history,
+        layer_at_d,
+        previous_snapshot,
+        newcomers,
+        contests,
+        goals,
+        incentives,
+        care,
+        tables,
+    })
+}

@@ -1,0 +1,559 @@
+//! The pipeline file (SPEC §3): serde structs that mirror the YAML, loaded with
+//! positions in every error. `check.rs` validates what serde cannot.
+use crate::error::{usage_err, KocError};
+use anyhow::Result;
+use indexmap::IndexMap;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pipeline {
+    pub program: Program,
+    pub store: String,
+    pub sources: Sources,
+    #[serde(default)]
+    pub ingest: IngestCfg,
+    #[serde(default)]
+    pub points: Option<PointsCfg>,
+    #[serde(default)]
+    pub redemption: Option<RedemptionCfg>,
+    #[serde(default)]
+    pub tiers: Option<TiersCfg>,
+    #[serde(default)]
+    pub metrics: IndexMap<String, MetricCfg>,
+    #[serde(default)]
+    pub layers: Option<LayersCfg>,
+    #[serde(default)]
+    pub scouting: Option<ScoutingCfg>,
+    #[serde(default)]
+    pub contests: Vec<ContestCfg>,
+    #[serde(default)]
+    pub goals: Vec<GoalCfg>,
+    #[serde(default)]
+    pub care: Option<CareCfg>,
+    #[serde(default)]
+    pub report: Option<ReportCfg>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Program {
+    pub name: String,
+    #[serde(default = "default_tz")]
+    pub timezone: String,
+    pub start: String,
+    #[serde(default = "default_locale")]
+    pub locale: String,
+}
+
+fn default_tz() -> String {
+    "Asia/Shanghai".into()
+}
+fn default_locale() -> String {
+    "zh-CN".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sources {
+    pub members: Option<SourceCfg>,
+    pub activity: Option<SourceCfg>,
+    pub redemptions: Option<SourceCfg>,
+    pub contest_entries: Option<SourceCfg>,
+    pub judge_scores: Option<SourceCfg>,
+    pub feedback: Option<SourceCfg>,
+    pub overrides: Option<SourceCfg>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceCfg {
+    pub path: String,
+    pub columns: IndexMap<String, String>,
+    #[serde(default)]
+    pub encoding: Option<String>,
+    #[serde(default)]
+    pub delimiter: Option<String>,
+    #[serde(default)]
+    pub timestamp_formats: Option<Vec<String>>,
+    #[serde(default)]
+    pub values: IndexMap<String, IndexMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestCfg {
+    #[serde(default = "default_ratio")]
+    pub max_reject_ratio: f64,
+    #[serde(default)]
+    pub ignore_actions: Vec<String>,
+}
+
+fn default_ratio() -> f64 {
+    0.05
+}
+
+impl Default for IngestCfg {
+    fn default() -> Self {
+        IngestCfg {
+            max_reject_ratio: default_ratio(),
+            ignore_actions: vec![],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PointsCfg {
+    #[serde(default)]
+    pub daily_cap: Option<i64>,
+    #[serde(default)]
+    pub expiry_days: Option<i64>,
+    #[serde(default)]
+    pub rules: Vec<RuleCfg>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleCfg {
+    pub id: String,
+    pub action: String,
+    #[serde(default, rename = "where")]
+    pub where_: Option<String>,
+    #[serde(default)]
+    pub points: Option<i64>,
+    #[serde(default)]
+    pub per: Option<PerCfg>,
+    #[serde(default)]
+    pub max_per_event: Option<i64>,
+    #[serde(default)]
+    pub max_times: Option<i64>,
+    #[serde(default)]
+    pub daily_cap: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PerCfg {
+    pub field: String,
+    pub every: i64,
+    pub points: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedemptionCfg {
+    #[serde(default)]
+    pub catalog: Option<Catalog>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Catalog {
+    Names(Vec<String>),
+    Prices(IndexMap<String, f64>),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TiersCfg {
+    #[serde(default)]
+    pub window_days: Option<i64>,
+    #[serde(default)]
+    pub grace_days: i64,
+    pub levels: Vec<TierLevel>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierLevel {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    pub min: i64,
+    #[serde(default)]
+    pub perks: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricCfg {
+    #[serde(default)]
+    pub count: Option<String>,
+    #[serde(default)]
+    pub sum: Option<String>,
+    #[serde(default)]
+    pub mean: Option<String>,
+    #[serde(default)]
+    pub distinct: Option<String>,
+    #[serde(default, rename = "where")]
+    pub where_: Option<String>,
+    #[serde(default)]
+    pub window_days: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LayersCfg {
+    #[serde(default)]
+    pub cadence: Option<String>,
+    pub levels: Vec<LayerLevel>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LayerLevel {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub sticky: bool,
+    #[serde(default)]
+    pub when: Option<String>,
+    #[serde(default)]
+    pub default: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoutingCfg {
+    pub candidates: String,
+    pub features: Vec<FeatureCfg>,
+    #[serde(default)]
+    pub flag: FlagCfg,
+    #[serde(default)]
+    pub specialty: Option<SpecialtyCfg>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureCfg {
+    pub metric: String,
+    #[serde(default = "one")]
+    pub weight: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlagCfg {
+    #[serde(default)]
+    pub top: Option<usize>,
+    #[serde(default)]
+    pub min_score: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpecialtyCfg {
+    pub field: String,
+    pub window_days: i64,
+    #[serde(default)]
+    pub min_share: f64,
+    #[serde(default)]
+    pub min_events: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContestCfg {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    pub window: SpanCfg,
+    #[serde(default)]
+    pub eligible_layers: Option<Vec<String>>,
+    #[serde(default)]
+    pub max_entries_per_member: Option<usize>,
+    #[serde(default)]
+    pub judges: JudgesCfg,
+    pub rubric: Vec<CriterionCfg>,
+    #[serde(default)]
+    pub tie_break: Vec<String>,
+    #[serde(default)]
+    pub prizes: Vec<PrizeCfg>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpanCfg {
+    pub from: String,
+    pub to: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JudgesCfg {
+    #[serde(default = "default_normalize")]
+    pub normalize: String,
+    #[serde(default = "one_usize")]
+    pub min_judges: usize,
+}
+
+fn default_normalize() -> String {
+    "none".into()
+}
+fn one_usize() -> usize {
+    1
+}
+
+impl Default for JudgesCfg {
+    fn default() -> Self {
+        JudgesCfg {
+            normalize: default_normalize(),
+            min_judges: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CriterionCfg {
+    pub criterion: String,
+    pub weight: f64,
+    #[serde(default)]
+    pub scale: Option<[f64; 2]>,
+    #[serde(default)]
+    pub from_data: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrizeCfg {
+    pub award: String,
+    pub count: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoalCfg {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    pub measure: MeasureCfg,
+    pub period: SpanCfg,
+    #[serde(default)]
+    pub baseline: Option<BaselineCfg>,
+    pub target: TargetCfg,
+    #[serde(default = "default_direction")]
+    pub direction: String,
+    #[serde(default)]
+    pub incentives: Vec<String>,
+}
+
+fn default_direction() -> String {
+    "up".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeasureCfg {
+    #[serde(default)]
+    pub count: Option<String>,
+    #[serde(default)]
+    pub sum: Option<String>,
+    #[serde(default)]
+    pub mean: Option<String>,
+    #[serde(default, rename = "where")]
+    pub where_: Option<String>,
+    #[serde(default)]
+    pub ratio: Option<Box<RatioCfg>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RatioCfg {
+    pub numerator: MeasureCfg,
+    pub denominator: MeasureCfg,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum BaselineCfg {
+    Number(f64),
+    Span(SpanCfg),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetCfg {
+    #[serde(default)]
+    pub value: Option<f64>,
+    #[serde(default)]
+    pub multiply: Option<f64>,
+    #[serde(default)]
+    pub add: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CareCfg {
+    #[serde(default = "default_horizon")]
+    pub horizon_days: i64,
+    #[serde(default)]
+    pub layers: Option<Vec<String>>,
+}
+
+fn default_horizon() -> i64 {
+    14
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportCfg {
+    #[serde(default)]
+    pub templates: Option<String>,
+}
+
+/// A pipeline file as read: its text, its folder (paths are relative to it) and the parsed value.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub path: PathBuf,
+    pub dir: PathBuf,
+    pub text: String,
+    pub pipeline: Pipeline,
+}
+
+impl Loaded {
+    /// A path from the pipeline file, relative to the pipeline's folder.
+    pub fn resolve(&self, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.dir.join(p)
+        }
+    }
+
+    pub fn store_dir(&self) -> PathBuf {
+        self.resolve(&self.pipeline.store)
+    }
+
+    /// `file:line:col` of the first place `needle` appears in the pipeline text.
+    pub fn locate(&self, needle: &str) -> String {
+        locate_in(&self.path, &self.text, needle)
+    }
+}
+
+pub fn locate_in(path: &Path, text: &str, needle: &str) -> String {
+    if let Some(pos) = text.find(needle) {
+        let before = &text[..pos];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map(|s| s.chars().count()).unwrap_or(0) + 1;
+        format!("{}:{line}:{col}", path.display())
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// Read and parse a pipeline file; errors carry file:line:column and a fix.
+pub fn load(path: &Path) -> Result<Loaded> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        KocError::usage(format!("cannot read pipeline file {}: {e}", path.display()))
+            .with_hint("give the path of an existing pipeline YAML file")
+    })?;
+    let pipeline = parse_text(path, &text)?;
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let dir = if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir
+    };
+    Ok(Loaded {
+        path: path.to_path_buf(),
+        dir,
+        text,
+        pipeline,
+    })
+}
+
+/// Parse pipeline text (also used by `simulate` after an overlay merge).
+pub fn parse_text(path: &Path, text: &str) -> Result<Pipeline> {
+    let de = serde_yaml::Deserializer::from_str(text);
+    serde_path_to_error::deserialize::<_, Pipeline>(de).map_err(|e| {
+        let yaml_path = e.path().to_string();
+        let inner = e.into_inner();
+        let location = inner
+            .location()
+            .map(|l| format!("{}:{}:{}", path.display(), l.line(), l.column()))
+            .unwrap_or_else(|| path.display().to_string());
+        let msg = inner.to_string();
+        // serde_yaml appends " at line X column Y"; we put the position first instead.
+        let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+        let (msg, hint) = explain_serde_message(&msg);
+        let mut err = KocError::usage(format!("{location}: {msg} in {yaml_path}"));
+        if let Some(h) = hint {
+            err = err.with_hint(h);
+        }
+        anyhow::Error::from(err)
+    })
+}
+
+/// Turn serde's "unknown field `x`, expected one of `a`, `b`" into a message and a did-you-mean.
+fn explain_serde_message(msg: &str) -> (String, Option<String>) {
+    if let Some(rest) = msg.strip_prefix("unknown field `") {
+        let key = rest.split('`').next().unwrap_or("");
+        let expected: Vec<&str> = rest
+            .split('`')
+            .skip(1)
+            .filter(|s| !s.is_empty() && !s.contains(',') && !s.contains("expected"))
+            .collect();
+        let best = expected
+            .iter()
+            .map(|c| (edit_distance(key, c), *c))
+            .min()
+            .filter(|(d, _)| *d <= 3);
+        let hint = match best {
+            Some((_, c)) => format!("did you mean '{c}'?"),
+            None => format!("known keys here: {}", expected.join(", ")),
+        };
+        return (format!("unknown key '{key}'"), Some(hint));
+    }
+    if let Some(rest) = msg.strip_prefix("missing field `") {
+        let key = rest.split('`').next().unwrap_or("");
+        return (format!("missing key '{key}'"), Some(format!("add '{key}:' here")));
+    }
+    (msg.to_string(), None)
+}
+
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// A "did you mean" among known names, for unknown-name errors.
+pub fn suggest<'a>(word: &str, known: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    known
+        .into_iter()
+        .map(|k| (edit_distance(word, k), k))
+        .filter(|(d, _)| *d <= 3)
+        .min()
+        .map(|(_, k)| k.to_string())
+}
+
+pub fn parse_date_str(s: &str) -> Option<chrono::NaiveDate> {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .or_else(|_| chrono::NaiveDate::parse_from_str(s, "%Y/%m/%d"))
+        .ok()
+}
+
+/// A date key of the pipeline (program.start, windows, periods) or an error naming it.
+pub fn date_key(loaded: &Loaded, what: &str, value: &str) -> Result<crate::fmt::Day> {
+    parse_date_str(value)
+        .map(crate::fmt::day_of)
+        .ok_or_else(|| usage_err(format!("{}: {what} '{value}' is not a date", loaded.locate(value))))
+}

@@ -1,0 +1,414 @@
+//! Contests judged against rubrics (SPEC §9): eligibility, score checks,
+//! normalisation (none | zscore), from_data criteria, ranks and prizes.
+use crate::config::{ContestCfg, Pipeline};
+use crate::expr;
+use crate::fmt::{day_of_ts, fmt_num, percentiles, tie_key, Day};
+use crate::layers::LayerRow;
+use crate::model::{Dataset, Entry, Score};
+use crate::output::{p, t, Table};
+use anyhow::Result;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+pub struct ContestResult {
+    pub id: String,
+    pub name: String,
+    pub table: Table,
+    pub rejects: Table,
+    pub judges: Table,
+    /// Ranked entries: (rank, entry_id, member_id, final, award).
+    pub podium: Vec<(usize, String, String, f64, String)>,
+}
+
+struct Row<'a> {
+    entry: &'a Entry,
+    status: &'static str,
+    values: Vec<f64>,
+    final_score: f64,
+    rank: Option<usize>,
+    award: String,
+    judges: usize,
+}
+
+pub fn compute_all(
+    pl: &Pipeline,
+    ds: &Dataset,
+    awarded: &[i64],
+    layer_at_d: &LayerRow,
+    level_ids: &[String],
+) -> Result<Vec<ContestResult>> {
+    let frame = if pl
+        .contests
+        .iter()
+        .any(|c| c.rubric.iter().any(|r| r.from_data.is_some()))
+    {
+        Some(ds.event_frame(Some(awarded))?)
+    } else {
+        None
+    };
+    pl.contests
+        .iter()
+        .map(|c| compute(pl, c, ds, frame.as_ref(), layer_at_d, level_ids))
+        .collect()
+}
+
+fn compute(
+    pl: &Pipeline,
+    c: &ContestCfg,
+    ds: &Dataset,
+    frame: Option<&polars::prelude::DataFrame>,
+    layer_at_d: &LayerRow,
+    level_ids: &[String],
+) -> Result<ContestResult> {
+    let parse_day = |s: &str| crate::config::parse_date_str(s).map(crate::fmt::day_of).unwrap_or(0);
+    let (from, to): (Day, Day) = (parse_day(&c.window.from), parse_day(&c.window.to));
+    let mut entries: Vec<&Entry> = ds.entries.iter().filter(|e| e.contest_id == c.id).collect();
+    entries.sort_by(|a, b| (a.ts, &a.id).cmp(&(b.ts, &b.id)));
+    let entry_ids: BTreeSet<&str> = entries.iter().map(|e| e.id.as_str()).collect();
+
+    // judge scores: the first defect rejects (SPEC §9), never clamped
+    let mut rejects = Table::new(
+        "rejects",
+        &["contest_id", "entry_id", "judge_id", "criterion", "score", "reason"],
+    );
+    let mut valid: Vec<&Score> = Vec::new();
+    let mut scores: Vec<&Score> = ds.scores.iter().filter(|s| s.contest_id == c.id).collect();
+    scores.sort_by(|a, b| (&a.entry_id, &a.judge_id, &a.criterion).cmp(&(&b.entry_id, &b.judge_id, &b.criterion)));
+    for s in scores {
+        let crit = c.rubric.iter().find(|r| r.criterion == s.criterion);
+        let reason = if !entry_ids.contains(s.entry_id.as_str()) {
+            Some("unknown_entry")
+        } else if crit.is_none() {
+            Some("unknown_criterion")
+        } else if crit.is_some_and(|r| r.from_data.is_some()) {
+            Some("from_data_criterion")
+        } else if crit
+            .and_then(|r| r.scale)
+            .is_some_and(|[lo, hi]| s.score < lo || s.score > hi)
+        {
+            Some("out_of_scale")
+        } else {
+            None
+        };
+        match reason {
+            Some(r) => rejects.push(vec![
+                t(&s.contest_id),
+                t(&s.entry_id),
+                t(&s.judge_id),
+                t(&s.criterion),
+                p(fmt_num(s.score)),
+                p(r),
+            ]),
+            None => valid.push(s),
+        }
+    }
+    let mut by_entry: HashMap<&str, Vec<&Score>> = HashMap::new();
+    for s in &valid {
+        by_entry.entry(s.entry_id.as_str()).or_default().push(s);
+    }
+
+    // eligibility in the SPEC's order: window → layer → per-member limit → judges
+    let mut taken: HashMap<&str, usize> = HashMap::new();
+    let mut rows: Vec<Row> = Vec::new();
+    for e in &entries {
+        let day = day_of_ts(e.ts);
+        let judges: BTreeSet<&str> = by_entry
+            .get(e.id.as_str())
+            .into_iter()
+            .flatten()
+            .map(|s| s.judge_id.as_str())
+            .collect();
+        let status = if day < from || day > to {
+            "ineligible_window"
+        } else if c.eligible_layers.as_ref().is_some_and(|allowed| {
+            let layer = ds
+                .index
+                .get(&e.member_id)
+                .and_then(|m| layer_at_d.get(*m).copied().flatten());
+            !layer.is_some_and(|l| allowed.contains(&level_ids[l]))
+        }) {
+            "ineligible_layer"
+        } else if c.max_entries_per_member.is_some_and(|max| {
+            let n = taken.entry(e.member_id.as_str()).or_insert(0);
+            *n += 1;
+            *n > max
+        }) {
+            "over_limit"
+        } else if judges.len() < c.judges.min_judges {
+            "insufficient_judges"
+        } else {
+            "ranked"
+        };
+        rows.push(Row {
+            entry: e,
+            status,
+            values: vec![0.0; c.rubric.len()],
+            final_score: 0.0,
+            rank: None,
+            award: String::new(),
+            judges: judges.len(),
+        });
+    }
+
+    let passed: BTreeSet<&str> = rows
+        .iter()
+        .filter(|r| matches!(r.status, "ranked" | "insufficient_judges"))
+        .map(|r| r.entry.id.as_str())
+        .collect();
+    let ranked: Vec<usize> = (0..rows.len()).filter(|i| rows[*i].status == "ranked").collect();
+    let names = crate::check::names(pl);
+    for (ci, crit) in c.rubric.iter().enumerate() {
+        let raw: Vec<f64> = if let Some(f) = &crit.from_data {
+            let e = expr::parse(f, &names.metric_where, &format!("contests[id={}].from_data", c.id), "")?;
+            let vals = match frame {
+                Some(df) => expr::eval_f64(&e, df)?,
+                None => vec![],
+            };
+            let first_event = first_event_by_content(ds);
+            let v: Vec<f64> = ranked
+                .iter()
+                .map(|i| {
+                    rows[*i]
+                        .entry
+                        .content_id
+                        .as_ref()
+                        .and_then(|cid| first_event.get(cid.as_str()))
+                        .and_then(|ei| vals.get(*ei).copied().flatten())
+                        .unwrap_or(0.0)
+                })
+                .collect();
+            percentiles(&v)
+        } else if c.judges.normalize == "zscore" {
+            let z = zscores(&valid, &crit.criterion, &passed);
+            let v: Vec<f64> = ranked
+                .iter()
+                .map(|i| mean(z.get(rows[*i].entry.id.as_str()).map(|v| v.as_slice()).unwrap_or(&[])))
+                .collect();
+            percentiles(&v)
+        } else {
+            let [lo, hi] = crit.scale.unwrap_or([0.0, 1.0]);
+            ranked
+                .iter()
+                .map(|i| {
+                    let s: Vec<f64> = by_entry
+                        .get(rows[*i].entry.id.as_str())
+                        .into_iter()
+                        .flatten()
+                        .filter(|s| s.criterion == crit.criterion)
+                        .map(|s| s.score)
+                        .collect();
+                    if s.is_empty() || hi == lo {
+                        0.0
+                    } else {
+                        (mean(&s) - lo) / (hi - lo)
+                    }
+                })
+                .collect()
+        };
+        for (k, i) in ranked.iter().enumerate() {
+            rows[*i].values[ci] = raw[k];
+        }
+    }
+    let total_w: f64 = c.rubric.iter().map(|r| r.weight).sum();
+    for i in &ranked {
+        let r = &mut rows[*i];
+        r.final_score = if total_w > 0.0 {
+            100.0 * c.rubric.iter().zip(&r.values).map(|(cr, v)| cr.weight * v).sum::<f64>() / total_w
+        } else {
+            0.0
+        };
+    }
+    let tie_idx: Vec<usize> = c
+        .tie_break
+        .iter()
+        .filter_map(|tb| c.rubric.iter().position(|r| &r.criterion == tb))
+        .collect();
+    let mut order = ranked.clone();
+    order.sort_by(|a, b| {
+        let (ra, rb) = (&rows[*a], &rows[*b]);
+        let mut o = tie_key(rb.final_score).cmp(&tie_key(ra.final_score));
+        for ti in &tie_idx {
+            o = o.then(tie_key(rb.values[*ti]).cmp(&tie_key(ra.values[*ti])));
+        }
+        o.then(ra.entry.ts.cmp(&rb.entry.ts))
+            .then(ra.entry.id.cmp(&rb.entry.id))
+    });
+    let mut awards = c
+        .prizes
+        .iter()
+        .flat_map(|pz| std::iter::repeat_n(pz.award.clone(), pz.count));
+    for (k, i) in order.iter().enumerate() {
+        rows[*i].rank = Some(k + 1);
+        rows[*i].award = awards.next().unwrap_or_default();
+    }
+    let mut cols: Vec<String> = ["entry_id", "member_id", "nickname", "status", "final", "rank", "award"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    cols.extend(c.rubric.iter().map(|r| r.criterion.clone()));
+    cols.push("judges".into());
+    let mut table = Table::with_columns(&format!("contest_{}", c.id), cols);
+    let mut others: Vec<usize> = (0..rows.len()).filter(|i| rows[*i].rank.is_none()).collect();
+    others.sort_by(|a, b| rows[*a].entry.id.cmp(&rows[*b].entry.id));
+    let mut podium = Vec::new();
+    for i in order.iter().chain(others.iter()) {
+        let r = &rows[*i];
+        let is_ranked = r.rank.is_some();
+        let mut row = vec![
+            t(&r.entry.id),
+            t(&r.entry.member_id),
+            t(ds.nickname(&r.entry.member_id)),
+            p(r.status),
+            p(if is_ranked {
+                fmt_num(r.final_score)
+            } else {
+                String::new()
+            }),
+            p(r.rank.map(|x| x.to_string()).unwrap_or_default()),
+            t(&r.award),
+        ];
+        row.extend(
+            r.values
+                .iter()
+                .map(|v| p(if is_ranked { fmt_num(*v) } else { String::new() })),
+        );
+        row.push(p(r.judges.to_string()));
+        table.push(row);
+        if let Some(rank) = r.rank {
+            podium.push((
+                rank,
+                r.entry.id.clone(),
+                r.entry.member_id.clone(),
+                r.final_score,
+                r.award.clone(),
+            ));
+        }
+    }
+    Ok(ContestResult {
+        id: c.id.clone(),
+        name: c.name.clone().unwrap_or_else(|| c.id.clone()),
+        table,
+        rejects,
+        judges: judges_table(c, &valid, &passed),
+        podium,
+    })
+}
+
+fn mean(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        0.0
+    } else {
+        v.iter().sum::<f64>() / v.len() as f64
+    }
+}
+
+fn sd(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let m = mean(v);
+    (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / v.len() as f64).sqrt()
+}
+
+/// Per entry, the z-scores its judges gave on one criterion (population sd; z = 0 when sd = 0).
+fn zscores<'a>(valid: &[&'a Score], criterion: &str, passed: &BTreeSet<&str>) -> HashMap<&'a str, Vec<f64>> {
+    let mut by_judge: BTreeMap<&str, Vec<&Score>> = BTreeMap::new();
+    for s in valid
+        .iter()
+        .filter(|s| s.criterion == criterion && passed.contains(s.entry_id.as_str()))
+    {
+        by_judge.entry(s.judge_id.as_str()).or_default().push(s);
+    }
+    let mut out: HashMap<&str, Vec<f64>> = HashMap::new();
+    for list in by_judge.values() {
+        let xs: Vec<f64> = list.iter().map(|s| s.score).collect();
+        let (m, d) = (mean(&xs), sd(&xs));
+        for s in list {
+            let z = if d.abs() < 1e-12 { 0.0 } else { (s.score - m) / d };
+            out.entry(s.entry_id.as_str()).or_default().push(z);
+        }
+    }
+    out
+}
+
+/// The first event (by occurred_at, event_id) of each content_id.
+fn first_event_by_content(ds: &Dataset) -> HashMap<&str, usize> {
+    let mut out: HashMap<&str, usize> = HashMap::new();
+    for (i, e) in ds.events.iter().enumerate() {
+        if let Some(c) = &e.content_id {
+            out.entry(c.as_str())
+                .and_modify(|j| {
+                    let o = &ds.events[*j];
+                    if (e.ts, &e.id) < (o.ts, &o.id) {
+                        *j = i;
+                    }
+                })
+                .or_insert(i);
+        }
+    }
+    out
+}
+
+/// How lenient or harsh each judge was: raw mean and spread per criterion and overall,
+/// and the mean z of their scores against the panel.
+fn judges_table(c: &ContestCfg, valid: &[&Score], passed: &BTreeSet<&str>) -> Table {
+    let judged: Vec<&str> = c
+        .rubric
+        .iter()
+        .filter(|r| r.scale.is_some())
+        .map(|r| r.criterion.as_str())
+        .collect();
+    let mut cols: Vec<String> = ["judge_id", "scores", "mean_raw", "sd_raw", "mean_z"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for cr in &judged {
+        cols.extend([format!("{cr}_scores"), format!("{cr}_mean_raw"), format!("{cr}_sd_raw")]);
+    }
+    let mut tb = Table::with_columns(&format!("contest_{}_judges", c.id), cols);
+    let judges: BTreeSet<&str> = valid.iter().map(|s| s.judge_id.as_str()).collect();
+    // panel mean and sd per (entry, criterion): a judge's z is how far they sat from the panel
+    let mut panel: HashMap<(&str, &str), Vec<f64>> = HashMap::new();
+    for s in valid.iter().filter(|s| passed.contains(s.entry_id.as_str())) {
+        panel
+            .entry((s.entry_id.as_str(), s.criterion.as_str()))
+            .or_default()
+            .push(s.score);
+    }
+    for j in judges {
+        let mine: Vec<&&Score> = valid.iter().filter(|s| s.judge_id == j).collect();
+        let xs: Vec<f64> = mine.iter().map(|s| s.score).collect();
+        let zs: Vec<f64> = mine
+            .iter()
+            .filter_map(|s| panel.get(&(s.entry_id.as_str(), s.criterion.as_str())))
+            .zip(
+                mine.iter()
+                    .filter(|s| panel.contains_key(&(s.entry_id.as_str(), s.criterion.as_str()))),
+            )
+            .map(|(v, s)| {
+                let d = sd(v);
+                if d < 1e-12 {
+                    0.0
+                } else {
+                    (s.score - mean(v)) / d
+                }
+            })
+            .collect();
+        let mut row = vec![
+            t(j),
+            p(xs.len().to_string()),
+            p(fmt_num(mean(&xs))),
+            p(fmt_num(sd(&xs))),
+            p(fmt_num(mean(&zs))),
+        ];
+        for cr in &judged {
+            let v: Vec<f64> = mine.iter().filter(|s| s.criterion == *cr).map(|s| s.score).collect();
+            row.extend([
+                p(v.len().to_string()),
+                p(if v.is_empty() { String::new() } else { fmt_num(mean(&v)) }),
+                p(if v.is_empty() { String::new() } else { fmt_num(sd(&v)) }),
+            ]);
+        }
+        tb.push(row);
+    }
+    tb
+}

@@ -1,0 +1,127 @@
+//! One export row → canonical values, or the first defect that rejects it (SPEC §3).
+use crate::config::SourceCfg;
+use crate::table::{Kind, Row, SourceSpec, Val};
+use crate::timestamps::{parse_day, TsParser};
+
+pub enum Outcome {
+    Row(Row),
+    /// The action is in `ingest.ignore_actions`: dropped on purpose, counted.
+    Ignored,
+    Rejected(Defect),
+}
+
+pub struct Defect {
+    /// The header name of the offending column (empty for whole-row defects).
+    pub column: String,
+    pub value: String,
+    pub reason: String,
+}
+
+pub struct Converter<'a> {
+    pub spec: &'static SourceSpec,
+    pub cfg: &'a SourceCfg,
+    pub positions: Vec<Option<usize>>,
+    pub header_len: usize,
+    pub ts: TsParser,
+    pub ignore_actions: &'a [String],
+}
+
+impl Converter<'_> {
+    pub fn convert(&self, record: &csv::StringRecord) -> Outcome {
+        if record.len() != self.header_len {
+            let what = if record.len() < self.header_len {
+                "too few"
+            } else {
+                "too many"
+            };
+            return Outcome::Rejected(Defect {
+                column: String::new(),
+                value: record.iter().collect::<Vec<_>>().join(","),
+                reason: format!(
+                    "{what} fields: expected {}, found {} (check for an unquoted delimiter or a cut line)",
+                    self.header_len,
+                    record.len()
+                ),
+            });
+        }
+        // an ignored action wins over other defects: the row is not wanted at all
+        if let Some(i) = self.spec.cols.iter().position(|c| c.kind == Kind::Action) {
+            if let Some(pos) = self.positions[i] {
+                let label = &record[pos];
+                if self.ignore_actions.iter().any(|a| a == label) {
+                    return Outcome::Ignored;
+                }
+            }
+        }
+        let mut row = Vec::with_capacity(self.spec.cols.len());
+        for (i, col) in self.spec.cols.iter().enumerate() {
+            let raw = self.positions[i].map(|p| &record[p]).unwrap_or("");
+            match self.value(col.name, col.kind, col.required, raw) {
+                Ok(v) => row.push(v),
+                Err(reason) => {
+                    let header = self.cfg.columns.get(col.name).cloned().unwrap_or_default();
+                    return Outcome::Rejected(Defect {
+                        column: header,
+                        value: raw.to_string(),
+                        reason,
+                    });
+                }
+            }
+        }
+        Outcome::Row(row)
+    }
+
+    fn value(&self, name: &str, kind: Kind, required: bool, raw: &str) -> Result<Val, String> {
+        let mapped = self.cfg.values.get(name).and_then(|m| m.get(raw)).map(String::as_str);
+        if raw.trim().is_empty() && mapped.is_none() {
+            if required {
+                return Err(format!("empty required field '{name}'"));
+            }
+            return Ok(match kind {
+                Kind::Count => Val::Int(0),
+                _ => Val::Null,
+            });
+        }
+        match kind {
+            Kind::Text => Ok(Val::Str(mapped.unwrap_or(raw).to_string())),
+            Kind::Action => match mapped {
+                Some(v) => Ok(Val::Str(v.to_string())),
+                None => {
+                    let known_value = self
+                        .cfg
+                        .values
+                        .get(name)
+                        .map(|m| m.values().any(|v| v == raw))
+                        .unwrap_or(true);
+                    if known_value {
+                        Ok(Val::Str(raw.to_string()))
+                    } else {
+                        Err(format!(
+                            "unknown action '{raw}' (map it under sources.activity.values.action or ingest.ignore_actions)"
+                        ))
+                    }
+                }
+            },
+            Kind::Ts => self
+                .ts
+                .parse(raw)
+                .map(Val::Ts)
+                .ok_or_else(|| format!("unparseable timestamp '{raw}' in '{name}'")),
+            Kind::Date => parse_day(raw)
+                .map(Val::Date)
+                .ok_or_else(|| format!("unparseable date '{raw}' in '{name}' (use YYYY-MM-DD or YYYY/M/D)")),
+            Kind::Count => {
+                let t = raw.trim();
+                match t.parse::<i64>() {
+                    Ok(n) if n >= 0 => Ok(Val::Int(n)),
+                    Ok(_) => Err(format!("negative count '{raw}' in '{name}' (must be an integer ≥ 0)")),
+                    Err(_) => Err(format!("'{raw}' in '{name}' is not an integer ≥ 0")),
+                }
+            }
+            Kind::Num => match raw.trim().parse::<f64>() {
+                Ok(x) if x.is_finite() => Ok(Val::Num(x)),
+                _ => Err(format!("'{raw}' in '{name}' is not a number")),
+            },
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! SQL conditions and formulas (SPEC §1 "expressions"), translated by polars' SQL
+//! support into polars expressions and evaluated over a DataFrame of candidates.
+use crate::error::usage_err;
+use anyhow::Result;
+use polars::prelude::*;
+
+/// A parsed expression and the text it came from (for error messages).
+#[derive(Clone, Debug)]
+pub struct SqlExpr {
+    pub text: String,
+    pub expr: Expr,
+}
+
+/// Parse `text`; every name it uses must be one of `allowed`. `what` names the
+/// expression's place in the pipeline, `location` is its file:line:col.
+pub fn parse(text: &str, allowed: &[String], what: &str, location: &str) -> Result<SqlExpr> {
+    let expr = polars::sql::sql_expr(text).map_err(|e| {
+        usage_err(format!(
+            "{location}: {what}: the expression \"{text}\" does not parse: {}",
+            clean_polars_message(&e.to_string())
+        ))
+    })?;
+    for name in expr.clone().meta().root_names() {
+        let name = name.as_str();
+        if !allowed.iter().any(|a| a == name) {
+            let hint = crate::config::suggest(name, allowed.iter().map(String::as_str))
+                .map(|s| format!(" (did you mean '{s}'?)"))
+                .unwrap_or_default();
+            return Err(usage_err(format!(
+                "{location}: {what}: the expression \"{text}\" names '{name}', which it cannot see{hint}\n  fix: it may use: {}",
+                allowed.join(", ")
+            )));
+        }
+    }
+    Ok(SqlExpr {
+        text: text.to_string(),
+        expr,
+    })
+}
+
+fn clean_polars_message(msg: &str) -> String {
+    msg.lines().next().unwrap_or(msg).trim().to_string()
+}
+
+/// Evaluate a condition for every row: NULL counts as false (SPEC §1).
+pub fn eval_bool(e: &SqlExpr, df: &DataFrame) -> Result<Vec<bool>> {
+    if df.height() == 0 {
+        return Ok(vec![]);
+    }
+    let out = df
+        .clone()
+        .lazy()
+        .select([e
+            .expr
+            .clone()
+            .cast(DataType::Boolean)
+            .fill_null(lit(false))
+            .alias("__c")])
+        .collect()
+        .map_err(|err| anyhow::anyhow!("evaluating \"{}\": {err}", e.text))?;
+    let col = out.column("__c")?.bool()?.clone();
+    let mut v: Vec<bool> = col.iter().map(|b| b.unwrap_or(false)).collect();
+    if v.len() == 1 && df.height() > 1 {
+        // a constant expression (TRUE) broadcasts
+        v = vec![v[0]; df.height()];
+    }
+    Ok(v)
+}
+
+/// Evaluate a numeric formula for every row (NULL stays None).
+pub fn eval_f64(e: &SqlExpr, df: &DataFrame) -> Result<Vec<Option<f64>>> {
+    if df.height() == 0 {
+        return Ok(vec![]);
+    }
+    let out = df
+        .clone()
+        .lazy()
+        .select([e.expr.clone().cast(DataType::Float64).alias("__v")])
+        .collect()
+        .map_err(|err| anyhow::anyhow!("evaluating \"{}\": {err}", e.text))?;
+    let col = out.column("__v")?.f64()?.clone();
+    let mut v: Vec<Option<f64>> = col.iter().collect();
+    if v.len() == 1 && df.height() > 1 {
+        v = vec![v[0]; df.height()];
+    }
+    Ok(v)
+}
+
+/// Column builders for the frames expressions run on.
+pub fn text_col(name: &str, values: Vec<Option<&str>>) -> Column {
+    Column::new(name.into(), values)
+}
+
+pub fn num_col(name: &str, values: Vec<Option<f64>>) -> Column {
+    Column::new(name.into(), values)
+}
+
+pub fn bool_col(name: &str, values: Vec<bool>) -> Column {
+    Column::new(name.into(), values)
+}
+
+pub fn frame(columns: Vec<Column>) -> Result<DataFrame> {
+    let height = columns.first().map(|c| c.len()).unwrap_or(0);
+    Ok(DataFrame::new(height, columns)?)
+}

@@ -1,0 +1,131 @@
+//! Value formatting shared by every output (SPEC §1 output conventions).
+use chrono::{Duration, NaiveDate, NaiveDateTime};
+
+/// Days since 1970-01-01: the one date representation used in computations.
+pub type Day = i32;
+/// Seconds since 1970-01-01 00:00:00 in the program time zone (local wall time).
+pub type Ts = i64;
+
+const EPOCH: NaiveDate = match NaiveDate::from_ymd_opt(1970, 1, 1) {
+    Some(d) => d,
+    None => panic!("epoch"),
+};
+
+pub fn day_of(date: NaiveDate) -> Day {
+    (date - EPOCH).num_days() as Day
+}
+
+pub fn date_of(day: Day) -> NaiveDate {
+    EPOCH + Duration::days(day as i64)
+}
+
+pub fn ts_of(dt: NaiveDateTime) -> Ts {
+    (dt - EPOCH.and_hms_opt(0, 0, 0).expect("midnight")).num_seconds()
+}
+
+pub fn day_of_ts(ts: Ts) -> Day {
+    ts.div_euclid(86_400) as Day
+}
+
+pub fn fmt_day(day: Day) -> String {
+    date_of(day).format("%Y-%m-%d").to_string()
+}
+
+pub fn fmt_ts(ts: Ts) -> String {
+    let dt = EPOCH.and_hms_opt(0, 0, 0).expect("midnight") + Duration::seconds(ts);
+    dt.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// Round half away from zero to 6 decimals and drop trailing zeros: `4`, `0.5`, `0.333333`.
+pub fn fmt_num(x: f64) -> String {
+    if !x.is_finite() {
+        return String::new();
+    }
+    let scaled = (x * 1e6).round() / 1e6; // f64::round is half away from zero
+    let mut s = format!("{scaled:.6}");
+    if s.contains('.') {
+        while s.ends_with('0') {
+            s.pop();
+        }
+        if s.ends_with('.') {
+            s.pop();
+        }
+    }
+    if s == "-0" {
+        s = "0".into();
+    }
+    s
+}
+
+pub fn fmt_opt_num(x: Option<f64>) -> String {
+    x.map(fmt_num).unwrap_or_default()
+}
+
+pub fn fmt_bool(b: bool) -> &'static str {
+    if b {
+        "true"
+    } else {
+        "false"
+    }
+}
+
+/// Two computed values equal to 9 decimal places are ties (SPEC §1).
+pub fn tie_key(x: f64) -> i64 {
+    (x * 1e9).round() as i64
+}
+
+/// The SPEC's percentile among values (§8): ties by 9 decimals.
+pub fn percentiles(values: &[f64]) -> Vec<f64> {
+    let n = values.len();
+    if n == 0 {
+        return vec![];
+    }
+    if n == 1 {
+        return vec![1.0];
+    }
+    let mut keys: Vec<i64> = values.iter().map(|v| tie_key(*v)).collect();
+    let original = keys.clone();
+    keys.sort_unstable();
+    original
+        .iter()
+        .map(|k| {
+            let less = keys.partition_point(|x| x < k);
+            let le = keys.partition_point(|x| x <= k);
+            let equal = le - less;
+            (less as f64 + (equal as f64 - 1.0) / 2.0) / (n as f64 - 1.0)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_round_half_away_and_trim() {
+        assert_eq!(fmt_num(4.0), "4");
+        assert_eq!(fmt_num(0.5), "0.5");
+        assert_eq!(fmt_num(1.0 / 3.0), "0.333333");
+        assert_eq!(fmt_num(2.0 / 3.0), "0.666667");
+        assert_eq!(fmt_num(-0.0000001), "0");
+        assert_eq!(fmt_num(75.2631578947), "75.263158");
+    }
+
+    #[test]
+    fn percentile_ties_share_the_middle() {
+        // values 1,2,2,3: p(1)=0, p(2)=(1+0.5)/3=0.5, p(3)=1
+        let p = percentiles(&[1.0, 2.0, 2.0, 3.0]);
+        assert_eq!(p, vec![0.0, 0.5, 0.5, 1.0]);
+        assert_eq!(percentiles(&[7.0]), vec![1.0]);
+        // values agreeing to 9 decimals are ties
+        let p = percentiles(&[0.1 + 0.2, 0.3]);
+        assert_eq!(p, vec![0.5, 0.5]);
+    }
+
+    #[test]
+    fn days_round_trip() {
+        let d = NaiveDate::from_ymd_opt(2025, 7, 19).unwrap();
+        assert_eq!(fmt_day(day_of(d)), "2025-07-19");
+        assert_eq!(fmt_ts(ts_of(d.and_hms_opt(8, 3, 5).unwrap())), "2025-07-19 08:03:05");
+    }
+}

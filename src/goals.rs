@@ -1,0 +1,370 @@
+//! Goals against actuals, their weekly trend, and feedback per incentive (SPEC §10).
+use crate::config::{BaselineCfg, GoalCfg, MeasureCfg, Pipeline};
+use crate::expr;
+use crate::fmt::{fmt_day, fmt_num, fmt_opt_num, Day};
+use crate::layers::{Engine, LayerRow};
+use crate::model::Dataset;
+use crate::output::{p, t, Table};
+use anyhow::Result;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+pub struct GoalResult {
+    pub id: String,
+    pub name: String,
+    pub from: Day,
+    pub to: Day,
+    pub baseline: Option<f64>,
+    pub target: Option<f64>,
+    pub actual: Option<f64>,
+    pub projection: Option<f64>,
+    pub elapsed: f64,
+    pub status: &'static str,
+    pub incentives: Vec<String>,
+    pub trend: Vec<(Day, Day, Option<f64>)>,
+}
+
+fn day(s: &str) -> Day {
+    crate::config::parse_date_str(s).map(crate::fmt::day_of).unwrap_or(0)
+}
+
+/// The days a goal needs the layer at (the last day of each measured span).
+pub fn layer_days(p: &Pipeline, d: Day) -> Vec<Day> {
+    let mut out = Vec::new();
+    for g in &p.goals {
+        let (from, to) = (day(&g.period.from), day(&g.period.to));
+        if d >= from {
+            let e = to.min(d);
+            out.push(e);
+            let mut w = from;
+            while w <= e {
+                out.push((w + 6).min(e));
+                w += 7;
+            }
+        }
+        if let Some(BaselineCfg::Span(s)) = &g.baseline {
+            let (bf, bt) = (day(&s.from), day(&s.to).min(d));
+            if bf <= bt {
+                out.push(bt);
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Measures over spans, with the layer at each span's last day.
+pub struct Measurer<'a> {
+    pub p: &'a Pipeline,
+    pub ds: &'a Dataset,
+    pub awarded: &'a [i64],
+    pub engine: &'a Engine<'a>,
+    cache: std::cell::RefCell<HashMap<Day, LayerRow>>,
+}
+
+impl<'a> Measurer<'a> {
+    pub fn new(p: &'a Pipeline, ds: &'a Dataset, awarded: &'a [i64], engine: &'a Engine<'a>) -> Self {
+        Measurer {
+            p,
+            ds,
+            awarded,
+            engine,
+            cache: Default::default(),
+        }
+    }
+
+    fn layers(&self, at: Day) -> Result<LayerRow> {
+        if let Some(r) = self.cache.borrow().get(&at) {
+            return Ok(r.clone());
+        }
+        let r = self.engine.layer_at(at)?;
+        self.cache.borrow_mut().insert(at, r.clone());
+        Ok(r)
+    }
+
+    /// The measure over events with date in [from, to]; None when it has no value.
+    pub fn measure(&self, m: &MeasureCfg, from: Day, to: Day) -> Result<Option<f64>> {
+        if let Some(r) = &m.ratio {
+            let num = self.measure(&r.numerator, from, to)?;
+            let den = self.measure(&r.denominator, from, to)?;
+            return Ok(match (num, den) {
+                (Some(n), Some(d)) if d != 0.0 => Some(n / d),
+                _ => None,
+            });
+        }
+        let idx: Vec<usize> = (0..self.ds.events.len())
+            .filter(|i| (from..=to).contains(&self.ds.events[*i].day))
+            .collect();
+        let accepted: Vec<usize> = match &m.where_ {
+            None => idx,
+            Some(w) if idx.is_empty() => {
+                let _ = w;
+                idx
+            }
+            Some(w) => {
+                let layers = self.layers(to)?;
+                let sub = self.sub_dataset_frame(&idx, &layers)?;
+                let names = crate::check::names(self.p);
+                let e = expr::parse(w, &names.goal_where, "goals.measure.where", "")?;
+                let mask = expr::eval_bool(&e, &sub)?;
+                idx.into_iter().zip(mask).filter(|(_, k)| *k).map(|(i, _)| i).collect()
+            }
+        };
+        let ev = |i: &usize| &self.ds.events[*i];
+        Ok(if let Some(c) = &m.count {
+            if c == "members" {
+                Some(accepted.iter().map(|i| ev(i).member).collect::<HashSet<_>>().len() as f64)
+            } else {
+                Some(accepted.len() as f64)
+            }
+        } else if let Some(f) = &m.sum {
+            Some(
+                accepted
+                    .iter()
+                    .filter_map(|i| crate::metrics::field_num(ev(i), self.awarded[*i], f))
+                    .sum(),
+            )
+        } else if let Some(f) = &m.mean {
+            let v: Vec<f64> = accepted
+                .iter()
+                .filter_map(|i| crate::metrics::field_num(ev(i), self.awarded[*i], f))
+                .collect();
+            (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+        } else {
+            None
+        })
+    }
+
+    fn sub_dataset_frame(&self, idx: &[usize], layers: &LayerRow) -> Result<polars::prelude::DataFrame> {
+        let full = self.ds.event_frame(Some(self.awarded))?;
+        let take = polars::prelude::IdxCa::from_vec(
+            "idx".into(),
+            idx.iter().map(|i| *i as polars::prelude::IdxSize).collect(),
+        );
+        let mut sub = full.take(&take)?;
+        let ids = self.engine.level_ids.clone();
+        let layer: Vec<Option<&str>> = idx
+            .iter()
+            .map(|i| layers[self.ds.events[*i].member].map(|l| ids[l].as_str()))
+            .collect();
+        let owned: Vec<Option<String>> = layer.into_iter().map(|o| o.map(str::to_string)).collect();
+        sub.with_column(polars::prelude::Column::new("layer".into(), owned))?;
+        Ok(sub)
+    }
+}
+
+fn is_accumulating(m: &MeasureCfg) -> bool {
+    m.ratio.is_none() && m.mean.is_none()
+}
+
+pub fn compute(p: &Pipeline, meas: &Measurer, d: Day) -> Result<Vec<GoalResult>> {
+    p.goals.iter().map(|g| goal(g, meas, d)).collect()
+}
+
+fn goal(g: &GoalCfg, meas: &Measurer, d: Day) -> Result<GoalResult> {
+    let (from, to) = (day(&g.period.from), day(&g.period.to));
+    let baseline = match &g.baseline {
+        None => None,
+        Some(BaselineCfg::Number(x)) => Some(*x),
+        Some(BaselineCfg::Span(s)) => {
+            let (bf, bt) = (day(&s.from), day(&s.to).min(d));
+            if bf > bt {
+                None
+            } else {
+                meas.measure(&g.measure, bf, bt)?
+            }
+        }
+    };
+    let tg = &g.target;
+    let target = match (tg.value, tg.multiply, tg.add) {
+        (Some(v), _, _) => Some(v),
+        (_, Some(k), _) => baseline.map(|b| b * k),
+        (_, _, Some(a)) => baseline.map(|b| b + a),
+        _ => None,
+    };
+    let up = g.direction != "down";
+    let meets = |x: f64, t: f64| if up { x >= t - 1e-9 } else { x <= t + 1e-9 };
+    let within = |x: f64, t: f64| if up { x >= 0.9 * t - 1e-9 } else { x <= 1.1 * t + 1e-9 };
+    let mut r = GoalResult {
+        id: g.id.clone(),
+        name: g.name.clone().unwrap_or_else(|| g.id.clone()),
+        from,
+        to,
+        baseline,
+        target,
+        actual: None,
+        projection: None,
+        elapsed: 0.0,
+        status: "not_started",
+        incentives: g.incentives.clone(),
+        trend: vec![],
+    };
+    if d < from {
+        return Ok(r);
+    }
+    let e = to.min(d);
+    let f = (e - from + 1) as f64 / (to - from + 1) as f64;
+    r.elapsed = f;
+    r.actual = meas.measure(&g.measure, from, e)?;
+    r.projection = r.actual.map(|a| if is_accumulating(&g.measure) { a / f } else { a });
+    let mut w = from;
+    while w <= e {
+        let we = (w + 6).min(e);
+        r.trend.push((w, we, meas.measure(&g.measure, w, we)?));
+        w += 7;
+    }
+    r.status = match (r.actual, target) {
+        (None, _) | (_, None) => "no_data",
+        (Some(a), Some(t)) => {
+            let proj = r.projection.unwrap_or(a);
+            if meets(a, t) && (d >= to || (up && is_accumulating(&g.measure))) {
+                "achieved"
+            } else if meets(proj, t) {
+                "on_track"
+            } else if within(proj, t) {
+                "at_risk"
+            } else {
+                "behind"
+            }
+        }
+    };
+    Ok(r)
+}
+
+pub fn goals_table(goals: &[GoalResult]) -> Table {
+    let mut tb = Table::new(
+        "goals",
+        &[
+            "goal_id",
+            "name",
+            "period_from",
+            "period_to",
+            "baseline",
+            "target",
+            "actual",
+            "projection",
+            "elapsed",
+            "status",
+            "incentives",
+        ],
+    );
+    for g in goals {
+        tb.push(vec![
+            t(&g.id),
+            t(&g.name),
+            p(fmt_day(g.from)),
+            p(fmt_day(g.to)),
+            p(fmt_opt_num(g.baseline)),
+            p(fmt_opt_num(g.target)),
+            p(fmt_opt_num(g.actual)),
+            p(fmt_opt_num(g.projection)),
+            p(fmt_num(g.elapsed)),
+            p(g.status),
+            t(g.incentives.join("; ")),
+        ]);
+    }
+    tb
+}
+
+pub fn trend_table(goals: &[GoalResult]) -> Table {
+    let mut tb = Table::new("goal_trend", &["goal_id", "week_from", "week_to", "value"]);
+    for g in goals {
+        for (a, b, v) in &g.trend {
+            tb.push(vec![t(&g.id), p(fmt_day(*a)), p(fmt_day(*b)), p(fmt_opt_num(*v))]);
+        }
+    }
+    tb
+}
+
+pub struct Incentive {
+    pub name: String,
+    pub goals: Vec<String>,
+    pub responses: usize,
+    pub mean_rating: Option<f64>,
+    pub share_4plus: Option<f64>,
+    pub comments: String,
+    pub recommendation: &'static str,
+}
+
+/// Feedback and a recommendation per incentive named by a goal or a response.
+pub fn incentives(p: &Pipeline, ds: &Dataset, goals: &[GoalResult]) -> Vec<Incentive> {
+    let mut names: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for g in &p.goals {
+        for i in &g.incentives {
+            names.entry(i.clone()).or_default().push(g.id.clone());
+        }
+    }
+    for r in &ds.responses {
+        names.entry(r.incentive.clone()).or_default();
+    }
+    let status: HashMap<&str, &str> = goals.iter().map(|g| (g.id.as_str(), g.status)).collect();
+    names
+        .into_iter()
+        .map(|(name, goal_ids)| {
+            let mut rs: Vec<&crate::model::Response> = ds.responses.iter().filter(|r| r.incentive == name).collect();
+            let n = rs.len();
+            let mean_rating = (n > 0).then(|| rs.iter().map(|r| r.rating).sum::<f64>() / n as f64);
+            let share_4plus = (n > 0).then(|| rs.iter().filter(|r| r.rating >= 4.0).count() as f64 / n as f64);
+            rs.sort_by(|a, b| (b.ts, &b.id).cmp(&(a.ts, &a.id)));
+            let comments = rs
+                .iter()
+                .filter_map(|r| r.comment.as_deref().filter(|c| !c.trim().is_empty()))
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" | ");
+            let sts: Vec<&str> = goal_ids
+                .iter()
+                .filter_map(|g| status.get(g.as_str()).copied())
+                .collect();
+            let good_goals = !sts.is_empty() && sts.iter().all(|s| *s == "achieved" || *s == "on_track");
+            let bad_goals = sts.contains(&"behind");
+            let good_rating = mean_rating.is_some_and(|m| m >= 4.0);
+            let bad_rating = mean_rating.is_some_and(|m| m < 3.0);
+            let recommendation = if good_goals && good_rating {
+                "scale_up"
+            } else if bad_goals && bad_rating {
+                "replace"
+            } else if bad_goals || bad_rating {
+                "adjust"
+            } else {
+                "keep"
+            };
+            Incentive {
+                name,
+                goals: goal_ids,
+                responses: n,
+                mean_rating,
+                share_4plus,
+                comments,
+                recommendation,
+            }
+        })
+        .collect()
+}
+
+pub fn incentives_table(list: &[Incentive]) -> Table {
+    let mut tb = Table::new(
+        "incentives",
+        &[
+            "incentive",
+            "goals",
+            "responses",
+            "mean_rating",
+            "share_4plus",
+            "comments",
+            "recommendation",
+        ],
+    );
+    for i in list {
+        tb.push(vec![
+            t(&i.name),
+            t(i.goals.join("; ")),
+            p(i.responses.to_string()),
+            p(fmt_opt_num(i.mean_rating)),
+            p(fmt_opt_num(i.share_4plus)),
+            t(&i.comments),
+            p(i.recommendation),
+        ]);
+    }
+    tb
+}

@@ -1,0 +1,343 @@
+//! `koc ingest` (SPEC §4): export rows → canonical rows, rejects, upsert counts,
+//! the reject-ratio gate, and one atomic commit of the store.
+use crate::config::Loaded;
+use crate::convert::{Converter, Outcome};
+use crate::error::{ErrorKind, KocError};
+use crate::sources;
+use crate::store::{month_of, sha256_hex, write_atomic, Counts, FileRecord, Keyed, Manifest, Store};
+use crate::table::{self, SourceSpec, ACTIVITY};
+use crate::timestamps::TsParser;
+use anyhow::Result;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// What one ingest did, file by file.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct IngestReport {
+    pub files: Vec<FileOutcome>,
+    pub totals: Counts,
+    /// Files whose rejects exceeded the gate (they changed nothing).
+    pub gated: Vec<String>,
+    /// Events in the store whose member is not in the members source.
+    pub events_of_unknown_members: u64,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FileOutcome {
+    pub path: String,
+    pub source: String,
+    pub status: String,
+    pub sha256: String,
+    #[serde(flatten)]
+    pub counts: Counts,
+    pub reject_reasons: BTreeMap<String, u64>,
+    pub rejects_file: Option<String>,
+}
+
+/// One source's rows held in memory while ingesting.
+struct Working {
+    spec: &'static SourceSpec,
+    rows: Keyed,
+    touched_months: BTreeSet<String>,
+    changed: bool,
+}
+
+pub fn ingest(loaded: &Loaded, store: &Store, progress: bool) -> Result<IngestReport> {
+    let mut manifest = store.manifest()?;
+    let tz = crate::check::timezone(loaded)?;
+    let mut report = IngestReport::default();
+    let mut new_records: Vec<FileRecord> = Vec::new();
+    let mut working: Vec<Working> = Vec::new();
+
+    for spec in table::ALL {
+        let Some(cfg) = crate::check::source_cfg(&loaded.pipeline, spec.name) else {
+            continue;
+        };
+        let files = sources::files_of(loaded, spec.name, cfg)?;
+        let mut w: Option<Working> = None;
+        for path in files {
+            let rel = relative(&loaded.dir, &path);
+            let bytes = std::fs::read(&path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+            let sha = sha256_hex(&bytes);
+            if manifest.knows_sha(&sha) || new_records.iter().any(|r| r.sha256 == sha) {
+                report.files.push(FileOutcome {
+                    path: rel,
+                    source: spec.name.into(),
+                    status: "skipped".into(),
+                    sha256: sha,
+                    counts: Counts::default(),
+                    reject_reasons: BTreeMap::new(),
+                    rejects_file: None,
+                });
+                continue;
+            }
+            if w.is_none() {
+                let rows = store.load(&manifest, spec)?;
+                let mut keyed = Keyed::with_capacity(rows.len());
+                for r in rows {
+                    keyed.insert(spec.key_of(&r), r);
+                }
+                w = Some(Working {
+                    spec,
+                    rows: keyed,
+                    touched_months: BTreeSet::new(),
+                    changed: false,
+                });
+            }
+            let work = w.as_mut().expect("working set");
+            let (export, _) = sources::open(&path, cfg)?;
+            let (positions, header_len) = export.map_header(spec, cfg)?;
+            let conv = Converter {
+                spec,
+                cfg,
+                positions,
+                header_len,
+                ts: TsParser::new(cfg.timestamp_formats.as_ref(), tz),
+                ignore_actions: &loaded.pipeline.ingest.ignore_actions,
+            };
+            let outcome = ingest_file(&export, &conv, work, &rel, progress)?;
+            let gated = outcome.counts.rows > 0
+                && outcome.counts.rejected as f64 / outcome.counts.rows as f64
+                    > loaded.pipeline.ingest.max_reject_ratio;
+            let rejects_file = if outcome.rejects.is_empty() {
+                None
+            } else {
+                let stem = path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().to_string())
+                    .unwrap_or_default();
+                let name = format!("rejects/{stem}-{}.csv", &sha[..8]);
+                write_atomic(&store.dir.join(&name), &outcome.rejects)?;
+                Some(name)
+            };
+            let status = if gated {
+                report.gated.push(rel.clone());
+                "gated"
+            } else {
+                // the file's changes stand: fold them into the working set
+                for (key, row) in outcome.staged {
+                    if spec.name == ACTIVITY.name {
+                        if let Some(old) = work.rows.get(&key) {
+                            work.touched_months.insert(month_of(old));
+                        }
+                        work.touched_months.insert(month_of(&row));
+                    }
+                    work.rows.insert(key, row);
+                    work.changed = true;
+                }
+                new_records.push(FileRecord {
+                    path: rel.clone(),
+                    source: spec.name.into(),
+                    sha256: sha.clone(),
+                    encoding: export.encoding.into(),
+                    counts: outcome.counts.clone(),
+                    reject_reasons: outcome.reasons.clone(),
+                    rejects_file: rejects_file.clone(),
+                });
+                "ingested"
+            };
+            report.totals.add(&outcome.counts);
+            report.files.push(FileOutcome {
+                path: rel,
+                source: spec.name.into(),
+                status: status.into(),
+                sha256: sha,
+                counts: outcome.counts,
+                reject_reasons: outcome.reasons,
+                rejects_file,
+            });
+        }
+        if let Some(w) = w {
+            working.push(w);
+        }
+    }
+
+    commit(store, &mut manifest, working, new_records)?;
+    report.events_of_unknown_members = count_unknown_member_events(store, &manifest)?;
+    Ok(report)
+}
+
+impl IngestReport {
+    /// Exit 3 when a file's rejects exceeded the gate (SPEC §4): those files changed nothing.
+    pub fn gate(&self, max_ratio: f64) -> Result<()> {
+        if self.gated.is_empty() {
+            return Ok(());
+        }
+        Err(KocError::new(
+            ErrorKind::QualityGate,
+            format!(
+                "data-quality gate: too many rejected rows in {} (over ingest.max_reject_ratio = {max_ratio}); these files changed nothing",
+                self.gated.join(", ")
+            ),
+        )
+        .with_hint("read the rejects in STORE/rejects/, fix the export and ingest again")
+        .into())
+    }
+}
+
+/// The result of reading one file against the working set.
+struct FileResult {
+    counts: Counts,
+    staged: Vec<(String, table::Row)>,
+    rejects: Vec<u8>,
+    reasons: BTreeMap<String, u64>,
+}
+
+fn ingest_file(
+    export: &sources::Export,
+    conv: &Converter,
+    work: &Working,
+    rel: &str,
+    progress: bool,
+) -> Result<FileResult> {
+    let mut counts = Counts::default();
+    // rows of this file so far, on top of the store (they count as "the store as it stands")
+    let mut staged: indexmap::IndexMap<String, table::Row> = indexmap::IndexMap::new();
+    let mut rejects = csv::Writer::from_writer(Vec::new());
+    rejects.write_record(["source", "file", "line", "column", "value", "reason"])?;
+    let mut reasons = BTreeMap::new();
+    let mut rdr = export.reader();
+    let bar = crate::progress::bar(progress, export.text.len() as u64, rel);
+    let mut record = csv::StringRecord::new();
+    loop {
+        let line = rdr.position().line();
+        match rdr.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                // a malformed record (bad UTF-8 cannot happen: the text is decoded)
+                counts.rows += 1;
+                counts.rejected += 1;
+                let reason = format!("unreadable row: {e}");
+                *reasons.entry("unreadable row".to_string()).or_insert(0) += 1;
+                rejects.write_record([conv.spec.name, rel, &line.to_string(), "", "", &reason])?;
+                continue;
+            }
+        }
+        let line = record.position().map(|p| p.line()).unwrap_or(line);
+        if record.len() == 1 && record[0].is_empty() {
+            continue; // a blank line is no row
+        }
+        if let Some(b) = &bar {
+            b.set_position(record.position().map(|p| p.byte()).unwrap_or(0));
+        }
+        counts.rows += 1;
+        match conv.convert(&record) {
+            Outcome::Ignored => counts.ignored += 1,
+            Outcome::Rejected(d) => {
+                counts.rejected += 1;
+                *reasons.entry(reason_kind(&d.reason)).or_insert(0) += 1;
+                rejects.write_record([conv.spec.name, rel, &line.to_string(), &d.column, &d.value, &d.reason])?;
+            }
+            Outcome::Row(row) => {
+                let key = conv.spec.key_of(&row);
+                let known = staged.get(&key).or_else(|| work.rows.get(&key));
+                match known {
+                    None => counts.inserted += 1,
+                    Some(old) if *old == row => counts.unchanged += 1,
+                    Some(_) => counts.updated += 1,
+                }
+                staged.insert(key, row);
+            }
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let rejects = if counts.rejected > 0 {
+        rejects.into_inner()?
+    } else {
+        vec![]
+    };
+    Ok(FileResult {
+        counts,
+        staged: staged.into_iter().collect(),
+        rejects,
+        reasons,
+    })
+}
+
+/// The kind of a reject reason, without the offending value, for the data-quality table.
+fn reason_kind(reason: &str) -> String {
+    let kinds = [
+        ("too few fields", "too few fields"),
+        ("too many fields", "too many fields"),
+        ("empty required field", "empty required field"),
+        ("unknown action", "unknown action"),
+        ("unparseable timestamp", "unparseable timestamp"),
+        ("unparseable date", "unparseable date"),
+        ("negative count", "count not an integer ≥ 0"),
+        ("not an integer", "count not an integer ≥ 0"),
+        ("not a number", "not a number"),
+    ];
+    for (needle, kind) in kinds {
+        if reason.contains(needle) {
+            return kind.to_string();
+        }
+    }
+    reason.to_string()
+}
+
+fn commit(store: &Store, manifest: &mut Manifest, working: Vec<Working>, new_records: Vec<FileRecord>) -> Result<()> {
+    if new_records.is_empty() {
+        return Ok(());
+    }
+    for w in working {
+        if !w.changed {
+            continue;
+        }
+        if w.spec.name == ACTIVITY.name {
+            let mut by_month: BTreeMap<String, Vec<&table::Row>> = BTreeMap::new();
+            for r in w.rows.values() {
+                let m = month_of(r);
+                if w.touched_months.contains(&m) {
+                    by_month.entry(m).or_default().push(r);
+                }
+            }
+            for m in &w.touched_months {
+                match by_month.get_mut(m) {
+                    Some(rows) => {
+                        // a stable order inside a partition: by time, then event_id
+                        rows.sort_by(|a, b| (a[2].ts(), a[0].str()).cmp(&(b[2].ts(), b[0].str())));
+                        let rel = store.write_table(&format!("events/month={m}"), "part", w.spec, rows)?;
+                        manifest.events.insert(m.clone(), rel);
+                    }
+                    None => {
+                        manifest.events.remove(m);
+                    }
+                }
+            }
+        } else {
+            let rows: Vec<&table::Row> = w.rows.values().collect();
+            let rel = store.write_table("tables", w.spec.name, w.spec, &rows)?;
+            manifest.tables.insert(w.spec.name.to_string(), rel);
+        }
+    }
+    for r in new_records {
+        manifest.files.retain(|f| f.path != r.path);
+        manifest.files.push(r);
+    }
+    store.write_manifest(manifest)
+}
+
+fn count_unknown_member_events(store: &Store, m: &Manifest) -> Result<u64> {
+    let members: std::collections::HashSet<String> = store
+        .load(m, &table::MEMBERS)?
+        .into_iter()
+        .filter_map(|r| r[0].string())
+        .collect();
+    let idx = ACTIVITY.index("member_id");
+    Ok(store
+        .load(m, &ACTIVITY)?
+        .iter()
+        .filter(|r| r[idx].str().is_some_and(|id| !members.contains(id)))
+        .count() as u64)
+}
+
+/// A path as the pipeline names it: relative to the pipeline's folder when inside it.
+pub fn relative(base: &Path, path: &Path) -> String {
+    path.strip_prefix(base)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/")
+}

@@ -1,0 +1,341 @@
+//! Layers (SPEC §7): snapshots at month ends and at D, first matching level from
+//! the top, sticky floors, overrides; movements against the previous snapshot.
+use crate::config::Pipeline;
+use crate::expr::{self, SqlExpr};
+use crate::fmt::{date_of, day_of, Day};
+use crate::metrics::{self, Metric};
+use crate::model::Dataset;
+use crate::tiers::TierState;
+use anyhow::Result;
+use chrono::{Datelike, NaiveDate};
+use polars::prelude::*;
+use std::collections::HashMap;
+
+/// Layer index per member at one snapshot (None: not evaluated — joined later).
+pub type LayerRow = Vec<Option<usize>>;
+
+/// What a snapshot evaluation needs from the other stages.
+pub struct Inputs<'a> {
+    pub awarded: &'a [i64],
+    pub tiers: &'a [Option<TierState>],
+    /// Balance per member at a day (the days the points stage was asked for).
+    pub balance_days: &'a [Day],
+    pub balance_at: &'a [Vec<i64>],
+}
+
+pub struct Engine<'a> {
+    pub ds: &'a Dataset,
+    pub inputs: Inputs<'a>,
+    pub metrics: Vec<Metric>,
+    pub level_ids: Vec<String>,
+    whens: Vec<Option<SqlExpr>>,
+    default: usize,
+    sticky: Vec<bool>,
+    overrides: HashMap<usize, Vec<(Day, Option<Day>, usize)>>,
+    /// Regular snapshots (month ends before D) and their layers.
+    pub history: Vec<(Day, LayerRow)>,
+}
+
+/// Month ends ≥ program.start and < D (SPEC §7), in order.
+pub fn regular_snapshots(start: Day, as_of: Day) -> Vec<Day> {
+    let mut out = Vec::new();
+    let s = date_of(start);
+    let (mut y, mut m) = (s.year(), s.month());
+    loop {
+        let next_first = if m == 12 {
+            NaiveDate::from_ymd_opt(y + 1, 1, 1)
+        } else {
+            NaiveDate::from_ymd_opt(y, m + 1, 1)
+        };
+        let Some(next_first) = next_first else { break };
+        let end = day_of(next_first) - 1;
+        if end >= as_of {
+            break;
+        }
+        if end >= start {
+            out.push(end);
+        }
+        (y, m) = (next_first.year(), next_first.month());
+    }
+    out
+}
+
+impl<'a> Engine<'a> {
+    pub fn new(p: &Pipeline, ds: &'a Dataset, inputs: Inputs<'a>) -> Result<Engine<'a>> {
+        let cfg = p
+            .layers
+            .as_ref()
+            .ok_or_else(|| crate::error::usage_err("the pipeline has no layers section"))?;
+        let names = crate::check::names(p);
+        let metrics = metrics::compile(p, ds, inputs.awarded)?;
+        let mut whens = Vec::new();
+        for lv in &cfg.levels {
+            whens.push(match &lv.when {
+                Some(w) => Some(expr::parse(
+                    w,
+                    &names.when,
+                    &format!("layers.levels[id={}].when", lv.id),
+                    "",
+                )?),
+                None => None,
+            });
+        }
+        let level_ids: Vec<String> = cfg.levels.iter().map(|l| l.id.clone()).collect();
+        let default = cfg
+            .levels
+            .iter()
+            .position(|l| l.default)
+            .unwrap_or(cfg.levels.len() - 1);
+        let mut overrides: HashMap<usize, Vec<(Day, Option<Day>, usize)>> = HashMap::new();
+        for o in &ds.overrides {
+            if let (Some(m), Some(l)) = (ds.index.get(&o.member_id), level_ids.iter().position(|x| *x == o.layer)) {
+                overrides.entry(*m).or_default().push((o.from, o.until, l));
+            }
+        }
+        for v in overrides.values_mut() {
+            v.sort_by_key(|(from, _, _)| std::cmp::Reverse(*from)); // the later `from` wins
+        }
+        let sticky = cfg.levels.iter().map(|l| l.sticky).collect();
+        Ok(Engine {
+            ds,
+            inputs,
+            metrics,
+            level_ids,
+            whens,
+            default,
+            sticky,
+            overrides,
+            history: Vec::new(),
+        })
+    }
+
+    /// Evaluate every regular snapshot before D, in order, keeping the history.
+    pub fn run_regular(&mut self, start: Day) -> Result<()> {
+        for s in regular_snapshots(start, self.ds.as_of) {
+            let (row, _) = self.evaluate(s)?;
+            self.history.push((s, row));
+        }
+        Ok(())
+    }
+
+    /// The layers at `s` with the history of the regular snapshots before it, and the
+    /// frame of metrics the conditions ran on (rows: members evaluated, in member order).
+    pub fn evaluate(&self, s: Day) -> Result<(LayerRow, Snapshot)> {
+        let ds = self.ds;
+        let members: Vec<usize> = (0..ds.members.len()).filter(|m| ds.members[*m].joined <= s).collect();
+        let prior: Vec<&LayerRow> = self.history.iter().filter(|(d, _)| *d < s).map(|(_, r)| r).collect();
+        let mut cols: Vec<Column> = Vec::new();
+        let mut values: HashMap<String, Vec<f64>> = HashMap::new();
+        for m in &self.metrics {
+            let v: Vec<f64> = members
+                .iter()
+                .map(|i| metrics::value(ds, self.inputs.awarded, m, *i, s))
+                .collect();
+            cols.push(expr::num_col(&m.name, v.iter().map(|x| Some(*x)).collect()));
+            values.insert(m.name.clone(), v);
+        }
+        let balance_slot = self.inputs.balance_days.iter().position(|d| *d == s);
+        let builtins: [(&str, Box<dyn Fn(usize) -> f64>); 4] = [
+            ("tenure_days", Box::new(|i| (s - ds.members[i].joined) as f64)),
+            (
+                "days_since_active",
+                Box::new(|i| match metrics::last_active(ds, i, s) {
+                    Some(d) => (s - d) as f64,
+                    None => (s - ds.members[i].joined) as f64,
+                }),
+            ),
+            (
+                "balance",
+                Box::new(|i| balance_slot.map(|k| self.inputs.balance_at[i][k] as f64).unwrap_or(0.0)),
+            ),
+            (
+                "tier_rank",
+                Box::new(|i| {
+                    self.inputs
+                        .tiers
+                        .get(i)
+                        .and_then(|t| t.as_ref())
+                        .and_then(|t| t.tier_at(s))
+                        .unwrap_or(0) as f64
+                }),
+            ),
+        ];
+        for (name, f) in &builtins {
+            let v: Vec<f64> = members.iter().map(|i| f(*i)).collect();
+            cols.push(expr::num_col(name, v.iter().map(|x| Some(*x)).collect()));
+            values.insert(name.to_string(), v);
+        }
+        let mut ever = vec![vec![false; members.len()]; self.level_ids.len()];
+        for (k, i) in members.iter().enumerate() {
+            for row in &prior {
+                if let Some(l) = row[*i] {
+                    ever[l][k] = true;
+                }
+            }
+        }
+        for (l, id) in self.level_ids.iter().enumerate() {
+            cols.push(expr::bool_col(&format!("ever_{id}"), ever[l].clone()));
+        }
+        let frame = expr::frame(cols)?;
+        let mut masks: Vec<Option<Vec<bool>>> = Vec::new();
+        for w in &self.whens {
+            masks.push(match w {
+                Some(e) => Some(expr::eval_bool(e, &frame)?),
+                None => None,
+            });
+        }
+        let mut row: LayerRow = vec![None; ds.members.len()];
+        for (k, &i) in members.iter().enumerate() {
+            let matched = masks
+                .iter()
+                .position(|m| m.as_ref().is_some_and(|m| m[k]))
+                .unwrap_or(self.default);
+            // the highest sticky layer held at an earlier snapshot is a floor
+            let floor = (0..self.level_ids.len()).find(|l| self.sticky[*l] && ever[*l][k]);
+            let mut layer = match floor {
+                Some(f) if f < matched => f,
+                _ => matched,
+            };
+            if let Some(list) = self.overrides.get(&i) {
+                if let Some((_, _, l)) = list
+                    .iter()
+                    .find(|(from, until, _)| *from <= s && until.is_none_or(|u| s <= u))
+                {
+                    layer = *l;
+                }
+            }
+            row[i] = Some(layer);
+        }
+        Ok((row, Snapshot { members, frame, values }))
+    }
+
+    /// The layer of every member at any date (goals, §10): a regular snapshot's
+    /// stored row, or one more evaluation with the history before it.
+    pub fn layer_at(&self, s: Day) -> Result<LayerRow> {
+        if let Some((_, row)) = self.history.iter().find(|(d, _)| *d == s) {
+            return Ok(row.clone());
+        }
+        Ok(self.evaluate(s)?.0)
+    }
+}
+
+/// The metric frame of one snapshot.
+pub struct Snapshot {
+    pub members: Vec<usize>,
+    pub frame: DataFrame,
+    pub values: HashMap<String, Vec<f64>>,
+}
+
+/// layers.csv rows and movements, from the history and the row at D.
+pub struct LayerResult {
+    pub at_d: LayerRow,
+    pub since: Vec<Option<Day>>,
+    pub previous: LayerRow,
+    pub has_previous: bool,
+}
+
+pub fn summarize(history: &[(Day, LayerRow)], at_d: &LayerRow, as_of: Day) -> LayerResult {
+    let n = at_d.len();
+    let mut since = vec![None; n];
+    for m in 0..n {
+        let Some(l) = at_d[m] else { continue };
+        let mut first = as_of;
+        for (d, row) in history.iter().rev() {
+            if row[m] == Some(l) {
+                first = *d;
+            } else {
+                break;
+            }
+        }
+        since[m] = Some(first);
+    }
+    let (previous, has_previous) = match history.last() {
+        Some((_, row)) => (row.clone(), true),
+        None => (vec![None; n], false),
+    };
+    LayerResult {
+        at_d: at_d.clone(),
+        since,
+        previous,
+        has_previous,
+    }
+}
+
+pub fn moved(prev: Option<usize>, now: usize) -> &'static str {
+    match prev {
+        None => "new",
+        Some(p) if now < p => "up",
+        Some(p) if now > p => "down",
+        _ => "same",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshots_are_month_ends_before_d() {
+        let d = |y, m, dd| day_of(NaiveDate::from_ymd_opt(y, m, dd).unwrap());
+        let s = regular_snapshots(d(2025, 1, 1), d(2025, 3, 31));
+        assert_eq!(s, vec![d(2025, 1, 31), d(2025, 2, 28)]);
+        // D on a month end: that month end is D, not a regular snapshot
+        let s = regular_snapshots(d(2025, 1, 15), d(2025, 2, 1));
+        assert_eq!(s, vec![d(2025, 1, 31)]);
+    }
+}
+
+/// `layers.csv`, `layer_movements.csv` and `layer_history` (SPEC §7).
+pub fn tables(ds: &Dataset, history: &[(Day, LayerRow)], at_d: &LayerRow, ids: &[String]) -> Vec<crate::output::Table> {
+    use crate::fmt::fmt_day;
+    use crate::output::{p, t, Table};
+    let res = summarize(history, at_d, ds.as_of);
+    let mut layers = Table::new(
+        "layers",
+        &[
+            "member_id",
+            "nickname",
+            "layer",
+            "layer_since",
+            "previous_layer",
+            "moved",
+        ],
+    );
+    let mut pairs: std::collections::BTreeMap<(Option<usize>, usize), u64> = Default::default();
+    for (i, m) in ds.table_members() {
+        let Some(l) = at_d[i] else { continue };
+        let prev = if res.has_previous { res.previous[i] } else { None };
+        layers.push(vec![
+            t(&m.id),
+            t(m.nickname.clone().unwrap_or_default()),
+            t(&ids[l]),
+            p(res.since[i].map(fmt_day).unwrap_or_default()),
+            t(prev.map(|x| ids[x].clone()).unwrap_or_else(|| "(new)".into())),
+            p(moved(prev, l)),
+        ]);
+        *pairs.entry((prev, l)).or_insert(0) += 1;
+    }
+    // (new) first (None sorts first), then level order from the top
+    let mut movements = Table::new("layer_movements", &["from_layer", "to_layer", "members"]);
+    for ((from, to), n) in pairs {
+        movements.push(vec![
+            t(from.map(|x| ids[x].clone()).unwrap_or_else(|| "(new)".into())),
+            t(&ids[to]),
+            p(n.to_string()),
+        ]);
+    }
+    let mut hist = Table::new("layer_history", &["member_id", "snapshot", "layer"]);
+    let all: Vec<(Day, &LayerRow)> = history
+        .iter()
+        .map(|(d, r)| (*d, r))
+        .chain(std::iter::once((ds.as_of, at_d)))
+        .collect();
+    for (i, m) in ds.table_members() {
+        for (d, row) in &all {
+            if let Some(l) = row[i] {
+                hist.push(vec![t(&m.id), p(fmt_day(*d)), t(&ids[l])]);
+            }
+        }
+    }
+    vec![layers, movements, hist]
+}

@@ -1,0 +1,35 @@
+//! koc: the nightly batch of a KOC (key opinion consumer) cultivation program.
+//!
+//! Stages follow SPEC.md: sources → ingest → store → points → tiers → metrics and
+//! layers → scouting → contests → goals and care → report → run.
+pub mod care;
+pub mod charts;
+pub mod check;
+pub mod cli;
+pub mod commands;
+pub mod compute;
+pub mod config;
+pub mod contests;
+pub mod convert;
+pub mod error;
+pub mod expr;
+pub mod fmt;
+pub mod goals;
+pub mod ingest;
+pub mod layers;
+pub mod metrics;
+pub mod model;
+pub mod output;
+pub mod points;
+pub mod progress;
+pub mod report;
+pub mod run;
+pub mod scouting;
+pub mod sources;
+pub mod store;
+pub mod summary;
+pub mod synth;
+pub mod table;
+pub mod tiers;
+pub mod timestamps;
+pub mod xlsx;

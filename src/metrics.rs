@@ -1,0 +1,138 @@
+//! Metrics (SPEC §7): windowed count/sum/mean/distinct per member at a snapshot,
+//! plus the built-ins, as one DataFrame that `when`/`candidates` conditions run on.
+use crate::config::{MetricCfg, Pipeline};
+use crate::expr;
+use crate::fmt::Day;
+use crate::model::{Dataset, Event};
+use anyhow::Result;
+use std::collections::HashSet;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Agg {
+    Count,
+    Sum,
+    Mean,
+    Distinct,
+}
+
+pub struct Metric {
+    pub name: String,
+    pub agg: Agg,
+    pub field: String,
+    pub window: Option<i64>,
+    /// Which events the metric's `where` accepts (None: all).
+    pub mask: Option<Vec<bool>>,
+}
+
+/// A field of an event as a number (sum/mean) — NULL when the field is empty.
+pub fn field_num(ev: &Event, awarded: i64, field: &str) -> Option<f64> {
+    match field {
+        "likes" | "comments" | "shares" | "views" => Some(ev.count(field) as f64),
+        "awarded_points" => Some(awarded as f64),
+        "date" => Some(ev.day as f64),
+        _ => None,
+    }
+}
+
+/// A field of an event as a distinct-able key — None when NULL.
+pub fn field_key(ev: &Event, awarded: i64, field: &str) -> Option<String> {
+    match field {
+        "event_id" => Some(ev.id.clone()),
+        "action" => Some(ev.action.clone()),
+        "topic" => ev.topic.clone(),
+        "task_type" => ev.task_type.clone(),
+        "content_id" => ev.content_id.clone(),
+        "channel" => ev.channel.clone(),
+        "date" => Some(ev.day.to_string()),
+        "occurred_at" => Some(ev.ts.to_string()),
+        other => field_num(ev, awarded, other).map(|x| x.to_string()),
+    }
+}
+
+pub fn compile(p: &Pipeline, ds: &Dataset, awarded: &[i64]) -> Result<Vec<Metric>> {
+    let names = crate::check::names(p);
+    let frame = if p.metrics.values().any(|m| m.where_.is_some()) {
+        Some(ds.event_frame(Some(awarded))?)
+    } else {
+        None
+    };
+    let mut out = Vec::new();
+    for (name, m) in &p.metrics {
+        let (agg, field) = agg_of(m);
+        let mask = match (&m.where_, &frame) {
+            (Some(w), Some(df)) => {
+                let e = expr::parse(w, &names.metric_where, &format!("metrics.{name}.where"), "")?;
+                Some(expr::eval_bool(&e, df)?)
+            }
+            _ => None,
+        };
+        out.push(Metric {
+            name: name.clone(),
+            agg,
+            field,
+            window: m.window_days,
+            mask,
+        });
+    }
+    Ok(out)
+}
+
+fn agg_of(m: &MetricCfg) -> (Agg, String) {
+    if let Some(f) = &m.sum {
+        (Agg::Sum, f.clone())
+    } else if let Some(f) = &m.mean {
+        (Agg::Mean, f.clone())
+    } else if let Some(f) = &m.distinct {
+        (Agg::Distinct, f.clone())
+    } else {
+        (Agg::Count, String::new())
+    }
+}
+
+/// The member's events with date in the window at `s` ((s − N, s], or all up to s).
+pub fn window_range(ds: &Dataset, member: usize, s: Day, window: Option<i64>) -> std::ops::Range<usize> {
+    let r = ds.member_events[member].clone();
+    let evs = &ds.events[r.clone()];
+    let hi = evs.partition_point(|e| e.day <= s);
+    let lo = match window {
+        Some(n) => evs.partition_point(|e| (e.day as i64) <= s as i64 - n),
+        None => 0,
+    };
+    (r.start + lo)..(r.start + hi.max(lo))
+}
+
+/// The value of one metric for one member at snapshot `s` (empty windows give 0).
+pub fn value(ds: &Dataset, awarded: &[i64], m: &Metric, member: usize, s: Day) -> f64 {
+    let range = window_range(ds, member, s, m.window);
+    let accepted = range.filter(|i| m.mask.as_ref().is_none_or(|mask| mask[*i]));
+    match m.agg {
+        Agg::Count => accepted.count() as f64,
+        Agg::Sum => accepted
+            .filter_map(|i| field_num(&ds.events[i], awarded[i], &m.field))
+            .sum(),
+        Agg::Mean => {
+            let (mut n, mut total) = (0usize, 0.0);
+            for x in accepted.filter_map(|i| field_num(&ds.events[i], awarded[i], &m.field)) {
+                n += 1;
+                total += x;
+            }
+            if n == 0 {
+                0.0
+            } else {
+                total / n as f64
+            }
+        }
+        Agg::Distinct => {
+            let set: HashSet<String> = accepted
+                .filter_map(|i| field_key(&ds.events[i], awarded[i], &m.field))
+                .collect();
+            set.len() as f64
+        }
+    }
+}
+
+/// Last event date on or before `s`, if any.
+pub fn last_active(ds: &Dataset, member: usize, s: Day) -> Option<Day> {
+    let range = window_range(ds, member, s, None);
+    range.last().map(|i| ds.events[i].day)
+}

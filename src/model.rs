@@ -1,0 +1,327 @@
+//! The stored sources as typed data, cut at the as-of date D (SPEC §1: every
+//! computation uses only what happened on or before D).
+use crate::fmt::{day_of_ts, Day, Ts};
+use crate::store::{Manifest, Store};
+use crate::table::{self, Row};
+use anyhow::Result;
+use std::collections::HashMap;
+
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub id: String,
+    pub nickname: Option<String>,
+    pub joined: Day,
+    pub birthday: Option<Day>,
+    pub purchase: Option<Day>,
+    /// In the members source (false: seen only in events).
+    pub listed: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub id: String,
+    /// Index into `Dataset::members`.
+    pub member: usize,
+    pub ts: Ts,
+    pub day: Day,
+    pub action: String,
+    pub topic: Option<String>,
+    pub task_type: Option<String>,
+    pub content_id: Option<String>,
+    pub channel: Option<String>,
+    pub likes: i64,
+    pub comments: i64,
+    pub shares: i64,
+    pub views: i64,
+}
+
+impl Event {
+    pub fn count(&self, field: &str) -> i64 {
+        match field {
+            "likes" => self.likes,
+            "comments" => self.comments,
+            "shares" => self.shares,
+            "views" => self.views,
+            _ => 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Redemption {
+    pub id: String,
+    pub member_id: String,
+    pub ts: Ts,
+    pub item: String,
+    pub points: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub id: String,
+    pub contest_id: String,
+    pub member_id: String,
+    pub ts: Ts,
+    pub content_id: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Score {
+    pub contest_id: String,
+    pub entry_id: String,
+    pub judge_id: String,
+    pub criterion: String,
+    pub score: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub id: String,
+    pub member_id: String,
+    pub ts: Ts,
+    pub incentive: String,
+    pub rating: f64,
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Override {
+    pub member_id: String,
+    pub layer: String,
+    pub from: Day,
+    pub until: Option<Day>,
+}
+
+/// Everything the stages compute from, with date ≤ D.
+pub struct Dataset {
+    pub as_of: Day,
+    /// Every known member (listed, or seen in events), sorted by member_id bytes,
+    /// including those who join after D (stages filter on `joined`).
+    pub members: Vec<Member>,
+    pub index: HashMap<String, usize>,
+    /// Events with date ≤ D, sorted by (member, occurred_at, event_id).
+    pub events: Vec<Event>,
+    /// Per member, the range of its events in `events`.
+    pub member_events: Vec<std::ops::Range<usize>>,
+    pub redemptions: Vec<Redemption>,
+    pub entries: Vec<Entry>,
+    pub scores: Vec<Score>,
+    pub responses: Vec<Response>,
+    pub overrides: Vec<Override>,
+}
+
+fn s(r: &Row, spec: &table::SourceSpec, col: &str) -> Option<String> {
+    r[spec.index(col)].string()
+}
+
+impl Dataset {
+    pub fn load(store: &Store, manifest: &Manifest, as_of: Day) -> Result<Dataset> {
+        let ev_spec = &table::ACTIVITY;
+        let mut raw_events: Vec<Row> = store
+            .load(manifest, ev_spec)?
+            .into_iter()
+            .filter(|r| day_of_ts(r[2].ts()) <= as_of)
+            .collect();
+        let m_spec = &table::MEMBERS;
+        let mut members: Vec<Member> = store
+            .load(manifest, m_spec)?
+            .iter()
+            .map(|r| Member {
+                id: s(r, m_spec, "member_id").unwrap_or_default(),
+                nickname: s(r, m_spec, "nickname"),
+                joined: day_of_ts(r[m_spec.index("joined_at")].ts()),
+                birthday: r[m_spec.index("birthday")].day(),
+                purchase: r[m_spec.index("purchase_date")].day(),
+                listed: true,
+            })
+            .collect();
+        // members seen only in events join on the date of their first event
+        let mut first_seen: HashMap<&str, Day> = HashMap::new();
+        for r in &raw_events {
+            let id = r[1].str().unwrap_or("");
+            let d = day_of_ts(r[2].ts());
+            first_seen.entry(id).and_modify(|x| *x = (*x).min(d)).or_insert(d);
+        }
+        let listed: std::collections::HashSet<String> = members.iter().map(|m| m.id.clone()).collect();
+        for (id, d) in first_seen {
+            if !listed.contains(id) {
+                members.push(Member {
+                    id: id.to_string(),
+                    nickname: None,
+                    joined: d,
+                    birthday: None,
+                    purchase: None,
+                    listed: false,
+                });
+            }
+        }
+        members.sort_by(|a, b| a.id.as_bytes().cmp(b.id.as_bytes()));
+        let index: HashMap<String, usize> = members.iter().enumerate().map(|(i, m)| (m.id.clone(), i)).collect();
+
+        raw_events.sort_by(|a, b| {
+            let ka = (index[a[1].str().unwrap_or("")], a[2].ts(), a[0].str());
+            let kb = (index[b[1].str().unwrap_or("")], b[2].ts(), b[0].str());
+            ka.cmp(&kb)
+        });
+        let events: Vec<Event> = raw_events
+            .into_iter()
+            .map(|r| {
+                let mut it = r.into_iter();
+                let mut next = || it.next().unwrap_or(table::Val::Null);
+                let id = next().string().unwrap_or_default();
+                let member = index[next().str().unwrap_or("")];
+                let ts = next().ts();
+                Event {
+                    id,
+                    member,
+                    ts,
+                    day: day_of_ts(ts),
+                    action: next().string().unwrap_or_default(),
+                    topic: next().string(),
+                    task_type: next().string(),
+                    content_id: next().string(),
+                    channel: next().string(),
+                    likes: next().int(),
+                    comments: next().int(),
+                    shares: next().int(),
+                    views: next().int(),
+                }
+            })
+            .collect();
+        let mut member_events = vec![0..0; members.len()];
+        let mut i = 0;
+        while i < events.len() {
+            let m = events[i].member;
+            let start = i;
+            while i < events.len() && events[i].member == m {
+                i += 1;
+            }
+            member_events[m] = start..i;
+        }
+
+        let r_spec = &table::REDEMPTIONS;
+        let mut redemptions: Vec<Redemption> = store
+            .load(manifest, r_spec)?
+            .iter()
+            .map(|r| Redemption {
+                id: s(r, r_spec, "redemption_id").unwrap_or_default(),
+                member_id: s(r, r_spec, "member_id").unwrap_or_default(),
+                ts: r[r_spec.index("redeemed_at")].ts(),
+                item: s(r, r_spec, "item").unwrap_or_default(),
+                points: r[r_spec.index("points")].int(),
+            })
+            .filter(|r| day_of_ts(r.ts) <= as_of)
+            .collect();
+        redemptions.sort_by(|a, b| (a.ts, &a.id).cmp(&(b.ts, &b.id)));
+
+        let e_spec = &table::CONTEST_ENTRIES;
+        let entries = store
+            .load(manifest, e_spec)?
+            .iter()
+            .map(|r| Entry {
+                id: s(r, e_spec, "entry_id").unwrap_or_default(),
+                contest_id: s(r, e_spec, "contest_id").unwrap_or_default(),
+                member_id: s(r, e_spec, "member_id").unwrap_or_default(),
+                ts: r[e_spec.index("submitted_at")].ts(),
+                content_id: s(r, e_spec, "content_id"),
+            })
+            .filter(|e| day_of_ts(e.ts) <= as_of)
+            .collect();
+        let j_spec = &table::JUDGE_SCORES;
+        let scores = store
+            .load(manifest, j_spec)?
+            .iter()
+            .map(|r| Score {
+                contest_id: s(r, j_spec, "contest_id").unwrap_or_default(),
+                entry_id: s(r, j_spec, "entry_id").unwrap_or_default(),
+                judge_id: s(r, j_spec, "judge_id").unwrap_or_default(),
+                criterion: s(r, j_spec, "criterion").unwrap_or_default(),
+                score: r[j_spec.index("score")].num(),
+            })
+            .collect();
+        let f_spec = &table::FEEDBACK;
+        let responses = store
+            .load(manifest, f_spec)?
+            .iter()
+            .map(|r| Response {
+                id: s(r, f_spec, "response_id").unwrap_or_default(),
+                member_id: s(r, f_spec, "member_id").unwrap_or_default(),
+                ts: r[f_spec.index("submitted_at")].ts(),
+                incentive: s(r, f_spec, "incentive").unwrap_or_default(),
+                rating: r[f_spec.index("rating")].num(),
+                comment: s(r, f_spec, "comment"),
+            })
+            .filter(|x| day_of_ts(x.ts) <= as_of)
+            .collect();
+        let o_spec = &table::OVERRIDES;
+        let overrides = store
+            .load(manifest, o_spec)?
+            .iter()
+            .map(|r| Override {
+                member_id: s(r, o_spec, "member_id").unwrap_or_default(),
+                layer: s(r, o_spec, "layer").unwrap_or_default(),
+                from: r[o_spec.index("from")].day().unwrap_or(0),
+                until: r[o_spec.index("until")].day(),
+            })
+            .collect();
+        Ok(Dataset {
+            as_of,
+            members,
+            index,
+            events,
+            member_events,
+            redemptions,
+            entries,
+            scores,
+            responses,
+            overrides,
+        })
+    }
+
+    /// Members in member tables: known, joined on or before D.
+    pub fn table_members(&self) -> impl Iterator<Item = (usize, &Member)> {
+        self.members
+            .iter()
+            .enumerate()
+            .filter(move |(_, m)| m.joined <= self.as_of)
+    }
+
+    pub fn nickname(&self, member_id: &str) -> String {
+        self.index
+            .get(member_id)
+            .and_then(|i| self.members[*i].nickname.clone())
+            .unwrap_or_default()
+    }
+
+    /// The events as a DataFrame for SQL conditions (numbers as Float64 so `/` divides truly).
+    pub fn event_frame(&self, awarded: Option<&[i64]>) -> Result<polars::prelude::DataFrame> {
+        use crate::expr::{num_col, text_col};
+        use polars::prelude::*;
+        let ev = &self.events;
+        let txt = |f: fn(&Event) -> Option<&str>, name: &str| text_col(name, ev.iter().map(f).collect());
+        let num = |f: fn(&Event) -> i64, name: &str| num_col(name, ev.iter().map(|e| Some(f(e) as f64)).collect());
+        let mut cols = vec![
+            txt(|e| Some(e.id.as_str()), "event_id"),
+            text_col(
+                "member_id",
+                ev.iter().map(|e| Some(self.members[e.member].id.as_str())).collect(),
+            ),
+            Column::new("occurred_at".into(), ev.iter().map(|e| e.ts * 1000).collect::<Vec<_>>())
+                .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))?,
+            Column::new("date".into(), ev.iter().map(|e| e.day).collect::<Vec<_>>()).cast(&DataType::Date)?,
+            txt(|e| Some(e.action.as_str()), "action"),
+            txt(|e| e.topic.as_deref(), "topic"),
+            txt(|e| e.task_type.as_deref(), "task_type"),
+            txt(|e| e.content_id.as_deref(), "content_id"),
+            txt(|e| e.channel.as_deref(), "channel"),
+            num(|e| e.likes, "likes"),
+            num(|e| e.comments, "comments"),
+            num(|e| e.shares, "shares"),
+            num(|e| e.views, "views"),
+        ];
+        if let Some(a) = awarded {
+            cols.push(num_col("awarded_points", a.iter().map(|x| Some(*x as f64)).collect()));
+        }
+        crate::expr::frame(cols)
+    }
+}

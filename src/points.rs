@@ -1,0 +1,388 @@
+//! Points (SPEC §5): rules with caps and newbie limits → the ledger; lots spent
+//! FIFO by redemptions and expiring → balances.
+use crate::config::{Catalog, Pipeline};
+use crate::expr;
+use crate::fmt::{day_of_ts, Day, Ts};
+use crate::model::Dataset;
+use anyhow::Result;
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerEntry {
+    /// Index into `Dataset::events`.
+    pub event: usize,
+    pub rule: usize,
+    pub raw: i64,
+    pub awarded: i64,
+    pub capped_by: Option<&'static str>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RedemptionOutcome {
+    /// Index into `Dataset::redemptions`.
+    pub redemption: usize,
+    pub status: &'static str,
+    pub balance_after: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Balance {
+    pub earned: i64,
+    pub redeemed: i64,
+    pub expired: i64,
+    pub balance: i64,
+}
+
+pub struct Points {
+    /// In (member_id, occurred_at, event_id, rule order).
+    pub ledger: Vec<LedgerEntry>,
+    /// Total awarded per event (the `awarded_points` of metrics and goals).
+    pub awarded_per_event: Vec<i64>,
+    pub redemptions: Vec<RedemptionOutcome>,
+    /// Per member (index as in `Dataset::members`), at D.
+    pub balances: Vec<Balance>,
+    /// Per member: balance at each requested snapshot day.
+    pub balance_at: Vec<Vec<i64>>,
+}
+
+/// Compute points for everyone at D, and each member's balance at every day of `snapshots`.
+pub fn compute(p: &Pipeline, ds: &Dataset, snapshots: &[Day]) -> Result<Points> {
+    let ledger = ledger(p, ds)?;
+    let mut awarded_per_event = vec![0i64; ds.events.len()];
+    for e in &ledger {
+        awarded_per_event[e.event] += e.awarded;
+    }
+    let (redemptions, balances, balance_at) = spend(p, ds, &ledger, snapshots);
+    Ok(Points {
+        ledger,
+        awarded_per_event,
+        redemptions,
+        balances,
+        balance_at,
+    })
+}
+
+fn ledger(p: &Pipeline, ds: &Dataset) -> Result<Vec<LedgerEntry>> {
+    let Some(cfg) = &p.points else { return Ok(vec![]) };
+    let names = crate::check::names(p);
+    // rule masks: which events each rule's action and `where` accept
+    let frame = if cfg.rules.iter().any(|r| r.where_.is_some()) {
+        Some(ds.event_frame(None)?)
+    } else {
+        None
+    };
+    let mut masks: Vec<Option<Vec<bool>>> = Vec::with_capacity(cfg.rules.len());
+    for r in &cfg.rules {
+        masks.push(match (&r.where_, &frame) {
+            (Some(w), Some(df)) => {
+                let e = expr::parse(w, &names.rule_where, &format!("points.rules[id={}].where", r.id), "")?;
+                Some(expr::eval_bool(&e, df)?)
+            }
+            _ => None,
+        });
+    }
+    let mut out = Vec::new();
+    for range in &ds.member_events {
+        let mut times = vec![0i64; cfg.rules.len()];
+        let mut day = Day::MIN;
+        let mut rule_today = vec![0i64; cfg.rules.len()];
+        let mut all_today = 0i64;
+        for ei in range.clone() {
+            let ev = &ds.events[ei];
+            if ev.day != day {
+                day = ev.day;
+                rule_today.iter_mut().for_each(|x| *x = 0);
+                all_today = 0;
+            }
+            for (ri, rule) in cfg.rules.iter().enumerate() {
+                if rule.action != ev.action || masks[ri].as_ref().is_some_and(|m| !m[ei]) {
+                    continue;
+                }
+                let mut raw = match &rule.per {
+                    Some(per) => (ev.count(&per.field) / per.every.max(1)) * per.points,
+                    None => rule.points.unwrap_or(0),
+                };
+                if let Some(m) = rule.max_per_event {
+                    raw = raw.min(m);
+                }
+                if raw <= 0 {
+                    continue; // SPEC §5: a match with raw 0 makes no entry
+                }
+                let mut awarded = raw;
+                let mut capped_by = None;
+                let mut cut = |limit: i64, name: &'static str, awarded: &mut i64| {
+                    let room = limit.max(0);
+                    if *awarded > room {
+                        *awarded = room;
+                        capped_by.get_or_insert(name);
+                    }
+                };
+                if let Some(max) = rule.max_times {
+                    cut(if times[ri] >= max { 0 } else { awarded }, "max_times", &mut awarded);
+                }
+                if let Some(cap) = rule.daily_cap {
+                    cut(cap - rule_today[ri], "rule_daily_cap", &mut awarded);
+                }
+                if let Some(cap) = cfg.daily_cap {
+                    cut(cap - all_today, "daily_cap", &mut awarded);
+                }
+                if awarded > 0 {
+                    times[ri] += 1; // SPEC §5: only a match that awards > 0 counts as a time
+                }
+                rule_today[ri] += awarded;
+                all_today += awarded;
+                out.push(LedgerEntry {
+                    event: ei,
+                    rule: ri,
+                    raw,
+                    awarded,
+                    capped_by,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// An earned lot: spendable from `ts`, through the end of `expires` (None: never).
+struct Lot {
+    ts: Ts,
+    day: Day,
+    expires: Option<Day>,
+    left: i64,
+}
+
+type Spent = (Vec<RedemptionOutcome>, Vec<Balance>, Vec<Vec<i64>>);
+
+fn spend(p: &Pipeline, ds: &Dataset, ledger: &[LedgerEntry], snapshots: &[Day]) -> Spent {
+    let expiry = p.points.as_ref().and_then(|c| c.expiry_days);
+    let catalog = p.redemption.as_ref().and_then(|r| r.catalog.as_ref());
+    let n = ds.members.len();
+    // lots per member, in ledger order (= occurred_at, event_id, rule order)
+    let mut lots: Vec<Vec<Lot>> = (0..n).map(|_| Vec::new()).collect();
+    let mut balances = vec![Balance::default(); n];
+    for e in ledger.iter().filter(|e| e.awarded > 0) {
+        let ev = &ds.events[e.event];
+        balances[ev.member].earned += e.awarded;
+        lots[ev.member].push(Lot {
+            ts: ev.ts,
+            day: ev.day,
+            expires: expiry.map(|x| ev.day + x as Day),
+            left: e.awarded,
+        });
+    }
+    let mut by_member: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut outcomes: Vec<Option<RedemptionOutcome>> = vec![None; ds.redemptions.len()];
+    for (ri, r) in ds.redemptions.iter().enumerate() {
+        match ds.index.get(&r.member_id) {
+            Some(m) if ds.members[*m].joined <= ds.as_of => by_member[*m].push(ri),
+            _ => {
+                let status = catalog_status(catalog, &r.item, r.points).unwrap_or("insufficient_balance");
+                outcomes[ri] = Some(RedemptionOutcome {
+                    redemption: ri,
+                    status,
+                    balance_after: 0,
+                });
+            }
+        }
+    }
+    let mut balance_at = vec![vec![0i64; snapshots.len()]; n];
+    for m in 0..n {
+        let member_lots = &mut lots[m];
+        let mut snap = 0usize;
+        let mut record_snapshots = |upto: Option<Day>, lots: &Vec<Lot>, snap: &mut usize| {
+            // snapshots strictly before the next redemption's date (or all that remain)
+            while *snap < snapshots.len() && upto.is_none_or(|d| snapshots[*snap] < d) {
+                let s = snapshots[*snap];
+                balance_at[m][*snap] = lots
+                    .iter()
+                    .filter(|l| l.day <= s && l.expires.is_none_or(|x| x > s))
+                    .map(|l| l.left)
+                    .sum();
+                *snap += 1;
+            }
+        };
+        for &ri in &by_member[m] {
+            let r = &ds.redemptions[ri];
+            let day = day_of_ts(r.ts);
+            record_snapshots(Some(day), member_lots, &mut snap);
+            let spendable = |l: &Lot| l.ts <= r.ts && l.expires.is_none_or(|x| x >= day) && l.left > 0;
+            let available: i64 = member_lots.iter().filter(|l| spendable(l)).map(|l| l.left).sum();
+            let status = match catalog_status(catalog, &r.item, r.points) {
+                Some(s) => s,
+                None if available < r.points => "insufficient_balance",
+                None => {
+                    let mut due = r.points;
+                    for l in member_lots.iter_mut() {
+                        if due == 0 {
+                            break;
+                        }
+                        if spendable(l) {
+                            let take = l.left.min(due);
+                            l.left -= take;
+                            due -= take;
+                        }
+                    }
+                    balances[m].redeemed += r.points;
+                    "ok"
+                }
+            };
+            let after = if status == "ok" {
+                available - r.points
+            } else {
+                available
+            };
+            outcomes[ri] = Some(RedemptionOutcome {
+                redemption: ri,
+                status,
+                balance_after: after,
+            });
+        }
+        record_snapshots(None, member_lots, &mut snap);
+        let d = ds.as_of;
+        for l in member_lots.iter() {
+            if l.expires.is_some_and(|x| x <= d) {
+                balances[m].expired += l.left;
+            } else {
+                balances[m].balance += l.left;
+            }
+        }
+    }
+    (outcomes.into_iter().flatten().collect(), balances, balance_at)
+}
+
+/// `unknown_item` / `wrong_price` against the catalog, checked before the balance.
+fn catalog_status(catalog: Option<&Catalog>, item: &str, cost: i64) -> Option<&'static str> {
+    match catalog? {
+        Catalog::Names(names) => (!names.iter().any(|n| n == item)).then_some("unknown_item"),
+        Catalog::Prices(prices) => match prices.get(item) {
+            None => Some("unknown_item"),
+            Some(price) if (*price - cost as f64).abs() > 1e-9 => Some("wrong_price"),
+            Some(_) => None,
+        },
+    }
+}
+
+/// Points awarded per member per day (for tiers), from the ledger.
+pub fn daily_awards(ds: &Dataset, ledger: &[LedgerEntry]) -> Vec<Vec<(Day, i64)>> {
+    let mut out: Vec<Vec<(Day, i64)>> = vec![Vec::new(); ds.members.len()];
+    for e in ledger.iter().filter(|e| e.awarded > 0) {
+        let ev = &ds.events[e.event];
+        let v = &mut out[ev.member];
+        match v.last_mut() {
+            Some((d, x)) if *d == ev.day => *x += e.awarded,
+            _ => v.push((ev.day, e.awarded)),
+        }
+    }
+    out
+}
+
+pub fn rule_ids(p: &Pipeline) -> HashMap<usize, String> {
+    p.points
+        .as_ref()
+        .map(|c| c.rules.iter().enumerate().map(|(i, r)| (i, r.id.clone())).collect())
+        .unwrap_or_default()
+}
+
+/// `ledger.parquet`, `balances.csv` and `redemptions.csv` (SPEC §5).
+pub mod tables {
+    use super::*;
+    use crate::fmt::{fmt_day, fmt_ts};
+    use crate::output::{p, t, Table};
+
+    pub fn ledger(cfg: &Pipeline, ds: &Dataset, pts: &Points) -> Table {
+        let ids = rule_ids(cfg);
+        let mut tb = Table::new(
+            "ledger",
+            &[
+                "event_id",
+                "member_id",
+                "occurred_at",
+                "date",
+                "rule_id",
+                "raw_points",
+                "awarded_points",
+                "capped_by",
+            ],
+        );
+        for e in &pts.ledger {
+            let ev = &ds.events[e.event];
+            tb.push(vec![
+                t(&ev.id),
+                t(&ds.members[ev.member].id),
+                p(fmt_ts(ev.ts)),
+                p(fmt_day(ev.day)),
+                t(&ids[&e.rule]),
+                p(e.raw.to_string()),
+                p(e.awarded.to_string()),
+                t(e.capped_by.unwrap_or("")),
+            ]);
+        }
+        tb
+    }
+
+    pub fn balances(ds: &Dataset, pts: &Points, tier_q: &[Option<i64>]) -> Table {
+        let mut tb = Table::new(
+            "balances",
+            &[
+                "member_id",
+                "nickname",
+                "earned_total",
+                "redeemed_total",
+                "expired_total",
+                "balance",
+                "tier_basis_points",
+                "last_active_date",
+            ],
+        );
+        for (i, m) in ds.table_members() {
+            let b = &pts.balances[i];
+            let last = ds.member_events[i]
+                .clone()
+                .last()
+                .map(|e| fmt_day(ds.events[e].day))
+                .unwrap_or_default();
+            tb.push(vec![
+                t(&m.id),
+                t(m.nickname.clone().unwrap_or_default()),
+                p(b.earned.to_string()),
+                p(b.redeemed.to_string()),
+                p(b.expired.to_string()),
+                p(b.balance.to_string()),
+                p(tier_q[i].unwrap_or(0).to_string()),
+                p(last),
+            ]);
+        }
+        tb
+    }
+
+    pub fn redemptions(ds: &Dataset, pts: &Points) -> Table {
+        let mut tb = Table::new(
+            "redemptions",
+            &[
+                "redemption_id",
+                "member_id",
+                "redeemed_at",
+                "item",
+                "points",
+                "status",
+                "balance_after",
+            ],
+        );
+        let mut rows: Vec<&RedemptionOutcome> = pts.redemptions.iter().collect();
+        rows.sort_by_key(|o| o.redemption); // redemptions are stored sorted by (redeemed_at, id)
+        for o in rows {
+            let r = &ds.redemptions[o.redemption];
+            tb.push(vec![
+                t(&r.id),
+                t(&r.member_id),
+                p(fmt_ts(r.ts)),
+                t(&r.item),
+                p(r.points.to_string()),
+                p(o.status),
+                p(o.balance_after.to_string()),
+            ]);
+        }
+        tb
+    }
+}

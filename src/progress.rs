@@ -1,0 +1,16 @@
+//! Progress bars on stderr, only for people at a terminal (SPEC §2).
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+
+/// A byte-progress bar for a file larger than a few MB, when stderr is a terminal.
+pub fn bar(enabled: bool, len: u64, label: &str) -> Option<ProgressBar> {
+    if !enabled || len < 4 << 20 || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let b = ProgressBar::new(len);
+    if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}") {
+        b.set_style(style);
+    }
+    b.set_message(label.to_string());
+    Some(b)
+}

@@ -1,0 +1,180 @@
+//! Scouting high-potential newcomers (SPEC §8): candidates by condition,
+//! percentile features, weighted score, ranks, flags, reasons and specialty.
+use crate::config::{Pipeline, ScoutingCfg, SpecialtyCfg};
+use crate::expr;
+use crate::fmt::{fmt_bool, fmt_num, percentiles, tie_key, Day};
+use crate::layers::{LayerRow, Snapshot};
+use crate::metrics::field_key;
+use crate::model::Dataset;
+use crate::output::{p, t, Table};
+use anyhow::Result;
+use std::collections::BTreeMap;
+
+pub struct Candidate {
+    pub member: usize,
+    pub score: f64,
+    pub rank: usize,
+    pub flagged: bool,
+    pub reasons: String,
+    pub specialty: Option<String>,
+    pub values: Vec<f64>,
+}
+
+pub fn compute(
+    pl: &Pipeline,
+    ds: &Dataset,
+    awarded: &[i64],
+    snap: &Snapshot,
+    layer_at_d: &LayerRow,
+    level_ids: &[String],
+) -> Result<Vec<Candidate>> {
+    let Some(cfg) = &pl.scouting else { return Ok(vec![]) };
+    let names = crate::check::names(pl);
+    let cond = expr::parse(&cfg.candidates, &names.candidates, "scouting.candidates", "")?;
+    let layer_col: Vec<Option<&str>> = snap
+        .members
+        .iter()
+        .map(|m| layer_at_d[*m].map(|l| level_ids[l].as_str()))
+        .collect();
+    let mut frame = snap.frame.clone();
+    frame.with_column(expr::text_col("layer", layer_col))?;
+    let mask = expr::eval_bool(&cond, &frame)?;
+    let rows: Vec<usize> = (0..snap.members.len()).filter(|k| mask[*k]).collect();
+    let values: Vec<Vec<f64>> = cfg
+        .features
+        .iter()
+        .map(|f| {
+            rows.iter()
+                .map(|k| snap.values.get(&f.metric).map(|v| v[*k]).unwrap_or(0.0))
+                .collect()
+        })
+        .collect();
+    let pct: Vec<Vec<f64>> = values.iter().map(|v| percentiles(v)).collect();
+    let total_weight: f64 = cfg.features.iter().map(|f| f.weight).sum();
+    let mut out: Vec<Candidate> = rows
+        .iter()
+        .enumerate()
+        .map(|(c, k)| {
+            let weighted: Vec<f64> = cfg
+                .features
+                .iter()
+                .enumerate()
+                .map(|(f, feat)| feat.weight * pct[f][c])
+                .collect();
+            let score = if total_weight > 0.0 {
+                weighted.iter().sum::<f64>() / total_weight
+            } else {
+                0.0
+            };
+            Candidate {
+                member: snap.members[*k],
+                score,
+                rank: 0,
+                flagged: false,
+                reasons: reasons(cfg, &weighted, &values, &pct, c),
+                specialty: cfg
+                    .specialty
+                    .as_ref()
+                    .and_then(|s| specialty(ds, awarded, s, snap.members[*k], ds.as_of)),
+                values: values.iter().map(|v| v[c]).collect(),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        tie_key(b.score).cmp(&tie_key(a.score)).then_with(|| {
+            ds.members[a.member]
+                .id
+                .as_bytes()
+                .cmp(ds.members[b.member].id.as_bytes())
+        })
+    });
+    let min_score = cfg.flag.min_score.unwrap_or(0.0);
+    for (i, c) in out.iter_mut().enumerate() {
+        c.rank = i + 1;
+        c.flagged = cfg.flag.top.is_none_or(|top| c.rank <= top) && tie_key(c.score) >= tie_key(min_score);
+    }
+    Ok(out)
+}
+
+/// The three features with the largest weight·p (ties: feature order), as `name=value (pNN)`.
+fn reasons(cfg: &ScoutingCfg, weighted: &[f64], values: &[Vec<f64>], pct: &[Vec<f64>], c: usize) -> String {
+    let mut order: Vec<usize> = (0..cfg.features.len()).collect();
+    order.sort_by(|a, b| tie_key(weighted[*b]).cmp(&tie_key(weighted[*a])).then(a.cmp(b)));
+    order
+        .iter()
+        .take(3)
+        .map(|f| {
+            let nn = (100.0 * pct[*f][c] + 1e-9).floor_half_up();
+            format!("{}={} (p{})", cfg.features[*f].metric, fmt_num(values[*f][c]), nn)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+trait HalfUp {
+    fn floor_half_up(self) -> i64;
+}
+impl HalfUp for f64 {
+    fn floor_half_up(self) -> i64 {
+        (self + 0.5).floor() as i64
+    }
+}
+
+/// The dominant value of `field` among the member's events in the window (explore → specialise).
+pub fn specialty(ds: &Dataset, awarded: &[i64], cfg: &SpecialtyCfg, member: usize, d: Day) -> Option<String> {
+    let range = crate::metrics::window_range(ds, member, d, Some(cfg.window_days));
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    let mut total = 0usize;
+    for i in range {
+        if let Some(v) = field_key(&ds.events[i], awarded[i], &cfg.field) {
+            *counts.entry(v).or_insert(0) += 1;
+            total += 1;
+        }
+    }
+    // BTreeMap iterates values in byte order, so the first maximum is the smallest value
+    let (value, n) = counts
+        .iter()
+        .fold(None::<(&String, usize)>, |best, (v, n)| match best {
+            Some((_, bn)) if bn >= *n => best,
+            _ => Some((v, *n)),
+        })?;
+    let share = n as f64 / total as f64;
+    (tie_key(share) >= tie_key(cfg.min_share) && n >= cfg.min_events).then(|| value.clone())
+}
+
+pub fn table(pl: &Pipeline, ds: &Dataset, cands: &[Candidate]) -> Table {
+    let features: Vec<String> = pl
+        .scouting
+        .as_ref()
+        .map(|s| s.features.iter().map(|f| f.metric.clone()).collect())
+        .unwrap_or_default();
+    let mut cols: Vec<String> = [
+        "member_id",
+        "nickname",
+        "score",
+        "rank",
+        "flagged",
+        "reasons",
+        "specialty",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    cols.extend(features);
+    let mut tb = Table::with_columns("newcomers", cols);
+    for c in cands {
+        let m = &ds.members[c.member];
+        let mut row = vec![
+            t(&m.id),
+            t(m.nickname.clone().unwrap_or_default()),
+            p(fmt_num(c.score)),
+            p(c.rank.to_string()),
+            p(fmt_bool(c.flagged)),
+            t(&c.reasons),
+            t(c.specialty.clone().unwrap_or_default()),
+        ];
+        row.extend(c.values.iter().map(|v| p(fmt_num(*v))));
+        tb.push(row);
+    }
+    tb
+}

@@ -1,0 +1,196 @@
+//! Export files: globs, encodings, delimiters and header mapping (SPEC §3, §4).
+use crate::config::{Loaded, SourceCfg};
+use crate::error::usage_err;
+use anyhow::Result;
+use encoding_rs::{Encoding, GB18030, UTF_16BE, UTF_16LE, UTF_8};
+use std::path::{Path, PathBuf};
+
+/// The files a source's `path` names, in the byte order of their paths (SPEC §4).
+pub fn files_of(loaded: &Loaded, source: &str, cfg: &SourceCfg) -> Result<Vec<PathBuf>> {
+    let full = loaded.resolve(&cfg.path);
+    let pattern = full.to_string_lossy().to_string();
+    let has_glob = pattern.contains(['*', '?', '[']);
+    if !has_glob {
+        if !full.exists() {
+            return Err(usage_err(format!(
+                "{}: sources.{source}.path: no file at {}",
+                loaded.locate(&cfg.path),
+                full.display()
+            )));
+        }
+        return Ok(vec![full]);
+    }
+    let mut files: Vec<PathBuf> = glob::glob(&pattern)
+        .map_err(|e| usage_err(format!("{}: bad glob '{}': {e}", loaded.locate(&cfg.path), cfg.path)))?
+        .filter_map(|p| p.ok())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort_by(|a, b| a.as_os_str().as_encoded_bytes().cmp(b.as_os_str().as_encoded_bytes()));
+    Ok(files)
+}
+
+/// Decode a file's bytes: the encoding given, or detected from the BOM and content.
+pub fn decode(bytes: &[u8], encoding: Option<&str>, file: &Path) -> Result<(String, &'static str)> {
+    let given = encoding.map(|e| e.to_ascii_lowercase()).filter(|e| e != "auto");
+    let enc: &'static Encoding = match given.as_deref() {
+        None => detect(bytes),
+        Some("utf-8") | Some("utf8") => UTF_8,
+        Some("gbk") | Some("gb18030") | Some("gb2312") => GB18030,
+        Some("utf-16") | Some("utf16") => {
+            if bytes.starts_with(&[0xFE, 0xFF]) {
+                UTF_16BE
+            } else {
+                UTF_16LE
+            }
+        }
+        Some("utf-16le") => UTF_16LE,
+        Some("utf-16be") => UTF_16BE,
+        Some(other) => {
+            return Err(usage_err(format!(
+                "{}: unknown encoding '{other}'\n  fix: use auto, utf-8, gbk, gb18030 or utf-16",
+                file.display()
+            )))
+        }
+    };
+    // decode_with_bom_removal strips a BOM of the chosen encoding only
+    let (text, had_errors) = enc.decode_with_bom_removal(bytes);
+    if had_errors {
+        return Err(usage_err(format!(
+            "{}: the file is not valid {} text\n  fix: set sources.<name>.encoding to the file's real encoding (utf-8, gbk, gb18030 or utf-16)",
+            file.display(),
+            enc.name()
+        )));
+    }
+    let text = text
+        .strip_prefix('\u{feff}')
+        .map(str::to_string)
+        .unwrap_or_else(|| text.into_owned());
+    Ok((text, enc.name()))
+}
+
+fn detect(bytes: &[u8]) -> &'static Encoding {
+    if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        return UTF_8;
+    }
+    if bytes.starts_with(&[0xFF, 0xFE]) {
+        return UTF_16LE;
+    }
+    if bytes.starts_with(&[0xFE, 0xFF]) {
+        return UTF_16BE;
+    }
+    // UTF-16 without a BOM: ASCII text has a zero in every other byte
+    let sample = &bytes[..bytes.len().min(4096)];
+    let zeros_odd = sample.iter().skip(1).step_by(2).filter(|b| **b == 0).count();
+    let zeros_even = sample.iter().step_by(2).filter(|b| **b == 0).count();
+    if sample.len() >= 4 && zeros_odd * 4 > sample.len() / 2 {
+        return UTF_16LE;
+    }
+    if sample.len() >= 4 && zeros_even * 4 > sample.len() / 2 {
+        return UTF_16BE;
+    }
+    if std::str::from_utf8(bytes).is_ok() {
+        UTF_8
+    } else {
+        GB18030
+    }
+}
+
+/// The delimiter given, or the most frequent of `, \t ; |` in the header line.
+pub fn delimiter(text: &str, given: Option<&str>, file: &Path) -> Result<u8> {
+    match given {
+        Some(d) if d != "auto" => {
+            let d = match d {
+                "\\t" | "tab" => "\t",
+                other => other,
+            };
+            if d.len() != 1 {
+                return Err(usage_err(format!(
+                    "{}: delimiter '{d}' must be one character or auto",
+                    file.display()
+                )));
+            }
+            Ok(d.as_bytes()[0])
+        }
+        _ => {
+            let header = text.lines().next().unwrap_or("");
+            let best = [b',', b'\t', b';', b'|']
+                .into_iter()
+                .map(|c| (header.bytes().filter(|b| *b == c).count(), c))
+                .max_by_key(|(n, c)| (*n, std::cmp::Reverse(*c == b'|')))
+                .filter(|(n, _)| *n > 0)
+                .map(|(_, c)| c)
+                .unwrap_or(b',');
+            Ok(best)
+        }
+    }
+}
+
+/// A decoded export, ready to be read row by row.
+pub struct Export {
+    pub path: PathBuf,
+    pub encoding: &'static str,
+    pub delimiter: u8,
+    pub text: String,
+}
+
+pub fn open(path: &Path, cfg: &SourceCfg) -> Result<(Export, Vec<u8>)> {
+    let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let (text, encoding) = decode(&bytes, cfg.encoding.as_deref(), path)?;
+    let delimiter = delimiter(&text, cfg.delimiter.as_deref(), path)?;
+    Ok((
+        Export {
+            path: path.to_path_buf(),
+            encoding,
+            delimiter,
+            text,
+        },
+        bytes,
+    ))
+}
+
+impl Export {
+    pub fn reader(&self) -> csv::Reader<&[u8]> {
+        csv::ReaderBuilder::new()
+            .delimiter(self.delimiter)
+            .flexible(true)
+            .has_headers(true)
+            .from_reader(self.text.as_bytes())
+    }
+
+    /// Where each canonical column is in the file (None: not mapped or absent).
+    /// A required column missing from the header is an error naming it.
+    pub fn map_header(
+        &self,
+        source: &crate::table::SourceSpec,
+        cfg: &SourceCfg,
+    ) -> Result<(Vec<Option<usize>>, usize)> {
+        let mut rdr = self.reader();
+        let header = rdr
+            .headers()
+            .map_err(|e| usage_err(format!("{}:1: cannot read the header: {e}", self.path.display())))?
+            .clone();
+        let names: Vec<&str> = header.iter().map(|h| h.trim().trim_start_matches('\u{feff}')).collect();
+        let mut positions = Vec::with_capacity(source.cols.len());
+        for col in source.cols {
+            let wanted = cfg.columns.get(col.name);
+            let pos = wanted.and_then(|w| names.iter().position(|n| n == &w.trim()));
+            if col.required && pos.is_none() {
+                let msg = match wanted {
+                    None => format!(
+                        "sources.{}.columns does not map the required column '{}'",
+                        source.name, col.name
+                    ),
+                    Some(w) => format!(
+                        "{}:1: the header has no column '{w}' (mapped to {}.{})",
+                        self.path.display(),
+                        source.name,
+                        col.name
+                    ),
+                };
+                return Err(usage_err(format!("{msg}\n  fix: the header has: {}", names.join(", "))));
+            }
+            positions.push(pos);
+        }
+        Ok((positions, names.len()))
+    }
+}

@@ -1,0 +1,331 @@
+//! The event store (SPEC §4, §11): Parquet tables (events partitioned by month),
+//! a manifest that names the current files, a lock, and atomic writes.
+//!
+//! Data files carry a content hash in their name and are never overwritten; the
+//! manifest is replaced last by a rename, so a command killed at any moment leaves
+//! the store as before or as after. Files the manifest does not name are leftovers
+//! of a killed command and are removed under the lock.
+use crate::error::{ErrorKind, KocError};
+use crate::fmt::{day_of_ts, fmt_day};
+use crate::table::{Kind, Row, SourceSpec, Val, ACTIVITY};
+use anyhow::{Context, Result};
+use indexmap::IndexMap;
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Counts {
+    pub rows: u64,
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub ignored: u64,
+    pub rejected: u64,
+}
+
+impl Counts {
+    pub fn add(&mut self, o: &Counts) {
+        self.rows += o.rows;
+        self.inserted += o.inserted;
+        self.updated += o.updated;
+        self.unchanged += o.unchanged;
+        self.ignored += o.ignored;
+        self.rejected += o.rejected;
+    }
+}
+
+/// What the store knows of one ingested export file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FileRecord {
+    pub path: String,
+    pub source: String,
+    pub sha256: String,
+    pub encoding: String,
+    pub counts: Counts,
+    /// Reject reasons (their kind, without the value) and how often each occurred.
+    #[serde(default)]
+    pub reject_reasons: BTreeMap<String, u64>,
+    #[serde(default)]
+    pub rejects_file: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Every file taken into the store, in ingest order (latest version per path).
+    pub files: Vec<FileRecord>,
+    /// Current data file of each non-event source, relative to the store.
+    pub tables: BTreeMap<String, String>,
+    /// Current data file of each month of events ("2025-07" → path).
+    pub events: BTreeMap<String, String>,
+}
+
+impl Manifest {
+    pub fn knows_sha(&self, sha: &str) -> bool {
+        self.files.iter().any(|f| f.sha256 == sha)
+    }
+}
+
+pub struct Store {
+    pub dir: PathBuf,
+    _lock: Option<File>,
+}
+
+impl Store {
+    /// Open (creating) the store and take its lock; a held lock is exit 4 at once.
+    /// The lock is an OS file lock, so one left by a killed process is free again.
+    pub fn open_locked(dir: &Path) -> Result<Store> {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create store {}", dir.display()))?;
+        let lock_path = dir.join(".lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("cannot open {}", lock_path.display()))?;
+        match fs4::fs_std::FileExt::try_lock_exclusive(&file) {
+            Ok(true) => {}
+            _ => {
+                return Err(KocError::new(
+                    ErrorKind::Locked,
+                    format!("another koc command holds the lock of the store {}", dir.display()),
+                )
+                .with_hint("wait for it to finish, or check for a stuck koc process")
+                .into())
+            }
+        }
+        let store = Store {
+            dir: dir.to_path_buf(),
+            _lock: Some(file),
+        };
+        store.remove_leftovers()?;
+        Ok(store)
+    }
+
+    /// Open without the lock, for read-only commands.
+    pub fn open_read(dir: &Path) -> Store {
+        Store {
+            dir: dir.to_path_buf(),
+            _lock: None,
+        }
+    }
+
+    pub fn manifest(&self) -> Result<Manifest> {
+        let p = self.dir.join("manifest.json");
+        if !p.exists() {
+            return Ok(Manifest::default());
+        }
+        let text = std::fs::read_to_string(&p)?;
+        serde_json::from_str(&text).with_context(|| format!("the store manifest {} is damaged", p.display()))
+    }
+
+    pub fn write_manifest(&self, m: &Manifest) -> Result<()> {
+        let json = serde_json::to_vec_pretty(m)?;
+        write_atomic(&self.dir.join("manifest.json"), &json)?;
+        self.remove_leftovers()
+    }
+
+    /// Delete data files the manifest does not name (left by a killed command).
+    fn remove_leftovers(&self) -> Result<()> {
+        let m = self.manifest()?;
+        let keep: std::collections::HashSet<PathBuf> = m
+            .tables
+            .values()
+            .chain(m.events.values())
+            .map(|p| self.dir.join(p))
+            .collect();
+        for sub in ["tables", "events"] {
+            let root = self.dir.join(sub);
+            if !root.exists() {
+                continue;
+            }
+            for path in walk(&root)? {
+                if path.extension().is_some_and(|e| e == "parquet") && !keep.contains(&path) {
+                    let _ = std::fs::remove_file(&path);
+                }
+            }
+            remove_empty_dirs(&root);
+        }
+        let _ = std::fs::remove_dir_all(self.dir.join(".tmp"));
+        Ok(())
+    }
+
+    /// Write one table as a new content-named Parquet file; returns its store-relative path.
+    pub fn write_table(&self, rel_dir: &str, stem: &str, spec: &SourceSpec, rows: &[&Row]) -> Result<String> {
+        let mut df = to_frame(spec, rows)?;
+        let mut buf = Vec::new();
+        ParquetWriter::new(&mut buf)
+            .with_statistics(StatisticsOptions::default())
+            .finish(&mut df)
+            .map_err(|e| anyhow::anyhow!("writing parquet: {e}"))?;
+        let rel = format!("{rel_dir}/{stem}-{}.parquet", &sha256_hex(&buf)[..12]);
+        write_atomic(&self.dir.join(&rel), &buf)?;
+        Ok(rel)
+    }
+
+    pub fn read_rows(&self, spec: &SourceSpec, rel: &str) -> Result<Vec<Row>> {
+        let path = self.dir.join(rel);
+        let file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        let df = ParquetReader::new(file)
+            .finish()
+            .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+        from_frame(spec, &df)
+    }
+
+    /// Every stored row of a source (events: all months, in month order).
+    pub fn load(&self, m: &Manifest, spec: &SourceSpec) -> Result<Vec<Row>> {
+        if spec.name == ACTIVITY.name {
+            let mut all = Vec::new();
+            for rel in m.events.values() {
+                all.extend(self.read_rows(spec, rel)?);
+            }
+            return Ok(all);
+        }
+        match m.tables.get(spec.name) {
+            Some(rel) => self.read_rows(spec, rel),
+            None => Ok(vec![]),
+        }
+    }
+}
+
+pub fn month_of(row: &Row) -> String {
+    let ts = row[ACTIVITY.index("occurred_at")].ts();
+    fmt_day(day_of_ts(ts))[..7].to_string()
+}
+
+/// Write bytes to a temp file in the target's folder, then rename over it.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().context("path without a folder")?;
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut tmp, bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(bytes);
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn walk(root: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let p = entry?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn remove_empty_dirs(root: &Path) {
+    if let Ok(entries) = std::fs::read_dir(root) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                remove_empty_dirs(&p);
+                let _ = std::fs::remove_dir(&p);
+            }
+        }
+    }
+}
+
+const MS: i64 = 1000;
+
+fn to_frame(spec: &SourceSpec, rows: &[&Row]) -> Result<DataFrame> {
+    let mut cols = Vec::with_capacity(spec.cols.len());
+    for (i, c) in spec.cols.iter().enumerate() {
+        let name: PlSmallStr = c.name.into();
+        let col = match c.kind {
+            Kind::Text | Kind::Action => Column::new(name, rows.iter().map(|r| r[i].str()).collect::<Vec<_>>()),
+            Kind::Count => Column::new(
+                name,
+                rows.iter()
+                    .map(|r| match r[i] {
+                        Val::Null => None,
+                        ref v => Some(v.int()),
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            Kind::Num => Column::new(
+                name,
+                rows.iter()
+                    .map(|r| match r[i] {
+                        Val::Null => None,
+                        ref v => Some(v.num()),
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            Kind::Ts => Column::new(
+                name,
+                rows.iter()
+                    .map(|r| match r[i] {
+                        Val::Ts(t) => Some(t * MS),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>(),
+            )
+            .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))?,
+            Kind::Date => {
+                Column::new(name, rows.iter().map(|r| r[i].day()).collect::<Vec<_>>()).cast(&DataType::Date)?
+            }
+        };
+        cols.push(col);
+    }
+    Ok(DataFrame::new(rows.len(), cols)?)
+}
+
+fn from_frame(spec: &SourceSpec, df: &DataFrame) -> Result<Vec<Row>> {
+    let n = df.height();
+    let mut rows: Vec<Row> = (0..n).map(|_| Vec::with_capacity(spec.cols.len())).collect();
+    for c in spec.cols {
+        let col = df
+            .column(c.name)
+            .map_err(|_| anyhow::anyhow!("store table lacks column {}", c.name))?;
+        match c.kind {
+            Kind::Text | Kind::Action => {
+                for (r, v) in rows.iter_mut().zip(col.str()?.iter()) {
+                    r.push(v.map(|s| Val::Str(s.to_string())).unwrap_or(Val::Null));
+                }
+            }
+            Kind::Count => {
+                for (r, v) in rows.iter_mut().zip(col.i64()?.iter()) {
+                    r.push(v.map(Val::Int).unwrap_or(Val::Null));
+                }
+            }
+            Kind::Num => {
+                for (r, v) in rows.iter_mut().zip(col.f64()?.iter()) {
+                    r.push(v.map(Val::Num).unwrap_or(Val::Null));
+                }
+            }
+            Kind::Ts => {
+                let phys = col.cast(&DataType::Int64)?;
+                for (r, v) in rows.iter_mut().zip(phys.i64()?.iter()) {
+                    r.push(v.map(|ms| Val::Ts(ms / MS)).unwrap_or(Val::Null));
+                }
+            }
+            Kind::Date => {
+                let phys = col.cast(&DataType::Int32)?;
+                for (r, v) in rows.iter_mut().zip(phys.i32()?.iter()) {
+                    r.push(v.map(Val::Date).unwrap_or(Val::Null));
+                }
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// Rows keyed by their upsert key, in first-seen order.
+pub type Keyed = IndexMap<String, Row>;

@@ -1,0 +1,171 @@
+//! What the single-stage commands print: a few figures and a table, as text or JSON.
+use crate::compute::Computed;
+use crate::fmt::fmt_day;
+use crate::model::Dataset;
+use crate::output::{p, Table};
+use serde_json::{json, Value};
+
+pub struct Summary {
+    pub lines: Vec<String>,
+    pub json: Value,
+}
+
+/// Align a table for the terminal (CJK characters count as two columns).
+pub fn render(t: &Table) -> Vec<String> {
+    let width = |s: &str| {
+        s.chars()
+            .map(|c| if (c as u32) >= 0x1100 { 2 } else { 1 })
+            .sum::<usize>()
+    };
+    let mut w: Vec<usize> = t.columns.iter().map(|c| width(c)).collect();
+    for r in &t.rows {
+        for (i, c) in r.iter().enumerate() {
+            w[i] = w[i].max(width(c.as_str()));
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c}{}", " ".repeat(w[i] - width(c))))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    let mut out = vec![line(t.columns.iter().map(String::as_str).collect())];
+    for r in &t.rows {
+        out.push(line(r.iter().map(|c| c.as_str()).collect()));
+    }
+    out
+}
+
+fn counts_table(name: &str, head: [&str; 2], rows: Vec<(String, String)>) -> Table {
+    let mut t = Table::new(name, &head);
+    for (a, b) in rows {
+        t.push(vec![p(a), p(b)]);
+    }
+    t
+}
+
+pub fn of(which: &str, ds: &Dataset, c: &Computed, table_name: &str) -> Summary {
+    let mut lines = vec![format!("as of {}", fmt_day(c.as_of))];
+    let json;
+    match which {
+        "points" => {
+            let b = &c.points.balances;
+            let (issued, redeemed, expired, liability): (i64, i64, i64, i64) = (
+                b.iter().map(|x| x.earned).sum(),
+                b.iter().map(|x| x.redeemed).sum(),
+                b.iter().map(|x| x.expired).sum(),
+                b.iter().map(|x| x.balance).sum(),
+            );
+            let refused = c.points.redemptions.iter().filter(|r| r.status != "ok").count();
+            lines.push(format!(
+                "points issued {issued} · redeemed {redeemed} · expired {expired} · outstanding liability {liability}"
+            ));
+            lines.push(format!(
+                "redemptions {} ({refused} refused) · ledger entries {}",
+                c.points.redemptions.len(),
+                c.points.ledger.len()
+            ));
+            json = json!({"issued": issued, "redeemed": redeemed, "expired": expired, "liability": liability, "redemptions": c.points.redemptions.len(), "refused": refused});
+        }
+        "tiers" => {
+            let mut per = vec![0usize; c.tier_ids.len()];
+            for s in c.tiers.iter().flatten() {
+                per[s.tier] += 1;
+            }
+            let t = c.table("tiers");
+            let count = |what: &str| {
+                t.map(|t| t.rows.iter().filter(|r| r[10].as_str() == what).count())
+                    .unwrap_or(0)
+            };
+            lines.extend(render(&counts_table(
+                "tiers",
+                ["tier", "members"],
+                c.tier_ids
+                    .iter()
+                    .cloned()
+                    .zip(per.iter().map(|n| n.to_string()))
+                    .collect(),
+            )));
+            lines.push(format!(
+                "since the previous snapshot: {} promoted, {} demoted",
+                count("promoted"),
+                count("demoted")
+            ));
+            let mut grace = Table::new("grace", &["member_id", "tier", "below_since", "demotion_on"]);
+            for (i, m) in ds.table_members() {
+                if let Some(s) = c.tiers[i].as_ref().filter(|s| s.below_since.is_some()) {
+                    grace.push(vec![
+                        p(&m.id),
+                        p(&c.tier_ids[s.tier]),
+                        p(s.below_since.map(fmt_day).unwrap_or_default()),
+                        p(s.demotion_on.map(fmt_day).unwrap_or_default()),
+                    ]);
+                }
+            }
+            lines.push(format!("in their grace period: {}", grace.rows.len()));
+            if !grace.rows.is_empty() {
+                lines.extend(render(&grace));
+            }
+            json = json!({"tiers": c.tier_ids.iter().zip(&per).map(|(t, n)| json!({"tier": t, "members": n})).collect::<Vec<_>>(), "promoted": count("promoted"), "demoted": count("demoted"), "grace": grace.rows.len()});
+        }
+        "layers" => {
+            let mut per = vec![0usize; c.level_ids.len()];
+            for l in c.layer_at_d.iter().flatten() {
+                per[*l] += 1;
+            }
+            lines.extend(render(&counts_table(
+                "layers",
+                ["layer", "members"],
+                c.level_ids
+                    .iter()
+                    .cloned()
+                    .zip(per.iter().map(|n| n.to_string()))
+                    .collect(),
+            )));
+            if let Some(m) = c.table("layer_movements") {
+                lines.push(String::new());
+                lines.extend(render(m));
+            }
+            json = json!({"layers": c.level_ids.iter().zip(&per).map(|(l, n)| json!({"layer": l, "members": n})).collect::<Vec<_>>()});
+        }
+        "scout" => {
+            let flagged: Vec<_> = c.newcomers.iter().filter(|n| n.flagged).collect();
+            lines.push(format!("{} candidates, {} flagged", c.newcomers.len(), flagged.len()));
+            let mut t = Table::new("flagged", &["rank", "member_id", "score", "specialty", "reasons"]);
+            for n in &flagged {
+                t.push(vec![
+                    p(n.rank.to_string()),
+                    p(&ds.members[n.member].id),
+                    p(crate::fmt::fmt_num(n.score)),
+                    p(n.specialty.clone().unwrap_or_default()),
+                    p(&n.reasons),
+                ]);
+            }
+            lines.extend(render(&t));
+            json = json!({"candidates": c.newcomers.len(), "flagged": flagged.len()});
+        }
+        "care" => {
+            let t = c.table("care_calendar");
+            lines.push(format!("{} occasions", c.care.len()));
+            if let Some(t) = t {
+                lines.extend(render(t));
+            }
+            json = json!({"occasions": c.care.len()});
+        }
+        _ => {
+            if let Some(t) = c.table(table_name) {
+                lines.extend(render(t));
+            }
+            if let Some(j) = c.table(&format!("{table_name}_judges")) {
+                lines.push(String::new());
+                lines.extend(render(j));
+            }
+            json = json!({"contest": table_name, "entries": c.table(table_name).map(|t| t.rows.len())});
+        }
+    }
+    Summary { lines, json }
+}

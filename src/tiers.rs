@@ -1,0 +1,313 @@
+//! Tiers (SPEC §6): a daily state machine per member, run as jumps between the
+//! days where qualifying points change instead of visiting every day.
+use crate::config::TiersCfg;
+use crate::fmt::Day;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TierChange {
+    pub day: Day,
+    pub from: usize,
+    pub to: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TierState {
+    pub tier: usize,
+    pub since: Day,
+    pub q: i64,
+    pub below_since: Option<Day>,
+    pub demotion_on: Option<Day>,
+    /// Every change after the join date, up to D.
+    pub changes: Vec<TierChange>,
+    pub joined: Day,
+    pub initial: usize,
+}
+
+impl TierState {
+    /// The tier at the end of `day` (None before the join date).
+    pub fn tier_at(&self, day: Day) -> Option<usize> {
+        if day < self.joined {
+            return None;
+        }
+        let mut t = self.initial;
+        for c in &self.changes {
+            if c.day <= day {
+                t = c.to;
+            } else {
+                break;
+            }
+        }
+        Some(t)
+    }
+}
+
+fn level_of(cfg: &TiersCfg, q: i64) -> usize {
+    cfg.levels.iter().rposition(|l| l.min <= q).unwrap_or(0)
+}
+
+/// Qualifying points at any day: a sum over daily awards inside the window.
+struct Qualifying<'a> {
+    awards: &'a [(Day, i64)],
+    window: Option<i64>,
+}
+
+impl Qualifying<'_> {
+    fn at(&self, d: Day) -> i64 {
+        let hi = self.awards.partition_point(|(x, _)| *x <= d);
+        let lo = match self.window {
+            Some(w) => self.awards.partition_point(|(x, _)| (*x as i64) <= d as i64 - w),
+            None => 0,
+        };
+        self.awards[lo..hi].iter().map(|(_, p)| p).sum()
+    }
+}
+
+/// Run the state machine from `joined` through `as_of` over daily awards (sorted by day).
+pub fn run(cfg: &TiersCfg, awards: &[(Day, i64)], joined: Day, as_of: Day) -> TierState {
+    let q = Qualifying {
+        awards,
+        window: cfg.window_days,
+    };
+    let grace = cfg.grace_days.max(1) as Day; // SPEC §6: grace_days 0 demotes the same day
+                                              // the days after the join date where q may change: an award, or an award leaving the window
+    let mut points: Vec<Day> = awards
+        .iter()
+        .flat_map(|(d, _)| {
+            let leave = cfg.window_days.map(|w| d + w as Day);
+            std::iter::once(*d).chain(leave)
+        })
+        .filter(|d| *d > joined && *d <= as_of)
+        .collect();
+    points.sort_unstable();
+    points.dedup();
+
+    let initial = level_of(cfg, q.at(joined));
+    let mut tier = initial;
+    let mut since = joined;
+    let mut below_since: Option<Day> = None;
+    let mut changes = Vec::new();
+    // each segment [start, end) has a constant q
+    for (i, &start) in points.iter().enumerate() {
+        let end = points.get(i + 1).copied().unwrap_or(as_of + 1);
+        let level = level_of(cfg, q.at(start));
+        if level > tier {
+            changes.push(TierChange {
+                day: start,
+                from: tier,
+                to: level,
+            });
+            tier = level;
+            since = start;
+            below_since = None;
+        } else if level < tier {
+            let b = *below_since.get_or_insert(start);
+            let demote_day = b + grace - 1;
+            if demote_day < end {
+                changes.push(TierChange {
+                    day: demote_day,
+                    from: tier,
+                    to: level,
+                });
+                tier = level;
+                since = demote_day;
+                below_since = None;
+            }
+        } else {
+            below_since = None;
+        }
+    }
+    // before the first change point the level equals the initial one, so nothing happens there
+    let q_now = q.at(as_of);
+    let demotion_on = if tier == 0 {
+        None
+    } else if let Some(b) = below_since {
+        Some(b + grace - 1)
+    } else {
+        first_day_below(cfg, awards, as_of, cfg.levels[tier].min).map(|b| b + grace - 1)
+    };
+    TierState {
+        tier,
+        since,
+        q: q_now,
+        below_since,
+        demotion_on,
+        changes,
+        joined,
+        initial,
+    }
+}
+
+/// With a window and nothing more earned: the first day after D on which q < min.
+fn first_day_below(cfg: &TiersCfg, awards: &[(Day, i64)], as_of: Day, min: i64) -> Option<Day> {
+    let w = cfg.window_days? as Day;
+    let lo = awards.partition_point(|(x, _)| *x <= as_of - w);
+    let hi = awards.partition_point(|(x, _)| *x <= as_of);
+    let mut q: i64 = awards[lo..hi].iter().map(|(_, p)| p).sum();
+    // award of day x leaves the window on day x + w
+    for (x, p) in &awards[lo..hi] {
+        q -= p;
+        if q < min {
+            return Some((x + w).max(as_of + 1));
+        }
+    }
+    if q < min {
+        Some(as_of + 1)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::TierLevel;
+
+    fn cfg(window: Option<i64>, grace: i64) -> TiersCfg {
+        let lv = |id: &str, min| TierLevel {
+            id: id.into(),
+            name: None,
+            min,
+            perks: vec![],
+        };
+        TiersCfg {
+            window_days: window,
+            grace_days: grace,
+            levels: vec![
+                lv("bronze", 0),
+                lv("silver", 500),
+                lv("gold", 2000),
+                lv("diamond", 8000),
+            ],
+        }
+    }
+
+    #[test]
+    fn promotion_is_immediate_and_demotion_waits_grace_days() {
+        // 2100 points on day 10, window 30: gold from day 10; q drops to 0 on day 40
+        // (10 + 30); grace 5 → demoted on day 44 (40..44 are five days), two levels down.
+        let c = cfg(Some(30), 5);
+        let s = run(&c, &[(10, 2100)], 0, 60);
+        assert_eq!(
+            s.changes,
+            vec![
+                TierChange {
+                    day: 10,
+                    from: 0,
+                    to: 2
+                },
+                TierChange {
+                    day: 44,
+                    from: 2,
+                    to: 0
+                },
+            ]
+        );
+        assert_eq!(s.tier, 0);
+        assert_eq!(s.since, 44);
+        assert_eq!(s.demotion_on, None);
+    }
+
+    #[test]
+    fn a_good_day_resets_the_grace_count() {
+        // gold on day 10 (2100); below from day 40; day 42 earns 2000 → q = 2000 ≥ gold: reset.
+        let c = cfg(Some(30), 5);
+        let s = run(&c, &[(10, 2100), (42, 2000)], 0, 50);
+        assert_eq!(s.tier, 2);
+        assert_eq!(s.below_since, None);
+        // q stays 2000 until day 72, when the day-42 award leaves: demotion on 72 + 5 - 1
+        assert_eq!(s.demotion_on, Some(76));
+        let s = run(&c, &[(10, 2100)], 0, 41);
+        assert_eq!(s.below_since, Some(40));
+        assert_eq!(s.demotion_on, Some(44));
+    }
+
+    #[test]
+    fn grace_zero_demotes_the_same_day_and_lifetime_never_drops() {
+        let s = run(&cfg(Some(30), 0), &[(10, 600)], 0, 45);
+        assert_eq!(
+            s.changes.last(),
+            Some(&TierChange {
+                day: 40,
+                from: 1,
+                to: 0
+            })
+        );
+        let s = run(&cfg(None, 30), &[(10, 600)], 0, 400);
+        assert_eq!((s.tier, s.demotion_on), (1, None));
+    }
+
+    #[test]
+    fn tier_on_the_join_date_counts_points_before_it() {
+        let s = run(&cfg(None, 0), &[(3, 2500)], 5, 10);
+        assert_eq!((s.initial, s.tier, s.since), (2, 2, 5));
+        assert!(s.changes.is_empty());
+    }
+}
+
+/// `tiers.csv` and `tier_changes.csv` (SPEC §6).
+pub mod tables {
+    use super::*;
+    use crate::fmt::fmt_day;
+    use crate::model::Dataset;
+    use crate::output::{p, t, Table};
+
+    pub fn tiers(cfg: &TiersCfg, ds: &Dataset, states: &[Option<TierState>], previous_snapshot: Option<Day>) -> Table {
+        let mut tb = Table::new(
+            "tiers",
+            &[
+                "member_id",
+                "nickname",
+                "tier",
+                "tier_since",
+                "qualifying_points",
+                "next_tier",
+                "points_to_next",
+                "below_since",
+                "demotion_on",
+                "previous_tier",
+                "change",
+            ],
+        );
+        let id = |i: usize| cfg.levels[i].id.clone();
+        for (i, m) in ds.table_members() {
+            let Some(s) = &states[i] else { continue };
+            let next = cfg.levels.get(s.tier + 1);
+            let prev = previous_snapshot.and_then(|d| s.tier_at(d));
+            let change = match prev {
+                None => "new",
+                Some(pt) if s.tier > pt => "promoted",
+                Some(pt) if s.tier < pt => "demoted",
+                _ => "same",
+            };
+            tb.push(vec![
+                t(&m.id),
+                t(m.nickname.clone().unwrap_or_default()),
+                t(id(s.tier)),
+                p(fmt_day(s.since)),
+                p(s.q.to_string()),
+                t(next.map(|l| l.id.clone()).unwrap_or_default()),
+                p(next.map(|l| (l.min - s.q).to_string()).unwrap_or_default()),
+                p(s.below_since.map(fmt_day).unwrap_or_default()),
+                p(s.demotion_on.map(fmt_day).unwrap_or_default()),
+                t(prev.map(id).unwrap_or_default()),
+                p(change),
+            ]);
+        }
+        tb
+    }
+
+    pub fn changes(cfg: &TiersCfg, ds: &Dataset, states: &[Option<TierState>]) -> Table {
+        let mut tb = Table::new("tier_changes", &["member_id", "date", "from_tier", "to_tier"]);
+        for (i, m) in ds.table_members() {
+            for c in states[i].iter().flat_map(|s| &s.changes) {
+                tb.push(vec![
+                    t(&m.id),
+                    p(fmt_day(c.day)),
+                    t(&cfg.levels[c.from].id),
+                    t(&cfg.levels[c.to].id),
+                ]);
+            }
+        }
+        tb
+    }
+}

@@ -1,0 +1,121 @@
+//! Timestamps and dates as exports write them (SPEC §3): the source's formats,
+//! a date alone, or ISO 8601 with an offset converted to the program time zone.
+use crate::fmt::{day_of, ts_of, Day, Ts};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone};
+use chrono_tz::Tz;
+
+pub const DEFAULT_FORMATS: [&str; 2] = ["%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M"];
+
+pub struct TsParser {
+    formats: Vec<String>,
+    tz: Tz,
+}
+
+impl TsParser {
+    pub fn new(formats: Option<&Vec<String>>, tz: Tz) -> Self {
+        let formats = match formats {
+            Some(f) if !f.is_empty() => f.clone(),
+            _ => DEFAULT_FORMATS.iter().map(|s| s.to_string()).collect(),
+        };
+        TsParser { formats, tz }
+    }
+
+    /// Local wall time in the program time zone, or None if unparseable.
+    pub fn parse(&self, s: &str) -> Option<Ts> {
+        let t = s.trim();
+        for f in &self.formats {
+            if let Ok(dt) = NaiveDateTime::parse_from_str(t, f) {
+                return Some(ts_of(dt));
+            }
+        }
+        if let Some(d) = parse_date(t) {
+            return Some(day_of(d) as Ts * 86_400);
+        }
+        self.parse_iso(t)
+    }
+
+    fn parse_iso(&self, t: &str) -> Option<Ts> {
+        if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
+            return Some(ts_of(dt.with_timezone(&self.tz).naive_local()));
+        }
+        for f in ["%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M%:z"] {
+            if let Ok(dt) = DateTime::parse_from_str(t, f) {
+                return Some(ts_of(dt.with_timezone(&self.tz).naive_local()));
+            }
+        }
+        for f in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
+            if let Ok(dt) = NaiveDateTime::parse_from_str(t, f) {
+                return Some(ts_of(dt));
+            }
+        }
+        None
+    }
+
+    pub fn tz(&self) -> Tz {
+        self.tz
+    }
+}
+
+/// `YYYY-MM-DD` or `YYYY/M/D`; impossible calendar dates are None.
+pub fn parse_date(s: &str) -> Option<NaiveDate> {
+    let t = s.trim();
+    let parts: Vec<&str> = t.split(['-', '/']).collect();
+    if parts.len() != 3
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
+    }
+    if parts[0].len() != 4 || parts[1].len() > 2 || parts[2].len() > 2 {
+        return None;
+    }
+    let sep_ok = t.chars().filter(|c| *c == '-').count() == 2 || t.chars().filter(|c| *c == '/').count() == 2;
+    if !sep_ok {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(parts[0].parse().ok()?, parts[1].parse().ok()?, parts[2].parse().ok()?)
+}
+
+pub fn parse_day(s: &str) -> Option<Day> {
+    parse_date(s).map(day_of)
+}
+
+/// Today's date in the program time zone.
+pub fn today(tz: Tz) -> Day {
+    let now = chrono::Utc::now();
+    day_of(tz.from_utc_datetime(&now.naive_utc()).date_naive())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fmt::fmt_ts;
+
+    fn p() -> TsParser {
+        TsParser::new(None, chrono_tz::Asia::Shanghai)
+    }
+
+    #[test]
+    fn formats_iso_and_dates() {
+        let p = p();
+        assert_eq!(fmt_ts(p.parse("2025-03-01 07:56:15").unwrap()), "2025-03-01 07:56:15");
+        assert_eq!(fmt_ts(p.parse("2025/06/01 03:16").unwrap()), "2025-06-01 03:16:00");
+        assert_eq!(fmt_ts(p.parse("2025-01-03T14:06:06Z").unwrap()), "2025-01-03 22:06:06");
+        assert_eq!(
+            fmt_ts(p.parse("2025-03-01T07:53:54+08:00").unwrap()),
+            "2025-03-01 07:53:54"
+        );
+        assert_eq!(fmt_ts(p.parse("2022-02-14").unwrap()), "2022-02-14 00:00:00");
+        assert_eq!(p.parse("2025/13/01 10:00"), None);
+        assert_eq!(p.parse("2024-02-30 10:00:00"), None);
+    }
+
+    #[test]
+    fn dates_both_forms() {
+        assert_eq!(parse_date("2020/9/25"), NaiveDate::from_ymd_opt(2020, 9, 25));
+        assert_eq!(parse_date("1993-01-07"), NaiveDate::from_ymd_opt(1993, 1, 7));
+        assert_eq!(parse_date("2023-02-29"), None);
+        assert_eq!(parse_date("2023-02"), None);
+    }
+}
