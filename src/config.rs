@@ -484,7 +484,19 @@ pub fn parse_text(path: &Path, text: &str) -> Result<Pipeline> {
         let msg = inner.to_string();
         // serde_yaml appends " at line X column Y"; we put the position first instead.
         let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+        // serde_yaml may prefix its own path ("points.rules[0]: ..."): keep the message only
+        let msg = ["unknown field `", "missing field `", "invalid type", "unknown variant"]
+            .iter()
+            .find_map(|k| msg.find(k).map(|i| msg[i..].to_string()))
+            .unwrap_or(msg);
+        let unknown = msg.starts_with("unknown field");
         let (msg, hint) = explain_serde_message(&msg);
+        // an unknown key is reported in its parent's path
+        let yaml_path = match (unknown, yaml_path.rfind('.')) {
+            (true, Some(i)) => yaml_path[..i].to_string(),
+            (true, None) => "the top level".to_string(),
+            _ => yaml_path,
+        };
         let mut err = KocError::usage(format!("{location}: {msg} in {yaml_path}"));
         if let Some(h) = hint {
             err = err.with_hint(h);

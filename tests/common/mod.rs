@@ -186,3 +186,63 @@ pub fn diff_tables(expected: &[Vec<String>], actual: &[Vec<String>], loose: &[&s
     }
     out
 }
+
+/// A minimal pipeline over `members.csv` and `activity*.csv` in the work directory,
+/// with English headers equal to the canonical names; `extra` is appended (points, tiers…).
+pub fn small_pipeline(extra: &str) -> String {
+    format!(
+        r#"program: {{name: test, timezone: Asia/Shanghai, start: 2025-01-01, locale: en}}
+store: store
+sources:
+  members:
+    path: members.csv
+    columns: {{member_id: member_id, nickname: nickname, joined_at: joined_at, birthday: birthday, purchase_date: purchase_date}}
+  activity:
+    path: activity*.csv
+    columns: {{event_id: event_id, member_id: member_id, occurred_at: occurred_at, action: action, topic: topic,
+              task_type: task_type, content_id: content_id, likes: likes, comments: comments, shares: shares}}
+    values:
+      action: {{签到: check_in, 发帖: post, 精华: featured, 评论: comment, 完成任务: task_done}}
+ingest:
+  max_reject_ratio: 0.5
+  ignore_actions: [浏览]
+layers:
+  levels:
+    - {{id: active, when: "posts_90d >= 1"}}
+    - {{id: newcomer, default: true}}
+metrics:
+  posts_90d: {{count: events, where: "action = 'post'", window_days: 90}}
+{extra}"#
+    )
+}
+
+pub const ACTIVITY_HEADER: &str =
+    "event_id,member_id,occurred_at,action,topic,task_type,content_id,likes,comments,shares\n";
+pub const MEMBERS_HEADER: &str = "member_id,nickname,joined_at,birthday,purchase_date\n";
+
+/// UTF-16 LE with a BOM, as Excel's "Unicode text" writes it.
+pub fn utf16le(text: &str) -> Vec<u8> {
+    let mut out = vec![0xFF, 0xFE];
+    for u in text.encode_utf16() {
+        out.extend_from_slice(&u.to_le_bytes());
+    }
+    out
+}
+
+/// All files under a folder with their bytes, for "the store did not change" checks.
+pub fn snapshot_dir(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if !p.ends_with(".lock") {
+                out.push((p.clone(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}

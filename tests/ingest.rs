@@ -1,0 +1,221 @@
+//! Ingest (SPEC §4): encodings, delimiters, rejects, counts, upserts, the gate, the lock.
+mod common;
+use common::*;
+
+fn setup(w: &Workdir) {
+    w.create("pipeline.yaml", &small_pipeline(""));
+    w.create(
+        "members.csv",
+        &format!("{MEMBERS_HEADER}m1,Ann,2025-01-01 08:00:00,,\nm2,Bo,2025-01-02,,\n"),
+    );
+}
+
+fn json_counts(run: &Run, file: &str) -> serde_json::Value {
+    let v: serde_json::Value = serde_json::from_str(&run.stdout()).expect("json");
+    v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == file)
+        .unwrap_or_else(|| panic!("{file} in {v}"))
+        .clone()
+}
+
+fn counts(run: &Run, file: &str) -> [u64; 6] {
+    let f = json_counts(run, file);
+    ["rows", "inserted", "updated", "unchanged", "ignored", "rejected"].map(|k| f[k].as_u64().unwrap())
+}
+
+#[test]
+fn gbk_utf16_tab_and_bom_files_read_the_same_rows() {
+    let w = Workdir::new();
+    setup(&w);
+    let row = "e1,m1,2025-01-05 10:00:00,发帖,adas,,C1,12,3,1\n";
+    let text = format!("{ACTIVITY_HEADER}{row}");
+    let (gbk, _, _) = encoding_rs::GBK.encode(&text);
+    w.create_bytes("activity_a.csv", &gbk);
+    // the same event re-sent as UTF-16 with tabs and an ISO timestamp: unchanged
+    let tab = format!(
+        "{}e1\tm1\t2025-01-05T02:00:00Z\t发帖\tadas\t\tC1\t12\t3\t1\n",
+        ACTIVITY_HEADER.replace(',', "\t")
+    );
+    w.create_bytes("activity_b.csv", &utf16le(&tab));
+    // and as UTF-8 with a BOM and the other timestamp format, with more likes: updated
+    w.create(
+        "activity_c.csv",
+        &format!("\u{feff}{ACTIVITY_HEADER}e1,m1,2025/01/05 10:00,发帖,adas,,C1,15,3,1\n"),
+    );
+    let run = w.koc(&["ingest", "pipeline.yaml", "--format", "json"]);
+    run.expect_code(0);
+    assert_eq!(counts(&run, "activity_a.csv"), [1, 1, 0, 0, 0, 0]);
+    assert_eq!(counts(&run, "activity_b.csv"), [1, 0, 0, 1, 0, 0]);
+    assert_eq!(counts(&run, "activity_c.csv"), [1, 0, 1, 0, 0, 0]);
+}
+
+#[test]
+fn every_reject_reason_is_written_with_line_and_column() {
+    let w = Workdir::new();
+    setup(&w);
+    let rows = [
+        "e1,m1,2025/13/01 10:00,发帖,,,,,,",        // line 2: unparseable timestamp
+        "e2,m1,2025-01-05 10:00:00,分享,,,,,,",     // 3: unknown action
+        "e3,,2025-01-05 10:00:00,发帖,,,,,,",       // 4: empty required field
+        "e4,m1,2025-01-05 10:00:00,发帖,,,,-3,,",   // 5: negative count
+        "e5,m1,2025-01-05 10:00:00,发帖,,,,abc,,",  // 6: not an integer
+        "e6,m1,2025-01-05 10:00:00,发帖",           // 7: too few fields
+        "e7,m1,2025-01-05 10:00:00,浏览,,,,,,",     // 8: ignored
+        "e8,m1,\"2024-02-30 10:00:00\",发帖,,,,,,", // 9: impossible date
+        "e9,m1,2025-01-05 10:00:00,发帖,,,,1,2,3",  // 10: fine
+    ];
+    w.create("activity.csv", &format!("{ACTIVITY_HEADER}{}\n", rows.join("\n")));
+    let run = w.koc(&["ingest", "pipeline.yaml", "--format", "json"]);
+    run.expect_code(3); // 7 of 9 rejected > 0.5
+    assert_eq!(counts(&run, "activity.csv"), [9, 1, 0, 0, 1, 7]);
+    let rejects_file = json_counts(&run, "activity.csv")["rejects_file"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rejects = read_csv(&w.path().join("store").join(&rejects_file));
+    assert_eq!(rejects[0], ["source", "file", "line", "column", "value", "reason"]);
+    let lines: Vec<(&str, &str, &str)> = rejects[1..]
+        .iter()
+        .map(|r| (r[2].as_str(), r[3].as_str(), r[5].as_str()))
+        .collect();
+    assert_eq!(lines[0].0, "2");
+    assert_eq!(lines[0].1, "occurred_at");
+    assert!(
+        lines[0].2.contains("unparseable timestamp '2025/13/01 10:00'"),
+        "{lines:?}"
+    );
+    assert!(lines[1].2.contains("unknown action '分享'") && lines[1].2.contains("ignore_actions"));
+    assert!(lines[2].2.contains("empty required field 'member_id'"));
+    assert!(lines[3].2.contains("negative count '-3'"));
+    assert!(lines[4].2.contains("'abc'"));
+    assert_eq!(lines[5].0, "7");
+    assert!(lines[5].2.contains("too few fields"));
+    assert_eq!(lines[6].0, "9");
+    assert!(lines[6].2.contains("2024-02-30"));
+}
+
+#[test]
+fn duplicates_in_one_file_and_redelivery_count_against_the_store_as_it_stands() {
+    let w = Workdir::new();
+    setup(&w);
+    w.create(
+        "activity_1.csv",
+        &format!(
+            "{ACTIVITY_HEADER}e1,m1,2025-01-05 10:00:00,发帖,,,C1,1,0,0\ne1,m1,2025-01-05 10:00:00,发帖,,,C1,1,0,0\ne1,m1,2025-01-05 10:00:00,发帖,,,C1,4,0,0\n"
+        ),
+    );
+    w.create(
+        "activity_2.csv",
+        &format!("{ACTIVITY_HEADER}e1,m1,2025-01-05 10:00:00,发帖,,,C1,9,0,0\ne2,m2,2025-01-06 10:00:00,签到,,,,,,\n"),
+    );
+    let run = w.koc(&["ingest", "pipeline.yaml", "--format", "json"]);
+    run.expect_code(0);
+    // e1 new, then identical, then grown likes
+    assert_eq!(counts(&run, "activity_1.csv"), [3, 1, 1, 1, 0, 0]);
+    // the later file in byte order wins
+    assert_eq!(counts(&run, "activity_2.csv"), [2, 1, 1, 0, 0, 0]);
+    let run = w.koc(&["run", "pipeline.yaml", "--as-of", "2025-01-31", "--quiet"]);
+    run.expect_code(0);
+    let balances = read_csv(&w.path().join("store/runs/2025-01-31/balances.csv"));
+    assert_eq!(balances.len(), 3, "m1 and m2");
+}
+
+#[test]
+fn the_same_file_again_is_skipped_and_the_store_is_unchanged_byte_for_byte() {
+    let w = Workdir::new();
+    setup(&w);
+    w.create(
+        "activity_1.csv",
+        &format!("{ACTIVITY_HEADER}e1,m1,2025-01-05 10:00:00,发帖,,,C1,1,0,0\n"),
+    );
+    w.koc(&["ingest", "pipeline.yaml", "--quiet"]).expect_code(0);
+    let before = snapshot_dir(&w.path().join("store"));
+    // a copy under another name has the same sha256
+    w.create(
+        "activity_2.csv",
+        &format!("{ACTIVITY_HEADER}e1,m1,2025-01-05 10:00:00,发帖,,,C1,1,0,0\n"),
+    );
+    let run = w.koc(&["ingest", "pipeline.yaml", "--format", "json"]);
+    run.expect_code(0);
+    assert_eq!(json_counts(&run, "activity_1.csv")["status"], "skipped");
+    assert_eq!(json_counts(&run, "activity_2.csv")["status"], "skipped");
+    assert_eq!(before, snapshot_dir(&w.path().join("store")));
+    // a changed file with a known name is ingested again
+    w.create(
+        "activity_1.csv",
+        &format!("{ACTIVITY_HEADER}e1,m1,2025-01-05 10:00:00,发帖,,,C1,7,0,0\n"),
+    );
+    let run = w.koc(&["ingest", "pipeline.yaml", "--format", "json"]);
+    assert_eq!(counts(&run, "activity_1.csv"), [1, 0, 1, 0, 0, 0]);
+}
+
+#[test]
+fn a_gated_file_changes_nothing_but_its_rejects_are_written() {
+    let w = Workdir::new();
+    setup(&w);
+    w.create(
+        "activity_1.csv",
+        &format!("{ACTIVITY_HEADER}e1,m1,2025-01-05 10:00:00,发帖,,,C1,1,0,0\n"),
+    );
+    w.koc(&["ingest", "pipeline.yaml", "--quiet"]).expect_code(0);
+    let before = snapshot_dir(&w.path().join("store"));
+    // 2 of 3 rows rejected > 0.5
+    w.create(
+        "activity_2.csv",
+        &format!("{ACTIVITY_HEADER}e2,m1,bad,发帖,,,,,,\ne3,m1,bad,发帖,,,,,,\ne4,m1,2025-01-06 10:00:00,发帖,,,,,,\n"),
+    );
+    let run = w.koc(&["ingest", "pipeline.yaml"]);
+    run.expect_code(3);
+    assert!(run.stderr().contains("activity_2.csv"), "{}", run.stderr());
+    let after = snapshot_dir(&w.path().join("store"));
+    let new_files: Vec<_> = after
+        .iter()
+        .filter(|f| !before.contains(f))
+        .map(|(p, _)| p.clone())
+        .collect();
+    assert_eq!(new_files.len(), 1, "only the rejects file: {new_files:?}");
+    assert!(new_files[0].to_string_lossy().contains("rejects/activity_2-"));
+}
+
+#[test]
+fn a_second_command_on_a_locked_store_exits_4_and_a_dead_lock_is_recovered() {
+    let w = Workdir::new();
+    setup(&w);
+    w.create(
+        "activity_1.csv",
+        &format!("{ACTIVITY_HEADER}e1,m1,2025-01-05 10:00:00,发帖,,,C1,1,0,0\n"),
+    );
+    std::fs::create_dir_all(w.path().join("store")).unwrap();
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(w.path().join("store/.lock"))
+        .unwrap();
+    fs4::fs_std::FileExt::try_lock_exclusive(&lock).unwrap();
+    let run = w.koc(&["ingest", "pipeline.yaml"]);
+    run.expect_code(4);
+    assert!(run.stderr().contains("lock"));
+    drop(lock); // the holder died: the OS releases its lock
+    w.koc(&["ingest", "pipeline.yaml", "--quiet"]).expect_code(0);
+}
+
+#[test]
+fn events_of_unlisted_members_are_kept_and_counted() {
+    let w = Workdir::new();
+    setup(&w);
+    w.create(
+        "activity_1.csv",
+        &format!("{ACTIVITY_HEADER}e1,zz,2025-01-05 10:00:00,发帖,,,C1,1,0,0\n"),
+    );
+    let run = w.koc(&["ingest", "pipeline.yaml", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    assert_eq!(v["events_of_unknown_members"], 1);
+    w.koc(&["run", "pipeline.yaml", "--as-of", "2025-01-31", "--quiet"])
+        .expect_code(0);
+    let layers = read_csv(&w.path().join("store/runs/2025-01-31/layers.csv"));
+    assert!(layers.iter().any(|r| r[0] == "zz" && r[2] == "active"), "{layers:?}");
+}

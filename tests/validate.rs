@@ -1,0 +1,92 @@
+//! Pipeline-file errors (SPEC §2, §3): exit 2, file:line:col, and how to fix it.
+mod common;
+use common::*;
+
+fn setup(w: &Workdir, extra: &str) {
+    w.create("pipeline.yaml", &small_pipeline(extra));
+    w.create("members.csv", MEMBERS_HEADER);
+    w.create("activity_1.csv", ACTIVITY_HEADER);
+}
+
+#[test]
+fn an_unknown_key_names_its_line_column_and_a_fix() {
+    let w = Workdir::new();
+    setup(
+        &w,
+        "points:\n  rules:\n    - {id: post, action: post, points: 5, daly_cap: 10}\n",
+    );
+    let run = w.koc(&["validate", "pipeline.yaml"]);
+    run.expect_code(2);
+    let err = run.stderr();
+    assert!(err.contains("pipeline.yaml:"), "{err}");
+    assert!(err.contains("unknown key 'daly_cap'"), "{err}");
+    assert!(err.contains("points.rules[0]"), "{err}");
+    assert!(err.contains("did you mean 'daily_cap'?"), "{err}");
+}
+
+#[test]
+fn an_expression_naming_an_unknown_column_is_a_pipeline_error() {
+    let w = Workdir::new();
+    setup(
+        &w,
+        "points:\n  rules:\n    - {id: post, action: post, points: 5, where: \"topik = 'adas'\"}\n",
+    );
+    let run = w.koc(&["validate", "pipeline.yaml"]);
+    run.expect_code(2);
+    let err = run.stderr();
+    assert!(err.contains("topik") && err.contains("did you mean 'topic'"), "{err}");
+    assert!(err.contains("pipeline.yaml:"), "{err}");
+}
+
+#[test]
+fn a_syntax_error_and_an_undefined_layer_are_reported_together() {
+    let w = Workdir::new();
+    setup(
+        &w,
+        "care: {layers: [core]}\nscouting:\n  candidates: \"layer = = 'x'\"\n  features: [{metric: posts_90d}]\n",
+    );
+    let run = w.koc(&["validate", "pipeline.yaml"]);
+    run.expect_code(2);
+    let err = run.stderr();
+    assert!(err.contains("scouting.candidates"), "{err}");
+    assert!(err.contains("layer 'core' is not defined"), "{err}");
+}
+
+#[test]
+fn an_unknown_action_in_a_rule_is_refused() {
+    let w = Workdir::new();
+    setup(&w, "points:\n  rules:\n    - {id: share, action: share, points: 5}\n");
+    let run = w.koc(&["validate", "pipeline.yaml"]);
+    run.expect_code(2);
+    assert!(run.stderr().contains("unknown action 'share'"), "{}", run.stderr());
+}
+
+#[test]
+fn a_missing_required_header_names_the_file() {
+    let w = Workdir::new();
+    setup(&w, "");
+    w.create("activity_1.csv", "event_id,member_id,action\n");
+    let run = w.koc(&["validate", "pipeline.yaml"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr()
+            .contains("activity_1.csv:1: the header has no column 'occurred_at'"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn a_valid_program_validates_and_writes_nothing() {
+    let w = Workdir::new();
+    setup(&w, "");
+    w.koc(&["validate", "pipeline.yaml"]).expect_code(0);
+    assert!(!w.path().join("store").exists());
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let w = Workdir::new();
+    w.koc(&["frobnicate"]).expect_code(2);
+    w.koc(&["run"]).expect_code(2);
+}
