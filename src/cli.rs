@@ -43,6 +43,23 @@ pub enum Command {
         #[arg(long)]
         dump_context: bool,
     },
+    /// What-if: the stored history under changed rules, side by side with the baseline.
+    Simulate {
+        #[command(flatten)]
+        at: AsOf,
+        /// A YAML overlay merged onto the pipeline (repeatable).
+        #[arg(long = "scenario")]
+        scenarios: Vec<PathBuf>,
+        /// One value, e.g. points.rules.featured.points=800 (repeatable).
+        #[arg(long = "set")]
+        sets: Vec<String>,
+        /// One scenario per value: tiers.levels.gold.min=1500,2000,2500
+        #[arg(long)]
+        sweep: Option<String>,
+        /// Output folder (default: ./simulation-<D>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Write a synthetic program (pipeline + exports) for scale tests.
     Synth {
         dir: PathBuf,

@@ -50,6 +50,32 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             Ok(0)
         }
         Command::Report { at, dump_context } => report(&out, &at, dump_context),
+        Command::Simulate {
+            at,
+            scenarios,
+            sets,
+            sweep,
+            out: dir,
+        } => {
+            let req = crate::simulate::Request {
+                pipeline: at.pipeline,
+                scenarios,
+                sets,
+                sweep,
+                as_of: at.as_of,
+                out: dir,
+            };
+            let r = crate::simulate::simulate(&req)?;
+            if out.json {
+                out.json(&serde_json::to_value(&r.headline)?);
+            } else {
+                for l in crate::summary::render(&r.headline) {
+                    out.line(&l);
+                }
+                out.line(&format!("simulation: {}", r.out.join("simulation.html").display()));
+            }
+            Ok(0)
+        }
         Command::Synth {
             dir,
             members,
