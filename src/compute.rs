@@ -28,6 +28,8 @@ pub struct Computed {
     pub care: Vec<crate::care::Occasion>,
     /// Output tables by file stem, in the order they are written.
     pub tables: Vec<Table>,
+    /// `ledger.parquet`, kept as columns.
+    pub ledger: polars::prelude::DataFrame,
 }
 
 impl Computed {
@@ -36,7 +38,23 @@ impl Computed {
     }
 }
 
+/// Stage timings on stderr when KOC_TIMINGS is set (for `make bench`).
+struct Timer(Option<std::time::Instant>);
+
+impl Timer {
+    fn new() -> Timer {
+        Timer(std::env::var_os("KOC_TIMINGS").map(|_| std::time::Instant::now()))
+    }
+    fn lap(&mut self, stage: &str) {
+        if let Some(t) = self.0 {
+            eprintln!("timing {stage}: {} ms", t.elapsed().as_millis());
+            self.0 = Some(std::time::Instant::now());
+        }
+    }
+}
+
 pub fn compute(loaded: &Loaded, ds: &Dataset) -> Result<Computed> {
+    let mut timer = Timer::new();
     let p = &loaded.pipeline;
     let d = ds.as_of;
     let start = crate::config::date_key(loaded, "program.start", &p.program.start)?;
@@ -50,6 +68,7 @@ pub fn compute(loaded: &Loaded, ds: &Dataset) -> Result<Computed> {
     balance_days.dedup();
 
     let points = crate::points::compute(p, ds, &balance_days)?;
+    timer.lap("points");
     let awards = crate::points::daily_awards(ds, &points.ledger);
     let tiers: Vec<Option<TierState>> = match &p.tiers {
         Some(cfg) => ds
@@ -60,6 +79,7 @@ pub fn compute(loaded: &Loaded, ds: &Dataset) -> Result<Computed> {
             .collect(),
         None => vec![None; ds.members.len()],
     };
+    timer.lap("tiers");
     let tier_ids: Vec<String> = p
         .tiers
         .as_ref()
@@ -75,12 +95,16 @@ pub fn compute(loaded: &Loaded, ds: &Dataset) -> Result<Computed> {
     let mut engine = Engine::new(p, ds, inputs)?;
     engine.run_regular(start)?;
     let (layer_at_d, snap_d) = engine.evaluate(d)?;
+    timer.lap("layers");
     let level_ids = engine.level_ids.clone();
     let newcomers = crate::scouting::compute(p, ds, &points.awarded_per_event, &snap_d, &layer_at_d, &level_ids)?;
+    timer.lap("scouting");
     let contests = crate::contests::compute_all(p, ds, &points.awarded_per_event, &layer_at_d, &level_ids)?;
+    timer.lap("contests");
     let measurer = crate::goals::Measurer::new(p, ds, &points.awarded_per_event, &engine);
     let goals = crate::goals::compute(p, &measurer, d)?;
     let incentives = crate::goals::incentives(p, ds, &goals);
+    timer.lap("goals");
     let care = crate::care::compute(
         p,
         ds,
@@ -96,8 +120,9 @@ pub fn compute(loaded: &Loaded, ds: &Dataset) -> Result<Computed> {
     drop(measurer);
     drop(engine);
 
+    timer.lap("care");
     let mut tables = Vec::new();
-    tables.push(crate::points::tables::ledger(p, ds, &points));
+    let ledger = crate::points::tables::ledger(p, ds, &points)?;
     let tier_q: Vec<Option<i64>> = tiers.iter().map(|t| t.as_ref().map(|s| s.q)).collect();
     tables.push(crate::points::tables::balances(ds, &points, &tier_q));
     tables.push(crate::points::tables::redemptions(ds, &points));
@@ -124,6 +149,7 @@ pub fn compute(loaded: &Loaded, ds: &Dataset) -> Result<Computed> {
     tables.push(crate::goals::trend_table(&goals));
     tables.push(crate::goals::incentives_table(&incentives));
     tables.push(crate::care::table(ds, &care, &layer_at_d, &level_ids));
+    timer.lap("tables");
     Ok(Computed {
         as_of: d,
         points,
@@ -140,5 +166,6 @@ pub fn compute(loaded: &Loaded, ds: &Dataset) -> Result<Computed> {
         incentives,
         care,
         tables,
+        ledger,
     })
 }

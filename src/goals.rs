@@ -60,6 +60,8 @@ pub struct Measurer<'a> {
     pub awarded: &'a [i64],
     pub engine: &'a Engine<'a>,
     cache: std::cell::RefCell<HashMap<Day, LayerRow>>,
+    /// The events as a frame, built once for every `where`.
+    frame: std::cell::OnceCell<polars::prelude::DataFrame>,
 }
 
 impl<'a> Measurer<'a> {
@@ -70,6 +72,7 @@ impl<'a> Measurer<'a> {
             awarded,
             engine,
             cache: Default::default(),
+            frame: Default::default(),
         }
     }
 
@@ -136,7 +139,13 @@ impl<'a> Measurer<'a> {
     }
 
     fn sub_dataset_frame(&self, idx: &[usize], layers: &LayerRow) -> Result<polars::prelude::DataFrame> {
-        let full = self.ds.event_frame(Some(self.awarded))?;
+        let full = match self.frame.get() {
+            Some(f) => f,
+            None => {
+                let f = self.ds.event_frame(Some(self.awarded))?;
+                self.frame.get_or_init(|| f)
+            }
+        };
         let take = polars::prelude::IdxCa::from_vec(
             "idx".into(),
             idx.iter().map(|i| *i as polars::prelude::IdxSize).collect(),

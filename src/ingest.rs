@@ -153,7 +153,7 @@ pub fn ingest(loaded: &Loaded, store: &Store, progress: bool) -> Result<IngestRe
     }
 
     commit(store, &mut manifest, working, new_records)?;
-    report.events_of_unknown_members = count_unknown_member_events(store, &manifest)?;
+    report.events_of_unknown_members = manifest.events_of_unknown_members;
     Ok(report)
 }
 
@@ -282,6 +282,12 @@ fn commit(store: &Store, manifest: &mut Manifest, working: Vec<Working>, new_rec
     if new_records.is_empty() {
         return Ok(());
     }
+    if working
+        .iter()
+        .any(|w| w.changed && (w.spec.name == ACTIVITY.name || w.spec.name == table::MEMBERS.name))
+    {
+        manifest.events_of_unknown_members = count_unknown_member_events(store, manifest, &working)?;
+    }
     for w in working {
         if !w.changed {
             continue;
@@ -320,18 +326,35 @@ fn commit(store: &Store, manifest: &mut Manifest, working: Vec<Working>, new_rec
     store.write_manifest(manifest)
 }
 
-fn count_unknown_member_events(store: &Store, m: &Manifest) -> Result<u64> {
-    let members: std::collections::HashSet<String> = store
-        .load(m, &table::MEMBERS)?
-        .into_iter()
-        .filter_map(|r| r[0].string())
-        .collect();
+/// Events whose member_id is not in the members source, from the working sets
+/// where they were loaded and from the store (member_id column only) where not.
+fn count_unknown_member_events(store: &Store, m: &Manifest, working: &[Working]) -> Result<u64> {
+    let find = |name: &str| working.iter().find(|w| w.spec.name == name);
+    let members: std::collections::HashSet<String> = match find(table::MEMBERS.name) {
+        Some(w) => w.rows.values().filter_map(|r| r[0].string()).collect(),
+        None => store
+            .load(m, &table::MEMBERS)?
+            .into_iter()
+            .filter_map(|r| r[0].string())
+            .collect(),
+    };
     let idx = ACTIVITY.index("member_id");
-    Ok(store
-        .load(m, &ACTIVITY)?
-        .iter()
-        .filter(|r| r[idx].str().is_some_and(|id| !members.contains(id)))
-        .count() as u64)
+    if let Some(w) = find(ACTIVITY.name) {
+        return Ok(w
+            .rows
+            .values()
+            .filter(|r| r[idx].str().is_some_and(|id| !members.contains(id)))
+            .count() as u64);
+    }
+    let mut n = 0u64;
+    for df in store.frames(m, &ACTIVITY, Some(&["member_id"]))? {
+        let col = df.column("member_id")?.str()?.clone();
+        n += col
+            .iter()
+            .filter(|id| id.is_some_and(|id| !members.contains(id)))
+            .count() as u64;
+    }
+    Ok(n)
 }
 
 /// A path as the pipeline names it: relative to the pipeline's folder when inside it.

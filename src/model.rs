@@ -110,18 +110,58 @@ pub struct Dataset {
     pub overrides: Vec<Override>,
 }
 
+/// Events with date ≤ D straight from the Parquet columns (no per-value enum), with
+/// their member_id beside them until members are indexed.
+fn load_events(store: &Store, manifest: &Manifest, as_of: Day) -> Result<Vec<(String, Event)>> {
+    use polars::prelude::*;
+    let mut out = Vec::new();
+    for df in store.frames(manifest, &table::ACTIVITY, None)? {
+        let text = |name: &str| -> Result<StringChunked> { Ok(df.column(name)?.str()?.clone()) };
+        let count = |name: &str| -> Result<Int64Chunked> { Ok(df.column(name)?.i64()?.clone()) };
+        let ts = df.column("occurred_at")?.cast(&DataType::Int64)?.i64()?.clone();
+        let (ids, members, actions) = (text("event_id")?, text("member_id")?, text("action")?);
+        let (topics, tasks, contents, channels) = (
+            text("topic")?,
+            text("task_type")?,
+            text("content_id")?,
+            text("channel")?,
+        );
+        let (likes, comments, shares, views) = (count("likes")?, count("comments")?, count("shares")?, count("views")?);
+        let owned = |v: Option<&str>| v.map(str::to_string);
+        for i in 0..df.height() {
+            let t = ts.get(i).unwrap_or(0) / 1000;
+            let day = day_of_ts(t);
+            if day > as_of {
+                continue;
+            }
+            let e = Event {
+                id: ids.get(i).unwrap_or("").to_string(),
+                member: 0,
+                ts: t,
+                day,
+                action: actions.get(i).unwrap_or("").to_string(),
+                topic: owned(topics.get(i)),
+                task_type: owned(tasks.get(i)),
+                content_id: owned(contents.get(i)),
+                channel: owned(channels.get(i)),
+                likes: likes.get(i).unwrap_or(0),
+                comments: comments.get(i).unwrap_or(0),
+                shares: shares.get(i).unwrap_or(0),
+                views: views.get(i).unwrap_or(0),
+            };
+            out.push((members.get(i).unwrap_or("").to_string(), e));
+        }
+    }
+    Ok(out)
+}
+
 fn s(r: &Row, spec: &table::SourceSpec, col: &str) -> Option<String> {
     r[spec.index(col)].string()
 }
 
 impl Dataset {
     pub fn load(store: &Store, manifest: &Manifest, as_of: Day) -> Result<Dataset> {
-        let ev_spec = &table::ACTIVITY;
-        let mut raw_events: Vec<Row> = store
-            .load(manifest, ev_spec)?
-            .into_iter()
-            .filter(|r| day_of_ts(r[2].ts()) <= as_of)
-            .collect();
+        let raw_events = load_events(store, manifest, as_of)?;
         let m_spec = &table::MEMBERS;
         let mut members: Vec<Member> = store
             .load(manifest, m_spec)?
@@ -137,10 +177,11 @@ impl Dataset {
             .collect();
         // members seen only in events join on the date of their first event
         let mut first_seen: HashMap<&str, Day> = HashMap::new();
-        for r in &raw_events {
-            let id = r[1].str().unwrap_or("");
-            let d = day_of_ts(r[2].ts());
-            first_seen.entry(id).and_modify(|x| *x = (*x).min(d)).or_insert(d);
+        for (id, e) in &raw_events {
+            first_seen
+                .entry(id.as_str())
+                .and_modify(|x| *x = (*x).min(e.day))
+                .or_insert(e.day);
         }
         let listed: std::collections::HashSet<String> = members.iter().map(|m| m.id.clone()).collect();
         for (id, d) in first_seen {
@@ -157,37 +198,14 @@ impl Dataset {
         }
         members.sort_by(|a, b| a.id.as_bytes().cmp(b.id.as_bytes()));
         let index: HashMap<String, usize> = members.iter().enumerate().map(|(i, m)| (m.id.clone(), i)).collect();
-
-        raw_events.sort_by(|a, b| {
-            let ka = (index[a[1].str().unwrap_or("")], a[2].ts(), a[0].str());
-            let kb = (index[b[1].str().unwrap_or("")], b[2].ts(), b[0].str());
-            ka.cmp(&kb)
-        });
-        let events: Vec<Event> = raw_events
+        let mut events: Vec<Event> = raw_events
             .into_iter()
-            .map(|r| {
-                let mut it = r.into_iter();
-                let mut next = || it.next().unwrap_or(table::Val::Null);
-                let id = next().string().unwrap_or_default();
-                let member = index[next().str().unwrap_or("")];
-                let ts = next().ts();
-                Event {
-                    id,
-                    member,
-                    ts,
-                    day: day_of_ts(ts),
-                    action: next().string().unwrap_or_default(),
-                    topic: next().string(),
-                    task_type: next().string(),
-                    content_id: next().string(),
-                    channel: next().string(),
-                    likes: next().int(),
-                    comments: next().int(),
-                    shares: next().int(),
-                    views: next().int(),
-                }
+            .map(|(id, mut e)| {
+                e.member = index[&id];
+                e
             })
             .collect();
+        events.sort_unstable_by(|a, b| (a.member, a.ts, &a.id).cmp(&(b.member, b.ts, &b.id)));
         let mut member_events = vec![0..0; members.len()];
         let mut i = 0;
         while i < events.len() {

@@ -290,35 +290,37 @@ pub mod tables {
     use crate::fmt::{fmt_day, fmt_ts};
     use crate::output::{p, t, Table};
 
-    pub fn ledger(cfg: &Pipeline, ds: &Dataset, pts: &Points) -> Table {
+    /// The ledger as columns (it is the largest output: no per-cell strings).
+    pub fn ledger(cfg: &Pipeline, ds: &Dataset, pts: &Points) -> Result<polars::prelude::DataFrame> {
+        use polars::prelude::*;
         let ids = rule_ids(cfg);
-        let mut tb = Table::new(
-            "ledger",
-            &[
-                "event_id",
-                "member_id",
-                "occurred_at",
-                "date",
-                "rule_id",
-                "raw_points",
-                "awarded_points",
-                "capped_by",
-            ],
-        );
-        for e in &pts.ledger {
-            let ev = &ds.events[e.event];
-            tb.push(vec![
-                t(&ev.id),
-                t(&ds.members[ev.member].id),
-                p(fmt_ts(ev.ts)),
-                p(fmt_day(ev.day)),
-                t(&ids[&e.rule]),
-                p(e.raw.to_string()),
-                p(e.awarded.to_string()),
-                t(e.capped_by.unwrap_or("")),
-            ]);
-        }
-        tb
+        let l = &pts.ledger;
+        let ev = |e: &LedgerEntry| &ds.events[e.event];
+        let cols = vec![
+            Column::new(
+                "event_id".into(),
+                l.iter().map(|e| ev(e).id.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "member_id".into(),
+                l.iter()
+                    .map(|e| ds.members[ev(e).member].id.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "occurred_at".into(),
+                l.iter().map(|e| fmt_ts(ev(e).ts)).collect::<Vec<_>>(),
+            ),
+            Column::new("date".into(), l.iter().map(|e| fmt_day(ev(e).day)).collect::<Vec<_>>()),
+            Column::new(
+                "rule_id".into(),
+                l.iter().map(|e| ids[&e.rule].as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new("raw_points".into(), l.iter().map(|e| e.raw).collect::<Vec<_>>()),
+            Column::new("awarded_points".into(), l.iter().map(|e| e.awarded).collect::<Vec<_>>()),
+            Column::new("capped_by".into(), l.iter().map(|e| e.capped_by).collect::<Vec<_>>()),
+        ];
+        Ok(DataFrame::new(l.len(), cols)?)
     }
 
     pub fn balances(ds: &Dataset, pts: &Points, tier_q: &[Option<i64>]) -> Table {

@@ -22,7 +22,7 @@ pub struct RunOutcome {
 }
 
 /// Tables written as Parquet instead of CSV, with their integer columns.
-const PARQUET: [(&str, &[&str]); 2] = [("ledger", &["raw_points", "awarded_points"]), ("layer_history", &[])];
+const PARQUET: [(&str, &[&str]); 1] = [("layer_history", &[])];
 
 pub fn run(loaded: &Loaded, as_of: Day, progress: bool) -> Result<RunOutcome> {
     let t0 = Instant::now();
@@ -33,6 +33,9 @@ pub fn run(loaded: &Loaded, as_of: Day, progress: bool) -> Result<RunOutcome> {
     let t_ingest = t0.elapsed();
     let manifest = store.manifest()?;
     let ds = Dataset::load(&store, &manifest, as_of)?;
+    if std::env::var_os("KOC_TIMINGS").is_some() {
+        eprintln!("timing ingest + load: {} ms", t0.elapsed().as_millis());
+    }
     let computed = crate::compute::compute(loaded, &ds)?;
     let t_compute = t0.elapsed() - t_ingest;
     let quality = crate::report::quality(&manifest, &ds, &ingest);
@@ -40,13 +43,26 @@ pub fn run(loaded: &Loaded, as_of: Day, progress: bool) -> Result<RunOutcome> {
     std::fs::create_dir_all(&runs)?;
     let tmp = tempfile::Builder::new().prefix(".tmp-").tempdir_in(&runs)?;
     let mut row_counts = serde_json::Map::new();
+    let mut ledger = computed.ledger.clone();
+    ParquetWriter::new(std::fs::File::create(tmp.path().join("ledger.parquet"))?).finish(&mut ledger)?;
+    row_counts.insert("ledger".into(), json!(ledger.height()));
     for t in &computed.tables {
         write_table(tmp.path(), t)?;
         row_counts.insert(t.name.clone(), json!(t.rows.len()));
     }
+    if std::env::var_os("KOC_TIMINGS").is_some() {
+        eprintln!("timing tables written: {} ms", t0.elapsed().as_millis());
+    }
     let ctx = crate::report::context(loaded, &ds, &computed, &quality)?;
     crate::report::render_all(loaded, &ctx, tmp.path())?;
-    crate::xlsx::write(&tmp.path().join("report.xlsx"), &computed.tables)?;
+    // the Parquet tables (ledger, layer history) are for tools, not for a spreadsheet
+    let sheets: Vec<Table> = computed
+        .tables
+        .iter()
+        .filter(|t| !PARQUET.iter().any(|(n, _)| *n == t.name))
+        .cloned()
+        .collect();
+    crate::xlsx::write(&tmp.path().join("report.xlsx"), &sheets)?;
     let pipeline_sha = sha256_hex(loaded.text.as_bytes());
     let inputs: Vec<_> = manifest
         .files

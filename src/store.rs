@@ -61,6 +61,9 @@ pub struct Manifest {
     pub tables: BTreeMap<String, String>,
     /// Current data file of each month of events ("2025-07" → path).
     pub events: BTreeMap<String, String>,
+    /// Events whose member is not in the members source, as of the last commit.
+    #[serde(default)]
+    pub events_of_unknown_members: u64,
 }
 
 impl Manifest {
@@ -173,6 +176,28 @@ impl Store {
             .finish()
             .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
         from_frame(spec, &df)
+    }
+
+    /// The stored Parquet frames of a source (events: one per month, in month order).
+    pub fn frames(&self, m: &Manifest, spec: &SourceSpec, columns: Option<&[&str]>) -> Result<Vec<DataFrame>> {
+        let rels: Vec<&String> = if spec.name == ACTIVITY.name {
+            m.events.values().collect()
+        } else {
+            m.tables.get(spec.name).into_iter().collect()
+        };
+        rels.into_iter()
+            .map(|rel| {
+                let path = self.dir.join(rel);
+                let file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+                let mut reader = ParquetReader::new(file);
+                if let Some(cols) = columns {
+                    reader = reader.with_columns(Some(cols.iter().map(|c| c.to_string()).collect()));
+                }
+                reader
+                    .finish()
+                    .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))
+            })
+            .collect()
     }
 
     /// Every stored row of a source (events: all months, in month order).
