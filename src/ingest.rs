@@ -4,7 +4,7 @@ use crate::config::Loaded;
 use crate::convert::{Converter, Outcome};
 use crate::error::{ErrorKind, KocError};
 use crate::sources;
-use crate::store::{month_of, sha256_hex, write_atomic, Counts, FileRecord, Keyed, Manifest, Store};
+use crate::store::{month_name, month_of, sha256_hex, write_atomic, Counts, FileRecord, Keyed, Manifest, Store};
 use crate::table::{self, SourceSpec, ACTIVITY};
 use crate::timestamps::TsParser;
 use anyhow::Result;
@@ -38,7 +38,7 @@ pub struct FileOutcome {
 struct Working {
     spec: &'static SourceSpec,
     rows: Keyed,
-    touched_months: BTreeSet<String>,
+    touched_months: BTreeSet<u32>,
     changed: bool,
 }
 
@@ -293,7 +293,7 @@ fn commit(store: &Store, manifest: &mut Manifest, working: Vec<Working>, new_rec
             continue;
         }
         if w.spec.name == ACTIVITY.name {
-            let mut by_month: BTreeMap<String, Vec<&table::Row>> = BTreeMap::new();
+            let mut by_month: BTreeMap<u32, Vec<&table::Row>> = BTreeMap::new();
             for r in w.rows.values() {
                 let m = month_of(r);
                 if w.touched_months.contains(&m) {
@@ -305,11 +305,12 @@ fn commit(store: &Store, manifest: &mut Manifest, working: Vec<Working>, new_rec
                     Some(rows) => {
                         // a stable order inside a partition: by time, then event_id
                         rows.sort_by(|a, b| (a[2].ts(), a[0].str()).cmp(&(b[2].ts(), b[0].str())));
-                        let rel = store.write_table(&format!("events/month={m}"), "part", w.spec, rows)?;
-                        manifest.events.insert(m.clone(), rel);
+                        let rel =
+                            store.write_table(&format!("events/month={}", month_name(*m)), "part", w.spec, rows)?;
+                        manifest.events.insert(month_name(*m), rel);
                     }
                     None => {
-                        manifest.events.remove(m);
+                        manifest.events.remove(&month_name(*m));
                     }
                 }
             }

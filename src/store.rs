@@ -6,7 +6,7 @@
 //! the store as before or as after. Files the manifest does not name are leftovers
 //! of a killed command and are removed under the lock.
 use crate::error::{ErrorKind, KocError};
-use crate::fmt::{day_of_ts, fmt_day};
+use crate::fmt::day_of_ts;
 use crate::table::{Kind, Row, SourceSpec, Val, ACTIVITY};
 use anyhow::{Context, Result};
 use indexmap::IndexMap;
@@ -164,7 +164,10 @@ impl Store {
             .with_statistics(StatisticsOptions::default())
             .finish(&mut df)
             .map_err(|e| anyhow::anyhow!("writing parquet: {e}"))?;
-        let rel = format!("{rel_dir}/{stem}-{}.parquet", &sha256_hex(&buf)[..12]);
+        // a content hash names the file (never overwritten); SipHash is enough for that
+        let mut h = std::hash::DefaultHasher::new();
+        std::hash::Hasher::write(&mut h, &buf);
+        let rel = format!("{rel_dir}/{stem}-{:016x}.parquet", std::hash::Hasher::finish(&h));
         write_atomic(&self.dir.join(&rel), &buf)?;
         Ok(rel)
     }
@@ -216,9 +219,16 @@ impl Store {
     }
 }
 
-pub fn month_of(row: &Row) -> String {
-    let ts = row[ACTIVITY.index("occurred_at")].ts();
-    fmt_day(day_of_ts(ts))[..7].to_string()
+/// The month partition of an event row, as a number (2025-07 → 202507): cheap to
+/// compute for every row; `month_name` turns it into the folder's `YYYY-MM`.
+pub fn month_of(row: &Row) -> u32 {
+    use chrono::Datelike;
+    let d = crate::fmt::date_of(day_of_ts(row[ACTIVITY.index("occurred_at")].ts()));
+    d.year() as u32 * 100 + d.month()
+}
+
+pub fn month_name(m: u32) -> String {
+    format!("{:04}-{:02}", m / 100, m % 100)
 }
 
 /// Write bytes to a temp file in the target's folder, then rename over it.
