@@ -11,6 +11,9 @@ use chrono::{Datelike, NaiveDate};
 use polars::prelude::*;
 use std::collections::HashMap;
 
+/// A built-in metric: its name and its value per member at the snapshot.
+type Builtin<'b> = (&'static str, Box<dyn Fn(usize) -> f64 + 'b>);
+
 /// Layer index per member at one snapshot (None: not evaluated — joined later).
 pub type LayerRow = Vec<Option<usize>>;
 
@@ -135,7 +138,7 @@ impl<'a> Engine<'a> {
             values.insert(m.name.clone(), v);
         }
         let balance_slot = self.inputs.balance_days.iter().position(|d| *d == s);
-        let builtins: [(&str, Box<dyn Fn(usize) -> f64>); 4] = [
+        let builtins: [Builtin; 4] = [
             ("tenure_days", Box::new(|i| (s - ds.members[i].joined) as f64)),
             (
                 "days_since_active",
@@ -270,21 +273,6 @@ pub fn moved(prev: Option<usize>, now: usize) -> &'static str {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn snapshots_are_month_ends_before_d() {
-        let d = |y, m, dd| day_of(NaiveDate::from_ymd_opt(y, m, dd).unwrap());
-        let s = regular_snapshots(d(2025, 1, 1), d(2025, 3, 31));
-        assert_eq!(s, vec![d(2025, 1, 31), d(2025, 2, 28)]);
-        // D on a month end: that month end is D, not a regular snapshot
-        let s = regular_snapshots(d(2025, 1, 15), d(2025, 2, 1));
-        assert_eq!(s, vec![d(2025, 1, 31)]);
-    }
-}
-
 /// `layers.csv`, `layer_movements.csv` and `layer_history` (SPEC §7).
 pub fn tables(ds: &Dataset, history: &[(Day, LayerRow)], at_d: &LayerRow, ids: &[String]) -> Vec<crate::output::Table> {
     use crate::fmt::fmt_day;
@@ -338,4 +326,19 @@ pub fn tables(ds: &Dataset, history: &[(Day, LayerRow)], at_d: &LayerRow, ids: &
         }
     }
     vec![layers, movements, hist]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshots_are_month_ends_before_d() {
+        let d = |y, m, dd| day_of(NaiveDate::from_ymd_opt(y, m, dd).unwrap());
+        let s = regular_snapshots(d(2025, 1, 1), d(2025, 3, 31));
+        assert_eq!(s, vec![d(2025, 1, 31), d(2025, 2, 28)]);
+        // D on a month end: that month end is D, not a regular snapshot
+        let s = regular_snapshots(d(2025, 1, 15), d(2025, 2, 1));
+        assert_eq!(s, vec![d(2025, 1, 31)]);
+    }
 }

@@ -116,7 +116,7 @@ pub fn simulate(req: &Request) -> Result<Outcome> {
     let members = members_table(&ds, &names, &all);
     std::fs::write(out.join("simulation_members.csv"), members.to_csv()?)?;
     if req.sweep.is_some() {
-        let mut sweep = headline_table(&names[1..].to_vec(), &all[1..]);
+        let mut sweep = headline_table(&names[1..], &all[1..]);
         sweep.name = "sweep".into();
         std::fs::write(out.join("sweep.csv"), transpose(&sweep).to_csv()?)?;
     }

@@ -48,6 +48,7 @@ fn counts_table(name: &str, head: [&str; 2], rows: Vec<(String, String)>) -> Tab
     t
 }
 
+#[allow(clippy::needless_late_init)] // one summary per arm, each sets both
 pub fn of(which: &str, ds: &Dataset, c: &Computed, table_name: &str) -> Summary {
     let mut lines = vec![format!("as of {}", fmt_day(c.as_of))];
     let json;
