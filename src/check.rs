@@ -253,6 +253,12 @@ pub fn check(loaded: &Loaded) -> Result<()> {
         }
     }
     if let Some(l) = &p.layers {
+        if l.cadence.as_deref().is_some_and(|c| c != "month") {
+            note(Err(usage_err(format!(
+                "{}: layers.cadence: only 'month' is supported",
+                loaded.locate("cadence")
+            ))));
+        }
         let defaults = l.levels.iter().filter(|x| x.default).count();
         if defaults != 1 {
             note(Err(usage_err(format!(

@@ -36,11 +36,11 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             let loaded = load(&at.pipeline)?;
             let d = crate::run::as_of(&loaded, at.as_of.as_deref())?;
             let r = crate::run::run(&loaded, d, !cli.quiet)?;
-            out.ingest(&r.ingest);
             let report = r.folder.join("report.html");
             if out.json {
-                out.json(&json!({"run": r.folder, "report": report, "exit": if r.gate_failed { 3 } else { 0 }}));
+                out.json(&json!({"ingest": r.ingest, "run": r.folder, "report": report, "exit": if r.gate_failed { 3 } else { 0 }}));
             } else {
+                out.ingest(&r.ingest);
                 out.line(&format!("run folder: {}", r.folder.display()));
                 out.line(&format!("report: {}", report.display()));
             }

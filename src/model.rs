@@ -314,7 +314,7 @@ impl Dataset {
     /// The events as a DataFrame for SQL conditions (numbers as Float64 so `/` divides truly).
     pub fn event_frame(&self, awarded: Option<&[i64]>) -> Result<polars::prelude::DataFrame> {
         use crate::expr::{num_col, text_col};
-        use polars::prelude::*;
+        use polars::prelude::Column;
         let ev = &self.events;
         let txt = |f: fn(&Event) -> Option<&str>, name: &str| text_col(name, ev.iter().map(f).collect());
         let num = |f: fn(&Event) -> i64, name: &str| num_col(name, ev.iter().map(|e| Some(f(e) as f64)).collect());
@@ -324,9 +324,15 @@ impl Dataset {
                 "member_id",
                 ev.iter().map(|e| Some(self.members[e.member].id.as_str())).collect(),
             ),
-            Column::new("occurred_at".into(), ev.iter().map(|e| e.ts * 1000).collect::<Vec<_>>())
-                .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))?,
-            Column::new("date".into(), ev.iter().map(|e| e.day).collect::<Vec<_>>()).cast(&DataType::Date)?,
+            // as ISO text, so a condition compares them with a literal: date >= '2025-07-01'
+            Column::new(
+                "occurred_at".into(),
+                ev.iter().map(|e| crate::fmt::fmt_ts(e.ts)).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "date".into(),
+                ev.iter().map(|e| crate::fmt::fmt_day(e.day)).collect::<Vec<_>>(),
+            ),
             txt(|e| Some(e.action.as_str()), "action"),
             txt(|e| e.topic.as_deref(), "topic"),
             txt(|e| e.task_type.as_deref(), "task_type"),

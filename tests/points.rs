@@ -189,3 +189,18 @@ fn tiers_promote_at_once_and_demote_after_grace_possibly_two_levels() {
         ["gold", "2025-01-06", "45", "", "", "2025-01-10", "2025-01-11"]
     );
 }
+
+#[test]
+fn a_rule_condition_compares_date_and_time_with_text() {
+    let w = Workdir::new();
+    let rules = "points:\n  rules:\n    - {id: late, action: post, where: \"date >= '2025-01-06' AND occurred_at < '2025-01-06 12:00:00' AND likes / 2 = 0.5\", points: 7}\n";
+    w.create("pipeline.yaml", &small_pipeline(rules));
+    w.create("members.csv", &format!("{MEMBERS_HEADER}m1,A,2025-01-01,,\n"));
+    // only e2 is on/after 01-06, before noon, and has likes / 2 = 0.5 (true division)
+    w.create(
+        "activity_1.csv",
+        &format!("{ACTIVITY_HEADER}e1,m1,2025-01-05 10:00:00,发帖,,,,1,0,0\ne2,m1,2025-01-06 10:00:00,发帖,,,,1,0,0\ne3,m1,2025-01-06 13:00:00,发帖,,,,1,0,0\ne4,m1,2025-01-07 10:00:00,发帖,,,,2,0,0\n"),
+    );
+    let ledger = read_parquet(&run(&w, "2025-01-31").join("ledger.parquet"));
+    assert_eq!(ledger[1..].iter().map(|r| r[0].as_str()).collect::<Vec<_>>(), ["e2"]);
+}
