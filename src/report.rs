@@ -166,6 +166,18 @@ pub fn context(loaded: &Loaded, ds: &Dataset, c: &Computed, quality: &Value) -> 
         "comments": i.comments, "recommendation": i.recommendation,
         "recommendation_label": labels["recommendation"][i.recommendation].as_str().unwrap_or(i.recommendation),
     })).collect();
+    // judge scores rejected by the contests count as data quality too (SPEC §9)
+    let mut score_rejects: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for k in &c.contests {
+        for r in &k.rejects.rows {
+            *score_rejects.entry((k.id.clone(), r[5].as_str().to_string())).or_insert(0) += 1;
+        }
+    }
+    let mut quality = quality.clone();
+    quality["judge_score_rejects"] = score_rejects
+        .into_iter()
+        .map(|((contest, reason), n)| json!({"contest": contest, "reason": reason, "scores": n}))
+        .collect();
     let on_track = c
         .goals
         .iter()
