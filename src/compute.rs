@@ -28,6 +28,8 @@ pub struct Computed {
     pub care: Vec<crate::care::Occasion>,
     /// Output tables by file stem, in the order they are written.
     pub tables: Vec<Table>,
+    /// The metric frame at D (scouting reads it; a scenario may reuse it).
+    pub snapshot_d: crate::layers::Snapshot,
     /// `ledger.parquet`, kept as columns.
     pub ledger: polars::prelude::DataFrame,
 }
@@ -54,6 +56,29 @@ impl Timer {
 }
 
 pub fn compute(loaded: &Loaded, ds: &Dataset) -> Result<Computed> {
+    compute_reusing(loaded, ds, None)
+}
+
+/// The stages a what-if scenario can take over from the baseline: points, tiers and
+/// the layer snapshots, when nothing they depend on differs.
+pub struct Reuse<'a> {
+    pub base: &'a Computed,
+}
+
+/// Whether `scenario` leaves points, tiers and layers as in `base`: the sections they
+/// read are equal, and so are the days goals need layers at.
+pub fn reusable(base: &Loaded, scenario: &Loaded, as_of: Day) -> bool {
+    let value = |l: &Loaded| serde_yaml::from_str::<serde_yaml::Value>(&l.text).ok();
+    let (Some(a), Some(b)) = (value(base), value(scenario)) else {
+        return false;
+    };
+    let same = ["program", "points", "redemption", "tiers", "metrics", "layers"]
+        .iter()
+        .all(|k| a.get(k) == b.get(k));
+    same && crate::goals::layer_days(&base.pipeline, as_of) == crate::goals::layer_days(&scenario.pipeline, as_of)
+}
+
+pub fn compute_reusing(loaded: &Loaded, ds: &Dataset, reuse: Option<Reuse>) -> Result<Computed> {
     let mut timer = Timer::new();
     let p = &loaded.pipeline;
     let d = ds.as_of;
@@ -67,19 +92,25 @@ pub fn compute(loaded: &Loaded, ds: &Dataset) -> Result<Computed> {
     balance_days.sort_unstable();
     balance_days.dedup();
 
-    let points = crate::points::compute(p, ds, &balance_days)?;
-    timer.lap("points");
-    let awards = crate::points::daily_awards(ds, &points.ledger);
-    let tiers: Vec<Option<TierState>> = match &p.tiers {
-        Some(cfg) => ds
-            .members
-            .iter()
-            .enumerate()
-            .map(|(i, m)| (m.joined <= d).then(|| crate::tiers::run(cfg, &awards[i], m.joined, d)))
-            .collect(),
-        None => vec![None; ds.members.len()],
+    let (points, tiers) = match &reuse {
+        Some(r) => (r.base.points.clone(), r.base.tiers.clone()),
+        None => {
+            let points = crate::points::compute(p, ds, &balance_days)?;
+            timer.lap("points");
+            let awards = crate::points::daily_awards(ds, &points.ledger);
+            let tiers: Vec<Option<TierState>> = match &p.tiers {
+                Some(cfg) => ds
+                    .members
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| (m.joined <= d).then(|| crate::tiers::run(cfg, &awards[i], m.joined, d)))
+                    .collect(),
+                None => vec![None; ds.members.len()],
+            };
+            timer.lap("tiers");
+            (points, tiers)
+        }
     };
-    timer.lap("tiers");
     let tier_ids: Vec<String> = p
         .tiers
         .as_ref()
@@ -93,8 +124,16 @@ pub fn compute(loaded: &Loaded, ds: &Dataset) -> Result<Computed> {
         balance_at: &points.balance_at,
     };
     let mut engine = Engine::new(p, ds, inputs)?;
-    engine.run_regular(start)?;
-    let (layer_at_d, snap_d) = engine.evaluate(d)?;
+    let (layer_at_d, snap_d) = match &reuse {
+        Some(r) => {
+            engine.history = r.base.history.clone();
+            (r.base.layer_at_d.clone(), r.base.snapshot_d.clone())
+        }
+        None => {
+            engine.run_regular(start)?;
+            engine.evaluate(d)?
+        }
+    };
     timer.lap("layers");
     let level_ids = engine.level_ids.clone();
     let newcomers = crate::scouting::compute(p, ds, &points.awarded_per_event, &snap_d, &layer_at_d, &level_ids)?;
@@ -167,5 +206,6 @@ pub fn compute(loaded: &Loaded, ds: &Dataset) -> Result<Computed> {
         care,
         tables,
         ledger,
+        snapshot_d: snap_d,
     })
 }

@@ -223,6 +223,7 @@ impl<'a> Engine<'a> {
 }
 
 /// The metric frame of one snapshot.
+#[derive(Clone)]
 pub struct Snapshot {
     pub members: Vec<usize>,
     pub frame: DataFrame,

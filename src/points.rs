@@ -33,6 +33,7 @@ pub struct Balance {
     pub balance: i64,
 }
 
+#[derive(Clone)]
 pub struct Points {
     /// In (member_id, occurred_at, event_id, rule order).
     pub ledger: Vec<LedgerEntry>,

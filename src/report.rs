@@ -170,7 +170,9 @@ pub fn context(loaded: &Loaded, ds: &Dataset, c: &Computed, quality: &Value) -> 
     let mut score_rejects: BTreeMap<(String, String), u64> = BTreeMap::new();
     for k in &c.contests {
         for r in &k.rejects.rows {
-            *score_rejects.entry((k.id.clone(), r[5].as_str().to_string())).or_insert(0) += 1;
+            *score_rejects
+                .entry((k.id.clone(), r[5].as_str().to_string()))
+                .or_insert(0) += 1;
         }
     }
     let mut quality = quality.clone();

@@ -99,7 +99,15 @@ pub fn simulate(req: &Request) -> Result<Outcome> {
     let store = Store::open_read(&base.store_dir());
     let ds = Dataset::load(&store, &store.manifest()?, d)?;
     let baseline = compute(&base, &ds)?;
-    let results: Vec<Computed> = vars.iter().map(|v| compute(&v.loaded, &ds)).collect::<Result<_>>()?;
+    // a scenario that leaves points, tiers and layers alone reuses them from the baseline
+    let results: Vec<Computed> = vars
+        .iter()
+        .map(|v| {
+            let reuse =
+                crate::compute::reusable(&base, &v.loaded, d).then_some(crate::compute::Reuse { base: &baseline });
+            crate::compute::compute_reusing(&v.loaded, &ds, reuse)
+        })
+        .collect::<Result<_>>()?;
     let out = req
         .out
         .clone()

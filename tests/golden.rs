@@ -10,7 +10,8 @@ fn demo_outputs_match_the_golden_files() {
     let w = Workdir::new();
     w.copy_dir(&repo().join("samples"), "samples");
     w.copy_dir(&repo().join("pipelines"), "pipelines");
-    w.koc(&["run", "pipelines/demo.yaml", "--as-of", "2025-06-30", "--quiet"]).expect_code(0);
+    w.koc(&["run", "pipelines/demo.yaml", "--as-of", "2025-06-30", "--quiet"])
+        .expect_code(0);
     let run = w.path().join("out/demo/runs/2025-06-30");
     let golden = repo().join("tests/golden/demo");
     let bless = std::env::var_os("KOC_BLESS").is_some();
@@ -34,7 +35,10 @@ fn demo_outputs_match_the_golden_files() {
             Err(_) => differ.push(format!("{name} has no golden file")),
         }
     }
-    assert!(differ.is_empty(), "{differ:?}\nrun with KOC_BLESS=1 to rewrite tests/golden/demo after reviewing");
+    assert!(
+        differ.is_empty(),
+        "{differ:?}\nrun with KOC_BLESS=1 to rewrite tests/golden/demo after reviewing"
+    );
     // the Parquet outputs too, as rows
     for stem in ["ledger", "layer_history"] {
         let rows = read_parquet(&run.join(format!("{stem}.parquet")));
@@ -47,7 +51,11 @@ fn demo_outputs_match_the_golden_files() {
         if bless {
             std::fs::write(&path, &text).unwrap();
         } else {
-            assert!(std::fs::read_to_string(&path).unwrap_or_default() == text, "{stem}.parquet differs from {}", path.display());
+            assert!(
+                std::fs::read_to_string(&path).unwrap_or_default() == text,
+                "{stem}.parquet differs from {}",
+                path.display()
+            );
         }
     }
 }
