@@ -238,42 +238,15 @@ impl Printer {
                 "rejected",
             ],
         );
+        let mut push = |labels: [&str; 3], c: &crate::store::Counts| {
+            let mut row: Vec<crate::output::Cell> = labels.iter().map(|s| crate::output::p(*s)).collect();
+            row.extend(c.values().iter().map(|n| crate::output::p(n.to_string())));
+            t.push(row);
+        };
         for f in &r.files {
-            let c = &f.counts;
-            t.push(
-                [
-                    &f.path,
-                    &f.source,
-                    &f.status,
-                    &c.rows.to_string(),
-                    &c.inserted.to_string(),
-                    &c.updated.to_string(),
-                    &c.unchanged.to_string(),
-                    &c.ignored.to_string(),
-                    &c.rejected.to_string(),
-                ]
-                .iter()
-                .map(|s| crate::output::p(s.as_str()))
-                .collect(),
-            );
+            push([&f.path, &f.source, &f.status], &f.counts);
         }
-        let c = &r.totals;
-        t.push(
-            [
-                "total",
-                "",
-                "",
-                &c.rows.to_string(),
-                &c.inserted.to_string(),
-                &c.updated.to_string(),
-                &c.unchanged.to_string(),
-                &c.ignored.to_string(),
-                &c.rejected.to_string(),
-            ]
-            .iter()
-            .map(|s| crate::output::p(*s))
-            .collect(),
-        );
+        push(["total", "", ""], &r.totals);
         for l in crate::summary::render(&t) {
             self.line(&l);
         }

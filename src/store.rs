@@ -28,6 +28,18 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// rows, inserted, updated, unchanged, ignored, rejected — the order of every count table.
+    pub fn values(&self) -> [u64; 6] {
+        [
+            self.rows,
+            self.inserted,
+            self.updated,
+            self.unchanged,
+            self.ignored,
+            self.rejected,
+        ]
+    }
+
     pub fn add(&mut self, o: &Counts) {
         self.rows += o.rows;
         self.inserted += o.inserted;
