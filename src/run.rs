@@ -62,7 +62,7 @@ pub fn run(loaded: &Loaded, as_of: Day, progress: bool) -> Result<RunOutcome> {
         .filter(|t| !PARQUET.iter().any(|(n, _)| *n == t.name))
         .cloned()
         .collect();
-    crate::xlsx::write(&tmp.path().join("report.xlsx"), &sheets)?;
+    crate::xlsx::write(&tmp.path().join("report.xlsx"), &sheets, crate::fmt::date_of(as_of))?;
     let pipeline_sha = sha256_hex(loaded.text.as_bytes());
     let inputs: Vec<_> = manifest
         .files

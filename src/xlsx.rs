@@ -1,11 +1,15 @@
 //! `report.xlsx`: one sheet per output table, for analysts who live in Excel.
 use crate::output::{Cell, Table};
 use anyhow::Result;
-use rust_xlsxwriter::Workbook;
+use rust_xlsxwriter::{DocProperties, ExcelDateTime, Workbook};
 use std::path::Path;
 
-pub fn write(path: &Path, tables: &[Table]) -> Result<()> {
+/// `created` (the as-of date) is the file's creation time, so the same run gives the same bytes.
+pub fn write(path: &Path, tables: &[Table], created: chrono::NaiveDate) -> Result<()> {
+    use chrono::Datelike;
     let mut wb = Workbook::new();
+    let when = ExcelDateTime::from_ymd(created.year() as u16, created.month() as u8, created.day() as u8)?;
+    wb.set_properties(&DocProperties::new().set_creation_datetime(&when));
     for t in tables {
         let ws = wb.add_worksheet();
         // sheet names: at most 31 characters, unique
