@@ -290,8 +290,11 @@ pub fn check(loaded: &Loaded) -> Result<()> {
         }
     }
     for c in &p.contests {
-        note(crate::config::date_key(loaded, "window.from", &c.window.from).map(|_| ()));
-        note(crate::config::date_key(loaded, "window.to", &c.window.to).map(|_| ()));
+        note(span_in_order(
+            loaded,
+            &format!("contests[id={}].window", c.id),
+            &c.window,
+        ));
         for l in c.eligible_layers.iter().flatten() {
             layer_ref(
                 l,
@@ -339,11 +342,9 @@ pub fn check(loaded: &Loaded) -> Result<()> {
             &n,
             &format!("goals[id={}].measure", g.id),
         ));
-        note(crate::config::date_key(loaded, "period.from", &g.period.from).map(|_| ()));
-        note(crate::config::date_key(loaded, "period.to", &g.period.to).map(|_| ()));
+        note(span_in_order(loaded, &format!("goals[id={}].period", g.id), &g.period));
         if let Some(crate::config::BaselineCfg::Span(s)) = &g.baseline {
-            note(crate::config::date_key(loaded, "baseline.from", &s.from).map(|_| ()));
-            note(crate::config::date_key(loaded, "baseline.to", &s.to).map(|_| ()));
+            note(span_in_order(loaded, &format!("goals[id={}].baseline", g.id), s));
         }
         let t = &g.target;
         if [t.value.is_some(), t.multiply.is_some(), t.add.is_some()]
@@ -377,6 +378,21 @@ pub fn check(loaded: &Loaded) -> Result<()> {
     } else {
         Err(usage_err(problems.join("\n")))
     }
+}
+
+/// A `{from, to}` span: two dates, the first not after the second.
+fn span_in_order(loaded: &Loaded, what: &str, span: &crate::config::SpanCfg) -> Result<()> {
+    let from = crate::config::date_key(loaded, &format!("{what}.from"), &span.from)?;
+    let to = crate::config::date_key(loaded, &format!("{what}.to"), &span.to)?;
+    if from > to {
+        return Err(usage_err(format!(
+            "{}: {what}: from {} is after to {}",
+            loaded.locate(&span.from),
+            span.from,
+            span.to
+        )));
+    }
+    Ok(())
 }
 
 fn check_measure(loaded: &Loaded, m: &MeasureCfg, n: &Names, what: &str) -> Result<()> {

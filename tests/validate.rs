@@ -90,3 +90,17 @@ fn usage_errors_exit_2() {
     w.koc(&["frobnicate"]).expect_code(2);
     w.koc(&["run"]).expect_code(2);
 }
+
+#[test]
+fn a_period_that_ends_before_it_starts_is_refused() {
+    let w = Workdir::new();
+    setup(&w, "goals:\n  - {id: g, measure: {count: events}, period: {from: 2025-03-01, to: 2025-02-01}, target: {value: 1}}\n");
+    let run = w.koc(&["validate", "pipeline.yaml"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr()
+            .contains("goals[id=g].period: from 2025-03-01 is after to 2025-02-01"),
+        "{}",
+        run.stderr()
+    );
+}
