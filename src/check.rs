@@ -22,6 +22,8 @@ pub const EVENT_COLUMNS: [&str; 13] = [
     "views",
     "date",
 ];
+/// Event fields `sum` and `mean` can add up.
+pub const NUMERIC_FIELDS: [&str; 5] = ["likes", "comments", "shares", "views", "awarded_points"];
 pub const BUILTINS: [&str; 4] = ["tenure_days", "days_since_active", "balance", "tier_rank"];
 
 pub fn source_cfg<'a>(p: &'a Pipeline, name: &str) -> Option<&'a SourceCfg> {
@@ -240,7 +242,16 @@ pub fn check(loaded: &Loaded) -> Result<()> {
                 ))));
             }
         }
-        for f in [&m.sum, &m.mean, &m.distinct].into_iter().flatten() {
+        for f in [&m.sum, &m.mean].into_iter().flatten() {
+            if !NUMERIC_FIELDS.contains(&f.as_str()) {
+                note(Err(usage_err(format!(
+                    "{}: metrics.{name}: '{f}' is not a number field\n  fix: sum and mean take one of {}",
+                    loaded.locate(&format!("{name}:")),
+                    NUMERIC_FIELDS.join(", ")
+                ))));
+            }
+        }
+        for f in m.distinct.iter() {
             if !n.metric_where.contains(f) {
                 note(Err(usage_err(format!(
                     "{}: metrics.{name}: unknown field '{f}'",
@@ -280,9 +291,9 @@ pub fn check(loaded: &Loaded) -> Result<()> {
     if let Some(s) = &p.scouting {
         note(exp(&s.candidates, &n.candidates, "scouting.candidates"));
         for f in &s.features {
-            if !n.when.contains(&f.metric) {
+            if !n.when.contains(&f.metric) || f.metric.starts_with("ever_") {
                 note(Err(usage_err(format!(
-                    "{}: scouting.features: unknown metric '{}'",
+                    "{}: scouting.features: '{}' is not a metric or a numeric built-in",
                     loaded.locate(&f.metric),
                     f.metric
                 ))));
@@ -412,6 +423,15 @@ fn check_measure(loaded: &Loaded, m: &MeasureCfg, n: &Names, what: &str) -> Resu
             return Err(usage_err(format!(
                 "{}: {what}: count must be events or members",
                 loaded.locate(c)
+            )));
+        }
+    }
+    for f in [&m.sum, &m.mean].into_iter().flatten() {
+        if !NUMERIC_FIELDS.contains(&f.as_str()) {
+            return Err(usage_err(format!(
+                "{}: {what}: '{f}' is not a number field\n  fix: sum and mean take one of {}",
+                loaded.locate(f),
+                NUMERIC_FIELDS.join(", ")
             )));
         }
     }

@@ -150,13 +150,23 @@ fn report(out: &Printer, at: &AsOf, dump: bool) -> Result<u8> {
     let (loaded, ds, computed) = compute_at(at)?;
     let store = Store::open_read(&loaded.store_dir());
     let manifest = store.manifest()?;
-    let quality = crate::report::quality(&manifest, &ds, &crate::ingest::IngestReport::default());
+    let folder = store.dir.join("runs").join(crate::fmt::fmt_day(computed.as_of));
+    // the gated files of that run, from its run.json
+    let mut ingest = crate::ingest::IngestReport::default();
+    if let Ok(text) = std::fs::read_to_string(folder.join("run.json")) {
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        for f in v["ingest"].as_array().into_iter().flatten() {
+            if f["status"] == "gated" {
+                ingest.gated.push(f["path"].as_str().unwrap_or_default().to_string());
+            }
+        }
+    }
+    let quality = crate::report::quality(&manifest, &ds, &ingest);
     let ctx = crate::report::context(&loaded, &ds, &computed, &quality)?;
     if dump {
         println!("{}", serde_json::to_string_pretty(&ctx)?);
         return Ok(0);
     }
-    let folder = store.dir.join("runs").join(crate::fmt::fmt_day(computed.as_of));
     if !folder.exists() {
         return Err(
             crate::error::KocError::usage(format!("no finished run at {}", folder.display()))

@@ -38,6 +38,16 @@ pub fn parse(text: &str, allowed: &[String], what: &str, location: &str) -> Resu
     })
 }
 
+/// An expression that parses but cannot be evaluated (text compared with a number, say)
+/// is the pipeline's fault: exit 2, naming the expression.
+fn eval_error(e: &SqlExpr, err: &PolarsError) -> anyhow::Error {
+    usage_err(format!(
+        "the expression \"{}\" cannot be evaluated: {}\n  fix: compare text with 'text' and numbers with numbers",
+        e.text,
+        clean_polars_message(&err.to_string())
+    ))
+}
+
 fn clean_polars_message(msg: &str) -> String {
     msg.lines().next().unwrap_or(msg).trim().to_string()
 }
@@ -57,7 +67,7 @@ pub fn eval_bool(e: &SqlExpr, df: &DataFrame) -> Result<Vec<bool>> {
             .fill_null(lit(false))
             .alias("__c")])
         .collect()
-        .map_err(|err| anyhow::anyhow!("evaluating \"{}\": {err}", e.text))?;
+        .map_err(|err| eval_error(e, &err))?;
     let col = out.column("__c")?.bool()?.clone();
     let mut v: Vec<bool> = col.iter().map(|b| b.unwrap_or(false)).collect();
     if v.len() == 1 && df.height() > 1 {
@@ -77,7 +87,7 @@ pub fn eval_f64(e: &SqlExpr, df: &DataFrame) -> Result<Vec<Option<f64>>> {
         .lazy()
         .select([e.expr.clone().cast(DataType::Float64).alias("__v")])
         .collect()
-        .map_err(|err| anyhow::anyhow!("evaluating \"{}\": {err}", e.text))?;
+        .map_err(|err| eval_error(e, &err))?;
     let col = out.column("__v")?.f64()?.clone();
     let mut v: Vec<Option<f64>> = col.iter().collect();
     if v.len() == 1 && df.height() > 1 {

@@ -245,7 +245,7 @@ fn ingest_file(
         b.finish_and_clear();
     }
     let rejects = if counts.rejected > 0 {
-        rejects.into_inner()?
+        excel_safe(&rejects.into_inner()?)?
     } else {
         vec![]
     };
@@ -255,6 +255,34 @@ fn ingest_file(
         rejects,
         reasons,
     })
+}
+
+/// The rejects as an output CSV: with a BOM, and text cells guarded like every CSV output.
+fn excel_safe(csv_bytes: &[u8]) -> Result<Vec<u8>> {
+    let mut rdr = csv::ReaderBuilder::new().has_headers(false).from_reader(csv_bytes);
+    let mut rows = rdr.records();
+    let header: Vec<String> = match rows.next() {
+        Some(h) => h?.iter().map(str::to_string).collect(),
+        None => return Ok(vec![]),
+    };
+    let mut t = crate::output::Table::with_columns("rejects", header);
+    for r in rows {
+        let r = r?;
+        // line is a number; the rest is text from the export
+        t.push(
+            r.iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    if i == 2 {
+                        crate::output::p(c)
+                    } else {
+                        crate::output::t(c)
+                    }
+                })
+                .collect(),
+        );
+    }
+    t.to_csv()
 }
 
 /// The kind of a reject reason, without the offending value, for the data-quality table.

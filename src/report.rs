@@ -226,7 +226,7 @@ pub fn render_all(loaded: &Loaded, ctx: &Value, dir: &Path) -> Result<()> {
     for (name, _) in EMBEDDED {
         let tmpl = env.get_template(name)?;
         let out = tmpl.render(ctx).with_context(|| format!("rendering {name}"))?;
-        std::fs::write(dir.join(name), out)?;
+        crate::store::write_atomic(&dir.join(name), out.as_bytes())?;
     }
     Ok(())
 }

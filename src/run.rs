@@ -41,6 +41,7 @@ pub fn run(loaded: &Loaded, as_of: Day, progress: bool) -> Result<RunOutcome> {
     let quality = crate::report::quality(&manifest, &ds, &ingest);
     let runs = store.dir.join("runs");
     std::fs::create_dir_all(&runs)?;
+    recover_runs(&runs)?;
     let tmp = tempfile::Builder::new().prefix(".tmp-").tempdir_in(&runs)?;
     let mut row_counts = serde_json::Map::new();
     let mut ledger = computed.ledger.clone();
@@ -88,6 +89,31 @@ pub fn run(loaded: &Loaded, as_of: Day, progress: bool) -> Result<RunOutcome> {
         computed,
         gate_failed: gate_error.is_some(),
     })
+}
+
+/// Clean up after a run that was killed: a temp folder is dropped, and a previous run
+/// moved aside but not yet replaced is put back (under the store's lock).
+fn recover_runs(runs: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(runs)? {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        if name.starts_with(".tmp-") {
+            std::fs::remove_dir_all(&path)?;
+        } else if let Some(rest) = name.strip_prefix(".old-") {
+            // .old-<D>-<pid>: <D> is 10 characters
+            let day = rest.get(..10).unwrap_or(rest);
+            let dest = runs.join(day);
+            if dest.exists() {
+                std::fs::remove_dir_all(&path)?;
+            } else {
+                std::fs::rename(&path, &dest)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Swap a finished folder in place of `dest`: the old one is moved aside, then removed.

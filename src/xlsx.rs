@@ -10,11 +10,10 @@ pub fn write(path: &Path, tables: &[Table], created: chrono::NaiveDate) -> Resul
     let mut wb = Workbook::new();
     let when = ExcelDateTime::from_ymd(created.year() as u16, created.month() as u8, created.day() as u8)?;
     wb.set_properties(&DocProperties::new().set_creation_datetime(&when));
+    let mut used: Vec<String> = Vec::new();
     for t in tables {
         let ws = wb.add_worksheet();
-        // sheet names: at most 31 characters, unique
-        let name: String = t.name.chars().take(31).collect();
-        ws.set_name(&name)?;
+        ws.set_name(sheet_name(&t.name, &mut used))?;
         for (c, h) in t.columns.iter().enumerate() {
             ws.write_string(0, c as u16, h)?;
         }
@@ -34,4 +33,36 @@ pub fn write(path: &Path, tables: &[Table], created: chrono::NaiveDate) -> Resul
     }
     wb.save(path)?;
     Ok(())
+}
+
+/// A valid, unique sheet name: at most 31 characters, none of `[ ] : * ? / \`.
+fn sheet_name(table: &str, used: &mut Vec<String>) -> String {
+    let clean: String = table
+        .chars()
+        .map(|c| if "[]:*?/\\".contains(c) { '_' } else { c })
+        .collect();
+    let mut name: String = clean.chars().take(31).collect();
+    let mut n = 2;
+    while used.iter().any(|u| u.eq_ignore_ascii_case(&name)) {
+        let suffix = format!("~{n}");
+        name = clean.chars().take(31 - suffix.len()).collect::<String>() + &suffix;
+        n += 1;
+    }
+    used.push(name.clone());
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_or_odd_table_names_make_distinct_sheets() {
+        let mut used = Vec::new();
+        let a = sheet_name("contest_spring-photo-contest-2025_rejects", &mut used);
+        let b = sheet_name("contest_spring-photo-contest-2025_judges", &mut used);
+        assert_eq!(a.chars().count(), 31);
+        assert_ne!(a, b);
+        assert_eq!(sheet_name("contest_a/b", &mut used), "contest_a_b");
+    }
 }

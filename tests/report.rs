@@ -179,3 +179,24 @@ fn the_demo_report_renders_in_headless_chromium() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(std::fs::metadata(&shot).unwrap().len() > 10_000);
 }
+
+#[test]
+fn a_run_killed_between_its_two_renames_is_put_back_by_the_next_command() {
+    let w = Workdir::new();
+    program(&w, "");
+    w.koc(&["run", "pipeline.yaml", "--as-of", "2025-01-31", "--quiet"])
+        .expect_code(0);
+    let runs = w.path().join("store/runs");
+    // what a kill leaves between "move the old folder aside" and "move the new one in"
+    std::fs::rename(runs.join("2025-01-31"), runs.join(".old-2025-01-31-999")).unwrap();
+    std::fs::create_dir_all(runs.join(".tmp-abc")).unwrap();
+    w.koc(&["run", "pipeline.yaml", "--as-of", "2025-01-15", "--quiet"])
+        .expect_code(0);
+    let mut names: Vec<String> = std::fs::read_dir(&runs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["2025-01-15", "2025-01-31"]);
+    assert!(runs.join("2025-01-31/report.html").exists());
+}

@@ -104,3 +104,35 @@ fn a_period_that_ends_before_it_starts_is_refused() {
         run.stderr()
     );
 }
+
+#[test]
+fn a_misspelt_sum_field_and_a_type_mismatch_are_pipeline_errors() {
+    let w = Workdir::new();
+    setup(
+        &w,
+        "goals:\n  - {id: g, measure: {sum: lkes}, period: {from: 2025-01-01, to: 2025-02-01}, target: {value: 1}}\n",
+    );
+    let run = w.koc(&["validate", "pipeline.yaml"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr().contains("'lkes' is not a number field"),
+        "{}",
+        run.stderr()
+    );
+    // text compared with a number parses, but cannot be evaluated: still the pipeline's fault
+    setup(
+        &w,
+        "points:\n  rules:\n    - {id: p, action: post, points: 1, where: \"topic > 5\"}\n",
+    );
+    w.create(
+        "activity_1.csv",
+        &format!("{ACTIVITY_HEADER}e1,m1,2025-01-05 10:00:00,发帖,adas,,,1,0,0\n"),
+    );
+    let run = w.koc(&["run", "pipeline.yaml", "--as-of", "2025-01-31"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr().contains("\"topic > 5\" cannot be evaluated"),
+        "{}",
+        run.stderr()
+    );
+}
