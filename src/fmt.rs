@@ -28,12 +28,25 @@ pub fn day_of_ts(ts: Ts) -> Day {
 }
 
 pub fn fmt_day(day: Day) -> String {
-    date_of(day).format("%Y-%m-%d").to_string()
+    use chrono::Datelike;
+    let d = date_of(day);
+    // written by hand: chrono's strftime re-parses its pattern on every call
+    format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
 }
 
 pub fn fmt_ts(ts: Ts) -> String {
-    let dt = EPOCH.and_hms_opt(0, 0, 0).expect("midnight") + Duration::seconds(ts);
-    dt.format("%Y-%m-%d %H:%M:%S").to_string()
+    use chrono::Datelike;
+    let d = date_of(day_of_ts(ts));
+    let secs = ts.rem_euclid(86_400);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        d.year(),
+        d.month(),
+        d.day(),
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
 }
 
 /// Round half away from zero to 6 decimals and drop trailing zeros: `4`, `0.5`, `0.333333`.

@@ -40,6 +40,76 @@ struct Working {
     rows: Keyed,
     touched_months: BTreeSet<u32>,
     changed: bool,
+    /// Activity only: months are read from the store when a key of theirs is needed,
+    /// so one more day of events reads the ids of the store and one or two months.
+    lazy: Option<LazyMonths>,
+}
+
+struct LazyMonths {
+    /// Where each stored event_id lives.
+    key_month: std::collections::HashMap<String, u32>,
+    /// Stored partition of each month.
+    files: BTreeMap<u32, String>,
+    loaded: BTreeSet<u32>,
+}
+
+impl Working {
+    fn new(store: &Store, manifest: &Manifest, spec: &'static SourceSpec) -> Result<Working> {
+        let mut w = Working {
+            spec,
+            rows: Keyed::new(),
+            touched_months: BTreeSet::new(),
+            changed: false,
+            lazy: None,
+        };
+        if spec.name != ACTIVITY.name {
+            for r in store.load(manifest, spec)? {
+                w.rows.insert(spec.key_of(&r), r);
+            }
+            return Ok(w);
+        }
+        let mut lazy = LazyMonths {
+            key_month: Default::default(),
+            files: BTreeMap::new(),
+            loaded: BTreeSet::new(),
+        };
+        for (name, rel) in &manifest.events {
+            let month: u32 = name.replace('-', "").parse().unwrap_or(0);
+            lazy.files.insert(month, rel.clone());
+            let df = store.frames_of(rel, Some(&["event_id"]))?;
+            for id in df.column("event_id")?.str()?.iter().flatten() {
+                lazy.key_month.insert(id.to_string(), month);
+            }
+        }
+        w.lazy = Some(lazy);
+        Ok(w)
+    }
+
+    /// Make sure the stored row of `key`, if any, is in `rows`.
+    fn ensure_key(&mut self, store: &Store, key: &str) -> Result<()> {
+        if self.rows.contains_key(key) {
+            return Ok(());
+        }
+        let month = self.lazy.as_ref().and_then(|l| l.key_month.get(key).copied());
+        match month {
+            Some(m) => self.ensure_month(store, m),
+            None => Ok(()),
+        }
+    }
+
+    /// Read a stored month into `rows`, keeping any newer version read in this ingest.
+    fn ensure_month(&mut self, store: &Store, month: u32) -> Result<()> {
+        let Some(lazy) = self.lazy.as_mut() else { return Ok(()) };
+        if !lazy.loaded.insert(month) {
+            return Ok(());
+        }
+        if let Some(rel) = lazy.files.get(&month) {
+            for r in store.read_rows(self.spec, rel)? {
+                self.rows.entry(self.spec.key_of(&r)).or_insert(r);
+            }
+        }
+        Ok(())
+    }
 }
 
 pub fn ingest(loaded: &Loaded, store: &Store, progress: bool) -> Result<IngestReport> {
@@ -72,17 +142,7 @@ pub fn ingest(loaded: &Loaded, store: &Store, progress: bool) -> Result<IngestRe
                 continue;
             }
             if w.is_none() {
-                let rows = store.load(&manifest, spec)?;
-                let mut keyed = Keyed::with_capacity(rows.len());
-                for r in rows {
-                    keyed.insert(spec.key_of(&r), r);
-                }
-                w = Some(Working {
-                    spec,
-                    rows: keyed,
-                    touched_months: BTreeSet::new(),
-                    changed: false,
-                });
+                w = Some(Working::new(store, &manifest, spec)?);
             }
             let work = w.as_mut().expect("working set");
             let (export, _) = sources::open(&path, cfg)?;
@@ -95,7 +155,7 @@ pub fn ingest(loaded: &Loaded, store: &Store, progress: bool) -> Result<IngestRe
                 ts: TsParser::new(cfg.timestamp_formats.as_ref(), tz),
                 ignore_actions: &loaded.pipeline.ingest.ignore_actions,
             };
-            let outcome = ingest_file(&export, &conv, work, &rel, progress)?;
+            let outcome = ingest_file(&export, &conv, work, store, &rel, progress)?;
             let gated = outcome.counts.rows > 0
                 && outcome.counts.rejected as f64 / outcome.counts.rows as f64
                     > loaded.pipeline.ingest.max_reject_ratio;
@@ -186,7 +246,8 @@ struct FileResult {
 fn ingest_file(
     export: &sources::Export,
     conv: &Converter,
-    work: &Working,
+    work: &mut Working,
+    store: &Store,
     rel: &str,
     progress: bool,
 ) -> Result<FileResult> {
@@ -231,6 +292,9 @@ fn ingest_file(
             }
             Outcome::Row(row) => {
                 let key = conv.spec.key_of(&row);
+                if !staged.contains_key(&key) {
+                    work.ensure_key(store, &key)?;
+                }
                 let known = staged.get(&key).or_else(|| work.rows.get(&key));
                 match known {
                     None => counts.inserted += 1,
@@ -310,17 +374,22 @@ fn commit(store: &Store, manifest: &mut Manifest, working: Vec<Working>, new_rec
     if new_records.is_empty() {
         return Ok(());
     }
-    if working
+    let recount = working
         .iter()
-        .any(|w| w.changed && (w.spec.name == ACTIVITY.name || w.spec.name == table::MEMBERS.name))
-    {
-        manifest.events_of_unknown_members = count_unknown_member_events(store, manifest, &working)?;
-    }
-    for w in working {
+        .any(|w| w.changed && (w.spec.name == ACTIVITY.name || w.spec.name == table::MEMBERS.name));
+    let members: Option<std::collections::HashSet<String>> = working
+        .iter()
+        .find(|w| w.spec.name == table::MEMBERS.name)
+        .map(|w| w.rows.values().filter_map(|r| r[0].string()).collect());
+    for mut w in working {
         if !w.changed {
             continue;
         }
         if w.spec.name == ACTIVITY.name {
+            // a partition is rewritten whole: read the touched months not read yet
+            for m in w.touched_months.clone() {
+                w.ensure_month(store, m)?;
+            }
             let mut by_month: BTreeMap<u32, Vec<&table::Row>> = BTreeMap::new();
             for r in w.rows.values() {
                 let m = month_of(r);
@@ -348,6 +417,9 @@ fn commit(store: &Store, manifest: &mut Manifest, working: Vec<Working>, new_rec
             manifest.tables.insert(w.spec.name.to_string(), rel);
         }
     }
+    if recount {
+        manifest.events_of_unknown_members = count_unknown_member_events(store, manifest, members)?;
+    }
     for r in new_records {
         manifest.files.retain(|f| f.path != r.path);
         manifest.files.push(r);
@@ -355,26 +427,21 @@ fn commit(store: &Store, manifest: &mut Manifest, working: Vec<Working>, new_rec
     store.write_manifest(manifest)
 }
 
-/// Events whose member_id is not in the members source, from the working sets
-/// where they were loaded and from the store (member_id column only) where not.
-fn count_unknown_member_events(store: &Store, m: &Manifest, working: &[Working]) -> Result<u64> {
-    let find = |name: &str| working.iter().find(|w| w.spec.name == name);
-    let members: std::collections::HashSet<String> = match find(table::MEMBERS.name) {
-        Some(w) => w.rows.values().filter_map(|r| r[0].string()).collect(),
+/// Events whose member_id is not in the members source: the members as ingested
+/// (or stored), the events' member_id column of the partitions `m` names.
+fn count_unknown_member_events(
+    store: &Store,
+    m: &Manifest,
+    members: Option<std::collections::HashSet<String>>,
+) -> Result<u64> {
+    let members = match members {
+        Some(set) => set,
         None => store
             .load(m, &table::MEMBERS)?
             .into_iter()
             .filter_map(|r| r[0].string())
             .collect(),
     };
-    let idx = ACTIVITY.index("member_id");
-    if let Some(w) = find(ACTIVITY.name) {
-        return Ok(w
-            .rows
-            .values()
-            .filter(|r| r[idx].str().is_some_and(|id| !members.contains(id)))
-            .count() as u64);
-    }
     let mut n = 0u64;
     for df in store.frames(m, &ACTIVITY, Some(&["member_id"]))? {
         let col = df.column("member_id")?.str()?.clone();

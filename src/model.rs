@@ -108,6 +108,8 @@ pub struct Dataset {
     pub scores: Vec<Score>,
     pub responses: Vec<Response>,
     pub overrides: Vec<Override>,
+    /// The events as a DataFrame, built once (see `event_frame`).
+    frame: std::cell::OnceCell<polars::prelude::DataFrame>,
 }
 
 /// Events with date ≤ D straight from the Parquet columns (no per-value enum), with
@@ -293,6 +295,7 @@ impl Dataset {
             scores,
             responses,
             overrides,
+            frame: Default::default(),
         })
     }
 
@@ -313,12 +316,30 @@ impl Dataset {
 
     /// The events as a DataFrame for SQL conditions (numbers as Float64 so `/` divides truly).
     pub fn event_frame(&self, awarded: Option<&[i64]>) -> Result<polars::prelude::DataFrame> {
+        let base = match self.frame.get() {
+            Some(f) => f,
+            None => {
+                let f = self.build_event_frame()?;
+                self.frame.get_or_init(|| f)
+            }
+        };
+        let mut df = base.clone(); // columns are shared, not copied
+        if let Some(a) = awarded {
+            df.with_column(crate::expr::num_col(
+                "awarded_points",
+                a.iter().map(|x| Some(*x as f64)).collect(),
+            ))?;
+        }
+        Ok(df)
+    }
+
+    fn build_event_frame(&self) -> Result<polars::prelude::DataFrame> {
         use crate::expr::{num_col, text_col};
         use polars::prelude::Column;
         let ev = &self.events;
         let txt = |f: fn(&Event) -> Option<&str>, name: &str| text_col(name, ev.iter().map(f).collect());
         let num = |f: fn(&Event) -> i64, name: &str| num_col(name, ev.iter().map(|e| Some(f(e) as f64)).collect());
-        let mut cols = vec![
+        let cols = vec![
             txt(|e| Some(e.id.as_str()), "event_id"),
             text_col(
                 "member_id",
@@ -343,9 +364,6 @@ impl Dataset {
             num(|e| e.shares, "shares"),
             num(|e| e.views, "views"),
         ];
-        if let Some(a) = awarded {
-            cols.push(num_col("awarded_points", a.iter().map(|x| Some(*x as f64)).collect()));
-        }
         crate::expr::frame(cols)
     }
 }

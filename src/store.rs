@@ -193,6 +193,19 @@ impl Store {
         from_frame(spec, &df)
     }
 
+    /// One stored Parquet file, optionally only some columns.
+    pub fn frames_of(&self, rel: &str, columns: Option<&[&str]>) -> Result<DataFrame> {
+        let path = self.dir.join(rel);
+        let file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        let mut reader = ParquetReader::new(file);
+        if let Some(cols) = columns {
+            reader = reader.with_columns(Some(cols.iter().map(|c| c.to_string()).collect()));
+        }
+        reader
+            .finish()
+            .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))
+    }
+
     /// The stored Parquet frames of a source (events: one per month, in month order).
     pub fn frames(&self, m: &Manifest, spec: &SourceSpec, columns: Option<&[&str]>) -> Result<Vec<DataFrame>> {
         let rels: Vec<&String> = if spec.name == ACTIVITY.name {
@@ -200,19 +213,7 @@ impl Store {
         } else {
             m.tables.get(spec.name).into_iter().collect()
         };
-        rels.into_iter()
-            .map(|rel| {
-                let path = self.dir.join(rel);
-                let file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
-                let mut reader = ParquetReader::new(file);
-                if let Some(cols) = columns {
-                    reader = reader.with_columns(Some(cols.iter().map(|c| c.to_string()).collect()));
-                }
-                reader
-                    .finish()
-                    .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))
-            })
-            .collect()
+        rels.into_iter().map(|rel| self.frames_of(rel, columns)).collect()
     }
 
     /// Every stored row of a source (events: all months, in month order).
