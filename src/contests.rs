@@ -41,7 +41,11 @@ pub fn compute_all(
         .iter()
         .any(|c| c.rubric.iter().any(|r| r.from_data.is_some()))
     {
-        Some(ds.event_frame(Some(awarded))?)
+        let texts = pl
+            .contests
+            .iter()
+            .flat_map(|c| c.rubric.iter().filter_map(|r| r.from_data.as_ref()));
+        Some(ds.event_frame(&expr::names_in(texts), Some(awarded))?)
     } else {
         None
     };

@@ -48,6 +48,18 @@ fn eval_error(e: &SqlExpr, err: &PolarsError) -> anyhow::Error {
     ))
 }
 
+/// The names the given expressions mention (those that parse), for building only
+/// the columns they need.
+pub fn names_in<'a>(texts: impl IntoIterator<Item = &'a String>) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for t in texts {
+        if let Ok(e) = polars::sql::sql_expr(t) {
+            out.extend(e.meta().root_names().iter().map(|n| n.to_string()));
+        }
+    }
+    out
+}
+
 fn clean_polars_message(msg: &str) -> String {
     msg.lines().next().unwrap_or(msg).trim().to_string()
 }

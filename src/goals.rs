@@ -142,7 +142,11 @@ impl<'a> Measurer<'a> {
         let full = match self.frame.get() {
             Some(f) => f,
             None => {
-                let f = self.ds.event_frame(Some(self.awarded))?;
+                let mut texts = Vec::new();
+                for g in &self.p.goals {
+                    where_texts(&g.measure, &mut texts);
+                }
+                let f = self.ds.event_frame(&expr::names_in(&texts), Some(self.awarded))?;
                 self.frame.get_or_init(|| f)
             }
         };
@@ -159,6 +163,15 @@ impl<'a> Measurer<'a> {
         let owned: Vec<Option<String>> = layer.into_iter().map(|o| o.map(str::to_string)).collect();
         sub.with_column(polars::prelude::Column::new("layer".into(), owned))?;
         Ok(sub)
+    }
+}
+
+/// Every `where` of a measure, ratios included.
+fn where_texts(m: &MeasureCfg, out: &mut Vec<String>) {
+    out.extend(m.where_.iter().cloned());
+    if let Some(r) = &m.ratio {
+        where_texts(&r.numerator, out);
+        where_texts(&r.denominator, out);
     }
 }
 

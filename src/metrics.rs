@@ -52,7 +52,10 @@ pub fn field_key(ev: &Event, awarded: i64, field: &str) -> Option<String> {
 pub fn compile(p: &Pipeline, ds: &Dataset, awarded: &[i64]) -> Result<Vec<Metric>> {
     let names = crate::check::names(p);
     let frame = if p.metrics.values().any(|m| m.where_.is_some()) {
-        Some(ds.event_frame(Some(awarded))?)
+        Some(ds.event_frame(
+            &expr::names_in(p.metrics.values().filter_map(|m| m.where_.as_ref())),
+            Some(awarded),
+        )?)
     } else {
         None
     };

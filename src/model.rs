@@ -108,8 +108,8 @@ pub struct Dataset {
     pub scores: Vec<Score>,
     pub responses: Vec<Response>,
     pub overrides: Vec<Override>,
-    /// The events as a DataFrame, built once (see `event_frame`).
-    frame: std::cell::OnceCell<polars::prelude::DataFrame>,
+    /// Columns of `event_frame`, each built once.
+    columns: std::cell::RefCell<HashMap<&'static str, polars::prelude::Column>>,
 }
 
 /// Events with date ≤ D straight from the Parquet columns (no per-value enum), with
@@ -295,7 +295,7 @@ impl Dataset {
             scores,
             responses,
             overrides,
-            frame: Default::default(),
+            columns: Default::default(),
         })
     }
 
@@ -314,56 +314,64 @@ impl Dataset {
             .unwrap_or_default()
     }
 
-    /// The events as a DataFrame for SQL conditions (numbers as Float64 so `/` divides truly).
-    pub fn event_frame(&self, awarded: Option<&[i64]>) -> Result<polars::prelude::DataFrame> {
-        let base = match self.frame.get() {
-            Some(f) => f,
-            None => {
-                let f = self.build_event_frame()?;
-                self.frame.get_or_init(|| f)
+    /// The events as a DataFrame for SQL conditions, with the columns `names` mentions
+    /// (numbers as Float64 so `/` divides truly). Each column is built once and shared.
+    pub fn event_frame(
+        &self,
+        names: &std::collections::BTreeSet<String>,
+        awarded: Option<&[i64]>,
+    ) -> Result<polars::prelude::DataFrame> {
+        let mut cols = Vec::new();
+        // always one cheap column, so the frame has the events' height
+        for name in crate::check::EVENT_COLUMNS
+            .iter()
+            .filter(|c| **c == "likes" || names.contains(**c))
+        {
+            let mut cache = self.columns.borrow_mut();
+            if !cache.contains_key(*name) {
+                cache.insert(name, self.build_column(name));
             }
-        };
-        let mut df = base.clone(); // columns are shared, not copied
-        if let Some(a) = awarded {
-            df.with_column(crate::expr::num_col(
+            cols.push(cache[*name].clone());
+        }
+        if let (Some(a), true) = (awarded, names.contains("awarded_points")) {
+            cols.push(crate::expr::num_col(
                 "awarded_points",
                 a.iter().map(|x| Some(*x as f64)).collect(),
-            ))?;
+            ));
         }
-        Ok(df)
+        crate::expr::frame(cols)
     }
 
-    fn build_event_frame(&self) -> Result<polars::prelude::DataFrame> {
+    fn build_column(&self, name: &str) -> polars::prelude::Column {
         use crate::expr::{num_col, text_col};
         use polars::prelude::Column;
         let ev = &self.events;
-        let txt = |f: fn(&Event) -> Option<&str>, name: &str| text_col(name, ev.iter().map(f).collect());
-        let num = |f: fn(&Event) -> i64, name: &str| num_col(name, ev.iter().map(|e| Some(f(e) as f64)).collect());
-        let cols = vec![
-            txt(|e| Some(e.id.as_str()), "event_id"),
-            text_col(
-                "member_id",
+        let txt = |f: fn(&Event) -> Option<&str>| text_col(name, ev.iter().map(f).collect());
+        let num = |f: fn(&Event) -> i64| num_col(name, ev.iter().map(|e| Some(f(e) as f64)).collect());
+        match name {
+            "event_id" => txt(|e| Some(e.id.as_str())),
+            "member_id" => text_col(
+                name,
                 ev.iter().map(|e| Some(self.members[e.member].id.as_str())).collect(),
             ),
             // as ISO text, so a condition compares them with a literal: date >= '2025-07-01'
-            Column::new(
-                "occurred_at".into(),
+            "occurred_at" => Column::new(
+                name.into(),
                 ev.iter().map(|e| crate::fmt::fmt_ts(e.ts)).collect::<Vec<_>>(),
             ),
-            Column::new(
-                "date".into(),
+            "date" => Column::new(
+                name.into(),
                 ev.iter().map(|e| crate::fmt::fmt_day(e.day)).collect::<Vec<_>>(),
             ),
-            txt(|e| Some(e.action.as_str()), "action"),
-            txt(|e| e.topic.as_deref(), "topic"),
-            txt(|e| e.task_type.as_deref(), "task_type"),
-            txt(|e| e.content_id.as_deref(), "content_id"),
-            txt(|e| e.channel.as_deref(), "channel"),
-            num(|e| e.likes, "likes"),
-            num(|e| e.comments, "comments"),
-            num(|e| e.shares, "shares"),
-            num(|e| e.views, "views"),
-        ];
-        crate::expr::frame(cols)
+            "action" => txt(|e| Some(e.action.as_str())),
+            "topic" => txt(|e| e.topic.as_deref()),
+            "task_type" => txt(|e| e.task_type.as_deref()),
+            "content_id" => txt(|e| e.content_id.as_deref()),
+            "channel" => txt(|e| e.channel.as_deref()),
+            "likes" => num(|e| e.likes),
+            "comments" => num(|e| e.comments),
+            "shares" => num(|e| e.shares),
+            _ => num(|e| e.views),
+        }
     }
 }

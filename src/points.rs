@@ -68,7 +68,10 @@ fn ledger(p: &Pipeline, ds: &Dataset) -> Result<Vec<LedgerEntry>> {
     let names = crate::check::names(p);
     // rule masks: which events each rule's action and `where` accept
     let frame = if cfg.rules.iter().any(|r| r.where_.is_some()) {
-        Some(ds.event_frame(None)?)
+        Some(ds.event_frame(
+            &expr::names_in(cfg.rules.iter().filter_map(|r| r.where_.as_ref())),
+            None,
+        )?)
     } else {
         None
     };
