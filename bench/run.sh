@@ -36,6 +36,7 @@ echo "machine: $(nproc) cores, $(free -g | awk '/Mem/{print $2}') GiB; events: $
 MBYTES=$(echo "$bytes/1048576" | bc -l) measure "ingest (whole history)" "$KOC" ingest "$WORK/pipeline.yaml" --quiet
 cp "$WORK/day.csv" "$WORK/exports/activity_zz_lastday.csv"
 MBYTES= measure "ingest (one more day)" "$KOC" ingest "$WORK/pipeline.yaml" --quiet
-MBYTES= measure "run (every stage + report)" "$KOC" run "$WORK/pipeline.yaml" --as-of "$lastday" --quiet
+KOC_TIMINGS=1 MBYTES= measure "run (every stage + report)" "$KOC" run "$WORK/pipeline.yaml" --as-of "$lastday" --quiet
+sed -n 's/^timing /    /p' "$WORK/err"   # each stage of that run
 printf 'points:\n  rules:\n    - {id: featured, points: 800}\n' > "$WORK/s.yaml"
 MBYTES= measure "simulate (one scenario)" "$KOC" simulate "$WORK/pipeline.yaml" --scenario "$WORK/s.yaml" --as-of "$lastday" --out "$WORK/sim" --quiet
