@@ -62,6 +62,8 @@ pub struct Measurer<'a> {
     cache: std::cell::RefCell<HashMap<Day, LayerRow>>,
     /// The events as a frame, built once for every `where`.
     frame: std::cell::OnceCell<polars::prelude::DataFrame>,
+    /// Event indices sorted by date, so a span is a slice.
+    by_day: std::cell::OnceCell<Vec<usize>>,
 }
 
 impl<'a> Measurer<'a> {
@@ -73,6 +75,7 @@ impl<'a> Measurer<'a> {
             engine,
             cache: Default::default(),
             frame: Default::default(),
+            by_day: Default::default(),
         }
     }
 
@@ -95,9 +98,16 @@ impl<'a> Measurer<'a> {
                 _ => None,
             });
         }
-        let idx: Vec<usize> = (0..self.ds.events.len())
-            .filter(|i| (from..=to).contains(&self.ds.events[*i].day))
-            .collect();
+        // events with date in [from, to], from an index sorted by date (built once)
+        let by_day = self.by_day.get_or_init(|| {
+            let mut v: Vec<usize> = (0..self.ds.events.len()).collect();
+            v.sort_by_key(|i| self.ds.events[*i].day);
+            v
+        });
+        let lo = by_day.partition_point(|i| self.ds.events[*i].day < from);
+        let hi = by_day.partition_point(|i| self.ds.events[*i].day <= to);
+        let mut idx: Vec<usize> = by_day[lo..hi.max(lo)].to_vec();
+        idx.sort_unstable(); // back in event order: the frame is read front to back
         let accepted: Vec<usize> = match &m.where_ {
             None => idx,
             Some(w) if idx.is_empty() => {
