@@ -216,15 +216,10 @@ impl Store {
         rels.into_iter().map(|rel| self.frames_of(rel, columns)).collect()
     }
 
-    /// Every stored row of a source (events: all months, in month order).
+    /// Every stored row of a source other than activity (events are read by month:
+    /// `frames`, `read_rows`).
     pub fn load(&self, m: &Manifest, spec: &SourceSpec) -> Result<Vec<Row>> {
-        if spec.name == ACTIVITY.name {
-            let mut all = Vec::new();
-            for rel in m.events.values() {
-                all.extend(self.read_rows(spec, rel)?);
-            }
-            return Ok(all);
-        }
+        debug_assert_ne!(spec.name, ACTIVITY.name);
         match m.tables.get(spec.name) {
             Some(rel) => self.read_rows(spec, rel),
             None => Ok(vec![]),

@@ -154,10 +154,6 @@ pub const ALL: [&SourceSpec; 7] = [
     &OVERRIDES,
 ];
 
-pub fn spec(name: &str) -> Option<&'static SourceSpec> {
-    ALL.iter().copied().find(|s| s.name == name)
-}
-
 impl SourceSpec {
     pub fn index(&self, col: &str) -> usize {
         self.cols.iter().position(|c| c.name == col).expect("known column")

@@ -50,10 +50,6 @@ impl TsParser {
         }
         None
     }
-
-    pub fn tz(&self) -> Tz {
-        self.tz
-    }
 }
 
 /// `YYYY-MM-DD` or `YYYY/M/D`; impossible calendar dates are None.
