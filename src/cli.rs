@@ -28,11 +28,20 @@ pub enum Format {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Scaffold a new program (pipeline, templates, sample exports) in DIR.
-    Init { dir: PathBuf },
+    Init {
+        /// An empty or new folder.
+        dir: PathBuf,
+    },
     /// Check the pipeline file and every source's header; write nothing.
-    Validate { pipeline: PathBuf },
+    Validate {
+        /// The pipeline file (YAML).
+        pipeline: PathBuf,
+    },
     /// Load new export files into the event store.
-    Ingest { pipeline: PathBuf },
+    Ingest {
+        /// The pipeline file (YAML).
+        pipeline: PathBuf,
+    },
     /// Ingest, compute everything and render the report into STORE/runs/<D>/.
     Run(AsOf),
     /// Re-render the report of a finished run.
@@ -92,6 +101,7 @@ pub enum Command {
 
 #[derive(Args, Debug)]
 pub struct AsOf {
+    /// The pipeline file (YAML).
     pub pipeline: PathBuf,
     /// The as-of date D (default: yesterday in the program time zone).
     #[arg(long)]
