@@ -8,7 +8,7 @@ browser=$(command -v chromium || command -v chromium-browser || true)
 [ -n "$browser" ] || { echo "chromium not installed" >&2; exit 77; }
 profile=$(mktemp -d); log=$(mktemp)
 trap 'rm -rf "$profile" "$log"' EXIT
-"$browser" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+timeout 90 "$browser" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
   --disable-background-networking --disable-component-update --disable-sync \
   --user-data-dir="$profile" --hide-scrollbars --window-size=1200,2400 \
   --host-resolver-rules="MAP * ~NOTFOUND" --enable-logging=stderr --v=0 \
