@@ -113,7 +113,7 @@ fn validate(out: &Printer, path: &std::path::Path) -> Result<u8> {
         };
         let files = crate::sources::files_of(&loaded, spec.name, cfg)?;
         for f in &files {
-            let (export, _) = crate::sources::open(f, cfg)?;
+            let export = crate::sources::open(f, cfg)?;
             export.map_header(spec, cfg)?;
             lines.push(format!(
                 "{:<16} {} ({}, delimiter {:?})",

@@ -17,7 +17,6 @@ pub struct Computed {
     pub tiers: Vec<Option<TierState>>,
     pub tier_ids: Vec<String>,
     pub level_ids: Vec<String>,
-    pub snapshots: Vec<Day>,
     pub history: Vec<(Day, LayerRow)>,
     pub layer_at_d: LayerRow,
     pub previous_snapshot: Option<Day>,
@@ -86,7 +85,7 @@ pub fn compute_reusing(loaded: &Loaded, ds: &Dataset, reuse: Option<Reuse>) -> R
     let regular = crate::layers::regular_snapshots(start, d);
     let previous_snapshot = regular.last().copied();
     // balances are needed at every day a layer is evaluated
-    let mut balance_days = regular.clone();
+    let mut balance_days = regular;
     balance_days.push(d);
     balance_days.extend(crate::goals::layer_days(p, d));
     balance_days.sort_unstable();
@@ -169,8 +168,6 @@ pub fn compute_reusing(loaded: &Loaded, ds: &Dataset, reuse: Option<Reuse>) -> R
         tables.push(crate::tiers::tables::tiers(cfg, ds, &tiers, previous_snapshot));
         tables.push(crate::tiers::tables::changes(cfg, ds, &tiers));
     }
-    let mut snapshots = regular.clone();
-    snapshots.push(d);
     tables.extend(crate::layers::tables(ds, &history, &layer_at_d, &level_ids));
     tables.push(crate::scouting::table(p, ds, &newcomers));
     for c in &contests {
@@ -195,7 +192,6 @@ pub fn compute_reusing(loaded: &Loaded, ds: &Dataset, reuse: Option<Reuse>) -> R
         tiers,
         tier_ids,
         level_ids,
-        snapshots,
         history,
         layer_at_d,
         previous_snapshot,

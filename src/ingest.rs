@@ -145,7 +145,7 @@ pub fn ingest(loaded: &Loaded, store: &Store, progress: bool) -> Result<IngestRe
                 w = Some(Working::new(store, &manifest, spec)?);
             }
             let work = w.as_mut().expect("working set");
-            let (export, _) = sources::open(&path, cfg)?;
+            let export = sources::open_bytes(&path, &bytes, cfg)?;
             let (positions, header_len) = export.map_header(spec, cfg)?;
             let conv = Converter {
                 spec,

@@ -133,19 +133,21 @@ pub struct Export {
     pub text: String,
 }
 
-pub fn open(path: &Path, cfg: &SourceCfg) -> Result<(Export, Vec<u8>)> {
-    let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-    let (text, encoding) = decode(&bytes, cfg.encoding.as_deref(), path)?;
+/// Decode an export already read into memory (ingest hashes the same bytes).
+pub fn open_bytes(path: &Path, bytes: &[u8], cfg: &SourceCfg) -> Result<Export> {
+    let (text, encoding) = decode(bytes, cfg.encoding.as_deref(), path)?;
     let delimiter = delimiter(&text, cfg.delimiter.as_deref(), path)?;
-    Ok((
-        Export {
-            path: path.to_path_buf(),
-            encoding,
-            delimiter,
-            text,
-        },
-        bytes,
-    ))
+    Ok(Export {
+        path: path.to_path_buf(),
+        encoding,
+        delimiter,
+        text,
+    })
+}
+
+pub fn open(path: &Path, cfg: &SourceCfg) -> Result<Export> {
+    let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    open_bytes(path, &bytes, cfg)
 }
 
 impl Export {

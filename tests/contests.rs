@@ -81,12 +81,6 @@ c2,F2,J1,tech,8
     );
 }
 
-fn run(w: &Workdir) -> std::path::PathBuf {
-    w.koc(&["run", "pipeline.yaml", "--as-of", "2025-04-10", "--quiet"])
-        .expect_code(0);
-    w.path().join("store/runs/2025-04-10")
-}
-
 fn rows(path: &std::path::Path) -> Vec<String> {
     read_csv(path)[1..].iter().map(|r| r.join(" ")).collect()
 }
@@ -95,7 +89,7 @@ fn rows(path: &std::path::Path) -> Vec<String> {
 fn raw_means_tie_and_the_earlier_entry_wins() {
     let w = Workdir::new();
     program(&w, "none");
-    let dir = run(&w);
+    let dir = w.run_at("2025-04-10");
     // E1 (10+5+4)/3 = 6.333 and E3 (6+5+8)/3 = 6.333 tie; E1 was submitted first
     assert_eq!(
         rows(&dir.join("contest_c1.csv")),
@@ -124,7 +118,7 @@ fn raw_means_tie_and_the_earlier_entry_wins() {
 fn zscores_change_the_winner() {
     let w = Workdir::new();
     program(&w, "zscore");
-    let dir = run(&w);
+    let dir = w.run_at("2025-04-10");
     // J1 over E1..E3 (E4 is over the limit): mean 6, z = 1.22, -1.22, 0; J2: sd 0 → z 0;
     // J3: mean 7, z = -1.39, 0.93, 0.46 → mean z: E1 -0.05, E2 -0.10, E3 0.15
     assert_eq!(
@@ -146,7 +140,7 @@ fn zscores_change_the_winner() {
 fn a_tie_on_final_is_broken_by_the_tie_break_criterion_first() {
     let w = Workdir::new();
     program(&w, "none");
-    let dir = run(&w);
+    let dir = w.run_at("2025-04-10");
     // F1 (8, 6) and F2 (6, 8) both 70: tech decides, although F1 came first
     assert_eq!(
         rows(&dir.join("contest_c2.csv")),

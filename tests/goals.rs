@@ -52,6 +52,10 @@ goals:
         denominator: {count: events, where: "action = 'featured'"}
     period: {from: 2025-03-01, to: 2025-03-28}
     target: {value: 1}
+  - id: people
+    measure: {count: members, where: "action = 'post'"}
+    period: {from: 2025-03-01, to: 2025-03-28}
+    target: {value: 1}
 care: {horizon_days: 14}
 "#;
 
@@ -109,6 +113,7 @@ fn goal_status_before_inside_and_after_the_period() {
             "fewer 2 5   0 not_started",
             "adas_share  0.5   0 not_started",
             "empty_ratio  1   0 not_started",
+            "people  1   0 not_started",
         ]
     );
     // 03-14: 14 of 28 days; posts 3 → projected 6 (≥ 0.9 · 6.5 = 5.85: at risk);
@@ -122,6 +127,8 @@ fn goal_status_before_inside_and_after_the_period() {
             "fewer 2 5 3 6 0.5 behind",
             "adas_share  0.5 0.666667 0.666667 0.5 on_track",
             "empty_ratio  1   0.5 no_data",
+            // distinct members, not events: m1 alone posts (3 posts); up and countable → achieved
+            "people  1 1 2 0.5 achieved",
         ]
     );
     // after the period: posts 4 < 5.85 → behind; fewer 4 ≤ 5 → achieved
@@ -133,6 +140,7 @@ fn goal_status_before_inside_and_after_the_period() {
             "fewer 2 5 4 4 1 achieved",
             "adas_share  0.5 0.5 0.5 1 achieved",
             "empty_ratio  1   1 no_data",
+            "people  1 1 1 1 achieved",
         ]
     );
     let trend = read_csv(&w.path().join("store/runs/2025-03-31/goal_trend.csv"));

