@@ -45,7 +45,10 @@ pub fn compute_all(
             .contests
             .iter()
             .flat_map(|c| c.rubric.iter().filter_map(|r| r.from_data.as_ref()));
-        Some(ds.event_frame(&expr::names_in(texts), Some(awarded))?)
+        Some(FromData {
+            frame: ds.event_frame(&expr::names_in(texts), Some(awarded))?,
+            first_event: first_event_by_content(ds),
+        })
     } else {
         None
     };
@@ -55,11 +58,17 @@ pub fn compute_all(
         .collect()
 }
 
+/// What `from_data` criteria read, built once for all contests.
+struct FromData<'a> {
+    frame: polars::prelude::DataFrame,
+    first_event: HashMap<&'a str, usize>,
+}
+
 fn compute(
     pl: &Pipeline,
     c: &ContestCfg,
     ds: &Dataset,
-    frame: Option<&polars::prelude::DataFrame>,
+    data: Option<&FromData>,
     layer_at_d: &LayerRow,
     level_ids: &[String],
 ) -> Result<ContestResult> {
@@ -163,11 +172,11 @@ fn compute(
     for (ci, crit) in c.rubric.iter().enumerate() {
         let raw: Vec<f64> = if let Some(f) = &crit.from_data {
             let e = expr::parse(f, &names.metric_where, &format!("contests[id={}].from_data", c.id), "")?;
-            let vals = match frame {
-                Some(df) => expr::eval_f64(&e, df)?,
-                None => vec![],
+            let Some(data) = data else {
+                unreachable!("built whenever a criterion has from_data")
             };
-            let first_event = first_event_by_content(ds);
+            let vals = expr::eval_f64(&e, &data.frame)?;
+            let first_event = &data.first_event;
             let v: Vec<f64> = ranked
                 .iter()
                 .map(|i| {
