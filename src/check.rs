@@ -384,11 +384,63 @@ pub fn check(loaded: &Loaded) -> Result<()> {
         }
     }
     problems.extend(layer_problems);
+    problems.extend(crate::limits::check(loaded));
+    let known = crate::lint::Known {
+        actions: known_actions.as_deref(),
+        layers: &layer_ids,
+        metrics: &n.when,
+    };
+    for (text, what) in expressions(p) {
+        problems.extend(crate::lint::expression(loaded, text, &what, &known));
+    }
     if problems.is_empty() {
         Ok(())
     } else {
         Err(usage_err(problems.join("\n")))
     }
+}
+
+/// Every expression of the pipeline with its place (rule path).
+pub fn expressions(p: &Pipeline) -> Vec<(&str, String)> {
+    let mut out: Vec<(&str, String)> = Vec::new();
+    for r in p.points.iter().flat_map(|x| &x.rules) {
+        if let Some(w) = &r.where_ {
+            out.push((w, format!("points.rules[id={}].where", r.id)));
+        }
+    }
+    for (name, m) in &p.metrics {
+        if let Some(w) = &m.where_ {
+            out.push((w, format!("metrics.{name}.where")));
+        }
+    }
+    for lv in p.layers.iter().flat_map(|l| &l.levels) {
+        if let Some(w) = &lv.when {
+            out.push((w, format!("layers.levels[id={}].when", lv.id)));
+        }
+    }
+    if let Some(s) = &p.scouting {
+        out.push((&s.candidates, "scouting.candidates".into()));
+    }
+    for c in &p.contests {
+        for r in &c.rubric {
+            if let Some(f) = &r.from_data {
+                out.push((f, format!("contests[id={}].rubric[{}].from_data", c.id, r.criterion)));
+            }
+        }
+    }
+    fn measure<'a>(m: &'a MeasureCfg, what: String, out: &mut Vec<(&'a str, String)>) {
+        if let Some(r) = &m.ratio {
+            measure(&r.numerator, format!("{what}.ratio.numerator"), out);
+            measure(&r.denominator, format!("{what}.ratio.denominator"), out);
+        }
+        if let Some(w) = &m.where_ {
+            out.push((w, format!("{what}.where")));
+        }
+    }
+    for g in &p.goals {
+        measure(&g.measure, format!("goals[id={}].measure", g.id), &mut out);
+    }
+    out
 }
 
 /// A `{from, to}` span: two dates, the first not after the second.

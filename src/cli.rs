@@ -97,6 +97,27 @@ pub enum Command {
     },
     /// The care calendar.
     Care(Stage),
+    /// Verify the store: manifest against files, every file readable, no duplicate
+    /// event ids; says how to repair what it finds (exit 1 when it finds anything).
+    CheckStore {
+        /// The pipeline file (YAML).
+        pipeline: PathBuf,
+    },
+    /// Everything computed about one member, with the reasons (points, tier, layer,
+    /// scouting, contests, care). Example: `koc explain pipeline.yaml M10023 --as-of 2025-06-30`
+    Explain {
+        #[command(flatten)]
+        at: AsOf,
+        /// The member_id.
+        member: String,
+    },
+    /// Shell completions on stdout, e.g. `koc completions bash > /etc/bash_completion.d/koc`.
+    Completions {
+        /// bash, zsh, fish, powershell or elvish.
+        shell: clap_complete::Shell,
+    },
+    /// The man page (roff) on stdout, e.g. `koc man > /usr/local/share/man/man1/koc.1`.
+    Man,
 }
 
 #[derive(Args, Debug)]

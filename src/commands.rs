@@ -15,11 +15,13 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
     };
     match cli.command {
         Command::Init { dir } => {
-            crate::synth::init(&dir)?;
+            let last = crate::synth::init(&dir)?;
             out.line(&format!(
-                "scaffolded a program in {}; try: koc run {}/pipeline.yaml",
+                "scaffolded a program in {}; its sample data ends on {}, so try: koc run {}/pipeline.yaml --as-of {}",
                 dir.display(),
-                dir.display()
+                crate::fmt::fmt_day(last),
+                dir.display(),
+                crate::fmt::fmt_day(last)
             ));
             Ok(0)
         }
@@ -28,6 +30,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             let loaded = load(&pipeline)?;
             let store = Store::open_locked(&loaded.store_dir())?;
             let report = crate::ingest::ingest(&loaded, &store, !cli.quiet)?;
+            warn_all(&out, &report.warnings);
             out.ingest(&report);
             report.gate(loaded.pipeline.ingest.max_reject_ratio)?;
             Ok(0)
@@ -36,6 +39,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             let loaded = load(&at.pipeline)?;
             let d = crate::run::as_of(&loaded, at.as_of.as_deref())?;
             let r = crate::run::run(&loaded, d, !cli.quiet)?;
+            warn_all(&out, &r.warnings);
             let report = r.folder.join("report.html");
             if out.json {
                 out.json(&json!({"ingest": r.ingest, "run": r.folder, "report": report, "exit": if r.gate_failed { 3 } else { 0 }}));
@@ -46,6 +50,17 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             }
             if r.gate_failed {
                 r.ingest.gate(loaded.pipeline.ingest.max_reject_ratio)?;
+            }
+            if r.stale_failed {
+                return Err(crate::error::KocError::new(
+                    crate::error::ErrorKind::QualityGate,
+                    format!(
+                        "the data is stale for {} (ingest.fail_on_stale is set); the run folder was written",
+                        crate::fmt::fmt_day(d)
+                    ),
+                )
+                .with_hint("check that tonight's exports arrived, then run again")
+                .into());
             }
             Ok(0)
         }
@@ -82,6 +97,13 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             days,
             seed,
         } => {
+            if members == 0 || members > 10_000_000 || days == 0 || days > 3_660 {
+                return Err(crate::error::KocError::usage(format!(
+                    "koc synth --members {members} --days {days}: out of range"
+                ))
+                .with_hint("use 1 to 10,000,000 members and 1 to 3,660 days")
+                .into());
+            }
             let n = crate::synth::write(&dir, members, days, seed)?;
             out.line(&format!(
                 "wrote {n} events for {members} members over {days} days to {}",
@@ -94,6 +116,32 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Layers(s) => stage(&out, &s, "layers", None),
         Command::Scout(s) => stage(&out, &s, "scout", None),
         Command::Care(s) => stage(&out, &s, "care", None),
+        Command::CheckStore { pipeline } => check_store(&out, &pipeline),
+        Command::Explain { at, member } => {
+            let (loaded, ds, computed) = compute_at(&at)?;
+            let v = crate::explain::explain(&loaded, &ds, &computed, &member)?;
+            if out.json {
+                out.json(&v);
+            } else {
+                for l in crate::explain::render_text(&v, loaded.pipeline.program.locale == "en") {
+                    out.line(&l);
+                }
+            }
+            Ok(0)
+        }
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "koc", &mut buf);
+            stdout_bytes(&buf);
+            Ok(0)
+        }
+        Command::Man => {
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut buf)?;
+            stdout_bytes(&buf);
+            Ok(0)
+        }
         Command::Contest { stage: s, id } => stage(&out, &s, "contest", id.as_deref()),
     }
 }
@@ -106,6 +154,13 @@ fn load(path: &std::path::Path) -> Result<Loaded> {
 
 fn validate(out: &Printer, path: &std::path::Path) -> Result<u8> {
     let loaded = load(path)?;
+    let mut warnings = crate::lint::rule_warnings(&loaded);
+    warnings.extend(crate::lint::stored_value_warnings(&loaded)?);
+    if !out.quiet {
+        for w in &warnings {
+            eprintln!("warning: {w}");
+        }
+    }
     let mut lines = Vec::new();
     for spec in crate::table::ALL {
         let Some(cfg) = crate::check::source_cfg(&loaded.pipeline, spec.name) else {
@@ -114,6 +169,14 @@ fn validate(out: &Printer, path: &std::path::Path) -> Result<u8> {
         let files = crate::sources::files_of(&loaded, spec.name, cfg)?;
         for f in &files {
             let export = crate::sources::open(f, cfg)?;
+            if export.is_empty() {
+                lines.push(format!(
+                    "{:<16} {} (empty: 0 rows)",
+                    spec.name,
+                    crate::ingest::relative(&loaded.dir, f)
+                ));
+                continue;
+            }
             export.map_header(spec, cfg)?;
             lines.push(format!(
                 "{:<16} {} ({}, delimiter {:?})",
@@ -153,6 +216,7 @@ fn report(out: &Printer, at: &AsOf, dump: bool) -> Result<u8> {
     let folder = store.dir.join("runs").join(crate::fmt::fmt_day(computed.as_of));
     // the gated files of that run, from its run.json
     let mut ingest = crate::ingest::IngestReport::default();
+    let mut warnings: Vec<crate::ingest::Warning> = Vec::new();
     if let Ok(text) = std::fs::read_to_string(folder.join("run.json")) {
         let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
         for f in v["ingest"].as_array().into_iter().flatten() {
@@ -160,11 +224,13 @@ fn report(out: &Printer, at: &AsOf, dump: bool) -> Result<u8> {
                 ingest.gated.push(f["path"].as_str().unwrap_or_default().to_string());
             }
         }
+        warnings = serde_json::from_value(v["warnings"].clone()).unwrap_or_default();
     }
     let quality = crate::report::quality(&manifest, &ds, &ingest);
-    let ctx = crate::report::context(&loaded, &ds, &computed, &quality)?;
+    let mut ctx = crate::report::context(&loaded, &ds, &computed, &quality)?;
+    crate::report::add_run_notes(&mut ctx, &warnings, &ingest.gated, &manifest);
     if dump {
-        println!("{}", serde_json::to_string_pretty(&ctx)?);
+        stdout_line(&serde_json::to_string_pretty(&ctx)?);
         return Ok(0);
     }
     if !folder.exists() {
@@ -210,9 +276,74 @@ fn stage(out: &Printer, s: &Stage, which: &str, contest: Option<&str>) -> Result
         }
     }
     if let (Some(path), Some(t)) = (&s.out, c.table(&table_name)) {
-        std::fs::write(path, t.to_csv()?)?;
+        std::fs::write(path, t.to_csv()?).map_err(|e| {
+            crate::error::KocError::new(
+                crate::error::ErrorKind::Runtime,
+                format!("cannot write --out {}: {e}", path.display()),
+            )
+            .with_hint("give a path in an existing folder you can write to")
+        })?;
     }
     Ok(0)
+}
+
+/// Warnings go to stderr as `warning: …` (SPEC §2), unless --quiet.
+fn warn_all(out: &Printer, warnings: &[crate::ingest::Warning]) {
+    if !out.quiet {
+        for w in warnings {
+            eprintln!("warning: {}", w.message);
+        }
+    }
+}
+
+/// Bytes on stdout, quiet on a closed pipe like `stdout_line`.
+fn stdout_bytes(bytes: &[u8]) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(bytes).and_then(|_| out.flush());
+}
+
+/// One line on stdout. A closed stdout (`koc … | head`) is not an error: the rest
+/// of the output is dropped quietly and the command keeps its exit code (SPEC §2).
+pub fn stdout_line(s: &str) {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static CLOSED: AtomicBool = AtomicBool::new(false);
+    if CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{s}").and_then(|_| out.flush()).is_err() {
+        CLOSED.store(true, Ordering::Relaxed);
+    }
+}
+
+fn check_store(out: &Printer, path: &std::path::Path) -> Result<u8> {
+    let loaded = load(path)?;
+    let store = Store::open_read(&loaded.store_dir());
+    if !store.dir.exists() {
+        return Err(crate::error::usage_err(format!(
+            "no store at {} (sets `store:` in {})",
+            store.dir.display(),
+            loaded.path.display()
+        )));
+    }
+    let r = crate::check_store::check(&store)?;
+    if out.json {
+        out.json(&serde_json::to_value(&r)?);
+    } else {
+        for f in &r.findings {
+            out.line(&format!("{}: {}\n  fix: {}", f.path, f.problem, f.fix));
+        }
+        out.line(&format!(
+            "{}: {} data files, {} events, {} problems",
+            store.dir.display(),
+            r.files_checked,
+            r.events,
+            r.findings.len()
+        ));
+    }
+    Ok(if r.findings.is_empty() { 0 } else { 1 })
 }
 
 pub struct Printer {
@@ -223,11 +354,11 @@ pub struct Printer {
 impl Printer {
     pub fn line(&self, s: &str) {
         if !self.quiet {
-            println!("{s}");
+            stdout_line(s);
         }
     }
     pub fn json(&self, v: &serde_json::Value) {
-        println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+        stdout_line(&serde_json::to_string_pretty(v).unwrap_or_default());
     }
     pub fn ingest(&self, r: &crate::ingest::IngestReport) {
         if self.json {

@@ -77,19 +77,24 @@ pub fn reusable(base: &Loaded, scenario: &Loaded, as_of: Day) -> bool {
     same && crate::goals::layer_days(&base.pipeline, as_of) == crate::goals::layer_days(&scenario.pipeline, as_of)
 }
 
+/// Every day a layer is evaluated (regular snapshots, D, the goals' days): balances
+/// are needed there.
+pub fn balance_days(p: &crate::config::Pipeline, start: Day, d: Day) -> Vec<Day> {
+    let mut days = crate::layers::regular_snapshots(start, d);
+    days.push(d);
+    days.extend(crate::goals::layer_days(p, d));
+    days.sort_unstable();
+    days.dedup();
+    days
+}
+
 pub fn compute_reusing(loaded: &Loaded, ds: &Dataset, reuse: Option<Reuse>) -> Result<Computed> {
     let mut timer = Timer::new();
     let p = &loaded.pipeline;
     let d = ds.as_of;
     let start = crate::config::date_key(loaded, "program.start", &p.program.start)?;
-    let regular = crate::layers::regular_snapshots(start, d);
-    let previous_snapshot = regular.last().copied();
-    // balances are needed at every day a layer is evaluated
-    let mut balance_days = regular;
-    balance_days.push(d);
-    balance_days.extend(crate::goals::layer_days(p, d));
-    balance_days.sort_unstable();
-    balance_days.dedup();
+    let previous_snapshot = crate::layers::regular_snapshots(start, d).last().copied();
+    let balance_days = balance_days(p, start, d);
 
     let (points, tiers) = match &reuse {
         Some(r) => (r.base.points.clone(), r.base.tiers.clone()),

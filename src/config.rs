@@ -88,6 +88,16 @@ pub struct IngestCfg {
     pub max_reject_ratio: f64,
     #[serde(default)]
     pub ignore_actions: Vec<String>,
+    /// SPEC §11: D more than this many days after the last event warns `stale_data`.
+    #[serde(default = "default_stale_after")]
+    pub stale_after_days: i64,
+    /// SPEC §11: a stale D still writes the run, then exits 3.
+    #[serde(default)]
+    pub fail_on_stale: bool,
+}
+
+fn default_stale_after() -> i64 {
+    2
 }
 
 fn default_ratio() -> f64 {
@@ -99,6 +109,8 @@ impl Default for IngestCfg {
         IngestCfg {
             max_reject_ratio: default_ratio(),
             ignore_actions: vec![],
+            stale_after_days: default_stale_after(),
+            fail_on_stale: false,
         }
     }
 }

@@ -3,6 +3,10 @@ use crate::config::SourceCfg;
 use crate::table::{Kind, Row, SourceSpec, Val};
 use crate::timestamps::{parse_day, TsParser};
 
+/// The largest count or number an export may give: beyond it f64 sums stop being
+/// exact and point products could wrap, so such a row is rejected as a typo.
+pub const MAX_COUNT: i64 = 1_000_000_000_000_000;
+
 pub enum Outcome {
     Row(Row),
     /// The action is in `ingest.ignore_actions`: dropped on purpose, counted.
@@ -113,13 +117,16 @@ impl Converter<'_> {
             Kind::Count => {
                 let t = raw.trim();
                 match t.parse::<i64>() {
+                    Ok(n) if n > MAX_COUNT => Err(format!(
+                        "count '{raw}' in '{name}' is implausibly large (at most {MAX_COUNT})"
+                    )),
                     Ok(n) if n >= 0 => Ok(Val::Int(n)),
                     Ok(_) => Err(format!("negative count '{raw}' in '{name}' (must be an integer ≥ 0)")),
                     Err(_) => Err(format!("'{raw}' in '{name}' is not an integer ≥ 0")),
                 }
             }
             Kind::Num => match raw.trim().parse::<f64>() {
-                Ok(x) if x.is_finite() => Ok(Val::Num(x)),
+                Ok(x) if x.is_finite() && x.abs() <= MAX_COUNT as f64 => Ok(Val::Num(x)),
                 _ => Err(format!("'{raw}' in '{name}' is not a number")),
             },
         }

@@ -14,6 +14,7 @@ pub struct SqlExpr {
 /// Parse `text`; every name it uses must be one of `allowed`. `what` names the
 /// expression's place in the pipeline, `location` is its file:line:col.
 pub fn parse(text: &str, allowed: &[String], what: &str, location: &str) -> Result<SqlExpr> {
+    check_size(text, what, location)?;
     let expr = polars::sql::sql_expr(text).map_err(|e| {
         usage_err(format!(
             "{location}: {what}: the expression \"{text}\" does not parse: {}",
@@ -23,9 +24,11 @@ pub fn parse(text: &str, allowed: &[String], what: &str, location: &str) -> Resu
     for name in expr.clone().meta().root_names() {
         let name = name.as_str();
         if !allowed.iter().any(|a| a == name) {
-            let hint = crate::config::suggest(name, allowed.iter().map(String::as_str))
-                .map(|s| format!(" (did you mean '{s}'?)"))
-                .unwrap_or_default();
+            let quote = format!("if '{name}' is a value, quote it: '{name}'");
+            let hint = match crate::config::suggest(name, allowed.iter().map(String::as_str)) {
+                Some(s) => format!(" (did you mean '{s}'? {quote})"),
+                None => format!(" ({quote})"),
+            };
             return Err(usage_err(format!(
                 "{location}: {what}: the expression \"{text}\" names '{name}', which it cannot see{hint}\n  fix: it may use: {}",
                 allowed.join(", ")
@@ -36,6 +39,51 @@ pub fn parse(text: &str, allowed: &[String], what: &str, location: &str) -> Resu
         text: text.to_string(),
         expr,
     })
+}
+
+/// The most terms (AND/OR/NOT and operators) and the deepest nesting an expression
+/// may have: the SQL parser recurses once per term, and 6,000 ORs overflow its stack.
+pub const MAX_TERMS: usize = 500;
+pub const MAX_DEPTH: usize = 32;
+
+/// Refuse an expression too big to parse safely, before the parser sees it.
+fn check_size(text: &str, what: &str, location: &str) -> Result<()> {
+    let (mut depth, mut deepest, mut terms, mut quoted) = (0usize, 0usize, 0usize, false);
+    let mut word = String::new();
+    for c in text.chars().chain(std::iter::once(' ')) {
+        if c == '\'' {
+            quoted = !quoted;
+            continue;
+        }
+        if quoted {
+            continue;
+        }
+        if c.is_alphanumeric() || c == '_' {
+            word.push(c);
+            continue;
+        }
+        if ["and", "or", "not"].contains(&word.to_ascii_lowercase().as_str()) {
+            terms += 1;
+        }
+        word.clear();
+        match c {
+            '(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            ')' => depth = depth.saturating_sub(1),
+            '+' | '-' | '*' | '/' | '=' | '<' | '>' => terms += 1,
+            _ => {}
+        }
+    }
+    if terms > MAX_TERMS || deepest > MAX_DEPTH {
+        return Err(usage_err(format!(
+            "{location}: {what}: the expression is too large ({terms} operators, parentheses {deepest} deep; \
+             at most {MAX_TERMS} and {MAX_DEPTH})\n  fix: use IN ('a', 'b', …) instead of long OR chains, \
+             or a metric for a complex condition"
+        )));
+    }
+    Ok(())
 }
 
 /// An expression that parses but cannot be evaluated (text compared with a number, say)

@@ -74,6 +74,23 @@ pub fn fmt_opt_num(x: Option<f64>) -> String {
     x.map(fmt_num).unwrap_or_default()
 }
 
+/// An integer with thousands separators for people (`1,204,311`); CSVs keep plain digits.
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
 pub fn fmt_bool(b: bool) -> &'static str {
     if b {
         "true"

@@ -20,6 +20,33 @@ pub struct IngestReport {
     pub gated: Vec<String>,
     /// Events in the store whose member is not in the members source.
     pub events_of_unknown_members: u64,
+    /// Problems that did not stop the ingest (SPEC §2 warnings).
+    pub warnings: Vec<Warning>,
+}
+
+/// A warning of SPEC §2: a code and a message, on stderr, in run.json and the report.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct Warning {
+    pub code: String,
+    pub message: String,
+}
+
+impl IngestReport {
+    pub fn warn(&mut self, code: &str, message: String) {
+        self.warnings.push(Warning {
+            code: code.into(),
+            message,
+        });
+    }
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
+pub fn cut_at_char(s: &str, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -115,6 +142,13 @@ impl Working {
 pub fn ingest(loaded: &Loaded, store: &Store, progress: bool) -> Result<IngestReport> {
     let mut manifest = store.manifest()?;
     let tz = crate::check::timezone(loaded)?;
+    let now = {
+        use chrono::TimeZone;
+        crate::fmt::fmt_ts(crate::fmt::ts_of(
+            tz.from_utc_datetime(&chrono::Utc::now().naive_utc()).naive_local(),
+        ))
+    };
+    let batch = manifest.files.iter().map(|f| f.batch).max().unwrap_or(0) + 1;
     let mut report = IngestReport::default();
     let mut new_records: Vec<FileRecord> = Vec::new();
     let mut working: Vec<Working> = Vec::new();
@@ -146,6 +180,33 @@ pub fn ingest(loaded: &Loaded, store: &Store, progress: bool) -> Result<IngestRe
             }
             let work = w.as_mut().expect("working set");
             let export = sources::open_bytes(&path, &bytes, cfg)?;
+            if export.is_empty() {
+                report.warn(
+                    "empty_file",
+                    format!("{rel}: the file is empty (no header, no rows): counted as 0 rows"),
+                );
+                new_records.push(FileRecord {
+                    path: rel.clone(),
+                    source: spec.name.into(),
+                    sha256: sha.clone(),
+                    encoding: export.encoding.into(),
+                    counts: Counts::default(),
+                    reject_reasons: BTreeMap::new(),
+                    rejects_file: None,
+                    ingested_at: Some(now.clone()),
+                    batch,
+                });
+                report.files.push(FileOutcome {
+                    path: rel,
+                    source: spec.name.into(),
+                    status: "empty".into(),
+                    sha256: sha,
+                    counts: Counts::default(),
+                    reject_reasons: BTreeMap::new(),
+                    rejects_file: None,
+                });
+                continue;
+            }
             let (positions, header_len) = export.map_header(spec, cfg)?;
             let conv = Converter {
                 spec,
@@ -166,6 +227,8 @@ pub fn ingest(loaded: &Loaded, store: &Store, progress: bool) -> Result<IngestRe
                     .file_stem()
                     .map(|s| s.to_string_lossy().to_string())
                     .unwrap_or_default();
+                // a file name holds at most 255 bytes: a long export name is cut
+                let stem = cut_at_char(&stem, 120);
                 let name = format!("rejects/{stem}-{}.csv", &sha[..8]);
                 write_atomic(&store.dir.join(&name), &outcome.rejects)?;
                 Some(name)
@@ -193,6 +256,8 @@ pub fn ingest(loaded: &Loaded, store: &Store, progress: bool) -> Result<IngestRe
                     counts: outcome.counts.clone(),
                     reject_reasons: outcome.reasons.clone(),
                     rejects_file: rejects_file.clone(),
+                    ingested_at: Some(now.clone()),
+                    batch,
                 });
                 "ingested"
             };

@@ -124,8 +124,17 @@ impl<'a> Engine<'a> {
     /// The layers at `s` with the history of the regular snapshots before it, and the
     /// frame of metrics the conditions ran on (rows: members evaluated, in member order).
     pub fn evaluate(&self, s: Day) -> Result<(LayerRow, Snapshot)> {
+        let members: Vec<usize> = (0..self.ds.members.len())
+            .filter(|m| self.ds.members[*m].joined <= s)
+            .collect();
+        let e = self.evaluate_members(s, members)?;
+        Ok((e.row, e.snapshot))
+    }
+
+    /// `evaluate` for some members only, with each level's match and what decided the
+    /// layer (`koc explain` asks for one member).
+    pub fn evaluate_members(&self, s: Day, members: Vec<usize>) -> Result<Evaluation> {
         let ds = self.ds;
-        let members: Vec<usize> = (0..ds.members.len()).filter(|m| ds.members[*m].joined <= s).collect();
         let prior: Vec<&LayerRow> = self.history.iter().filter(|(d, _)| *d < s).map(|(_, r)| r).collect();
         let mut cols: Vec<Column> = Vec::new();
         let mut values: HashMap<String, Vec<f64>> = HashMap::new();
@@ -188,15 +197,18 @@ impl<'a> Engine<'a> {
             });
         }
         let mut row: LayerRow = vec![None; ds.members.len()];
+        let mut by = Vec::with_capacity(members.len());
         for (k, &i) in members.iter().enumerate() {
-            let matched = masks
-                .iter()
-                .position(|m| m.as_ref().is_some_and(|m| m[k]))
-                .unwrap_or(self.default);
+            let rule = masks.iter().position(|m| m.as_ref().is_some_and(|m| m[k]));
+            let matched = rule.unwrap_or(self.default);
+            let mut decided = if rule.is_some() { By::Rule } else { By::Default };
             // the highest sticky layer held at an earlier snapshot is a floor
             let floor = (0..self.level_ids.len()).find(|l| self.sticky[*l] && ever[*l][k]);
             let mut layer = match floor {
-                Some(f) if f < matched => f,
+                Some(f) if f < matched => {
+                    decided = By::Sticky;
+                    f
+                }
                 _ => matched,
             };
             if let Some(list) = self.overrides.get(&i) {
@@ -205,11 +217,18 @@ impl<'a> Engine<'a> {
                     .find(|(from, until, _)| *from <= s && until.is_none_or(|u| s <= u))
                 {
                     layer = *l;
+                    decided = By::Override;
                 }
             }
             row[i] = Some(layer);
+            by.push(decided);
         }
-        Ok((row, Snapshot { members, frame, values }))
+        Ok(Evaluation {
+            row,
+            snapshot: Snapshot { members, frame, values },
+            masks,
+            by,
+        })
     }
 
     /// The layer of every member at any date (goals, §10): a regular snapshot's
@@ -220,6 +239,35 @@ impl<'a> Engine<'a> {
         }
         Ok(self.evaluate(s)?.0)
     }
+}
+
+/// What put a member in their layer at a snapshot (SPEC §13 `by`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum By {
+    Rule,
+    Default,
+    Sticky,
+    Override,
+}
+
+impl By {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            By::Rule => "rule",
+            By::Default => "default",
+            By::Sticky => "sticky",
+            By::Override => "override",
+        }
+    }
+}
+
+/// One snapshot evaluated: the layers, the metric frame, each level's match per
+/// evaluated member (None: the level has no `when`) and what decided each layer.
+pub struct Evaluation {
+    pub row: LayerRow,
+    pub snapshot: Snapshot,
+    pub masks: Vec<Option<Vec<bool>>>,
+    pub by: Vec<By>,
 }
 
 /// The metric frame of one snapshot.

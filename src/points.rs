@@ -46,6 +46,10 @@ pub struct Points {
     pub balance_at: Vec<Vec<i64>>,
 }
 
+/// The most one ledger entry can pay. Counts reach 10^15 and `per.points` 10^9, so a
+/// product could wrap i64; saturating each entry here keeps every later sum exact.
+pub const MAX_AWARD: i64 = 1_000_000_000;
+
 /// Compute points for everyone at D, and each member's balance at every day of `snapshots`.
 pub fn compute(p: &Pipeline, ds: &Dataset, snapshots: &[Day]) -> Result<Points> {
     let ledger = ledger(p, ds)?;
@@ -103,9 +107,11 @@ fn ledger(p: &Pipeline, ds: &Dataset) -> Result<Vec<LedgerEntry>> {
                     continue;
                 }
                 let mut raw = match &rule.per {
-                    Some(per) => (ev.count(&per.field) / per.every.max(1)) * per.points,
+                    Some(per) => (ev.count(&per.field) / per.every.max(1)).saturating_mul(per.points),
                     None => rule.points.unwrap_or(0),
                 };
+                // no sum of entries can wrap: one entry pays at most MAX_AWARD (docs/decisions.md)
+                raw = raw.min(MAX_AWARD);
                 if let Some(m) = rule.max_per_event {
                     raw = raw.min(m);
                 }
@@ -149,11 +155,67 @@ fn ledger(p: &Pipeline, ds: &Dataset) -> Result<Vec<LedgerEntry>> {
 }
 
 /// An earned lot: spendable from `ts`, through the end of `expires` (None: never).
-struct Lot {
-    ts: Ts,
-    day: Day,
-    expires: Option<Day>,
-    left: i64,
+#[derive(Debug, Clone)]
+pub struct Lot {
+    pub ts: Ts,
+    pub day: Day,
+    pub expires: Option<Day>,
+    /// Points still unconsumed.
+    pub left: i64,
+    /// Points the lot was earned with.
+    pub points: i64,
+}
+
+impl Lot {
+    /// Spendable by a redemption at `ts` (on `day`): earned by then, not yet expired.
+    fn spendable_at(&self, ts: Ts, day: Day) -> bool {
+        self.ts <= ts && self.expires.is_none_or(|x| x >= day) && self.left > 0
+    }
+}
+
+/// Consume `points` from the oldest spendable lots (SPEC §5 FIFO); the caller has
+/// checked that enough is available.
+fn consume(lots: &mut [Lot], ts: Ts, day: Day, points: i64) {
+    let mut due = points;
+    for l in lots.iter_mut() {
+        if due == 0 {
+            break;
+        }
+        if l.spendable_at(ts, day) {
+            let take = l.left.min(due);
+            l.left -= take;
+            due -= take;
+        }
+    }
+}
+
+/// One member's lots at D, replayed from the ledger and the accepted redemptions
+/// (`koc explain`): the same FIFO as the run, for one member.
+pub fn lots_of(p: &Pipeline, ds: &Dataset, points: &Points, member: usize) -> Vec<Lot> {
+    let expiry = p.points.as_ref().and_then(|c| c.expiry_days);
+    let mut lots: Vec<Lot> = points
+        .ledger
+        .iter()
+        .filter(|e| e.awarded > 0 && ds.events[e.event].member == member)
+        .map(|e| {
+            let ev = &ds.events[e.event];
+            Lot {
+                ts: ev.ts,
+                day: ev.day,
+                expires: expiry.map(|x| ev.day + x as Day),
+                left: e.awarded,
+                points: e.awarded,
+            }
+        })
+        .collect();
+    let id = &ds.members[member].id;
+    for o in points.redemptions.iter().filter(|o| o.status == "ok") {
+        let r = &ds.redemptions[o.redemption];
+        if &r.member_id == id {
+            consume(&mut lots, r.ts, day_of_ts(r.ts), r.points);
+        }
+    }
+    lots
 }
 
 type Spent = (Vec<RedemptionOutcome>, Vec<Balance>, Vec<Vec<i64>>);
@@ -173,6 +235,7 @@ fn spend(p: &Pipeline, ds: &Dataset, ledger: &[LedgerEntry], snapshots: &[Day]) 
             day: ev.day,
             expires: expiry.map(|x| ev.day + x as Day),
             left: e.awarded,
+            points: e.awarded,
         });
     }
     let mut by_member: Vec<Vec<usize>> = vec![Vec::new(); n];
@@ -210,23 +273,16 @@ fn spend(p: &Pipeline, ds: &Dataset, ledger: &[LedgerEntry], snapshots: &[Day]) 
             let r = &ds.redemptions[ri];
             let day = day_of_ts(r.ts);
             record_snapshots(Some(day), member_lots, &mut snap);
-            let spendable = |l: &Lot| l.ts <= r.ts && l.expires.is_none_or(|x| x >= day) && l.left > 0;
-            let available: i64 = member_lots.iter().filter(|l| spendable(l)).map(|l| l.left).sum();
+            let available: i64 = member_lots
+                .iter()
+                .filter(|l| l.spendable_at(r.ts, day))
+                .map(|l| l.left)
+                .sum();
             let status = match catalog_status(catalog, &r.item, r.points) {
                 Some(s) => s,
                 None if available < r.points => "insufficient_balance",
                 None => {
-                    let mut due = r.points;
-                    for l in member_lots.iter_mut() {
-                        if due == 0 {
-                            break;
-                        }
-                        if spendable(l) {
-                            let take = l.left.min(due);
-                            l.left -= take;
-                            due -= take;
-                        }
-                    }
+                    consume(member_lots, r.ts, day, r.points);
                     balances[m].redeemed += r.points;
                     "ok"
                 }

@@ -8,7 +8,7 @@ use crate::ingest::IngestReport;
 use crate::model::Dataset;
 use crate::store::Manifest;
 use anyhow::{Context, Result};
-use minijinja::{Environment, UndefinedBehavior};
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -220,6 +220,44 @@ pub fn context(loaded: &Loaded, ds: &Dataset, c: &Computed, quality: &Value) -> 
     }))
 }
 
+/// What this run adds to the report context (SPEC §11): a banner for every warning
+/// and every gated file, and tonight's files (the store's latest ingest) with their
+/// counts. Only what the store, pipeline and D fix goes in, so a re-run is identical:
+/// per-ingest notes (an empty file) show as that file's row and a banner from it.
+pub fn add_run_notes(ctx: &mut Value, warnings: &[crate::ingest::Warning], gated: &[String], manifest: &Manifest) {
+    let en = ctx["lang"] == "en";
+    let mut banners: Vec<Value> = warnings
+        .iter()
+        .filter(|w| w.code != "empty_file")
+        .map(|w| json!({"kind": "warning", "code": w.code, "message": w.message}))
+        .collect();
+    for f in manifest.last_batch().filter(|f| f.counts.rows == 0) {
+        let message = if en {
+            format!("{} has no rows: check that the export is complete", f.path)
+        } else {
+            format!("{} 没有数据行：请确认导出是否完整", f.path)
+        };
+        banners.push(json!({"kind": "warning", "code": "empty_file", "message": message}));
+    }
+    for path in gated {
+        let message = if en {
+            format!("{path} was held back: too many rejected rows (see its rejects file); the figures below do not include it")
+        } else {
+            format!("{path} 拒收行过多，本次未入库（见其 rejects 文件）；以下数字不含该文件")
+        };
+        banners.push(json!({"kind": "gated", "code": "gated_file", "message": message}));
+    }
+    ctx["banners"] = Value::Array(banners);
+    ctx["tonight"] = manifest
+        .last_batch()
+        .map(|f| {
+            json!({"path": f.path, "source": f.source,
+            "rows": f.counts.rows, "inserted": f.counts.inserted, "updated": f.counts.updated,
+            "unchanged": f.counts.unchanged, "ignored": f.counts.ignored, "rejected": f.counts.rejected})
+        })
+        .collect();
+}
+
 /// Render every template into `dir`; `report.templates` overrides embedded ones by name.
 pub fn render_all(loaded: &Loaded, ctx: &Value, dir: &Path) -> Result<()> {
     let env = environment(loaded)?;
@@ -232,7 +270,7 @@ pub fn render_all(loaded: &Loaded, ctx: &Value, dir: &Path) -> Result<()> {
 }
 
 fn environment(loaded: &Loaded) -> Result<Environment<'static>> {
-    let mut env = Environment::new();
+    let mut env = sandboxed_environment();
     env.set_undefined_behavior(UndefinedBehavior::Chainable);
     let override_dir = loaded
         .pipeline
@@ -241,6 +279,13 @@ fn environment(loaded: &Loaded) -> Result<Environment<'static>> {
         .and_then(|r| r.templates.as_ref())
         .map(|d| loaded.resolve(d));
     env.set_loader(move |name| {
+        // only plain file names from the templates folder: no `../`, no absolute paths
+        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+            return Err(minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                format!("template '{name}': only file names of the report.templates folder can be loaded"),
+            ));
+        }
         if let Some(dir) = &override_dir {
             let path = dir.join(name);
             match std::fs::read_to_string(&path) {
@@ -258,4 +303,76 @@ fn environment(loaded: &Loaded) -> Result<Environment<'static>> {
         Ok(EMBEDDED.iter().find(|(n, _)| *n == name).map(|(_, t)| t.to_string()))
     });
     Ok(env)
+}
+
+/// How much work one render may do (minijinja's fuel): the embedded reports use a
+/// small fraction of it; a runaway custom template stops with an error instead of
+/// hanging the nightly job.
+pub const TEMPLATE_FUEL: u64 = 50_000_000;
+
+/// An environment with the fuel limit, HTML escaping for `.html` and Markdown escaping
+/// for `.md` templates (data text cannot inject HTML, links or break a table).
+pub fn sandboxed_environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_fuel(Some(TEMPLATE_FUEL));
+    env.set_auto_escape_callback(|name| {
+        if name.ends_with(".md") {
+            AutoEscape::Custom("markdown")
+        } else {
+            minijinja::default_auto_escape_callback(name)
+        }
+    });
+    env.set_formatter(|out, state, value| {
+        if state.auto_escape() == AutoEscape::Custom("markdown") && !value.is_safe() && !value.is_none() {
+            let text = value.to_string();
+            return out.write_str(&markdown_escape(&text)).map_err(minijinja::Error::from);
+        }
+        minijinja::escape_formatter(out, state, value)
+    });
+    env
+}
+
+/// Text safe inside Markdown (and a Markdown table cell): HTML's specials as
+/// entities, Markdown's link, emphasis and table characters backslashed, line breaks
+/// as spaces.
+pub fn markdown_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\n' | '\r' => out.push(' '),
+            '\\' | '|' | '[' | ']' | '`' | '*' | '_' | '#' | '!' => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_escape_defuses_html_links_and_tables() {
+        assert_eq!(markdown_escape("<script>x</script>"), "&lt;script&gt;x&lt;/script&gt;");
+        assert_eq!(markdown_escape("[a](javascript:x)"), "\\[a\\](javascript:x)");
+        assert_eq!(markdown_escape("a|b\nc"), "a\\|b c");
+    }
+
+    #[test]
+    fn fuel_stops_a_runaway_template() {
+        let mut env = sandboxed_environment();
+        env.add_template(
+            "t.md",
+            "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+        )
+        .unwrap();
+        let err = env.get_template("t.md").unwrap().render(()).unwrap_err();
+        assert_eq!(err.kind(), minijinja::ErrorKind::OutOfFuel);
+    }
 }

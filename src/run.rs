@@ -19,6 +19,10 @@ pub struct RunOutcome {
     pub ingest: IngestReport,
     pub computed: Computed,
     pub gate_failed: bool,
+    /// Every warning of the run (also in run.json and the report).
+    pub warnings: Vec<crate::ingest::Warning>,
+    /// D is stale and `ingest.fail_on_stale` is set: exit 3 after writing the run.
+    pub stale_failed: bool,
 }
 
 /// Tables written as Parquet instead of CSV, with their integer columns.
@@ -32,6 +36,15 @@ pub fn run(loaded: &Loaded, as_of: Day, progress: bool) -> Result<RunOutcome> {
     let gate_error = ingest.gate(loaded.pipeline.ingest.max_reject_ratio).err();
     let t_ingest = t0.elapsed();
     let manifest = store.manifest()?;
+    let freshness = crate::freshness::of(&store, &manifest)?;
+    let mut warnings = ingest.warnings.clone();
+    let stale = if loaded.pipeline.sources.activity.is_some() {
+        crate::freshness::stale_warning(&freshness, as_of, loaded.pipeline.ingest.stale_after_days)
+    } else {
+        None
+    };
+    let stale_failed = stale.is_some() && loaded.pipeline.ingest.fail_on_stale;
+    warnings.extend(stale);
     let ds = Dataset::load(&store, &manifest, as_of)?;
     if std::env::var_os("KOC_TIMINGS").is_some() {
         eprintln!("timing ingest + load: {} ms", t0.elapsed().as_millis());
@@ -42,7 +55,11 @@ pub fn run(loaded: &Loaded, as_of: Day, progress: bool) -> Result<RunOutcome> {
     let runs = store.dir.join("runs");
     std::fs::create_dir_all(&runs)?;
     recover_runs(&runs)?;
-    let tmp = tempfile::Builder::new().prefix(".tmp-").tempdir_in(&runs)?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .permissions(crate::store::dir_mode())
+        .tempdir_in(&runs)
+        .with_context(|| format!("cannot create a folder in {}", runs.display()))?;
     let mut row_counts = serde_json::Map::new();
     let mut ledger = computed.ledger.clone();
     ParquetWriter::new(std::fs::File::create(tmp.path().join("ledger.parquet"))?).finish(&mut ledger)?;
@@ -54,7 +71,8 @@ pub fn run(loaded: &Loaded, as_of: Day, progress: bool) -> Result<RunOutcome> {
     if std::env::var_os("KOC_TIMINGS").is_some() {
         eprintln!("timing tables written: {} ms", t0.elapsed().as_millis());
     }
-    let ctx = crate::report::context(loaded, &ds, &computed, &quality)?;
+    let mut ctx = crate::report::context(loaded, &ds, &computed, &quality)?;
+    crate::report::add_run_notes(&mut ctx, &warnings, &ingest.gated, &manifest);
     crate::report::render_all(loaded, &ctx, tmp.path())?;
     // the Parquet tables (ledger, layer history) are for tools, not for a spreadsheet
     let sheets: Vec<Table> = computed
@@ -77,8 +95,10 @@ pub fn run(loaded: &Loaded, as_of: Day, progress: bool) -> Result<RunOutcome> {
         "inputs": inputs,
         "ingest": ingest.files,
         "outputs": row_counts,
+        "freshness": freshness.sources,
+        "warnings": warnings,
         "timings_ms": {"ingest": t_ingest.as_millis() as u64, "compute": t_compute.as_millis() as u64, "total": t0.elapsed().as_millis() as u64},
-        "exit_status": if gate_error.is_some() { 3 } else { 0 },
+        "exit_status": if gate_error.is_some() || stale_failed { 3 } else { 0 },
     });
     std::fs::write(tmp.path().join("run.json"), serde_json::to_vec_pretty(&run_json)?)?;
     let folder = runs.join(fmt_day(as_of));
@@ -88,6 +108,8 @@ pub fn run(loaded: &Loaded, as_of: Day, progress: bool) -> Result<RunOutcome> {
         ingest,
         computed,
         gate_failed: gate_error.is_some(),
+        warnings,
+        stale_failed,
     })
 }
 
@@ -170,14 +192,30 @@ pub fn table_frame(t: &Table, ints: &[&str]) -> Result<DataFrame> {
     Ok(DataFrame::new(t.rows.len(), cols)?)
 }
 
-/// The as-of date: given, or yesterday in the program time zone.
+/// The as-of date: given, or yesterday in the program time zone. A given D may be at
+/// most a year after today: the day-by-day stages would otherwise run for hours on a
+/// typo like 9999-12-31.
 pub fn as_of(loaded: &Loaded, given: Option<&str>) -> Result<Day> {
+    let today = crate::timestamps::today(crate::check::timezone(loaded)?);
     match given {
-        Some(s) => crate::timestamps::parse_day(s).ok_or_else(|| {
-            KocError::usage(format!("--as-of '{s}' is not a date"))
-                .with_hint("use YYYY-MM-DD")
-                .into()
-        }),
-        None => Ok(crate::timestamps::today(crate::check::timezone(loaded)?) - 1),
+        Some(s) => {
+            let d = crate::timestamps::parse_day(s).ok_or_else(|| {
+                KocError::usage(format!("--as-of '{s}' is not a date"))
+                    .with_hint("use YYYY-MM-DD, a year from 1900 to 2200")
+            })?;
+            if d > today + MAX_DAYS_AHEAD {
+                return Err(KocError::usage(format!(
+                    "--as-of {s} is more than {MAX_DAYS_AHEAD} days after today ({})",
+                    fmt_day(today)
+                ))
+                .with_hint("give the date the data describes, usually yesterday")
+                .into());
+            }
+            Ok(d)
+        }
+        None => Ok(today - 1),
     }
 }
+
+/// How far past today `--as-of` may go (what-if runs look a little ahead).
+pub const MAX_DAYS_AHEAD: Day = 366;

@@ -376,12 +376,12 @@ const HTML: &str = include_str!("../templates/simulation.html");
 const MD: &str = include_str!("../templates/simulation.md");
 
 fn render(out: &Path, ctx: &Value) -> Result<()> {
-    let mut env = minijinja::Environment::new();
+    let mut env = crate::report::sandboxed_environment();
     env.add_template("simulation.html", HTML)?;
     env.add_template("simulation.md", MD)?;
     for name in ["simulation.html", "simulation.md"] {
         let text = env.get_template(name)?.render(ctx)?;
-        std::fs::write(out.join(name), text)?;
+        crate::store::write_atomic(&out.join(name), text.as_bytes())?;
     }
     Ok(())
 }

@@ -55,8 +55,22 @@ pub fn decode(bytes: &[u8], encoding: Option<&str>, file: &Path) -> Result<(Stri
     // decode_with_bom_removal strips a BOM of the chosen encoding only
     let (text, had_errors) = enc.decode_with_bom_removal(bytes);
     if had_errors {
+        // the first undecodable byte, as a line of the file (the decoder marks it U+FFFD)
+        let line = text
+            .find('\u{fffd}')
+            .map(|i| text[..i].matches('\n').count() + 1)
+            .unwrap_or(1);
+        let utf8_hint = if enc != UTF_8
+            && std::str::from_utf8(bytes)
+                .err()
+                .is_some_and(|e| e.valid_up_to() * 10 > bytes.len() * 9)
+        {
+            " (it is almost all UTF-8: a byte may be damaged; fix it, or set encoding: utf-8 to see where)"
+        } else {
+            ""
+        };
         return Err(usage_err(format!(
-            "{}: the file is not valid {} text\n  fix: set sources.<name>.encoding to the file's real encoding (utf-8, gbk, gb18030 or utf-16)",
+            "{}:{line}: the file is not valid {} text{utf8_hint}\n  fix: set sources.<name>.encoding to the file's real encoding (utf-8, gbk, gb18030 or utf-16), or repair line {line}",
             file.display(),
             enc.name()
         )));
@@ -151,6 +165,11 @@ pub fn open(path: &Path, cfg: &SourceCfg) -> Result<Export> {
 }
 
 impl Export {
+    /// A 0-byte or BOM-only file: a day without rows, not an error.
+    pub fn is_empty(&self) -> bool {
+        self.text.trim().is_empty()
+    }
+
     pub fn reader(&self) -> csv::Reader<&[u8]> {
         csv::ReaderBuilder::new()
             .delimiter(self.delimiter)

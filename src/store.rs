@@ -4,7 +4,9 @@
 //! Data files carry a content hash in their name and are never overwritten; the
 //! manifest is replaced last by a rename, so a command killed at any moment leaves
 //! the store as before or as after. Files the manifest does not name are leftovers
-//! of a killed command and are removed under the lock.
+//! of a killed command and are removed under the lock — but only files koc names
+//! itself (`<stem>-<16 hex>.parquet`), never through a symlink: the store owns only
+//! what it wrote, and a folder holding anything else is refused, not cleaned.
 use crate::error::{ErrorKind, KocError};
 use crate::fmt::day_of_ts;
 use crate::table::{Kind, Row, SourceSpec, Val, ACTIVITY};
@@ -63,6 +65,13 @@ pub struct FileRecord {
     pub reject_reasons: BTreeMap<String, u64>,
     #[serde(default)]
     pub rejects_file: Option<String>,
+    /// When it was ingested, program-local `YYYY-MM-DD HH:MM:SS` (freshness, SPEC §11).
+    #[serde(default)]
+    pub ingested_at: Option<String>,
+    /// The ingest that took it (1, 2, …): the files of the latest batch are "tonight's
+    /// files" of the report, a function of the store like every output.
+    #[serde(default)]
+    pub batch: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -79,6 +88,12 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// The files of the latest ingest that took any.
+    pub fn last_batch(&self) -> impl Iterator<Item = &FileRecord> {
+        let last = self.files.iter().map(|f| f.batch).max().unwrap_or(0);
+        self.files.iter().filter(move |f| f.batch == last)
+    }
+
     pub fn knows_sha(&self, sha: &str) -> bool {
         self.files.iter().any(|f| f.sha256 == sha)
     }
@@ -116,6 +131,7 @@ impl Store {
             dir: dir.to_path_buf(),
             _lock: Some(file),
         };
+        store.check_ownership()?;
         store.remove_leftovers()?;
         Ok(store)
     }
@@ -131,10 +147,76 @@ impl Store {
     pub fn manifest(&self) -> Result<Manifest> {
         let p = self.dir.join("manifest.json");
         if !p.exists() {
+            if self.has_partitions() {
+                return Err(KocError::new(
+                    ErrorKind::Runtime,
+                    format!(
+                        "the store {} has data files but no manifest.json: it cannot tell which are current",
+                        self.dir.display()
+                    ),
+                )
+                .with_hint(
+                    "restore manifest.json from a backup; or move the store folder aside and run `koc ingest` \
+                     again from every export (run `koc check-store PIPELINE` to see what is there)",
+                )
+                .into());
+            }
             return Ok(Manifest::default());
         }
-        let text = std::fs::read_to_string(&p)?;
-        serde_json::from_str(&text).with_context(|| format!("the store manifest {} is damaged", p.display()))
+        let bytes = std::fs::read(&p).with_context(|| format!("cannot read the store manifest {}", p.display()))?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            KocError::new(
+                ErrorKind::Runtime,
+                format!("the store manifest {} is damaged: {e}", p.display()),
+            )
+            .with_hint("restore manifest.json from a backup, or move the store folder aside and ingest again")
+            .into()
+        })
+    }
+
+    /// Whether `events/` or `tables/` hold any entry (data written by an earlier ingest).
+    fn has_partitions(&self) -> bool {
+        ["events", "tables"].iter().any(|sub| {
+            std::fs::read_dir(self.dir.join(sub))
+                .map(|mut d| d.next().is_some())
+                .unwrap_or(false)
+        })
+    }
+
+    /// Refuse a store folder that holds what koc did not write: a new store must be an
+    /// empty (or new) folder, and under `events/` and `tables/` only koc's own data
+    /// files may live. Nothing is deleted here.
+    fn check_ownership(&self) -> Result<()> {
+        let foreign = |what: String| -> anyhow::Error {
+            KocError::usage(format!("the store folder {} {what}", self.dir.display()))
+                .with_hint(
+                    "koc only deletes files it wrote; point `store:` at a new or empty folder, \
+                     or move the foreign files out of the store",
+                )
+                .into()
+        };
+        if !self.dir.join("manifest.json").exists() && !self.has_partitions() {
+            let mut others: Vec<String> = std::fs::read_dir(&self.dir)?
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .filter(|n| !OWN_ENTRIES.contains(&n.as_str()))
+                .collect();
+            if !others.is_empty() {
+                others.sort();
+                others.truncate(3);
+                return Err(foreign(format!(
+                    "is not a koc store and is not empty (it holds {})",
+                    others.join(", ")
+                )));
+            }
+        }
+        for sub in ["tables", "events"] {
+            let root = self.dir.join(sub);
+            if let Some(bad) = walk(&root)?.into_iter().find(|e| !e.owned) {
+                return Err(foreign(format!("holds {} that koc did not write", bad.path.display())));
+            }
+        }
+        Ok(())
     }
 
     pub fn write_manifest(&self, m: &Manifest) -> Result<()> {
@@ -157,9 +239,9 @@ impl Store {
             if !root.exists() {
                 continue;
             }
-            for path in walk(&root)? {
-                if path.extension().is_some_and(|e| e == "parquet") && !keep.contains(&path) {
-                    let _ = std::fs::remove_file(&path);
+            for entry in walk(&root)? {
+                if entry.owned && !keep.contains(&entry.path) {
+                    let _ = std::fs::remove_file(&entry.path);
                 }
             }
             remove_empty_dirs(&root);
@@ -242,13 +324,30 @@ pub fn month_name(m: u32) -> String {
 /// Write bytes to a temp file in the target's folder, then rename over it.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().context("path without a folder")?;
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut tmp, bytes)?;
-    tmp.as_file().sync_all()?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp")
+        .permissions(file_mode())
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    std::io::Write::write_all(&mut tmp, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.as_file()
+        .sync_all()
+        .with_context(|| format!("cannot write {}", path.display()))?;
     tmp.persist(path)
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
+}
+
+/// Files koc creates are 0644 less the umask (SPEC §11), as `std::fs::write` makes them;
+/// temp files would otherwise be 0600.
+pub fn file_mode() -> std::fs::Permissions {
+    std::os::unix::fs::PermissionsExt::from_mode(0o644)
+}
+
+/// Folders koc creates are 0755 less the umask.
+pub fn dir_mode() -> std::fs::Permissions {
+    std::os::unix::fs::PermissionsExt::from_mode(0o755)
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -257,27 +356,84 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn walk(root: &Path) -> Result<Vec<PathBuf>> {
+/// Entries a store folder may hold besides `events/` and `tables/`.
+const OWN_ENTRIES: [&str; 8] = [
+    ".lock",
+    "manifest.json",
+    "events",
+    "tables",
+    "runs",
+    "rejects",
+    ".tmp",
+    ".DS_Store",
+];
+
+/// A file under `events/` or `tables/`, and whether koc wrote it.
+struct Entry {
+    path: PathBuf,
+    owned: bool,
+}
+
+/// Every file and symlink below `root`, without following symlinks. koc's own: a
+/// regular file named `<stem>-<16 hex>.parquet` (in `month=YYYY-MM/` under events),
+/// or a temp file of an interrupted atomic write (`.tmp…`).
+fn walk(root: &Path) -> Result<Vec<Entry>> {
     let mut out = Vec::new();
+    if std::fs::symlink_metadata(root).is_err() {
+        return Ok(out);
+    }
+    if std::fs::symlink_metadata(root)?.file_type().is_symlink() {
+        out.push(Entry {
+            path: root.to_path_buf(),
+            owned: false,
+        });
+        return Ok(out);
+    }
     let mut stack = vec![root.to_path_buf()];
     while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d)? {
-            let p = entry?.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
+        let entries = std::fs::read_dir(&d).with_context(|| format!("cannot read {}", d.display()))?;
+        for entry in entries {
+            let entry = entry?;
+            let path = entry.path();
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                let name = entry.file_name().to_string_lossy().to_string();
+                if d == root && root.ends_with("events") && !is_month_folder(&name) {
+                    out.push(Entry { path, owned: false });
+                } else {
+                    stack.push(path);
+                }
+                continue;
             }
+            let name = entry.file_name().to_string_lossy().to_string();
+            let owned = kind.is_file() && (is_data_file_name(&name) || name.starts_with(".tmp"));
+            out.push(Entry { path, owned });
         }
     }
     Ok(out)
 }
 
+fn is_month_folder(name: &str) -> bool {
+    name.strip_prefix("month=")
+        .is_some_and(|m| m.len() == 7 && m.as_bytes()[4] == b'-' && m.bytes().filter(u8::is_ascii_digit).count() == 6)
+}
+
+/// `<stem>-<16 hex>.parquet`: the name `write_table` gives.
+fn is_data_file_name(name: &str) -> bool {
+    let Some(stem) = name.strip_suffix(".parquet") else {
+        return false;
+    };
+    match stem.rsplit_once('-') {
+        Some((head, hash)) => !head.is_empty() && hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
+        None => false,
+    }
+}
+
 fn remove_empty_dirs(root: &Path) {
     if let Ok(entries) = std::fs::read_dir(root) {
         for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                let p = e.path();
                 remove_empty_dirs(&p);
                 let _ = std::fs::remove_dir(&p);
             }

@@ -169,15 +169,19 @@ pub fn write(dir: &Path, members: usize, days: usize, seed: u64) -> Result<u64> 
     Ok(events)
 }
 
+/// The days `koc init` writes, from 2025-01-01.
+const INIT_DAYS: usize = 120;
+
 /// `koc init DIR`: a small synthetic program plus copies of the report templates.
-pub fn init(dir: &Path) -> Result<()> {
+/// Returns the last day of its sample data (the `--as-of` to try it with).
+pub fn init(dir: &Path) -> Result<crate::fmt::Day> {
     if dir.join("pipeline.yaml").exists() {
         return Err(crate::error::usage_err(format!(
             "{} already holds a pipeline.yaml; choose an empty folder",
             dir.display()
         )));
     }
-    write(dir, 150, 120, 7)?;
+    write(dir, 150, INIT_DAYS, 7)?;
     let templates = dir.join("templates");
     std::fs::create_dir_all(&templates)?;
     for (name, text) in crate::report::EMBEDDED {
@@ -186,5 +190,6 @@ pub fn init(dir: &Path) -> Result<()> {
     let mut p = std::fs::read_to_string(dir.join("pipeline.yaml"))?;
     p.push_str("\nreport:\n  templates: templates/   # edit these files to change the report\n");
     std::fs::write(dir.join("pipeline.yaml"), p)?;
-    Ok(())
+    let first = crate::fmt::day_of(chrono::NaiveDate::from_ymd_opt(2025, 1, 1).expect("date"));
+    Ok(first + INIT_DAYS as crate::fmt::Day - 1)
 }

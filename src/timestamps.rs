@@ -20,8 +20,14 @@ impl TsParser {
         TsParser { formats, tz }
     }
 
-    /// Local wall time in the program time zone, or None if unparseable.
+    /// Local wall time in the program time zone, or None if unparseable or outside
+    /// the years 1900–2200.
     pub fn parse(&self, s: &str) -> Option<Ts> {
+        self.parse_any(s)
+            .filter(|ts| in_years(crate::fmt::date_of(crate::fmt::day_of_ts(*ts))))
+    }
+
+    fn parse_any(&self, s: &str) -> Option<Ts> {
         let t = s.trim();
         for f in &self.formats {
             if let Ok(dt) = NaiveDateTime::parse_from_str(t, f) {
@@ -71,6 +77,16 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
         return None;
     }
     NaiveDate::from_ymd_opt(parts[0].parse().ok()?, parts[1].parse().ok()?, parts[2].parse().ok()?)
+        .filter(|d| in_years(*d))
+}
+
+/// The years koc accepts in any date (SPEC-independent bound, docs/decisions.md): a
+/// year 0 or 9999 is a typo, and day loops over it would run for hours.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1900..=2200;
+
+pub fn in_years(d: NaiveDate) -> bool {
+    use chrono::Datelike;
+    YEARS.contains(&d.year())
 }
 
 pub fn parse_day(s: &str) -> Option<Day> {
@@ -113,5 +129,16 @@ mod tests {
         assert_eq!(parse_date("1993-01-07"), NaiveDate::from_ymd_opt(1993, 1, 7));
         assert_eq!(parse_date("2023-02-29"), None);
         assert_eq!(parse_date("2023-02"), None);
+        assert_eq!(parse_date("0000-01-01"), None);
+        assert_eq!(parse_date("2201-01-01"), None);
+        assert_eq!(parse_date("1900-01-01"), NaiveDate::from_ymd_opt(1900, 1, 1));
+    }
+
+    #[test]
+    fn years_outside_1900_2200_are_unparseable() {
+        let p = p();
+        assert_eq!(p.parse("-0001-01-01 00:00:00"), None);
+        assert_eq!(p.parse("9999-12-31 00:00:00"), None);
+        assert_eq!(p.parse("1899-12-31T10:00:00Z"), None);
     }
 }

@@ -23,16 +23,32 @@ pub fn write(path: &Path, tables: &[Table], created: chrono::NaiveDate) -> Resul
                 let (rr, cc) = (r as u32 + 1, c as u16);
                 match cell {
                     Cell::Plain(s) => match s.parse::<f64>() {
-                        Ok(x) if !s.is_empty() => ws.write_number(rr, cc, x)?,
-                        _ => ws.write_string(rr, cc, s)?,
+                        Ok(x) if !s.is_empty() && x.is_finite() => ws.write_number(rr, cc, x)?,
+                        _ => ws.write_string(rr, cc, excel_text(s).as_ref())?,
                     },
-                    Cell::Text(s) => ws.write_string(rr, cc, s)?,
+                    Cell::Text(s) => ws.write_string(rr, cc, excel_text(s).as_ref())?,
                 };
             }
         }
     }
     wb.save(path)?;
     Ok(())
+}
+
+/// Excel's limit of characters in one cell.
+const EXCEL_CELL_CHARS: usize = 32_767;
+const CUT_MARK: &str = "…[cut: longer than Excel allows; see the CSV]";
+
+/// Text as a cell can hold it: a value over Excel's limit is cut and marked (the CSV
+/// keeps it whole), so one long nickname cannot fail every later run.
+fn excel_text(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().count() <= EXCEL_CELL_CHARS {
+        return s.into();
+    }
+    let keep = EXCEL_CELL_CHARS - CUT_MARK.chars().count();
+    let mut cut: String = s.chars().take(keep).collect();
+    cut.push_str(CUT_MARK);
+    cut.into()
 }
 
 /// A valid, unique sheet name: at most 31 characters, none of `[ ] : * ? / \`.
@@ -64,5 +80,14 @@ mod tests {
         assert_eq!(a.chars().count(), 31);
         assert_ne!(a, b);
         assert_eq!(sheet_name("contest_a/b", &mut used), "contest_a_b");
+    }
+
+    #[test]
+    fn text_over_excels_limit_is_cut_and_marked() {
+        let long = "长".repeat(40_000);
+        let cut = excel_text(&long);
+        assert_eq!(cut.chars().count(), EXCEL_CELL_CHARS);
+        assert!(cut.ends_with(CUT_MARK));
+        assert_eq!(excel_text("short"), "short");
     }
 }

@@ -15,13 +15,25 @@ fn demo_outputs_match_the_golden_files() {
     let run = w.path().join("out/demo/runs/2025-06-30");
     let golden = repo().join("tests/golden/demo");
     let bless = std::env::var_os("KOC_BLESS").is_some();
-    let mut names: Vec<String> = std::fs::read_dir(&run)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
-        .filter(|n| n.ends_with(".csv") || n == "report.md")
-        .collect();
-    names.sort();
+    let listed = |dir: &std::path::Path| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .map(|d| {
+                d.map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+                    .filter(|n| n.ends_with(".csv") || n == "report.md")
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    };
+    let names = listed(&run);
     let mut differ = Vec::new();
+    if !bless {
+        // a golden file the run no longer writes is a failure too
+        for gone in listed(&golden).iter().filter(|g| !names.contains(g)) {
+            differ.push(format!("{gone}: the run no longer writes it"));
+        }
+    }
     for name in &names {
         let got = std::fs::read(run.join(name)).unwrap();
         if bless {
@@ -31,13 +43,14 @@ fn demo_outputs_match_the_golden_files() {
         }
         match std::fs::read(golden.join(name)) {
             Ok(want) if want == got => {}
-            Ok(_) => differ.push(format!("{name} differs")),
+            Ok(want) => differ.push(format!("{name} differs:\n{}", first_difference(&want, &got))),
             Err(_) => differ.push(format!("{name} has no golden file")),
         }
     }
     assert!(
         differ.is_empty(),
-        "{differ:?}\nrun with KOC_BLESS=1 to rewrite tests/golden/demo after reviewing"
+        "{}\nrun with KOC_BLESS=1 to rewrite tests/golden/demo after reviewing",
+        differ.join("\n")
     );
     // the Parquet outputs too, as rows
     for stem in ["ledger", "layer_history"] {
@@ -58,4 +71,21 @@ fn demo_outputs_match_the_golden_files() {
             );
         }
     }
+}
+
+/// The first differing line of two files, with its number, as a small diff.
+fn first_difference(want: &[u8], got: &[u8]) -> String {
+    let (want, got) = (String::from_utf8_lossy(want), String::from_utf8_lossy(got));
+    let (w, g): (Vec<&str>, Vec<&str>) = (want.lines().collect(), got.lines().collect());
+    let i = w
+        .iter()
+        .zip(&g)
+        .position(|(a, b)| a != b)
+        .unwrap_or(w.len().min(g.len()));
+    format!(
+        "  line {}\n  - {}\n  + {}",
+        i + 1,
+        w.get(i).unwrap_or(&"(end of file)"),
+        g.get(i).unwrap_or(&"(end of file)")
+    )
 }

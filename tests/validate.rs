@@ -119,7 +119,7 @@ fn a_misspelt_sum_field_and_a_type_mismatch_are_pipeline_errors() {
         "{}",
         run.stderr()
     );
-    // text compared with a number parses, but cannot be evaluated: still the pipeline's fault
+    // text compared with a number parses, but is a pipeline error: found by the type check
     setup(
         &w,
         "points:\n  rules:\n    - {id: p, action: post, points: 1, where: \"topic > 5\"}\n",
@@ -131,7 +131,8 @@ fn a_misspelt_sum_field_and_a_type_mismatch_are_pipeline_errors() {
     let run = w.koc(&["run", "pipeline.yaml", "--as-of", "2025-01-31"]);
     run.expect_code(2);
     assert!(
-        run.stderr().contains("\"topic > 5\" cannot be evaluated"),
+        run.stderr()
+            .contains("'topic' holds text but is compared with the number 5"),
         "{}",
         run.stderr()
     );

@@ -45,6 +45,17 @@ impl Workdir {
         Run(out)
     }
 
+    /// Run koc with extra environment variables (thread counts, say).
+    pub fn koc_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let out = Command::new(env!("CARGO_BIN_EXE_koc"))
+            .args(args)
+            .envs(env.iter().copied())
+            .current_dir(self.path())
+            .output()
+            .expect("run koc");
+        Run(out)
+    }
+
     pub fn read(&self, rel: &str) -> String {
         std::fs::read_to_string(self.path().join(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
     }

@@ -1,0 +1,477 @@
+//! `koc explain PIPELINE MEMBER` (SPEC §13): everything computed about one member,
+//! with the reasons, from the same computation as `koc run`. The JSON object is the
+//! contract; the text form renders it for a person in the program's locale.
+use crate::compute::Computed;
+use crate::config::Loaded;
+use crate::error::KocError;
+use crate::fmt::{fmt_day, fmt_num, Day};
+use crate::layers::{Engine, Inputs};
+use crate::model::Dataset;
+use anyhow::Result;
+use polars::prelude::AnyValue;
+use serde_json::{json, Map, Value};
+
+/// The explanation of `member_id` at D, as SPEC §13's JSON object.
+pub fn explain(loaded: &Loaded, ds: &Dataset, c: &Computed, member_id: &str) -> Result<Value> {
+    let Some(&i) = ds.index.get(member_id).filter(|i| ds.members[**i].joined <= c.as_of) else {
+        return Err(unknown_member(ds, member_id));
+    };
+    let m = &ds.members[i];
+    Ok(json!({
+        "member_id": m.id,
+        "nickname": m.nickname,
+        "as_of": fmt_day(c.as_of),
+        "known": true,
+        "joined": fmt_day(m.joined),
+        "points": points(loaded, ds, c, i),
+        "tier": tier(loaded, ds, c, i),
+        "layer": layer(loaded, ds, c, i)?,
+        "scouting": scouting(loaded, ds, c, i)?,
+        "contests": contests(c, member_id),
+        "care": c.care.iter().filter(|o| o.member == i).map(|o| json!({
+            "date": fmt_day(o.day), "occasion": o.occasion, "detail": o.detail,
+        })).collect::<Vec<_>>(),
+        "growth": Value::Null,
+    }))
+}
+
+fn unknown_member(ds: &Dataset, id: &str) -> anyhow::Error {
+    let mut near: Vec<(usize, &str)> = ds
+        .members
+        .iter()
+        .map(|m| (crate::config::edit_distance(id, &m.id), m.id.as_str()))
+        .collect();
+    near.sort();
+    let near: Vec<&str> = near.iter().take(3).map(|(_, s)| *s).collect();
+    KocError::usage(format!("no known member '{id}' as of this date"))
+        .with_hint(if near.is_empty() {
+            "the store holds no members yet: run `koc ingest` first".to_string()
+        } else {
+            format!("the nearest known ids: {}", near.join(", "))
+        })
+        .into()
+}
+
+/// A number as SPEC §1 writes it (6 decimals, no trailing zeros), as a JSON number.
+fn num(x: f64) -> Value {
+    let text = fmt_num(x);
+    match text.parse::<i64>() {
+        Ok(n) => json!(n),
+        Err(_) => text.parse::<f64>().map(|f| json!(f)).unwrap_or(Value::Null),
+    }
+}
+
+fn points(loaded: &Loaded, ds: &Dataset, c: &Computed, i: usize) -> Value {
+    let p = &loaded.pipeline;
+    let rules = p.points.as_ref().map(|x| x.rules.as_slice()).unwrap_or_default();
+    let b = &c.points.balances[i];
+    let entries: Vec<Value> = c
+        .points
+        .ledger
+        .iter()
+        .filter(|e| ds.events[e.event].member == i)
+        .map(|e| {
+            let ev = &ds.events[e.event];
+            json!({"date": fmt_day(ev.day), "event_id": ev.id, "rule_id": rules.get(e.rule).map(|r| r.id.as_str()),
+                   "raw": e.raw, "awarded": e.awarded, "capped_by": e.capped_by})
+        })
+        .collect();
+    let lots: Vec<Value> = crate::points::lots_of(p, ds, &c.points, i)
+        .iter()
+        .map(|l| {
+            json!({"earned_on": fmt_day(l.day), "points": l.points, "expires_on": l.expires.map(fmt_day), "left": l.left})
+        })
+        .collect();
+    let id = &ds.members[i].id;
+    let redemptions: Vec<Value> = c
+        .points
+        .redemptions
+        .iter()
+        .filter(|o| &ds.redemptions[o.redemption].member_id == id)
+        .map(|o| {
+            let r = &ds.redemptions[o.redemption];
+            json!({"redemption_id": r.id, "date": fmt_day(crate::fmt::day_of_ts(r.ts)), "item": r.item,
+                   "points": r.points, "status": o.status, "balance_after": o.balance_after})
+        })
+        .collect();
+    json!({"earned": b.earned, "redeemed": b.redeemed, "expired": b.expired, "balance": b.balance,
+           "entries": entries, "lots": lots, "redemptions": redemptions})
+}
+
+/// Qualifying points of member `i` at day `d` (SPEC §6): awarded in the window, or up to d.
+fn qualifying(ds: &Dataset, c: &Computed, window: Option<i64>, i: usize, d: Day) -> i64 {
+    c.points
+        .ledger
+        .iter()
+        .filter(|e| {
+            let ev = &ds.events[e.event];
+            ev.member == i && ev.day <= d && window.is_none_or(|w| ev.day > d - w as Day)
+        })
+        .map(|e| e.awarded)
+        .sum()
+}
+
+fn tier(loaded: &Loaded, ds: &Dataset, c: &Computed, i: usize) -> Value {
+    let (Some(cfg), Some(Some(t))) = (&loaded.pipeline.tiers, c.tiers.get(i)) else {
+        return Value::Null;
+    };
+    let id = |k: usize| cfg.levels[k].id.clone();
+    let next = cfg.levels.get(t.tier + 1);
+    let grace = t.below_since.map(|b| {
+        json!({"below_since": fmt_day(b), "demotion_on": t.demotion_on.map(fmt_day),
+               "points_to_keep": cfg.levels[t.tier].min - t.q})
+    });
+    let changes: Vec<Value> = t
+        .changes
+        .iter()
+        .map(|ch| {
+            json!({"date": fmt_day(ch.day), "from": id(ch.from), "to": id(ch.to),
+                   "qualifying_points": qualifying(ds, c, cfg.window_days, i, ch.day)})
+        })
+        .collect();
+    json!({"tier": id(t.tier), "since": fmt_day(t.since), "qualifying_points": t.q,
+           "next_tier": next.map(|l| l.id.clone()), "points_to_next": next.map(|l| l.min - t.q),
+           "grace": grace, "changes": changes})
+}
+
+/// The value of a named column in a one-row frame, as JSON.
+fn cell(frame: &polars::prelude::DataFrame, name: &str) -> Value {
+    match frame.column(name).ok().and_then(|col| col.get(0).ok()) {
+        Some(AnyValue::Boolean(b)) => json!(b),
+        Some(AnyValue::Float64(x)) => num(x),
+        Some(AnyValue::Int64(x)) => json!(x),
+        Some(AnyValue::String(s)) => json!(s),
+        Some(AnyValue::StringOwned(s)) => json!(s.as_str()),
+        _ => Value::Null,
+    }
+}
+
+fn engine<'a>(loaded: &Loaded, ds: &'a Dataset, c: &'a Computed, balance_days: &'a [Day]) -> Result<Engine<'a>> {
+    let mut e = Engine::new(
+        &loaded.pipeline,
+        ds,
+        Inputs {
+            awarded: &c.points.awarded_per_event,
+            tiers: &c.tiers,
+            balance_days,
+            balance_at: &c.points.balance_at,
+        },
+    )?;
+    e.history = c.history.clone();
+    Ok(e)
+}
+
+fn layer(loaded: &Loaded, ds: &Dataset, c: &Computed, i: usize) -> Result<Value> {
+    let p = &loaded.pipeline;
+    let Some(cfg) = &p.layers else { return Ok(Value::Null) };
+    let start = crate::config::date_key(loaded, "program.start", &p.program.start)?;
+    let days = crate::compute::balance_days(p, start, c.as_of);
+    let engine = engine(loaded, ds, c, &days)?;
+    let mut snapshots = Vec::new();
+    let mut dates: Vec<Day> = c.history.iter().map(|(d, _)| *d).collect();
+    dates.push(c.as_of);
+    for s in dates.into_iter().filter(|s| *s >= ds.members[i].joined) {
+        let e = engine.evaluate_members(s, vec![i])?;
+        let taken = e.row[i].unwrap_or(0);
+        let matched = e.masks.iter().position(|m| m.as_ref().is_some_and(|m| m[0]));
+        let last = taken.max(matched.unwrap_or(taken));
+        let levels: Vec<Value> = cfg
+            .levels
+            .iter()
+            .enumerate()
+            .take(last + 1)
+            .map(|(l, lv)| {
+                let mut values = Map::new();
+                if let Some(w) = &lv.when {
+                    for name in crate::expr::names_in(std::iter::once(w)) {
+                        values.insert(name.clone(), cell(&e.snapshot.frame, &name));
+                    }
+                }
+                json!({"layer": lv.id, "when": lv.when, "matched": e.masks[l].as_ref().map(|m| m[0]).unwrap_or(lv.default && matched.is_none()),
+                       "values": values})
+            })
+            .collect();
+        snapshots
+            .push(json!({"date": fmt_day(s), "layer": cfg.levels[taken].id, "by": e.by[0].as_str(), "levels": levels}));
+    }
+    let summary = crate::layers::summarize(&c.history, &c.layer_at_d, c.as_of);
+    Ok(
+        json!({"layer": c.layer_at_d[i].map(|l| cfg.levels[l].id.clone()), "since": summary.since[i].map(fmt_day),
+              "snapshots": snapshots}),
+    )
+}
+
+/// The top-level AND parts of a condition, for saying which one failed.
+fn conjuncts(text: &str) -> Vec<String> {
+    let (mut parts, mut depth, mut quoted, mut start) = (Vec::new(), 0i32, false, 0usize);
+    let bytes = text.as_bytes();
+    let mut k = 0;
+    while k < bytes.len() {
+        match bytes[k] {
+            b'\'' => quoted = !quoted,
+            b'(' if !quoted => depth += 1,
+            b')' if !quoted => depth -= 1,
+            _ if !quoted && depth == 0 && text[k..].len() >= 5 && text[k..k + 5].eq_ignore_ascii_case(" and ") => {
+                parts.push(text[start..k].trim().to_string());
+                start = k + 5;
+                k += 4;
+            }
+            _ => {}
+        }
+        k += 1;
+    }
+    parts.push(text[start..].trim().to_string());
+    parts
+}
+
+fn scouting(loaded: &Loaded, ds: &Dataset, c: &Computed, i: usize) -> Result<Value> {
+    let p = &loaded.pipeline;
+    let Some(cfg) = &p.scouting else { return Ok(Value::Null) };
+    if let Some(cand) = c.newcomers.iter().find(|n| n.member == i) {
+        let n = c.newcomers.len();
+        let features: Vec<Value> = cfg
+            .features
+            .iter()
+            .enumerate()
+            .map(|(f, feat)| {
+                let all: Vec<f64> = c.newcomers.iter().map(|x| x.values[f]).collect();
+                let k = c.newcomers.iter().position(|x| x.member == i).unwrap_or(0);
+                let pct = if n == 1 { 1.0 } else { crate::fmt::percentiles(&all)[k] };
+                json!({"name": feat.metric, "value": num(cand.values[f]), "percentile": num(pct)})
+            })
+            .collect();
+        return Ok(
+            json!({"candidate": true, "why_not": null, "score": num(cand.score), "rank": cand.rank,
+                         "flagged": cand.flagged, "features": features}),
+        );
+    }
+    // which part of `candidates` is false for this member at D
+    let start = crate::config::date_key(loaded, "program.start", &p.program.start)?;
+    let days = crate::compute::balance_days(p, start, c.as_of);
+    let engine = engine(loaded, ds, c, &days)?;
+    let e = engine.evaluate_members(c.as_of, vec![i])?;
+    let mut frame = e.snapshot.frame.clone();
+    let layer = c.layer_at_d[i].map(|l| c.level_ids[l].as_str());
+    frame.with_column(crate::expr::text_col("layer", vec![layer]))?;
+    let names = crate::check::names(p);
+    let mut why = None;
+    for part in conjuncts(&cfg.candidates) {
+        let expr = crate::expr::parse(&part, &names.candidates, "scouting.candidates", "")?;
+        if !crate::expr::eval_bool(&expr, &frame)?.first().copied().unwrap_or(false) {
+            let values: Vec<String> = crate::expr::names_in(std::iter::once(&part))
+                .iter()
+                .map(|n| format!("{n} = {}", cell(&frame, n)))
+                .collect();
+            why = Some(format!("`{part}` is false ({})", values.join(", ")));
+            break;
+        }
+    }
+    Ok(
+        json!({"candidate": false, "why_not": why.unwrap_or_else(|| "the candidates condition is false".into()),
+              "score": null, "rank": null, "flagged": false, "features": []}),
+    )
+}
+
+fn contests(c: &Computed, member_id: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    for k in &c.contests {
+        let col = |name: &str| k.table.columns.iter().position(|x| x == name);
+        let (Some(mi), Some(ei), Some(si), Some(ri), Some(fi), Some(ai)) = (
+            col("member_id"),
+            col("entry_id"),
+            col("status"),
+            col("rank"),
+            col("final"),
+            col("award"),
+        ) else {
+            continue;
+        };
+        for row in k.table.rows.iter().filter(|r| r[mi].as_str() == member_id) {
+            let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
+            out.push(
+                json!({"contest_id": k.id, "entry_id": row[ei].as_str(), "status": row[si].as_str(),
+                "rank": row[ri].as_str().parse::<u64>().ok(), "final": row[fi].as_str().parse::<f64>().ok().map(num),
+                "award": opt(row[ai].as_str())}),
+            );
+        }
+    }
+    out
+}
+
+/// The explanation as text for a person, in the program's locale.
+pub fn render_text(v: &Value, en: bool) -> Vec<String> {
+    let t = |zh: &'static str, e: &'static str| if en { e } else { zh };
+    let s = |x: &Value| match x {
+        Value::String(s) => s.clone(),
+        Value::Null => "—".into(),
+        other => other.to_string(),
+    };
+    let mut out = vec![format!(
+        "{} {} ({}) · {} {} · {} {}",
+        t("成员", "Member"),
+        s(&v["member_id"]),
+        s(&v["nickname"]),
+        t("加入于", "joined"),
+        s(&v["joined"]),
+        t("截至", "as of"),
+        s(&v["as_of"])
+    )];
+    let p = &v["points"];
+    out.push(String::new());
+    out.push(format!(
+        "{}: {} {} · {} {} · {} {} · {} {}",
+        t("积分", "Points"),
+        t("获得", "earned"),
+        s(&p["earned"]),
+        t("兑换", "redeemed"),
+        s(&p["redeemed"]),
+        t("过期", "expired"),
+        s(&p["expired"]),
+        t("余额", "balance"),
+        s(&p["balance"])
+    ));
+    for e in p["entries"].as_array().into_iter().flatten() {
+        let cut = match e["capped_by"].as_str() {
+            Some(c) => format!(" ({} {c})", t("被上限截断:", "cut by")),
+            None => String::new(),
+        };
+        out.push(format!(
+            "  {} {} {}: {} → {}{cut}",
+            s(&e["date"]),
+            s(&e["event_id"]),
+            s(&e["rule_id"]),
+            s(&e["raw"]),
+            s(&e["awarded"])
+        ));
+    }
+    for r in p["redemptions"].as_array().into_iter().flatten() {
+        out.push(format!(
+            "  {} {} {} {} {}: {} ({} {})",
+            t("兑换", "redemption"),
+            s(&r["date"]),
+            s(&r["redemption_id"]),
+            s(&r["item"]),
+            s(&r["points"]),
+            s(&r["status"]),
+            t("之后余额", "balance after"),
+            s(&r["balance_after"])
+        ));
+    }
+    let tier = &v["tier"];
+    if !tier.is_null() {
+        out.push(String::new());
+        out.push(format!(
+            "{}: {} ({} {}) · {} {} · {} {} ({})",
+            t("等级", "Tier"),
+            s(&tier["tier"]),
+            t("自", "since"),
+            s(&tier["since"]),
+            t("有效积分", "qualifying points"),
+            s(&tier["qualifying_points"]),
+            t("下一级", "next"),
+            s(&tier["next_tier"]),
+            s(&tier["points_to_next"])
+        ));
+        if let Some(g) = tier["grace"].as_object() {
+            out.push(format!(
+                "  {} {} · {} {} · {} {}",
+                t("低于门槛自", "below the minimum since"),
+                s(&g["below_since"]),
+                t("若不再获得积分将于此日降级", "demoted if nothing is earned on"),
+                s(&g["demotion_on"]),
+                t("保级还差", "points needed to keep it"),
+                s(&g["points_to_keep"])
+            ));
+        }
+        for ch in tier["changes"].as_array().into_iter().flatten() {
+            out.push(format!(
+                "  {} {} → {} ({} {})",
+                s(&ch["date"]),
+                s(&ch["from"]),
+                s(&ch["to"]),
+                t("有效积分", "qualifying points"),
+                s(&ch["qualifying_points"])
+            ));
+        }
+    }
+    let layer = &v["layer"];
+    if !layer.is_null() {
+        out.push(String::new());
+        out.push(format!(
+            "{}: {} ({} {})",
+            t("分层", "Layer"),
+            s(&layer["layer"]),
+            t("自", "since"),
+            s(&layer["since"])
+        ));
+        for snap in layer["snapshots"].as_array().into_iter().flatten() {
+            out.push(format!(
+                "  {} {} ({})",
+                s(&snap["date"]),
+                s(&snap["layer"]),
+                s(&snap["by"])
+            ));
+            for l in snap["levels"].as_array().into_iter().flatten() {
+                out.push(format!(
+                    "    {} {}: {} {}",
+                    if l["matched"] == true { "✓" } else { "✗" },
+                    s(&l["layer"]),
+                    s(&l["when"]),
+                    l["values"]
+                ));
+            }
+        }
+    }
+    let sc = &v["scouting"];
+    if !sc.is_null() {
+        out.push(String::new());
+        if sc["candidate"] == true {
+            out.push(format!(
+                "{}: {} {} · {} {} · {} {}",
+                t("高潜新人", "Scouting"),
+                t("得分", "score"),
+                s(&sc["score"]),
+                t("排名", "rank"),
+                s(&sc["rank"]),
+                t("入选", "flagged"),
+                s(&sc["flagged"])
+            ));
+            for f in sc["features"].as_array().into_iter().flatten() {
+                out.push(format!(
+                    "  {} = {} (p {})",
+                    s(&f["name"]),
+                    s(&f["value"]),
+                    s(&f["percentile"])
+                ));
+            }
+        } else {
+            out.push(format!(
+                "{}: {} — {}",
+                t("高潜新人", "Scouting"),
+                t("不是候选人", "not a candidate"),
+                s(&sc["why_not"])
+            ));
+        }
+    }
+    for k in v["contests"].as_array().into_iter().flatten() {
+        out.push(format!(
+            "{} {} {}: {} {} {}",
+            t("竞赛", "Contest"),
+            s(&k["contest_id"]),
+            s(&k["entry_id"]),
+            s(&k["status"]),
+            s(&k["rank"]),
+            s(&k["award"])
+        ));
+    }
+    for o in v["care"].as_array().into_iter().flatten() {
+        out.push(format!(
+            "{} {} {} {}",
+            t("关怀", "Care"),
+            s(&o["date"]),
+            s(&o["occasion"]),
+            s(&o["detail"])
+        ));
+    }
+    out
+}

@@ -1,0 +1,185 @@
+//! `koc explain` (SPEC §13): for several members of the conformance program, every
+//! figure it gives equals the run's output files for the same D.
+mod common;
+use common::*;
+
+const AS_OF: &str = "2025-07-19";
+
+fn col(t: &[Vec<String>], name: &str) -> usize {
+    t[0].iter()
+        .position(|c| c == name)
+        .unwrap_or_else(|| panic!("no column {name}"))
+}
+
+fn row<'a>(t: &'a [Vec<String>], id: &str) -> Option<&'a Vec<String>> {
+    t.iter().skip(1).find(|r| r[0] == id)
+}
+
+/// A JSON value as the CSV writes it (null → empty).
+fn text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[test]
+fn explain_agrees_with_every_output_of_the_run() {
+    let w = Workdir::new();
+    w.copy_dir(&repo().join("tests/conformance/program"), "program");
+    w.koc(&["run", "program/pipeline.yaml", "--as-of", AS_OF, "--quiet"])
+        .expect_code(0);
+    let run = w.path().join("store/runs").join(AS_OF);
+    let balances = read_csv(&run.join("balances.csv"));
+    let tiers = read_csv(&run.join("tiers.csv"));
+    let layers = read_csv(&run.join("layers.csv"));
+    let newcomers = read_csv(&run.join("newcomers.csv"));
+    let ledger = read_parquet(&run.join("ledger.parquet"));
+    let redemptions = read_csv(&run.join("redemptions.csv"));
+
+    // members of every kind: in grace, flagged, with a redemption, and the first two
+    let mut ids: Vec<String> = balances.iter().skip(1).take(2).map(|r| r[0].clone()).collect();
+    let below = col(&tiers, "below_since");
+    ids.extend(
+        tiers
+            .iter()
+            .skip(1)
+            .filter(|r| !r[below].is_empty())
+            .take(2)
+            .map(|r| r[0].clone()),
+    );
+    let flagged = col(&newcomers, "flagged");
+    ids.extend(
+        newcomers
+            .iter()
+            .skip(1)
+            .filter(|r| r[flagged] == "true")
+            .take(1)
+            .map(|r| r[0].clone()),
+    );
+    ids.extend(redemptions.iter().skip(1).take(1).map(|r| r[1].clone()));
+    ids.sort();
+    ids.dedup();
+    assert!(ids.len() >= 4, "{ids:?}");
+
+    for id in &ids {
+        let out = w.koc(&[
+            "explain",
+            "program/pipeline.yaml",
+            id,
+            "--as-of",
+            AS_OF,
+            "--format",
+            "json",
+        ]);
+        out.expect_code(0);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout()).expect("json");
+        let b = row(&balances, id).unwrap();
+        for (k, c) in [
+            ("earned", "earned_total"),
+            ("redeemed", "redeemed_total"),
+            ("expired", "expired_total"),
+            ("balance", "balance"),
+        ] {
+            assert_eq!(text(&v["points"][k]), b[col(&balances, c)], "{id} points.{k}");
+        }
+        let entries = ledger
+            .iter()
+            .skip(1)
+            .filter(|r| r[col(&ledger, "member_id")] == *id)
+            .count();
+        assert_eq!(
+            v["points"]["entries"].as_array().unwrap().len(),
+            entries,
+            "{id} ledger entries"
+        );
+        let lots_left: i64 = v["points"]["lots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["expires_on"].as_str().is_none_or(|e| e > AS_OF))
+            .map(|l| l["left"].as_i64().unwrap())
+            .sum();
+        assert_eq!(
+            lots_left.to_string(),
+            b[col(&balances, "balance")],
+            "{id} lots left = balance"
+        );
+        let t = row(&tiers, id).unwrap();
+        for (k, c) in [
+            ("tier", "tier"),
+            ("since", "tier_since"),
+            ("qualifying_points", "qualifying_points"),
+            ("next_tier", "next_tier"),
+            ("points_to_next", "points_to_next"),
+        ] {
+            assert_eq!(text(&v["tier"][k]), t[col(&tiers, c)], "{id} tier.{k}");
+        }
+        assert_eq!(text(&v["tier"]["grace"]["below_since"]), t[below], "{id} below_since");
+        if !t[below].is_empty() {
+            // in grace: the demotion date and what keeps the tier
+            assert_eq!(
+                text(&v["tier"]["grace"]["demotion_on"]),
+                t[col(&tiers, "demotion_on")],
+                "{id} demotion_on"
+            );
+            assert!(
+                v["tier"]["grace"]["points_to_keep"].as_i64().unwrap() > 0,
+                "{id} points_to_keep"
+            );
+        } else {
+            assert!(v["tier"]["grace"].is_null(), "{id} not in grace");
+        }
+        let l = row(&layers, id).unwrap();
+        assert_eq!(text(&v["layer"]["layer"]), l[col(&layers, "layer")], "{id} layer");
+        assert_eq!(
+            text(&v["layer"]["since"]),
+            l[col(&layers, "layer_since")],
+            "{id} layer_since"
+        );
+        let last = v["layer"]["snapshots"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["date"], AS_OF);
+        assert_eq!(text(&last["layer"]), l[col(&layers, "layer")], "{id} last snapshot");
+        match row(&newcomers, id) {
+            Some(n) => {
+                assert_eq!(v["scouting"]["candidate"], true, "{id}");
+                assert_eq!(text(&v["scouting"]["rank"]), n[col(&newcomers, "rank")], "{id} rank");
+                assert_eq!(text(&v["scouting"]["flagged"]), n[flagged], "{id} flagged");
+                let score: f64 = n[col(&newcomers, "score")].parse().unwrap();
+                assert!(
+                    (v["scouting"]["score"].as_f64().unwrap() - score).abs() < 1e-9,
+                    "{id} score"
+                );
+            }
+            None => {
+                assert_eq!(v["scouting"]["candidate"], false, "{id}");
+                assert!(v["scouting"]["why_not"].as_str().unwrap().contains("is false"), "{id}");
+            }
+        }
+        for r in redemptions.iter().skip(1).filter(|r| r[1] == *id) {
+            let e = v["points"]["redemptions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|x| x["redemption_id"] == r[0].as_str())
+                .unwrap_or_else(|| panic!("{id} redemption {}", r[0]));
+            assert_eq!(text(&e["status"]), r[col(&redemptions, "status")]);
+            assert_eq!(text(&e["balance_after"]), r[col(&redemptions, "balance_after")]);
+        }
+        // the text form is for a person: it names the member and the tier
+        let human = w.koc(&["explain", "program/pipeline.yaml", id, "--as-of", AS_OF]);
+        human.expect_code(0);
+        assert!(human.stdout().contains(id.as_str()) && human.stdout().contains(&t[col(&tiers, "tier")]));
+    }
+}
+
+#[test]
+fn an_unknown_member_is_exit_2_with_the_nearest_ids() {
+    let w = Workdir::new();
+    w.copy_dir(&repo().join("tests/conformance/program"), "program");
+    w.koc(&["ingest", "program/pipeline.yaml", "--quiet"]).expect_code(0);
+    let out = w.koc(&["explain", "program/pipeline.yaml", "nobody", "--as-of", AS_OF]);
+    out.expect_code(2);
+    assert!(out.stderr().contains("the nearest known ids:"), "{}", out.stderr());
+}

@@ -1,0 +1,125 @@
+//! Trust (issue 13): `koc validate` finds the silent mistakes — a typo inside quotes,
+//! text compared with a number, a rule that can never pay in full — all at once, at
+//! the value's own line and column; completions and the man page exist.
+mod common;
+use common::*;
+
+fn setup(w: &Workdir, extra: &str) {
+    w.create("pipeline.yaml", &small_pipeline(extra));
+    w.create(
+        "members.csv",
+        &format!("{MEMBERS_HEADER}m1,Ann,2025-01-01 08:00:00,,\n"),
+    );
+    w.create(
+        "activity_01.csv",
+        &format!("{ACTIVITY_HEADER}e1,m1,2025-01-05 10:00:00,发帖,adas,,C1,12,3,1\n"),
+    );
+}
+
+#[test]
+fn a_typo_inside_quotes_and_text_against_numbers_are_all_listed_at_the_value() {
+    let w = Workdir::new();
+    setup(
+        &w,
+        r#"points:
+  rules:
+    - {id: feat, action: featured, points: 5, where: "action = 'feature'"}
+    - {id: big, action: post, points: 5, where: "topic > 5"}
+    - {id: q, action: post, points: 5, where: "likes = '3'"}
+scouting:
+  candidates: "layer IN ('newcomers', 'active')"
+  features: [{metric: posts_90d}]
+"#,
+    );
+    let run = w.koc(&["validate", "pipeline.yaml"]);
+    run.expect_code(2);
+    let err = run.stderr();
+    // the literal 'feature' starts at column 71 of line 25 (the where text starts at 62)
+    let line = w
+        .read("pipeline.yaml")
+        .lines()
+        .position(|l| l.contains("'feature'"))
+        .unwrap()
+        + 1;
+    let col = w
+        .read("pipeline.yaml")
+        .lines()
+        .nth(line - 1)
+        .unwrap()
+        .find("'feature'")
+        .unwrap()
+        + 1;
+    assert!(
+        err.contains(&format!(
+            "pipeline.yaml:{line}:{col}: points.rules[id=feat].where: action 'feature' does not exist"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("did you mean 'featured'?"), "{err}");
+    assert!(
+        err.contains("'topic' holds text but is compared with the number 5"),
+        "{err}"
+    );
+    assert!(
+        err.contains("'likes' is a number but is compared with the text '3'"),
+        "{err}"
+    );
+    assert!(err.contains("layer 'newcomers' does not exist"), "{err}");
+    assert!(err.contains("did you mean 'newcomer'?"), "{err}");
+}
+
+#[test]
+fn a_bare_word_gets_the_hint_to_quote_it() {
+    let w = Workdir::new();
+    setup(
+        &w,
+        "points:\n  rules:\n    - {id: a, action: post, points: 5, where: \"topic = adas\"}\n",
+    );
+    let run = w.koc(&["validate", "pipeline.yaml"]);
+    run.expect_code(2);
+    assert!(run.stderr().contains("quote it: 'adas'"), "{}", run.stderr());
+}
+
+#[test]
+fn rules_above_a_cap_and_unseen_topics_are_warnings() {
+    let w = Workdir::new();
+    setup(
+        &w,
+        "points:\n  daily_cap: 300\n  rules:\n    - {id: featured, action: featured, points: 500}\n    - {id: adas, action: post, points: 5, where: \"topic = 'adsa'\"}\n",
+    );
+    w.koc(&["ingest", "pipeline.yaml"]).expect_code(0);
+    let run = w.koc(&["validate", "pipeline.yaml"]);
+    run.expect_code(0);
+    let err = run.stderr();
+    assert!(
+        err.contains("rule 'featured' pays 500 but points.daily_cap is 300: every award is cut to 300"),
+        "{err}"
+    );
+    assert!(
+        err.contains("topic 'adsa' occurs in none of 1 stored events; did you mean 'adas'?"),
+        "{err}"
+    );
+}
+
+#[test]
+fn completions_and_man_page() {
+    let w = Workdir::new();
+    let bash = w.koc(&["completions", "bash"]);
+    bash.expect_code(0);
+    assert!(bash.stdout().contains("check-store"), "bash completions list commands");
+    let man = w.koc(&["man"]);
+    man.expect_code(0);
+    assert!(
+        man.stdout().starts_with(".ie") || man.stdout().contains(".TH koc"),
+        "{}",
+        &man.stdout()[..200.min(man.stdout().len())]
+    );
+}
+
+#[test]
+fn koc_init_prints_the_as_of_of_its_sample_data() {
+    let w = Workdir::new();
+    let run = w.koc(&["init", "prog"]);
+    run.expect_code(0);
+    assert!(run.stdout().contains("--as-of 2025-04-30"), "{}", run.stdout());
+}
