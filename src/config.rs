@@ -34,6 +34,26 @@ pub struct Pipeline {
     pub care: Option<CareCfg>,
     #[serde(default)]
     pub report: Option<ReportCfg>,
+    #[serde(default)]
+    pub privacy: Option<PrivacyCfg>,
+}
+
+/// PIPL: columns dropped or hashed at ingest, nicknames masked in the reports.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivacyCfg {
+    /// Canonical columns emptied as rows are ingested (never stored).
+    #[serde(default)]
+    pub drop: Vec<String>,
+    /// Canonical text columns replaced by a salted pseudonym as rows are ingested.
+    #[serde(default)]
+    pub hash: Vec<String>,
+    /// The environment variable holding the salt of the pseudonyms.
+    #[serde(default)]
+    pub salt_env: Option<String>,
+    /// Show nicknames as `张**` in report.html, report.md and report.xlsx.
+    #[serde(default)]
+    pub mask_nicknames: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

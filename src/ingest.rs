@@ -149,6 +149,7 @@ pub fn ingest(loaded: &Loaded, store: &Store, progress: bool) -> Result<IngestRe
         ))
     };
     let batch = manifest.files.iter().map(|f| f.batch).max().unwrap_or(0) + 1;
+    let privacy = crate::privacy::Privacy::new(loaded.pipeline.privacy.as_ref())?;
     let mut report = IngestReport::default();
     let mut new_records: Vec<FileRecord> = Vec::new();
     let mut working: Vec<Working> = Vec::new();
@@ -216,7 +217,7 @@ pub fn ingest(loaded: &Loaded, store: &Store, progress: bool) -> Result<IngestRe
                 ts: TsParser::new(cfg.timestamp_formats.as_ref(), tz),
                 ignore_actions: &loaded.pipeline.ingest.ignore_actions,
             };
-            let outcome = ingest_file(&export, &conv, work, store, &rel, progress)?;
+            let outcome = ingest_file(&export, &conv, privacy.as_ref(), work, store, &rel, progress)?;
             let gated = outcome.counts.rows > 0
                 && outcome.counts.rejected as f64 / outcome.counts.rows as f64
                     > loaded.pipeline.ingest.max_reject_ratio;
@@ -311,6 +312,7 @@ struct FileResult {
 fn ingest_file(
     export: &sources::Export,
     conv: &Converter,
+    privacy: Option<&crate::privacy::Privacy>,
     work: &mut Working,
     store: &Store,
     rel: &str,
@@ -355,7 +357,10 @@ fn ingest_file(
                 *reasons.entry(reason_kind(&d.reason)).or_insert(0) += 1;
                 rejects.write_record([conv.spec.name, rel, &line.to_string(), &d.column, &d.value, &d.reason])?;
             }
-            Outcome::Row(row) => {
+            Outcome::Row(mut row) => {
+                if let Some(p) = privacy {
+                    p.apply(conv.spec, &mut row);
+                }
                 let key = conv.spec.key_of(&row);
                 if !staged.contains_key(&key) {
                     work.ensure_key(store, &key)?;

@@ -27,6 +27,7 @@ pub mod model;
 pub mod output;
 pub mod overlay;
 pub mod points;
+pub mod privacy;
 pub mod progress;
 pub mod report;
 pub mod run;

@@ -90,6 +90,12 @@ impl Checker<'_> {
             MAX_DAYS,
         );
         self.sources(p);
+        if let Some(cfg) = &p.privacy {
+            for problem in crate::privacy::check(cfg) {
+                self.problems
+                    .push(format!("{}: {problem}", self.loaded.locate("privacy:")));
+            }
+        }
         if let Some(points) = &p.points {
             self.int("daily_cap", "points.daily_cap", points.daily_cap, 0, MAX_POINTS);
             self.int("expiry_days", "points.expiry_days", points.expiry_days, 0, MAX_DAYS);

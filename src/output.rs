@@ -35,6 +35,18 @@ pub struct Table {
 }
 
 impl Table {
+    /// Mask the cells of nickname columns (privacy.mask_nicknames, for shared files).
+    pub fn mask_nicknames(&mut self) {
+        let cols: Vec<usize> = (0..self.columns.len())
+            .filter(|i| self.columns[*i] == "nickname" || self.columns[*i].ends_with("_nickname"))
+            .collect();
+        for row in &mut self.rows {
+            for &c in &cols {
+                row[c] = Cell::Text(crate::privacy::mask(row[c].as_str()));
+            }
+        }
+    }
+
     pub fn new(name: &str, columns: &[&str]) -> Table {
         Table {
             name: name.into(),

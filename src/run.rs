@@ -73,6 +73,10 @@ pub fn run(loaded: &Loaded, as_of: Day, progress: bool) -> Result<RunOutcome> {
     }
     let mut ctx = crate::report::context(loaded, &ds, &computed, &quality)?;
     crate::report::add_run_notes(&mut ctx, &warnings, &ingest.gated, &manifest);
+    let mask = loaded.pipeline.privacy.as_ref().is_some_and(|p| p.mask_nicknames);
+    if mask {
+        crate::privacy::mask_nicknames(&mut ctx);
+    }
     crate::report::render_all(loaded, &ctx, tmp.path())?;
     // the Parquet tables (ledger, layer history) are for tools, not for a spreadsheet
     let sheets: Vec<Table> = computed
@@ -80,6 +84,12 @@ pub fn run(loaded: &Loaded, as_of: Day, progress: bool) -> Result<RunOutcome> {
         .iter()
         .filter(|t| !PARQUET.iter().any(|(n, _)| *n == t.name))
         .cloned()
+        .map(|mut t| {
+            if mask {
+                t.mask_nicknames();
+            }
+            t
+        })
         .collect();
     crate::xlsx::write(&tmp.path().join("report.xlsx"), &sheets, crate::fmt::date_of(as_of))?;
     let pipeline_sha = sha256_hex(loaded.text.as_bytes());

@@ -409,3 +409,46 @@ fn a_stale_as_of_warns_and_fail_on_stale_exits_3_after_writing_the_run() {
     w.koc(&["run", "pipeline.yaml", "--as-of", "2025-01-31"]).expect_code(3);
     assert!(w.path().join("store/runs/2025-01-31/report.html").exists());
 }
+
+#[test]
+fn privacy_hashes_and_drops_at_ingest_and_masks_nicknames_in_reports() {
+    let w = Workdir::new();
+    setup(
+        &w,
+        "privacy:\n  drop: [purchase_date]\n  hash: [member_id]\n  salt_env: KOC_TEST_SALT\n  mask_nicknames: true\n",
+    );
+    w.create(
+        "members.csv",
+        &format!("{MEMBERS_HEADER}m1,Ann,2025-01-01 08:00:00,1990-02-03,2020-05-05\nm2,Bo,2025-01-02,,\n"),
+    );
+    // without the salt the run refuses: the pseudonyms would not be stable
+    w.koc(&["run", "pipeline.yaml", "--as-of", "2025-01-31"]).expect_code(2);
+    let run = w.koc_env(
+        &["run", "pipeline.yaml", "--as-of", "2025-01-31", "--quiet"],
+        &[("KOC_TEST_SALT", "s3cret")],
+    );
+    run.expect_code(0);
+    let dir = w.path().join("store/runs/2025-01-31");
+    // no raw member id or dropped value in any text output or in the store
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension()
+            .is_some_and(|x| x == "csv" || x == "md" || x == "html" || x == "json")
+        {
+            let text = std::fs::read_to_string(&p).unwrap();
+            assert!(!text.contains("m1,") && !text.contains("2020-05-05"), "{}", p.display());
+        }
+    }
+    let care = read_csv(&dir.join("care_calendar.csv"));
+    assert_eq!(care.len(), 2, "{care:?}");
+    assert_eq!(care[1][1].len(), 16, "a pseudonym: {care:?}");
+    assert_eq!(care[1][2], "Ann", "CSVs stay internal: the nickname is not listed");
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("A\\*\\*") && !md.contains("Ann"), "{md}");
+    let month = w.path().join("store/events/month=2025-01");
+    for e in std::fs::read_dir(&month).unwrap() {
+        let rows = read_parquet(&e.unwrap().path());
+        let m = rows[0].iter().position(|c| c == "member_id").unwrap();
+        assert!(rows.iter().skip(1).all(|r| r[m].len() == 16), "{rows:?}");
+    }
+}
