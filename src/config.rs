@@ -503,10 +503,84 @@ pub fn load(path: &Path) -> Result<Loaded> {
     })
 }
 
-/// Parse pipeline text (also used by `simulate` after an overlay merge).
+/// Parse pipeline text (also used by `simulate` after an overlay merge). Every
+/// top-level section with a mistake is reported, not only the first: after an error,
+/// its section is set aside (line numbers kept) and the rest is read again.
 pub fn parse_text(path: &Path, text: &str) -> Result<Pipeline> {
+    let mut errors: Vec<anyhow::Error> = Vec::new();
+    let mut current = text.to_string();
+    let mut set_aside: Vec<usize> = Vec::new();
+    loop {
+        match parse_once(path, &current) {
+            Ok(p) if errors.is_empty() => return Ok(p),
+            Ok(_) => break,
+            Err((err, line)) => {
+                let section = line.and_then(|l| section_start(&current, l));
+                errors.push(err);
+                match section {
+                    Some(start) if !set_aside.contains(&start) && errors.len() < 20 => {
+                        set_aside.push(start);
+                        current = without_section(&current, start);
+                    }
+                    _ => break,
+                }
+            }
+        }
+    }
+    if errors.len() == 1 {
+        return Err(errors.remove(0));
+    }
+    Err(usage_err(
+        errors.iter().map(|e| format!("{e:#}")).collect::<Vec<_>>().join("\n"),
+    ))
+}
+
+/// The 0-based line of the top-level key whose section holds 1-based `line`.
+fn section_start(text: &str, line: usize) -> Option<usize> {
+    text.lines()
+        .enumerate()
+        .take(line)
+        .filter(|(_, l)| {
+            l.chars()
+                .next()
+                .is_some_and(|c| !c.is_whitespace() && c != '#' && c != '-')
+        })
+        .map(|(i, _)| i)
+        .last()
+}
+
+/// The text with the section starting at line `start` replaced, line for line, by a
+/// value that parses (required sections) or by comments (optional ones).
+fn without_section(text: &str, start: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let end = (start + 1..lines.len())
+        .find(|i| {
+            lines[*i]
+                .chars()
+                .next()
+                .is_some_and(|c| !c.is_whitespace() && c != '#' && c != '-')
+        })
+        .unwrap_or(lines.len());
+    let key = lines[start].split(':').next().unwrap_or("").trim();
+    let stand_in = match key {
+        "program" => "program: {name: x, start: 2000-01-01}".to_string(),
+        "store" => "store: x".to_string(),
+        "sources" => "sources: {}".to_string(),
+        _ => format!("# {key}: set aside after an error"),
+    };
+    let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    out[start] = stand_in;
+    for l in out.iter_mut().take(end).skip(start + 1) {
+        *l = "#".into();
+    }
+    out.join("\n")
+}
+
+/// One attempt: the pipeline, or the first error with its line.
+fn parse_once(path: &Path, text: &str) -> std::result::Result<Pipeline, (anyhow::Error, Option<usize>)> {
     let de = serde_yaml::Deserializer::from_str(text);
     serde_path_to_error::deserialize::<_, Pipeline>(de).map_err(|e| {
+        let line = e.inner().location().map(|l| l.line());
         let yaml_path = e.path().to_string();
         let inner = e.into_inner();
         let location = inner
@@ -533,7 +607,7 @@ pub fn parse_text(path: &Path, text: &str) -> Result<Pipeline> {
         if let Some(h) = hint {
             err = err.with_hint(h);
         }
-        anyhow::Error::from(err)
+        (anyhow::Error::from(err), line)
     })
 }
 

@@ -123,3 +123,26 @@ fn koc_init_prints_the_as_of_of_its_sample_data() {
     run.expect_code(0);
     assert!(run.stdout().contains("--as-of 2025-04-30"), "{}", run.stdout());
 }
+
+#[test]
+fn three_yaml_mistakes_are_reported_in_one_listing() {
+    let w = Workdir::new();
+    setup(
+        &w,
+        "points:\n  rules:\n    - {id: p, action: post, pionts: 5}\ntiers:\n  grace_days: many\n  levels: [{id: b, min: 0}]\ncare:\n  horizn_days: 3\n",
+    );
+    let run = w.koc(&["validate", "pipeline.yaml"]);
+    run.expect_code(2);
+    let err = run.stderr();
+    let lines = w.read("pipeline.yaml");
+    let at = |needle: &str| lines.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    assert!(
+        err.contains(&format!("pipeline.yaml:{}:", at("pionts"))) && err.contains("unknown key 'pionts'"),
+        "{err}"
+    );
+    assert!(err.contains(&format!("pipeline.yaml:{}:", at("grace_days"))), "{err}");
+    assert!(
+        err.contains("unknown key 'horizn_days'") && err.contains("did you mean 'horizon_days'?"),
+        "{err}"
+    );
+}
