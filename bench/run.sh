@@ -2,13 +2,28 @@
 # make bench: a large synthetic program, generated once and cached, then timed:
 # ingest of the whole history, ingest of one more day, the nightly run, and a
 # one-scenario simulation. Prints wall time, peak memory and MB/s.
-# Size: BENCH_MEMBERS x BENCH_DAYS (default 60000 x 365 ≈ 9 million events;
-# 130000 x 365 gives about 20 million).
+# Sizes: BENCH_SIZES, a list of MEMBERSxDAYS (default "13000x365 130000x365": about
+# 2 and 20 million events); BENCH_MEMBERS/BENCH_DAYS give one size instead.
+# Then DuckDB (the `duckdb` Python package, installed into bench/cache/venv on first
+# use) turns the same export bytes, re-encoded to UTF-8 outside the timing, from CSV
+# into Parquet, and the ratio koc / DuckDB is printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KOC=${KOC:-${CARGO_TARGET_DIR:-$HOME/.cache/koc-target}/release/koc}
-MEMBERS=${BENCH_MEMBERS:-60000}
-DAYS=${BENCH_DAYS:-365}
+if [ -n "${BENCH_MEMBERS:-}" ]; then
+  SIZES="${BENCH_MEMBERS}x${BENCH_DAYS:-365}"
+else
+  SIZES=${BENCH_SIZES:-"13000x365 130000x365"}
+fi
+if [ -z "${BENCH_SIZE:-}" ]; then
+  for size in $SIZES; do
+    echo "== $size"
+    BENCH_SIZE=$size bash "$0"
+  done
+  exit 0
+fi
+MEMBERS=${BENCH_SIZE%x*}
+DAYS=${BENCH_SIZE#*x}
 CACHE=bench/cache/m${MEMBERS}-d${DAYS}
 if [ ! -f "$CACHE/pipeline.yaml" ]; then
   echo "generating $MEMBERS members x $DAYS days into $CACHE"
@@ -28,6 +43,7 @@ measure() { # label, then the command
   local label=$1; shift
   /usr/bin/time -f "%e %M" -o "$WORK/time" "$@" >/dev/null 2>"$WORK/err" || { cat "$WORK/err"; exit 1; }
   read -r secs kb < "$WORK/time"
+  echo "$secs" > "$WORK/secs-$(echo "$label" | tr -c "a-z\n" _)"
   printf '%-28s %8.2f s  %8.0f MB peak' "$label" "$secs" "$(echo "$kb/1024" | bc)"
   [ -n "${MBYTES:-}" ] && printf '  %6.1f MB/s' "$(echo "$MBYTES/$secs" | bc -l)"
   echo
@@ -40,3 +56,19 @@ KOC_TIMINGS=1 MBYTES= measure "run (every stage + report)" "$KOC" run "$WORK/pip
 sed -n 's/^timing /    /p' "$WORK/err"   # each stage of that run
 printf 'points:\n  rules:\n    - {id: featured, points: 800}\n' > "$WORK/s.yaml"
 MBYTES= measure "simulate (one scenario)" "$KOC" simulate "$WORK/pipeline.yaml" --scenario "$WORK/s.yaml" --as-of "$lastday" --out "$WORK/sim" --quiet
+
+# DuckDB on the same bytes: read_csv(all_varchar) → Parquet, after re-encoding to UTF-8
+VENV=bench/cache/venv
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV" && "$VENV/bin/pip" install -q duckdb || { echo "duckdb: not installed, skipped"; exit 0; }
+fi
+mkdir -p "$WORK/utf8"
+for f in "$WORK"/exports/activity_*.csv; do iconv -f UTF-8 -t UTF-8 -c "$f" > "$WORK/utf8/$(basename "$f")"; done
+/usr/bin/time -f "%e %M" -o "$WORK/duck" "$VENV/bin/python" - "$WORK/utf8" "$WORK/duck.parquet" <<'PY'
+import sys, duckdb
+duckdb.sql(f"COPY (SELECT * FROM read_csv('{sys.argv[1]}/*.csv', all_varchar=true)) TO '{sys.argv[2]}' (FORMAT parquet)")
+PY
+read -r dsecs dkb < "$WORK/duck"
+printf '%-28s %8.2f s  %8.0f MB peak\n' "duckdb csv → parquet" "$dsecs" "$(echo "$dkb/1024" | bc)"
+ksecs=$(cat "$WORK/secs-ingest__whole_history_")
+printf 'koc whole-history ingest / duckdb: %.2f×\n' "$(echo "$ksecs/$dsecs" | bc -l)"
