@@ -2,6 +2,7 @@
 //!
 //! Stages follow SPEC.md: sources → ingest → store → points → tiers → metrics and
 //! layers → scouting → contests → goals and care → report → run.
+pub mod actions;
 pub mod care;
 pub mod charts;
 pub mod check;

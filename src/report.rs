@@ -76,17 +76,15 @@ pub fn context(loaded: &Loaded, ds: &Dataset, c: &Computed, quality: &Value) -> 
             })
         })
         .collect();
+    // the members tiers.csv calls promoted / demoted (tier at D against the previous
+    // snapshot), so the report and the CSV give the same numbers
     let (mut promotions, mut demotions) = (0, 0);
-    for s in c.tiers.iter().flatten() {
-        for ch in s
-            .changes
-            .iter()
-            .filter(|ch| c.previous_snapshot.is_none_or(|d| ch.day > d))
-        {
-            if ch.to > ch.from {
-                promotions += 1
-            } else {
-                demotions += 1
+    if let Some(prev) = c.previous_snapshot {
+        for s in c.tiers.iter().flatten() {
+            match s.tier_at(prev) {
+                Some(before) if s.tier > before => promotions += 1,
+                Some(before) if s.tier < before => demotions += 1,
+                _ => {}
             }
         }
     }
@@ -216,6 +214,7 @@ pub fn context(loaded: &Loaded, ds: &Dataset, c: &Computed, quality: &Value) -> 
         "contests": contests,
         "care": care,
         "incentives": incentives,
+        "actions": crate::actions::compute(p, ds, c),
         "quality": quality,
     }))
 }
@@ -315,6 +314,8 @@ pub const TEMPLATE_FUEL: u64 = 50_000_000;
 pub fn sandboxed_environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_fuel(Some(TEMPLATE_FUEL));
+    env.add_filter("num", num_filter);
+    env.add_filter("pct", pct_filter);
     env.set_auto_escape_callback(|name| {
         if name.ends_with(".md") {
             AutoEscape::Custom("markdown")
@@ -330,6 +331,49 @@ pub fn sandboxed_environment() -> Environment<'static> {
         minijinja::escape_formatter(out, state, value)
     });
     env
+}
+
+/// `{{ x | num }}`: a number for people — thousands separators, at most 2 decimals
+/// (the CSVs keep SPEC §1's formats). Text that is not a number passes unchanged.
+fn num_filter(v: minijinja::Value) -> minijinja::Value {
+    let parsed = v.as_str().and_then(|s| s.parse::<f64>().ok()).or_else(|| {
+        f64::try_from(v.clone())
+            .ok()
+            .filter(|_| !v.is_undefined() && !v.is_none())
+    });
+    match parsed {
+        Some(x) if x.is_finite() => minijinja::Value::from(people_number(x)),
+        _ => v,
+    }
+}
+
+/// `{{ x | pct }}`: a share (0.1304) as a percentage (13.0%).
+fn pct_filter(v: minijinja::Value) -> minijinja::Value {
+    let parsed = v
+        .as_str()
+        .and_then(|s| s.parse::<f64>().ok())
+        .or_else(|| f64::try_from(v.clone()).ok());
+    match parsed {
+        Some(x) if x.is_finite() => minijinja::Value::from(format!("{:.1}%", x * 100.0)),
+        _ => v,
+    }
+}
+
+/// 1234567 → `1,234,567`; 46.613769 → `46.61`; 0.5 → `0.5`.
+pub fn people_number(x: f64) -> String {
+    let rounded = (x * 100.0).round() / 100.0;
+    let whole = crate::fmt::thousands(rounded.trunc() as i64);
+    let frac = ((rounded.abs().fract()) * 100.0).round() as i64;
+    let sign = if rounded < 0.0 && rounded.trunc() == 0.0 {
+        "-"
+    } else {
+        ""
+    };
+    match frac {
+        0 => format!("{sign}{whole}"),
+        f if f % 10 == 0 => format!("{sign}{whole}.{}", f / 10),
+        f => format!("{sign}{whole}.{f:02}"),
+    }
 }
 
 /// Text safe inside Markdown (and a Markdown table cell): HTML's specials as
@@ -362,6 +406,15 @@ mod tests {
         assert_eq!(markdown_escape("<script>x</script>"), "&lt;script&gt;x&lt;/script&gt;");
         assert_eq!(markdown_escape("[a](javascript:x)"), "\\[a\\](javascript:x)");
         assert_eq!(markdown_escape("a|b\nc"), "a\\|b c");
+    }
+
+    #[test]
+    fn numbers_for_people() {
+        assert_eq!(people_number(748056.0), "748,056");
+        assert_eq!(people_number(46.613769), "46.61");
+        assert_eq!(people_number(0.5), "0.5");
+        assert_eq!(people_number(-0.25), "-0.25");
+        assert_eq!(people_number(-1234.0), "-1,234");
     }
 
     #[test]

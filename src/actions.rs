@@ -1,0 +1,176 @@
+//! The action list that opens the report (issue 14): who to keep, who slipped, whom
+//! to offer a task, whom to surprise, and which incentives to change — each with the
+//! figure that makes it actionable. Built from the computed stages; pure.
+use crate::compute::Computed;
+use crate::config::Pipeline;
+use crate::fmt::{fmt_day, fmt_num};
+use crate::model::Dataset;
+use serde::Serialize;
+
+/// How many care dates ahead the list looks (days after D).
+pub const CARE_DAYS: i32 = 14;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Actions {
+    /// In grace, earliest demotion first.
+    pub keep: Vec<Keep>,
+    /// Members of the upper layers (core, alumni…) at the previous snapshot who are lower now.
+    pub slipped: Vec<Slipped>,
+    /// Newly flagged newcomers with the task to offer them.
+    pub newcomers: Vec<Offer>,
+    /// Care occasions in D+1 … D+14.
+    pub care: Vec<CareDate>,
+    /// Incentives whose recommendation is not `keep`, with the reason.
+    pub incentives: Vec<Change>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Keep {
+    pub member_id: String,
+    pub nickname: Option<String>,
+    pub tier: String,
+    pub points_needed: i64,
+    pub by: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Slipped {
+    pub member_id: String,
+    pub nickname: Option<String>,
+    pub from: String,
+    pub to: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Offer {
+    pub member_id: String,
+    pub nickname: Option<String>,
+    pub rank: usize,
+    pub specialty: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CareDate {
+    pub date: String,
+    pub member_id: String,
+    pub nickname: Option<String>,
+    pub occasion: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    pub incentive: String,
+    pub recommendation: &'static str,
+    /// Goals listing it that are behind or at risk.
+    pub goals_behind: Vec<String>,
+    pub mean_rating: Option<String>,
+}
+
+fn name_of(id: &str, levels: impl Iterator<Item = (String, Option<String>)>) -> String {
+    levels
+        .into_iter()
+        .find(|(i, _)| i == id)
+        .and_then(|(_, n)| n)
+        .unwrap_or_else(|| id.to_string())
+}
+
+pub fn compute(p: &Pipeline, ds: &Dataset, c: &Computed) -> Actions {
+    let tier_levels = || {
+        p.tiers
+            .iter()
+            .flat_map(|t| &t.levels)
+            .map(|l| (l.id.clone(), l.name.clone()))
+    };
+    let layer_levels = || {
+        p.layers
+            .iter()
+            .flat_map(|t| &t.levels)
+            .map(|l| (l.id.clone(), l.name.clone()))
+    };
+    let mut keep: Vec<Keep> = ds
+        .table_members()
+        .filter_map(|(i, m)| {
+            let s = c.tiers.get(i)?.as_ref()?;
+            s.below_since?;
+            let min = p.tiers.as_ref()?.levels.get(s.tier)?.min;
+            Some(Keep {
+                member_id: m.id.clone(),
+                nickname: m.nickname.clone(),
+                tier: name_of(&c.tier_ids[s.tier], tier_levels()),
+                points_needed: (min - s.q).max(0),
+                by: s.demotion_on.map(fmt_day),
+            })
+        })
+        .collect();
+    keep.sort_by(|a, b| {
+        a.by.cmp(&b.by)
+            .then_with(|| a.member_id.as_bytes().cmp(b.member_id.as_bytes()))
+    });
+
+    // "upper layers": the levels listed above the middle (with four: alumni and core)
+    let upper = c.level_ids.len() / 2;
+    let slipped: Vec<Slipped> = match c.history.last() {
+        Some((_, prev)) => ds
+            .table_members()
+            .filter_map(|(i, m)| {
+                let (from, to) = (prev.get(i).copied().flatten()?, c.layer_at_d.get(i).copied().flatten()?);
+                (from < upper && to > from).then(|| Slipped {
+                    member_id: m.id.clone(),
+                    nickname: m.nickname.clone(),
+                    from: name_of(&c.level_ids[from], layer_levels()),
+                    to: name_of(&c.level_ids[to], layer_levels()),
+                })
+            })
+            .collect(),
+        None => vec![],
+    };
+
+    let newcomers = c
+        .newcomers
+        .iter()
+        .filter(|n| n.flagged)
+        .map(|n| Offer {
+            member_id: ds.members[n.member].id.clone(),
+            nickname: ds.members[n.member].nickname.clone(),
+            rank: n.rank,
+            specialty: n.specialty.clone(),
+        })
+        .collect();
+
+    let care = c
+        .care
+        .iter()
+        .filter(|o| o.day > c.as_of && o.day <= c.as_of + CARE_DAYS)
+        .map(|o| CareDate {
+            date: fmt_day(o.day),
+            member_id: ds.members[o.member].id.clone(),
+            nickname: ds.members[o.member].nickname.clone(),
+            occasion: o.occasion,
+        })
+        .collect();
+
+    let incentives = c
+        .incentives
+        .iter()
+        .filter(|i| i.recommendation != "keep")
+        .map(|i| Change {
+            incentive: i.name.clone(),
+            recommendation: i.recommendation,
+            goals_behind: c
+                .goals
+                .iter()
+                .filter(|g| g.incentives.contains(&i.name) && matches!(g.status, "behind" | "at_risk"))
+                .map(|g| g.name.clone())
+                .collect(),
+            mean_rating: i.mean_rating.map(fmt_num),
+        })
+        .collect();
+
+    Actions {
+        keep,
+        slipped,
+        newcomers,
+        care,
+        incentives,
+    }
+}

@@ -1,0 +1,64 @@
+//! The report opens with what to do (issue 14), and its figures reconcile with the
+//! CSVs: checked on the conformance program through `koc report --dump-context`.
+mod common;
+use common::*;
+
+const AS_OF: &str = "2025-07-19";
+
+#[test]
+fn the_action_list_and_the_tier_counts_agree_with_the_csvs() {
+    let w = Workdir::new();
+    w.copy_dir(&repo().join("tests/conformance/program"), "program");
+    w.koc(&["run", "program/pipeline.yaml", "--as-of", AS_OF, "--quiet"])
+        .expect_code(0);
+    let run = w.path().join("store/runs").join(AS_OF);
+    let out = w.koc(&["report", "program/pipeline.yaml", "--as-of", AS_OF, "--dump-context"]);
+    out.expect_code(0);
+    let ctx: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+    let tiers = read_csv(&run.join("tiers.csv"));
+    let col = |t: &[Vec<String>], n: &str| t[0].iter().position(|c| c == n).unwrap();
+
+    // promoted / demoted members: the same numbers as tiers.csv's change column
+    let change = col(&tiers, "change");
+    let count = |what: &str| tiers.iter().skip(1).filter(|r| r[change] == what).count();
+    assert_eq!(ctx["tier_changes"]["promotions"], count("promoted"));
+    assert_eq!(ctx["tier_changes"]["demotions"], count("demoted"));
+
+    // keep: every member in grace, earliest demotion first, with the points they lack
+    let below = col(&tiers, "below_since");
+    let in_grace: Vec<&Vec<String>> = tiers.iter().skip(1).filter(|r| !r[below].is_empty()).collect();
+    let keep = ctx["actions"]["keep"].as_array().unwrap();
+    assert_eq!(keep.len(), in_grace.len());
+    assert!(!keep.is_empty(), "the conformance program has members in grace");
+    let dates: Vec<&str> = keep.iter().map(|k| k["by"].as_str().unwrap()).collect();
+    assert!(dates.windows(2).all(|w| w[0] <= w[1]), "{dates:?}");
+    for k in keep {
+        let r = in_grace
+            .iter()
+            .find(|r| r[0] == k["member_id"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(k["by"].as_str().unwrap(), r[col(&tiers, "demotion_on")]);
+        assert!(k["points_needed"].as_i64().unwrap() > 0);
+    }
+
+    // slipped: members of the upper layers at the previous snapshot who moved down
+    let layers = read_csv(&run.join("layers.csv"));
+    let (prev, moved) = (col(&layers, "previous_layer"), col(&layers, "moved"));
+    let slipped = layers
+        .iter()
+        .skip(1)
+        .filter(|r| r[moved] == "down" && (r[prev] == "core" || r[prev] == "alumni"))
+        .count();
+    assert_eq!(ctx["actions"]["slipped"].as_array().unwrap().len(), slipped);
+
+    // care in the next 14 days only
+    for o in ctx["actions"]["care"].as_array().unwrap() {
+        let d = o["date"].as_str().unwrap();
+        assert!(d > AS_OF && d <= "2025-08-02", "{d}");
+    }
+    // both reports open with the list
+    let md = std::fs::read_to_string(run.join("report.md")).unwrap();
+    let html = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(md.find("## 今天要做的事").unwrap() < md.find("## 核心指标").unwrap());
+    assert!(html.find("id=\"actions\"").unwrap() < html.find("id=\"headline\"").unwrap());
+}
