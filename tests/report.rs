@@ -159,29 +159,51 @@ fn same_store_pipeline_and_date_give_byte_identical_outputs_whatever_the_thread_
     assert!(differ.is_empty(), "{differ:?}");
 }
 
-/// The demo report in headless Chromium: loads with no console error and no request
-/// to the network, and a screenshot is written. Skipped where Chromium is missing.
+/// The demo report in headless Chromium, at desktop and phone width and in both
+/// locales: loads with no console error and no request to the network, and a
+/// screenshot is written. Skipped where Chromium is missing, except in CI
+/// (KOC_REQUIRE_BROWSER=1, set by .ci/run), where that is a failure.
 #[test]
 fn the_demo_report_renders_in_headless_chromium() {
     let w = Workdir::new();
     w.copy_dir(&repo().join("samples"), "samples");
     w.copy_dir(&repo().join("pipelines"), "pipelines");
-    w.koc(&["run", "pipelines/demo.yaml", "--as-of", "2025-06-30", "--quiet"])
-        .expect_code(0);
-    let report = w.path().join("out/demo/runs/2025-06-30/report.html");
-    let shot = w.path().join("report.png");
-    let out = std::process::Command::new("bash")
-        .arg(repo().join("tests/browser/screenshot.sh"))
-        .arg(&report)
-        .arg(&shot)
-        .output()
-        .unwrap();
-    if out.status.code() == Some(77) {
-        eprintln!("skipped: chromium is not installed (.ci/run installs it)");
-        return;
+    let en = w.read("pipelines/demo.yaml").replace("locale: zh-CN", "locale: en");
+    assert!(en.contains("locale: en"), "the demo pipeline names its locale");
+    w.create(
+        "pipelines/demo_en.yaml",
+        &en.replace("store: ../out/demo", "store: ../out/demo_en"),
+    );
+    for (pipeline, store) in [
+        ("pipelines/demo.yaml", "out/demo"),
+        ("pipelines/demo_en.yaml", "out/demo_en"),
+    ] {
+        w.koc(&["run", pipeline, "--as-of", "2025-06-30", "--quiet"])
+            .expect_code(0);
+        let report = w.path().join(store).join("runs/2025-06-30/report.html");
+        for size in ["1200,2400", "390,1400"] {
+            let shot = w
+                .path()
+                .join(format!("{}-{}.png", store.replace('/', "_"), size.replace(',', "x")));
+            let out = std::process::Command::new("bash")
+                .arg(repo().join("tests/browser/screenshot.sh"))
+                .arg(&report)
+                .arg(&shot)
+                .env("KOC_SHOT_SIZE", size)
+                .output()
+                .unwrap();
+            if out.status.code() == Some(77) {
+                assert!(
+                    std::env::var_os("KOC_REQUIRE_BROWSER").is_none(),
+                    "chromium is required here (KOC_REQUIRE_BROWSER) but not installed"
+                );
+                eprintln!("skipped: chromium is not installed (.ci/run installs it)");
+                return;
+            }
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(std::fs::metadata(&shot).unwrap().len() > 10_000);
+        }
     }
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000);
 }
 
 #[test]

@@ -10,7 +10,7 @@ profile=$(mktemp -d); log=$(mktemp)
 trap 'rm -rf "$profile" "$log"' EXIT
 timeout 90 "$browser" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
   --disable-background-networking --disable-component-update --disable-sync \
-  --user-data-dir="$profile" --hide-scrollbars --window-size=1200,2400 \
+  --user-data-dir="$profile" --hide-scrollbars --window-size=${KOC_SHOT_SIZE:-1200,2400} \
   --host-resolver-rules="MAP * ~NOTFOUND" --enable-logging=stderr --v=0 \
   --screenshot="$(realpath -m "$out")" "file://$report" 2>"$log" >/dev/null || true
 [ -s "$out" ] || { echo "no screenshot written" >&2; cat "$log" >&2; exit 1; }
