@@ -91,7 +91,13 @@ pub fn run(loaded: &Loaded, as_of: Day, progress: bool) -> Result<RunOutcome> {
             t
         })
         .collect();
-    crate::xlsx::write(&tmp.path().join("report.xlsx"), &sheets, crate::fmt::date_of(as_of))?;
+    crate::xlsx::write(
+        &tmp.path().join("report.xlsx"),
+        &sheets,
+        crate::fmt::date_of(as_of),
+        &crate::xlsx::summary(&ctx),
+        loaded.pipeline.program.locale != "en",
+    )?;
     let pipeline_sha = sha256_hex(loaded.text.as_bytes());
     let inputs: Vec<_> = manifest
         .files

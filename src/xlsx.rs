@@ -1,38 +1,161 @@
-//! `report.xlsx`: one sheet per output table, for analysts who live in Excel.
+//! `report.xlsx` for analysts who live in Excel: a summary sheet first (the headline
+//! figures and the action list), then one sheet per output table with a frozen bold
+//! header, an autofilter, column widths, real numbers, dates and booleans, and —
+//! in a zh-CN program — Chinese headers and sheet names.
 use crate::output::{Cell, Table};
 use anyhow::Result;
-use rust_xlsxwriter::{DocProperties, ExcelDateTime, Workbook};
+use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook, Worksheet};
+use serde_json::Value;
 use std::path::Path;
 
-/// `created` (the as-of date) is the file's creation time, so the same run gives the same bytes.
-pub fn write(path: &Path, tables: &[Table], created: chrono::NaiveDate) -> Result<()> {
+const COLUMNS_ZH: &str = include_str!("../templates/columns.zh-CN.json");
+
+/// Header and sheet names for the program's locale (ids where no name is known).
+struct Names {
+    map: Option<Value>,
+}
+
+impl Names {
+    fn new(zh: bool) -> Names {
+        Names {
+            map: zh.then(|| serde_json::from_str(COLUMNS_ZH).unwrap_or_default()),
+        }
+    }
+    fn column(&self, c: &str) -> String {
+        self.map
+            .as_ref()
+            .and_then(|m| m["columns"][c].as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| c.to_string())
+    }
+    fn table(&self, t: &str) -> String {
+        let Some(m) = &self.map else { return t.to_string() };
+        let tables = &m["tables"];
+        if let Some(n) = tables[t].as_str() {
+            return n.to_string();
+        }
+        // contest_<id>[_rejects|_judges]
+        if let Some(rest) = t.strip_prefix("contest_") {
+            for suffix in ["_rejects", "_judges"] {
+                if let Some(id) = rest.strip_suffix(suffix) {
+                    return format!(
+                        "{}{id}{}",
+                        tables["contest_"].as_str().unwrap_or(""),
+                        tables[suffix].as_str().unwrap_or(suffix)
+                    );
+                }
+            }
+            return format!("{}{rest}", tables["contest_"].as_str().unwrap_or(""));
+        }
+        t.to_string()
+    }
+}
+
+/// `created` (the as-of date) is the file's creation time, so the same run gives the
+/// same bytes. `summary` holds (label, value) rows for the first sheet.
+pub fn write(
+    path: &Path,
+    tables: &[Table],
+    created: chrono::NaiveDate,
+    summary: &[(String, String)],
+    zh: bool,
+) -> Result<()> {
     use chrono::Datelike;
     let mut wb = Workbook::new();
     let when = ExcelDateTime::from_ymd(created.year() as u16, created.month() as u8, created.day() as u8)?;
     wb.set_properties(&DocProperties::new().set_creation_datetime(&when));
+    let names = Names::new(zh);
+    let header = Format::new().set_bold().set_background_color("#E8EEF7");
+    let date = Format::new().set_num_format("yyyy-mm-dd");
     let mut used: Vec<String> = Vec::new();
+
+    let ws = wb.add_worksheet();
+    ws.set_name(sheet_name(&names.table("summary"), &mut used))?;
+    ws.set_column_width(0, 34)?;
+    ws.set_column_width(1, 60)?;
+    for (r, (label, value)) in summary.iter().enumerate() {
+        let bold = value.is_empty();
+        if bold {
+            ws.write_string_with_format(r as u32, 0, label, &header)?;
+        } else {
+            ws.write_string(r as u32, 0, label)?;
+            write_cell(ws, r as u32, 1, &Cell::Plain(value.clone()), &date)?;
+        }
+    }
+
     for t in tables {
         let ws = wb.add_worksheet();
-        ws.set_name(sheet_name(&t.name, &mut used))?;
+        ws.set_name(sheet_name(&names.table(&t.name), &mut used))?;
         for (c, h) in t.columns.iter().enumerate() {
-            ws.write_string(0, c as u16, h)?;
+            ws.write_string_with_format(0, c as u16, names.column(h), &header)?;
         }
         // a sheet holds at most 1,048,576 rows; the CSV has them all
-        for (r, row) in t.rows.iter().take(1_048_575).enumerate() {
+        let rows = t.rows.len().min(1_048_575);
+        for (r, row) in t.rows.iter().take(rows).enumerate() {
             for (c, cell) in row.iter().enumerate() {
-                let (rr, cc) = (r as u32 + 1, c as u16);
-                match cell {
-                    Cell::Plain(s) => match s.parse::<f64>() {
-                        Ok(x) if !s.is_empty() && x.is_finite() => ws.write_number(rr, cc, x)?,
-                        _ => ws.write_string(rr, cc, excel_text(s).as_ref())?,
-                    },
-                    Cell::Text(s) => ws.write_string(rr, cc, excel_text(s).as_ref())?,
-                };
+                write_cell(ws, r as u32 + 1, c as u16, cell, &date)?;
             }
+        }
+        ws.set_freeze_panes(1, 0)?;
+        if !t.columns.is_empty() {
+            ws.autofilter(0, 0, rows as u32, t.columns.len() as u16 - 1)?;
+        }
+        for (c, h) in t.columns.iter().enumerate() {
+            let widest = t
+                .rows
+                .iter()
+                .take(500)
+                .map(|r| display_width(r[c].as_str()))
+                .chain(std::iter::once(display_width(&names.column(h)) + 3))
+                .max()
+                .unwrap_or(8);
+            ws.set_column_width(c as u16, (widest.clamp(6, 50) + 1) as f64)?;
         }
     }
     wb.save(path)?;
     Ok(())
+}
+
+/// One cell as Excel should hold it: a number, a date, a boolean, or text.
+fn write_cell(ws: &mut Worksheet, r: u32, c: u16, cell: &Cell, date: &Format) -> Result<()> {
+    match cell {
+        Cell::Plain(s) => {
+            if let Some(d) = as_date(s) {
+                ws.write_datetime_with_format(r, c, &d, date)?;
+            } else if s == "true" || s == "false" {
+                ws.write_boolean(r, c, s == "true")?;
+            } else {
+                match s.parse::<f64>() {
+                    Ok(x) if !s.is_empty() && x.is_finite() => {
+                        // thousands separators, two decimals for fractions (the CSV keeps all six)
+                        let shown = if x.fract() == 0.0 { "#,##0" } else { "#,##0.00" };
+                        ws.write_number_with_format(r, c, x, &Format::new().set_num_format(shown))?
+                    }
+                    _ => ws.write_string(r, c, excel_text(s).as_ref())?,
+                };
+            }
+        }
+        Cell::Text(s) => {
+            ws.write_string(r, c, excel_text(s).as_ref())?;
+        }
+    }
+    Ok(())
+}
+
+/// `YYYY-MM-DD` as an Excel date.
+fn as_date(s: &str) -> Option<ExcelDateTime> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
+    use chrono::Datelike;
+    ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day() as u8).ok()
+}
+
+/// Characters as Excel columns count them (a CJK character is about two).
+fn display_width(s: &str) -> usize {
+    s.chars().map(|c| if (c as u32) > 0x2E80 { 2 } else { 1 }).sum()
 }
 
 /// Excel's limit of characters in one cell.
@@ -51,21 +174,147 @@ fn excel_text(s: &str) -> std::borrow::Cow<'_, str> {
     cut.into()
 }
 
-/// A valid, unique sheet name: at most 31 characters, none of `[ ] : * ? / \`.
+/// A valid, unique sheet name: at most 31 characters, none of `[ ] : * ? / \`; a
+/// repeated name gets ` (2)`, ` (3)`….
 fn sheet_name(table: &str, used: &mut Vec<String>) -> String {
     let clean: String = table
         .chars()
-        .map(|c| if "[]:*?/\\".contains(c) { '_' } else { c })
+        .map(|c| if "[]:*?/\\\\".contains(c) { '_' } else { c })
         .collect();
     let mut name: String = clean.chars().take(31).collect();
     let mut n = 2;
-    while used.iter().any(|u| u.eq_ignore_ascii_case(&name)) {
-        let suffix = format!("~{n}");
+    while used.iter().any(|u| u.to_lowercase() == name.to_lowercase()) {
+        let suffix = format!(" ({n})");
         name = clean.chars().take(31 - suffix.len()).collect::<String>() + &suffix;
         n += 1;
     }
     used.push(name.clone());
     name
+}
+
+/// The summary sheet's rows from the report context: headline figures, then the
+/// action list (a row with an empty value is a heading).
+pub fn summary(ctx: &Value) -> Vec<(String, String)> {
+    let t = &ctx["t"];
+    let label = |k: &str| t[k].as_str().unwrap_or(k).to_string();
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let mut rows = vec![
+        (text(&ctx["program"]["name"]), String::new()),
+        (label("as_of"), text(&ctx["as_of"])),
+        (label("headline"), String::new()),
+    ];
+    for k in [
+        "members",
+        "active_30d",
+        "points_issued",
+        "points_redeemed",
+        "points_expired",
+        "liability",
+        "flagged_newcomers",
+    ] {
+        let v = if ctx["headline"][k].is_null() {
+            &ctx["points"][k]
+        } else {
+            &ctx["headline"][k]
+        };
+        rows.push((label(k), text(v)));
+    }
+    rows.push((
+        label("goals_on_track"),
+        format!(
+            "{} / {}",
+            text(&ctx["headline"]["goals_on_track"]),
+            text(&ctx["headline"]["goals"])
+        ),
+    ));
+    let a = &ctx["actions"];
+    let who = |x: &Value| {
+        let nick = text(&x["nickname"]);
+        let id = text(&x["member_id"]);
+        if nick.is_empty() {
+            id
+        } else {
+            format!("{nick} ({id})")
+        }
+    };
+    let mut section = |title: &str, items: Vec<(String, String)>| {
+        if !items.is_empty() {
+            rows.push((format!("{} ({})", label(title), items.len()), String::new()));
+            rows.extend(items);
+        }
+    };
+    let list = |k: &str| a[k].as_array().cloned().unwrap_or_default();
+    section(
+        "actions_keep",
+        list("keep")
+            .iter()
+            .map(|k| {
+                (
+                    who(k),
+                    format!(
+                        "{} · {} {} · {} {}",
+                        text(&k["tier"]),
+                        label("points_needed"),
+                        text(&k["points_needed"]),
+                        label("by_date"),
+                        text(&k["by"])
+                    ),
+                )
+            })
+            .collect(),
+    );
+    section(
+        "actions_slipped",
+        list("slipped")
+            .iter()
+            .map(|m| (who(m), format!("{} → {}", text(&m["from"]), text(&m["to"]))))
+            .collect(),
+    );
+    section(
+        "actions_newcomers",
+        list("newcomers")
+            .iter()
+            .map(|n| (who(n), text(&n["specialty"])))
+            .collect(),
+    );
+    section(
+        "actions_care",
+        list("care")
+            .iter()
+            .map(|o| {
+                (
+                    who(o),
+                    format!(
+                        "{} · {}",
+                        text(&o["date"]),
+                        text(&t["occasion"][o["occasion"].as_str().unwrap_or("")])
+                    ),
+                )
+            })
+            .collect(),
+    );
+    section(
+        "actions_incentives",
+        list("incentives")
+            .iter()
+            .map(|i| {
+                let goals: Vec<String> = i["goals_behind"].as_array().into_iter().flatten().map(text).collect();
+                (
+                    text(&i["incentive"]),
+                    format!(
+                        "{} · {}",
+                        text(&t["recommendation"][i["recommendation"].as_str().unwrap_or("")]),
+                        goals.join("、")
+                    ),
+                )
+            })
+            .collect(),
+    );
+    rows
 }
 
 #[cfg(test)]
@@ -80,6 +329,7 @@ mod tests {
         assert_eq!(a.chars().count(), 31);
         assert_ne!(a, b);
         assert_eq!(sheet_name("contest_a/b", &mut used), "contest_a_b");
+        assert_eq!(sheet_name("contest_a/b", &mut used), "contest_a_b (2)");
     }
 
     #[test]
@@ -89,5 +339,15 @@ mod tests {
         assert_eq!(cut.chars().count(), EXCEL_CELL_CHARS);
         assert!(cut.ends_with(CUT_MARK));
         assert_eq!(excel_text("short"), "short");
+    }
+
+    #[test]
+    fn chinese_names_for_sheets_and_headers() {
+        let n = Names::new(true);
+        assert_eq!(n.table("balances"), "积分余额");
+        assert_eq!(n.table("contest_photo-2025_judges"), "竞赛 photo-2025 评委");
+        assert_eq!(n.column("member_id"), "用户ID");
+        assert_eq!(n.column("creativity"), "creativity");
+        assert_eq!(Names::new(false).table("balances"), "balances");
     }
 }
