@@ -189,33 +189,33 @@ fn consume(lots: &mut [Lot], ts: Ts, day: Day, points: i64) {
     }
 }
 
-/// One member's lots at D, replayed from the ledger and the accepted redemptions
-/// (`koc explain`): the same FIFO as the run, for one member.
-pub fn lots_of(p: &Pipeline, ds: &Dataset, points: &Points, member: usize) -> Vec<Lot> {
+/// Every member's lots at D, replayed from the ledger and the accepted redemptions
+/// (the same FIFO as the run) — for the report's expiring points and `koc explain`.
+pub fn all_lots(p: &Pipeline, ds: &Dataset, points: &Points) -> Vec<Vec<Lot>> {
     let expiry = p.points.as_ref().and_then(|c| c.expiry_days);
-    let mut lots: Vec<Lot> = points
-        .ledger
-        .iter()
-        .filter(|e| e.awarded > 0 && ds.events[e.event].member == member)
-        .map(|e| {
-            let ev = &ds.events[e.event];
-            Lot {
-                ts: ev.ts,
-                day: ev.day,
-                expires: expiry.map(|x| ev.day + x as Day),
-                left: e.awarded,
-                points: e.awarded,
-            }
-        })
-        .collect();
-    let id = &ds.members[member].id;
+    let mut lots: Vec<Vec<Lot>> = vec![Vec::new(); ds.members.len()];
+    for e in points.ledger.iter().filter(|e| e.awarded > 0) {
+        let ev = &ds.events[e.event];
+        lots[ev.member].push(Lot {
+            ts: ev.ts,
+            day: ev.day,
+            expires: expiry.map(|x| ev.day + x as Day),
+            left: e.awarded,
+            points: e.awarded,
+        });
+    }
     for o in points.redemptions.iter().filter(|o| o.status == "ok") {
         let r = &ds.redemptions[o.redemption];
-        if &r.member_id == id {
-            consume(&mut lots, r.ts, day_of_ts(r.ts), r.points);
+        if let Some(&m) = ds.index.get(&r.member_id) {
+            consume(&mut lots[m], r.ts, day_of_ts(r.ts), r.points);
         }
     }
     lots
+}
+
+/// One member's lots at D (`koc explain`).
+pub fn lots_of(p: &Pipeline, ds: &Dataset, points: &Points, member: usize) -> Vec<Lot> {
+    all_lots(p, ds, points).swap_remove(member)
 }
 
 type Spent = (Vec<RedemptionOutcome>, Vec<Balance>, Vec<Vec<i64>>);

@@ -134,7 +134,11 @@ pub fn context(loaded: &Loaded, ds: &Dataset, c: &Computed, quality: &Value) -> 
         let m = &ds.members[n.member];
         json!({"member_id": m.id, "nickname": m.nickname, "score": fmt_num(n.score), "rank": n.rank, "reasons": n.reasons, "specialty": n.specialty})
     }).collect();
+    let economy = economy(p, ds, c, &labels);
+    let (by_item, refused_list, expiring_30d) = (economy.0, economy.1, economy.2);
     let contests: Vec<Value> = c.contests.iter().map(|k| json!({
+        "judges": judges(&k.judges),
+        "near_misses": k.podium.iter().filter(|x| x.4.is_empty()).take(3).map(|(rank, e, m, f, _)| json!({"rank": rank, "entry_id": e, "member_id": m, "nickname": ds.nickname(m), "final": fmt_num(*f)})).collect::<Vec<_>>(),
         "id": k.id, "name": k.name,
         "podium": k.podium.iter().filter(|x| !x.4.is_empty()).map(|(rank, e, m, f, a)| json!({"rank": rank, "entry_id": e, "member_id": m, "nickname": ds.nickname(m), "final": fmt_num(*f), "award": a})).collect::<Vec<_>>(),
         "ranked": k.podium.len(), "entries": k.table.rows.len(), "rejected_scores": k.rejects.rows.len(),
@@ -197,6 +201,8 @@ pub fn context(loaded: &Loaded, ds: &Dataset, c: &Computed, quality: &Value) -> 
         "points": {"issued": issued, "redeemed": redeemed, "expired": expired, "liability": liability,
             "redemptions": pts.redemptions.len(),
             "refused": pts.redemptions.iter().filter(|r| r.status != "ok").count(),
+            "redemption_rate": if issued > 0 { Some(redeemed as f64 / issued as f64) } else { None },
+            "by_item": by_item, "refused_list": refused_list, "expiring_30d": expiring_30d,
             "chart": charts::bars(&[
                 (labels["points_issued"].as_str().unwrap_or("issued").to_string(), issued as f64),
                 (labels["points_redeemed"].as_str().unwrap_or("redeemed").to_string(), redeemed as f64),
@@ -217,6 +223,63 @@ pub fn context(loaded: &Loaded, ds: &Dataset, c: &Computed, quality: &Value) -> 
         "actions": crate::actions::compute(p, ds, c),
         "quality": quality,
     }))
+}
+
+/// Redemptions by item (accepted), refused redemptions with the reason, and the points
+/// that expire in the 30 days after D (still unspent).
+fn economy(p: &crate::config::Pipeline, ds: &Dataset, c: &Computed, labels: &Value) -> (Vec<Value>, Vec<Value>, i64) {
+    let mut items: BTreeMap<&str, (u64, i64)> = BTreeMap::new();
+    let mut refused = Vec::new();
+    for o in &c.points.redemptions {
+        let r = &ds.redemptions[o.redemption];
+        if o.status == "ok" {
+            let e = items.entry(r.item.as_str()).or_default();
+            e.0 += 1;
+            e.1 += r.points;
+        } else {
+            refused.push(
+                json!({"date": fmt_day(crate::fmt::day_of_ts(r.ts)), "member_id": r.member_id,
+                "nickname": ds.nickname(&r.member_id), "item": r.item, "points": r.points,
+                "reason": labels["redemption_status"][o.status].as_str().unwrap_or(o.status)}),
+            );
+        }
+    }
+    let mut by_item: Vec<Value> = items
+        .into_iter()
+        .map(|(item, (n, pts))| json!({"item": item, "redemptions": n, "points": pts}))
+        .collect();
+    by_item.sort_by(|a, b| b["points"].as_i64().cmp(&a["points"].as_i64()));
+    let d = c.as_of;
+    let expiring: i64 = crate::points::all_lots(p, ds, &c.points)
+        .iter()
+        .flatten()
+        .filter(|l| l.expires.is_some_and(|x| x > d && x <= d + 30))
+        .map(|l| l.left)
+        .sum();
+    (by_item, refused, expiring)
+}
+
+/// A contest's judges: scores given, overall raw mean and spread, and how far their
+/// mean is from the panel's (lenient > 0, harsh < 0).
+fn judges(t: &crate::output::Table) -> Vec<Value> {
+    let col = |n: &str| t.columns.iter().position(|c| c == n);
+    let (Some(j), Some(n), Some(m), Some(sd)) = (col("judge_id"), col("scores"), col("mean_raw"), col("sd_raw")) else {
+        return vec![];
+    };
+    let means: Vec<f64> = t.rows.iter().filter_map(|r| r[m].as_str().parse().ok()).collect();
+    let panel = if means.is_empty() {
+        0.0
+    } else {
+        means.iter().sum::<f64>() / means.len() as f64
+    };
+    t.rows
+        .iter()
+        .map(|r| {
+            let mean: Option<f64> = r[m].as_str().parse().ok();
+            json!({"judge_id": r[j].as_str(), "scores": r[n].as_str(), "mean_raw": r[m].as_str(), "sd_raw": r[sd].as_str(),
+                   "vs_panel": mean.map(|x| format!("{:+.2}", x - panel))})
+        })
+        .collect()
 }
 
 /// What this run adds to the report context (SPEC §11): a banner for every warning

@@ -56,6 +56,29 @@ fn the_action_list_and_the_tier_counts_agree_with_the_csvs() {
         let d = o["date"].as_str().unwrap();
         assert!(d > AS_OF && d <= "2025-08-02", "{d}");
     }
+    // the points economy adds up: items to what was redeemed, refusals to their count
+    let p = &ctx["points"];
+    let by_item: i64 = p["by_item"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["points"].as_i64().unwrap())
+        .sum();
+    assert_eq!(by_item, p["redeemed"].as_i64().unwrap());
+    assert_eq!(
+        p["refused_list"].as_array().unwrap().len() as u64,
+        p["refused"].as_u64().unwrap()
+    );
+    let expiring = p["expiring_30d"].as_i64().unwrap();
+    assert!(expiring >= 0 && expiring <= p["liability"].as_i64().unwrap());
+    // each contest lists its judges as its _judges.csv does, and near-misses are unawarded
+    for k in ctx["contests"].as_array().unwrap() {
+        let judges = read_csv(&run.join(format!("contest_{}_judges.csv", k["id"].as_str().unwrap())));
+        assert_eq!(k["judges"].as_array().unwrap().len(), judges.len() - 1);
+        for x in k["near_misses"].as_array().unwrap() {
+            assert!(x["rank"].as_u64().unwrap() as usize > k["podium"].as_array().unwrap().len());
+        }
+    }
     // both reports open with the list
     let md = std::fs::read_to_string(run.join("report.md")).unwrap();
     let html = std::fs::read_to_string(run.join("report.html")).unwrap();
