@@ -98,3 +98,110 @@ pub fn line(points: &[(String, Option<f64>)], target: Option<f64>) -> String {
     );
     s
 }
+
+/// One series of a goal chart: a value per week, and whether the last week is partial.
+pub struct GoalSeries<'a> {
+    /// (label, actual, target at that point) per week.
+    pub points: &'a [(String, Option<f64>, Option<f64>)],
+    /// The last week is cut at D: drawn hollow and labelled, not as a drop.
+    pub partial_last: bool,
+    /// The y axis' title (what the values are).
+    pub y_title: &'a str,
+    pub partial_label: &'a str,
+}
+
+/// A goal chart with a labelled y axis: the actual line (blue) and the target line
+/// (red, dashed; pro-rated per week for cumulative goals, flat otherwise).
+pub fn goal(series: &GoalSeries) -> String {
+    let (w, h, left, pad) = (560.0, 200.0, 58.0, 30.0);
+    let points = series.points;
+    let max = points
+        .iter()
+        .flat_map(|(_, a, t)| [*a, *t])
+        .flatten()
+        .fold(0.0, f64::max)
+        .max(1e-9)
+        * 1.1;
+    let n = points.len().max(2) as f64;
+    let x = |i: usize| left + (w - left - pad) * i as f64 / (n - 1.0);
+    let y = |v: f64| h - pad - (h - 2.0 * pad) * v / max;
+    let mut s = format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img">"##
+    );
+    // y axis: three labelled ticks and its title
+    for k in 0..=2 {
+        let v = max / 1.1 * k as f64 / 2.0;
+        let _ = write!(
+            s,
+            r##"<line x1="{left}" y1="{yy:.1}" x2="{r}" y2="{yy:.1}" stroke="#e3e7ee"/><text x="{tx}" y="{ty:.1}" text-anchor="end" font-size="10" fill="#666">{label}</text>"##,
+            yy = y(v),
+            r = w - pad,
+            tx = left - 4.0,
+            ty = y(v) + 3.0,
+            label = escape(&axis_number(v)),
+        );
+    }
+    let _ = write!(
+        s,
+        r##"<text x="10" y="{my}" font-size="10" fill="#666" transform="rotate(-90 10 {my})" text-anchor="middle">{t}</text>"##,
+        my = h / 2.0,
+        t = escape(series.y_title)
+    );
+    for (which, color, dash) in [(2usize, "#b8455a", r#" stroke-dasharray="5,4""#), (1, "#3b6fb6", "")] {
+        let mut path = String::new();
+        for (i, p) in points.iter().enumerate() {
+            let v = if which == 1 { p.1 } else { p.2 };
+            if let Some(v) = v {
+                let gap = i == 0 || (if which == 1 { points[i - 1].1 } else { points[i - 1].2 }).is_none();
+                let _ = write!(
+                    path,
+                    "{}{:.1},{:.1} ",
+                    if path.is_empty() || gap { 'M' } else { 'L' },
+                    x(i),
+                    y(v)
+                );
+                if which == 1 {
+                    let hollow = series.partial_last && i + 1 == points.len();
+                    let fill = if hollow { "#fff" } else { color };
+                    let _ = write!(
+                        s,
+                        r##"<circle cx="{:.1}" cy="{:.1}" r="3.5" fill="{fill}" stroke="{color}" stroke-width="1.5"/>"##,
+                        x(i),
+                        y(v)
+                    );
+                    if hollow {
+                        let _ = write!(
+                            s,
+                            r##"<text x="{:.1}" y="{:.1}" text-anchor="end" font-size="10" fill="#3b6fb6">{}</text>"##,
+                            x(i) - 6.0,
+                            y(v) - 6.0,
+                            escape(series.partial_label)
+                        );
+                    }
+                }
+            }
+        }
+        let _ = write!(
+            s,
+            r##"<path d="{path}" fill="none" stroke="{color}" stroke-width="2"{dash}/>"##
+        );
+    }
+    for (i, (label, _, _)) in points.iter().enumerate() {
+        if i == 0 || i + 1 == points.len() || points.len() <= 8 || i % ((points.len() / 6).max(1)) == 0 {
+            let _ = write!(
+                s,
+                r##"<text x="{:.1}" y="{}" text-anchor="middle" font-size="10" fill="#666">{}</text>"##,
+                x(i),
+                h - pad + 14.0,
+                escape(label)
+            );
+        }
+    }
+    s.push_str("</svg>");
+    s
+}
+
+/// An axis label: `12,300`, `0.45`, `13%`-free plain numbers, at most 2 decimals.
+fn axis_number(v: f64) -> String {
+    crate::report::people_number(v)
+}

@@ -150,7 +150,8 @@ pub fn context(loaded: &Loaded, ds: &Dataset, c: &Computed, quality: &Value) -> 
         "status_label": labels["status"][g.status].as_str().unwrap_or(g.status),
         "incentives": g.incentives.join("、"),
         "trend": g.trend.iter().map(|(a, _, v)| json!({"week_from": fmt_day(*a), "value": v.map(fmt_num)})).collect::<Vec<_>>(),
-        "chart": charts::line(&g.trend.iter().map(|(a, _, v)| (fmt_day(*a)[5..].to_string(), *v)).collect::<Vec<_>>(), g.target),
+        "chart": goal_chart(p, g, &labels),
+        "ratio": p.goals.iter().any(|x| x.id == g.id && x.measure.ratio.is_some()),
     })).collect();
     let care: Vec<Value> = c
         .care
@@ -223,6 +224,44 @@ pub fn context(loaded: &Loaded, ds: &Dataset, c: &Computed, quality: &Value) -> 
         "actions": crate::actions::compute(p, ds, c),
         "quality": quality,
     }))
+}
+
+/// An honest goal chart: count and sum goals as the cumulative actual against the
+/// target pro-rated over the period; mean and ratio goals week by week against the
+/// target; the partial last week marked, not drawn as a collapse.
+fn goal_chart(p: &crate::config::Pipeline, g: &crate::goals::GoalResult, labels: &Value) -> String {
+    let cumulative = p
+        .goals
+        .iter()
+        .find(|x| x.id == g.id)
+        .is_some_and(|x| x.measure.ratio.is_none() && x.measure.mean.is_none());
+    let span = (g.to - g.from + 1).max(1) as f64;
+    let mut running = 0.0;
+    let points: Vec<(String, Option<f64>, Option<f64>)> = g
+        .trend
+        .iter()
+        .map(|(a, b, v)| {
+            let label = fmt_day(*a)[5..].to_string();
+            if cumulative {
+                running += v.unwrap_or(0.0);
+                (
+                    label,
+                    Some(running),
+                    g.target.map(|t| t * (b - g.from + 1) as f64 / span),
+                )
+            } else {
+                (label, *v, g.target)
+            }
+        })
+        .collect();
+    let partial_last = g.trend.last().is_some_and(|(a, b, _)| b - a + 1 < 7);
+    let text = |k: &str| labels[k].as_str().unwrap_or(k).to_string();
+    charts::goal(&charts::GoalSeries {
+        points: &points,
+        partial_last,
+        y_title: &text(if cumulative { "chart_cumulative" } else { "chart_weekly" }),
+        partial_label: &text("chart_partial"),
+    })
 }
 
 /// Redemptions by item (accepted), refused redemptions with the reason, and the points
@@ -399,6 +438,9 @@ pub fn sandboxed_environment() -> Environment<'static> {
 /// `{{ x | num }}`: a number for people — thousands separators, at most 2 decimals
 /// (the CSVs keep SPEC §1's formats). Text that is not a number passes unchanged.
 fn num_filter(v: minijinja::Value) -> minijinja::Value {
+    if v.is_none() || v.is_undefined() {
+        return minijinja::Value::from("");
+    }
     let parsed = v.as_str().and_then(|s| s.parse::<f64>().ok()).or_else(|| {
         f64::try_from(v.clone())
             .ok()
@@ -412,6 +454,9 @@ fn num_filter(v: minijinja::Value) -> minijinja::Value {
 
 /// `{{ x | pct }}`: a share (0.1304) as a percentage (13.0%).
 fn pct_filter(v: minijinja::Value) -> minijinja::Value {
+    if v.is_none() || v.is_undefined() {
+        return minijinja::Value::from("");
+    }
     let parsed = v
         .as_str()
         .and_then(|s| s.parse::<f64>().ok())

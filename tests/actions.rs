@@ -79,6 +79,19 @@ fn the_action_list_and_the_tier_counts_agree_with_the_csvs() {
             assert!(x["rank"].as_u64().unwrap() as usize > k["podium"].as_array().unwrap().len());
         }
     }
+    // goal charts: a y axis, and a partial last week marked rather than drawn as a drop
+    let trend = read_csv(&run.join("goal_trend.csv"));
+    for g in ctx["goals"].as_array().unwrap() {
+        let id = g["id"].as_str().unwrap();
+        let Some(last) = trend.iter().skip(1).rfind(|r| r[0] == id) else {
+            continue;
+        };
+        let days = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let partial = (days(&last[2]) - days(&last[1])).num_days() + 1 < 7;
+        let chart = g["chart"].as_str().unwrap();
+        assert_eq!(chart.contains("本周未完"), partial, "{id}");
+        assert!(chart.contains("rotate(-90"), "{id}: the y axis has a title");
+    }
     // both reports open with the list
     let md = std::fs::read_to_string(run.join("report.md")).unwrap();
     let html = std::fs::read_to_string(run.join("report.html")).unwrap();
