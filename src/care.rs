@@ -12,7 +12,21 @@ pub struct Occasion {
     pub day: Day,
     pub member: usize,
     pub occasion: &'static str,
+    /// The CSV's detail (ids and English words, as the SPEC's examples).
     pub detail: String,
+    /// What the detail says, for a localised report.
+    pub about: About,
+}
+
+/// The facts behind an occasion's detail.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum About {
+    /// Years since the birthday, purchase or join date.
+    Years(i32),
+    /// A promotion from one tier to another (indices of tiers.levels).
+    Promotion(usize, usize),
+    /// The first featured event (index into Dataset::events).
+    Event(usize),
 }
 
 /// The date of `original`'s anniversary in `year` (29 February → 28 February in other years).
@@ -58,6 +72,7 @@ pub fn compute(p: &Pipeline, ds: &Dataset, inp: &Inputs) -> Vec<Occasion> {
                         member: i,
                         occasion,
                         detail: format!("{years} years"),
+                        about: About::Years(years),
                     });
                 }
             }
@@ -73,19 +88,20 @@ pub fn compute(p: &Pipeline, ds: &Dataset, inp: &Inputs) -> Vec<Occasion> {
                     member: i,
                     occasion: "promotion",
                     detail: format!("{} -> {}", inp.tier_ids[c.from], inp.tier_ids[c.to]),
+                    about: About::Promotion(c.from, c.to),
                 });
             }
         }
-        if let Some(e) = ds.events[ds.member_events[i].clone()]
-            .iter()
-            .find(|e| e.action == "featured")
-        {
+        let range = ds.member_events[i].clone();
+        if let Some(k) = ds.events[range.clone()].iter().position(|e| e.action == "featured") {
+            let e = &ds.events[range.start + k];
             if e.day > since && e.day <= d {
                 out.push(Occasion {
                     day: e.day,
                     member: i,
                     occasion: "first_featured",
                     detail: e.id.clone(),
+                    about: About::Event(range.start + k),
                 });
             }
         }

@@ -431,6 +431,7 @@ fn reason_kind(reason: &str) -> String {
         ("negative count", "count not an integer ≥ 0"),
         ("not an integer", "count not an integer ≥ 0"),
         ("not a number", "not a number"),
+        ("implausibly large", "count implausibly large"),
     ];
     for (needle, kind) in kinds {
         if reason.contains(needle) {

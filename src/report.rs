@@ -48,7 +48,9 @@ pub fn quality(manifest: &Manifest, ds: &Dataset, ingest: &IngestReport) -> Valu
 
 pub fn context(loaded: &Loaded, ds: &Dataset, c: &Computed, quality: &Value) -> Result<Value> {
     let p = &loaded.pipeline;
-    let labels: Value = serde_json::from_str(if p.program.locale == "en" { LABELS_EN } else { LABELS_ZH })?;
+    let en = p.program.locale == "en";
+    let labels: Value = serde_json::from_str(if en { LABELS_EN } else { LABELS_ZH })?;
+    let sep = if en { ", " } else { "、" };
     let pts = &c.points;
     let issued: i64 = pts.balances.iter().map(|b| b.earned).sum();
     let redeemed: i64 = pts.balances.iter().map(|b| b.redeemed).sum();
@@ -72,7 +74,7 @@ pub fn context(loaded: &Loaded, ds: &Dataset, c: &Computed, quality: &Value) -> 
         .map(|(i, l)| {
             json!({
                 "id": l.id, "name": l.name.clone().unwrap_or_else(|| l.id.clone()), "min": l.min,
-                "perks": l.perks.join("、"), "members": tier_counts[i],
+                "perks": l.perks.join(sep), "members": tier_counts[i],
             })
         })
         .collect();
@@ -88,13 +90,19 @@ pub fn context(loaded: &Loaded, ds: &Dataset, c: &Computed, quality: &Value) -> 
             }
         }
     }
+    let tier_names: Vec<String> = p
+        .tiers
+        .iter()
+        .flat_map(|t| &t.levels)
+        .map(|l| l.name.clone().unwrap_or_else(|| l.id.clone()))
+        .collect();
     let mut grace: Vec<Value> = ds
         .table_members()
         .filter_map(|(i, m)| {
             let s = c.tiers[i].as_ref()?;
             let b = s.below_since?;
             Some(
-                json!({"member_id": m.id, "nickname": m.nickname, "tier": c.tier_ids[s.tier],
+                json!({"member_id": m.id, "nickname": m.nickname, "tier": tier_names[s.tier],
             "below_since": fmt_day(b), "demotion_on": s.demotion_on.map(fmt_day)}),
             )
         })
@@ -117,6 +125,12 @@ pub fn context(loaded: &Loaded, ds: &Dataset, c: &Computed, quality: &Value) -> 
         .enumerate()
         .map(|(i, id)| json!({"id": id, "name": layer_names[i], "members": layer_counts[i]}))
         .collect();
+    let layer_name = |id: &str| -> String {
+        match c.level_ids.iter().position(|l| l == id) {
+            Some(i) => layer_names[i].clone(),
+            None => labels["new_member"].as_str().unwrap_or(id).to_string(),
+        }
+    };
     let movements = c
         .table("layer_movements")
         .map(|t| {
@@ -124,7 +138,7 @@ pub fn context(loaded: &Loaded, ds: &Dataset, c: &Computed, quality: &Value) -> 
                 .iter()
                 .map(|r| {
                     json!({
-        "from": r[0].as_str(), "to": r[1].as_str(), "members": r[2].as_str()})
+        "from": layer_name(r[0].as_str()), "to": layer_name(r[1].as_str()), "members": r[2].as_str()})
                 })
                 .collect::<Vec<_>>()
         })
@@ -148,7 +162,7 @@ pub fn context(loaded: &Loaded, ds: &Dataset, c: &Computed, quality: &Value) -> 
         "baseline": g.baseline.map(fmt_num), "target": g.target.map(fmt_num), "actual": g.actual.map(fmt_num),
         "projection": g.projection.map(fmt_num), "elapsed": format!("{:.0}%", g.elapsed * 100.0), "status": g.status,
         "status_label": labels["status"][g.status].as_str().unwrap_or(g.status),
-        "incentives": g.incentives.join("、"),
+        "incentives": g.incentives.join(sep),
         "trend": g.trend.iter().map(|(a, _, v)| json!({"week_from": fmt_day(*a), "value": v.map(fmt_num)})).collect::<Vec<_>>(),
         "chart": goal_chart(p, g, &labels),
         "ratio": p.goals.iter().any(|x| x.id == g.id && x.measure.ratio.is_some()),
@@ -160,11 +174,11 @@ pub fn context(loaded: &Loaded, ds: &Dataset, c: &Computed, quality: &Value) -> 
             let m = &ds.members[o.member];
             json!({"date": fmt_day(o.day), "member_id": m.id, "nickname": m.nickname,
             "layer": c.layer_at_d[o.member].map(|l| layer_names[l].clone()),
-            "occasion": labels["occasion"][o.occasion].as_str().unwrap_or(o.occasion), "detail": o.detail})
+            "occasion": labels["occasion"][o.occasion].as_str().unwrap_or(o.occasion), "detail": care_detail(p, ds, o, en)})
         })
         .collect();
     let incentives: Vec<Value> = c.incentives.iter().map(|i| json!({
-        "name": i.name, "goals": i.goals.join("、"), "responses": i.responses,
+        "name": i.name, "goals": i.goals.join(sep), "responses": i.responses,
         "mean_rating": i.mean_rating.map(fmt_num), "share_4plus": i.share_4plus.map(|x| format!("{:.0}%", x * 100.0)),
         "comments": i.comments, "recommendation": i.recommendation,
         "recommendation_label": labels["recommendation"][i.recommendation].as_str().unwrap_or(i.recommendation),
@@ -224,6 +238,30 @@ pub fn context(loaded: &Loaded, ds: &Dataset, c: &Computed, quality: &Value) -> 
         "actions": crate::actions::compute(p, ds, c),
         "quality": quality,
     }))
+}
+
+/// A care occasion's detail for people: `53 岁`, `1 周年`, tier names, the post's content id.
+fn care_detail(p: &crate::config::Pipeline, ds: &Dataset, o: &crate::care::Occasion, en: bool) -> String {
+    use crate::care::About;
+    let tier = |k: usize| {
+        p.tiers
+            .as_ref()
+            .and_then(|t| t.levels.get(k))
+            .map(|l| l.name.clone().unwrap_or_else(|| l.id.clone()))
+            .unwrap_or_default()
+    };
+    match (o.about, en) {
+        (About::Years(1), true) if o.occasion != "birthday" => "1st anniversary".into(),
+        (About::Years(y), true) if o.occasion == "birthday" => format!("turns {y}"),
+        (About::Years(y), true) => format!("{y} years"),
+        (About::Years(y), false) if o.occasion == "birthday" => format!("{y} 岁"),
+        (About::Years(y), false) => format!("{y} 周年"),
+        (About::Promotion(a, b), _) => format!("{} → {}", tier(a), tier(b)),
+        (About::Event(e), _) => {
+            let ev = &ds.events[e];
+            ev.content_id.clone().unwrap_or_else(|| ev.id.clone())
+        }
+    }
 }
 
 /// An honest goal chart: count and sum goals as the cumulative actual against the

@@ -181,6 +181,13 @@ fn the_demo_report_renders_in_headless_chromium() {
         w.koc(&["run", pipeline, "--as-of", "2025-06-30", "--quiet"])
             .expect_code(0);
         let report = w.path().join(store).join("runs/2025-06-30/report.html");
+        // localised: tier names in care details, the locale's list separator
+        let md = std::fs::read_to_string(report.with_file_name("report.md")).unwrap();
+        if store.ends_with("_en") {
+            assert!(!md.contains('、') && md.contains(" → "), "English report.md");
+        } else {
+            assert!(md.contains("白银 → 黄金") && !md.contains("silver -> gold"), "Chinese report.md");
+        }
         for size in ["1200,2400", "390,1400"] {
             let shot = w
                 .path()
