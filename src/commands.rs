@@ -229,6 +229,7 @@ fn report(out: &Printer, at: &AsOf, dump: bool) -> Result<u8> {
     let quality = crate::report::quality(&manifest, &ds, &ingest);
     let mut ctx = crate::report::context(&loaded, &ds, &computed, &quality)?;
     crate::report::add_run_notes(&mut ctx, &warnings, &ingest.gated, &manifest);
+    crate::report::add_changes(&mut ctx, &store.dir.join("runs"), &crate::fmt::fmt_day(computed.as_of));
     if loaded.pipeline.privacy.as_ref().is_some_and(|p| p.mask_nicknames) {
         crate::privacy::mask_nicknames(&mut ctx);
     }

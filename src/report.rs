@@ -359,6 +359,40 @@ fn judges(t: &crate::output::Table) -> Vec<Value> {
         .collect()
 }
 
+/// The headline figures against the latest earlier run folder of the store (its
+/// run.json keeps them), when there is one: `changes.<figure>` = {before, delta}.
+pub fn add_changes(ctx: &mut Value, runs: &Path, as_of: &str) {
+    let Ok(entries) = std::fs::read_dir(runs) else { return };
+    let previous = entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.len() == 10 && crate::timestamps::parse_day(n).is_some() && n.as_str() < as_of)
+        .max();
+    let Some(previous) = previous else { return };
+    let Ok(text) = std::fs::read_to_string(runs.join(&previous).join("run.json")) else {
+        return;
+    };
+    let Ok(old) = serde_json::from_str::<Value>(&text) else {
+        return;
+    };
+    let mut changes = serde_json::Map::new();
+    if let (Some(now), Some(before)) = (ctx["headline"].as_object(), old["headline"].as_object()) {
+        for (k, v) in now {
+            if let (Some(a), Some(b)) = (v.as_f64(), before.get(k).and_then(Value::as_f64)) {
+                let delta = a - b;
+                let shown = match delta {
+                    d if d > 0.0 => format!("▲ {}", people_number(d)),
+                    d if d < 0.0 => format!("▼ {}", people_number(-d)),
+                    _ => "=".to_string(),
+                };
+                changes.insert(k.clone(), json!({"before": b, "delta": delta, "shown": shown}));
+            }
+        }
+    }
+    ctx["changes"] = Value::Object(changes);
+    ctx["previous_run"] = json!(previous);
+}
+
 /// What this run adds to the report context (SPEC §11): a banner for every warning
 /// and every gated file, and tonight's files (the store's latest ingest) with their
 /// counts. Only what the store, pipeline and D fix goes in, so a re-run is identical:

@@ -73,6 +73,7 @@ pub fn run(loaded: &Loaded, as_of: Day, progress: bool) -> Result<RunOutcome> {
     }
     let mut ctx = crate::report::context(loaded, &ds, &computed, &quality)?;
     crate::report::add_run_notes(&mut ctx, &warnings, &ingest.gated, &manifest);
+    crate::report::add_changes(&mut ctx, &runs, &fmt_day(as_of));
     let mask = loaded.pipeline.privacy.as_ref().is_some_and(|p| p.mask_nicknames);
     if mask {
         crate::privacy::mask_nicknames(&mut ctx);
@@ -111,6 +112,7 @@ pub fn run(loaded: &Loaded, as_of: Day, progress: bool) -> Result<RunOutcome> {
         "inputs": inputs,
         "ingest": ingest.files,
         "outputs": row_counts,
+        "headline": ctx["headline"],
         "freshness": freshness.sources,
         "warnings": warnings,
         "timings_ms": {"ingest": t_ingest.as_millis() as u64, "compute": t_compute.as_millis() as u64, "total": t0.elapsed().as_millis() as u64},

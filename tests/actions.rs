@@ -98,3 +98,25 @@ fn the_action_list_and_the_tier_counts_agree_with_the_csvs() {
     assert!(md.find("## 今天要做的事").unwrap() < md.find("## 核心指标").unwrap());
     assert!(html.find("id=\"actions\"").unwrap() < html.find("id=\"headline\"").unwrap());
 }
+
+#[test]
+fn the_headline_shows_the_change_since_the_previous_run() {
+    let w = Workdir::new();
+    w.copy_dir(&repo().join("tests/conformance/program"), "program");
+    w.koc(&["run", "program/pipeline.yaml", "--as-of", "2025-06-30", "--quiet"])
+        .expect_code(0);
+    let first = w.read("store/runs/2025-06-30/run.json");
+    let before: serde_json::Value = serde_json::from_str(&first).unwrap();
+    w.koc(&["run", "program/pipeline.yaml", "--as-of", AS_OF, "--quiet"])
+        .expect_code(0);
+    let after: serde_json::Value = serde_json::from_str(&w.read(&format!("store/runs/{AS_OF}/run.json"))).unwrap();
+    let out = w.koc(&["report", "program/pipeline.yaml", "--as-of", AS_OF, "--dump-context"]);
+    let ctx: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(ctx["previous_run"], "2025-06-30");
+    let delta =
+        after["headline"]["points_issued"].as_f64().unwrap() - before["headline"]["points_issued"].as_f64().unwrap();
+    assert_eq!(ctx["changes"]["points_issued"]["delta"].as_f64().unwrap(), delta);
+    assert!(w
+        .read(&format!("store/runs/{AS_OF}/report.md"))
+        .contains("对比上次运行 2025-06-30"));
+}

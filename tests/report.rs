@@ -186,7 +186,10 @@ fn the_demo_report_renders_in_headless_chromium() {
         if store.ends_with("_en") {
             assert!(!md.contains('、') && md.contains(" → "), "English report.md");
         } else {
-            assert!(md.contains("白银 → 黄金") && !md.contains("silver -> gold"), "Chinese report.md");
+            assert!(
+                md.contains("白银 → 黄金") && !md.contains("silver -> gold"),
+                "Chinese report.md"
+            );
         }
         for size in ["1200,2400", "390,1400"] {
             let shot = w
