@@ -28,6 +28,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             let loaded = load(&pipeline)?;
             let store = Store::open_locked(&loaded.store_dir())?;
             let report = crate::ingest::ingest(&loaded, &store, !cli.quiet)?;
+            out.warnings(&report.warnings);
             out.ingest(&report);
             report.gate(loaded.pipeline.ingest.max_reject_ratio)?;
             Ok(0)
@@ -36,6 +37,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             let loaded = load(&at.pipeline)?;
             let d = crate::run::as_of(&loaded, at.as_of.as_deref())?;
             let r = crate::run::run(&loaded, d, !cli.quiet)?;
+            out.warnings(&r.ingest.warnings);
             let report = r.folder.join("report.html");
             if out.json {
                 out.json(&json!({"ingest": r.ingest, "run": r.folder, "report": report, "exit": if r.gate_failed { 3 } else { 0 }}));
@@ -228,6 +230,14 @@ impl Printer {
     }
     pub fn json(&self, v: &serde_json::Value) {
         println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    }
+    /// Warnings go to stderr as `warning: …` (SPEC §2); `--quiet` silences them.
+    pub fn warnings(&self, list: &[crate::ingest::Warning]) {
+        if !self.quiet {
+            for w in list {
+                eprintln!("warning: {}", w.message);
+            }
+        }
     }
     pub fn ingest(&self, r: &crate::ingest::IngestReport) {
         if self.json {

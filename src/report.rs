@@ -43,6 +43,7 @@ pub fn quality(manifest: &Manifest, ds: &Dataset, ingest: &IngestReport) -> Valu
         "reasons": reasons.iter().map(|(r, n)| json!({"reason": r, "rows": n})).collect::<Vec<_>>(),
         "events_of_unknown_members": unknown,
         "gated": ingest.gated,
+        "warnings": ingest.warnings,
     })
 }
 
@@ -216,6 +217,8 @@ pub fn context(loaded: &Loaded, ds: &Dataset, c: &Computed, quality: &Value) -> 
         "contests": contests,
         "care": care,
         "incentives": incentives,
+        "hall_of_fame": crate::report_growth::hall_of_fame(c, &labels),
+        "growth": crate::report_growth::growth(ds, c, &labels, &layer_names),
         "quality": quality,
     }))
 }

@@ -78,6 +78,7 @@ pub fn run(loaded: &Loaded, as_of: Day, progress: bool) -> Result<RunOutcome> {
         "ingest": ingest.files,
         "outputs": row_counts,
         "timings_ms": {"ingest": t_ingest.as_millis() as u64, "compute": t_compute.as_millis() as u64, "total": t0.elapsed().as_millis() as u64},
+        "warnings": ingest.warnings,
         "exit_status": if gate_error.is_some() { 3 } else { 0 },
     });
     std::fs::write(tmp.path().join("run.json"), serde_json::to_vec_pretty(&run_json)?)?;
