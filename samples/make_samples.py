@@ -756,6 +756,61 @@ def write_overrides(members, outdir, report):
     return rows
 
 
+# ------------------------------------------------------------ growth path --
+def write_growth(members, events, outdir, report):
+    """Project teams and mentorships (the growth path: collaborate, lead). A generator
+    of its own, so the other files stay byte-identical."""
+    rng = random.Random(SEED + 15)
+    posts = {}
+    for e in events:
+        if e["a"] == "post":
+            posts[e["m"]] = posts.get(e["m"], 0) + 1
+    by_p = {}
+    for m in members:
+        by_p.setdefault(m["persona"], []).append(m)
+    veterans = sorted((m for m in by_p["steady"] + by_p["star"] if m["joined"].date() < START),
+                      key=lambda m: (-posts.get(m["id"], 0), m["id"]))
+    rising = [m for m in by_p["rising"]]
+    projects = [("T2501", "充电地图共建", "2025-02-28"), ("T2502", "川藏线自驾攻略", "2025/4/18"),
+                ("T2503", "改装合规手册", "2025-06-06"), ("T2504", "五分钟车型纪录片", "")]
+    roles = ["script", "video", "tech", "photo"]
+    pool = veterans[:24]
+    rng.shuffle(pool)
+    rows = []
+    for k, (team, project, done) in enumerate(projects):
+        size = 3 if k % 2 else 4
+        for j in range(size):
+            m = pool[(k * 3 + j) % len(pool)]
+            rows.append([team, m["id"], roles[j], project, done])
+    # a newcomer joins the documentary team (still open: busy)
+    rows.append(["T2504", rising[0]["id"], "photo", "五分钟车型纪录片", ""])
+    sheet = Sheet(["团队ID", "用户ID", "角色", "项目", "完成日期"])
+    for r in rows:
+        sheet.add(r)
+    text, _ = sheet.render()
+    with open(os.path.join(outdir, "teams.csv"), "wb") as f:
+        f.write(encode(text, "utf-8-sig"))
+    report.append(dict(file="teams.csv", desc="UTF-8 with BOM, comma (dates in both forms; open teams have no 完成日期)",
+                       rows=len(rows), bad=[]))
+
+    mentors = veterans[:6]
+    mrows = []
+    for k, mentee in enumerate(rising[1:11]):
+        mentor = mentors[k % len(mentors)]
+        start = dt.date(2025, 3, 1) + dt.timedelta(days=rng.randrange(100))
+        until = "" if k % 3 else (start + dt.timedelta(days=rng.randint(30, 90))).strftime("%Y-%m-%d")
+        frm = "%d/%d/%d" % (start.year, start.month, start.day) if k % 4 == 1 else start.strftime("%Y-%m-%d")
+        mrows.append([mentor["id"], mentee["id"], frm, until])
+    sheet = Sheet(["导师ID", "学员ID", "开始日期", "结束日期"])
+    for r in mrows:
+        sheet.add(r)
+    text, _ = sheet.render()
+    with open(os.path.join(outdir, "mentorships.csv"), "wb") as f:
+        f.write(encode(text, "utf-8"))
+    report.append(dict(file="mentorships.csv", desc="UTF-8, comma (empty 结束日期: open-ended)",
+                       rows=len(mrows), bad=[]))
+
+
 # ------------------------------------------------------------------- main --
 def rough_layer(events):
     """A cheap guess of each member's layer at 2025-06-30, to choose contestants."""
@@ -792,6 +847,7 @@ def build(outdir):
     entries = write_contest(rng, members, events, outdir, report, rough_layer(events))
     write_feedback(rng, members, events, outdir, report)
     overrides = write_overrides(members, outdir, report)
+    write_growth(members, events, outdir, report)
     write_readme(outdir, report, events)
     return dict(members=members, events=events, redemptions=redemptions, entries=entries, overrides=overrides)
 

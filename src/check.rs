@@ -36,6 +36,8 @@ pub fn source_cfg<'a>(p: &'a Pipeline, name: &str) -> Option<&'a SourceCfg> {
         "judge_scores" => s.judge_scores.as_ref(),
         "feedback" => s.feedback.as_ref(),
         "overrides" => s.overrides.as_ref(),
+        "teams" => s.teams.as_ref(),
+        "mentorships" => s.mentorships.as_ref(),
         _ => None,
     }
 }
@@ -383,6 +385,50 @@ pub fn check(loaded: &Loaded) -> Result<()> {
             layer_ref(l, "care.layers", &mut layer_problems);
         }
     }
+    if let Some(h) = &p.hall_of_fame {
+        if !["month", "quarter", "year"].contains(&h.season.as_str()) {
+            note(Err(usage_err(format!(
+                "{}: hall_of_fame.season '{}' is not a season\n  fix: use month, quarter or year",
+                loaded.locate(&format!("season: {}", h.season)),
+                h.season
+            ))));
+        }
+    }
+    if let Some(g) = &p.growth {
+        if let Some(sp) = &g.specialty {
+            note(specialty_field(loaded, "growth.specialty", &sp.field));
+        }
+        if let Some(m) = &g.mentoring {
+            for l in &m.mentor_layers {
+                layer_ref(l, "growth.mentoring.mentor_layers", &mut layer_problems);
+            }
+        }
+        for pr in g.projects.iter().flatten() {
+            let what = format!("growth.projects[id={}]", pr.id);
+            for l in pr.from_layers.iter().flatten() {
+                layer_ref(l, &format!("{what}.from_layers"), &mut layer_problems);
+            }
+            if let Some(r) = &pr.rank_by {
+                let known: Vec<&str> = n
+                    .when
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|m| !m.starts_with("ever_"))
+                    .collect();
+                if !known.contains(&r.as_str()) {
+                    let hint = crate::config::suggest(r, known.iter().copied())
+                        .map(|h| format!("did you mean '{h}'?"))
+                        .unwrap_or_else(|| format!("use a metric or a built-in: {}", known.join(", ")));
+                    note(Err(KocError::usage(format!(
+                        "{}: {what}.rank_by: '{r}' is not a metric or a numeric built-in",
+                        loaded.locate(&format!("rank_by: {r}"))
+                    ))
+                    .with_hint(hint)
+                    .into()));
+                }
+            }
+        }
+    }
     problems.extend(layer_problems);
     problems.extend(crate::limits::check(loaded));
     let known = crate::lint::Known {
@@ -441,6 +487,19 @@ pub fn expressions(p: &Pipeline) -> Vec<(&str, String)> {
         measure(&g.measure, format!("goals[id={}].measure", g.id), &mut out);
     }
     out
+}
+
+/// A specialty's `field` must be an event column (SPEC §8).
+fn specialty_field(loaded: &Loaded, what: &str, field: &str) -> Result<()> {
+    if EVENT_COLUMNS.contains(&field) {
+        return Ok(());
+    }
+    Err(KocError::usage(format!(
+        "{}: {what}.field: '{field}' is not an event column",
+        loaded.locate(&format!("field: {field}"))
+    ))
+    .with_hint(format!("use one of {}", EVENT_COLUMNS.join(", ")))
+    .into())
 }
 
 /// A `{from, to}` span: two dates, the first not after the second.

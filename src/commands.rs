@@ -30,7 +30,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             let loaded = load(&pipeline)?;
             let store = Store::open_locked(&loaded.store_dir())?;
             let report = crate::ingest::ingest(&loaded, &store, !cli.quiet)?;
-            warn_all(&out, &report.warnings);
+            out.warnings(&report.warnings);
             out.ingest(&report);
             report.gate(loaded.pipeline.ingest.max_reject_ratio)?;
             Ok(0)
@@ -39,7 +39,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             let loaded = load(&at.pipeline)?;
             let d = crate::run::as_of(&loaded, at.as_of.as_deref())?;
             let r = crate::run::run(&loaded, d, !cli.quiet)?;
-            warn_all(&out, &r.warnings);
+            out.warnings(&r.warnings);
             let report = r.folder.join("report.html");
             if out.json {
                 out.json(&json!({"ingest": r.ingest, "run": r.folder, "report": report, "exit": if r.gate_failed { 3 } else { 0 }}));
@@ -291,15 +291,6 @@ fn stage(out: &Printer, s: &Stage, which: &str, contest: Option<&str>) -> Result
     Ok(0)
 }
 
-/// Warnings go to stderr as `warning: …` (SPEC §2), unless --quiet.
-fn warn_all(out: &Printer, warnings: &[crate::ingest::Warning]) {
-    if !out.quiet {
-        for w in warnings {
-            eprintln!("warning: {}", w.message);
-        }
-    }
-}
-
 /// Bytes on stdout, quiet on a closed pipe like `stdout_line`.
 fn stdout_bytes(bytes: &[u8]) {
     use std::io::Write;
@@ -363,6 +354,14 @@ impl Printer {
     }
     pub fn json(&self, v: &serde_json::Value) {
         stdout_line(&serde_json::to_string_pretty(v).unwrap_or_default());
+    }
+    /// Warnings go to stderr as `warning: …` (SPEC §2); `--quiet` silences them.
+    pub fn warnings(&self, list: &[crate::ingest::Warning]) {
+        if !self.quiet {
+            for w in list {
+                eprintln!("warning: {}", w.message);
+            }
+        }
     }
     pub fn ingest(&self, r: &crate::ingest::IngestReport) {
         if self.json {

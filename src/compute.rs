@@ -25,6 +25,11 @@ pub struct Computed {
     pub goals: Vec<GoalResult>,
     pub incentives: Vec<Incentive>,
     pub care: Vec<crate::care::Occasion>,
+    /// The hall of fame's seasons (empty without a `hall_of_fame` section).
+    pub fame_seasons: Vec<crate::hall_of_fame::Season>,
+    pub growth: Option<crate::growth::Growth>,
+    pub mentor_matches: Option<Vec<crate::growth_plan::Match>>,
+    pub team_proposals: Option<Vec<crate::growth_plan::Proposal>>,
     /// Output tables by file stem, in the order they are written.
     pub tables: Vec<Table>,
     /// The metric frame at D (scouting reads it; a scenario may reuse it).
@@ -190,6 +195,50 @@ pub fn compute_reusing(loaded: &Loaded, ds: &Dataset, reuse: Option<Reuse>) -> R
     tables.push(crate::goals::trend_table(&goals));
     tables.push(crate::goals::incentives_table(&incentives));
     tables.push(crate::care::table(ds, &care, &layer_at_d, &level_ids));
+    let sticky: Vec<bool> = p.layers.iter().flat_map(|l| &l.levels).map(|l| l.sticky).collect();
+    let fame = crate::hall_of_fame::compute(
+        p,
+        ds,
+        start,
+        &crate::hall_of_fame::Inputs {
+            ledger: &points.ledger,
+            history: &history,
+            layer_at_d: &layer_at_d,
+            level_ids: &level_ids,
+            sticky: &sticky,
+            contests: &contests,
+        },
+    );
+    let fame_seasons = match fame {
+        Some((seasons, table)) => {
+            tables.push(table);
+            seasons
+        }
+        None => vec![],
+    };
+    timer.lap("hall of fame");
+    let growth = crate::growth::compute(p, ds, &points.awarded_per_event);
+    let (mut mentor_matches, mut team_proposals) = (None, None);
+    if let (Some(g), Some(cfg)) = (&growth, &p.growth) {
+        tables.push(crate::growth::table(ds, g, &layer_at_d, &level_ids));
+        if let Some(m) = &cfg.mentoring {
+            let list = crate::growth_plan::match_mentors(ds, g, m, &newcomers, &layer_at_d, &level_ids);
+            tables.push(crate::growth_plan::matches_table(ds, g, &list));
+            mentor_matches = Some(list);
+        }
+        if let Some(projects) = &cfg.projects {
+            let list = crate::growth_plan::propose_teams(ds, g, projects, &snap_d, &layer_at_d, &level_ids);
+            tables.push(crate::growth_plan::proposals_table(
+                ds,
+                g,
+                &list,
+                &layer_at_d,
+                &level_ids,
+            ));
+            team_proposals = Some(list);
+        }
+    }
+    timer.lap("growth");
     timer.lap("tables");
     Ok(Computed {
         as_of: d,
@@ -205,6 +254,10 @@ pub fn compute_reusing(loaded: &Loaded, ds: &Dataset, reuse: Option<Reuse>) -> R
         goals,
         incentives,
         care,
+        fame_seasons,
+        growth,
+        mentor_matches,
+        team_proposals,
         tables,
         ledger,
         snapshot_d: snap_d,

@@ -36,6 +36,10 @@ pub struct Pipeline {
     pub report: Option<ReportCfg>,
     #[serde(default)]
     pub privacy: Option<PrivacyCfg>,
+    #[serde(default)]
+    pub hall_of_fame: Option<HallOfFameCfg>,
+    #[serde(default)]
+    pub growth: Option<GrowthCfg>,
 }
 
 /// PIPL: columns dropped or hashed at ingest, nicknames masked in the reports.
@@ -84,6 +88,10 @@ pub struct Sources {
     pub judge_scores: Option<SourceCfg>,
     pub feedback: Option<SourceCfg>,
     pub overrides: Option<SourceCfg>,
+    #[serde(default)]
+    pub teams: Option<SourceCfg>,
+    #[serde(default)]
+    pub mentorships: Option<SourceCfg>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -439,6 +447,87 @@ fn default_horizon() -> i64 {
 pub struct ReportCfg {
     #[serde(default)]
     pub templates: Option<String>,
+}
+
+/// `hall_of_fame:` (SPEC §14).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HallOfFameCfg {
+    #[serde(default = "default_season")]
+    pub season: String,
+    #[serde(default = "default_top")]
+    pub top_contributors: usize,
+}
+
+fn default_season() -> String {
+    "quarter".into()
+}
+fn default_top() -> usize {
+    10
+}
+
+/// `growth:` (SPEC §15).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrowthCfg {
+    #[serde(default)]
+    pub specialty: Option<SpecialtyCfg>,
+    #[serde(default)]
+    pub lead: LeadCfg,
+    #[serde(default)]
+    pub collaborate: Option<CollaborateCfg>,
+    #[serde(default)]
+    pub mentoring: Option<MentoringCfg>,
+    #[serde(default)]
+    pub projects: Option<Vec<ProjectCfg>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeadCfg {
+    #[serde(default = "one_usize")]
+    pub min_mentees: usize,
+}
+
+impl Default for LeadCfg {
+    fn default() -> Self {
+        LeadCfg { min_mentees: 1 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollaborateCfg {
+    #[serde(default)]
+    pub window_days: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MentoringCfg {
+    #[serde(default)]
+    pub mentor_layers: Vec<String>,
+    pub capacity: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectCfg {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub from_layers: Option<Vec<String>>,
+    #[serde(default)]
+    pub rank_by: Option<String>,
+    pub roles: Vec<RoleCfg>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleCfg {
+    pub role: String,
+    pub specialty: String,
 }
 
 /// A pipeline file as read: its text, its folder (paths are relative to it) and the parsed value.

@@ -425,3 +425,25 @@ fn judges_table(c: &ContestCfg, valid: &[&Score], passed: &BTreeSet<&str>) -> Ta
     }
     tb
 }
+
+/// SPEC §4: stored entries and judge scores of contest ids the pipeline does not have,
+/// as one warning per source and id (from the store, so every run says the same).
+pub fn unknown_contest_warnings(p: &Pipeline, ds: &Dataset) -> Vec<crate::ingest::Warning> {
+    let known = |id: &str| p.contests.iter().any(|c| c.id == id);
+    let mut counts: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+    for e in ds.entries.iter().filter(|e| !known(&e.contest_id)) {
+        *counts.entry(("contest_entries", e.contest_id.as_str())).or_default() += 1;
+    }
+    for s in ds.scores.iter().filter(|s| !known(&s.contest_id)) {
+        *counts.entry(("judge_scores", s.contest_id.as_str())).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .map(|((source, id), n)| crate::ingest::Warning {
+            code: "unknown_contest".into(),
+            message: format!(
+                "{source}: {n} row(s) name contest '{id}', which no contest of the pipeline has (stored, e.g. for an earlier season; add the contest under contests: to judge them)"
+            ),
+        })
+        .collect()
+}

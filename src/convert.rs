@@ -28,6 +28,8 @@ pub struct Converter<'a> {
     pub header_len: usize,
     pub ts: TsParser,
     pub ignore_actions: &'a [String],
+    /// The pipeline's layer ids: an override naming another layer is rejected (SPEC §4).
+    pub layer_ids: &'a [String],
 }
 
 impl Converter<'_> {
@@ -60,7 +62,10 @@ impl Converter<'_> {
         let mut row = Vec::with_capacity(self.spec.cols.len());
         for (i, col) in self.spec.cols.iter().enumerate() {
             let raw = self.positions[i].map(|p| &record[p]).unwrap_or("");
-            match self.value(col.name, col.kind, col.required, raw) {
+            match self
+                .value(col.name, col.kind, col.required, raw)
+                .and_then(|v| self.known_layer(col.name, v))
+            {
                 Ok(v) => row.push(v),
                 Err(reason) => {
                     let header = self.cfg.columns.get(col.name).cloned().unwrap_or_default();
@@ -73,6 +78,25 @@ impl Converter<'_> {
             }
         }
         Outcome::Row(row)
+    }
+
+    /// An override's layer (after `values`) must be a layer id of the pipeline.
+    fn known_layer(&self, name: &str, v: Val) -> Result<Val, String> {
+        if self.spec.name != crate::table::OVERRIDES.name || name != "layer" {
+            return Ok(v);
+        }
+        let unknown = v
+            .str()
+            .filter(|l| !self.layer_ids.iter().any(|id| id == l))
+            .map(str::to_string);
+        match unknown {
+            Some(l) => Err(format!(
+                "unknown layer '{l}' (layers: {}; map it under sources.overrides.values.layer)",
+                // from the lowest level up, as SPEC §4 words it
+                self.layer_ids.iter().rev().cloned().collect::<Vec<_>>().join(", ")
+            )),
+            None => Ok(v),
+        }
     }
 
     fn value(&self, name: &str, kind: Kind, required: bool, raw: &str) -> Result<Val, String> {

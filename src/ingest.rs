@@ -153,6 +153,15 @@ pub fn ingest(loaded: &Loaded, store: &Store, progress: bool) -> Result<IngestRe
     let mut report = IngestReport::default();
     let mut new_records: Vec<FileRecord> = Vec::new();
     let mut working: Vec<Working> = Vec::new();
+    // (source, contest_id) → rows naming a contest the pipeline does not have
+    let mut contest_ids: BTreeMap<(&'static str, String), u64> = BTreeMap::new();
+    let layer_ids: Vec<String> = loaded
+        .pipeline
+        .layers
+        .iter()
+        .flat_map(|l| &l.levels)
+        .map(|l| l.id.clone())
+        .collect();
 
     for spec in table::ALL {
         let Some(cfg) = crate::check::source_cfg(&loaded.pipeline, spec.name) else {
@@ -216,6 +225,7 @@ pub fn ingest(loaded: &Loaded, store: &Store, progress: bool) -> Result<IngestRe
                 header_len,
                 ts: TsParser::new(cfg.timestamp_formats.as_ref(), tz),
                 ignore_actions: &loaded.pipeline.ingest.ignore_actions,
+                layer_ids: &layer_ids,
             };
             let outcome = ingest_file(&export, &conv, privacy.as_ref(), work, store, &rel, progress)?;
             let gated = outcome.counts.rows > 0
@@ -239,6 +249,7 @@ pub fn ingest(loaded: &Loaded, store: &Store, progress: bool) -> Result<IngestRe
                 "gated"
             } else {
                 // the file's changes stand: fold them into the working set
+                unknown_contests(spec, &outcome.staged, &loaded.pipeline, &mut contest_ids);
                 for (key, row) in outcome.staged {
                     if spec.name == ACTIVITY.name {
                         if let Some(old) = work.rows.get(&key) {
@@ -280,6 +291,14 @@ pub fn ingest(loaded: &Loaded, store: &Store, progress: bool) -> Result<IngestRe
 
     commit(store, &mut manifest, working, new_records)?;
     report.events_of_unknown_members = manifest.events_of_unknown_members;
+    for ((source, id), n) in contest_ids {
+        report.warnings.push(Warning {
+            code: "unknown_contest".into(),
+            message: format!(
+                "{source}: {n} row(s) name contest '{id}', which no contest of the pipeline has (stored, e.g. for an earlier season; add the contest under contests: to judge them)"
+            ),
+        });
+    }
     Ok(report)
 }
 
@@ -298,6 +317,26 @@ impl IngestReport {
         )
         .with_hint("read the rejects in STORE/rejects/, fix the export and ingest again")
         .into())
+    }
+}
+
+/// Count the rows of contest entries and judge scores whose contest_id no contest
+/// of the pipeline has (SPEC §4: stored, and reported as a warning per id).
+fn unknown_contests(
+    spec: &'static SourceSpec,
+    rows: &[(String, table::Row)],
+    pipeline: &crate::config::Pipeline,
+    out: &mut BTreeMap<(&'static str, String), u64>,
+) {
+    if spec.name != table::CONTEST_ENTRIES.name && spec.name != table::JUDGE_SCORES.name {
+        return;
+    }
+    let col = spec.index("contest_id");
+    for (_, row) in rows {
+        let id = row[col].str().unwrap_or_default();
+        if !pipeline.contests.iter().any(|c| c.id == id) {
+            *out.entry((spec.name, id.to_string())).or_insert(0) += 1;
+        }
     }
 }
 
@@ -432,6 +471,7 @@ fn reason_kind(reason: &str) -> String {
         ("not an integer", "count not an integer ≥ 0"),
         ("not a number", "not a number"),
         ("implausibly large", "count implausibly large"),
+        ("unknown layer", "unknown layer"),
     ];
     for (needle, kind) in kinds {
         if reason.contains(needle) {

@@ -92,6 +92,30 @@ pub struct Override {
     pub until: Option<Day>,
 }
 
+/// One member of a collaborative project team (SPEC §15).
+#[derive(Debug, Clone)]
+pub struct TeamRow {
+    pub team_id: String,
+    pub member_id: String,
+    pub completed: Option<Day>,
+}
+
+/// A lead member mentoring a newcomer from `from` to `until` (inclusive; open-ended when None).
+#[derive(Debug, Clone)]
+pub struct Mentorship {
+    pub mentor_id: String,
+    pub mentee_id: String,
+    pub from: Day,
+    pub until: Option<Day>,
+}
+
+impl Mentorship {
+    /// Active at D: from ≤ D and (until empty or until ≥ D).
+    pub fn active_at(&self, d: Day) -> bool {
+        self.from <= d && self.until.is_none_or(|u| u >= d)
+    }
+}
+
 /// Everything the stages compute from, with date ≤ D.
 pub struct Dataset {
     pub as_of: Day,
@@ -108,6 +132,8 @@ pub struct Dataset {
     pub scores: Vec<Score>,
     pub responses: Vec<Response>,
     pub overrides: Vec<Override>,
+    pub teams: Vec<TeamRow>,
+    pub mentorships: Vec<Mentorship>,
     /// Columns of `event_frame`, each built once.
     columns: std::cell::RefCell<HashMap<&'static str, polars::prelude::Column>>,
 }
@@ -284,6 +310,27 @@ impl Dataset {
                 until: r[o_spec.index("until")].day(),
             })
             .collect();
+        let t_spec = &table::TEAMS;
+        let teams = store
+            .load(manifest, t_spec)?
+            .iter()
+            .map(|r| TeamRow {
+                team_id: s(r, t_spec, "team_id").unwrap_or_default(),
+                member_id: s(r, t_spec, "member_id").unwrap_or_default(),
+                completed: r[t_spec.index("completed_at")].day(),
+            })
+            .collect();
+        let ms_spec = &table::MENTORSHIPS;
+        let mentorships = store
+            .load(manifest, ms_spec)?
+            .iter()
+            .map(|r| Mentorship {
+                mentor_id: s(r, ms_spec, "mentor_id").unwrap_or_default(),
+                mentee_id: s(r, ms_spec, "mentee_id").unwrap_or_default(),
+                from: r[ms_spec.index("from")].day().unwrap_or(0),
+                until: r[ms_spec.index("until")].day(),
+            })
+            .collect();
         Ok(Dataset {
             as_of,
             members,
@@ -295,6 +342,8 @@ impl Dataset {
             scores,
             responses,
             overrides,
+            teams,
+            mentorships,
             columns: Default::default(),
         })
     }

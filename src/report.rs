@@ -236,6 +236,8 @@ pub fn context(loaded: &Loaded, ds: &Dataset, c: &Computed, quality: &Value) -> 
         "care": care,
         "incentives": incentives,
         "actions": crate::actions::compute(p, ds, c),
+        "hall_of_fame": crate::report_growth::hall_of_fame(c, &labels),
+        "growth": crate::report_growth::growth(ds, c, &labels, &layer_names),
         "quality": quality,
     }))
 }

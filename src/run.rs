@@ -37,7 +37,13 @@ pub fn run(loaded: &Loaded, as_of: Day, progress: bool) -> Result<RunOutcome> {
     let t_ingest = t0.elapsed();
     let manifest = store.manifest()?;
     let freshness = crate::freshness::of(&store, &manifest)?;
-    let mut warnings = ingest.warnings.clone();
+    // per-ingest notes stay on stderr; what the store says is a warning of every run
+    let mut warnings: Vec<_> = ingest
+        .warnings
+        .iter()
+        .filter(|w| w.code != "unknown_contest")
+        .cloned()
+        .collect();
     let stale = if loaded.pipeline.sources.activity.is_some() {
         crate::freshness::stale_warning(&freshness, as_of, loaded.pipeline.ingest.stale_after_days)
     } else {
@@ -46,6 +52,7 @@ pub fn run(loaded: &Loaded, as_of: Day, progress: bool) -> Result<RunOutcome> {
     let stale_failed = stale.is_some() && loaded.pipeline.ingest.fail_on_stale;
     warnings.extend(stale);
     let ds = Dataset::load(&store, &manifest, as_of)?;
+    warnings.extend(crate::contests::unknown_contest_warnings(&loaded.pipeline, &ds));
     if std::env::var_os("KOC_TIMINGS").is_some() {
         eprintln!("timing ingest + load: {} ms", t0.elapsed().as_millis());
     }

@@ -163,6 +163,8 @@ pub fn write(dir: &Path, members: usize, days: usize, seed: u64) -> Result<u64> 
         ("judge_scores.csv", "赛事ID,作品ID,评委,评分项,分数\n"),
         ("feedback.csv", "问卷编号,用户ID,提交时间,激励项目,评分,意见\n"),
         ("overrides.csv", "用户ID,分层,生效日期,截止日期,原因\n"),
+        ("teams.csv", "团队ID,用户ID,角色,项目,完成日期\n"),
+        ("mentorships.csv", "导师ID,学员ID,开始日期,结束日期\n"),
     ] {
         std::fs::write(exports.join(name), header)?;
     }

@@ -1,4 +1,4 @@
-//! The seven sources as generic tables (SPEC §3 "Canonical columns"): their
+//! The nine sources as generic tables (SPEC §3 "Canonical columns"): their
 //! columns, kinds and upsert keys, and the values a parsed row holds.
 use crate::fmt::{Day, Ts};
 
@@ -143,8 +143,31 @@ pub const OVERRIDES: SourceSpec = SourceSpec {
     key: &["member_id", "from"],
 };
 
+pub const TEAMS: SourceSpec = SourceSpec {
+    name: "teams",
+    cols: &[
+        req("team_id", Text),
+        req("member_id", Text),
+        opt("role", Text),
+        opt("project", Text),
+        opt("completed_at", Date),
+    ],
+    key: &["team_id", "member_id"],
+};
+
+pub const MENTORSHIPS: SourceSpec = SourceSpec {
+    name: "mentorships",
+    cols: &[
+        req("mentor_id", Text),
+        req("mentee_id", Text),
+        req("from", Date),
+        opt("until", Date),
+    ],
+    key: &["mentor_id", "mentee_id", "from"],
+};
+
 /// Every source, in the order ingest reads them.
-pub const ALL: [&SourceSpec; 7] = [
+pub const ALL: [&SourceSpec; 9] = [
     &MEMBERS,
     &ACTIVITY,
     &REDEMPTIONS,
@@ -152,6 +175,8 @@ pub const ALL: [&SourceSpec; 7] = [
     &JUDGE_SCORES,
     &FEEDBACK,
     &OVERRIDES,
+    &TEAMS,
+    &MENTORSHIPS,
 ];
 
 impl SourceSpec {

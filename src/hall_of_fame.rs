@@ -1,0 +1,242 @@
+//! The hall of fame (SPEC §14, 名人堂): per season, the top contributors by points,
+//! the members inducted into a sticky layer, and the contest winners.
+use crate::config::{HallOfFameCfg, Pipeline};
+use crate::contests::ContestResult;
+use crate::fmt::{date_of, day_of, fmt_num, Day};
+use crate::layers::LayerRow;
+use crate::model::Dataset;
+use crate::output::{p, t, Table};
+use crate::points::LedgerEntry;
+use chrono::{Datelike, NaiveDate};
+use std::collections::HashMap;
+
+/// One season: its name (`2025-06`, `2025-Q2`, `2025`) and its first and last day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Season {
+    pub name: String,
+    pub from: Day,
+    pub to: Day,
+}
+
+/// The season of `kind` (month | quarter | year) holding `day`.
+pub fn season_of(kind: &str, day: Day) -> Season {
+    let d = date_of(day);
+    let (y, m) = (d.year(), d.month());
+    let (first_month, months, name) = match kind {
+        "month" => (m, 1, format!("{y:04}-{m:02}")),
+        "year" => (1, 12, format!("{y:04}")),
+        _ => {
+            let q = (m - 1) / 3;
+            (q * 3 + 1, 3, format!("{y:04}-Q{}", q + 1))
+        }
+    };
+    let from = NaiveDate::from_ymd_opt(y, first_month, 1).expect("first day of a season");
+    let next = if first_month + months > 12 {
+        NaiveDate::from_ymd_opt(y + 1, first_month + months - 12, 1)
+    } else {
+        NaiveDate::from_ymd_opt(y, first_month + months, 1)
+    }
+    .expect("first day of the next season");
+    Season {
+        name,
+        from: day_of(from),
+        to: day_of(next) - 1,
+    }
+}
+
+/// Seasons from the one holding program.start to the one holding D, in order.
+pub fn seasons(kind: &str, start: Day, as_of: Day) -> Vec<Season> {
+    let mut out = Vec::new();
+    let mut s = season_of(kind, start);
+    while s.from <= as_of {
+        let next = s.to + 1;
+        out.push(s);
+        s = season_of(kind, next);
+    }
+    out
+}
+
+/// What the hall of fame reads from the other stages.
+pub struct Inputs<'a> {
+    pub ledger: &'a [LedgerEntry],
+    /// Regular snapshots, then D.
+    pub history: &'a [(Day, LayerRow)],
+    pub layer_at_d: &'a LayerRow,
+    pub level_ids: &'a [String],
+    pub sticky: &'a [bool],
+    pub contests: &'a [ContestResult],
+}
+
+/// One row of `hall_of_fame.csv`, before formatting.
+struct Fame {
+    season: usize,
+    category: &'static str,
+    rank: usize,
+    member_id: String,
+    value: Option<f64>,
+    detail: String,
+    /// Last tie-break, after rank and member_id (contest id).
+    tie: String,
+}
+
+/// `hall_of_fame.csv` and the seasons it covers (None without a `hall_of_fame` section).
+pub fn compute(pl: &Pipeline, ds: &Dataset, start: Day, inp: &Inputs) -> Option<(Vec<Season>, Table)> {
+    let cfg: &HallOfFameCfg = pl.hall_of_fame.as_ref()?;
+    let seasons = seasons(&cfg.season, start, ds.as_of);
+    let mut rows: Vec<Fame> = Vec::new();
+    for (k, s) in seasons.iter().enumerate() {
+        rows.extend(top_contributors(ds, inp.ledger, k, s, cfg.top_contributors));
+        rows.extend(contest_winners(pl, ds, inp.contests, k, s));
+    }
+    rows.extend(alumni_inducted(ds, inp, &seasons));
+    rows.sort_by(|a, b| {
+        (a.season, a.category, a.rank, a.member_id.as_bytes(), a.tie.as_bytes()).cmp(&(
+            b.season,
+            b.category,
+            b.rank,
+            b.member_id.as_bytes(),
+            b.tie.as_bytes(),
+        ))
+    });
+    let mut tb = Table::new(
+        "hall_of_fame",
+        &["season", "category", "rank", "member_id", "nickname", "value", "detail"],
+    );
+    for r in rows {
+        tb.push(vec![
+            p(&seasons[r.season].name),
+            p(r.category),
+            p(r.rank.to_string()),
+            t(&r.member_id),
+            t(ds.nickname(&r.member_id)),
+            p(r.value.map(fmt_num).unwrap_or_default()),
+            t(r.detail),
+        ]);
+    }
+    Some((seasons, tb))
+}
+
+/// The members with the most points awarded by ledger entries dated in the season.
+fn top_contributors(ds: &Dataset, ledger: &[LedgerEntry], k: usize, s: &Season, top: usize) -> Vec<Fame> {
+    let mut sums: HashMap<usize, i64> = HashMap::new();
+    for e in ledger {
+        let ev = &ds.events[e.event];
+        if ev.day >= s.from && ev.day <= s.to {
+            *sums.entry(ev.member).or_insert(0) += e.awarded;
+        }
+    }
+    let mut list: Vec<(usize, i64)> = sums.into_iter().filter(|(_, v)| *v > 0).collect();
+    list.sort_by(|a, b| {
+        b.1.cmp(&a.1)
+            .then_with(|| ds.members[a.0].id.as_bytes().cmp(ds.members[b.0].id.as_bytes()))
+    });
+    list.into_iter()
+        .take(top)
+        .enumerate()
+        .map(|(i, (m, v))| Fame {
+            season: k,
+            category: "top_contributor",
+            rank: i + 1,
+            member_id: ds.members[m].id.clone(),
+            value: Some(v as f64),
+            detail: String::new(),
+            tie: String::new(),
+        })
+        .collect()
+}
+
+/// Members whose first snapshot in a sticky layer is dated in a season; rank by date, member_id.
+fn alumni_inducted(ds: &Dataset, inp: &Inputs, seasons: &[Season]) -> Vec<Fame> {
+    let snapshots: Vec<(Day, &LayerRow)> = inp
+        .history
+        .iter()
+        .map(|(d, r)| (*d, r))
+        .chain(std::iter::once((ds.as_of, inp.layer_at_d)))
+        .collect();
+    let mut firsts: Vec<(usize, Day, usize, usize)> = Vec::new(); // (season, day, member, layer)
+    for (i, _) in ds.table_members() {
+        let first = snapshots
+            .iter()
+            .find_map(|(d, row)| row[i].filter(|l| inp.sticky[*l]).map(|l| (*d, l)));
+        if let Some((d, l)) = first {
+            if let Some(k) = seasons.iter().position(|s| s.from <= d && d <= s.to) {
+                firsts.push((k, d, i, l));
+            }
+        }
+    }
+    firsts.sort_by(|a, b| (a.0, a.1, ds.members[a.2].id.as_bytes()).cmp(&(b.0, b.1, ds.members[b.2].id.as_bytes())));
+    let mut out = Vec::new();
+    let mut rank = 0;
+    for (n, (k, _, i, l)) in firsts.iter().enumerate() {
+        rank = if n > 0 && firsts[n - 1].0 == *k { rank + 1 } else { 1 };
+        out.push(Fame {
+            season: *k,
+            category: "alumni_inducted",
+            rank,
+            member_id: ds.members[*i].id.clone(),
+            value: None,
+            detail: inp.level_ids[*l].clone(),
+            tie: String::new(),
+        });
+    }
+    out
+}
+
+/// Awarded entries of contests whose window ends on or before D, in the season.
+fn contest_winners(pl: &Pipeline, ds: &Dataset, contests: &[ContestResult], k: usize, s: &Season) -> Vec<Fame> {
+    let mut out = Vec::new();
+    for (cfg, res) in pl.contests.iter().zip(contests) {
+        let Some(to) = crate::timestamps::parse_day(&cfg.window.to) else {
+            continue;
+        };
+        if to > ds.as_of || to < s.from || to > s.to {
+            continue;
+        }
+        for (rank, _, member_id, final_score, award) in res.podium.iter().filter(|x| !x.4.is_empty()) {
+            out.push(Fame {
+                season: k,
+                category: "contest_winner",
+                rank: *rank,
+                member_id: member_id.clone(),
+                value: Some(*final_score),
+                detail: format!("{}: {award}", res.id),
+                tie: res.id.clone(),
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: i32, m: u32, dd: u32) -> Day {
+        day_of(NaiveDate::from_ymd_opt(y, m, dd).unwrap())
+    }
+
+    #[test]
+    fn seasons_are_named_by_month_quarter_and_year() {
+        assert_eq!(season_of("month", d(2025, 6, 15)).name, "2025-06");
+        assert_eq!(season_of("quarter", d(2025, 6, 15)).name, "2025-Q2");
+        assert_eq!(season_of("quarter", d(2025, 10, 1)).name, "2025-Q4");
+        assert_eq!(season_of("year", d(2025, 6, 15)).name, "2025");
+        let q4 = season_of("quarter", d(2025, 12, 31));
+        assert_eq!((q4.from, q4.to), (d(2025, 10, 1), d(2025, 12, 31)));
+        let feb = season_of("month", d(2024, 2, 10));
+        assert_eq!((feb.from, feb.to), (d(2024, 2, 1), d(2024, 2, 29)));
+    }
+
+    #[test]
+    fn seasons_run_from_the_start_to_d() {
+        let names = |kind| {
+            seasons(kind, d(2024, 11, 20), d(2025, 2, 1))
+                .into_iter()
+                .map(|s| s.name)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names("month"), ["2024-11", "2024-12", "2025-01", "2025-02"]);
+        assert_eq!(names("quarter"), ["2024-Q4", "2025-Q1"]);
+        assert_eq!(names("year"), ["2024", "2025"]);
+    }
+}

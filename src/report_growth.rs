@@ -1,0 +1,103 @@
+//! The report's hall of fame (SPEC §14) and growth path (SPEC §15) sections: the
+//! template context from the computed stages.
+use crate::compute::Computed;
+use crate::growth::Stage;
+use crate::model::Dataset;
+use serde_json::{json, Value};
+
+/// The current season and the one before it, each with its rows by category.
+pub fn hall_of_fame(c: &Computed, labels: &Value) -> Value {
+    let Some(table) = c.table("hall_of_fame") else {
+        return Value::Null;
+    };
+    let col = |name: &str| table.column(name).expect("hall_of_fame column");
+    let (season, category, rank, member, nick, value, detail) = (
+        col("season"),
+        col("category"),
+        col("rank"),
+        col("member_id"),
+        col("nickname"),
+        col("value"),
+        col("detail"),
+    );
+    let seasons: Vec<Value> = c
+        .fame_seasons
+        .iter()
+        .rev()
+        .take(2)
+        .map(|s| {
+            let categories: Vec<Value> = ["top_contributor", "contest_winner", "alumni_inducted"]
+                .iter()
+                .map(|cat| {
+                    let rows: Vec<Value> = table
+                        .rows
+                        .iter()
+                        .filter(|r| r[season].as_str() == s.name && r[category].as_str() == *cat)
+                        .map(|r| {
+                            json!({"rank": r[rank].as_str(), "member_id": r[member].as_str(),
+                                "nickname": r[nick].as_str(), "value": r[value].as_str(), "detail": r[detail].as_str()})
+                        })
+                        .collect();
+                    json!({"id": cat, "label": labels["fame_category"][cat].as_str().unwrap_or(cat), "rows": rows})
+                })
+                .collect();
+            json!({"season": s.name, "categories": categories})
+        })
+        .collect();
+    json!({ "seasons": seasons })
+}
+
+/// Members per stage and per stage × layer, the mentor matches and the team proposals.
+pub fn growth(ds: &Dataset, c: &Computed, labels: &Value, layer_names: &[String]) -> Value {
+    let Some(g) = &c.growth else { return Value::Null };
+    let mut per_stage = [0u64; 4];
+    let mut per_layer = vec![[0u64; 4]; c.level_ids.len()];
+    for (i, _) in ds.table_members() {
+        let Some(s) = &g.standings[i] else { continue };
+        let k = s.stage as usize;
+        per_stage[k] += 1;
+        if let Some(l) = c.layer_at_d[i] {
+            per_layer[l][k] += 1;
+        }
+    }
+    // from the top of the path down: lead first
+    let stages: Vec<Value> = Stage::ALL
+        .iter()
+        .rev()
+        .map(|s| {
+            json!({"id": s.id(), "label": labels["stage"][s.id()].as_str().unwrap_or(s.id()),
+                "members": per_stage[*s as usize],
+                "by_layer": per_layer.iter().map(|row| row[*s as usize]).collect::<Vec<_>>()})
+        })
+        .collect();
+    let nick = |i: usize| ds.members[i].nickname.clone();
+    let specialty = |i: usize| g.standings[i].as_ref().and_then(|s| s.specialty.clone());
+    let matches: Option<Vec<Value>> = c.mentor_matches.as_ref().map(|list| {
+        list.iter()
+            .map(|m| {
+                json!({"newcomer_id": ds.members[m.newcomer].id, "newcomer_nickname": nick(m.newcomer),
+                    "newcomer_specialty": specialty(m.newcomer),
+                    "mentor_id": m.mentor.map(|k| ds.members[k].id.clone()),
+                    "mentor_nickname": m.mentor.and_then(nick), "mentor_specialty": m.mentor.and_then(specialty)})
+            })
+            .collect()
+    });
+    let proposals: Option<Vec<Value>> = c.team_proposals.as_ref().map(|list| {
+        list.iter()
+            .map(|pr| {
+                json!({"project": pr.project, "role": pr.role,
+                    "member_id": pr.member.map(|k| ds.members[k].id.clone()),
+                    "nickname": pr.member.and_then(nick), "specialty": pr.member.and_then(specialty),
+                    "layer": pr.member.and_then(|k| c.layer_at_d[k]).map(|l| layer_names[l].clone()),
+                    "value": pr.value.map(crate::fmt::fmt_num)})
+            })
+            .collect()
+    });
+    json!({
+        "stages": stages,
+        "layers": layer_names,
+        "chart": crate::charts::bars(&Stage::ALL.iter().rev().map(|s| (labels["stage"][s.id()].as_str().unwrap_or(s.id()).to_string(), per_stage[*s as usize] as f64)).collect::<Vec<_>>()),
+        "matches": matches,
+        "proposals": proposals,
+    })
+}
