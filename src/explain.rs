@@ -31,7 +31,7 @@ pub fn explain(loaded: &Loaded, ds: &Dataset, c: &Computed, member_id: &str) -> 
         "care": c.care.iter().filter(|o| o.member == i).map(|o| json!({
             "date": fmt_day(o.day), "occasion": o.occasion, "detail": o.detail,
         })).collect::<Vec<_>>(),
-        "growth": Value::Null,
+        "growth": growth(loaded, ds, c, i),
     }))
 }
 
@@ -272,6 +272,52 @@ fn scouting(loaded: &Loaded, ds: &Dataset, c: &Computed, i: usize) -> Result<Val
     )
 }
 
+/// The member's stage on the growth path (SPEC §15) and what put them there.
+fn growth(loaded: &Loaded, ds: &Dataset, c: &Computed, i: usize) -> Value {
+    use crate::growth::Stage;
+    let (Some(g), Some(cfg)) = (&c.growth, &loaded.pipeline.growth) else {
+        return Value::Null;
+    };
+    let Some(Some(s)) = g.standings.get(i) else {
+        return Value::Null;
+    };
+    let min = cfg.lead.min_mentees;
+    let id = &ds.members[i].id;
+    let d = c.as_of;
+    let why = match s.stage {
+        Stage::Lead => {
+            let mentees: Vec<&str> = ds
+                .mentorships
+                .iter()
+                .filter(|m| &m.mentor_id == id && m.active_at(d))
+                .map(|m| m.mentee_id.as_str())
+                .collect();
+            format!(
+                "mentors {} active mentee(s) ({}), lead.min_mentees is {min}",
+                s.active_mentees,
+                mentees.join(", ")
+            )
+        }
+        Stage::Collaborate => {
+            let teams: Vec<&str> = ds
+                .teams
+                .iter()
+                .filter(|t| &t.member_id == id && t.completed.is_some_and(|x| x <= d))
+                .map(|t| t.team_id.as_str())
+                .collect();
+            format!(
+                "{} completed team membership(s): {}",
+                s.completed_teams,
+                teams.join(", ")
+            )
+        }
+        Stage::Specialise => format!("specialty '{}'", s.specialty.clone().unwrap_or_default()),
+        Stage::Explore => "no mentee, no completed team and no specialty yet".to_string(),
+    };
+    json!({"stage": s.stage.id(), "specialty": s.specialty, "completed_teams": s.completed_teams,
+           "active_mentees": s.active_mentees, "mentor_id": s.mentor_id, "why": why})
+}
+
 fn contests(c: &Computed, member_id: &str) -> Vec<Value> {
     let mut out = Vec::new();
     for k in &c.contests {
@@ -462,6 +508,14 @@ pub fn render_text(v: &Value, en: bool) -> Vec<String> {
             s(&k["status"]),
             s(&k["rank"]),
             s(&k["award"])
+        ));
+    }
+    if let Some(g) = v["growth"].as_object() {
+        out.push(format!(
+            "{}: {} — {}",
+            t("成长路径", "Growth path"),
+            s(&g["stage"]),
+            s(&g["why"])
         ));
     }
     for o in v["care"].as_array().into_iter().flatten() {

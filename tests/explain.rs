@@ -183,3 +183,37 @@ fn an_unknown_member_is_exit_2_with_the_nearest_ids() {
     out.expect_code(2);
     assert!(out.stderr().contains("the nearest known ids:"), "{}", out.stderr());
 }
+
+#[test]
+fn explain_gives_the_growth_stage_of_growth_csv_with_its_reason() {
+    let w = Workdir::new();
+    w.copy_dir(&repo().join("tests/conformance-v2/program"), "program");
+    w.koc(&["run", "program/pipeline.yaml", "--as-of", AS_OF, "--quiet"])
+        .expect_code(0);
+    let growth = read_csv(&w.path().join("store/runs").join(AS_OF).join("growth.csv"));
+    let stage = col(&growth, "stage");
+    // one member of every stage present
+    let mut picked: Vec<&Vec<String>> = Vec::new();
+    for s in ["lead", "collaborate", "specialise", "explore"] {
+        picked.extend(growth.iter().skip(1).find(|r| r[stage] == s));
+    }
+    assert!(picked.len() >= 3, "{picked:?}");
+    for r in picked {
+        let out = w.koc(&[
+            "explain",
+            "program/pipeline.yaml",
+            &r[0],
+            "--as-of",
+            AS_OF,
+            "--format",
+            "json",
+        ]);
+        out.expect_code(0);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+        let g = &v["growth"];
+        for c in ["stage", "specialty", "completed_teams", "active_mentees", "mentor_id"] {
+            assert_eq!(text(&g[c]), r[col(&growth, c)], "{} growth.{c}", r[0]);
+        }
+        assert!(!g["why"].as_str().unwrap().is_empty());
+    }
+}
