@@ -191,6 +191,21 @@ fn headline_table(names: &[String], all: &[(&Loaded, &Computed)]) -> Table {
             let winner = ct.podium.first().map(|w| w.1.clone()).unwrap_or_default();
             add(400 + k, format!("contest {} winner", ct.id), winner);
         }
+        // the growth path (SPEC §15): members per stage, matches and filled roles
+        if let Some(g) = &c.growth {
+            for (k, stage) in crate::growth::Stage::ALL.iter().enumerate() {
+                let n = g.standings.iter().flatten().filter(|s| s.stage == *stage).count();
+                add(500 + k, format!("stage {}", stage.id()), n.to_string());
+            }
+        }
+        if let Some(m) = &c.mentor_matches {
+            let matched = m.iter().filter(|x| x.mentor.is_some()).count();
+            add(600, "mentor_matches".into(), format!("{matched} / {}", m.len()));
+        }
+        if let Some(tp) = &c.team_proposals {
+            let filled = tp.iter().filter(|x| x.member.is_some()).count();
+            add(601, "team_roles_filled".into(), format!("{filled} / {}", tp.len()));
+        }
     }
     for (_, (label, values)) in rows {
         let mut r = vec![t(label)];

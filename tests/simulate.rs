@@ -220,3 +220,52 @@ fn a_scenario_that_only_moves_a_goal_reuses_the_baseline_stages_and_agrees_with_
         assert_eq!((&m[0], &m[6]), (&t[0], &t[2]), "scenario tiers equal a full run's");
     }
 }
+
+#[test]
+fn growth_settings_are_simulated_with_stage_counts_and_matches_side_by_side() {
+    let w = Workdir::new();
+    w.copy_dir(&repo().join("tests/conformance-v2/program"), "program");
+    w.koc(&["ingest", "program/pipeline.yaml", "--quiet"]).expect_code(0);
+    w.koc(&[
+        "simulate",
+        "program/pipeline.yaml",
+        "--sweep",
+        "growth.mentoring.capacity=0,2",
+        "--as-of",
+        "2025-07-19",
+        "--out",
+        "sim",
+        "--quiet",
+    ])
+    .expect_code(0);
+    let sweep = read_csv(&w.path().join("sim/sweep.csv"));
+    let col = |n: &str| {
+        sweep[0]
+            .iter()
+            .position(|c| c == n)
+            .unwrap_or_else(|| panic!("{n}: {:?}", sweep[0]))
+    };
+    // no capacity: nobody is matched; the program's own capacity matches every newcomer
+    assert_eq!(sweep[1][col("mentor_matches")], "0 / 4");
+    assert_eq!(sweep[2][col("mentor_matches")], "4 / 4");
+    // lowering lead.min_mentees to 1 makes more members leads
+    w.koc(&[
+        "simulate",
+        "program/pipeline.yaml",
+        "--set",
+        "growth.lead.min_mentees=1",
+        "--as-of",
+        "2025-07-19",
+        "--out",
+        "sim2",
+        "--quiet",
+    ])
+    .expect_code(0);
+    let md = std::fs::read_to_string(w.path().join("sim2/simulation.md")).unwrap();
+    let lead = md.lines().find(|l| l.starts_with("| stage lead |")).unwrap();
+    let cells: Vec<&str> = lead.split('|').map(str::trim).collect();
+    assert!(
+        cells[3].parse::<u32>().unwrap() > cells[2].parse::<u32>().unwrap(),
+        "{lead}"
+    );
+}
