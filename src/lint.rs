@@ -228,12 +228,24 @@ pub fn stored_value_warnings(loaded: &Loaded) -> anyhow::Result<Vec<String>> {
         return Ok(vec![]);
     }
     let manifest = store.manifest()?;
-    const COLUMNS: [&str; 3] = ["topic", "task_type", "channel"];
+    // actions only when the pipeline maps none (otherwise validate already checks them)
+    let unmapped_actions = loaded
+        .pipeline
+        .sources
+        .activity
+        .as_ref()
+        .is_some_and(|a| !a.values.contains_key("action"));
+    const ALL_COLUMNS: [&str; 4] = ["topic", "task_type", "channel", "action"];
+    let columns: &[&str] = if unmapped_actions {
+        &ALL_COLUMNS
+    } else {
+        &ALL_COLUMNS[..3]
+    };
     let exprs = crate::check::expressions(&loaded.pipeline);
     let wanted: Vec<(&str, String, &str, &String)> = exprs
         .iter()
         .flat_map(|(text, what)| {
-            COLUMNS
+            columns
                 .iter()
                 .flat_map(move |c| literals_of(text, c).into_iter().map(move |l| (*c, l, *text, what)))
         })
@@ -244,9 +256,9 @@ pub fn stored_value_warnings(loaded: &Loaded) -> anyhow::Result<Vec<String>> {
     let mut seen: std::collections::HashMap<&str, std::collections::BTreeSet<String>> = Default::default();
     let mut events = 0usize;
     for rel in manifest.events.values() {
-        let df = store.frames_of(rel, Some(&COLUMNS))?;
+        let df = store.frames_of(rel, Some(columns))?;
         events += df.height();
-        for c in COLUMNS {
+        for &c in columns {
             let set = seen.entry(c).or_default();
             if let Ok(col) = df.column(c).and_then(|x| x.str().cloned()) {
                 set.extend(col.iter().flatten().map(str::to_string));
@@ -254,6 +266,15 @@ pub fn stored_value_warnings(loaded: &Loaded) -> anyhow::Result<Vec<String>> {
         }
     }
     let mut out = Vec::new();
+    // an action a rule names is expected even before any event has it
+    let rule_actions: Vec<String> = loaded
+        .pipeline
+        .points
+        .iter()
+        .flat_map(|p| &p.rules)
+        .map(|r| r.action.clone())
+        .collect();
+    seen.entry("action").or_default().extend(rule_actions);
     for (column, value, text, what) in wanted {
         let values = seen.get(column).cloned().unwrap_or_default();
         if values.contains(&value) {

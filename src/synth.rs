@@ -163,12 +163,45 @@ pub fn write(dir: &Path, members: usize, days: usize, seed: u64) -> Result<u64> 
         ("judge_scores.csv", "赛事ID,作品ID,评委,评分项,分数\n"),
         ("feedback.csv", "问卷编号,用户ID,提交时间,激励项目,评分,意见\n"),
         ("overrides.csv", "用户ID,分层,生效日期,截止日期,原因\n"),
-        ("teams.csv", "团队ID,用户ID,角色,项目,完成日期\n"),
-        ("mentorships.csv", "导师ID,学员ID,开始日期,结束日期\n"),
     ] {
         std::fs::write(exports.join(name), header)?;
     }
+    growth_exports(&exports, members, days, start, &mut rng)?;
     Ok(events)
+}
+
+/// Project teams (three members each; two of three projects done) and mentorships
+/// (a third of them ended), for the growth path (SPEC §15).
+fn growth_exports(exports: &Path, members: usize, days: usize, start: crate::fmt::Day, rng: &mut Rng) -> Result<()> {
+    let member = |rng: &mut Rng| 100000 + rng.below(members as u64);
+    let mut t = BufWriter::new(std::fs::File::create(exports.join("teams.csv"))?);
+    t.write_all("团队ID,用户ID,角色,项目,完成日期\n".as_bytes())?;
+    for k in 0..(members / 30).max(1) {
+        let project = ["五分钟车型纪录片", "充电地图共建", "自驾路书"][k % 3];
+        let done = (k % 3 != 2).then(|| crate::fmt::fmt_day(start + rng.below(days as u64) as i32));
+        for role in ["脚本", "摄像", "技术顾问"] {
+            writeln!(
+                t,
+                "T{k:04},{},{role},{project},{}",
+                member(rng),
+                done.clone().unwrap_or_default()
+            )?;
+        }
+    }
+    t.flush()?;
+    let mut m = BufWriter::new(std::fs::File::create(exports.join("mentorships.csv"))?);
+    m.write_all("导师ID,学员ID,开始日期,结束日期\n".as_bytes())?;
+    for k in 0..(members / 25).max(1) {
+        let (mentor, mentee) = (member(rng), member(rng));
+        if mentor == mentee {
+            continue;
+        }
+        let from = start + rng.below(days as u64) as i32;
+        let until = (k % 3 == 0).then(|| crate::fmt::fmt_day(from + 60)).unwrap_or_default();
+        writeln!(m, "{mentor},{mentee},{},{until}", crate::fmt::fmt_day(from))?;
+    }
+    m.flush()?;
+    Ok(())
 }
 
 /// The days `koc init` writes, from 2025-01-01.

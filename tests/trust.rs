@@ -146,3 +146,31 @@ fn three_yaml_mistakes_are_reported_in_one_listing() {
         "{err}"
     );
 }
+
+#[test]
+fn without_an_action_map_an_action_no_rule_or_event_has_is_a_warning() {
+    let w = Workdir::new();
+    let text = small_pipeline(
+        "points:\n  rules:\n    - {id: p, action: post, points: 5}\n    - {id: q, action: post, points: 1, where: \"action = 'psot'\"}\n",
+    )
+    .replace("    values:\n      action: {签到: check_in, 发帖: post, 精华: featured, 评论: comment, 完成任务: task_done}\n", "");
+    assert!(!text.contains("values:"));
+    w.create("pipeline.yaml", &text);
+    w.create(
+        "members.csv",
+        &format!("{MEMBERS_HEADER}m1,Ann,2025-01-01 08:00:00,,\n"),
+    );
+    w.create(
+        "activity_01.csv",
+        &format!("{ACTIVITY_HEADER}e1,m1,2025-01-05 10:00:00,post,adas,,C1,12,3,1\n"),
+    );
+    w.koc(&["ingest", "pipeline.yaml", "--quiet"]).expect_code(0);
+    let run = w.koc(&["validate", "pipeline.yaml"]);
+    run.expect_code(0);
+    assert!(
+        run.stderr()
+            .contains("action 'psot' occurs in none of 1 stored events; did you mean 'post'?"),
+        "{}",
+        run.stderr()
+    );
+}
