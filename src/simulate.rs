@@ -2,7 +2,7 @@
 //! side with the baseline. The events are read once; the store is never written.
 use crate::compute::{compute, Computed};
 use crate::config::{self, Loaded};
-use crate::fmt::{fmt_num, Day};
+use crate::fmt::Day;
 use crate::model::Dataset;
 use crate::output::{p, t, Table};
 use crate::store::Store;
@@ -363,28 +363,169 @@ fn context(
             })
         })
         .collect();
+    let en = base.pipeline.program.locale == "en";
+    let rows = compared_rows(headline);
+    // a sweep: one chart per figure that changes across the values
     let chart = sweep.map(|s| {
-        let liability: Vec<(String, f64)> = all[1..]
+        let charts: Vec<Value> = rows
             .iter()
-            .zip(&names[1..])
-            .map(|((_, c), n)| {
-                (
-                    n.rsplit('=').next().unwrap_or(n).to_string(),
-                    c.points.balances.iter().map(|x| x.balance).sum::<i64>() as f64,
-                )
+            .filter(|r| r.changes && r.values.iter().all(|v| v.number.is_some()))
+            .map(|r| {
+                let bars: Vec<(String, f64)> = names[1..]
+                    .iter()
+                    .zip(&r.values[1..])
+                    .map(|(n, v)| (n.rsplit('=').next().unwrap_or(n).to_string(), v.number.unwrap_or(0.0)))
+                    .collect();
+                json!({"figure": r.figure, "chart": crate::charts::bars(&bars)})
             })
             .collect();
-        json!({"path": s.split('=').next().unwrap_or(s), "liability": crate::charts::bars(&liability)})
+        json!({"path": s.split('=').next().unwrap_or(s), "charts": charts})
     });
+    let verdicts: Vec<String> = (1..all.len())
+        .map(|k| verdict(&rows, k, &scenarios[k - 1], en))
+        .collect();
     json!({
         "program": base.pipeline.program.name,
+        "lang": if en { "en" } else { "zh-CN" },
+        "t": if en { labels_en() } else { labels_zh() },
         "as_of": crate::fmt::fmt_day(d),
         "names": names,
-        "headline": headline.rows.iter().map(|r| r.iter().map(|c| c.as_str().to_string()).collect::<Vec<_>>()).collect::<Vec<_>>(),
+        "rows": rows.iter().map(|r| json!({"figure": r.figure, "changes": r.changes, "values": r.values.iter().map(|v| json!({"value": v.text, "delta": v.delta, "pct": v.pct})).collect::<Vec<_>>()})).collect::<Vec<_>>(),
         "scenarios": scenarios,
+        "verdicts": verdicts,
         "sweep": chart,
-        "fmt_note": fmt_num(0.0),
     })
+}
+
+/// One figure of the comparison: the baseline and each scenario, with the change.
+struct Compared {
+    figure: String,
+    changes: bool,
+    values: Vec<Cell>,
+}
+
+struct Cell {
+    text: String,
+    number: Option<f64>,
+    /// Against the baseline: `+1,200` and `+12.5%` (numbers only, scenarios only).
+    delta: Option<String>,
+    pct: Option<String>,
+}
+
+fn compared_rows(headline: &Table) -> Vec<Compared> {
+    headline
+        .rows
+        .iter()
+        .map(|r| {
+            let texts: Vec<String> = r[1..].iter().map(|c| c.as_str().to_string()).collect();
+            let base = texts.first().and_then(|t| t.parse::<f64>().ok());
+            let values: Vec<Cell> = texts
+                .iter()
+                .enumerate()
+                .map(|(k, t)| {
+                    let number = t.parse::<f64>().ok();
+                    let (delta, pct) = match (k > 0, number, base) {
+                        (true, Some(x), Some(b)) if x != b => (
+                            Some(format!(
+                                "{}{}",
+                                if x > b { "+" } else { "−" },
+                                crate::report::people_number((x - b).abs())
+                            )),
+                            (b != 0.0).then(|| format!("{:+.1}%", (x - b) / b.abs() * 100.0)),
+                        ),
+                        _ => (None, None),
+                    };
+                    Cell {
+                        text: number.map(crate::report::people_number).unwrap_or_else(|| t.clone()),
+                        number,
+                        delta,
+                        pct,
+                    }
+                })
+                .collect();
+            Compared {
+                figure: r[0].as_str().to_string(),
+                changes: texts.iter().any(|t| *t != texts[0]),
+                values,
+            }
+        })
+        .collect()
+}
+
+/// A short verdict for scenario `k`: what it costs in points and what it changes.
+fn verdict(rows: &[Compared], k: usize, scenario: &Value, en: bool) -> String {
+    let find = |f: &str| rows.iter().find(|r| r.figure == f).and_then(|r| r.values.get(k));
+    let cost = |f: &str| {
+        find(f)
+            .and_then(|v| {
+                v.delta
+                    .clone()
+                    .map(|d| format!("{d} ({})", v.pct.clone().unwrap_or_default()))
+            })
+            .unwrap_or_else(|| if en { "no change".into() } else { "不变".into() })
+    };
+    let count = |key: &str| -> usize {
+        scenario[key]
+            .as_array()
+            .map(|a| a.iter().map(|m| m["members"].as_u64().unwrap_or(0) as usize).sum())
+            .unwrap_or(0)
+    };
+    let goals: Vec<String> = scenario["goals"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|g| {
+            format!(
+                "{} {} → {}",
+                g["id"].as_str().unwrap_or(""),
+                g["before"].as_str().unwrap_or(""),
+                g["after"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    let goals = if goals.is_empty() {
+        (if en {
+            "no goal changes status"
+        } else {
+            "目标状态不变"
+        })
+        .to_string()
+    } else {
+        goals.join(", ")
+    };
+    if en {
+        format!(
+            "points issued {}, liability {}; {} members change tier, {} change layer; {goals}.",
+            cost("points_issued"),
+            cost("liability"),
+            count("tier_moves"),
+            count("layer_moves")
+        )
+    } else {
+        format!(
+            "积分发放 {}，负债 {}；{} 人等级变化，{} 人分层变化；{goals}。",
+            cost("points_issued"),
+            cost("liability"),
+            count("tier_moves"),
+            count("layer_moves")
+        )
+    }
+}
+
+fn labels_en() -> Value {
+    json!({"title": "what-if", "comparison": "Comparison with the baseline", "figure": "Figure", "baseline": "baseline",
+        "held_fixed": "Member behaviour is held fixed: every scenario replays the same stored events under its rules. Real members would react to new incentives.",
+        "verdict": "Verdict", "tier_moves": "Tier moves", "layer_moves": "Layer moves", "newcomers": "Newcomers",
+        "flagged_now": "newly flagged", "dropped": "no longer flagged", "contests": "Contest ranks that change", "goals": "Goal statuses that change",
+        "members": "members", "rank": "rank", "award": "award", "sweep": "Sweep"})
+}
+
+fn labels_zh() -> Value {
+    json!({"title": "模拟", "comparison": "与基线对比", "figure": "指标", "baseline": "基线",
+        "held_fixed": "成员行为保持不变：每个场景都在同一批已存事件上按新规则重算；真实成员会对新的激励做出反应。",
+        "verdict": "结论", "tier_moves": "等级变化", "layer_moves": "分层变化", "newcomers": "高潜新人",
+        "flagged_now": "新入选", "dropped": "不再入选", "contests": "名次变化的竞赛", "goals": "状态变化的目标",
+        "members": "人", "rank": "名次", "award": "奖项", "sweep": "参数扫描"})
 }
 
 const HTML: &str = include_str!("../templates/simulation.html");

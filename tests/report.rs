@@ -214,6 +214,27 @@ fn the_demo_report_renders_in_headless_chromium() {
             assert!(std::fs::metadata(&shot).unwrap().len() > 10_000);
         }
     }
+    // the simulation page too
+    w.koc(&[
+        "simulate",
+        "pipelines/demo.yaml",
+        "--sweep",
+        "tiers.levels.gold.min=1500,2500",
+        "--as-of",
+        "2025-06-30",
+        "--out",
+        "sim",
+        "--quiet",
+    ])
+    .expect_code(0);
+    let shot = w.path().join("sim.png");
+    let out = std::process::Command::new("bash")
+        .arg(repo().join("tests/browser/screenshot.sh"))
+        .arg(w.path().join("sim/simulation.html"))
+        .arg(&shot)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]

@@ -264,8 +264,12 @@ fn growth_settings_are_simulated_with_stage_counts_and_matches_side_by_side() {
     let md = std::fs::read_to_string(w.path().join("sim2/simulation.md")).unwrap();
     let lead = md.lines().find(|l| l.starts_with("| stage lead |")).unwrap();
     let cells: Vec<&str> = lead.split('|').map(str::trim).collect();
-    assert!(
-        cells[3].parse::<u32>().unwrap() > cells[2].parse::<u32>().unwrap(),
-        "{lead}"
-    );
+    let first = |c: &str| c.split_whitespace().next().unwrap().parse::<u32>().unwrap();
+    let (before, after) = (first(cells[2]), first(cells[3]));
+    assert!(after > before, "{lead}");
+    // the scenario column shows the difference and the percentage against the baseline
+    let pct = format!("{:+.1}%", (after as f64 - before as f64) / before as f64 * 100.0);
+    assert!(cells[3].contains(&format!("(+{}, {pct})", after - before)), "{lead}");
+    // a verdict per scenario, and the note that behaviour is held fixed
+    assert!(md.contains("**结论:**") && md.contains("成员行为保持不变"), "{md}");
 }
