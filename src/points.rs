@@ -192,18 +192,7 @@ fn consume(lots: &mut [Lot], ts: Ts, day: Day, points: i64) {
 /// Every member's lots at D, replayed from the ledger and the accepted redemptions
 /// (the same FIFO as the run) — for the report's expiring points and `koc explain`.
 pub fn all_lots(p: &Pipeline, ds: &Dataset, points: &Points) -> Vec<Vec<Lot>> {
-    let expiry = p.points.as_ref().and_then(|c| c.expiry_days);
-    let mut lots: Vec<Vec<Lot>> = vec![Vec::new(); ds.members.len()];
-    for e in points.ledger.iter().filter(|e| e.awarded > 0) {
-        let ev = &ds.events[e.event];
-        lots[ev.member].push(Lot {
-            ts: ev.ts,
-            day: ev.day,
-            expires: expiry.map(|x| ev.day + x as Day),
-            left: e.awarded,
-            points: e.awarded,
-        });
-    }
+    let mut lots = earned_lots(p, ds, &points.ledger);
     for o in points.redemptions.iter().filter(|o| o.status == "ok") {
         let r = &ds.redemptions[o.redemption];
         if let Some(&m) = ds.index.get(&r.member_id) {
@@ -218,18 +207,12 @@ pub fn lots_of(p: &Pipeline, ds: &Dataset, points: &Points, member: usize) -> Ve
     all_lots(p, ds, points).swap_remove(member)
 }
 
-type Spent = (Vec<RedemptionOutcome>, Vec<Balance>, Vec<Vec<i64>>);
-
-fn spend(p: &Pipeline, ds: &Dataset, ledger: &[LedgerEntry], snapshots: &[Day]) -> Spent {
+/// Lots per member, in ledger order (= occurred_at, event_id, rule order), unspent.
+fn earned_lots(p: &Pipeline, ds: &Dataset, ledger: &[LedgerEntry]) -> Vec<Vec<Lot>> {
     let expiry = p.points.as_ref().and_then(|c| c.expiry_days);
-    let catalog = p.redemption.as_ref().and_then(|r| r.catalog.as_ref());
-    let n = ds.members.len();
-    // lots per member, in ledger order (= occurred_at, event_id, rule order)
-    let mut lots: Vec<Vec<Lot>> = (0..n).map(|_| Vec::new()).collect();
-    let mut balances = vec![Balance::default(); n];
+    let mut lots: Vec<Vec<Lot>> = vec![Vec::new(); ds.members.len()];
     for e in ledger.iter().filter(|e| e.awarded > 0) {
         let ev = &ds.events[e.event];
-        balances[ev.member].earned += e.awarded;
         lots[ev.member].push(Lot {
             ts: ev.ts,
             day: ev.day,
@@ -237,6 +220,19 @@ fn spend(p: &Pipeline, ds: &Dataset, ledger: &[LedgerEntry], snapshots: &[Day]) 
             left: e.awarded,
             points: e.awarded,
         });
+    }
+    lots
+}
+
+type Spent = (Vec<RedemptionOutcome>, Vec<Balance>, Vec<Vec<i64>>);
+
+fn spend(p: &Pipeline, ds: &Dataset, ledger: &[LedgerEntry], snapshots: &[Day]) -> Spent {
+    let catalog = p.redemption.as_ref().and_then(|r| r.catalog.as_ref());
+    let n = ds.members.len();
+    let mut lots = earned_lots(p, ds, ledger);
+    let mut balances = vec![Balance::default(); n];
+    for (m, member_lots) in lots.iter().enumerate() {
+        balances[m].earned = member_lots.iter().map(|l| l.points).sum();
     }
     let mut by_member: Vec<Vec<usize>> = vec![Vec::new(); n];
     let mut outcomes: Vec<Option<RedemptionOutcome>> = vec![None; ds.redemptions.len()];

@@ -197,7 +197,11 @@ fn growth_exports(exports: &Path, members: usize, days: usize, start: crate::fmt
             continue;
         }
         let from = start + rng.below(days as u64) as i32;
-        let until = (k % 3 == 0).then(|| crate::fmt::fmt_day(from + 60)).unwrap_or_default();
+        let until = if k % 3 == 0 {
+            crate::fmt::fmt_day(from + 60)
+        } else {
+            String::new()
+        };
         writeln!(m, "{mentor},{mentee},{},{until}", crate::fmt::fmt_day(from))?;
     }
     m.flush()?;

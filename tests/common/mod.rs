@@ -266,3 +266,60 @@ impl Workdir {
         self.path().join("store/runs").join(d)
     }
 }
+
+/// Every expected CSV of a conformance program against the run folder, row by row
+/// (its README's rules); `loose` names the columns whose words the SPEC leaves open
+/// for a file. Returns the failures, one entry per file.
+pub fn compare_with_expected(
+    run: &Path,
+    expected_dir: &Path,
+    loose: impl Fn(&str) -> &'static [&'static str],
+) -> Vec<String> {
+    let mut names: Vec<_> = std::fs::read_dir(expected_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.ends_with(".csv"))
+        .collect();
+    names.sort();
+    let mut failures = Vec::new();
+    for name in names {
+        let expected = read_csv(&expected_dir.join(&name));
+        let stem = name.trim_end_matches(".csv");
+        let actual = if stem == "ledger" || stem == "layer_history" {
+            read_parquet(&run.join(format!("{stem}.parquet")))
+        } else {
+            read_csv(&run.join(&name))
+        };
+        let diffs = diff_tables(&expected, &actual, loose(&name), 5);
+        if !diffs.is_empty() {
+            failures.push(format!("{name}:\n  {}", diffs.join("\n  ")));
+        }
+    }
+    failures
+}
+
+/// `koc ingest --format json` on a fresh copy of a program against its expected
+/// per-file and total counts (SPEC §4).
+pub fn check_ingest_counts(program: &Path, expected_json: &Path) {
+    let w = Workdir::new();
+    w.copy_dir(program, "program");
+    let out = w.koc(&["ingest", "program/pipeline.yaml", "--format", "json"]);
+    out.expect_code(0);
+    let got: serde_json::Value = serde_json::from_str(&out.stdout()).expect("json summary");
+    let want: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(expected_json).unwrap()).unwrap();
+    const KEYS: [&str; 6] = ["rows", "inserted", "updated", "unchanged", "ignored", "rejected"];
+    for (path, counts) in want["files"].as_object().unwrap() {
+        let f = got["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"] == path.as_str())
+            .unwrap_or_else(|| panic!("no {path}"));
+        for k in KEYS {
+            assert_eq!(f[k], counts[k], "{path} {k}");
+        }
+    }
+    for k in KEYS {
+        assert_eq!(got["totals"][k], want["totals"][k], "totals {k}");
+    }
+}
