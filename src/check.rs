@@ -436,8 +436,11 @@ pub fn check(loaded: &Loaded) -> Result<()> {
         layers: &layer_ids,
         metrics: &n.when,
     };
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for (text, what) in expressions(p) {
-        problems.extend(crate::lint::expression(loaded, text, &what, &known));
+        let nth = seen.entry(text).or_insert(0);
+        problems.extend(crate::lint::expression(loaded, text, *nth, &what, &known));
+        *nth += 1;
     }
     if problems.is_empty() {
         Ok(())

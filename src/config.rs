@@ -558,10 +558,49 @@ impl Loaded {
     pub fn locate(&self, needle: &str) -> String {
         locate_in(&self.path, &self.text, needle)
     }
+
+    /// `file:line:col` of the `nth` place `needle` appears in the pipeline text.
+    pub fn locate_nth(&self, needle: &str, nth: usize) -> String {
+        locate_nth_in(&self.path, &self.text, needle, nth)
+    }
 }
 
 pub fn locate_in(path: &Path, text: &str, needle: &str) -> String {
-    if let Some(pos) = text.find(needle) {
+    locate_nth_in(path, text, needle, 0)
+}
+
+/// `file:line:col` of the `nth` (0-based) place `needle` appears: when the same text
+/// stands in several places (two rules with one `where`), each is reported at its own.
+pub fn locate_nth_in(path: &Path, text: &str, needle: &str, nth: usize) -> String {
+    let found = if needle.is_empty() {
+        None
+    } else {
+        // prefer the needle as a whole YAML value (quoted, or a plain value ending
+        // its line), then as a word, then anywhere
+        let all: Vec<usize> = text.match_indices(needle).map(|(i, _)| i).collect();
+        let around = |i: usize| (text[..i].chars().next_back(), text[i + needle.len()..].chars().next());
+        let whole: Vec<usize> = all
+            .iter()
+            .copied()
+            .filter(|&i| match around(i) {
+                (Some(q @ ('"' | '\'')), Some(r)) => q == r,
+                (Some(' '), None | Some('\n' | '\r')) => true,
+                _ => false,
+            })
+            .collect();
+        let word: Vec<usize> = all
+            .iter()
+            .copied()
+            .filter(|&i| {
+                let (b, a) = around(i);
+                b.is_none_or(|c| !c.is_alphanumeric() && c != '_') && a.is_none_or(|c| !c.is_alphanumeric() && c != '_')
+            })
+            .collect();
+        [whole, word, all]
+            .into_iter()
+            .find_map(|list| list.get(nth).or(list.first()).copied())
+    };
+    if let Some(pos) = found {
         let before = &text[..pos];
         let line = before.matches('\n').count() + 1;
         let col = before.rsplit('\n').next().map(|s| s.chars().count()).unwrap_or(0) + 1;

@@ -84,8 +84,8 @@ pub fn compute(pl: &Pipeline, ds: &Dataset, start: Day, inp: &Inputs) -> Option<
     let cfg: &HallOfFameCfg = pl.hall_of_fame.as_ref()?;
     let seasons = seasons(&cfg.season, start, ds.as_of);
     let mut rows: Vec<Fame> = Vec::new();
+    rows.extend(top_contributors(ds, inp.ledger, &seasons, cfg.top_contributors));
     for (k, s) in seasons.iter().enumerate() {
-        rows.extend(top_contributors(ds, inp.ledger, k, s, cfg.top_contributors));
         rows.extend(contest_winners(pl, ds, inp.contests, k, s));
     }
     rows.extend(alumni_inducted(ds, inp, &seasons));
@@ -116,15 +116,24 @@ pub fn compute(pl: &Pipeline, ds: &Dataset, start: Day, inp: &Inputs) -> Option<
     Some((seasons, tb))
 }
 
-/// The members with the most points awarded by ledger entries dated in the season.
-fn top_contributors(ds: &Dataset, ledger: &[LedgerEntry], k: usize, s: &Season, top: usize) -> Vec<Fame> {
-    let mut sums: HashMap<usize, i64> = HashMap::new();
+/// Per season, the members with the most points awarded by ledger entries dated in
+/// it — one pass over the ledger for all seasons (they are in order and disjoint).
+fn top_contributors(ds: &Dataset, ledger: &[LedgerEntry], seasons: &[Season], top: usize) -> Vec<Fame> {
+    let mut sums: Vec<HashMap<usize, i64>> = vec![HashMap::new(); seasons.len()];
     for e in ledger {
         let ev = &ds.events[e.event];
-        if ev.day >= s.from && ev.day <= s.to {
-            *sums.entry(ev.member).or_insert(0) += e.awarded;
+        let k = seasons.partition_point(|s| s.to < ev.day);
+        if seasons.get(k).is_some_and(|s| s.from <= ev.day) {
+            *sums[k].entry(ev.member).or_insert(0) += e.awarded;
         }
     }
+    sums.into_iter()
+        .enumerate()
+        .flat_map(|(k, season)| ranked(ds, k, season, top))
+        .collect()
+}
+
+fn ranked(ds: &Dataset, k: usize, sums: HashMap<usize, i64>, top: usize) -> Vec<Fame> {
     let mut list: Vec<(usize, i64)> = sums.into_iter().filter(|(_, v)| *v > 0).collect();
     list.sort_by(|a, b| {
         b.1.cmp(&a.1)

@@ -50,10 +50,11 @@ enum Literal {
 }
 
 /// Errors in one expression, each at `file:line:col` of the value.
-pub fn expression(loaded: &Loaded, text: &str, what: &str, known: &Known) -> Vec<String> {
+/// `nth`: how many expressions with the same text come before this one in the file.
+pub fn expression(loaded: &Loaded, text: &str, nth: usize, what: &str, known: &Known) -> Vec<String> {
     let mut out = Vec::new();
     for c in comparisons(text) {
-        let at = position(loaded, text, c.line, c.col);
+        let at = position(loaded, text, nth, c.line, c.col);
         let is_text = TEXT.contains(&c.column.as_str()) || c.column == "date";
         let is_number = NUMBERS.contains(&c.column.as_str()) || known.metrics.contains(&c.column);
         match &c.literal {
@@ -103,8 +104,8 @@ fn unknown_value(at: &str, what: &str, column: &str, value: &str, known: &[Strin
 
 /// `file:line:col` of a token: the expression's own place in the pipeline text,
 /// moved by the token's place inside it.
-fn position(loaded: &Loaded, text: &str, line: u64, col: u64) -> String {
-    let base = loaded.locate(text);
+fn position(loaded: &Loaded, text: &str, nth: usize, line: u64, col: u64) -> String {
+    let base = loaded.locate_nth(text, nth);
     let mut parts = base.rsplitn(3, ':');
     let (Some(c0), Some(l0), Some(file)) = (parts.next(), parts.next(), parts.next()) else {
         return base;

@@ -78,7 +78,8 @@ pub fn growth(ds: &Dataset, c: &Computed, labels: &Value, layer_names: &[String]
                 json!({"newcomer_id": ds.members[m.newcomer].id, "newcomer_nickname": nick(m.newcomer),
                     "newcomer_specialty": specialty(m.newcomer),
                     "mentor_id": m.mentor.map(|k| ds.members[k].id.clone()),
-                    "mentor_nickname": m.mentor.and_then(nick), "mentor_specialty": m.mentor.and_then(specialty)})
+                    "mentor_nickname": m.mentor.and_then(nick), "mentor_specialty": m.mentor.and_then(specialty),
+                    "same_specialty": m.mentor.is_some() && specialty(m.newcomer).is_some() && m.mentor.and_then(specialty) == specialty(m.newcomer)})
             })
             .collect()
     });

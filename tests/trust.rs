@@ -174,3 +174,28 @@ fn without_an_action_map_an_action_no_rule_or_event_has_is_a_warning() {
         run.stderr()
     );
 }
+
+#[test]
+fn the_same_mistake_in_two_places_is_reported_at_each() {
+    let w = Workdir::new();
+    setup(
+        &w,
+        "points:\n  rules:\n    - {id: a, action: post, points: 5, where: \"topic = 'x' AND action = 'feature'\"}\n    - {id: b, action: post, points: 1, where: \"action = 'feature'\"}\n    - {id: c, action: post, points: 1, where: \"action = 'feature'\"}\n",
+    );
+    let run = w.koc(&["validate", "pipeline.yaml"]);
+    run.expect_code(2);
+    let text = w.read("pipeline.yaml");
+    let line_of = |id: &str| text.lines().position(|l| l.contains(&format!("id: {id},"))).unwrap() + 1;
+    for id in ["a", "b", "c"] {
+        let err = run.stderr();
+        let msg = err
+            .lines()
+            .find(|l| l.contains(&format!("points.rules[id={id}].where: action 'feature'")))
+            .unwrap_or_else(|| panic!("{id}: {err}"));
+        assert!(
+            msg.starts_with(&format!("pipeline.yaml:{}:", line_of(id)))
+                || msg.contains(&format!("pipeline.yaml:{}:", line_of(id))),
+            "{id}: {msg}"
+        );
+    }
+}
