@@ -195,6 +195,7 @@ pub fn compute_reusing(loaded: &Loaded, ds: &Dataset, reuse: Option<Reuse>) -> R
     tables.push(crate::goals::trend_table(&goals));
     tables.push(crate::goals::incentives_table(&incentives));
     tables.push(crate::care::table(ds, &care, &layer_at_d, &level_ids));
+    timer.lap("tables");
     let sticky: Vec<bool> = p.layers.iter().flat_map(|l| &l.levels).map(|l| l.sticky).collect();
     let fame = crate::hall_of_fame::compute(
         p,
@@ -239,7 +240,6 @@ pub fn compute_reusing(loaded: &Loaded, ds: &Dataset, reuse: Option<Reuse>) -> R
         }
     }
     timer.lap("growth");
-    timer.lap("tables");
     Ok(Computed {
         as_of: d,
         points,
