@@ -40,14 +40,29 @@ impl Converter<'_> {
             } else {
                 "too many"
             };
-            return Outcome::Rejected(Defect {
-                column: String::new(),
-                value: record.iter().collect::<Vec<_>>().join(","),
-                reason: format!(
+            // a quote opened and never closed swallows the rest of the file into one field
+            let unterminated = record.len() < self.header_len && record.iter().any(|f| f.contains('\n'));
+            let reason = if unterminated {
+                format!(
+                    "unterminated quote: a field opened with \" runs over the following lines (expected {} fields, found {}); close the quote or remove it",
+                    self.header_len,
+                    record.len()
+                )
+            } else {
+                format!(
                     "{what} fields: expected {}, found {} (check for an unquoted delimiter or a cut line)",
                     self.header_len,
                     record.len()
-                ),
+                )
+            };
+            let mut value = record.iter().collect::<Vec<_>>().join(",");
+            if value.len() > 200 {
+                value = format!("{}…", crate::ingest::cut_at_char(&value, 200));
+            }
+            return Outcome::Rejected(Defect {
+                column: String::new(),
+                value,
+                reason,
             });
         }
         // an ignored action wins over other defects: the row is not wanted at all

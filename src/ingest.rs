@@ -462,6 +462,7 @@ fn excel_safe(csv_bytes: &[u8]) -> Result<Vec<u8>> {
 fn reason_kind(reason: &str) -> String {
     let kinds = [
         ("too few fields", "too few fields"),
+        ("unterminated quote", "unterminated quote"),
         ("too many fields", "too many fields"),
         ("empty required field", "empty required field"),
         ("unknown action", "unknown action"),

@@ -452,3 +452,25 @@ fn privacy_hashes_and_drops_at_ingest_and_masks_nicknames_in_reports() {
         assert!(rows.iter().skip(1).all(|r| r[m].len() == 16), "{rows:?}");
     }
 }
+
+#[test]
+fn an_unterminated_quote_is_named_as_such() {
+    let w = Workdir::new();
+    setup(&w, "");
+    w.create(
+        "activity_02.csv",
+        &format!(
+            "{ACTIVITY_HEADER}e3,m1,2025-01-07 10:00:00,发帖,\"adas,,,1,0,0\ne4,m1,2025-01-08 10:00:00,发帖,,,,1,0,0\n"
+        ),
+    );
+    // the quote swallows the next row too: one row, rejected, so the file is gated
+    w.koc(&["ingest", "pipeline.yaml", "--quiet"]).expect_code(3);
+    let rejects = std::fs::read_dir(w.path().join("store/rejects"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let text = std::fs::read_to_string(rejects).unwrap();
+    assert!(text.contains("unterminated quote"), "{text}");
+}
