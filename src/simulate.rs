@@ -30,6 +30,8 @@ struct Variant {
 fn variants(base: &Loaded, req: &Request) -> Result<Vec<Variant>> {
     let base_value: serde_yaml::Value = serde_yaml::from_str(&base.text)?;
     let mut specs: Vec<(String, serde_yaml::Value)> = Vec::new();
+    // where each scenario's own text is, to report its mistakes at its own lines
+    let mut sources: std::collections::HashMap<String, (PathBuf, String)> = Default::default();
     for file in &req.scenarios {
         let text = std::fs::read_to_string(file)
             .map_err(|e| crate::error::usage_err(format!("cannot read scenario {}: {e}", file.display())))?;
@@ -41,6 +43,7 @@ fn variants(base: &Loaded, req: &Request) -> Result<Vec<Variant>> {
             .file_stem()
             .map(|s| s.to_string_lossy().to_string())
             .unwrap_or_default();
+        sources.insert(name.clone(), (file.clone(), text.clone()));
         specs.push((name, v));
     }
     if specs.is_empty() && !req.sets.is_empty() {
@@ -68,7 +71,8 @@ fn variants(base: &Loaded, req: &Request) -> Result<Vec<Variant>> {
         .into_iter()
         .map(|(name, v)| {
             let text = serde_yaml::to_string(&v)?;
-            let pipeline = config::parse_text(&base.path, &text).with_context(|| format!("in scenario {name}"))?;
+            let pipeline =
+                config::parse_text(&base.path, &text).map_err(|e| scenario_error(e, &name, sources.get(&name)))?;
             let loaded = Loaded {
                 path: base.path.clone(),
                 dir: base.dir.clone(),
@@ -79,6 +83,29 @@ fn variants(base: &Loaded, req: &Request) -> Result<Vec<Variant>> {
             Ok(Variant { name, loaded })
         })
         .collect()
+}
+
+/// A pipeline error of a merged scenario, moved to the scenario file's own line when
+/// the key it names is written there (the merged text's lines mean nothing to the
+/// analyst); otherwise named as the scenario's (a --set value, a sweep value).
+fn scenario_error(err: anyhow::Error, name: &str, source: Option<&(PathBuf, String)>) -> anyhow::Error {
+    let message = format!("{err:#}");
+    let first = message.lines().next().unwrap_or("");
+    // "<file>:<line>:<col>: <what>" → "<what>"
+    let what = first.splitn(4, ':').nth(3).map(str::trim).unwrap_or(first);
+    let key = what.split('\'').nth(1).unwrap_or("");
+    let rest: Vec<&str> = message.lines().skip(1).collect();
+    let at = match source {
+        Some((path, text)) if !key.is_empty() && text.contains(key) => config::locate_in(path, text, key),
+        Some((path, _)) => path.display().to_string(),
+        None => format!("scenario '{name}'"),
+    };
+    let mut out = format!("{at}: {what}");
+    for l in rest {
+        out.push('\n');
+        out.push_str(l);
+    }
+    crate::error::usage_err(out)
 }
 
 pub struct Outcome {

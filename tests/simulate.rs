@@ -273,3 +273,27 @@ fn growth_settings_are_simulated_with_stage_counts_and_matches_side_by_side() {
     // a verdict per scenario, and the note that behaviour is held fixed
     assert!(md.contains("**结论:**") && md.contains("成员行为保持不变"), "{md}");
 }
+
+#[test]
+fn a_mistake_in_a_scenario_is_reported_at_the_scenario_file_line() {
+    let w = Workdir::new();
+    program(&w);
+    w.create("bad.yaml", "points:\n  rules:\n    - id: featured\n      pionts: 800\n");
+    let run = w.koc(&[
+        "simulate",
+        "pipeline.yaml",
+        "--scenario",
+        "bad.yaml",
+        "--as-of",
+        "2025-01-31",
+        "--out",
+        "sim",
+    ]);
+    run.expect_code(2);
+    assert!(
+        run.stderr().contains("bad.yaml:4:7: unknown key 'pionts'"),
+        "{}",
+        run.stderr()
+    );
+    assert!(run.stderr().contains("did you mean 'points'?"), "{}", run.stderr());
+}
