@@ -230,6 +230,7 @@ pub fn context(loaded: &Loaded, ds: &Dataset, c: &Computed, quality: &Value) -> 
         "grace": grace,
         "layers": layers,
         "layer_chart": charts::bars(&layers.iter().map(|l| (l["name"].as_str().unwrap_or("").to_string(), l["members"].as_f64().unwrap_or(0.0))).collect::<Vec<_>>()),
+        "movement_matrix": movement_matrix(&movements, &layer_names, labels["new_member"].as_str().unwrap_or("(new)")),
         "movements": movements,
         "newcomers": flagged,
         "contests": contests,
@@ -240,6 +241,25 @@ pub fn context(loaded: &Loaded, ds: &Dataset, c: &Computed, quality: &Value) -> 
         "growth": crate::report_growth::growth(ds, c, &labels, &layer_names),
         "quality": quality,
     }))
+}
+
+/// The movements as a from × to grid: rows `(new)` then the levels from the top,
+/// columns the levels; a cell is the members who moved so (empty when none).
+fn movement_matrix(movements: &[Value], layer_names: &[String], new: &str) -> Value {
+    let rows: Vec<String> = std::iter::once(new.to_string()).chain(layer_names.iter().cloned()).collect();
+    let cell = |from: &str, to: &str| {
+        movements
+            .iter()
+            .find(|m| m["from"] == from && m["to"] == to)
+            .and_then(|m| m["members"].as_str().map(str::to_string))
+            .unwrap_or_default()
+    };
+    let grid: Vec<Value> = rows
+        .iter()
+        .filter(|from| layer_names.iter().any(|to| !cell(from, to).is_empty()))
+        .map(|from| json!({"from": from, "cells": layer_names.iter().map(|to| cell(from, to)).collect::<Vec<_>>()}))
+        .collect();
+    json!({"to": layer_names, "rows": grid})
 }
 
 /// A care occasion's detail for people: `53 岁`, `1 周年`, tier names, the post's content id.
