@@ -246,7 +246,9 @@ pub fn context(loaded: &Loaded, ds: &Dataset, c: &Computed, quality: &Value) -> 
 /// The movements as a from × to grid: rows `(new)` then the levels from the top,
 /// columns the levels; a cell is the members who moved so (empty when none).
 fn movement_matrix(movements: &[Value], layer_names: &[String], new: &str) -> Value {
-    let rows: Vec<String> = std::iter::once(new.to_string()).chain(layer_names.iter().cloned()).collect();
+    let rows: Vec<String> = std::iter::once(new.to_string())
+        .chain(layer_names.iter().cloned())
+        .collect();
     let cell = |from: &str, to: &str| {
         movements
             .iter()

@@ -92,6 +92,17 @@ fn the_action_list_and_the_tier_counts_agree_with_the_csvs() {
         assert_eq!(chart.contains("本周未完"), partial, "{id}");
         assert!(chart.contains("rotate(-90"), "{id}: the y axis has a title");
     }
+    // the movement grid holds every member of layer_movements.csv
+    let moves = read_csv(&run.join("layer_movements.csv"));
+    let total: u64 = moves.iter().skip(1).map(|r| r[2].parse::<u64>().unwrap()).sum();
+    let grid: u64 = ctx["movement_matrix"]["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["cells"].as_array().unwrap().iter())
+        .filter_map(|c| c.as_str().unwrap().parse::<u64>().ok())
+        .sum();
+    assert_eq!(grid, total);
     // both reports open with the list
     let md = std::fs::read_to_string(run.join("report.md")).unwrap();
     let html = std::fs::read_to_string(run.join("report.html")).unwrap();
