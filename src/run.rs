@@ -60,7 +60,7 @@ pub fn run(loaded: &Loaded, as_of: Day, progress: bool) -> Result<RunOutcome> {
     let t_compute = t0.elapsed() - t_ingest;
     let quality = crate::report::quality(&manifest, &ds, &ingest);
     let runs = store.dir.join("runs");
-    std::fs::create_dir_all(&runs)?;
+    std::fs::create_dir_all(&runs).with_context(|| format!("cannot create {}", runs.display()))?;
     recover_runs(&runs)?;
     let tmp = tempfile::Builder::new()
         .prefix(".tmp-")
@@ -69,7 +69,12 @@ pub fn run(loaded: &Loaded, as_of: Day, progress: bool) -> Result<RunOutcome> {
         .with_context(|| format!("cannot create a folder in {}", runs.display()))?;
     let mut row_counts = serde_json::Map::new();
     let mut ledger = computed.ledger.clone();
-    ParquetWriter::new(std::fs::File::create(tmp.path().join("ledger.parquet"))?).finish(&mut ledger)?;
+    let ledger_path = tmp.path().join("ledger.parquet");
+    ParquetWriter::new(
+        std::fs::File::create(&ledger_path).with_context(|| format!("cannot write {}", ledger_path.display()))?,
+    )
+    .finish(&mut ledger)
+    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", ledger_path.display()))?;
     row_counts.insert("ledger".into(), json!(ledger.height()));
     for t in &computed.tables {
         write_table(tmp.path(), t)?;
@@ -125,7 +130,9 @@ pub fn run(loaded: &Loaded, as_of: Day, progress: bool) -> Result<RunOutcome> {
         "timings_ms": {"ingest": t_ingest.as_millis() as u64, "compute": t_compute.as_millis() as u64, "total": t0.elapsed().as_millis() as u64},
         "exit_status": if gate_error.is_some() || stale_failed { 3 } else { 0 },
     });
-    std::fs::write(tmp.path().join("run.json"), serde_json::to_vec_pretty(&run_json)?)?;
+    let run_json_path = tmp.path().join("run.json");
+    std::fs::write(&run_json_path, serde_json::to_vec_pretty(&run_json)?)
+        .with_context(|| format!("cannot write {}", run_json_path.display()))?;
     let folder = runs.join(fmt_day(as_of));
     replace_dir(tmp.keep(), &folder)?;
     Ok(RunOutcome {
@@ -148,7 +155,7 @@ fn recover_runs(runs: &Path) -> Result<()> {
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default();
         if name.starts_with(".tmp-") {
-            std::fs::remove_dir_all(&path)?;
+            std::fs::remove_dir_all(&path).with_context(|| format!("cannot remove {}", path.display()))?;
         } else if let Some(rest) = name.strip_prefix(".old-") {
             // .old-<D>-<pid>: <D> is 10 characters
             let day = rest.get(..10).unwrap_or(rest);
@@ -171,9 +178,9 @@ fn replace_dir(new: PathBuf, dest: &Path) -> Result<()> {
             dest.file_name().map(|s| s.to_string_lossy()).unwrap_or_default(),
             std::process::id()
         ));
-        std::fs::rename(dest, &old)?;
+        std::fs::rename(dest, &old).with_context(|| format!("cannot move {} aside", dest.display()))?;
         std::fs::rename(&new, dest).with_context(|| format!("cannot move the run into {}", dest.display()))?;
-        std::fs::remove_dir_all(&old)?;
+        std::fs::remove_dir_all(&old).with_context(|| format!("cannot remove {}", old.display()))?;
     } else {
         std::fs::rename(&new, dest).with_context(|| format!("cannot move the run into {}", dest.display()))?;
     }
@@ -183,11 +190,15 @@ fn replace_dir(new: PathBuf, dest: &Path) -> Result<()> {
 pub fn write_table(dir: &Path, t: &Table) -> Result<()> {
     if let Some((_, ints)) = PARQUET.iter().find(|(n, _)| *n == t.name) {
         let mut df = table_frame(t, ints)?;
-        let f = std::fs::File::create(dir.join(format!("{}.parquet", t.name)))?;
-        ParquetWriter::new(f).finish(&mut df)?;
+        let path = dir.join(format!("{}.parquet", t.name));
+        let f = std::fs::File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
+        ParquetWriter::new(f)
+            .finish(&mut df)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
         return Ok(());
     }
-    std::fs::write(dir.join(format!("{}.csv", t.name)), t.to_csv()?)?;
+    let path = dir.join(format!("{}.csv", t.name));
+    std::fs::write(&path, t.to_csv()?).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
 

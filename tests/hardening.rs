@@ -474,3 +474,31 @@ fn an_unterminated_quote_is_named_as_such() {
     let text = std::fs::read_to_string(rejects).unwrap();
     assert!(text.contains("unterminated quote"), "{text}");
 }
+
+#[test]
+fn os_errors_name_their_path() {
+    let w = Workdir::new();
+    setup(&w, "");
+    // the store path is a file
+    w.create("store", "not a folder");
+    let run = w.koc(&["ingest", "pipeline.yaml"]);
+    run.expect_code(1);
+    assert!(run.stderr().contains("cannot create store ./store: File exists"), "{}", run.stderr());
+    // --out into a folder that does not exist
+    std::fs::remove_file(w.path().join("store")).unwrap();
+    w.koc(&["ingest", "pipeline.yaml", "--quiet"]).expect_code(0);
+    let out = w.koc(&[
+        "points",
+        "pipeline.yaml",
+        "--as-of",
+        "2025-01-31",
+        "--out",
+        "no/such/dir/b.csv",
+    ]);
+    out.expect_code(1);
+    assert!(
+        out.stderr().contains("cannot write --out no/such/dir/b.csv"),
+        "{}",
+        out.stderr()
+    );
+}
