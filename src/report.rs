@@ -468,7 +468,7 @@ pub fn render_all(loaded: &Loaded, ctx: &Value, dir: &Path) -> Result<()> {
 
 fn environment(loaded: &Loaded) -> Result<Environment<'static>> {
     let mut env = sandboxed_environment();
-    env.set_undefined_behavior(UndefinedBehavior::Chainable);
+    env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
     let override_dir = loaded
         .pipeline
         .report

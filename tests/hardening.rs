@@ -483,7 +483,11 @@ fn os_errors_name_their_path() {
     w.create("store", "not a folder");
     let run = w.koc(&["ingest", "pipeline.yaml"]);
     run.expect_code(1);
-    assert!(run.stderr().contains("cannot create store ./store: File exists"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("cannot create store ./store: File exists"),
+        "{}",
+        run.stderr()
+    );
     // --out into a folder that does not exist
     std::fs::remove_file(w.path().join("store")).unwrap();
     w.koc(&["ingest", "pipeline.yaml", "--quiet"]).expect_code(0);
@@ -501,4 +505,18 @@ fn os_errors_name_their_path() {
         "{}",
         out.stderr()
     );
+}
+
+#[test]
+fn a_misspelt_field_in_a_template_is_an_error_not_a_blank() {
+    let w = Workdir::new();
+    setup(&w, "report:\n  templates: templates/\n");
+    w.create("templates/report.md", "members: {{ headline.membrs }}\n");
+    let run = w.koc(&["run", "pipeline.yaml", "--as-of", "2025-01-31"]);
+    run.expect_code(1);
+    assert!(run.stderr().contains("undefined"), "{}", run.stderr());
+    w.create("templates/report.md", "members: {{ headline.members }}\n");
+    w.koc(&["run", "pipeline.yaml", "--as-of", "2025-01-31", "--quiet"])
+        .expect_code(0);
+    assert_eq!(w.read("store/runs/2025-01-31/report.md"), "members: 2");
 }
