@@ -460,8 +460,8 @@ pub fn render_all(loaded: &Loaded, ctx: &Value, dir: &Path) -> Result<()> {
     let env = environment(loaded)?;
     for (name, _) in EMBEDDED {
         let tmpl = env.get_template(name)?;
-        let out = tmpl.render(ctx).with_context(|| format!("rendering {name}"))?;
-        crate::store::write_atomic(&dir.join(name), out.as_bytes())?;
+        let out = render_bounded(&tmpl, ctx).with_context(|| format!("rendering {name}"))?;
+        crate::store::write_atomic(&dir.join(name), &out)?;
     }
     Ok(())
 }
@@ -500,6 +500,36 @@ fn environment(loaded: &Loaded) -> Result<Environment<'static>> {
         Ok(EMBEDDED.iter().find(|(n, _)| *n == name).map(|(_, t)| t.to_string()))
     });
     Ok(env)
+}
+
+/// The largest report a template may produce: fuel bounds the steps, this bounds the
+/// bytes (a short loop printing a huge string would otherwise exhaust memory).
+pub const MAX_REPORT_BYTES: usize = 256 * 1024 * 1024;
+
+/// A writer that refuses to grow past `MAX_REPORT_BYTES`.
+struct Bounded(Vec<u8>);
+
+impl std::io::Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + buf.len() > MAX_REPORT_BYTES {
+            return Err(std::io::Error::other(format!(
+                "the report would be larger than {} MB: a template loops or repeats too much",
+                MAX_REPORT_BYTES >> 20
+            )));
+        }
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Render a template into memory, at most `MAX_REPORT_BYTES`.
+pub fn render_bounded(tmpl: &minijinja::Template, ctx: &Value) -> Result<Vec<u8>> {
+    let mut out = Bounded(Vec::new());
+    tmpl.render_captured_to(ctx, &mut out)?;
+    Ok(out.0)
 }
 
 /// How much work one render may do (minijinja's fuel): the embedded reports use a

@@ -563,8 +563,8 @@ fn render(out: &Path, ctx: &Value) -> Result<()> {
     env.add_template("simulation.html", HTML)?;
     env.add_template("simulation.md", MD)?;
     for name in ["simulation.html", "simulation.md"] {
-        let text = env.get_template(name)?.render(ctx)?;
-        crate::store::write_atomic(&out.join(name), text.as_bytes())?;
+        let text = crate::report::render_bounded(&env.get_template(name)?, ctx)?;
+        crate::store::write_atomic(&out.join(name), &text)?;
     }
     Ok(())
 }

@@ -520,3 +520,16 @@ fn a_misspelt_field_in_a_template_is_an_error_not_a_blank() {
         .expect_code(0);
     assert_eq!(w.read("store/runs/2025-01-31/report.md"), "members: 2");
 }
+
+#[test]
+fn a_template_that_prints_gigabytes_stops_with_an_error() {
+    let w = Workdir::new();
+    setup(&w, "report:\n  templates: templates/\n");
+    w.create(
+        "templates/report.md",
+        "{% set a = \"x\" * 1000000 %}{% for i in range(20000) %}{{ a }}{% endfor %}",
+    );
+    let run = w.koc(&["run", "pipeline.yaml", "--as-of", "2025-01-31"]);
+    run.expect_code(1);
+    assert!(run.stderr().contains("larger than 256 MB"), "{}", run.stderr());
+}
