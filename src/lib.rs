@@ -43,6 +43,7 @@ pub mod store;
 pub mod summary;
 pub mod synth;
 pub mod table;
+pub mod templating;
 pub mod tiers;
 pub mod timestamps;
 pub mod xlsx;

@@ -8,7 +8,7 @@ use crate::ingest::IngestReport;
 use crate::model::Dataset;
 use crate::store::Manifest;
 use anyhow::{Context, Result};
-use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use minijinja::{Environment, UndefinedBehavior};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -405,8 +405,8 @@ pub fn add_changes(ctx: &mut Value, runs: &Path, as_of: &str) {
             if let (Some(a), Some(b)) = (v.as_f64(), before.get(k).and_then(Value::as_f64)) {
                 let delta = a - b;
                 let shown = match delta {
-                    d if d > 0.0 => format!("▲ {}", people_number(d)),
-                    d if d < 0.0 => format!("▼ {}", people_number(-d)),
+                    d if d > 0.0 => format!("▲ {}", crate::templating::people_number(d)),
+                    d if d < 0.0 => format!("▼ {}", crate::templating::people_number(-d)),
                     _ => "=".to_string(),
                 };
                 changes.insert(k.clone(), json!({"before": b, "delta": delta, "shown": shown}));
@@ -460,14 +460,14 @@ pub fn render_all(loaded: &Loaded, ctx: &Value, dir: &Path) -> Result<()> {
     let env = environment(loaded)?;
     for (name, _) in EMBEDDED {
         let tmpl = env.get_template(name)?;
-        let out = render_bounded(&tmpl, ctx).with_context(|| format!("rendering {name}"))?;
+        let out = crate::templating::render_bounded(&tmpl, ctx).with_context(|| format!("rendering {name}"))?;
         crate::store::write_atomic(&dir.join(name), &out)?;
     }
     Ok(())
 }
 
 fn environment(loaded: &Loaded) -> Result<Environment<'static>> {
-    let mut env = sandboxed_environment();
+    let mut env = crate::templating::sandboxed_environment();
     env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
     let override_dir = loaded
         .pipeline
@@ -500,166 +500,4 @@ fn environment(loaded: &Loaded) -> Result<Environment<'static>> {
         Ok(EMBEDDED.iter().find(|(n, _)| *n == name).map(|(_, t)| t.to_string()))
     });
     Ok(env)
-}
-
-/// The largest report a template may produce: fuel bounds the steps, this bounds the
-/// bytes (a short loop printing a huge string would otherwise exhaust memory).
-pub const MAX_REPORT_BYTES: usize = 256 * 1024 * 1024;
-
-/// A writer that refuses to grow past `MAX_REPORT_BYTES`.
-struct Bounded(Vec<u8>);
-
-impl std::io::Write for Bounded {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if self.0.len() + buf.len() > MAX_REPORT_BYTES {
-            return Err(std::io::Error::other(format!(
-                "the report would be larger than {} MB: a template loops or repeats too much",
-                MAX_REPORT_BYTES >> 20
-            )));
-        }
-        self.0.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Render a template into memory, at most `MAX_REPORT_BYTES`.
-pub fn render_bounded(tmpl: &minijinja::Template, ctx: &Value) -> Result<Vec<u8>> {
-    let mut out = Bounded(Vec::new());
-    tmpl.render_captured_to(ctx, &mut out)?;
-    Ok(out.0)
-}
-
-/// How much work one render may do (minijinja's fuel): the embedded reports use a
-/// small fraction of it; a runaway custom template stops with an error instead of
-/// hanging the nightly job.
-pub const TEMPLATE_FUEL: u64 = 50_000_000;
-
-/// An environment with the fuel limit, HTML escaping for `.html` and Markdown escaping
-/// for `.md` templates (data text cannot inject HTML, links or break a table).
-pub fn sandboxed_environment() -> Environment<'static> {
-    let mut env = Environment::new();
-    env.set_fuel(Some(TEMPLATE_FUEL));
-    env.add_filter("num", num_filter);
-    env.add_filter("pct", pct_filter);
-    env.set_auto_escape_callback(|name| {
-        if name.ends_with(".md") {
-            AutoEscape::Custom("markdown")
-        } else {
-            minijinja::default_auto_escape_callback(name)
-        }
-    });
-    env.set_formatter(|out, state, value| {
-        if state.auto_escape() == AutoEscape::Custom("markdown") && !value.is_safe() && !value.is_none() {
-            let text = value.to_string();
-            return out.write_str(&markdown_escape(&text)).map_err(minijinja::Error::from);
-        }
-        minijinja::escape_formatter(out, state, value)
-    });
-    env
-}
-
-/// `{{ x | num }}`: a number for people — thousands separators, at most 2 decimals
-/// (the CSVs keep SPEC §1's formats). Text that is not a number passes unchanged.
-fn num_filter(v: minijinja::Value) -> minijinja::Value {
-    if v.is_none() || v.is_undefined() {
-        return minijinja::Value::from("");
-    }
-    let parsed = v.as_str().and_then(|s| s.parse::<f64>().ok()).or_else(|| {
-        f64::try_from(v.clone())
-            .ok()
-            .filter(|_| !v.is_undefined() && !v.is_none())
-    });
-    match parsed {
-        Some(x) if x.is_finite() => minijinja::Value::from(people_number(x)),
-        _ => v,
-    }
-}
-
-/// `{{ x | pct }}`: a share (0.1304) as a percentage (13.0%).
-fn pct_filter(v: minijinja::Value) -> minijinja::Value {
-    if v.is_none() || v.is_undefined() {
-        return minijinja::Value::from("");
-    }
-    let parsed = v
-        .as_str()
-        .and_then(|s| s.parse::<f64>().ok())
-        .or_else(|| f64::try_from(v.clone()).ok());
-    match parsed {
-        Some(x) if x.is_finite() => minijinja::Value::from(format!("{:.1}%", x * 100.0)),
-        _ => v,
-    }
-}
-
-/// 1234567 → `1,234,567`; 46.613769 → `46.61`; 0.5 → `0.5`.
-pub fn people_number(x: f64) -> String {
-    let rounded = (x * 100.0).round() / 100.0;
-    let whole = crate::fmt::thousands(rounded.trunc() as i64);
-    let frac = ((rounded.abs().fract()) * 100.0).round() as i64;
-    let sign = if rounded < 0.0 && rounded.trunc() == 0.0 {
-        "-"
-    } else {
-        ""
-    };
-    match frac {
-        0 => format!("{sign}{whole}"),
-        f if f % 10 == 0 => format!("{sign}{whole}.{}", f / 10),
-        f => format!("{sign}{whole}.{f:02}"),
-    }
-}
-
-/// Text safe inside Markdown (and a Markdown table cell): HTML's specials as
-/// entities, Markdown's link, emphasis and table characters backslashed, line breaks
-/// as spaces.
-pub fn markdown_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '\n' | '\r' => out.push(' '),
-            '\\' | '|' | '[' | ']' | '`' | '*' | '_' | '#' | '!' => {
-                out.push('\\');
-                out.push(c);
-            }
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn markdown_escape_defuses_html_links_and_tables() {
-        assert_eq!(markdown_escape("<script>x</script>"), "&lt;script&gt;x&lt;/script&gt;");
-        assert_eq!(markdown_escape("[a](javascript:x)"), "\\[a\\](javascript:x)");
-        assert_eq!(markdown_escape("a|b\nc"), "a\\|b c");
-    }
-
-    #[test]
-    fn numbers_for_people() {
-        assert_eq!(people_number(748056.0), "748,056");
-        assert_eq!(people_number(46.613769), "46.61");
-        assert_eq!(people_number(0.5), "0.5");
-        assert_eq!(people_number(-0.25), "-0.25");
-        assert_eq!(people_number(-1234.0), "-1,234");
-    }
-
-    #[test]
-    fn fuel_stops_a_runaway_template() {
-        let mut env = sandboxed_environment();
-        env.add_template(
-            "t.md",
-            "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
-        )
-        .unwrap();
-        let err = env.get_template("t.md").unwrap().render(()).unwrap_err();
-        assert_eq!(err.kind(), minijinja::ErrorKind::OutOfFuel);
-    }
 }

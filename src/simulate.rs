@@ -456,14 +456,16 @@ fn compared_rows(headline: &Table) -> Vec<Compared> {
                             Some(format!(
                                 "{}{}",
                                 if x > b { "+" } else { "−" },
-                                crate::report::people_number((x - b).abs())
+                                crate::templating::people_number((x - b).abs())
                             )),
                             (b != 0.0).then(|| format!("{:+.1}%", (x - b) / b.abs() * 100.0)),
                         ),
                         _ => (None, None),
                     };
                     Cell {
-                        text: number.map(crate::report::people_number).unwrap_or_else(|| t.clone()),
+                        text: number
+                            .map(crate::templating::people_number)
+                            .unwrap_or_else(|| t.clone()),
                         number,
                         delta,
                         pct,
@@ -559,11 +561,11 @@ const HTML: &str = include_str!("../templates/simulation.html");
 const MD: &str = include_str!("../templates/simulation.md");
 
 fn render(out: &Path, ctx: &Value) -> Result<()> {
-    let mut env = crate::report::sandboxed_environment();
+    let mut env = crate::templating::sandboxed_environment();
     env.add_template("simulation.html", HTML)?;
     env.add_template("simulation.md", MD)?;
     for name in ["simulation.html", "simulation.md"] {
-        let text = crate::report::render_bounded(&env.get_template(name)?, ctx)?;
+        let text = crate::templating::render_bounded(&env.get_template(name)?, ctx)?;
         crate::store::write_atomic(&out.join(name), &text)?;
     }
     Ok(())

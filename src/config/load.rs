@@ -1,0 +1,280 @@
+//! Reading a pipeline file: its text and folder, the YAML with every section's
+//! mistakes at file:line:col, did-you-mean, and the positions of values.
+use super::Pipeline;
+use crate::error::{usage_err, KocError};
+use anyhow::Result;
+use std::path::{Path, PathBuf};
+
+/// A pipeline file as read: its text, its folder (paths are relative to it) and the parsed value.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub path: PathBuf,
+    pub dir: PathBuf,
+    pub text: String,
+    pub pipeline: Pipeline,
+}
+
+impl Loaded {
+    /// A path from the pipeline file, relative to the pipeline's folder.
+    pub fn resolve(&self, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.dir.join(p)
+        }
+    }
+
+    pub fn store_dir(&self) -> PathBuf {
+        self.resolve(&self.pipeline.store)
+    }
+
+    /// `file:line:col` of the first place `needle` appears in the pipeline text.
+    pub fn locate(&self, needle: &str) -> String {
+        locate_in(&self.path, &self.text, needle)
+    }
+
+    /// `file:line:col` of the `nth` place `needle` appears in the pipeline text.
+    pub fn locate_nth(&self, needle: &str, nth: usize) -> String {
+        locate_nth_in(&self.path, &self.text, needle, nth)
+    }
+}
+
+pub fn locate_in(path: &Path, text: &str, needle: &str) -> String {
+    locate_nth_in(path, text, needle, 0)
+}
+
+/// `file:line:col` of the `nth` (0-based) place `needle` appears: when the same text
+/// stands in several places (two rules with one `where`), each is reported at its own.
+pub fn locate_nth_in(path: &Path, text: &str, needle: &str, nth: usize) -> String {
+    let found = if needle.is_empty() {
+        None
+    } else {
+        // prefer the needle as a whole YAML value (quoted, or a plain value ending
+        // its line), then as a word, then anywhere
+        let all: Vec<usize> = text.match_indices(needle).map(|(i, _)| i).collect();
+        let around = |i: usize| (text[..i].chars().next_back(), text[i + needle.len()..].chars().next());
+        let whole: Vec<usize> = all
+            .iter()
+            .copied()
+            .filter(|&i| match around(i) {
+                (Some(q @ ('"' | '\'')), Some(r)) => q == r,
+                (Some(' '), None | Some('\n' | '\r')) => true,
+                _ => false,
+            })
+            .collect();
+        let word: Vec<usize> = all
+            .iter()
+            .copied()
+            .filter(|&i| {
+                let (b, a) = around(i);
+                b.is_none_or(|c| !c.is_alphanumeric() && c != '_') && a.is_none_or(|c| !c.is_alphanumeric() && c != '_')
+            })
+            .collect();
+        [whole, word, all]
+            .into_iter()
+            .find_map(|list| list.get(nth).or(list.first()).copied())
+    };
+    if let Some(pos) = found {
+        let before = &text[..pos];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map(|s| s.chars().count()).unwrap_or(0) + 1;
+        format!("{}:{line}:{col}", path.display())
+    } else {
+        path.display().to_string()
+    }
+}
+
+/// Read and parse a pipeline file; errors carry file:line:column and a fix.
+pub fn load(path: &Path) -> Result<Loaded> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        KocError::usage(format!("cannot read pipeline file {}: {e}", path.display()))
+            .with_hint("give the path of an existing pipeline YAML file")
+    })?;
+    let pipeline = parse_text(path, &text)?;
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let dir = if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir
+    };
+    Ok(Loaded {
+        path: path.to_path_buf(),
+        dir,
+        text,
+        pipeline,
+    })
+}
+
+/// Parse pipeline text (also used by `simulate` after an overlay merge). Every
+/// top-level section with a mistake is reported, not only the first: after an error,
+/// its section is set aside (line numbers kept) and the rest is read again.
+pub fn parse_text(path: &Path, text: &str) -> Result<Pipeline> {
+    let mut errors: Vec<anyhow::Error> = Vec::new();
+    let mut current = text.to_string();
+    let mut set_aside: Vec<usize> = Vec::new();
+    loop {
+        match parse_once(path, &current) {
+            Ok(p) if errors.is_empty() => return Ok(p),
+            Ok(_) => break,
+            Err((err, line)) => {
+                let section = line.and_then(|l| section_start(&current, l));
+                errors.push(err);
+                match section {
+                    Some(start) if !set_aside.contains(&start) && errors.len() < 20 => {
+                        set_aside.push(start);
+                        current = without_section(&current, start);
+                    }
+                    _ => break,
+                }
+            }
+        }
+    }
+    if errors.len() == 1 {
+        return Err(errors.remove(0));
+    }
+    Err(usage_err(
+        errors.iter().map(|e| format!("{e:#}")).collect::<Vec<_>>().join("\n"),
+    ))
+}
+
+/// The 0-based line of the top-level key whose section holds 1-based `line`.
+fn section_start(text: &str, line: usize) -> Option<usize> {
+    text.lines()
+        .enumerate()
+        .take(line)
+        .filter(|(_, l)| {
+            l.chars()
+                .next()
+                .is_some_and(|c| !c.is_whitespace() && c != '#' && c != '-')
+        })
+        .map(|(i, _)| i)
+        .last()
+}
+
+/// The text with the section starting at line `start` replaced, line for line, by a
+/// value that parses (required sections) or by comments (optional ones).
+fn without_section(text: &str, start: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let end = (start + 1..lines.len())
+        .find(|i| {
+            lines[*i]
+                .chars()
+                .next()
+                .is_some_and(|c| !c.is_whitespace() && c != '#' && c != '-')
+        })
+        .unwrap_or(lines.len());
+    let key = lines[start].split(':').next().unwrap_or("").trim();
+    let stand_in = match key {
+        "program" => "program: {name: x, start: 2000-01-01}".to_string(),
+        "store" => "store: x".to_string(),
+        "sources" => "sources: {}".to_string(),
+        _ => format!("# {key}: set aside after an error"),
+    };
+    let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    out[start] = stand_in;
+    for l in out.iter_mut().take(end).skip(start + 1) {
+        *l = "#".into();
+    }
+    out.join("\n")
+}
+
+/// One attempt: the pipeline, or the first error with its line.
+fn parse_once(path: &Path, text: &str) -> std::result::Result<Pipeline, (anyhow::Error, Option<usize>)> {
+    let de = serde_yaml::Deserializer::from_str(text);
+    serde_path_to_error::deserialize::<_, Pipeline>(de).map_err(|e| {
+        let line = e.inner().location().map(|l| l.line());
+        let yaml_path = e.path().to_string();
+        let inner = e.into_inner();
+        let location = inner
+            .location()
+            .map(|l| format!("{}:{}:{}", path.display(), l.line(), l.column()))
+            .unwrap_or_else(|| path.display().to_string());
+        let msg = inner.to_string();
+        // serde_yaml appends " at line X column Y"; we put the position first instead.
+        let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+        // serde_yaml may prefix its own path ("points.rules[0]: ..."): keep the message only
+        let msg = ["unknown field `", "missing field `", "invalid type", "unknown variant"]
+            .iter()
+            .find_map(|k| msg.find(k).map(|i| msg[i..].to_string()))
+            .unwrap_or(msg);
+        let unknown = msg.starts_with("unknown field");
+        let (msg, hint) = explain_serde_message(&msg);
+        // an unknown key is reported in its parent's path
+        let yaml_path = match (unknown, yaml_path.rfind('.')) {
+            (true, Some(i)) => yaml_path[..i].to_string(),
+            (true, None) => "the top level".to_string(),
+            _ => yaml_path,
+        };
+        let mut err = KocError::usage(format!("{location}: {msg} in {yaml_path}"));
+        if let Some(h) = hint {
+            err = err.with_hint(h);
+        }
+        (anyhow::Error::from(err), line)
+    })
+}
+
+/// Turn serde's "unknown field `x`, expected one of `a`, `b`" into a message and a did-you-mean.
+fn explain_serde_message(msg: &str) -> (String, Option<String>) {
+    if let Some(rest) = msg.strip_prefix("unknown field `") {
+        let key = rest.split('`').next().unwrap_or("");
+        let expected: Vec<&str> = rest
+            .split('`')
+            .skip(1)
+            .filter(|s| !s.is_empty() && !s.contains(',') && !s.contains("expected"))
+            .collect();
+        let best = expected
+            .iter()
+            .map(|c| (edit_distance(key, c), *c))
+            .min()
+            .filter(|(d, _)| *d <= 3);
+        let hint = match best {
+            Some((_, c)) => format!("did you mean '{c}'?"),
+            None => format!("known keys here: {}", expected.join(", ")),
+        };
+        return (format!("unknown key '{key}'"), Some(hint));
+    }
+    if let Some(rest) = msg.strip_prefix("missing field `") {
+        let key = rest.split('`').next().unwrap_or("");
+        return (format!("missing key '{key}'"), Some(format!("add '{key}:' here")));
+    }
+    (msg.to_string(), None)
+}
+
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// A "did you mean" among known names, for unknown-name errors.
+pub fn suggest<'a>(word: &str, known: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    known
+        .into_iter()
+        .map(|k| (edit_distance(word, k), k))
+        .filter(|(d, _)| *d <= 3)
+        .min()
+        .map(|(_, k)| k.to_string())
+}
+
+pub fn parse_date_str(s: &str) -> Option<chrono::NaiveDate> {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .or_else(|_| chrono::NaiveDate::parse_from_str(s, "%Y/%m/%d"))
+        .ok()
+}
+
+/// A date key of the pipeline (program.start, windows, periods) or an error naming it.
+pub fn date_key(loaded: &Loaded, what: &str, value: &str) -> Result<crate::fmt::Day> {
+    parse_date_str(value)
+        .map(crate::fmt::day_of)
+        .ok_or_else(|| usage_err(format!("{}: {what} '{value}' is not a date", loaded.locate(value))))
+}
