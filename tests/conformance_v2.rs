@@ -8,12 +8,7 @@ use common::*;
 const AS_OF: &str = "2025-07-19";
 
 fn run_conformance() -> (Workdir, std::path::PathBuf) {
-    let w = Workdir::new();
-    w.copy_dir(&repo().join("tests/conformance-v2/program"), "program");
-    w.koc(&["run", "program/pipeline.yaml", "--as-of", AS_OF, "--quiet"])
-        .expect_code(0);
-    let run = w.path().join("store/runs").join(AS_OF);
-    (w, run)
+    run_program("tests/conformance-v2/program", AS_OF)
 }
 
 #[test]

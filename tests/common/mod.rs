@@ -323,3 +323,14 @@ pub fn check_ingest_counts(program: &Path, expected_json: &Path) {
         assert_eq!(got["totals"][k], want["totals"][k], "totals {k}");
     }
 }
+
+/// Copy a program folder (its pipeline at `program/pipeline.yaml`, store at `store`)
+/// into a fresh work directory and `koc run` it at `as_of`; the run folder.
+pub fn run_program(program: &str, as_of: &str) -> (Workdir, PathBuf) {
+    let w = Workdir::new();
+    w.copy_dir(&repo().join(program), "program");
+    w.koc(&["run", "program/pipeline.yaml", "--as-of", as_of, "--quiet"])
+        .expect_code(0);
+    let run = w.path().join("store/runs").join(as_of);
+    (w, run)
+}
