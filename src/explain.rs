@@ -17,6 +17,11 @@ pub fn explain(loaded: &Loaded, ds: &Dataset, c: &Computed, member_id: &str) -> 
         return Err(unknown_member(ds, member_id));
     };
     let m = &ds.members[i];
+    // one engine (its metric masks cover every event) for the layer and scouting parts
+    let p = &loaded.pipeline;
+    let start = crate::config::date_key(loaded, "program.start", &p.program.start)?;
+    let days = crate::compute::balance_days(p, start, c.as_of);
+    let engine = engine(loaded, ds, c, &days)?;
     Ok(json!({
         "member_id": m.id,
         "nickname": m.nickname,
@@ -25,8 +30,8 @@ pub fn explain(loaded: &Loaded, ds: &Dataset, c: &Computed, member_id: &str) -> 
         "joined": fmt_day(m.joined),
         "points": points(loaded, ds, c, i),
         "tier": tier(loaded, ds, c, i),
-        "layer": layer(loaded, ds, c, i)?,
-        "scouting": scouting(loaded, ds, c, i)?,
+        "layer": layer(loaded, ds, c, &engine, i)?,
+        "scouting": scouting(loaded, c, &engine, i)?,
         "contests": contests(c, member_id),
         "care": c.care.iter().filter(|o| o.member == i).map(|o| json!({
             "date": fmt_day(o.day), "occasion": o.occasion, "detail": o.detail,
@@ -161,12 +166,10 @@ fn engine<'a>(loaded: &Loaded, ds: &'a Dataset, c: &'a Computed, balance_days: &
     Ok(e)
 }
 
-fn layer(loaded: &Loaded, ds: &Dataset, c: &Computed, i: usize) -> Result<Value> {
-    let p = &loaded.pipeline;
-    let Some(cfg) = &p.layers else { return Ok(Value::Null) };
-    let start = crate::config::date_key(loaded, "program.start", &p.program.start)?;
-    let days = crate::compute::balance_days(p, start, c.as_of);
-    let engine = engine(loaded, ds, c, &days)?;
+fn layer(loaded: &Loaded, ds: &Dataset, c: &Computed, engine: &Engine, i: usize) -> Result<Value> {
+    let Some(cfg) = &loaded.pipeline.layers else {
+        return Ok(Value::Null);
+    };
     let mut snapshots = Vec::new();
     let mut dates: Vec<Day> = c.history.iter().map(|(d, _)| *d).collect();
     dates.push(c.as_of);
@@ -224,7 +227,7 @@ fn conjuncts(text: &str) -> Vec<String> {
     parts
 }
 
-fn scouting(loaded: &Loaded, ds: &Dataset, c: &Computed, i: usize) -> Result<Value> {
+fn scouting(loaded: &Loaded, c: &Computed, engine: &Engine, i: usize) -> Result<Value> {
     let p = &loaded.pipeline;
     let Some(cfg) = &p.scouting else { return Ok(Value::Null) };
     if let Some(cand) = c.newcomers.iter().find(|n| n.member == i) {
@@ -246,9 +249,6 @@ fn scouting(loaded: &Loaded, ds: &Dataset, c: &Computed, i: usize) -> Result<Val
         );
     }
     // which part of `candidates` is false for this member at D
-    let start = crate::config::date_key(loaded, "program.start", &p.program.start)?;
-    let days = crate::compute::balance_days(p, start, c.as_of);
-    let engine = engine(loaded, ds, c, &days)?;
     let e = engine.evaluate_members(c.as_of, vec![i])?;
     let mut frame = e.snapshot.frame.clone();
     let layer = c.layer_at_d[i].map(|l| c.level_ids[l].as_str());

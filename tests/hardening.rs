@@ -258,6 +258,19 @@ fn timestamps_outside_1900_to_2200_are_rejected_rows() {
         .file_name()
         .to_string_lossy()
         .contains("4294")));
+    // the row is in the rejects file with its reason, and so is a year 0000 date
+    let v: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    let f = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "activity_02.csv")
+        .unwrap();
+    assert_eq!(f["rejected"], 1);
+    let rejects = w.path().join("store").join(f["rejects_file"].as_str().unwrap());
+    assert!(std::fs::read_to_string(rejects)
+        .unwrap()
+        .contains("unparseable timestamp '-0001-01-01 00:00:00'"));
 }
 
 #[test]

@@ -269,12 +269,8 @@ impl Workdir {
 
 /// Every expected CSV of a conformance program against the run folder, row by row
 /// (its README's rules); `loose` names the columns whose words the SPEC leaves open
-/// for a file. Returns the failures, one entry per file.
-pub fn compare_with_expected(
-    run: &Path,
-    expected_dir: &Path,
-    loose: impl Fn(&str) -> &'static [&'static str],
-) -> Vec<String> {
+/// for a file. Fails listing every file that differs.
+pub fn assert_matches_expected(run: &Path, expected_dir: &Path, loose: impl Fn(&str) -> &'static [&'static str]) {
     let mut names: Vec<_> = std::fs::read_dir(expected_dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
@@ -295,7 +291,12 @@ pub fn compare_with_expected(
             failures.push(format!("{name}:\n  {}", diffs.join("\n  ")));
         }
     }
-    failures
+    assert!(
+        failures.is_empty(),
+        "{} files differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// `koc ingest --format json` on a fresh copy of a program against its expected
