@@ -3,7 +3,7 @@
 //! figure that makes it actionable. Built from the computed stages; pure.
 use crate::compute::Computed;
 use crate::config::Pipeline;
-use crate::fmt::{fmt_day, fmt_num};
+use crate::fmt::fmt_day;
 use crate::model::Dataset;
 use serde::Serialize;
 
@@ -154,7 +154,7 @@ pub fn compute(p: &Pipeline, ds: &Dataset, c: &Computed) -> Actions {
         .iter()
         .filter(|i| i.recommendation != "keep")
         .map(|i| Change {
-            incentive: i.name.clone(),
+            incentive: p.display_name(&i.name),
             recommendation: i.recommendation,
             goals_behind: c
                 .goals
@@ -162,7 +162,7 @@ pub fn compute(p: &Pipeline, ds: &Dataset, c: &Computed) -> Actions {
                 .filter(|g| g.incentives.contains(&i.name) && matches!(g.status, "behind" | "at_risk"))
                 .map(|g| g.name.clone())
                 .collect(),
-            mean_rating: i.mean_rating.map(fmt_num),
+            mean_rating: i.mean_rating.map(crate::templating::people_number),
         })
         .collect();
 

@@ -46,10 +46,15 @@ pub fn quality(manifest: &Manifest, ds: &Dataset, ingest: &IngestReport) -> Valu
     })
 }
 
+/// The report's labels in the program's locale (also used by the simulation page).
+pub fn report_labels(en: bool) -> Value {
+    serde_json::from_str(if en { LABELS_EN } else { LABELS_ZH }).expect("embedded labels are valid JSON")
+}
+
 pub fn context(loaded: &Loaded, ds: &Dataset, c: &Computed, quality: &Value) -> Result<Value> {
     let p = &loaded.pipeline;
     let en = p.program.locale == "en";
-    let labels: Value = serde_json::from_str(if en { LABELS_EN } else { LABELS_ZH })?;
+    let labels = report_labels(en);
     let sep = if en { ", " } else { "、" };
     let pts = &c.points;
     let issued: i64 = pts.balances.iter().map(|b| b.earned).sum();
@@ -73,7 +78,7 @@ pub fn context(loaded: &Loaded, ds: &Dataset, c: &Computed, quality: &Value) -> 
         .enumerate()
         .map(|(i, l)| {
             json!({
-                "id": l.id, "name": l.name.clone().unwrap_or_else(|| l.id.clone()), "min": l.min,
+                "id": l.id, "name": p.display_name(&l.id), "min": l.min,
                 "perks": l.perks.join(sep), "members": tier_counts[i],
             })
         })
@@ -146,7 +151,8 @@ pub fn context(loaded: &Loaded, ds: &Dataset, c: &Computed, quality: &Value) -> 
 
     let flagged: Vec<Value> = c.newcomers.iter().filter(|n| n.flagged).map(|n| {
         let m = &ds.members[n.member];
-        json!({"member_id": m.id, "nickname": m.nickname, "score": fmt_num(n.score), "rank": n.rank, "reasons": n.reasons, "specialty": n.specialty})
+        let reasons: Vec<Value> = n.reason_parts.iter().map(|r| json!({"name": p.display_name(&r.metric), "value": crate::templating::people_number(r.value), "percentile": r.percentile})).collect();
+        json!({"member_id": m.id, "nickname": m.nickname, "score": format!("{:.2}", n.score), "rank": n.rank, "reasons": reasons, "specialty": n.specialty})
     }).collect();
     let economy = economy(p, ds, c, &labels);
     let (by_item, refused_list, expiring_30d) = (economy.0, economy.1, economy.2);
@@ -162,7 +168,7 @@ pub fn context(loaded: &Loaded, ds: &Dataset, c: &Computed, quality: &Value) -> 
         "baseline": g.baseline.map(fmt_num), "target": g.target.map(fmt_num), "actual": g.actual.map(fmt_num),
         "projection": g.projection.map(fmt_num), "elapsed": format!("{:.0}%", g.elapsed * 100.0), "status": g.status,
         "status_label": labels["status"][g.status].as_str().unwrap_or(g.status),
-        "incentives": g.incentives.join(sep),
+        "incentives": g.incentives.iter().map(|i| p.display_name(i)).collect::<Vec<_>>().join(sep),
         "trend": g.trend.iter().map(|(a, _, v)| json!({"week_from": fmt_day(*a), "value": v.map(fmt_num)})).collect::<Vec<_>>(),
         "chart": goal_chart(p, g, &labels),
         "ratio": p.goals.iter().any(|x| x.id == g.id && x.measure.ratio.is_some()),
@@ -178,8 +184,8 @@ pub fn context(loaded: &Loaded, ds: &Dataset, c: &Computed, quality: &Value) -> 
         })
         .collect();
     let incentives: Vec<Value> = c.incentives.iter().map(|i| json!({
-        "name": i.name, "goals": i.goals.join(sep), "responses": i.responses,
-        "mean_rating": i.mean_rating.map(fmt_num), "share_4plus": i.share_4plus.map(|x| format!("{:.0}%", x * 100.0)),
+        "name": p.display_name(&i.name), "goals": i.goals.iter().map(|g| p.display_name(g)).collect::<Vec<_>>().join(sep), "responses": i.responses,
+        "mean_rating": i.mean_rating.map(crate::templating::people_number), "share_4plus": i.share_4plus.map(|x| format!("{:.0}%", x * 100.0)),
         "comments": i.comments, "recommendation": i.recommendation,
         "recommendation_label": labels["recommendation"][i.recommendation].as_str().unwrap_or(i.recommendation),
     })).collect();

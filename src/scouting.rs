@@ -15,9 +15,20 @@ pub struct Candidate {
     pub score: f64,
     pub rank: usize,
     pub flagged: bool,
+    /// SPEC §8's `reasons` text, built from `reason_parts`.
     pub reasons: String,
+    /// The three strongest features, for the report to show with display names.
+    pub reason_parts: Vec<Reason>,
     pub specialty: Option<String>,
     pub values: Vec<f64>,
+}
+
+/// One feature behind a newcomer's score: the metric, its value and percentile (0–100).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Reason {
+    pub metric: String,
+    pub value: f64,
+    pub percentile: i64,
 }
 
 pub fn compute(
@@ -66,12 +77,18 @@ pub fn compute(
             } else {
                 0.0
             };
+            let reason_parts = reasons(cfg, &weighted, &values, &pct, c);
             Candidate {
                 member: snap.members[*k],
                 score,
                 rank: 0,
                 flagged: false,
-                reasons: reasons(cfg, &weighted, &values, &pct, c),
+                reasons: reason_parts
+                    .iter()
+                    .map(|r| format!("{}={} (p{})", r.metric, fmt_num(r.value), r.percentile))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                reason_parts,
                 specialty: cfg
                     .specialty
                     .as_ref()
@@ -96,19 +113,19 @@ pub fn compute(
     Ok(out)
 }
 
-/// The three features with the largest weight·p (ties: feature order), as `name=value (pNN)`.
-fn reasons(cfg: &ScoutingCfg, weighted: &[f64], values: &[Vec<f64>], pct: &[Vec<f64>], c: usize) -> String {
+/// The three features with the largest weight·p (ties: feature order).
+fn reasons(cfg: &ScoutingCfg, weighted: &[f64], values: &[Vec<f64>], pct: &[Vec<f64>], c: usize) -> Vec<Reason> {
     let mut order: Vec<usize> = (0..cfg.features.len()).collect();
     order.sort_by(|a, b| tie_key(weighted[*b]).cmp(&tie_key(weighted[*a])).then(a.cmp(b)));
     order
         .iter()
         .take(3)
-        .map(|f| {
-            let nn = (100.0 * pct[*f][c] + 1e-9).floor_half_up();
-            format!("{}={} (p{})", cfg.features[*f].metric, fmt_num(values[*f][c]), nn)
+        .map(|f| Reason {
+            metric: cfg.features[*f].metric.clone(),
+            value: values[*f][c],
+            percentile: (100.0 * pct[*f][c] + 1e-9).floor_half_up(),
         })
-        .collect::<Vec<_>>()
-        .join("; ")
+        .collect()
 }
 
 trait HalfUp {

@@ -345,6 +345,20 @@ fn context(
     sweep: Option<&str>,
 ) -> Value {
     let b = all[0].1;
+    let report_t = crate::report::report_labels(base.pipeline.program.locale == "en");
+    let named = |moves: Vec<Value>| -> Vec<Value> {
+        moves
+            .into_iter()
+            .map(|mut m| {
+                for k in ["from", "to"] {
+                    if let Some(id) = m[k].as_str().filter(|s| !s.is_empty()) {
+                        m[k] = json!(base.pipeline.display_name(id));
+                    }
+                }
+                m
+            })
+            .collect()
+    };
     let scenarios: Vec<Value> = all
         .iter()
         .enumerate()
@@ -369,20 +383,24 @@ fn context(
                             json!({"entry_id": x.1, "rank_before": was.map(|w| w.0), "rank": x.0, "award_before": was.map(|w| w.1), "award": x.4})
                         })
                         .collect();
-                    json!({"id": sc.id, "moves": moves})
+                    json!({"id": sc.id, "name": base.pipeline.display_name(&sc.id), "moves": moves})
                 })
                 .collect();
+            let status_label = |st: &str| report_t["status"][st].as_str().unwrap_or(st).to_string();
             let goals: Vec<Value> = c
                 .goals
                 .iter()
                 .zip(&b.goals)
                 .filter(|(s, g)| s.status != g.status)
-                .map(|(s, g)| json!({"id": s.id, "before": g.status, "after": s.status}))
+                .map(|(s, g)| {
+                    json!({"id": s.id, "name": base.pipeline.display_name(&s.id),
+                        "before": status_label(g.status), "after": status_label(s.status)})
+                })
                 .collect();
             json!({
                 "name": names[k],
-                "tier_moves": matrix(ds, b, c, |c, i| view(c, i).tier),
-                "layer_moves": matrix(ds, b, c, |c, i| view(c, i).layer),
+                "tier_moves": named(matrix(ds, b, c, |c, i| view(c, i).tier)),
+                "layer_moves": named(matrix(ds, b, c, |c, i| view(c, i).layer)),
                 "newly_flagged": sf.iter().filter(|m| !bf.contains(m)).collect::<Vec<_>>(),
                 "dropped": bf.iter().filter(|m| !sf.contains(m)).collect::<Vec<_>>(),
                 "contests": contests,
@@ -391,7 +409,9 @@ fn context(
         })
         .collect();
     let en = base.pipeline.program.locale == "en";
+    let pl = &base.pipeline;
     let rows = compared_rows(headline);
+    let label = |figure: &str| figure_label(pl, &report_t, figure, en);
     // a sweep: one chart per figure that changes across the values
     let chart = sweep.map(|s| {
         let charts: Vec<Value> = rows
@@ -403,13 +423,13 @@ fn context(
                     .zip(&r.values[1..])
                     .map(|(n, v)| (n.rsplit('=').next().unwrap_or(n).to_string(), v.number.unwrap_or(0.0)))
                     .collect();
-                json!({"figure": r.figure, "chart": crate::charts::bars(&bars)})
+                json!({"figure": label(&r.figure), "chart": crate::charts::bars(&bars)})
             })
             .collect();
         json!({"path": s.split('=').next().unwrap_or(s), "charts": charts})
     });
     let verdicts: Vec<String> = (1..all.len())
-        .map(|k| verdict(&rows, k, &scenarios[k - 1], en))
+        .map(|k| verdict(&rows, k, &scenarios[k - 1], en, pl))
         .collect();
     json!({
         "program": base.pipeline.program.name,
@@ -417,7 +437,7 @@ fn context(
         "t": if en { labels_en() } else { labels_zh() },
         "as_of": crate::fmt::fmt_day(d),
         "names": names,
-        "rows": rows.iter().map(|r| json!({"figure": r.figure, "changes": r.changes, "values": r.values.iter().map(|v| json!({"value": v.text, "delta": v.delta, "pct": v.pct})).collect::<Vec<_>>()})).collect::<Vec<_>>(),
+        "rows": rows.iter().map(|r| json!({"figure": label(&r.figure), "changes": r.changes, "values": r.values.iter().map(|v| json!({"value": v.text, "delta": v.delta, "pct": v.pct})).collect::<Vec<_>>()})).collect::<Vec<_>>(),
         "scenarios": scenarios,
         "verdicts": verdicts,
         "sweep": chart,
@@ -458,7 +478,10 @@ fn compared_rows(headline: &Table) -> Vec<Compared> {
                                 if x > b { "+" } else { "−" },
                                 crate::templating::people_number((x - b).abs())
                             )),
-                            (b != 0.0).then(|| format!("{:+.1}%", (x - b) / b.abs() * 100.0)),
+                            (b != 0.0).then(|| {
+                                let pct = (x - b) / b.abs() * 100.0;
+                                format!("{}{:.1}%", if pct > 0.0 { "+" } else { "−" }, pct.abs())
+                            }),
                         ),
                         _ => (None, None),
                     };
@@ -482,7 +505,7 @@ fn compared_rows(headline: &Table) -> Vec<Compared> {
 }
 
 /// A short verdict for scenario `k`: what it costs in points and what it changes.
-fn verdict(rows: &[Compared], k: usize, scenario: &Value, en: bool) -> String {
+fn verdict(rows: &[Compared], k: usize, scenario: &Value, en: bool, pl: &crate::config::Pipeline) -> String {
     let find = |f: &str| rows.iter().find(|r| r.figure == f).and_then(|r| r.values.get(k));
     let cost = |f: &str| {
         find(f)
@@ -506,7 +529,7 @@ fn verdict(rows: &[Compared], k: usize, scenario: &Value, en: bool) -> String {
         .map(|g| {
             format!(
                 "{} {} → {}",
-                g["id"].as_str().unwrap_or(""),
+                pl.display_name(g["id"].as_str().unwrap_or("")),
                 g["before"].as_str().unwrap_or(""),
                 g["after"].as_str().unwrap_or("")
             )
@@ -541,12 +564,48 @@ fn verdict(rows: &[Compared], k: usize, scenario: &Value, en: bool) -> String {
     }
 }
 
+/// A headline figure's id (`points_issued`, `tier gold`, `goal g1`, `contest c winner`,
+/// `stage lead`…) as people read it in the program's locale.
+fn figure_label(pl: &crate::config::Pipeline, report_t: &Value, figure: &str, en: bool) -> String {
+    let t = |k: &str| report_t[k].as_str().unwrap_or(k).to_string();
+    let (kind, rest) = figure.split_once(' ').unwrap_or((figure, ""));
+    match kind {
+        "points_issued" | "points_redeemed" | "liability" => t(kind),
+        "newcomers_flagged" => t("flagged_newcomers"),
+        "tier" => format!("{} · {}", t("tier"), pl.display_name(rest)),
+        "layer" => format!("{} · {}", t("layer"), pl.display_name(rest)),
+        "goal" => format!("{} · {}", t("goal"), pl.display_name(rest)),
+        "contest" => {
+            let id = rest.strip_suffix(" winner").unwrap_or(rest);
+            format!("{} · {}", pl.display_name(id), if en { "winner" } else { "第一名" })
+        }
+        "stage" => format!(
+            "{} · {}",
+            t("stage_h"),
+            report_t["stage"][rest].as_str().unwrap_or(rest)
+        ),
+        "mentor_matches" => (if en {
+            "Mentors proposed / flagged newcomers"
+        } else {
+            "已提议导师 / 高潜新人"
+        })
+        .into(),
+        "team_roles_filled" => (if en {
+            "Team roles filled / roles"
+        } else {
+            "已补位角色 / 角色数"
+        })
+        .into(),
+        _ => figure.to_string(),
+    }
+}
+
 fn labels_en() -> Value {
     json!({"title": "what-if", "comparison": "Comparison with the baseline", "figure": "Figure", "baseline": "baseline",
         "held_fixed": "Member behaviour is held fixed: every scenario replays the same stored events under its rules. Real members would react to new incentives.",
         "verdict": "Verdict", "tier_moves": "Tier moves", "layer_moves": "Layer moves", "newcomers": "Newcomers",
         "flagged_now": "newly flagged", "dropped": "no longer flagged", "contests": "Contest ranks that change", "goals": "Goal statuses that change",
-        "members": "members", "rank": "rank", "award": "award", "sweep": "Sweep"})
+        "members": "members", "rank": "rank", "award": "award", "sweep": "Sweep", "entry": "Entry"})
 }
 
 fn labels_zh() -> Value {
@@ -554,7 +613,7 @@ fn labels_zh() -> Value {
         "held_fixed": "成员行为保持不变：每个场景都在同一批已存事件上按新规则重算；真实成员会对新的激励做出反应。",
         "verdict": "结论", "tier_moves": "等级变化", "layer_moves": "分层变化", "newcomers": "高潜新人",
         "flagged_now": "新入选", "dropped": "不再入选", "contests": "名次变化的竞赛", "goals": "状态变化的目标",
-        "members": "人", "rank": "名次", "award": "奖项", "sweep": "参数扫描"})
+        "members": "人", "rank": "名次", "award": "奖项", "sweep": "参数扫描", "entry": "作品"})
 }
 
 const HTML: &str = include_str!("../templates/simulation.html");

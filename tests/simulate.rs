@@ -81,7 +81,12 @@ fn a_scenario_changes_what_was_worked_out_by_hand_and_leaves_the_store_alone() {
     );
     assert_eq!(m[2][6..], ["bronze", "active", "15", "false", "balance +5"]);
     let html = std::fs::read_to_string(w.path().join("sim/simulation.html")).unwrap();
-    assert!(html.contains("points_issued"));
+    // figures carry the locale's labels, not their ids
+    assert!(
+        html.contains("<td>Points issued</td>") && !html.contains("points_issued"),
+        "{html}"
+    );
+    assert!(html.contains("<td>Tier · silver</td>"), "{html}");
     assert_eq!(before, snapshot_dir(&w.path().join("store")), "the store is untouched");
 }
 
@@ -262,7 +267,7 @@ fn growth_settings_are_simulated_with_stage_counts_and_matches_side_by_side() {
     ])
     .expect_code(0);
     let md = std::fs::read_to_string(w.path().join("sim2/simulation.md")).unwrap();
-    let lead = md.lines().find(|l| l.starts_with("| stage lead |")).unwrap();
+    let lead = md.lines().find(|l| l.starts_with("| 阶段 · 引领 |")).unwrap();
     let cells: Vec<&str> = lead.split('|').map(str::trim).collect();
     let first = |c: &str| c.split_whitespace().next().unwrap().parse::<u32>().unwrap();
     let (before, after) = (first(cells[2]), first(cells[3]));

@@ -444,6 +444,36 @@ fn default_horizon() -> i64 {
 pub struct ReportCfg {
     #[serde(default)]
     pub templates: Option<String>,
+    /// Display names for ids that have no `name:` of their own (metrics, incentives),
+    /// shown by the report and the simulation page in place of the id.
+    #[serde(default)]
+    pub names: std::collections::BTreeMap<String, String>,
+}
+
+impl Pipeline {
+    /// The name people read for an id: `report.names`, else a tier's, layer's, goal's
+    /// or contest's own `name`, else the id itself.
+    pub fn display_name(&self, id: &str) -> String {
+        if let Some(n) = self.report.as_ref().and_then(|r| r.names.get(id)) {
+            return n.clone();
+        }
+        let own = self
+            .tiers
+            .iter()
+            .flat_map(|t| &t.levels)
+            .find(|l| l.id == id)
+            .and_then(|l| l.name.clone())
+            .or_else(|| {
+                self.layers
+                    .iter()
+                    .flat_map(|l| &l.levels)
+                    .find(|l| l.id == id)
+                    .and_then(|l| l.name.clone())
+            })
+            .or_else(|| self.goals.iter().find(|g| g.id == id).and_then(|g| g.name.clone()))
+            .or_else(|| self.contests.iter().find(|c| c.id == id).and_then(|c| c.name.clone()));
+        own.unwrap_or_else(|| id.to_string())
+    }
 }
 
 /// `hall_of_fame:` (SPEC §14).
