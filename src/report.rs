@@ -201,7 +201,7 @@ pub fn context(loaded: &Loaded, ds: &Dataset, c: &Computed, quality: &Value) -> 
     let mut quality = quality.clone();
     quality["judge_score_rejects"] = score_rejects
         .into_iter()
-        .map(|((contest, reason), n)| json!({"contest": contest, "reason": reason, "scores": n}))
+        .map(|((contest, reason), n)| json!({"contest": p.display_name(&contest), "reason": reason, "scores": n}))
         .collect();
     let on_track = c
         .goals
@@ -243,8 +243,8 @@ pub fn context(loaded: &Loaded, ds: &Dataset, c: &Computed, quality: &Value) -> 
         "care": care,
         "incentives": incentives,
         "actions": crate::actions::compute(p, ds, c),
-        "hall_of_fame": crate::report_growth::hall_of_fame(c, &labels),
-        "growth": crate::report_growth::growth(ds, c, &labels, &layer_names),
+        "hall_of_fame": crate::report_growth::hall_of_fame(p, c, &labels),
+        "growth": crate::report_growth::growth(p, ds, c, &labels, &layer_names),
         "quality": quality,
     }))
 }

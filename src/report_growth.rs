@@ -1,12 +1,13 @@
 //! The report's hall of fame (SPEC §14) and growth path (SPEC §15) sections: the
 //! template context from the computed stages.
 use crate::compute::Computed;
+use crate::config::Pipeline;
 use crate::growth::Stage;
 use crate::model::Dataset;
 use serde_json::{json, Value};
 
 /// The current season and the one before it, each with its rows by category.
-pub fn hall_of_fame(c: &Computed, labels: &Value) -> Value {
+pub fn hall_of_fame(p: &Pipeline, c: &Computed, labels: &Value) -> Value {
     let Some(table) = c.table("hall_of_fame") else {
         return Value::Null;
     };
@@ -35,7 +36,7 @@ pub fn hall_of_fame(c: &Computed, labels: &Value) -> Value {
                         .filter(|r| r[season].as_str() == s.name && r[category].as_str() == *cat)
                         .map(|r| {
                             json!({"rank": r[rank].as_str(), "member_id": r[member].as_str(),
-                                "nickname": r[nick].as_str(), "value": r[value].as_str(), "detail": r[detail].as_str()})
+                                "nickname": r[nick].as_str(), "value": r[value].as_str(), "detail": fame_detail(p, r[detail].as_str())})
                         })
                         .collect();
                     json!({"id": cat, "label": labels["fame_category"][cat].as_str().unwrap_or(cat), "rows": rows})
@@ -47,8 +48,17 @@ pub fn hall_of_fame(c: &Computed, labels: &Value) -> Value {
     json!({ "seasons": seasons })
 }
 
+/// hall_of_fame.csv's detail for people: `<contest_id>: <award>` with the contest's
+/// name, a layer id as the layer's name.
+fn fame_detail(p: &Pipeline, detail: &str) -> String {
+    match detail.split_once(": ") {
+        Some((contest, award)) => format!("{}: {award}", p.display_name(contest)),
+        None => p.display_name(detail),
+    }
+}
+
 /// Members per stage and per stage × layer, the mentor matches and the team proposals.
-pub fn growth(ds: &Dataset, c: &Computed, labels: &Value, layer_names: &[String]) -> Value {
+pub fn growth(p: &Pipeline, ds: &Dataset, c: &Computed, labels: &Value, layer_names: &[String]) -> Value {
     let Some(g) = &c.growth else { return Value::Null };
     let mut per_stage = [0u64; 4];
     let mut per_layer = vec![[0u64; 4]; c.level_ids.len()];
@@ -86,7 +96,7 @@ pub fn growth(ds: &Dataset, c: &Computed, labels: &Value, layer_names: &[String]
     let proposals: Option<Vec<Value>> = c.team_proposals.as_ref().map(|list| {
         list.iter()
             .map(|pr| {
-                json!({"project": pr.project, "role": pr.role,
+                json!({"project": p.growth.as_ref().and_then(|g| g.projects.as_ref()).and_then(|ps| ps.iter().find(|x| x.id == pr.project)).and_then(|x| x.name.clone()).unwrap_or_else(|| pr.project.clone()), "role": pr.role,
                     "member_id": pr.member.map(|k| ds.members[k].id.clone()),
                     "nickname": pr.member.and_then(nick), "specialty": pr.member.and_then(specialty),
                     "layer": pr.member.and_then(|k| c.layer_at_d[k]).map(|l| layer_names[l].clone()),
