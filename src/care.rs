@@ -93,14 +93,15 @@ pub fn compute(p: &Pipeline, ds: &Dataset, inp: &Inputs) -> Vec<Occasion> {
             }
         }
         let range = ds.member_events[i].clone();
-        if let Some(k) = ds.events[range.clone()].iter().position(|e| e.action == "featured") {
-            let e = &ds.events[range.start + k];
+        let featured = ds.events.action_code("featured");
+        if let Some(k) = range.clone().position(|j| ds.events.action_is(j, featured)) {
+            let e = ds.events.get(range.start + k);
             if e.day > since && e.day <= d {
                 out.push(Occasion {
                     day: e.day,
                     member: i,
                     occasion: "first_featured",
-                    detail: e.id.clone(),
+                    detail: e.id.to_string(),
                     about: About::Event(range.start + k),
                 });
             }

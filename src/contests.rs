@@ -346,12 +346,12 @@ fn zscores<'a>(valid: &[&'a Score], criterion: &str, passed: &BTreeSet<&str>) ->
 /// The first event (by occurred_at, event_id) of each content_id.
 fn first_event_by_content(ds: &Dataset) -> HashMap<&str, usize> {
     let mut out: HashMap<&str, usize> = HashMap::new();
-    for (i, e) in ds.events.iter().enumerate() {
-        if let Some(c) = &e.content_id {
-            out.entry(c.as_str())
+    let ev = &ds.events;
+    for i in 0..ev.len() {
+        if let Some(c) = ev.content_id(i) {
+            out.entry(c)
                 .and_modify(|j| {
-                    let o = &ds.events[*j];
-                    if (e.ts, &e.id) < (o.ts, &o.id) {
+                    if (ev.ts[i], ev.id(i)) < (ev.ts[*j], ev.id(*j)) {
                         *j = i;
                     }
                 })

@@ -101,11 +101,11 @@ impl<'a> Measurer<'a> {
         // events with date in [from, to], from an index sorted by date (built once)
         let by_day = self.by_day.get_or_init(|| {
             let mut v: Vec<usize> = (0..self.ds.events.len()).collect();
-            v.sort_by_key(|i| self.ds.events[*i].day);
+            v.sort_by_key(|i| self.ds.events.day[*i]);
             v
         });
-        let lo = by_day.partition_point(|i| self.ds.events[*i].day < from);
-        let hi = by_day.partition_point(|i| self.ds.events[*i].day <= to);
+        let lo = by_day.partition_point(|i| self.ds.events.day[*i] < from);
+        let hi = by_day.partition_point(|i| self.ds.events.day[*i] <= to);
         let mut idx: Vec<usize> = by_day[lo..hi.max(lo)].to_vec();
         idx.sort_unstable(); // back in event order: the frame is read front to back
         let accepted: Vec<usize> = match &m.where_ {
@@ -123,7 +123,7 @@ impl<'a> Measurer<'a> {
                 idx.into_iter().zip(mask).filter(|(_, k)| *k).map(|(i, _)| i).collect()
             }
         };
-        let ev = |i: &usize| &self.ds.events[*i];
+        let ev = |i: &usize| self.ds.events.get(*i);
         Ok(if let Some(c) = &m.count {
             if c == "members" {
                 Some(accepted.iter().map(|i| ev(i).member).collect::<HashSet<_>>().len() as f64)
@@ -134,13 +134,13 @@ impl<'a> Measurer<'a> {
             Some(
                 accepted
                     .iter()
-                    .filter_map(|i| crate::metrics::field_num(ev(i), self.awarded[*i], f))
+                    .filter_map(|i| crate::metrics::field_num(&self.ds.events, *i, self.awarded[*i], f))
                     .sum(),
             )
         } else if let Some(f) = &m.mean {
             let v: Vec<f64> = accepted
                 .iter()
-                .filter_map(|i| crate::metrics::field_num(ev(i), self.awarded[*i], f))
+                .filter_map(|i| crate::metrics::field_num(&self.ds.events, *i, self.awarded[*i], f))
                 .collect();
             (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
         } else {
@@ -168,7 +168,7 @@ impl<'a> Measurer<'a> {
         let ids = self.engine.level_ids.clone();
         let layer: Vec<Option<&str>> = idx
             .iter()
-            .map(|i| layers[self.ds.events[*i].member].map(|l| ids[l].as_str()))
+            .map(|i| layers[self.ds.events.member(*i)].map(|l| ids[l].as_str()))
             .collect();
         let owned: Vec<Option<String>> = layer.into_iter().map(|o| o.map(str::to_string)).collect();
         sub.with_column(polars::prelude::Column::new("layer".into(), owned))?;

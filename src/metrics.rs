@@ -3,7 +3,7 @@
 use crate::config::{MetricCfg, Pipeline};
 use crate::expr;
 use crate::fmt::Day;
-use crate::model::{Dataset, Event};
+use crate::model::{Dataset, Events};
 use anyhow::Result;
 use std::collections::HashSet;
 
@@ -24,28 +24,62 @@ pub struct Metric {
     pub mask: Option<Vec<bool>>,
 }
 
-/// A field of an event as a number (sum/mean) — NULL when the field is empty.
-pub fn field_num(ev: &Event, awarded: i64, field: &str) -> Option<f64> {
+/// A field of event `i` as a number (sum/mean) — NULL when the field is empty.
+pub fn field_num(ev: &Events, i: usize, awarded: i64, field: &str) -> Option<f64> {
     match field {
-        "likes" | "comments" | "shares" | "views" => Some(ev.count(field) as f64),
+        "likes" | "comments" | "shares" | "views" => Some(ev.count(field, i) as f64),
         "awarded_points" => Some(awarded as f64),
-        "date" => Some(ev.day as f64),
+        "date" => Some(ev.day[i] as f64),
         _ => None,
     }
 }
 
-/// A field of an event as a distinct-able key — None when NULL.
-pub fn field_key(ev: &Event, awarded: i64, field: &str) -> Option<String> {
+/// A field of event `i` as a distinct-able key — None when NULL.
+pub fn field_key(ev: &Events, i: usize, awarded: i64, field: &str) -> Option<String> {
+    let e = ev.get(i);
     match field {
-        "event_id" => Some(ev.id.clone()),
-        "action" => Some(ev.action.clone()),
-        "topic" => ev.topic.clone(),
-        "task_type" => ev.task_type.clone(),
-        "content_id" => ev.content_id.clone(),
-        "channel" => ev.channel.clone(),
-        "date" => Some(ev.day.to_string()),
-        "occurred_at" => Some(ev.ts.to_string()),
-        other => field_num(ev, awarded, other).map(|x| x.to_string()),
+        "event_id" => Some(e.id.to_string()),
+        "action" => Some(e.action.to_string()),
+        "topic" => e.topic.map(str::to_string),
+        "task_type" => e.task_type.map(str::to_string),
+        "content_id" => e.content_id.map(str::to_string),
+        "channel" => e.channel.map(str::to_string),
+        "date" => Some(e.day.to_string()),
+        "occurred_at" => Some(e.ts.to_string()),
+        other => field_num(ev, i, awarded, other).map(|x| x.to_string()),
+    }
+}
+
+fn codeable(field: &str) -> bool {
+    matches!(
+        field,
+        "action"
+            | "topic"
+            | "task_type"
+            | "channel"
+            | "date"
+            | "occurred_at"
+            | "likes"
+            | "comments"
+            | "shares"
+            | "views"
+            | "awarded_points"
+    )
+}
+
+/// A field of event `i` as a number that is equal exactly when the keys are equal
+/// (dictionary codes, days, timestamps, counts); None for NULL or a text field
+/// without a dictionary (event_id, content_id), which falls back to `field_key`.
+fn field_code(ev: &Events, i: usize, awarded: i64, field: &str) -> Option<Option<i64>> {
+    if let Some(c) = ev.code_of(field, i) {
+        return Some((c != crate::model::Dict::NULL).then_some(c as i64));
+    }
+    match field {
+        "date" => Some(Some(ev.day[i] as i64)),
+        "occurred_at" => Some(Some(ev.ts[i])),
+        "likes" | "comments" | "shares" | "views" => Some(Some(ev.count(field, i))),
+        "awarded_points" => Some(Some(awarded)),
+        _ => None,
     }
 }
 
@@ -95,10 +129,10 @@ fn agg_of(m: &MetricCfg) -> (Agg, String) {
 /// The member's events with date in the window at `s` ((s − N, s], or all up to s).
 pub fn window_range(ds: &Dataset, member: usize, s: Day, window: Option<i64>) -> std::ops::Range<usize> {
     let r = ds.member_events[member].clone();
-    let evs = &ds.events[r.clone()];
-    let hi = evs.partition_point(|e| e.day <= s);
+    let days = &ds.events.day[r.clone()];
+    let hi = days.partition_point(|d| *d <= s);
     let lo = match window {
-        Some(n) => evs.partition_point(|e| (e.day as i64) <= s as i64 - n),
+        Some(n) => days.partition_point(|d| (*d as i64) <= s as i64 - n),
         None => 0,
     };
     (r.start + lo)..(r.start + hi.max(lo))
@@ -111,11 +145,11 @@ pub fn value(ds: &Dataset, awarded: &[i64], m: &Metric, member: usize, s: Day) -
     match m.agg {
         Agg::Count => accepted.count() as f64,
         Agg::Sum => accepted
-            .filter_map(|i| field_num(&ds.events[i], awarded[i], &m.field))
+            .filter_map(|i| field_num(&ds.events, i, awarded[i], &m.field))
             .sum(),
         Agg::Mean => {
             let (mut n, mut total) = (0usize, 0.0);
-            for x in accepted.filter_map(|i| field_num(&ds.events[i], awarded[i], &m.field)) {
+            for x in accepted.filter_map(|i| field_num(&ds.events, i, awarded[i], &m.field)) {
                 n += 1;
                 total += x;
             }
@@ -126,10 +160,21 @@ pub fn value(ds: &Dataset, awarded: &[i64], m: &Metric, member: usize, s: Day) -
             }
         }
         Agg::Distinct => {
-            let set: HashSet<String> = accepted
-                .filter_map(|i| field_key(&ds.events[i], awarded[i], &m.field))
-                .collect();
-            set.len() as f64
+            let ev = &ds.events;
+            if codeable(&m.field) {
+                // numbers and dictionary codes: no string per event
+                let mut seen: Vec<i64> = accepted
+                    .filter_map(|i| field_code(ev, i, awarded[i], &m.field).flatten())
+                    .collect();
+                seen.sort_unstable();
+                seen.dedup();
+                seen.len() as f64
+            } else {
+                let set: HashSet<String> = accepted
+                    .filter_map(|i| field_key(ev, i, awarded[i], &m.field))
+                    .collect();
+                set.len() as f64
+            }
         }
     }
 }
@@ -137,5 +182,5 @@ pub fn value(ds: &Dataset, awarded: &[i64], m: &Metric, member: usize, s: Day) -
 /// Last event date on or before `s`, if any.
 pub fn last_active(ds: &Dataset, member: usize, s: Day) -> Option<Day> {
     let range = window_range(ds, member, s, None);
-    range.last().map(|i| ds.events[i].day)
+    range.last().map(|i| ds.events.day[i])
 }

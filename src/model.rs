@@ -17,32 +17,235 @@ pub struct Member {
     pub listed: bool,
 }
 
-#[derive(Debug, Clone)]
-pub struct Event {
-    pub id: String,
+/// Text values stored once each; rows hold a code (`Dict::NULL` for NULL).
+#[derive(Default)]
+pub struct Dict {
+    values: Vec<Box<str>>,
+    codes: HashMap<Box<str>, u32>,
+}
+
+impl Dict {
+    pub const NULL: u32 = u32::MAX;
+
+    pub fn code(&mut self, v: Option<&str>) -> u32 {
+        let Some(v) = v else { return Self::NULL };
+        if let Some(c) = self.codes.get(v) {
+            return *c;
+        }
+        let c = self.values.len() as u32;
+        self.values.push(v.into());
+        self.codes.insert(v.into(), c);
+        c
+    }
+
+    pub fn get(&self, code: u32) -> Option<&str> {
+        self.values.get(code as usize).map(|v| &**v)
+    }
+}
+
+/// Many distinct texts (event ids, content ids) in one buffer; empty is NULL.
+#[derive(Default)]
+pub struct TextColumn {
+    bytes: String,
+    ends: Vec<u64>,
+}
+
+impl TextColumn {
+    fn push(&mut self, v: Option<&str>) {
+        self.bytes.push_str(v.unwrap_or(""));
+        self.ends.push(self.bytes.len() as u64);
+    }
+
+    pub fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.bytes[start..self.ends[i] as usize]
+    }
+
+    fn get_opt(&self, i: usize) -> Option<&str> {
+        Some(self.get(i)).filter(|s| !s.is_empty())
+    }
+
+    fn gather(&self, order: &[u32]) -> TextColumn {
+        let mut out = TextColumn {
+            bytes: String::with_capacity(self.bytes.len()),
+            ends: Vec::with_capacity(order.len()),
+        };
+        for i in order {
+            out.push(Some(self.get(*i as usize)));
+        }
+        out
+    }
+}
+
+/// The events as columns (SPEC §3's activity source), sorted by (member,
+/// occurred_at, event_id): member ids as dense indices, the short texts (action,
+/// topic, task type, channel) as dictionary codes, timestamps and days as integers.
+/// About 100 bytes per event, against ~300 for a struct of owned strings.
+#[derive(Default)]
+pub struct Events {
     /// Index into `Dataset::members`.
+    pub member: Vec<u32>,
+    pub ts: Vec<Ts>,
+    pub day: Vec<Day>,
+    pub likes: Vec<i64>,
+    pub comments: Vec<i64>,
+    pub shares: Vec<i64>,
+    pub views: Vec<i64>,
+    ids: TextColumn,
+    content_ids: TextColumn,
+    action: Vec<u32>,
+    topic: Vec<u32>,
+    task_type: Vec<u32>,
+    channel: Vec<u32>,
+    dict: Dict,
+}
+
+/// One event, borrowed from the columns (for code that reads a few events at a time).
+#[derive(Debug, Clone, Copy)]
+pub struct Event<'a> {
+    pub id: &'a str,
     pub member: usize,
     pub ts: Ts,
     pub day: Day,
-    pub action: String,
-    pub topic: Option<String>,
-    pub task_type: Option<String>,
-    pub content_id: Option<String>,
-    pub channel: Option<String>,
+    pub action: &'a str,
+    pub topic: Option<&'a str>,
+    pub task_type: Option<&'a str>,
+    pub content_id: Option<&'a str>,
+    pub channel: Option<&'a str>,
     pub likes: i64,
     pub comments: i64,
     pub shares: i64,
     pub views: i64,
 }
 
-impl Event {
-    pub fn count(&self, field: &str) -> i64 {
+impl Events {
+    pub fn len(&self) -> usize {
+        self.ts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ts.is_empty()
+    }
+
+    pub fn get(&self, i: usize) -> Event<'_> {
+        Event {
+            id: self.ids.get(i),
+            member: self.member[i] as usize,
+            ts: self.ts[i],
+            day: self.day[i],
+            action: self.action(i),
+            topic: self.dict.get(self.topic[i]),
+            task_type: self.dict.get(self.task_type[i]),
+            content_id: self.content_ids.get_opt(i),
+            channel: self.dict.get(self.channel[i]),
+            likes: self.likes[i],
+            comments: self.comments[i],
+            shares: self.shares[i],
+            views: self.views[i],
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Event<'_>> {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    pub fn id(&self, i: usize) -> &str {
+        self.ids.get(i)
+    }
+
+    pub fn member(&self, i: usize) -> usize {
+        self.member[i] as usize
+    }
+
+    pub fn action(&self, i: usize) -> &str {
+        self.dict.get(self.action[i]).unwrap_or("")
+    }
+
+    pub fn content_id(&self, i: usize) -> Option<&str> {
+        self.content_ids.get_opt(i)
+    }
+
+    /// The action's dictionary code, to compare many events with one action cheaply.
+    pub fn action_code(&self, action: &str) -> Option<u32> {
+        self.dict.codes.get(action).copied()
+    }
+
+    pub fn action_is(&self, i: usize, code: Option<u32>) -> bool {
+        code == Some(self.action[i])
+    }
+
+    /// A count field (likes, comments, shares, views) of event `i`.
+    pub fn count(&self, field: &str, i: usize) -> i64 {
         match field {
-            "likes" => self.likes,
-            "comments" => self.comments,
-            "shares" => self.shares,
-            "views" => self.views,
+            "likes" => self.likes[i],
+            "comments" => self.comments[i],
+            "shares" => self.shares[i],
+            "views" => self.views[i],
             _ => 0,
+        }
+    }
+
+    /// A text field as a dictionary code (distinct counts compare codes, not strings);
+    /// None for fields that are not dictionary-coded.
+    pub fn code_of(&self, field: &str, i: usize) -> Option<u32> {
+        match field {
+            "action" => Some(self.action[i]),
+            "topic" => Some(self.topic[i]),
+            "task_type" => Some(self.task_type[i]),
+            "channel" => Some(self.channel[i]),
+            _ => None,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        member: u32,
+        ts: Ts,
+        day: Day,
+        id: &str,
+        action: &str,
+        topic: Option<&str>,
+        task_type: Option<&str>,
+        content_id: Option<&str>,
+        channel: Option<&str>,
+        counts: [i64; 4],
+    ) {
+        self.member.push(member);
+        self.ts.push(ts);
+        self.day.push(day);
+        self.ids.push(Some(id));
+        self.action.push(self.dict.code(Some(action)));
+        self.topic.push(self.dict.code(topic));
+        self.task_type.push(self.dict.code(task_type));
+        self.content_ids.push(content_id);
+        self.channel.push(self.dict.code(channel));
+        self.likes.push(counts[0]);
+        self.comments.push(counts[1]);
+        self.shares.push(counts[2]);
+        self.views.push(counts[3]);
+    }
+
+    /// The rows in `order`, every column gathered (the dictionary is shared as is).
+    fn gather(self, order: &[u32]) -> Events {
+        fn pick<T: Copy>(v: &[T], order: &[u32]) -> Vec<T> {
+            order.iter().map(|i| v[*i as usize]).collect()
+        }
+        Events {
+            member: pick(&self.member, order),
+            ts: pick(&self.ts, order),
+            day: pick(&self.day, order),
+            likes: pick(&self.likes, order),
+            comments: pick(&self.comments, order),
+            shares: pick(&self.shares, order),
+            views: pick(&self.views, order),
+            ids: self.ids.gather(order),
+            content_ids: self.content_ids.gather(order),
+            action: pick(&self.action, order),
+            topic: pick(&self.topic, order),
+            task_type: pick(&self.task_type, order),
+            channel: pick(&self.channel, order),
+            dict: self.dict,
         }
     }
 }
@@ -124,7 +327,7 @@ pub struct Dataset {
     pub members: Vec<Member>,
     pub index: HashMap<String, usize>,
     /// Events with date ≤ D, sorted by (member, occurred_at, event_id).
-    pub events: Vec<Event>,
+    pub events: Events,
     /// Per member, the range of its events in `events`.
     pub member_events: Vec<std::ops::Range<usize>>,
     pub redemptions: Vec<Redemption>,
@@ -138,11 +341,13 @@ pub struct Dataset {
     columns: std::cell::RefCell<HashMap<&'static str, polars::prelude::Column>>,
 }
 
-/// Events with date ≤ D straight from the Parquet columns (no per-value enum), with
-/// their member_id beside them until members are indexed.
-fn load_events(store: &Store, manifest: &Manifest, as_of: Day) -> Result<Vec<(String, Event)>> {
+/// Events with date ≤ D straight from the Parquet columns into `Events`, in store
+/// order, with member codes into the returned list of member ids (first seen first).
+fn load_events(store: &Store, manifest: &Manifest, as_of: Day) -> Result<(Events, Vec<String>)> {
     use polars::prelude::*;
-    let mut out = Vec::new();
+    let mut out = Events::default();
+    let mut member_codes: HashMap<String, u32> = HashMap::new();
+    let mut member_ids: Vec<String> = Vec::new();
     for df in store.frames(manifest, &table::ACTIVITY, None)? {
         let text = |name: &str| -> Result<StringChunked> { Ok(df.column(name)?.str()?.clone()) };
         let count = |name: &str| -> Result<Int64Chunked> { Ok(df.column(name)?.i64()?.clone()) };
@@ -155,32 +360,56 @@ fn load_events(store: &Store, manifest: &Manifest, as_of: Day) -> Result<Vec<(St
             text("channel")?,
         );
         let (likes, comments, shares, views) = (count("likes")?, count("comments")?, count("shares")?, count("views")?);
-        let owned = |v: Option<&str>| v.map(str::to_string);
         for i in 0..df.height() {
             let t = ts.get(i).unwrap_or(0) / 1000;
             let day = day_of_ts(t);
             if day > as_of {
                 continue;
             }
-            let e = Event {
-                id: ids.get(i).unwrap_or("").to_string(),
-                member: 0,
-                ts: t,
-                day,
-                action: actions.get(i).unwrap_or("").to_string(),
-                topic: owned(topics.get(i)),
-                task_type: owned(tasks.get(i)),
-                content_id: owned(contents.get(i)),
-                channel: owned(channels.get(i)),
-                likes: likes.get(i).unwrap_or(0),
-                comments: comments.get(i).unwrap_or(0),
-                shares: shares.get(i).unwrap_or(0),
-                views: views.get(i).unwrap_or(0),
+            let member_id = members.get(i).unwrap_or("");
+            let member = match member_codes.get(member_id) {
+                Some(c) => *c,
+                None => {
+                    let c = member_ids.len() as u32;
+                    member_ids.push(member_id.to_string());
+                    member_codes.insert(member_id.to_string(), c);
+                    c
+                }
             };
-            out.push((members.get(i).unwrap_or("").to_string(), e));
+            let n = |c: &Int64Chunked| c.get(i).unwrap_or(0);
+            out.push(
+                member,
+                t,
+                day,
+                ids.get(i).unwrap_or(""),
+                actions.get(i).unwrap_or(""),
+                topics.get(i),
+                tasks.get(i),
+                contents.get(i),
+                channels.get(i),
+                [n(&likes), n(&comments), n(&shares), n(&views)],
+            );
         }
     }
-    Ok(out)
+    Ok((out, member_ids))
+}
+
+/// The events with member codes turned into member indices, sorted by (member,
+/// occurred_at, event_id).
+fn sorted_by_member(mut ev: Events, member_ids: &[String], index: &HashMap<String, usize>) -> Events {
+    let to_index: Vec<u32> = member_ids.iter().map(|id| index[id] as u32).collect();
+    for m in ev.member.iter_mut() {
+        *m = to_index[*m as usize];
+    }
+    // (member, ts, row) keys sort as plain integers; the event id only breaks ties
+    let mut keys: Vec<(u32, Ts, u32)> = (0..ev.len()).map(|i| (ev.member[i], ev.ts[i], i as u32)).collect();
+    keys.sort_unstable_by(|a, b| {
+        (a.0, a.1)
+            .cmp(&(b.0, b.1))
+            .then_with(|| ev.ids.get(a.2 as usize).cmp(ev.ids.get(b.2 as usize)))
+    });
+    let order: Vec<u32> = keys.into_iter().map(|k| k.2).collect();
+    ev.gather(&order)
 }
 
 fn s(r: &Row, spec: &table::SourceSpec, col: &str) -> Option<String> {
@@ -189,7 +418,7 @@ fn s(r: &Row, spec: &table::SourceSpec, col: &str) -> Option<String> {
 
 impl Dataset {
     pub fn load(store: &Store, manifest: &Manifest, as_of: Day) -> Result<Dataset> {
-        let raw_events = load_events(store, manifest, as_of)?;
+        let (raw_events, event_member_ids) = load_events(store, manifest, as_of)?;
         let m_spec = &table::MEMBERS;
         let mut members: Vec<Member> = store
             .load(manifest, m_spec)?
@@ -204,13 +433,15 @@ impl Dataset {
             })
             .collect();
         // members seen only in events join on the date of their first event
-        let mut first_seen: HashMap<&str, Day> = HashMap::new();
-        for (id, e) in &raw_events {
-            first_seen
-                .entry(id.as_str())
-                .and_modify(|x| *x = (*x).min(e.day))
-                .or_insert(e.day);
+        let mut first_day = vec![Day::MAX; event_member_ids.len()];
+        for (m, d) in raw_events.member.iter().zip(&raw_events.day) {
+            let x = &mut first_day[*m as usize];
+            *x = (*x).min(*d);
         }
+        let first_seen = event_member_ids
+            .iter()
+            .map(String::as_str)
+            .zip(first_day.iter().copied());
         let listed: std::collections::HashSet<String> = members.iter().map(|m| m.id.clone()).collect();
         for (id, d) in first_seen {
             if !listed.contains(id) {
@@ -226,23 +457,16 @@ impl Dataset {
         }
         members.sort_by(|a, b| a.id.as_bytes().cmp(b.id.as_bytes()));
         let index: HashMap<String, usize> = members.iter().enumerate().map(|(i, m)| (m.id.clone(), i)).collect();
-        let mut events: Vec<Event> = raw_events
-            .into_iter()
-            .map(|(id, mut e)| {
-                e.member = index[&id];
-                e
-            })
-            .collect();
-        events.sort_unstable_by(|a, b| (a.member, a.ts, &a.id).cmp(&(b.member, b.ts, &b.id)));
+        let events = sorted_by_member(raw_events, &event_member_ids, &index);
         let mut member_events = vec![0..0; members.len()];
         let mut i = 0;
         while i < events.len() {
-            let m = events[i].member;
+            let m = events.member[i];
             let start = i;
-            while i < events.len() && events[i].member == m {
+            while i < events.len() && events.member[i] == m {
                 i += 1;
             }
-            member_events[m] = start..i;
+            member_events[m as usize] = start..i;
         }
 
         let r_spec = &table::REDEMPTIONS;
@@ -395,32 +619,33 @@ impl Dataset {
         use crate::expr::{num_col, text_col};
         use polars::prelude::Column;
         let ev = &self.events;
-        let txt = |f: fn(&Event) -> Option<&str>| text_col(name, ev.iter().map(f).collect());
-        let num = |f: fn(&Event) -> i64| num_col(name, ev.iter().map(|e| Some(f(e) as f64)).collect());
+        let n = ev.len();
+        let num = |v: &[i64]| num_col(name, v.iter().map(|x| Some(*x as f64)).collect());
+        let dict = |codes: &[u32]| text_col(name, codes.iter().map(|c| ev.dict.get(*c)).collect());
         match name {
-            "event_id" => txt(|e| Some(e.id.as_str())),
+            "event_id" => text_col(name, (0..n).map(|i| Some(ev.id(i))).collect()),
             "member_id" => text_col(
                 name,
-                ev.iter().map(|e| Some(self.members[e.member].id.as_str())).collect(),
+                (0..n).map(|i| Some(self.members[ev.member(i)].id.as_str())).collect(),
             ),
             // as ISO text, so a condition compares them with a literal: date >= '2025-07-01'
             "occurred_at" => Column::new(
                 name.into(),
-                ev.iter().map(|e| crate::fmt::fmt_ts(e.ts)).collect::<Vec<_>>(),
+                ev.ts.iter().map(|t| crate::fmt::fmt_ts(*t)).collect::<Vec<_>>(),
             ),
             "date" => Column::new(
                 name.into(),
-                ev.iter().map(|e| crate::fmt::fmt_day(e.day)).collect::<Vec<_>>(),
+                ev.day.iter().map(|d| crate::fmt::fmt_day(*d)).collect::<Vec<_>>(),
             ),
-            "action" => txt(|e| Some(e.action.as_str())),
-            "topic" => txt(|e| e.topic.as_deref()),
-            "task_type" => txt(|e| e.task_type.as_deref()),
-            "content_id" => txt(|e| e.content_id.as_deref()),
-            "channel" => txt(|e| e.channel.as_deref()),
-            "likes" => num(|e| e.likes),
-            "comments" => num(|e| e.comments),
-            "shares" => num(|e| e.shares),
-            _ => num(|e| e.views),
+            "action" => dict(&ev.action),
+            "topic" => dict(&ev.topic),
+            "task_type" => dict(&ev.task_type),
+            "content_id" => text_col(name, (0..n).map(|i| ev.content_id(i)).collect()),
+            "channel" => dict(&ev.channel),
+            "likes" => num(&ev.likes),
+            "comments" => num(&ev.comments),
+            "shares" => num(&ev.shares),
+            _ => num(&ev.views),
         }
     }
 }

@@ -96,7 +96,7 @@ fn ledger(p: &Pipeline, ds: &Dataset) -> Result<Vec<LedgerEntry>> {
         let mut rule_today = vec![0i64; cfg.rules.len()];
         let mut all_today = 0i64;
         for ei in range.clone() {
-            let ev = &ds.events[ei];
+            let ev = ds.events.get(ei);
             if ev.day != day {
                 day = ev.day;
                 rule_today.iter_mut().for_each(|x| *x = 0);
@@ -107,7 +107,7 @@ fn ledger(p: &Pipeline, ds: &Dataset) -> Result<Vec<LedgerEntry>> {
                     continue;
                 }
                 let mut raw = match &rule.per {
-                    Some(per) => (ev.count(&per.field) / per.every.max(1)).saturating_mul(per.points),
+                    Some(per) => (ds.events.count(&per.field, ei) / per.every.max(1)).saturating_mul(per.points),
                     None => rule.points.unwrap_or(0),
                 };
                 // no sum of entries can wrap: one entry pays at most MAX_AWARD (docs/decisions.md)
@@ -212,7 +212,7 @@ fn earned_lots(p: &Pipeline, ds: &Dataset, ledger: &[LedgerEntry]) -> Vec<Vec<Lo
     let expiry = p.points.as_ref().and_then(|c| c.expiry_days);
     let mut lots: Vec<Vec<Lot>> = vec![Vec::new(); ds.members.len()];
     for e in ledger.iter().filter(|e| e.awarded > 0) {
-        let ev = &ds.events[e.event];
+        let ev = ds.events.get(e.event);
         lots[ev.member].push(Lot {
             ts: ev.ts,
             day: ev.day,
@@ -323,7 +323,7 @@ fn catalog_status(catalog: Option<&Catalog>, item: &str, cost: i64) -> Option<&'
 pub fn daily_awards(ds: &Dataset, ledger: &[LedgerEntry]) -> Vec<Vec<(Day, i64)>> {
     let mut out: Vec<Vec<(Day, i64)>> = vec![Vec::new(); ds.members.len()];
     for e in ledger.iter().filter(|e| e.awarded > 0) {
-        let ev = &ds.events[e.event];
+        let ev = ds.events.get(e.event);
         let v = &mut out[ev.member];
         match v.last_mut() {
             Some((d, x)) if *d == ev.day => *x += e.awarded,
@@ -351,12 +351,9 @@ pub mod tables {
         use polars::prelude::*;
         let ids = rule_ids(cfg);
         let l = &pts.ledger;
-        let ev = |e: &LedgerEntry| &ds.events[e.event];
+        let ev = |e: &LedgerEntry| ds.events.get(e.event);
         let cols = vec![
-            Column::new(
-                "event_id".into(),
-                l.iter().map(|e| ev(e).id.as_str()).collect::<Vec<_>>(),
-            ),
+            Column::new("event_id".into(), l.iter().map(|e| ev(e).id).collect::<Vec<_>>()),
             Column::new(
                 "member_id".into(),
                 l.iter()
@@ -398,7 +395,7 @@ pub mod tables {
             let last = ds.member_events[i]
                 .clone()
                 .last()
-                .map(|e| fmt_day(ds.events[e].day))
+                .map(|e| fmt_day(ds.events.day[e]))
                 .unwrap_or_default();
             tb.push(vec![
                 t(&m.id),

@@ -32,7 +32,12 @@ pub fn quality(manifest: &Manifest, ds: &Dataset, ingest: &IngestReport) -> Valu
             *reasons.entry(r.clone()).or_insert(0) += n;
         }
     }
-    let unknown = ds.events.iter().filter(|e| !ds.members[e.member].listed).count();
+    let unknown = ds
+        .events
+        .member
+        .iter()
+        .filter(|m| !ds.members[**m as usize].listed)
+        .count();
     json!({
         "files": manifest.files.iter().map(|f| json!({
             "path": f.path, "source": f.source, "encoding": f.encoding,
@@ -287,10 +292,7 @@ fn care_detail(p: &crate::config::Pipeline, ds: &Dataset, o: &crate::care::Occas
         (About::Years(y), false) if o.occasion == "birthday" => format!("{y} 岁"),
         (About::Years(y), false) => format!("{y} 周年"),
         (About::Promotion(a, b), _) => format!("{} → {}", tier(a), tier(b)),
-        (About::Event(e), _) => {
-            let ev = &ds.events[e];
-            ev.content_id.clone().unwrap_or_else(|| ev.id.clone())
-        }
+        (About::Event(e), _) => ds.events.content_id(e).unwrap_or(ds.events.id(e)).to_string(),
     }
 }
 

@@ -143,7 +143,7 @@ pub fn specialty(ds: &Dataset, awarded: &[i64], cfg: &SpecialtyCfg, member: usiz
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     let mut total = 0usize;
     for i in range {
-        if let Some(v) = field_key(&ds.events[i], awarded[i], &cfg.field) {
+        if let Some(v) = field_key(&ds.events, i, awarded[i], &cfg.field) {
             *counts.entry(v).or_insert(0) += 1;
             total += 1;
         }
