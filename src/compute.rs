@@ -108,12 +108,14 @@ pub fn compute_reusing(loaded: &Loaded, ds: &Dataset, reuse: Option<Reuse>) -> R
             timer.lap("points");
             let awards = crate::points::daily_awards(ds, &points.ledger);
             let tiers: Vec<Option<TierState>> = match &p.tiers {
-                Some(cfg) => ds
-                    .members
-                    .iter()
-                    .enumerate()
-                    .map(|(i, m)| (m.joined <= d).then(|| crate::tiers::run(cfg, &awards[i], m.joined, d)))
-                    .collect(),
+                Some(cfg) => {
+                    use rayon::prelude::*;
+                    ds.members
+                        .par_iter()
+                        .enumerate()
+                        .map(|(i, m)| (m.joined <= d).then(|| crate::tiers::run(cfg, &awards[i], m.joined, d)))
+                        .collect()
+                }
                 None => vec![None; ds.members.len()],
             };
             timer.lap("tiers");

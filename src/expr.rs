@@ -137,6 +137,56 @@ pub fn eval_bool(e: &SqlExpr, df: &DataFrame) -> Result<Vec<bool>> {
     Ok(v)
 }
 
+/// Evaluate many conditions over one frame in one polars `select` (one pass over
+/// the frame instead of a clone and collect per condition); None stays None.
+/// NULL counts as false. If the combined query fails, each condition is evaluated
+/// alone so that the error names the one at fault.
+pub fn eval_masks(exprs: &[Option<&SqlExpr>], df: &DataFrame) -> Result<Vec<Option<Vec<bool>>>> {
+    let present: Vec<(usize, &SqlExpr)> = exprs
+        .iter()
+        .enumerate()
+        .filter_map(|(k, e)| e.map(|e| (k, e)))
+        .collect();
+    let mut out: Vec<Option<Vec<bool>>> = vec![None; exprs.len()];
+    if present.is_empty() {
+        return Ok(out);
+    }
+    if df.height() == 0 {
+        for (k, _) in &present {
+            out[*k] = Some(vec![]);
+        }
+        return Ok(out);
+    }
+    let selected: Vec<Expr> = present
+        .iter()
+        .map(|(k, e)| {
+            e.expr
+                .clone()
+                .cast(DataType::Boolean)
+                .fill_null(lit(false))
+                .alias(format!("__c{k}"))
+        })
+        .collect();
+    let result = match df.clone().lazy().select(selected).collect() {
+        Ok(r) => r,
+        Err(_) => {
+            for (k, e) in &present {
+                out[*k] = Some(eval_bool(e, df)?);
+            }
+            return Ok(out);
+        }
+    };
+    for (k, _) in &present {
+        let col = result.column(&format!("__c{k}"))?.bool()?.clone();
+        let mut v: Vec<bool> = col.iter().map(|b| b.unwrap_or(false)).collect();
+        if v.len() == 1 && df.height() > 1 {
+            v = vec![v[0]; df.height()];
+        }
+        out[*k] = Some(v);
+    }
+    Ok(out)
+}
+
 /// Evaluate a numeric formula for every row (NULL stays None).
 pub fn eval_f64(e: &SqlExpr, df: &DataFrame) -> Result<Vec<Option<f64>>> {
     if df.height() == 0 {

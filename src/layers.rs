@@ -9,6 +9,7 @@ use crate::tiers::TierState;
 use anyhow::Result;
 use chrono::{Datelike, NaiveDate};
 use polars::prelude::*;
+use rayon::prelude::*;
 use std::collections::HashMap;
 
 /// A built-in metric: its name and its value per member at the snapshot.
@@ -139,8 +140,9 @@ impl<'a> Engine<'a> {
         let mut cols: Vec<Column> = Vec::new();
         let mut values: HashMap<String, Vec<f64>> = HashMap::new();
         for m in &self.metrics {
+            // each member's value depends on its own events only: parallel and deterministic
             let v: Vec<f64> = members
-                .iter()
+                .par_iter()
                 .map(|i| metrics::value(ds, self.inputs.awarded, m, *i, s))
                 .collect();
             cols.push(expr::num_col(&m.name, v.iter().map(|x| Some(*x)).collect()));
@@ -189,13 +191,7 @@ impl<'a> Engine<'a> {
             cols.push(expr::bool_col(&format!("ever_{id}"), ever[l].clone()));
         }
         let frame = expr::frame(cols)?;
-        let mut masks: Vec<Option<Vec<bool>>> = Vec::new();
-        for w in &self.whens {
-            masks.push(match w {
-                Some(e) => Some(expr::eval_bool(e, &frame)?),
-                None => None,
-            });
-        }
+        let masks = expr::eval_masks(&self.whens.iter().map(Option::as_ref).collect::<Vec<_>>(), &frame)?;
         let mut row: LayerRow = vec![None; ds.members.len()];
         let mut by = Vec::with_capacity(members.len());
         for (k, &i) in members.iter().enumerate() {

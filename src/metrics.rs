@@ -93,16 +93,27 @@ pub fn compile(p: &Pipeline, ds: &Dataset, awarded: &[i64]) -> Result<Vec<Metric
     } else {
         None
     };
+    let mut conditions = Vec::with_capacity(p.metrics.len());
+    for (name, m) in &p.metrics {
+        conditions.push(match &m.where_ {
+            Some(w) => Some(expr::parse(
+                w,
+                &names.metric_where,
+                &format!("metrics.{name}.where"),
+                "",
+            )?),
+            None => None,
+        });
+    }
+    let mut masks = match &frame {
+        Some(df) => expr::eval_masks(&conditions.iter().map(Option::as_ref).collect::<Vec<_>>(), df)?,
+        None => vec![None; p.metrics.len()],
+    }
+    .into_iter();
     let mut out = Vec::new();
     for (name, m) in &p.metrics {
         let (agg, field) = agg_of(m);
-        let mask = match (&m.where_, &frame) {
-            (Some(w), Some(df)) => {
-                let e = expr::parse(w, &names.metric_where, &format!("metrics.{name}.where"), "")?;
-                Some(expr::eval_bool(&e, df)?)
-            }
-            _ => None,
-        };
+        let mask = masks.next().flatten();
         out.push(Metric {
             name: name.clone(),
             agg,

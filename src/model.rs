@@ -338,7 +338,7 @@ pub struct Dataset {
     pub teams: Vec<TeamRow>,
     pub mentorships: Vec<Mentorship>,
     /// Columns of `event_frame`, each built once.
-    columns: std::cell::RefCell<HashMap<&'static str, polars::prelude::Column>>,
+    columns: std::sync::Mutex<HashMap<&'static str, polars::prelude::Column>>,
 }
 
 /// Events with date ≤ D straight from the Parquet columns into `Events`, in store
@@ -600,7 +600,7 @@ impl Dataset {
             .iter()
             .filter(|c| **c == "likes" || names.contains(**c))
         {
-            let mut cache = self.columns.borrow_mut();
+            let mut cache = self.columns.lock().unwrap_or_else(|e| e.into_inner());
             if !cache.contains_key(*name) {
                 cache.insert(name, self.build_column(name));
             }

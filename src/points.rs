@@ -79,16 +79,22 @@ fn ledger(p: &Pipeline, ds: &Dataset) -> Result<Vec<LedgerEntry>> {
     } else {
         None
     };
-    let mut masks: Vec<Option<Vec<bool>>> = Vec::with_capacity(cfg.rules.len());
+    let mut conditions = Vec::with_capacity(cfg.rules.len());
     for r in &cfg.rules {
-        masks.push(match (&r.where_, &frame) {
-            (Some(w), Some(df)) => {
-                let e = expr::parse(w, &names.rule_where, &format!("points.rules[id={}].where", r.id), "")?;
-                Some(expr::eval_bool(&e, df)?)
-            }
-            _ => None,
+        conditions.push(match &r.where_ {
+            Some(w) => Some(expr::parse(
+                w,
+                &names.rule_where,
+                &format!("points.rules[id={}].where", r.id),
+                "",
+            )?),
+            None => None,
         });
     }
+    let masks = match &frame {
+        Some(df) => expr::eval_masks(&conditions.iter().map(Option::as_ref).collect::<Vec<_>>(), df)?,
+        None => vec![None; cfg.rules.len()],
+    };
     let mut out = Vec::new();
     for range in &ds.member_events {
         let mut times = vec![0i64; cfg.rules.len()];
