@@ -8,6 +8,7 @@ use crate::store::{month_name, month_of, sha256_hex, write_atomic, Counts, FileR
 use crate::table::{self, SourceSpec, ACTIVITY};
 use crate::timestamps::TsParser;
 use anyhow::Result;
+use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -74,7 +75,7 @@ struct Working {
 
 struct LazyMonths {
     /// Where each stored event_id lives.
-    key_month: std::collections::HashMap<String, u32>,
+    key_month: std::collections::HashMap<String, u32, foldhash::fast::RandomState>,
     /// Stored partition of each month.
     files: BTreeMap<u32, String>,
     loaded: BTreeSet<u32>,
@@ -84,7 +85,7 @@ impl Working {
     fn new(store: &Store, manifest: &Manifest, spec: &'static SourceSpec) -> Result<Working> {
         let mut w = Working {
             spec,
-            rows: Keyed::new(),
+            rows: Keyed::default(),
             touched_months: BTreeSet::new(),
             changed: false,
             lazy: None,
@@ -169,120 +170,130 @@ pub fn ingest(loaded: &Loaded, store: &Store, progress: bool) -> Result<IngestRe
         };
         let files = sources::files_of(loaded, spec.name, cfg)?;
         let mut w: Option<Working> = None;
-        for path in files {
-            let rel = relative(&loaded.dir, &path);
-            let bytes = std::fs::read(&path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-            let sha = sha256_hex(&bytes);
-            if manifest.knows_sha(&sha) || new_records.iter().any(|r| r.sha256 == sha) {
-                report.files.push(FileOutcome {
-                    path: rel,
-                    source: spec.name.into(),
-                    status: "skipped".into(),
-                    sha256: sha,
-                    counts: Counts::default(),
-                    reject_reasons: BTreeMap::new(),
-                    rejects_file: None,
-                });
-                continue;
-            }
-            if w.is_none() {
-                w = Some(Working::new(store, &manifest, spec)?);
-            }
-            let work = w.as_mut().expect("working set");
-            let export = sources::open_bytes(&path, &bytes, cfg)?;
-            if export.is_empty() {
-                report.warn(
-                    "empty_file",
-                    format!("{rel}: the file is empty (no header, no rows): counted as 0 rows"),
-                );
-                new_records.push(FileRecord {
-                    path: rel.clone(),
-                    source: spec.name.into(),
-                    sha256: sha.clone(),
-                    encoding: export.encoding.into(),
-                    counts: Counts::default(),
-                    reject_reasons: BTreeMap::new(),
-                    rejects_file: None,
-                    ingested_at: Some(now.clone()),
-                    batch,
-                });
-                report.files.push(FileOutcome {
-                    path: rel,
-                    source: spec.name.into(),
-                    status: "empty".into(),
-                    sha256: sha,
-                    counts: Counts::default(),
-                    reject_reasons: BTreeMap::new(),
-                    rejects_file: None,
-                });
-                continue;
-            }
-            let (positions, header_len) = export.map_header(spec, cfg)?;
-            let conv = Converter {
-                spec,
-                cfg,
-                positions,
-                header_len,
-                ts: TsParser::new(cfg.timestamp_formats.as_ref(), tz),
-                ignore_actions: &loaded.pipeline.ingest.ignore_actions,
-                layer_ids: &layer_ids,
-            };
-            let outcome = ingest_file(&export, &conv, privacy.as_ref(), work, store, &rel, progress)?;
-            let gated = outcome.counts.rows > 0
-                && outcome.counts.rejected as f64 / outcome.counts.rows as f64
-                    > loaded.pipeline.ingest.max_reject_ratio;
-            let rejects_file = if outcome.rejects.is_empty() {
-                None
-            } else {
-                let stem = path
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().to_string())
-                    .unwrap_or_default();
-                // a file name holds at most 255 bytes: a long export name is cut
-                let stem = cut_at_char(&stem, 120);
-                let name = format!("rejects/{stem}-{}.csv", &sha[..8]);
-                write_atomic(&store.dir.join(&name), &outcome.rejects)?;
-                Some(name)
-            };
-            let status = if gated {
-                report.gated.push(rel.clone());
-                "gated"
-            } else {
-                // the file's changes stand: fold them into the working set
-                unknown_contests(spec, &outcome.staged, &loaded.pipeline, &mut contest_ids);
-                for (key, row) in outcome.staged {
-                    if spec.name == ACTIVITY.name {
-                        if let Some(old) = work.rows.get(&key) {
-                            work.touched_months.insert(month_of(old));
-                        }
-                        work.touched_months.insert(month_of(&row));
+        let ctx = PrepareCtx {
+            loaded,
+            spec,
+            cfg,
+            tz,
+            privacy: privacy.as_ref(),
+            layer_ids: &layer_ids,
+            manifest: &manifest,
+        };
+        // files are read, decoded and converted on all cores, a few at a time (memory
+        // stays near one file per core); they are classified one after the other, in
+        // order, since each file counts against the store as the ones before left it
+        for chunk in files.chunks(rayon::current_num_threads().max(1)) {
+            let prepared: Vec<Result<Prepared>> = chunk.par_iter().map(|path| prepare(&ctx, path)).collect();
+            for p in prepared {
+                let Prepared { rel, sha, kind } = p?;
+                let kind = if new_records.iter().any(|r| r.sha256 == sha) {
+                    PreparedKind::Known
+                } else {
+                    kind
+                };
+                let (encoding, rows) = match kind {
+                    PreparedKind::Known => {
+                        report.files.push(FileOutcome {
+                            path: rel,
+                            source: spec.name.into(),
+                            status: "skipped".into(),
+                            sha256: sha,
+                            counts: Counts::default(),
+                            reject_reasons: BTreeMap::new(),
+                            rejects_file: None,
+                        });
+                        continue;
                     }
-                    work.rows.insert(key, row);
-                    work.changed = true;
+                    PreparedKind::Empty { encoding } => {
+                        report.warn(
+                            "empty_file",
+                            format!("{rel}: the file is empty (no header, no rows): counted as 0 rows"),
+                        );
+                        new_records.push(FileRecord {
+                            path: rel.clone(),
+                            source: spec.name.into(),
+                            sha256: sha.clone(),
+                            encoding: encoding.into(),
+                            counts: Counts::default(),
+                            reject_reasons: BTreeMap::new(),
+                            rejects_file: None,
+                            ingested_at: Some(now.clone()),
+                            batch,
+                        });
+                        report.files.push(FileOutcome {
+                            path: rel,
+                            source: spec.name.into(),
+                            status: "empty".into(),
+                            sha256: sha,
+                            counts: Counts::default(),
+                            reject_reasons: BTreeMap::new(),
+                            rejects_file: None,
+                        });
+                        continue;
+                    }
+                    PreparedKind::Rows { encoding, rows } => (encoding, rows),
+                };
+                if w.is_none() {
+                    w = Some(Working::new(store, &manifest, spec)?);
                 }
-                new_records.push(FileRecord {
-                    path: rel.clone(),
+                let work = w.as_mut().expect("working set");
+                let outcome = classify(spec, rows, work, store, &rel, progress)?;
+                let gated = outcome.counts.rows > 0
+                    && outcome.counts.rejected as f64 / outcome.counts.rows as f64
+                        > loaded.pipeline.ingest.max_reject_ratio;
+                let rejects_file = if outcome.rejects.is_empty() {
+                    None
+                } else {
+                    let stem = Path::new(&rel)
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().to_string())
+                        .unwrap_or_default();
+                    // a file name holds at most 255 bytes: a long export name is cut
+                    let stem = cut_at_char(&stem, 120);
+                    let name = format!("rejects/{stem}-{}.csv", &sha[..8]);
+                    write_atomic(&store.dir.join(&name), &outcome.rejects)?;
+                    Some(name)
+                };
+                let status = if gated {
+                    report.gated.push(rel.clone());
+                    "gated"
+                } else {
+                    // the file's changes stand: fold them into the working set
+                    unknown_contests(spec, &outcome.staged, &loaded.pipeline, &mut contest_ids);
+                    for (key, row) in outcome.staged {
+                        if spec.name == ACTIVITY.name {
+                            if let Some(old) = work.rows.get(&key) {
+                                work.touched_months.insert(month_of(old));
+                            }
+                            work.touched_months.insert(month_of(&row));
+                        }
+                        work.rows.insert(key, row);
+                        work.changed = true;
+                    }
+                    new_records.push(FileRecord {
+                        path: rel.clone(),
+                        source: spec.name.into(),
+                        sha256: sha.clone(),
+                        encoding: encoding.into(),
+                        counts: outcome.counts.clone(),
+                        reject_reasons: outcome.reasons.clone(),
+                        rejects_file: rejects_file.clone(),
+                        ingested_at: Some(now.clone()),
+                        batch,
+                    });
+                    "ingested"
+                };
+                report.totals.add(&outcome.counts);
+                report.files.push(FileOutcome {
+                    path: rel,
                     source: spec.name.into(),
-                    sha256: sha.clone(),
-                    encoding: export.encoding.into(),
-                    counts: outcome.counts.clone(),
-                    reject_reasons: outcome.reasons.clone(),
-                    rejects_file: rejects_file.clone(),
-                    ingested_at: Some(now.clone()),
-                    batch,
+                    status: status.into(),
+                    sha256: sha,
+                    counts: outcome.counts,
+                    reject_reasons: outcome.reasons,
+                    rejects_file,
                 });
-                "ingested"
-            };
-            report.totals.add(&outcome.counts);
-            report.files.push(FileOutcome {
-                path: rel,
-                source: spec.name.into(),
-                status: status.into(),
-                sha256: sha,
-                counts: outcome.counts,
-                reject_reasons: outcome.reasons,
-                rejects_file,
-            });
+            }
         }
         if let Some(w) = w {
             working.push(w);
@@ -348,23 +359,77 @@ struct FileResult {
     reasons: BTreeMap<String, u64>,
 }
 
-fn ingest_file(
-    export: &sources::Export,
-    conv: &Converter,
-    privacy: Option<&crate::privacy::Privacy>,
-    work: &mut Working,
-    store: &Store,
-    rel: &str,
-    progress: bool,
-) -> Result<FileResult> {
-    let mut counts = Counts::default();
-    // rows of this file so far, on top of the store (they count as "the store as it stands")
-    let mut staged: indexmap::IndexMap<String, table::Row> = indexmap::IndexMap::new();
-    let mut rejects = csv::Writer::from_writer(Vec::new());
-    rejects.write_record(["source", "file", "line", "column", "value", "reason"])?;
-    let mut reasons = BTreeMap::new();
+/// What every file of a source shares while it is prepared.
+struct PrepareCtx<'a> {
+    loaded: &'a Loaded,
+    spec: &'static SourceSpec,
+    cfg: &'a crate::config::SourceCfg,
+    tz: chrono_tz::Tz,
+    privacy: Option<&'a crate::privacy::Privacy>,
+    layer_ids: &'a [String],
+    manifest: &'a Manifest,
+}
+
+/// One export read, hashed and (unless the store has it) converted row by row.
+struct Prepared {
+    rel: String,
+    sha: String,
+    kind: PreparedKind,
+}
+
+enum PreparedKind {
+    /// The store has these bytes already.
+    Known,
+    Empty {
+        encoding: &'static str,
+    },
+    Rows {
+        encoding: &'static str,
+        rows: Vec<ParsedRow>,
+    },
+}
+
+/// A data line of an export: its line number and what it became.
+enum ParsedRow {
+    Unreadable { line: u64, reason: String },
+    Converted { line: u64, outcome: Outcome },
+}
+
+/// Read, hash, decode and convert one file: pure work on the file alone, so files
+/// run in parallel.
+fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
+    let rel = relative(&ctx.loaded.dir, path);
+    let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let sha = sha256_hex(&bytes);
+    if ctx.manifest.knows_sha(&sha) {
+        return Ok(Prepared {
+            rel,
+            sha,
+            kind: PreparedKind::Known,
+        });
+    }
+    let export = sources::open_bytes(path, &bytes, ctx.cfg)?;
+    drop(bytes);
+    if export.is_empty() {
+        let encoding = export.encoding;
+        return Ok(Prepared {
+            rel,
+            sha,
+            kind: PreparedKind::Empty { encoding },
+        });
+    }
+    let (positions, header_len) = export.map_header(ctx.spec, ctx.cfg)?;
+    let conv = Converter {
+        spec: ctx.spec,
+        cfg: ctx.cfg,
+        positions,
+        header_len,
+        ts: TsParser::new(ctx.cfg.timestamp_formats.as_ref(), ctx.tz),
+        ignore_actions: &ctx.loaded.pipeline.ingest.ignore_actions,
+        layer_ids: ctx.layer_ids,
+    };
+    let mut rows = Vec::new();
     let mut rdr = export.reader();
-    let bar = crate::progress::bar(progress, export.text.len() as u64, rel);
     let mut record = csv::StringRecord::new();
     loop {
         let line = rdr.position().line();
@@ -373,11 +438,10 @@ fn ingest_file(
             Ok(true) => {}
             Err(e) => {
                 // a malformed record (bad UTF-8 cannot happen: the text is decoded)
-                counts.rows += 1;
-                counts.rejected += 1;
-                let reason = format!("unreadable row: {e}");
-                *reasons.entry("unreadable row".to_string()).or_insert(0) += 1;
-                rejects.write_record([conv.spec.name, rel, &line.to_string(), "", "", &reason])?;
+                rows.push(ParsedRow::Unreadable {
+                    line,
+                    reason: format!("unreadable row: {e}"),
+                });
                 continue;
             }
         }
@@ -385,22 +449,62 @@ fn ingest_file(
         if record.len() == 1 && record[0].is_empty() {
             continue; // a blank line is no row
         }
+        let mut outcome = conv.convert(&record);
+        if let (Outcome::Row(row), Some(p)) = (&mut outcome, ctx.privacy) {
+            p.apply(ctx.spec, row);
+        }
+        rows.push(ParsedRow::Converted { line, outcome });
+    }
+    let encoding = export.encoding;
+    Ok(Prepared {
+        rel,
+        sha,
+        kind: PreparedKind::Rows { encoding, rows },
+    })
+}
+
+/// Count a converted file against the store as it stands: inserted, updated,
+/// unchanged, ignored, rejected (SPEC §4), with the rejects file's rows.
+fn classify(
+    spec: &'static SourceSpec,
+    parsed: Vec<ParsedRow>,
+    work: &mut Working,
+    store: &Store,
+    rel: &str,
+    progress: bool,
+) -> Result<FileResult> {
+    let mut counts = Counts::default();
+    // rows of this file so far, on top of the store (they count as "the store as it stands")
+    let mut staged: Keyed = Keyed::default();
+    let mut rejects = csv::Writer::from_writer(Vec::new());
+    rejects.write_record(["source", "file", "line", "column", "value", "reason"])?;
+    let mut reasons = BTreeMap::new();
+    let bar = crate::progress::bar(progress, parsed.len() as u64 * 64, rel);
+    for (n, row) in parsed.into_iter().enumerate() {
         if let Some(b) = &bar {
-            b.set_position(record.position().map(|p| p.byte()).unwrap_or(0));
+            if n % 4096 == 0 {
+                b.set_position(n as u64 * 64);
+            }
         }
         counts.rows += 1;
-        match conv.convert(&record) {
+        let (line, outcome) = match row {
+            ParsedRow::Unreadable { line, reason } => {
+                counts.rejected += 1;
+                *reasons.entry("unreadable row".to_string()).or_insert(0) += 1;
+                rejects.write_record([spec.name, rel, &line.to_string(), "", "", &reason])?;
+                continue;
+            }
+            ParsedRow::Converted { line, outcome } => (line, outcome),
+        };
+        match outcome {
             Outcome::Ignored => counts.ignored += 1,
             Outcome::Rejected(d) => {
                 counts.rejected += 1;
                 *reasons.entry(reason_kind(&d.reason)).or_insert(0) += 1;
-                rejects.write_record([conv.spec.name, rel, &line.to_string(), &d.column, &d.value, &d.reason])?;
+                rejects.write_record([spec.name, rel, &line.to_string(), &d.column, &d.value, &d.reason])?;
             }
-            Outcome::Row(mut row) => {
-                if let Some(p) = privacy {
-                    p.apply(conv.spec, &mut row);
-                }
-                let key = conv.spec.key_of(&row);
+            Outcome::Row(row) => {
+                let key = spec.key_of(&row);
                 if !staged.contains_key(&key) {
                     work.ensure_key(store, &key)?;
                 }

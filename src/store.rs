@@ -527,4 +527,4 @@ fn from_frame(spec: &SourceSpec, df: &DataFrame) -> Result<Vec<Row>> {
 }
 
 /// Rows keyed by their upsert key, in first-seen order.
-pub type Keyed = IndexMap<String, Row>;
+pub type Keyed = IndexMap<String, Row, foldhash::fast::RandomState>;

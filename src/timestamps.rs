@@ -30,6 +30,12 @@ impl TsParser {
     fn parse_any(&self, s: &str) -> Option<Ts> {
         let t = s.trim();
         for f in &self.formats {
+            if f == DEFAULT_FORMATS[0] {
+                // the common shape without chrono's format interpreter (same result)
+                if let Some(ts) = parse_ymd_hms(t) {
+                    return Some(ts);
+                }
+            }
             if let Ok(dt) = NaiveDateTime::parse_from_str(t, f) {
                 return Some(ts_of(dt));
             }
@@ -56,6 +62,22 @@ impl TsParser {
         }
         None
     }
+}
+
+/// Exactly `YYYY-MM-DD HH:MM:SS` with a real date and time, else None (the caller
+/// then asks chrono, which also knows the rarer spellings and leap seconds).
+fn parse_ymd_hms(t: &str) -> Option<Ts> {
+    let b = t.as_bytes();
+    if b.len() != 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b' ' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter()
+            .try_fold(0u32, |acc, c| c.is_ascii_digit().then(|| acc * 10 + (c - b'0') as u32))
+    };
+    let date = NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
+    let dt = date.and_hms_opt(num(11..13)?, num(14..16)?, num(17..19)?)?;
+    Some(ts_of(dt))
 }
 
 /// `YYYY-MM-DD` or `YYYY/M/D`; impossible calendar dates are None.
@@ -121,6 +143,29 @@ mod tests {
         assert_eq!(fmt_ts(p.parse("2022-02-14").unwrap()), "2022-02-14 00:00:00");
         assert_eq!(p.parse("2025/13/01 10:00"), None);
         assert_eq!(p.parse("2024-02-30 10:00:00"), None);
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_chrono() {
+        for s in [
+            "2025-03-01 07:56:15",
+            "2024-02-29 23:59:59",
+            "2023-02-29 10:00:00",
+            "2025-13-01 10:00:00",
+            "2025-01-01 24:00:00",
+            "2025-01-01 10:60:00",
+            "2025-1-01 10:00:00",
+            "2025-01-01T10:00:00",
+        ] {
+            let chrono = NaiveDateTime::parse_from_str(s, DEFAULT_FORMATS[0]).ok().map(ts_of);
+            match parse_ymd_hms(s) {
+                Some(ts) => assert_eq!(Some(ts), chrono, "{s}"),
+                None => assert!(
+                    chrono.is_none() || s.len() != 19,
+                    "{s}: the fast path gave up on a plain timestamp"
+                ),
+            }
+        }
     }
 
     #[test]
