@@ -28,25 +28,49 @@ pub fn day_of_ts(ts: Ts) -> Day {
 }
 
 pub fn fmt_day(day: Day) -> String {
-    use chrono::Datelike;
-    let d = date_of(day);
-    // written by hand: chrono's strftime re-parses its pattern on every call
-    format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
+    let mut buf = [0u8; 10];
+    write_day(&mut buf, day).to_string()
 }
 
 pub fn fmt_ts(ts: Ts) -> String {
+    let mut buf = [0u8; 19];
+    write_ts(&mut buf, ts).to_string()
+}
+
+/// `YYYY-MM-DD` into a buffer, without allocating (the ledger writes millions).
+/// Years are 1900–2200 (timestamps::YEARS), so four digits always suffice.
+pub fn write_day(buf: &mut [u8; 10], day: Day) -> &str {
     use chrono::Datelike;
-    let d = date_of(day_of_ts(ts));
-    let secs = ts.rem_euclid(86_400);
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-        d.year(),
-        d.month(),
-        d.day(),
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    let d = date_of(day);
+    put(&mut buf[0..4], d.year().clamp(0, 9999) as u32);
+    buf[4] = b'-';
+    put(&mut buf[5..7], d.month());
+    buf[7] = b'-';
+    put(&mut buf[8..10], d.day());
+    std::str::from_utf8(buf).expect("ASCII digits")
+}
+
+/// `YYYY-MM-DD HH:MM:SS` into a buffer, without allocating.
+pub fn write_ts(buf: &mut [u8; 19], ts: Ts) -> &str {
+    let mut day = [0u8; 10];
+    write_day(&mut day, day_of_ts(ts));
+    buf[..10].copy_from_slice(&day);
+    let secs = ts.rem_euclid(86_400) as u32;
+    buf[10] = b' ';
+    put(&mut buf[11..13], secs / 3600);
+    buf[13] = b':';
+    put(&mut buf[14..16], secs % 3600 / 60);
+    buf[16] = b':';
+    put(&mut buf[17..19], secs % 60);
+    std::str::from_utf8(buf).expect("ASCII digits")
+}
+
+/// `n` as zero-padded decimal digits filling `out`.
+fn put(out: &mut [u8], mut n: u32) {
+    for b in out.iter_mut().rev() {
+        *b = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
 }
 
 /// Round half away from zero to 6 decimals and drop trailing zeros: `4`, `0.5`, `0.333333`.

@@ -349,36 +349,52 @@ pub fn rule_ids(p: &Pipeline) -> HashMap<usize, String> {
 /// `ledger.parquet`, `balances.csv` and `redemptions.csv` (SPEC §5).
 pub mod tables {
     use super::*;
-    use crate::fmt::{fmt_day, fmt_ts};
+    use crate::fmt::{fmt_day, fmt_ts, write_day, write_ts};
     use crate::output::{p, t, Table};
 
     /// The ledger as columns (it is the largest output: no per-cell strings).
     pub fn ledger(cfg: &Pipeline, ds: &Dataset, pts: &Points) -> Result<polars::prelude::DataFrame> {
         use polars::prelude::*;
+        use rayon::prelude::*;
         let ids = rule_ids(cfg);
         let l = &pts.ledger;
-        let ev = |e: &LedgerEntry| ds.events.get(e.event);
-        let cols = vec![
-            Column::new("event_id".into(), l.iter().map(|e| ev(e).id).collect::<Vec<_>>()),
-            Column::new(
-                "member_id".into(),
-                l.iter()
-                    .map(|e| ds.members[ev(e).member].id.as_str())
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "occurred_at".into(),
-                l.iter().map(|e| fmt_ts(ev(e).ts)).collect::<Vec<_>>(),
-            ),
-            Column::new("date".into(), l.iter().map(|e| fmt_day(ev(e).day)).collect::<Vec<_>>()),
-            Column::new(
-                "rule_id".into(),
-                l.iter().map(|e| ids[&e.rule].as_str()).collect::<Vec<_>>(),
-            ),
-            Column::new("raw_points".into(), l.iter().map(|e| e.raw).collect::<Vec<_>>()),
-            Column::new("awarded_points".into(), l.iter().map(|e| e.awarded).collect::<Vec<_>>()),
-            Column::new("capped_by".into(), l.iter().map(|e| e.capped_by).collect::<Vec<_>>()),
-        ];
+        let ev = &ds.events;
+        // straight from the typed columns into Arrow builders, one column per core
+        let text = |name: &str, f: &(dyn Fn(&LedgerEntry, &mut [u8; 19]) -> usize + Sync)| -> Column {
+            let mut b = StringChunkedBuilder::new(name.into(), l.len());
+            let mut buf = [0u8; 19];
+            for e in l {
+                let n = f(e, &mut buf);
+                b.append_value(std::str::from_utf8(&buf[..n]).expect("ASCII"));
+            }
+            b.finish().into_column()
+        };
+        let build = |k: usize| -> Column {
+            match k {
+                0 => Column::new("event_id".into(), l.iter().map(|e| ev.id(e.event)).collect::<Vec<_>>()),
+                1 => Column::new(
+                    "member_id".into(),
+                    l.iter()
+                        .map(|e| ds.members[ev.member(e.event)].id.as_str())
+                        .collect::<Vec<_>>(),
+                ),
+                2 => text("occurred_at", &|e, buf| write_ts(buf, ev.ts[e.event]).len()),
+                3 => text("date", &|e, buf| {
+                    let mut d = [0u8; 10];
+                    write_day(&mut d, ev.day[e.event]);
+                    buf[..10].copy_from_slice(&d);
+                    10
+                }),
+                4 => Column::new(
+                    "rule_id".into(),
+                    l.iter().map(|e| ids[&e.rule].as_str()).collect::<Vec<_>>(),
+                ),
+                5 => Column::new("raw_points".into(), l.iter().map(|e| e.raw).collect::<Vec<_>>()),
+                6 => Column::new("awarded_points".into(), l.iter().map(|e| e.awarded).collect::<Vec<_>>()),
+                _ => Column::new("capped_by".into(), l.iter().map(|e| e.capped_by).collect::<Vec<_>>()),
+            }
+        };
+        let cols: Vec<Column> = (0..8).into_par_iter().map(build).collect();
         Ok(DataFrame::new(l.len(), cols)?)
     }
 
