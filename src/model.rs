@@ -348,7 +348,9 @@ fn load_events(store: &Store, manifest: &Manifest, as_of: Day) -> Result<(Events
     let mut out = Events::default();
     let mut member_codes: HashMap<String, u32> = HashMap::new();
     let mut member_ids: Vec<String> = Vec::new();
-    for df in store.frames(manifest, &table::ACTIVITY, None)? {
+    // one month partition in memory at a time
+    for rel in manifest.events.values() {
+        let df = store.frames_of(rel, None)?;
         let text = |name: &str| -> Result<StringChunked> { Ok(df.column(name)?.str()?.clone()) };
         let count = |name: &str| -> Result<Int64Chunked> { Ok(df.column(name)?.i64()?.clone()) };
         let ts = df.column("occurred_at")?.cast(&DataType::Int64)?.i64()?.clone();
@@ -360,13 +362,28 @@ fn load_events(store: &Store, manifest: &Manifest, as_of: Day) -> Result<(Events
             text("channel")?,
         );
         let (likes, comments, shares, views) = (count("likes")?, count("comments")?, count("shares")?, count("views")?);
-        for i in 0..df.height() {
-            let t = ts.get(i).unwrap_or(0) / 1000;
+        // sequential iterators: `get(i)` on a chunked array searches its chunks every time
+        let (mut ts, mut ids, mut members, mut actions) = (ts.iter(), ids.iter(), members.iter(), actions.iter());
+        let (mut topics, mut tasks, mut contents, mut channels) =
+            (topics.iter(), tasks.iter(), contents.iter(), channels.iter());
+        let (mut likes, mut comments, mut shares, mut views) =
+            (likes.iter(), comments.iter(), shares.iter(), views.iter());
+        for _ in 0..df.height() {
+            let t = ts.next().flatten().unwrap_or(0) / 1000;
+            let (id, member_id, action) = (ids.next().flatten(), members.next().flatten(), actions.next().flatten());
+            let (topic, task, content, channel) = (
+                topics.next().flatten(),
+                tasks.next().flatten(),
+                contents.next().flatten(),
+                channels.next().flatten(),
+            );
+            let n = |it: &mut dyn Iterator<Item = Option<i64>>| it.next().flatten().unwrap_or(0);
+            let counts = [n(&mut likes), n(&mut comments), n(&mut shares), n(&mut views)];
             let day = day_of_ts(t);
             if day > as_of {
                 continue;
             }
-            let member_id = members.get(i).unwrap_or("");
+            let member_id = member_id.unwrap_or("");
             let member = match member_codes.get(member_id) {
                 Some(c) => *c,
                 None => {
@@ -376,18 +393,17 @@ fn load_events(store: &Store, manifest: &Manifest, as_of: Day) -> Result<(Events
                     c
                 }
             };
-            let n = |c: &Int64Chunked| c.get(i).unwrap_or(0);
             out.push(
                 member,
                 t,
                 day,
-                ids.get(i).unwrap_or(""),
-                actions.get(i).unwrap_or(""),
-                topics.get(i),
-                tasks.get(i),
-                contents.get(i),
-                channels.get(i),
-                [n(&likes), n(&comments), n(&shares), n(&views)],
+                id.unwrap_or(""),
+                action.unwrap_or(""),
+                topic,
+                task,
+                content,
+                channel,
+                counts,
             );
         }
     }

@@ -84,8 +84,21 @@ pub fn write(
     }
 
     for t in tables {
-        let ws = wb.add_worksheet();
+        // rows go to a temporary file as they are written (constant memory): widths,
+        // panes and the filter are set first, rows strictly in order
+        let ws = wb.add_worksheet_with_constant_memory();
         ws.set_name(sheet_name(&names.table(&t.name), &mut used))?;
+        for (c, h) in t.columns.iter().enumerate() {
+            let widest = t
+                .rows
+                .iter()
+                .take(500)
+                .map(|r| display_width(r[c].as_str()))
+                .chain(std::iter::once(display_width(&names.column(h)) + 3))
+                .max()
+                .unwrap_or(8);
+            ws.set_column_width(c as u16, (widest.clamp(6, 50) + 1) as f64)?;
+        }
         for (c, h) in t.columns.iter().enumerate() {
             ws.write_string_with_format(0, c as u16, names.column(h), &header)?;
         }
@@ -99,17 +112,6 @@ pub fn write(
         ws.set_freeze_panes(1, 0)?;
         if !t.columns.is_empty() {
             ws.autofilter(0, 0, rows as u32, t.columns.len() as u16 - 1)?;
-        }
-        for (c, h) in t.columns.iter().enumerate() {
-            let widest = t
-                .rows
-                .iter()
-                .take(500)
-                .map(|r| display_width(r[c].as_str()))
-                .chain(std::iter::once(display_width(&names.column(h)) + 3))
-                .max()
-                .unwrap_or(8);
-            ws.set_column_width(c as u16, (widest.clamp(6, 50) + 1) as f64)?;
         }
     }
     wb.save(path)?;

@@ -257,3 +257,56 @@ fn a_run_killed_between_its_two_renames_is_put_back_by_the_next_command() {
     assert_eq!(names, ["2025-01-15", "2025-01-31"]);
     assert!(runs.join("2025-01-31/report.html").exists());
 }
+
+/// report.xlsx as Excel users see it: a summary sheet first (this program is in
+/// English; Chinese names are src/xlsx.rs's unit test), a frozen bold header row with a filter, real dates, numbers and booleans.
+#[test]
+fn the_workbook_has_a_summary_frozen_headers_filters_and_typed_cells() {
+    use std::io::Read;
+    let w = Workdir::new();
+    program(&w, "");
+    w.koc(&["run", "pipeline.yaml", "--as-of", "2025-01-31", "--quiet"])
+        .expect_code(0);
+    let file = std::fs::File::open(w.path().join("store/runs/2025-01-31/report.xlsx")).unwrap();
+    let mut zip = zip::ZipArchive::new(file).expect("report.xlsx is a zip");
+    let mut part = |name: &str| -> String {
+        let mut s = String::new();
+        zip.by_name(name)
+            .unwrap_or_else(|_| panic!("{name} in report.xlsx"))
+            .read_to_string(&mut s)
+            .unwrap();
+        s
+    };
+    let workbook = part("xl/workbook.xml");
+    let sheets: Vec<&str> = workbook
+        .split("<sheet name=\"")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap())
+        .collect();
+    assert_eq!(sheets[0], "summary", "{sheets:?}");
+    // the balances sheet: frozen first row, a filter over the table, header in bold
+    let k = sheets.iter().position(|s| *s == "balances").unwrap() + 1;
+    let sheet = part(&format!("xl/worksheets/sheet{k}.xml"));
+    assert!(sheet.contains("<pane ySplit=\"1\""), "frozen header");
+    assert!(
+        sheet.contains("<autoFilter ref=\"A1:H3\""),
+        "a filter over header + 2 members: {sheet}"
+    );
+    assert!(sheet.contains("<col "), "column widths");
+    let styles = part("xl/styles.xml");
+    assert!(styles.contains("<b/>"), "a bold font for the header");
+    assert!(styles.contains("yyyy-mm-dd"), "a date format");
+    // last_active_date of m1 is a real date (a number with the date style), not text;
+    // earned_total is a number
+    assert!(sheet.contains("<c r=\"H2\" s=\""), "{sheet}");
+    let h2 = sheet.split("<c r=\"H2\"").nth(1).unwrap();
+    assert!(
+        h2.trim_start().starts_with("s=") && !h2.starts_with(" t=\"s\"") && h2.contains("<v>45662</v>"),
+        "2025-01-05 as Excel's serial 45662: {h2}"
+    );
+    let c2 = sheet.split("<c r=\"C2\"").nth(1).unwrap();
+    assert!(
+        !c2.split("</c>").next().unwrap().contains("t=\""),
+        "earned_total is a number: {c2}"
+    );
+}
