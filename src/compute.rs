@@ -34,8 +34,6 @@ pub struct Computed {
     pub tables: Vec<Table>,
     /// The metric frame at D (scouting reads it; a scenario may reuse it).
     pub snapshot_d: crate::layers::Snapshot,
-    /// `ledger.parquet`, kept as columns.
-    pub ledger: polars::prelude::DataFrame,
 }
 
 impl Computed {
@@ -172,7 +170,6 @@ pub fn compute_reusing(loaded: &Loaded, ds: &Dataset, reuse: Option<Reuse>) -> R
 
     timer.lap("care");
     let mut tables = Vec::new();
-    let ledger = crate::points::tables::ledger(p, ds, &points)?;
     let tier_q: Vec<Option<i64>> = tiers.iter().map(|t| t.as_ref().map(|s| s.q)).collect();
     tables.push(crate::points::tables::balances(ds, &points, &tier_q));
     tables.push(crate::points::tables::redemptions(ds, &points));
@@ -261,7 +258,6 @@ pub fn compute_reusing(loaded: &Loaded, ds: &Dataset, reuse: Option<Reuse>) -> R
         mentor_matches,
         team_proposals,
         tables,
-        ledger,
         snapshot_d: snap_d,
     })
 }

@@ -352,12 +352,35 @@ pub mod tables {
     use crate::fmt::{fmt_day, fmt_ts, write_day, write_ts};
     use crate::output::{p, t, Table};
 
-    /// The ledger as columns (it is the largest output: no per-cell strings).
-    pub fn ledger(cfg: &Pipeline, ds: &Dataset, pts: &Points) -> Result<polars::prelude::DataFrame> {
+    /// Rows per Parquet row group of the ledger (polars' default), and per batch built.
+    const LEDGER_BATCH: usize = 512 * 512;
+
+    /// Write `ledger.parquet` batch by batch: at most one row group's columns exist at
+    /// a time (the ledger is the largest output). Returns the number of rows.
+    pub fn write_ledger(cfg: &Pipeline, ds: &Dataset, pts: &Points, path: &std::path::Path) -> Result<usize> {
+        use polars::prelude::*;
+        let file = std::fs::File::create(path).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        let first = ledger_batch(cfg, ds, &pts.ledger[..0])?;
+        let mut writer = ParquetWriter::new(file)
+            .batched(first.schema())
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        for chunk in pts.ledger.chunks(LEDGER_BATCH) {
+            let df = ledger_batch(cfg, ds, chunk)?;
+            writer
+                .write_batch(&df)
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        }
+        writer
+            .finish()
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        Ok(pts.ledger.len())
+    }
+
+    /// Ledger entries as columns (no per-cell strings).
+    fn ledger_batch(cfg: &Pipeline, ds: &Dataset, l: &[LedgerEntry]) -> Result<polars::prelude::DataFrame> {
         use polars::prelude::*;
         use rayon::prelude::*;
         let ids = rule_ids(cfg);
-        let l = &pts.ledger;
         let ev = &ds.events;
         // straight from the typed columns into Arrow builders, one column per core
         let text = |name: &str, f: &(dyn Fn(&LedgerEntry, &mut [u8; 19]) -> usize + Sync)| -> Column {

@@ -68,14 +68,13 @@ pub fn run(loaded: &Loaded, as_of: Day, progress: bool) -> Result<RunOutcome> {
         .tempdir_in(&runs)
         .with_context(|| format!("cannot create a folder in {}", runs.display()))?;
     let mut row_counts = serde_json::Map::new();
-    let mut ledger = computed.ledger.clone();
-    let ledger_path = tmp.path().join("ledger.parquet");
-    ParquetWriter::new(
-        std::fs::File::create(&ledger_path).with_context(|| format!("cannot write {}", ledger_path.display()))?,
-    )
-    .finish(&mut ledger)
-    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", ledger_path.display()))?;
-    row_counts.insert("ledger".into(), json!(ledger.height()));
+    let ledger_rows = crate::points::tables::write_ledger(
+        &loaded.pipeline,
+        &ds,
+        &computed.points,
+        &tmp.path().join("ledger.parquet"),
+    )?;
+    row_counts.insert("ledger".into(), json!(ledger_rows));
     for t in &computed.tables {
         write_table(tmp.path(), t)?;
         row_counts.insert(t.name.clone(), json!(t.rows.len()));
