@@ -65,7 +65,7 @@ impl TextColumn {
         Some(self.get(i)).filter(|s| !s.is_empty())
     }
 
-    fn gather(&self, order: &[u32]) -> TextColumn {
+    fn gather(self, order: &[u32]) -> TextColumn {
         let mut out = TextColumn {
             bytes: String::with_capacity(self.bytes.len()),
             ends: Vec::with_capacity(order.len()),
@@ -227,24 +227,26 @@ impl Events {
     }
 
     /// The rows in `order`, every column gathered (the dictionary is shared as is).
+    /// Each old column is freed as soon as its new one exists: the peak is the events
+    /// plus one column, not twice the events.
     fn gather(self, order: &[u32]) -> Events {
-        fn pick<T: Copy>(v: &[T], order: &[u32]) -> Vec<T> {
+        fn pick<T: Copy>(v: Vec<T>, order: &[u32]) -> Vec<T> {
             order.iter().map(|i| v[*i as usize]).collect()
         }
         Events {
-            member: pick(&self.member, order),
-            ts: pick(&self.ts, order),
-            day: pick(&self.day, order),
-            likes: pick(&self.likes, order),
-            comments: pick(&self.comments, order),
-            shares: pick(&self.shares, order),
-            views: pick(&self.views, order),
+            member: pick(self.member, order),
+            ts: pick(self.ts, order),
+            day: pick(self.day, order),
+            likes: pick(self.likes, order),
+            comments: pick(self.comments, order),
+            shares: pick(self.shares, order),
+            views: pick(self.views, order),
             ids: self.ids.gather(order),
             content_ids: self.content_ids.gather(order),
-            action: pick(&self.action, order),
-            topic: pick(&self.topic, order),
-            task_type: pick(&self.task_type, order),
-            channel: pick(&self.channel, order),
+            action: pick(self.action, order),
+            topic: pick(self.topic, order),
+            task_type: pick(self.task_type, order),
+            channel: pick(self.channel, order),
             dict: self.dict,
         }
     }

@@ -68,6 +68,12 @@ pub fn compute(p: &Pipeline, ds: &Dataset, snapshots: &[Day]) -> Result<Points> 
 }
 
 fn ledger(p: &Pipeline, ds: &Dataset) -> Result<Vec<LedgerEntry>> {
+    let mut out = ledger_entries(p, ds)?;
+    out.shrink_to_fit(); // the largest array of a run: no doubling slack
+    Ok(out)
+}
+
+fn ledger_entries(p: &Pipeline, ds: &Dataset) -> Result<Vec<LedgerEntry>> {
     let Some(cfg) = &p.points else { return Ok(vec![]) };
     let names = crate::check::names(p);
     // rule masks: which events each rule's action and `where` accept
@@ -195,39 +201,92 @@ fn consume(lots: &mut [Lot], ts: Ts, day: Day, points: i64) {
     }
 }
 
-/// Every member's lots at D, replayed from the ledger and the accepted redemptions
-/// (the same FIFO as the run) — for the report's expiring points and `koc explain`.
-pub fn all_lots(p: &Pipeline, ds: &Dataset, points: &Points) -> Vec<Vec<Lot>> {
-    let mut lots = earned_lots(p, ds, &points.ledger);
-    for o in points.redemptions.iter().filter(|o| o.status == "ok") {
-        let r = &ds.redemptions[o.redemption];
-        if let Some(&m) = ds.index.get(&r.member_id) {
-            consume(&mut lots[m], r.ts, day_of_ts(r.ts), r.points);
-        }
-    }
-    lots
+/// Lots at D are replayed from the ledger and the accepted redemptions (the same FIFO
+/// as the run). Points of lots that expire in (from, to], every member's lots replayed one member
+/// at a time (the report's "expiring in the next 30 days").
+pub fn expiring_between(p: &Pipeline, ds: &Dataset, points: &Points, from: Day, to: Day) -> i64 {
+    let ranges = member_ledger_ranges(ds, &points.ledger);
+    let spent = ok_redemptions_by_member(ds, points);
+    (0..ds.members.len())
+        .map(|m| {
+            replayed_lots(p, ds, points, &ranges, &spent, m)
+                .iter()
+                .filter(|l| l.expires.is_some_and(|x| x > from && x <= to))
+                .map(|l| l.left)
+                .sum::<i64>()
+        })
+        .sum()
 }
 
 /// One member's lots at D (`koc explain`).
 pub fn lots_of(p: &Pipeline, ds: &Dataset, points: &Points, member: usize) -> Vec<Lot> {
-    all_lots(p, ds, points).swap_remove(member)
+    let ranges = member_ledger_ranges(ds, &points.ledger);
+    let spent = ok_redemptions_by_member(ds, points);
+    replayed_lots(p, ds, points, &ranges, &spent, member)
 }
 
-/// Lots per member, in ledger order (= occurred_at, event_id, rule order), unspent.
-fn earned_lots(p: &Pipeline, ds: &Dataset, ledger: &[LedgerEntry]) -> Vec<Vec<Lot>> {
-    let expiry = p.points.as_ref().and_then(|c| c.expiry_days);
-    let mut lots: Vec<Vec<Lot>> = vec![Vec::new(); ds.members.len()];
-    for e in ledger.iter().filter(|e| e.awarded > 0) {
-        let ev = ds.events.get(e.event);
-        lots[ev.member].push(Lot {
-            ts: ev.ts,
-            day: ev.day,
-            expires: expiry.map(|x| ev.day + x as Day),
-            left: e.awarded,
-            points: e.awarded,
-        });
+fn replayed_lots(
+    p: &Pipeline,
+    ds: &Dataset,
+    points: &Points,
+    ranges: &[std::ops::Range<usize>],
+    spent: &[Vec<usize>],
+    m: usize,
+) -> Vec<Lot> {
+    let mut lots = lots_from(p, ds, &points.ledger[ranges[m].clone()]);
+    for &ri in &spent[m] {
+        let r = &ds.redemptions[ri];
+        consume(&mut lots, r.ts, day_of_ts(r.ts), r.points);
     }
     lots
+}
+
+/// The accepted redemptions of each member, in the order they were spent.
+fn ok_redemptions_by_member(ds: &Dataset, points: &Points) -> Vec<Vec<usize>> {
+    let mut out = vec![Vec::new(); ds.members.len()];
+    for o in points.redemptions.iter().filter(|o| o.status == "ok") {
+        if let Some(&m) = ds.index.get(&ds.redemptions[o.redemption].member_id) {
+            out[m].push(o.redemption);
+        }
+    }
+    for v in out.iter_mut() {
+        v.sort_unstable(); // redemptions are stored by (redeemed_at, id): spending order
+    }
+    out
+}
+
+/// Each member's slice of the ledger (the ledger is grouped by member index).
+fn member_ledger_ranges(ds: &Dataset, ledger: &[LedgerEntry]) -> Vec<std::ops::Range<usize>> {
+    let mut out = vec![0..0; ds.members.len()];
+    let mut i = 0;
+    while i < ledger.len() {
+        let m = ds.events.member(ledger[i].event);
+        let start = i;
+        while i < ledger.len() && ds.events.member(ledger[i].event) == m {
+            i += 1;
+        }
+        out[m] = start..i;
+    }
+    out
+}
+
+/// One member's earned lots, in ledger order (= occurred_at, event_id, rule order), unspent.
+fn lots_from(p: &Pipeline, ds: &Dataset, entries: &[LedgerEntry]) -> Vec<Lot> {
+    let expiry = p.points.as_ref().and_then(|c| c.expiry_days);
+    entries
+        .iter()
+        .filter(|e| e.awarded > 0)
+        .map(|e| {
+            let day = ds.events.day[e.event];
+            Lot {
+                ts: ds.events.ts[e.event],
+                day,
+                expires: expiry.map(|x| day + x as Day),
+                left: e.awarded,
+                points: e.awarded,
+            }
+        })
+        .collect()
 }
 
 type Spent = (Vec<RedemptionOutcome>, Vec<Balance>, Vec<Vec<i64>>);
@@ -235,11 +294,9 @@ type Spent = (Vec<RedemptionOutcome>, Vec<Balance>, Vec<Vec<i64>>);
 fn spend(p: &Pipeline, ds: &Dataset, ledger: &[LedgerEntry], snapshots: &[Day]) -> Spent {
     let catalog = p.redemption.as_ref().and_then(|r| r.catalog.as_ref());
     let n = ds.members.len();
-    let mut lots = earned_lots(p, ds, ledger);
+    // lots are built for one member at a time: they never all exist at once
+    let ranges = member_ledger_ranges(ds, ledger);
     let mut balances = vec![Balance::default(); n];
-    for (m, member_lots) in lots.iter().enumerate() {
-        balances[m].earned = member_lots.iter().map(|l| l.points).sum();
-    }
     let mut by_member: Vec<Vec<usize>> = vec![Vec::new(); n];
     let mut outcomes: Vec<Option<RedemptionOutcome>> = vec![None; ds.redemptions.len()];
     for (ri, r) in ds.redemptions.iter().enumerate() {
@@ -257,7 +314,8 @@ fn spend(p: &Pipeline, ds: &Dataset, ledger: &[LedgerEntry], snapshots: &[Day]) 
     }
     let mut balance_at = vec![vec![0i64; snapshots.len()]; n];
     for m in 0..n {
-        let member_lots = &mut lots[m];
+        let member_lots = &mut lots_from(p, ds, &ledger[ranges[m].clone()]);
+        balances[m].earned = member_lots.iter().map(|l| l.points).sum();
         let mut snap = 0usize;
         let mut record_snapshots = |upto: Option<Day>, lots: &Vec<Lot>, snap: &mut usize| {
             // snapshots strictly before the next redemption's date (or all that remain)

@@ -359,12 +359,7 @@ fn economy(p: &crate::config::Pipeline, ds: &Dataset, c: &Computed, labels: &Val
         .collect();
     by_item.sort_by(|a, b| b["points"].as_i64().cmp(&a["points"].as_i64()));
     let d = c.as_of;
-    let expiring: i64 = crate::points::all_lots(p, ds, &c.points)
-        .iter()
-        .flatten()
-        .filter(|l| l.expires.is_some_and(|x| x > d && x <= d + 30))
-        .map(|l| l.left)
-        .sum();
+    let expiring = crate::points::expiring_between(p, ds, &c.points, d, d + 30);
     (by_item, refused, expiring)
 }
 
