@@ -104,14 +104,15 @@ pub fn compute_reusing(loaded: &Loaded, ds: &Dataset, reuse: Option<Reuse>) -> R
         None => {
             let points = crate::points::compute(p, ds, &balance_days)?;
             timer.lap("points");
-            let awards = crate::points::daily_awards(ds, &points.ledger);
+            let ranges = crate::points::member_ledger_ranges(ds, &points.ledger);
+            let awards = |i: usize| crate::points::daily_awards(ds, &points.ledger[ranges[i].clone()]);
             let tiers: Vec<Option<TierState>> = match &p.tiers {
                 Some(cfg) => {
                     use rayon::prelude::*;
                     ds.members
                         .par_iter()
                         .enumerate()
-                        .map(|(i, m)| (m.joined <= d).then(|| crate::tiers::run(cfg, &awards[i], m.joined, d)))
+                        .map(|(i, m)| (m.joined <= d).then(|| crate::tiers::run(cfg, &awards(i), m.joined, d)))
                         .collect()
                 }
                 None => vec![None; ds.members.len()],

@@ -256,7 +256,7 @@ fn ok_redemptions_by_member(ds: &Dataset, points: &Points) -> Vec<Vec<usize>> {
 }
 
 /// Each member's slice of the ledger (the ledger is grouped by member index).
-fn member_ledger_ranges(ds: &Dataset, ledger: &[LedgerEntry]) -> Vec<std::ops::Range<usize>> {
+pub fn member_ledger_ranges(ds: &Dataset, ledger: &[LedgerEntry]) -> Vec<std::ops::Range<usize>> {
     let mut out = vec![0..0; ds.members.len()];
     let mut i = 0;
     while i < ledger.len() {
@@ -383,18 +383,18 @@ fn catalog_status(catalog: Option<&Catalog>, item: &str, cost: i64) -> Option<&'
     }
 }
 
-/// Points awarded per member per day (for tiers), from the ledger.
-pub fn daily_awards(ds: &Dataset, ledger: &[LedgerEntry]) -> Vec<Vec<(Day, i64)>> {
-    let mut out: Vec<Vec<(Day, i64)>> = vec![Vec::new(); ds.members.len()];
-    for e in ledger.iter().filter(|e| e.awarded > 0) {
-        let ev = ds.events.get(e.event);
-        let v = &mut out[ev.member];
+/// Points awarded per day (for tiers) from one member's slice of the ledger
+/// (`member_ledger_ranges`), built when that member's tier is computed.
+pub fn daily_awards(ds: &Dataset, entries: &[LedgerEntry]) -> Vec<(Day, i64)> {
+    let mut v: Vec<(Day, i64)> = Vec::new();
+    for e in entries.iter().filter(|e| e.awarded > 0) {
+        let day = ds.events.day[e.event];
         match v.last_mut() {
-            Some((d, x)) if *d == ev.day => *x += e.awarded,
-            _ => v.push((ev.day, e.awarded)),
+            Some((d, x)) if *d == day => *x += e.awarded,
+            _ => v.push((day, e.awarded)),
         }
     }
-    out
+    v
 }
 
 pub fn rule_ids(p: &Pipeline) -> HashMap<usize, String> {
