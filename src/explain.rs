@@ -74,10 +74,10 @@ fn points(loaded: &Loaded, ds: &Dataset, c: &Computed, i: usize) -> Value {
         .points
         .ledger
         .iter()
-        .filter(|e| ds.events.member(e.event) == i)
+        .filter(|e| ds.events.member(e.event as usize) == i)
         .map(|e| {
-            let ev = ds.events.get(e.event);
-            json!({"date": fmt_day(ev.day), "event_id": ev.id, "rule_id": rules.get(e.rule).map(|r| r.id.as_str()),
+            let ev = ds.events.get(e.event as usize);
+            json!({"date": fmt_day(ev.day), "event_id": ev.id, "rule_id": rules.get(e.rule as usize).map(|r| r.id.as_str()),
                    "raw": e.raw, "awarded": e.awarded, "capped_by": e.capped_by})
         })
         .collect();
@@ -109,7 +109,7 @@ fn qualifying(ds: &Dataset, c: &Computed, window: Option<i64>, i: usize, d: Day)
         .ledger
         .iter()
         .filter(|e| {
-            let ev = ds.events.get(e.event);
+            let ev = ds.events.get(e.event as usize);
             ev.member == i && ev.day <= d && window.is_none_or(|w| ev.day > d - w as Day)
         })
         .map(|e| e.awarded)

@@ -121,7 +121,7 @@ pub fn compute(pl: &Pipeline, ds: &Dataset, start: Day, inp: &Inputs) -> Option<
 fn top_contributors(ds: &Dataset, ledger: &[LedgerEntry], seasons: &[Season], top: usize) -> Vec<Fame> {
     let mut sums: Vec<HashMap<usize, i64>> = vec![HashMap::new(); seasons.len()];
     for e in ledger {
-        let ev = ds.events.get(e.event);
+        let ev = ds.events.get(e.event as usize);
         let k = seasons.partition_point(|s| s.to < ev.day);
         if seasons.get(k).is_some_and(|s| s.from <= ev.day) {
             *sums[k].entry(ev.member).or_insert(0) += e.awarded;

@@ -9,9 +9,9 @@ use std::collections::HashMap;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct LedgerEntry {
-    /// Index into `Dataset::events`.
-    pub event: usize,
-    pub rule: usize,
+    /// Index into `Dataset::events` (u32: the ledger is the largest array of a run).
+    pub event: u32,
+    pub rule: u32,
     pub raw: i64,
     pub awarded: i64,
     pub capped_by: Option<&'static str>,
@@ -55,7 +55,7 @@ pub fn compute(p: &Pipeline, ds: &Dataset, snapshots: &[Day]) -> Result<Points> 
     let ledger = ledger(p, ds)?;
     let mut awarded_per_event = vec![0i64; ds.events.len()];
     for e in &ledger {
-        awarded_per_event[e.event] += e.awarded;
+        awarded_per_event[e.event as usize] += e.awarded;
     }
     let (redemptions, balances, balance_at) = spend(p, ds, &ledger, snapshots);
     Ok(Points {
@@ -154,8 +154,8 @@ fn ledger_entries(p: &Pipeline, ds: &Dataset) -> Result<Vec<LedgerEntry>> {
                 rule_today[ri] += awarded;
                 all_today += awarded;
                 out.push(LedgerEntry {
-                    event: ei,
-                    rule: ri,
+                    event: ei as u32,
+                    rule: ri as u32,
                     raw,
                     awarded,
                     capped_by,
@@ -260,9 +260,9 @@ pub fn member_ledger_ranges(ds: &Dataset, ledger: &[LedgerEntry]) -> Vec<std::op
     let mut out = vec![0..0; ds.members.len()];
     let mut i = 0;
     while i < ledger.len() {
-        let m = ds.events.member(ledger[i].event);
+        let m = ds.events.member(ledger[i].event as usize);
         let start = i;
-        while i < ledger.len() && ds.events.member(ledger[i].event) == m {
+        while i < ledger.len() && ds.events.member(ledger[i].event as usize) == m {
             i += 1;
         }
         out[m] = start..i;
@@ -277,9 +277,9 @@ fn lots_from(p: &Pipeline, ds: &Dataset, entries: &[LedgerEntry]) -> Vec<Lot> {
         .iter()
         .filter(|e| e.awarded > 0)
         .map(|e| {
-            let day = ds.events.day[e.event];
+            let day = ds.events.day[e.event as usize];
             Lot {
-                ts: ds.events.ts[e.event],
+                ts: ds.events.ts[e.event as usize],
                 day,
                 expires: expiry.map(|x| day + x as Day),
                 left: e.awarded,
@@ -388,7 +388,7 @@ fn catalog_status(catalog: Option<&Catalog>, item: &str, cost: i64) -> Option<&'
 pub fn daily_awards(ds: &Dataset, entries: &[LedgerEntry]) -> Vec<(Day, i64)> {
     let mut v: Vec<(Day, i64)> = Vec::new();
     for e in entries.iter().filter(|e| e.awarded > 0) {
-        let day = ds.events.day[e.event];
+        let day = ds.events.day[e.event as usize];
         match v.last_mut() {
             Some((d, x)) if *d == day => *x += e.awarded,
             _ => v.push((day, e.awarded)),
@@ -452,23 +452,26 @@ pub mod tables {
         };
         let build = |k: usize| -> Column {
             match k {
-                0 => Column::new("event_id".into(), l.iter().map(|e| ev.id(e.event)).collect::<Vec<_>>()),
+                0 => Column::new(
+                    "event_id".into(),
+                    l.iter().map(|e| ev.id(e.event as usize)).collect::<Vec<_>>(),
+                ),
                 1 => Column::new(
                     "member_id".into(),
                     l.iter()
-                        .map(|e| ds.members[ev.member(e.event)].id.as_str())
+                        .map(|e| ds.members[ev.member(e.event as usize)].id.as_str())
                         .collect::<Vec<_>>(),
                 ),
-                2 => text("occurred_at", &|e, buf| write_ts(buf, ev.ts[e.event]).len()),
+                2 => text("occurred_at", &|e, buf| write_ts(buf, ev.ts[e.event as usize]).len()),
                 3 => text("date", &|e, buf| {
                     let mut d = [0u8; 10];
-                    write_day(&mut d, ev.day[e.event]);
+                    write_day(&mut d, ev.day[e.event as usize]);
                     buf[..10].copy_from_slice(&d);
                     10
                 }),
                 4 => Column::new(
                     "rule_id".into(),
-                    l.iter().map(|e| ids[&e.rule].as_str()).collect::<Vec<_>>(),
+                    l.iter().map(|e| ids[&(e.rule as usize)].as_str()).collect::<Vec<_>>(),
                 ),
                 5 => Column::new("raw_points".into(), l.iter().map(|e| e.raw).collect::<Vec<_>>()),
                 6 => Column::new("awarded_points".into(), l.iter().map(|e| e.awarded).collect::<Vec<_>>()),
