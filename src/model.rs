@@ -77,6 +77,58 @@ impl TextColumn {
     }
 }
 
+/// Counts (likes, comments, shares, views) in 4 bytes each while they fit, widened
+/// to 8 for the whole column the first time one does not (counts go up to 10^15).
+#[derive(Clone)]
+pub enum CountColumn {
+    Small(Vec<u32>),
+    Wide(Vec<i64>),
+}
+
+impl Default for CountColumn {
+    fn default() -> Self {
+        CountColumn::Small(Vec::new())
+    }
+}
+
+impl CountColumn {
+    #[inline]
+    pub fn get(&self, i: usize) -> i64 {
+        match self {
+            CountColumn::Small(v) => v[i] as i64,
+            CountColumn::Wide(v) => v[i],
+        }
+    }
+
+    fn push(&mut self, x: i64) {
+        match self {
+            CountColumn::Small(v) => match u32::try_from(x) {
+                Ok(small) => v.push(small),
+                Err(_) => {
+                    let mut wide: Vec<i64> = v.iter().map(|s| *s as i64).collect();
+                    wide.push(x);
+                    *self = CountColumn::Wide(wide);
+                }
+            },
+            CountColumn::Wide(v) => v.push(x),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            CountColumn::Small(v) => v.len(),
+            CountColumn::Wide(v) => v.len(),
+        }
+    }
+
+    fn gather(self, order: &[u32]) -> CountColumn {
+        match self {
+            CountColumn::Small(v) => CountColumn::Small(order.iter().map(|i| v[*i as usize]).collect()),
+            CountColumn::Wide(v) => CountColumn::Wide(order.iter().map(|i| v[*i as usize]).collect()),
+        }
+    }
+}
+
 /// The events as columns (SPEC §3's activity source), sorted by (member,
 /// occurred_at, event_id): member ids as dense indices, the short texts (action,
 /// topic, task type, channel) as dictionary codes, timestamps and days as integers.
@@ -87,10 +139,10 @@ pub struct Events {
     pub member: Vec<u32>,
     pub ts: Vec<Ts>,
     pub day: Vec<Day>,
-    pub likes: Vec<i64>,
-    pub comments: Vec<i64>,
-    pub shares: Vec<i64>,
-    pub views: Vec<i64>,
+    pub likes: CountColumn,
+    pub comments: CountColumn,
+    pub shares: CountColumn,
+    pub views: CountColumn,
     ids: TextColumn,
     content_ids: TextColumn,
     action: Vec<u32>,
@@ -138,10 +190,10 @@ impl Events {
             task_type: self.dict.get(self.task_type[i]),
             content_id: self.content_ids.get_opt(i),
             channel: self.dict.get(self.channel[i]),
-            likes: self.likes[i],
-            comments: self.comments[i],
-            shares: self.shares[i],
-            views: self.views[i],
+            likes: self.likes.get(i),
+            comments: self.comments.get(i),
+            shares: self.shares.get(i),
+            views: self.views.get(i),
         }
     }
 
@@ -177,10 +229,10 @@ impl Events {
     /// A count field (likes, comments, shares, views) of event `i`.
     pub fn count(&self, field: &str, i: usize) -> i64 {
         match field {
-            "likes" => self.likes[i],
-            "comments" => self.comments[i],
-            "shares" => self.shares[i],
-            "views" => self.views[i],
+            "likes" => self.likes.get(i),
+            "comments" => self.comments.get(i),
+            "shares" => self.shares.get(i),
+            "views" => self.views.get(i),
             _ => 0,
         }
     }
@@ -237,10 +289,10 @@ impl Events {
             member: pick(self.member, order),
             ts: pick(self.ts, order),
             day: pick(self.day, order),
-            likes: pick(self.likes, order),
-            comments: pick(self.comments, order),
-            shares: pick(self.shares, order),
-            views: pick(self.views, order),
+            likes: self.likes.gather(order),
+            comments: self.comments.gather(order),
+            shares: self.shares.gather(order),
+            views: self.views.gather(order),
             ids: self.ids.gather(order),
             content_ids: self.content_ids.gather(order),
             action: pick(self.action, order),
@@ -648,7 +700,7 @@ impl Dataset {
         use polars::prelude::Column;
         let ev = &self.events;
         let n = ev.len();
-        let num = |v: &[i64]| num_col(name, v.iter().map(|x| Some(*x as f64)).collect());
+        let num = |v: &CountColumn| num_col(name, (0..v.len()).map(|i| Some(v.get(i) as f64)).collect());
         let dict = |codes: &[u32]| text_col(name, codes.iter().map(|c| ev.dict.get(*c)).collect());
         match name {
             "event_id" => text_col(name, (0..n).map(|i| Some(ev.id(i))).collect()),
@@ -675,5 +727,41 @@ impl Dataset {
             "shares" => num(&ev.shares),
             _ => num(&ev.views),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_widen_when_one_does_not_fit_in_four_bytes() {
+        let mut c = CountColumn::default();
+        c.push(7);
+        c.push(u32::MAX as i64);
+        assert!(matches!(c, CountColumn::Small(_)));
+        c.push(1_000_000_000_000_000);
+        assert!(matches!(c, CountColumn::Wide(_)));
+        assert_eq!(
+            (c.get(0), c.get(1), c.get(2)),
+            (7, u32::MAX as i64, 1_000_000_000_000_000)
+        );
+        let g = c.gather(&[2, 0]);
+        assert_eq!((g.get(0), g.get(1)), (1_000_000_000_000_000, 7));
+    }
+
+    #[test]
+    fn text_columns_and_dictionaries_give_back_what_was_pushed() {
+        let mut t = TextColumn::default();
+        t.push(Some("E1"));
+        t.push(None);
+        t.push(Some("长文本"));
+        assert_eq!((t.get(0), t.get_opt(1), t.get(2)), ("E1", None, "长文本"));
+        let mut d = Dict::default();
+        let (a, b, n) = (d.code(Some("post")), d.code(Some("like")), d.code(None));
+        assert_eq!(
+            (d.code(Some("post")), d.get(a), d.get(b), d.get(n)),
+            (a, Some("post"), Some("like"), None)
+        );
     }
 }

@@ -91,16 +91,19 @@ pub fn run(loaded: &Loaded, as_of: Day, progress: bool) -> Result<RunOutcome> {
     }
     crate::report::render_all(loaded, &ctx, tmp.path())?;
     // the Parquet tables (ledger, layer history) are for tools, not for a spreadsheet
-    let sheets: Vec<Table> = computed
+    // tables are copied only to mask nicknames
+    let sheets: Vec<std::borrow::Cow<Table>> = computed
         .tables
         .iter()
         .filter(|t| !PARQUET.iter().any(|(n, _)| *n == t.name))
-        .cloned()
-        .map(|mut t| {
+        .map(|t| {
             if mask {
+                let mut t = t.clone();
                 t.mask_nicknames();
+                std::borrow::Cow::Owned(t)
+            } else {
+                std::borrow::Cow::Borrowed(t)
             }
-            t
         })
         .collect();
     crate::xlsx::write(

@@ -55,7 +55,7 @@ impl Names {
 /// same bytes. `summary` holds (label, value) rows for the first sheet.
 pub fn write(
     path: &Path,
-    tables: &[Table],
+    tables: &[std::borrow::Cow<Table>],
     created: chrono::NaiveDate,
     summary: &[(String, String)],
     zh: bool,
