@@ -52,6 +52,9 @@ pub fn check(store: &Store) -> Result<StoreCheck> {
             }),
         }
     }
+    if let Some(ix) = &manifest.event_keys {
+        listed.insert(store.dir.join(&ix.file));
+    }
     unlisted_files(store, &listed, &mut out)?;
     duplicate_events(store, &manifest, &mut out);
     Ok(out)

@@ -74,8 +74,8 @@ struct Working {
 }
 
 struct LazyMonths {
-    /// Where each stored event_id lives.
-    key_month: std::collections::HashMap<String, u32, foldhash::fast::RandomState>,
+    /// Where each stored event_id may live.
+    keys: crate::event_keys::KeyIndex,
     /// Stored partition of each month.
     files: BTreeMap<u32, String>,
     loaded: BTreeSet<u32>,
@@ -97,17 +97,12 @@ impl Working {
             return Ok(w);
         }
         let mut lazy = LazyMonths {
-            key_month: Default::default(),
+            keys: crate::event_keys::KeyIndex::load(store, manifest)?,
             files: BTreeMap::new(),
             loaded: BTreeSet::new(),
         };
         for (name, rel) in &manifest.events {
-            let month: u32 = name.replace('-', "").parse().unwrap_or(0);
-            lazy.files.insert(month, rel.clone());
-            let df = store.frames_of(rel, Some(&["event_id"]))?;
-            for id in df.column("event_id")?.str()?.iter().flatten() {
-                lazy.key_month.insert(id.to_string(), month);
-            }
+            lazy.files.insert(crate::event_keys::month_number(name), rel.clone());
         }
         w.lazy = Some(lazy);
         Ok(w)
@@ -118,11 +113,14 @@ impl Working {
         if self.rows.contains_key(key) {
             return Ok(());
         }
-        let month = self.lazy.as_ref().and_then(|l| l.key_month.get(key).copied());
-        match month {
-            Some(m) => self.ensure_month(store, m),
-            None => Ok(()),
+        let months: Vec<u32> = match &self.lazy {
+            Some(l) => l.keys.months_of(key).collect(),
+            None => return Ok(()),
+        };
+        for m in months {
+            self.ensure_month(store, m)?;
         }
+        Ok(())
     }
 
     /// Read a stored month into `rows`, keeping any newer version read in this ingest.
@@ -597,6 +595,7 @@ fn commit(store: &Store, manifest: &mut Manifest, working: Vec<Working>, new_rec
         .iter()
         .find(|w| w.spec.name == table::MEMBERS.name)
         .map(|w| w.rows.values().filter_map(|r| r[0].string()).collect());
+    let members_changed = working.iter().any(|w| w.changed && w.spec.name == table::MEMBERS.name);
     for mut w in working {
         if !w.changed {
             continue;
@@ -613,17 +612,49 @@ fn commit(store: &Store, manifest: &mut Manifest, working: Vec<Working>, new_rec
                     by_month.entry(m).or_default().push(r);
                 }
             }
+            let mut new_keys = Vec::new();
             for m in &w.touched_months {
                 match by_month.get_mut(m) {
                     Some(rows) => {
-                        // a stable order inside a partition: by time, then event_id
-                        rows.sort_by(|a, b| (a[2].ts(), a[0].str()).cmp(&(b[2].ts(), b[0].str())));
+                        // one order inside a partition: by time, then event_id (ids are unique)
+                        rows.sort_unstable_by(|a, b| (a[2].ts(), a[0].str()).cmp(&(b[2].ts(), b[0].str())));
                         let rel =
                             store.write_table(&format!("events/month={}", month_name(*m)), "part", w.spec, rows)?;
                         manifest.events.insert(month_name(*m), rel);
+                        new_keys.extend(
+                            rows.iter()
+                                .map(|r| (crate::event_keys::key_hash(r[0].str().unwrap_or("")), *m)),
+                        );
                     }
                     None => {
                         manifest.events.remove(&month_name(*m));
+                    }
+                }
+            }
+            // the key index follows the rewritten months
+            if let Some(lazy) = w.lazy.as_mut() {
+                lazy.keys.replace_months(&w.touched_months, new_keys);
+                manifest.event_keys = Some(crate::store::KeyIndexFile {
+                    file: lazy.keys.write(store)?,
+                    hash: crate::event_keys::HASH.into(),
+                });
+            }
+            // events of unknown members: only the rewritten months are recounted, unless
+            // the members changed (then every month is, below)
+            if !members_changed {
+                let known = known_members(store, manifest, members.as_ref())?;
+                for m in &w.touched_months {
+                    match by_month.get(m) {
+                        Some(rows) => {
+                            let n = rows
+                                .iter()
+                                .filter(|r| r[1].str().is_some_and(|id| !known.contains(id)))
+                                .count() as u64;
+                            manifest.unknown_by_month.insert(month_name(*m), n);
+                        }
+                        None => {
+                            manifest.unknown_by_month.remove(&month_name(*m));
+                        }
                     }
                 }
             }
@@ -634,7 +665,15 @@ fn commit(store: &Store, manifest: &mut Manifest, working: Vec<Working>, new_rec
         }
     }
     if recount {
-        manifest.events_of_unknown_members = count_unknown_member_events(store, manifest, members)?;
+        let complete = manifest
+            .events
+            .keys()
+            .all(|m| manifest.unknown_by_month.contains_key(m));
+        if members_changed || !complete {
+            manifest.unknown_by_month = count_unknown_member_events(store, manifest, members)?;
+        }
+        manifest.unknown_by_month.retain(|m, _| manifest.events.contains_key(m));
+        manifest.events_of_unknown_members = manifest.unknown_by_month.values().sum();
     }
     for r in new_records {
         manifest.files.retain(|f| f.path != r.path);
@@ -643,30 +682,41 @@ fn commit(store: &Store, manifest: &mut Manifest, working: Vec<Working>, new_rec
     store.write_manifest(manifest)
 }
 
-/// Events whose member_id is not in the members source: the members as ingested
-/// (or stored), the events' member_id column of the partitions `m` names.
-fn count_unknown_member_events(
+/// The member ids of the members source: as ingested now, or as stored.
+fn known_members(
     store: &Store,
     m: &Manifest,
-    members: Option<std::collections::HashSet<String>>,
-) -> Result<u64> {
-    let members = match members {
-        Some(set) => set,
+    members: Option<&std::collections::HashSet<String>>,
+) -> Result<std::collections::HashSet<String>> {
+    Ok(match members {
+        Some(set) => set.clone(),
         None => store
             .load(m, &table::MEMBERS)?
             .into_iter()
             .filter_map(|r| r[0].string())
             .collect(),
-    };
-    let mut n = 0u64;
-    for df in store.frames(m, &ACTIVITY, Some(&["member_id"]))? {
+    })
+}
+
+/// Per month, the events whose member_id is not in the members source: the members as
+/// ingested (or stored), the events' member_id column of the partitions `m` names.
+fn count_unknown_member_events(
+    store: &Store,
+    m: &Manifest,
+    members: Option<std::collections::HashSet<String>>,
+) -> Result<BTreeMap<String, u64>> {
+    let members = known_members(store, m, members.as_ref())?;
+    let mut out = BTreeMap::new();
+    for (month, rel) in &m.events {
+        let df = store.frames_of(rel, Some(&["member_id"]))?;
         let col = df.column("member_id")?.str()?.clone();
-        n += col
+        let n = col
             .iter()
             .filter(|id| id.is_some_and(|id| !members.contains(id)))
             .count() as u64;
+        out.insert(month.clone(), n);
     }
-    Ok(n)
+    Ok(out)
 }
 
 /// A path as the pipeline names it: relative to the pipeline's folder when inside it.

@@ -14,6 +14,7 @@ pub mod config;
 pub mod contests;
 pub mod convert;
 pub mod error;
+pub mod event_keys;
 pub mod explain;
 pub mod expr;
 pub mod fmt;

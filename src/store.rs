@@ -85,6 +85,19 @@ pub struct Manifest {
     /// Events whose member is not in the members source, as of the last commit.
     #[serde(default)]
     pub events_of_unknown_members: u64,
+    /// The same count per month of events, so one more day recounts only its months.
+    #[serde(default)]
+    pub unknown_by_month: BTreeMap<String, u64>,
+    /// The event-id → month index (`event_keys`).
+    #[serde(default)]
+    pub event_keys: Option<KeyIndexFile>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct KeyIndexFile {
+    pub file: String,
+    /// The hash function of the index (`event_keys::HASH`).
+    pub hash: String,
 }
 
 impl Manifest {
@@ -232,6 +245,7 @@ impl Store {
             .tables
             .values()
             .chain(m.events.values())
+            .chain(m.event_keys.iter().map(|k| &k.file))
             .map(|p| self.dir.join(p))
             .collect();
         for sub in ["tables", "events"] {
@@ -253,10 +267,15 @@ impl Store {
     /// Write one table as a new content-named Parquet file; returns its store-relative path.
     pub fn write_table(&self, rel_dir: &str, stem: &str, spec: &SourceSpec, rows: &[&Row]) -> Result<String> {
         let mut df = to_frame(spec, rows)?;
+        self.write_frame(rel_dir, stem, &mut df)
+    }
+
+    /// Write a frame as a new content-named Parquet file; returns its store-relative path.
+    pub fn write_frame(&self, rel_dir: &str, stem: &str, df: &mut DataFrame) -> Result<String> {
         let mut buf = Vec::new();
         ParquetWriter::new(&mut buf)
             .with_statistics(StatisticsOptions::default())
-            .finish(&mut df)
+            .finish(df)
             .map_err(|e| anyhow::anyhow!("writing parquet: {e}"))?;
         // a content hash names the file (never overwritten); SipHash is enough for that
         let mut h = std::hash::DefaultHasher::new();

@@ -219,3 +219,67 @@ fn events_of_unlisted_members_are_kept_and_counted() {
     let layers = read_csv(&w.path().join("store/runs/2025-01-31/layers.csv"));
     assert!(layers.iter().any(|r| r[0] == "zz" && r[2] == "active"), "{layers:?}");
 }
+
+/// One more day reads the key index, not every stored event id: a re-delivered
+/// event is found in its month (updated, even when it moves to another month), a
+/// new one is inserted, and the unknown-member count is kept per month.
+#[test]
+fn later_ingests_find_stored_events_through_the_key_index() {
+    let w = Workdir::new();
+    setup(&w);
+    w.create(
+        "activity_1.csv",
+        &format!("{ACTIVITY_HEADER}e1,m1,2025-01-05 10:00:00,发帖,,,C1,1,0,0\ne2,zz,2025-02-05 10:00:00,签到,,,,,,\n"),
+    );
+    w.koc(&["ingest", "pipeline.yaml", "--quiet"]).expect_code(0);
+    let manifest = |w: &Workdir| -> serde_json::Value { serde_json::from_str(&w.read("store/manifest.json")).unwrap() };
+    let m = manifest(&w);
+    let index = m["event_keys"]["file"].as_str().expect("an index file");
+    assert!(index.starts_with("tables/event_keys-"), "{index}");
+    assert_eq!(m["event_keys"]["hash"], "fnv1a64");
+    assert_eq!(m["events_of_unknown_members"], 1, "e2's member zz is unknown");
+    // e1 re-delivered one month later (it moves from January to February), e3 new
+    w.create(
+        "activity_2.csv",
+        &format!("{ACTIVITY_HEADER}e1,m1,2025-02-01 09:00:00,发帖,,,C1,1,0,0\ne3,zz,2025-02-06 10:00:00,签到,,,,,,\n"),
+    );
+    let run = w.koc(&["ingest", "pipeline.yaml", "--format", "json"]);
+    run.expect_code(0);
+    assert_eq!(counts(&run, "activity_2.csv"), [2, 1, 1, 0, 0, 0]);
+    let m = manifest(&w);
+    assert_eq!(m["events_of_unknown_members"], 2);
+    assert_eq!(
+        m["unknown_by_month"],
+        serde_json::json!({"2025-02": 2}),
+        "January is empty now"
+    );
+    assert!(m["events"].get("2025-01").is_none(), "{m}");
+    assert_ne!(
+        m["event_keys"]["file"].as_str().unwrap(),
+        index,
+        "the index follows the months"
+    );
+    // a store written before the index existed: the index is built from the partitions
+    let mut old = manifest(&w);
+    old.as_object_mut().unwrap().remove("event_keys");
+    old.as_object_mut().unwrap().remove("unknown_by_month");
+    w.create("store/manifest.json", &old.to_string());
+    w.create(
+        "activity_3.csv",
+        &format!("{ACTIVITY_HEADER}e3,zz,2025-02-06 10:00:00,签到,,,,,,\ne1,m1,2025-02-01 09:00:00,发帖,,,C1,5,0,0\n"),
+    );
+    let run = w.koc(&["ingest", "pipeline.yaml", "--format", "json"]);
+    run.expect_code(0);
+    assert_eq!(counts(&run, "activity_3.csv"), [2, 0, 1, 1, 0, 0]);
+    let m = manifest(&w);
+    assert_eq!(m["events_of_unknown_members"], 2);
+    assert!(m["event_keys"]["file"].is_string());
+    // zz joins the members: every month is recounted
+    w.create(
+        "members.csv",
+        &format!("{MEMBERS_HEADER}m1,Ann,2025-01-01 08:00:00,,\nm2,Bo,2025-01-02,,\nzz,Zed,2025-01-03,,\n"),
+    );
+    w.koc(&["ingest", "pipeline.yaml", "--quiet"]).expect_code(0);
+    assert_eq!(manifest(&w)["events_of_unknown_members"], 0);
+    w.koc(&["check-store", "pipeline.yaml"]).expect_code(0);
+}
