@@ -64,10 +64,24 @@ impl KeyIndex {
     }
 
     /// Replace the entries of the rewritten months with the keys they now hold.
-    pub fn replace_months(&mut self, months: &std::collections::BTreeSet<u32>, keys: Vec<(u64, u32)>) {
+    pub fn replace_months(&mut self, months: &std::collections::BTreeSet<u32>, mut keys: Vec<(u64, u32)>) {
         self.entries.retain(|e| !months.contains(&e.1));
-        self.entries.extend(keys);
-        self.entries.sort_unstable();
+        keys.sort_unstable();
+        // merge two sorted lists: linear, where sorting everything again is not
+        let old = std::mem::take(&mut self.entries);
+        let mut out = Vec::with_capacity(old.len() + keys.len());
+        let (mut a, mut b) = (old.into_iter().peekable(), keys.into_iter().peekable());
+        loop {
+            let next = match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) if x <= y => a.next(),
+                (Some(_), Some(_)) => b.next(),
+                (Some(_), None) => a.next(),
+                (None, Some(_)) => b.next(),
+                (None, None) => break,
+            };
+            out.extend(next);
+        }
+        self.entries = out;
     }
 
     pub fn len(&self) -> usize {

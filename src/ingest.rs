@@ -183,7 +183,7 @@ pub fn ingest(loaded: &Loaded, store: &Store, progress: bool) -> Result<IngestRe
         for chunk in files.chunks(rayon::current_num_threads().max(1)) {
             let prepared: Vec<Result<Prepared>> = chunk.par_iter().map(|path| prepare(&ctx, path)).collect();
             for p in prepared {
-                let Prepared { rel, sha, kind } = p?;
+                let Prepared { rel, sha, stat, kind } = p?;
                 let kind = if new_records.iter().any(|r| r.sha256 == sha) {
                     PreparedKind::Known
                 } else {
@@ -217,6 +217,7 @@ pub fn ingest(loaded: &Loaded, store: &Store, progress: bool) -> Result<IngestRe
                             rejects_file: None,
                             ingested_at: Some(now.clone()),
                             batch,
+                            stat,
                         });
                         report.files.push(FileOutcome {
                             path: rel,
@@ -278,6 +279,7 @@ pub fn ingest(loaded: &Loaded, store: &Store, progress: bool) -> Result<IngestRe
                         rejects_file: rejects_file.clone(),
                         ingested_at: Some(now.clone()),
                         batch,
+                        stat,
                     });
                     "ingested"
                 };
@@ -372,6 +374,7 @@ struct PrepareCtx<'a> {
 struct Prepared {
     rel: String,
     sha: String,
+    stat: Option<crate::store::FileStat>,
     kind: PreparedKind,
 }
 
@@ -397,12 +400,26 @@ enum ParsedRow {
 /// run in parallel.
 fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
     let rel = relative(&ctx.loaded.dir, path);
+    let stat = std::fs::metadata(path)
+        .ok()
+        .as_ref()
+        .and_then(crate::store::FileStat::of);
+    if let Some(sha) = ctx.manifest.unchanged_sha(&rel, stat) {
+        let sha = sha.to_string();
+        return Ok(Prepared {
+            rel,
+            sha,
+            stat,
+            kind: PreparedKind::Known,
+        });
+    }
     let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
     let sha = sha256_hex(&bytes);
     if ctx.manifest.knows_sha(&sha) {
         return Ok(Prepared {
             rel,
             sha,
+            stat,
             kind: PreparedKind::Known,
         });
     }
@@ -413,6 +430,7 @@ fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
         return Ok(Prepared {
             rel,
             sha,
+            stat,
             kind: PreparedKind::Empty { encoding },
         });
     }
@@ -457,6 +475,7 @@ fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
     Ok(Prepared {
         rel,
         sha,
+        stat,
         kind: PreparedKind::Rows { encoding, rows },
     })
 }

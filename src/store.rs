@@ -72,6 +72,26 @@ pub struct FileRecord {
     /// files" of the report, a function of the store like every output.
     #[serde(default)]
     pub batch: u64,
+    /// Size and modification time when it was read: the same path with the same size
+    /// and time is not read and hashed again (like make and rsync).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stat: Option<FileStat>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct FileStat {
+    pub size: u64,
+    pub mtime_ns: i128,
+}
+
+impl FileStat {
+    pub fn of(meta: &std::fs::Metadata) -> Option<FileStat> {
+        let mtime = meta.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
+        Some(FileStat {
+            size: meta.len(),
+            mtime_ns: mtime.as_nanos() as i128,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -105,6 +125,18 @@ impl Manifest {
     pub fn last_batch(&self) -> impl Iterator<Item = &FileRecord> {
         let last = self.files.iter().map(|f| f.batch).max().unwrap_or(0);
         self.files.iter().filter(move |f| f.batch == last)
+    }
+
+    /// The sha256 recorded for this path when its size and modification time are
+    /// unchanged since it was read.
+    pub fn unchanged_sha(&self, path: &str, stat: Option<FileStat>) -> Option<&str> {
+        let stat = stat?;
+        self.files
+            .iter()
+            .rev()
+            .find(|f| f.path == path)
+            .filter(|f| f.stat == Some(stat))
+            .map(|f| f.sha256.as_str())
     }
 
     pub fn knows_sha(&self, sha: &str) -> bool {

@@ -283,3 +283,36 @@ fn later_ingests_find_stored_events_through_the_key_index() {
     assert_eq!(manifest(&w)["events_of_unknown_members"], 0);
     w.koc(&["check-store", "pipeline.yaml"]).expect_code(0);
 }
+
+/// An export whose path, size and modification time are those recorded is not read
+/// again (the nightly run does not hash years of history); touching it re-reads it.
+#[test]
+fn an_export_with_the_recorded_size_and_time_is_not_read_again() {
+    let w = Workdir::new();
+    setup(&w);
+    let path = w.path().join("activity_1.csv");
+    w.create(
+        "activity_1.csv",
+        &format!("{ACTIVITY_HEADER}e1,m1,2025-01-05 10:00:00,发帖,,,C1,1,0,0\n"),
+    );
+    w.koc(&["ingest", "pipeline.yaml", "--quiet"]).expect_code(0);
+    let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+    // the same size, another like count, the old time put back: taken as unchanged
+    w.create(
+        "activity_1.csv",
+        &format!("{ACTIVITY_HEADER}e1,m1,2025-01-05 10:00:00,发帖,,,C1,7,0,0\n"),
+    );
+    let file = std::fs::File::options().write(true).open(&path).unwrap();
+    file.set_modified(mtime).unwrap();
+    drop(file);
+    let run = w.koc(&["ingest", "pipeline.yaml", "--format", "json"]);
+    run.expect_code(0);
+    assert_eq!(json_counts(&run, "activity_1.csv")["status"], "skipped");
+    // a new modification time: read, hashed and counted
+    let file = std::fs::File::options().write(true).open(&path).unwrap();
+    file.set_modified(mtime + std::time::Duration::from_secs(60)).unwrap();
+    drop(file);
+    let run = w.koc(&["ingest", "pipeline.yaml", "--format", "json"]);
+    run.expect_code(0);
+    assert_eq!(counts(&run, "activity_1.csv"), [1, 0, 1, 0, 0, 0]);
+}
