@@ -152,6 +152,7 @@ pub fn ingest(loaded: &Loaded, store: &Store, progress: bool) -> Result<IngestRe
     let mut report = IngestReport::default();
     let mut new_records: Vec<FileRecord> = Vec::new();
     let mut working: Vec<Working> = Vec::new();
+    let mut stat_updates: Vec<(String, String, crate::store::FileStat)> = Vec::new();
     // (source, contest_id) → rows naming a contest the pipeline does not have
     let mut contest_ids: BTreeMap<(&'static str, String), u64> = BTreeMap::new();
     let layer_ids: Vec<String> = loaded
@@ -191,6 +192,10 @@ pub fn ingest(loaded: &Loaded, store: &Store, progress: bool) -> Result<IngestRe
                 };
                 let (encoding, rows) = match kind {
                     PreparedKind::Known => {
+                        // a record from before sizes and times were kept learns them now
+                        if let Some(s) = stat {
+                            stat_updates.push((rel.clone(), sha.clone(), s));
+                        }
                         report.files.push(FileOutcome {
                             path: rel,
                             source: spec.name.into(),
@@ -300,6 +305,15 @@ pub fn ingest(loaded: &Loaded, store: &Store, progress: bool) -> Result<IngestRe
         }
     }
 
+    for (path, sha, stat) in stat_updates {
+        if let Some(f) = manifest
+            .files
+            .iter_mut()
+            .find(|f| f.path == path && f.sha256 == sha && f.stat.is_none())
+        {
+            f.stat = Some(stat);
+        }
+    }
     commit(store, &mut manifest, working, new_records)?;
     report.events_of_unknown_members = manifest.events_of_unknown_members;
     for ((source, id), n) in contest_ids {
