@@ -2,49 +2,29 @@
 //!
 //! Stages follow SPEC.md: sources → ingest → store → points → tiers → metrics and
 //! layers → scouting → contests → goals and care → report → run.
-pub mod actions;
-pub mod care;
-pub mod charts;
-pub mod check;
-pub mod check_store;
-pub mod cli;
-pub mod commands;
+//!
+//! The folders show the boundary: `pipeline/` reads and checks the pipeline file,
+//! `ingest/` turns exports into the store, `stages/` computes from the loaded data
+//! (no files, environment or terminal), `output/` turns results into files and the
+//! report, `cmd/` is one file per command (the I/O edge). `model`, `store`, `table`
+//! and `fmt` are shared by all. The modules are re-exported at the root, so
+//! `crate::points` names the same module as `crate::stages::points`.
+pub mod cmd;
 pub mod compute;
-pub mod config;
-pub mod contests;
-pub mod convert;
 pub mod error;
-pub mod event_keys;
-pub mod explain;
-pub mod expr;
 pub mod fmt;
 pub mod freshness;
-pub mod goals;
-pub mod growth;
-pub mod growth_plan;
-pub mod hall_of_fame;
 pub mod ingest;
-pub mod layers;
-pub mod limits;
-pub mod lint;
-pub mod metrics;
 pub mod model;
 pub mod output;
-pub mod overlay;
-pub mod points;
-pub mod privacy;
+pub mod pipeline;
 pub mod progress;
-pub mod report;
-pub mod report_growth;
-pub mod run;
-pub mod scouting;
-pub mod simulate;
-pub mod sources;
+pub mod stages;
 pub mod store;
-pub mod summary;
-pub mod synth;
 pub mod table;
-pub mod templating;
-pub mod tiers;
-pub mod timestamps;
-pub mod xlsx;
+
+pub use cmd::{check_store, cli, commands, explain, run, simulate, synth};
+pub use ingest::{convert, event_keys, privacy, sources, timestamps};
+pub use output::{actions, charts, report, report_growth, summary, templating, xlsx};
+pub use pipeline::{check, config, expr, limits, lint, overlay};
+pub use stages::{care, contests, goals, growth, growth_plan, hall_of_fame, layers, metrics, points, scouting, tiers};

@@ -616,8 +616,8 @@ fn labels_zh() -> Value {
         "members": "人", "rank": "名次", "award": "奖项", "sweep": "参数扫描", "entry": "作品"})
 }
 
-const HTML: &str = include_str!("../templates/simulation.html");
-const MD: &str = include_str!("../templates/simulation.md");
+const HTML: &str = include_str!("../../templates/simulation.html");
+const MD: &str = include_str!("../../templates/simulation.md");
 
 fn render(out: &Path, ctx: &Value) -> Result<()> {
     let mut env = crate::templating::sandboxed_environment();

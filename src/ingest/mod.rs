@@ -1,9 +1,13 @@
 //! `koc ingest` (SPEC §4): export rows → canonical rows, rejects, upsert counts,
 //! the reject-ratio gate, and one atomic commit of the store.
+pub mod convert;
+pub mod event_keys;
+pub mod privacy;
+pub mod sources;
+pub mod timestamps;
 use crate::config::Loaded;
 use crate::convert::{Converter, Outcome};
 use crate::error::{ErrorKind, KocError};
-use crate::sources;
 use crate::store::{month_name, month_of, sha256_hex, write_atomic, Counts, FileRecord, Keyed, Manifest, Store};
 use crate::table::{self, SourceSpec, ACTIVITY};
 use crate::timestamps::TsParser;

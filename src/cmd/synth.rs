@@ -25,7 +25,7 @@ impl Rng {
     }
 }
 
-const PIPELINE: &str = include_str!("../templates/synth_pipeline.yaml");
+const PIPELINE: &str = include_str!("../../templates/synth_pipeline.yaml");
 const TOPICS: [&str; 7] = [
     "adas",
     "ev_charging",

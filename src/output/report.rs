@@ -15,12 +15,12 @@ use std::path::Path;
 
 /// The templates built into the binary: (file name, text).
 pub const EMBEDDED: [(&str, &str); 2] = [
-    ("report.html", include_str!("../templates/report.html")),
-    ("report.md", include_str!("../templates/report.md")),
+    ("report.html", include_str!("../../templates/report.html")),
+    ("report.md", include_str!("../../templates/report.md")),
 ];
 
-const LABELS_ZH: &str = include_str!("../templates/labels.zh-CN.json");
-const LABELS_EN: &str = include_str!("../templates/labels.en.json");
+const LABELS_ZH: &str = include_str!("../../templates/labels.zh-CN.json");
+const LABELS_EN: &str = include_str!("../../templates/labels.en.json");
 
 /// Data-quality figures: files, rows, rejects by reason, unknown members.
 pub fn quality(manifest: &Manifest, ds: &Dataset, ingest: &IngestReport) -> Value {

@@ -8,7 +8,7 @@ use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook, Worksheet}
 use serde_json::Value;
 use std::path::Path;
 
-const COLUMNS_ZH: &str = include_str!("../templates/columns.zh-CN.json");
+const COLUMNS_ZH: &str = include_str!("../../templates/columns.zh-CN.json");
 
 /// Header and sheet names for the program's locale (ids where no name is known).
 struct Names {

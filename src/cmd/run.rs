@@ -68,7 +68,7 @@ pub fn run(loaded: &Loaded, as_of: Day, progress: bool) -> Result<RunOutcome> {
         .tempdir_in(&runs)
         .with_context(|| format!("cannot create a folder in {}", runs.display()))?;
     let mut row_counts = serde_json::Map::new();
-    let ledger_rows = crate::points::tables::write_ledger(
+    let ledger_rows = crate::output::ledger::write_ledger(
         &loaded.pipeline,
         &ds,
         &computed.points,

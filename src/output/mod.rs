@@ -1,5 +1,13 @@
 //! Output tables: one in-memory shape written as Excel-safe CSV (SPEC §11), as
 //! sheets of report.xlsx, and handed to the report templates.
+pub mod actions;
+pub mod charts;
+pub mod ledger;
+pub mod report;
+pub mod report_growth;
+pub mod summary;
+pub mod templating;
+pub mod xlsx;
 use anyhow::Result;
 use serde::Serialize;
 

@@ -1,0 +1,8 @@
+//! One module per command: the I/O edge (files, the terminal, exit codes).
+pub mod check_store;
+pub mod cli;
+pub mod commands;
+pub mod explain;
+pub mod run;
+pub mod simulate;
+pub mod synth;
