@@ -302,6 +302,12 @@ impl Store {
         self.write_frame(rel_dir, stem, &mut df)
     }
 
+    /// `write_table` for packed rows (ingest's working set).
+    pub fn write_packed(&self, rel_dir: &str, stem: &str, spec: &SourceSpec, rows: &[&[u8]]) -> Result<String> {
+        let mut df = packed_to_frame(spec, rows)?;
+        self.write_frame(rel_dir, stem, &mut df)
+    }
+
     /// Write a frame as a new content-named Parquet file; returns its store-relative path.
     pub fn write_frame(&self, rel_dir: &str, stem: &str, df: &mut DataFrame) -> Result<String> {
         let mut buf = Vec::new();
@@ -363,8 +369,17 @@ impl Store {
 /// The month partition of an event row, as a number (2025-07 → 202507): cheap to
 /// compute for every row; `month_name` turns it into the folder's `YYYY-MM`.
 pub fn month_of(row: &Row) -> u32 {
+    month_of_ts(row[ACTIVITY.index("occurred_at")].ts())
+}
+
+/// The month partition of a packed event row.
+pub fn month_of_packed(row: &[u8]) -> u32 {
+    month_of_ts(crate::table::packed_field(row, ACTIVITY.index("occurred_at")).ts())
+}
+
+fn month_of_ts(ts: crate::fmt::Ts) -> u32 {
     use chrono::Datelike;
-    let d = crate::fmt::date_of(day_of_ts(row[ACTIVITY.index("occurred_at")].ts()));
+    let d = crate::fmt::date_of(day_of_ts(ts));
     d.year() as u32 * 100 + d.month()
 }
 
@@ -537,6 +552,70 @@ fn to_frame(spec: &SourceSpec, rows: &[&Row]) -> Result<DataFrame> {
     Ok(DataFrame::new(rows.len(), cols)?)
 }
 
+/// `to_frame` for packed rows, reading each value in place (no per-value allocation).
+fn packed_to_frame(spec: &SourceSpec, rows: &[&[u8]]) -> Result<DataFrame> {
+    use crate::table::{packed_ref, ValRef};
+    let mut cols = Vec::with_capacity(spec.cols.len());
+    for (i, c) in spec.cols.iter().enumerate() {
+        let name: PlSmallStr = c.name.into();
+        let col = match c.kind {
+            Kind::Text | Kind::Action => Column::new(
+                name,
+                rows.iter()
+                    .map(|r| match packed_ref(r, i) {
+                        ValRef::Str(s) => Some(s),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            Kind::Count => Column::new(
+                name,
+                rows.iter()
+                    .map(|r| match packed_ref(r, i) {
+                        ValRef::Null => None,
+                        ValRef::Int(i) => Some(i),
+                        ValRef::Num(x) => Some(x as i64),
+                        _ => Some(0),
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            Kind::Num => Column::new(
+                name,
+                rows.iter()
+                    .map(|r| match packed_ref(r, i) {
+                        ValRef::Null => None,
+                        ValRef::Int(i) => Some(i as f64),
+                        ValRef::Num(x) => Some(x),
+                        _ => Some(0.0),
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            Kind::Ts => Column::new(
+                name,
+                rows.iter()
+                    .map(|r| match packed_ref(r, i) {
+                        ValRef::Ts(t) => Some(t * MS),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>(),
+            )
+            .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))?,
+            Kind::Date => Column::new(
+                name,
+                rows.iter()
+                    .map(|r| match packed_ref(r, i) {
+                        ValRef::Date(d) => Some(d),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>(),
+            )
+            .cast(&DataType::Date)?,
+        };
+        cols.push(col);
+    }
+    Ok(DataFrame::new(rows.len(), cols)?)
+}
+
 fn from_frame(spec: &SourceSpec, df: &DataFrame) -> Result<Vec<Row>> {
     let n = df.height();
     let mut rows: Vec<Row> = (0..n).map(|_| Vec::with_capacity(spec.cols.len())).collect();
@@ -578,4 +657,5 @@ fn from_frame(spec: &SourceSpec, df: &DataFrame) -> Result<Vec<Row>> {
 }
 
 /// Rows keyed by their upsert key, in first-seen order.
-pub type Keyed = IndexMap<String, Row, foldhash::fast::RandomState>;
+/// Rows by key while ingesting, packed (`table::Packed`).
+pub type Keyed = IndexMap<String, crate::table::Packed, foldhash::fast::RandomState>;

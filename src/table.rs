@@ -255,3 +255,156 @@ impl Val {
 }
 
 pub type Row = Vec<Val>;
+
+/// A row packed into one allocation while ingest holds it (a `Row` of ten values
+/// costs ~500 bytes in small allocations; packed, an event is ~70): per value a tag
+/// byte, then 8 bytes for a number or time, 4 for a day, or a u32 length and the
+/// UTF-8 bytes of a text. Equal rows pack to equal bytes, so comparing packed rows is
+/// comparing rows.
+pub type Packed = Box<[u8]>;
+
+const TAG_NULL: u8 = 0;
+const TAG_STR: u8 = 1;
+const TAG_INT: u8 = 2;
+const TAG_NUM: u8 = 3;
+const TAG_TS: u8 = 4;
+const TAG_DATE: u8 = 5;
+
+pub fn pack(row: &[Val]) -> Packed {
+    let mut out = Vec::with_capacity(16 * row.len());
+    for v in row {
+        match v {
+            Val::Null => out.push(TAG_NULL),
+            Val::Str(s) => {
+                out.push(TAG_STR);
+                out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+                out.extend_from_slice(s.as_bytes());
+            }
+            Val::Int(i) => {
+                out.push(TAG_INT);
+                out.extend_from_slice(&i.to_le_bytes());
+            }
+            Val::Num(x) => {
+                out.push(TAG_NUM);
+                // -0 and 0 are the same number: the same bytes
+                let x = if *x == 0.0 { 0.0f64 } else { *x };
+                out.extend_from_slice(&x.to_bits().to_le_bytes());
+            }
+            Val::Ts(t) => {
+                out.push(TAG_TS);
+                out.extend_from_slice(&t.to_le_bytes());
+            }
+            Val::Date(d) => {
+                out.push(TAG_DATE);
+                out.extend_from_slice(&d.to_le_bytes());
+            }
+        }
+    }
+    out.into_boxed_slice()
+}
+
+/// The value at `at` and where the next one starts.
+fn unpack_one(p: &[u8], at: usize) -> (Val, usize) {
+    let n8 = |i: usize| -> [u8; 8] { p[i..i + 8].try_into().expect("8 bytes") };
+    match p[at] {
+        TAG_STR => {
+            let len = u32::from_le_bytes(p[at + 1..at + 5].try_into().expect("4 bytes")) as usize;
+            let s = std::str::from_utf8(&p[at + 5..at + 5 + len]).expect("packed from a String");
+            (Val::Str(s.to_string()), at + 5 + len)
+        }
+        TAG_INT => (Val::Int(i64::from_le_bytes(n8(at + 1))), at + 9),
+        TAG_NUM => (Val::Num(f64::from_bits(u64::from_le_bytes(n8(at + 1)))), at + 9),
+        TAG_TS => (Val::Ts(i64::from_le_bytes(n8(at + 1))), at + 9),
+        TAG_DATE => (
+            Val::Date(Day::from_le_bytes(p[at + 1..at + 5].try_into().expect("4 bytes"))),
+            at + 5,
+        ),
+        _ => (Val::Null, at + 1),
+    }
+}
+
+pub fn unpack(p: &[u8]) -> Row {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < p.len() {
+        let (v, next) = unpack_one(p, at);
+        out.push(v);
+        at = next;
+    }
+    out
+}
+
+/// Value `index` of a packed row, skipping the ones before it.
+pub fn packed_field(p: &[u8], index: usize) -> Val {
+    unpack_one(p, field_start(p, index)).0
+}
+
+fn field_start(p: &[u8], index: usize) -> usize {
+    let mut at = 0;
+    for _ in 0..index {
+        at = match p[at] {
+            TAG_STR => at + 5 + u32::from_le_bytes(p[at + 1..at + 5].try_into().expect("4 bytes")) as usize,
+            TAG_INT | TAG_NUM | TAG_TS => at + 9,
+            TAG_DATE => at + 5,
+            _ => at + 1,
+        };
+    }
+    at
+}
+
+/// A packed value, borrowed: writing a partition reads text without copying it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ValRef<'a> {
+    Null,
+    Str(&'a str),
+    Int(i64),
+    Num(f64),
+    Ts(Ts),
+    Date(Day),
+}
+
+/// Value `index` of a packed row, borrowed.
+pub fn packed_ref(p: &[u8], index: usize) -> ValRef<'_> {
+    let at = field_start(p, index);
+    let n8 = |i: usize| -> [u8; 8] { p[i..i + 8].try_into().expect("8 bytes") };
+    match p[at] {
+        TAG_STR => {
+            let len = u32::from_le_bytes(p[at + 1..at + 5].try_into().expect("4 bytes")) as usize;
+            ValRef::Str(std::str::from_utf8(&p[at + 5..at + 5 + len]).expect("packed from a String"))
+        }
+        TAG_INT => ValRef::Int(i64::from_le_bytes(n8(at + 1))),
+        TAG_NUM => ValRef::Num(f64::from_bits(u64::from_le_bytes(n8(at + 1)))),
+        TAG_TS => ValRef::Ts(i64::from_le_bytes(n8(at + 1))),
+        TAG_DATE => ValRef::Date(Day::from_le_bytes(p[at + 1..at + 5].try_into().expect("4 bytes"))),
+        _ => ValRef::Null,
+    }
+}
+
+#[cfg(test)]
+mod packing_tests {
+    use super::*;
+
+    #[test]
+    fn packed_rows_unpack_to_the_same_values_and_compare_as_rows() {
+        let row = vec![
+            Val::Str("E1".into()),
+            Val::Null,
+            Val::Ts(1_735_000_000),
+            Val::Str("发帖".into()),
+            Val::Int(-3),
+            Val::Num(2.5),
+            Val::Date(20_000),
+            Val::Str(String::new()),
+        ];
+        let p = pack(&row);
+        assert_eq!(unpack(&p), row);
+        for (i, v) in row.iter().enumerate() {
+            assert_eq!(&packed_field(&p, i), v, "field {i}");
+        }
+        let mut other = row.clone();
+        other[4] = Val::Int(-4);
+        assert_ne!(pack(&other), p);
+        // -0 and 0 are one number
+        assert_eq!(pack(&[Val::Num(-0.0)]), pack(&[Val::Num(0.0)]));
+    }
+}

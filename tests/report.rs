@@ -259,7 +259,7 @@ fn a_run_killed_between_its_two_renames_is_put_back_by_the_next_command() {
 }
 
 /// report.xlsx as Excel users see it: a summary sheet first (this program is in
-/// English; Chinese names are src/xlsx.rs's unit test), a frozen bold header row with a filter, real dates, numbers and booleans.
+/// English; Chinese names are src/output/xlsx.rs's unit test), a frozen bold header row with a filter, real dates, numbers and booleans.
 #[test]
 fn the_workbook_has_a_summary_frozen_headers_filters_and_typed_cells() {
     use std::io::Read;

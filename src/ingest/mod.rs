@@ -8,7 +8,7 @@ pub mod timestamps;
 use crate::config::Loaded;
 use crate::convert::{Converter, Outcome};
 use crate::error::{ErrorKind, KocError};
-use crate::store::{month_name, month_of, sha256_hex, write_atomic, Counts, FileRecord, Keyed, Manifest, Store};
+use crate::store::{month_name, month_of_packed, sha256_hex, write_atomic, Counts, FileRecord, Keyed, Manifest, Store};
 use crate::table::{self, SourceSpec, ACTIVITY};
 use crate::timestamps::TsParser;
 use anyhow::Result;
@@ -96,7 +96,7 @@ impl Working {
         };
         if spec.name != ACTIVITY.name {
             for r in store.load(manifest, spec)? {
-                w.rows.insert(spec.key_of(&r), r);
+                w.rows.insert(spec.key_of(&r), table::pack(&r));
             }
             return Ok(w);
         }
@@ -135,7 +135,7 @@ impl Working {
         }
         if let Some(rel) = lazy.files.get(&month) {
             for r in store.read_rows(self.spec, rel)? {
-                self.rows.entry(self.spec.key_of(&r)).or_insert(r);
+                self.rows.entry(self.spec.key_of(&r)).or_insert_with(|| table::pack(&r));
             }
         }
         Ok(())
@@ -270,12 +270,19 @@ pub fn ingest(loaded: &Loaded, store: &Store, progress: bool) -> Result<IngestRe
                     unknown_contests(spec, &outcome.staged, &loaded.pipeline, &mut contest_ids);
                     for (key, row) in outcome.staged {
                         if spec.name == ACTIVITY.name {
-                            if let Some(old) = work.rows.get(&key) {
-                                work.touched_months.insert(month_of(old));
-                            }
-                            work.touched_months.insert(month_of(&row));
+                            work.touched_months.insert(month_of_packed(&row));
                         }
-                        work.rows.insert(key, row);
+                        match work.rows.entry(key) {
+                            indexmap::map::Entry::Occupied(mut o) => {
+                                if spec.name == ACTIVITY.name {
+                                    work.touched_months.insert(month_of_packed(o.get()));
+                                }
+                                o.insert(row);
+                            }
+                            indexmap::map::Entry::Vacant(v) => {
+                                v.insert(row);
+                            }
+                        }
                         work.changed = true;
                     }
                     new_records.push(FileRecord {
@@ -353,7 +360,7 @@ impl IngestReport {
 /// of the pipeline has (SPEC §4: stored, and reported as a warning per id).
 fn unknown_contests(
     spec: &'static SourceSpec,
-    rows: &[(String, table::Row)],
+    rows: &[(String, table::Packed)],
     pipeline: &crate::config::Pipeline,
     out: &mut BTreeMap<(&'static str, String), u64>,
 ) {
@@ -362,7 +369,8 @@ fn unknown_contests(
     }
     let col = spec.index("contest_id");
     for (_, row) in rows {
-        let id = row[col].str().unwrap_or_default();
+        let id = table::packed_field(row, col).string().unwrap_or_default();
+        let id = id.as_str();
         if !pipeline.contests.iter().any(|c| c.id == id) {
             *out.entry((spec.name, id.to_string())).or_insert(0) += 1;
         }
@@ -372,7 +380,7 @@ fn unknown_contests(
 /// The result of reading one file against the working set.
 struct FileResult {
     counts: Counts,
-    staged: Vec<(String, table::Row)>,
+    staged: Vec<(String, table::Packed)>,
     rejects: Vec<u8>,
     reasons: BTreeMap<String, u64>,
 }
@@ -408,10 +416,12 @@ enum PreparedKind {
     },
 }
 
-/// A data line of an export: its line number and what it became.
+/// A data line of an export: its line number and what it became. Accepted rows are
+/// keyed and packed on the thread that converted them (allocated and freed there).
 enum ParsedRow {
     Unreadable { line: u64, reason: String },
     Converted { line: u64, outcome: Outcome },
+    Row { key: String, packed: table::Packed },
 }
 
 /// Read, hash, decode and convert one file: pure work on the file alone, so files
@@ -483,11 +493,18 @@ fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
         if record.len() == 1 && record[0].is_empty() {
             continue; // a blank line is no row
         }
-        let mut outcome = conv.convert(&record);
-        if let (Outcome::Row(row), Some(p)) = (&mut outcome, ctx.privacy) {
-            p.apply(ctx.spec, row);
+        match conv.convert(&record) {
+            Outcome::Row(mut row) => {
+                if let Some(p) = ctx.privacy {
+                    p.apply(ctx.spec, &mut row);
+                }
+                rows.push(ParsedRow::Row {
+                    key: ctx.spec.key_of(&row),
+                    packed: table::pack(&row),
+                });
+            }
+            outcome => rows.push(ParsedRow::Converted { line, outcome }),
         }
-        rows.push(ParsedRow::Converted { line, outcome });
     }
     let encoding = export.encoding;
     Ok(Prepared {
@@ -530,16 +547,7 @@ fn classify(
                 continue;
             }
             ParsedRow::Converted { line, outcome } => (line, outcome),
-        };
-        match outcome {
-            Outcome::Ignored => counts.ignored += 1,
-            Outcome::Rejected(d) => {
-                counts.rejected += 1;
-                *reasons.entry(reason_kind(&d.reason)).or_insert(0) += 1;
-                rejects.write_record([spec.name, rel, &line.to_string(), &d.column, &d.value, &d.reason])?;
-            }
-            Outcome::Row(row) => {
-                let key = spec.key_of(&row);
+            ParsedRow::Row { key, packed: row } => {
                 if !staged.contains_key(&key) {
                     work.ensure_key(store, &key)?;
                 }
@@ -550,6 +558,22 @@ fn classify(
                     Some(_) => counts.updated += 1,
                 }
                 staged.insert(key, row);
+                continue;
+            }
+        };
+        match outcome {
+            Outcome::Ignored => counts.ignored += 1,
+            Outcome::Rejected(d) => {
+                counts.rejected += 1;
+                *reasons.entry(reason_kind(&d.reason)).or_insert(0) += 1;
+                rejects.write_record([spec.name, rel, &line.to_string(), &d.column, &d.value, &d.reason])?;
+            }
+            // accepted rows arrive packed (`ParsedRow::Row`); a converted row here
+            // would be one that `prepare` did not pack: count it rejected, never drop it
+            Outcome::Row(_) => {
+                counts.rejected += 1;
+                *reasons.entry("internal".to_string()).or_insert(0) += 1;
+                rejects.write_record([spec.name, rel, &line.to_string(), "", "", "internal: row not packed"])?;
             }
         }
     }
@@ -628,10 +652,13 @@ fn commit(store: &Store, manifest: &mut Manifest, working: Vec<Working>, new_rec
     let recount = working
         .iter()
         .any(|w| w.changed && (w.spec.name == ACTIVITY.name || w.spec.name == table::MEMBERS.name));
-    let members: Option<std::collections::HashSet<String>> = working
-        .iter()
-        .find(|w| w.spec.name == table::MEMBERS.name)
-        .map(|w| w.rows.values().filter_map(|r| r[0].string()).collect());
+    let members: Option<std::collections::HashSet<String>> =
+        working.iter().find(|w| w.spec.name == table::MEMBERS.name).map(|w| {
+            w.rows
+                .values()
+                .filter_map(|r| table::packed_field(r, 0).string())
+                .collect()
+        });
     let members_changed = working.iter().any(|w| w.changed && w.spec.name == table::MEMBERS.name);
     for mut w in working {
         if !w.changed {
@@ -642,29 +669,57 @@ fn commit(store: &Store, manifest: &mut Manifest, working: Vec<Working>, new_rec
             for m in w.touched_months.clone() {
                 w.ensure_month(store, m)?;
             }
-            let mut by_month: BTreeMap<u32, Vec<&table::Row>> = BTreeMap::new();
+            let mut by_month: BTreeMap<u32, Vec<&table::Packed>> = BTreeMap::new();
             for r in w.rows.values() {
-                let m = month_of(r);
+                let m = month_of_packed(r);
                 if w.touched_months.contains(&m) {
                     by_month.entry(m).or_default().push(r);
                 }
             }
+            // events of unknown members: only the rewritten months are recounted, unless
+            // the members changed (then every month is, below)
+            let known = if members_changed {
+                None
+            } else {
+                Some(known_members(store, manifest, members.as_ref())?)
+            };
             let mut new_keys = Vec::new();
             for m in &w.touched_months {
-                match by_month.get_mut(m) {
-                    Some(rows) => {
+                match by_month.get(m) {
+                    Some(packed) => {
+                        use table::{packed_ref, ValRef};
+                        fn text(r: &[u8], i: usize) -> &str {
+                            match packed_ref(r, i) {
+                                ValRef::Str(s) => s,
+                                _ => "",
+                            }
+                        }
+                        fn ts(r: &[u8]) -> i64 {
+                            match packed_ref(r, 2) {
+                                ValRef::Ts(t) => t,
+                                _ => 0,
+                            }
+                        }
                         // one order inside a partition: by time, then event_id (ids are unique)
-                        rows.sort_unstable_by(|a, b| (a[2].ts(), a[0].str()).cmp(&(b[2].ts(), b[0].str())));
+                        let mut order: Vec<(i64, &str, &[u8])> =
+                            packed.iter().map(|p| (ts(p), text(p, 0), &p[..])).collect();
+                        order.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+                        let rows: Vec<&[u8]> = order.iter().map(|o| o.2).collect();
                         let rel =
-                            store.write_table(&format!("events/month={}", month_name(*m)), "part", w.spec, rows)?;
+                            store.write_packed(&format!("events/month={}", month_name(*m)), "part", w.spec, &rows)?;
                         manifest.events.insert(month_name(*m), rel);
-                        new_keys.extend(
-                            rows.iter()
-                                .map(|r| (crate::event_keys::key_hash(r[0].str().unwrap_or("")), *m)),
-                        );
+                        new_keys.extend(order.iter().map(|o| (crate::event_keys::key_hash(o.1), *m)));
+                        if let Some(known) = &known {
+                            let n = rows
+                                .iter()
+                                .filter(|r| matches!(packed_ref(r, 1), ValRef::Str(id) if !known.contains(id)))
+                                .count() as u64;
+                            manifest.unknown_by_month.insert(month_name(*m), n);
+                        }
                     }
                     None => {
                         manifest.events.remove(&month_name(*m));
+                        manifest.unknown_by_month.remove(&month_name(*m));
                     }
                 }
             }
@@ -676,28 +731,9 @@ fn commit(store: &Store, manifest: &mut Manifest, working: Vec<Working>, new_rec
                     hash: crate::event_keys::HASH.into(),
                 });
             }
-            // events of unknown members: only the rewritten months are recounted, unless
-            // the members changed (then every month is, below)
-            if !members_changed {
-                let known = known_members(store, manifest, members.as_ref())?;
-                for m in &w.touched_months {
-                    match by_month.get(m) {
-                        Some(rows) => {
-                            let n = rows
-                                .iter()
-                                .filter(|r| r[1].str().is_some_and(|id| !known.contains(id)))
-                                .count() as u64;
-                            manifest.unknown_by_month.insert(month_name(*m), n);
-                        }
-                        None => {
-                            manifest.unknown_by_month.remove(&month_name(*m));
-                        }
-                    }
-                }
-            }
         } else {
-            let rows: Vec<&table::Row> = w.rows.values().collect();
-            let rel = store.write_table("tables", w.spec.name, w.spec, &rows)?;
+            let rows: Vec<&[u8]> = w.rows.values().map(|p| &p[..]).collect();
+            let rel = store.write_packed("tables", w.spec.name, w.spec, &rows)?;
             manifest.tables.insert(w.spec.name.to_string(), rel);
         }
     }
