@@ -552,68 +552,71 @@ fn to_frame(spec: &SourceSpec, rows: &[&Row]) -> Result<DataFrame> {
     Ok(DataFrame::new(rows.len(), cols)?)
 }
 
-/// `to_frame` for packed rows, reading each value in place (no per-value allocation).
+/// `to_frame` for packed rows: one walk over each row's bytes, values read in place
+/// (no per-value allocation).
 fn packed_to_frame(spec: &SourceSpec, rows: &[&[u8]]) -> Result<DataFrame> {
-    use crate::table::{packed_ref, ValRef};
-    let mut cols = Vec::with_capacity(spec.cols.len());
-    for (i, c) in spec.cols.iter().enumerate() {
-        let name: PlSmallStr = c.name.into();
-        let col = match c.kind {
-            Kind::Text | Kind::Action => Column::new(
-                name,
-                rows.iter()
-                    .map(|r| match packed_ref(r, i) {
-                        ValRef::Str(s) => Some(s),
-                        _ => None,
-                    })
-                    .collect::<Vec<_>>(),
-            ),
-            Kind::Count => Column::new(
-                name,
-                rows.iter()
-                    .map(|r| match packed_ref(r, i) {
-                        ValRef::Null => None,
-                        ValRef::Int(i) => Some(i),
-                        ValRef::Num(x) => Some(x as i64),
-                        _ => Some(0),
-                    })
-                    .collect::<Vec<_>>(),
-            ),
-            Kind::Num => Column::new(
-                name,
-                rows.iter()
-                    .map(|r| match packed_ref(r, i) {
-                        ValRef::Null => None,
-                        ValRef::Int(i) => Some(i as f64),
-                        ValRef::Num(x) => Some(x),
-                        _ => Some(0.0),
-                    })
-                    .collect::<Vec<_>>(),
-            ),
-            Kind::Ts => Column::new(
-                name,
-                rows.iter()
-                    .map(|r| match packed_ref(r, i) {
-                        ValRef::Ts(t) => Some(t * MS),
-                        _ => None,
-                    })
-                    .collect::<Vec<_>>(),
-            )
-            .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))?,
-            Kind::Date => Column::new(
-                name,
-                rows.iter()
-                    .map(|r| match packed_ref(r, i) {
-                        ValRef::Date(d) => Some(d),
-                        _ => None,
-                    })
-                    .collect::<Vec<_>>(),
-            )
-            .cast(&DataType::Date)?,
-        };
-        cols.push(col);
+    use crate::table::{packed_refs, ValRef};
+    enum Buf<'a> {
+        Text(Vec<Option<&'a str>>),
+        Int(Vec<Option<i64>>),
+        Num(Vec<Option<f64>>),
+        Ts(Vec<Option<i64>>),
+        Date(Vec<Option<i32>>),
     }
-    Ok(DataFrame::new(rows.len(), cols)?)
+    let n = rows.len();
+    let mut bufs: Vec<Buf> = spec
+        .cols
+        .iter()
+        .map(|c| match c.kind {
+            Kind::Text | Kind::Action => Buf::Text(Vec::with_capacity(n)),
+            Kind::Count => Buf::Int(Vec::with_capacity(n)),
+            Kind::Num => Buf::Num(Vec::with_capacity(n)),
+            Kind::Ts => Buf::Ts(Vec::with_capacity(n)),
+            Kind::Date => Buf::Date(Vec::with_capacity(n)),
+        })
+        .collect();
+    for r in rows {
+        for (buf, v) in bufs.iter_mut().zip(packed_refs(r)) {
+            match buf {
+                Buf::Text(b) => b.push(match v {
+                    ValRef::Str(s) => Some(s),
+                    _ => None,
+                }),
+                Buf::Int(b) => b.push(match v {
+                    ValRef::Null => None,
+                    ValRef::Int(i) => Some(i),
+                    ValRef::Num(x) => Some(x as i64),
+                    _ => Some(0),
+                }),
+                Buf::Num(b) => b.push(match v {
+                    ValRef::Null => None,
+                    ValRef::Int(i) => Some(i as f64),
+                    ValRef::Num(x) => Some(x),
+                    _ => Some(0.0),
+                }),
+                Buf::Ts(b) => b.push(match v {
+                    ValRef::Ts(t) => Some(t * MS),
+                    _ => None,
+                }),
+                Buf::Date(b) => b.push(match v {
+                    ValRef::Date(d) => Some(d),
+                    _ => None,
+                }),
+            }
+        }
+    }
+    let mut cols = Vec::with_capacity(spec.cols.len());
+    for (c, buf) in spec.cols.iter().zip(bufs) {
+        let name: PlSmallStr = c.name.into();
+        cols.push(match buf {
+            Buf::Text(b) => Column::new(name, b),
+            Buf::Int(b) => Column::new(name, b),
+            Buf::Num(b) => Column::new(name, b),
+            Buf::Ts(b) => Column::new(name, b).cast(&DataType::Datetime(TimeUnit::Milliseconds, None))?,
+            Buf::Date(b) => Column::new(name, b).cast(&DataType::Date)?,
+        });
+    }
+    Ok(DataFrame::new(n, cols)?)
 }
 
 fn from_frame(spec: &SourceSpec, df: &DataFrame) -> Result<Vec<Row>> {

@@ -365,18 +365,38 @@ pub enum ValRef<'a> {
 
 /// Value `index` of a packed row, borrowed.
 pub fn packed_ref(p: &[u8], index: usize) -> ValRef<'_> {
-    let at = field_start(p, index);
+    value_at(p, field_start(p, index)).0
+}
+
+/// Every value of a packed row in order, borrowed (one walk over the bytes).
+pub fn packed_refs(p: &[u8]) -> impl Iterator<Item = ValRef<'_>> {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        if at >= p.len() {
+            return None;
+        }
+        let (v, next) = value_at(p, at);
+        at = next;
+        Some(v)
+    })
+}
+
+fn value_at(p: &[u8], at: usize) -> (ValRef<'_>, usize) {
     let n8 = |i: usize| -> [u8; 8] { p[i..i + 8].try_into().expect("8 bytes") };
     match p[at] {
         TAG_STR => {
             let len = u32::from_le_bytes(p[at + 1..at + 5].try_into().expect("4 bytes")) as usize;
-            ValRef::Str(std::str::from_utf8(&p[at + 5..at + 5 + len]).expect("packed from a String"))
+            let s = std::str::from_utf8(&p[at + 5..at + 5 + len]).expect("packed from a String");
+            (ValRef::Str(s), at + 5 + len)
         }
-        TAG_INT => ValRef::Int(i64::from_le_bytes(n8(at + 1))),
-        TAG_NUM => ValRef::Num(f64::from_bits(u64::from_le_bytes(n8(at + 1)))),
-        TAG_TS => ValRef::Ts(i64::from_le_bytes(n8(at + 1))),
-        TAG_DATE => ValRef::Date(Day::from_le_bytes(p[at + 1..at + 5].try_into().expect("4 bytes"))),
-        _ => ValRef::Null,
+        TAG_INT => (ValRef::Int(i64::from_le_bytes(n8(at + 1))), at + 9),
+        TAG_NUM => (ValRef::Num(f64::from_bits(u64::from_le_bytes(n8(at + 1)))), at + 9),
+        TAG_TS => (ValRef::Ts(i64::from_le_bytes(n8(at + 1))), at + 9),
+        TAG_DATE => (
+            ValRef::Date(Day::from_le_bytes(p[at + 1..at + 5].try_into().expect("4 bytes"))),
+            at + 5,
+        ),
+        _ => (ValRef::Null, at + 1),
     }
 }
 
