@@ -316,3 +316,23 @@ fn an_export_with_the_recorded_size_and_time_is_not_read_again() {
     run.expect_code(0);
     assert_eq!(counts(&run, "activity_1.csv"), [1, 0, 1, 0, 0, 0]);
 }
+
+/// The reasons table counts rejects by the kind the converter found, not by words
+/// in the message: a value that reads "too many fields" is still a bad count.
+#[test]
+fn reject_kinds_come_from_the_defect_not_from_its_text() {
+    let w = Workdir::new();
+    setup(&w);
+    w.create(
+        "activity_1.csv",
+        &format!("{ACTIVITY_HEADER}e1,m1,2025-01-05 10:00:00,发帖,,,C1,too many fields,0,0\ne2,m1,2025-01-05 11:00:00,发帖,,,C1,1,0,0\n"),
+    );
+    let run = w.koc(&["ingest", "pipeline.yaml", "--format", "json"]);
+    run.expect_code(0);
+    let f = json_counts(&run, "activity_1.csv");
+    assert_eq!(
+        f["reject_reasons"],
+        serde_json::json!({"count not an integer ≥ 0": 1}),
+        "{f}"
+    );
+}

@@ -542,7 +542,9 @@ fn classify(
         let (line, outcome) = match row {
             ParsedRow::Unreadable { line, reason } => {
                 counts.rejected += 1;
-                *reasons.entry("unreadable row".to_string()).or_insert(0) += 1;
+                *reasons
+                    .entry(crate::convert::RejectKind::Unreadable.label().to_string())
+                    .or_insert(0) += 1;
                 rejects.write_record([spec.name, rel, &line.to_string(), "", "", &reason])?;
                 continue;
             }
@@ -565,7 +567,7 @@ fn classify(
             Outcome::Ignored => counts.ignored += 1,
             Outcome::Rejected(d) => {
                 counts.rejected += 1;
-                *reasons.entry(reason_kind(&d.reason)).or_insert(0) += 1;
+                *reasons.entry(d.kind.label().to_string()).or_insert(0) += 1;
                 rejects.write_record([spec.name, rel, &line.to_string(), &d.column, &d.value, &d.reason])?;
             }
             // accepted rows arrive packed (`ParsedRow::Row`); a converted row here
@@ -619,30 +621,6 @@ fn excel_safe(csv_bytes: &[u8]) -> Result<Vec<u8>> {
         );
     }
     t.to_csv()
-}
-
-/// The kind of a reject reason, without the offending value, for the data-quality table.
-fn reason_kind(reason: &str) -> String {
-    let kinds = [
-        ("too few fields", "too few fields"),
-        ("unterminated quote", "unterminated quote"),
-        ("too many fields", "too many fields"),
-        ("empty required field", "empty required field"),
-        ("unknown action", "unknown action"),
-        ("unparseable timestamp", "unparseable timestamp"),
-        ("unparseable date", "unparseable date"),
-        ("negative count", "count not an integer ≥ 0"),
-        ("not an integer", "count not an integer ≥ 0"),
-        ("not a number", "not a number"),
-        ("implausibly large", "count implausibly large"),
-        ("unknown layer", "unknown layer"),
-    ];
-    for (needle, kind) in kinds {
-        if reason.contains(needle) {
-            return kind.to_string();
-        }
-    }
-    reason.to_string()
 }
 
 fn commit(store: &Store, manifest: &mut Manifest, working: Vec<Working>, new_records: Vec<FileRecord>) -> Result<()> {
