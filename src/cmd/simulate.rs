@@ -212,10 +212,10 @@ fn headline_table(names: &[String], all: &[(&Loaded, &Computed)]) -> Table {
             c.newcomers.iter().filter(|n| n.flagged).count().to_string(),
         );
         for (k, g) in c.goals.iter().enumerate() {
-            add(300 + k, format!("goal {}", g.id), g.status.to_string());
+            add(300 + k, format!("goal {}", g.id), g.status.as_str().to_string());
         }
         for (k, ct) in c.contests.iter().enumerate() {
-            let winner = ct.podium.first().map(|w| w.1.clone()).unwrap_or_default();
+            let winner = ct.podium.first().map(|w| w.entry_id.clone()).unwrap_or_default();
             add(400 + k, format!("contest {} winner", ct.id), winner);
         }
         // the growth path (SPEC §15): members per stage, matches and filled roles
@@ -373,14 +373,18 @@ fn context(
                 .iter()
                 .zip(&b.contests)
                 .map(|(sc, bc)| {
-                    let before: BTreeMap<&str, (usize, &str)> = bc.podium.iter().map(|x| (x.1.as_str(), (x.0, x.4.as_str()))).collect();
+                    let before: BTreeMap<&str, (usize, &str)> = bc
+                        .podium
+                        .iter()
+                        .map(|x| (x.entry_id.as_str(), (x.rank, x.award.as_str())))
+                        .collect();
                     let moves: Vec<Value> = sc
                         .podium
                         .iter()
-                        .filter(|x| before.get(x.1.as_str()) != Some(&(x.0, x.4.as_str())))
+                        .filter(|x| before.get(x.entry_id.as_str()) != Some(&(x.rank, x.award.as_str())))
                         .map(|x| {
-                            let was = before.get(x.1.as_str());
-                            json!({"entry_id": x.1, "rank_before": was.map(|w| w.0), "rank": x.0, "award_before": was.map(|w| w.1), "award": x.4})
+                            let was = before.get(x.entry_id.as_str());
+                            json!({"entry_id": x.entry_id, "rank_before": was.map(|w| w.0), "rank": x.rank, "award_before": was.map(|w| w.1), "award": x.award})
                         })
                         .collect();
                     json!({"id": sc.id, "name": base.pipeline.display_name(&sc.id), "moves": moves})
@@ -394,7 +398,7 @@ fn context(
                 .filter(|(s, g)| s.status != g.status)
                 .map(|(s, g)| {
                     json!({"id": s.id, "name": base.pipeline.display_name(&s.id),
-                        "before": status_label(g.status), "after": status_label(s.status)})
+                        "before": status_label(g.status.as_str()), "after": status_label(s.status.as_str())})
                 })
                 .collect();
             json!({

@@ -159,7 +159,7 @@ pub fn compute(p: &Pipeline, ds: &Dataset, c: &Computed) -> Actions {
             goals_behind: c
                 .goals
                 .iter()
-                .filter(|g| g.incentives.contains(&i.name) && matches!(g.status, "behind" | "at_risk"))
+                .filter(|g| g.incentives.contains(&i.name) && g.status.needs_action())
                 .map(|g| g.name.clone())
                 .collect(),
             mean_rating: i.mean_rating.map(crate::templating::people_number),

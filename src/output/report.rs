@@ -163,16 +163,16 @@ pub fn context(loaded: &Loaded, ds: &Dataset, c: &Computed, quality: &Value) -> 
     let (by_item, refused_list, expiring_30d) = (economy.0, economy.1, economy.2);
     let contests: Vec<Value> = c.contests.iter().map(|k| json!({
         "judges": judges(&k.judges),
-        "near_misses": k.podium.iter().filter(|x| x.4.is_empty()).take(3).map(|(rank, e, m, f, _)| json!({"rank": rank, "entry_id": e, "member_id": m, "nickname": ds.nickname(m), "final": fmt_num(*f)})).collect::<Vec<_>>(),
+        "near_misses": k.podium.iter().filter(|x| !x.has_award()).take(3).map(|x| json!({"rank": x.rank, "entry_id": x.entry_id, "member_id": x.member_id, "nickname": ds.nickname(&x.member_id), "final": fmt_num(x.final_score)})).collect::<Vec<_>>(),
         "id": k.id, "name": k.name,
-        "podium": k.podium.iter().filter(|x| !x.4.is_empty()).map(|(rank, e, m, f, a)| json!({"rank": rank, "entry_id": e, "member_id": m, "nickname": ds.nickname(m), "final": fmt_num(*f), "award": a})).collect::<Vec<_>>(),
+        "podium": k.podium.iter().filter(|x| x.has_award()).map(|x| json!({"rank": x.rank, "entry_id": x.entry_id, "member_id": x.member_id, "nickname": ds.nickname(&x.member_id), "final": fmt_num(x.final_score), "award": x.award})).collect::<Vec<_>>(),
         "ranked": k.podium.len(), "entries": k.table.rows.len(), "rejected_scores": k.rejects.rows.len(),
     })).collect();
     let goals: Vec<Value> = c.goals.iter().map(|g| json!({
         "id": g.id, "name": g.name, "period_from": fmt_day(g.from), "period_to": fmt_day(g.to),
         "baseline": g.baseline.map(fmt_num), "target": g.target.map(fmt_num), "actual": g.actual.map(fmt_num),
-        "projection": g.projection.map(fmt_num), "elapsed": format!("{:.0}%", g.elapsed * 100.0), "status": g.status,
-        "status_label": labels["status"][g.status].as_str().unwrap_or(g.status),
+        "projection": g.projection.map(fmt_num), "elapsed": format!("{:.0}%", g.elapsed * 100.0), "status": g.status.as_str(),
+        "status_label": labels["status"][g.status.as_str()].as_str().unwrap_or(g.status.as_str()),
         "incentives": g.incentives.iter().map(|i| p.display_name(i)).collect::<Vec<_>>().join(sep),
         "trend": g.trend.iter().map(|(a, _, v)| json!({"week_from": fmt_day(*a), "value": v.map(fmt_num)})).collect::<Vec<_>>(),
         "chart": goal_chart(p, g, &labels),
@@ -208,11 +208,7 @@ pub fn context(loaded: &Loaded, ds: &Dataset, c: &Computed, quality: &Value) -> 
         .into_iter()
         .map(|((contest, reason), n)| json!({"contest": p.display_name(&contest), "reason": reason, "scores": n}))
         .collect();
-    let on_track = c
-        .goals
-        .iter()
-        .filter(|g| matches!(g.status, "achieved" | "on_track"))
-        .count();
+    let on_track = c.goals.iter().filter(|g| g.status.is_good()).count();
     Ok(json!({
         "lang": if p.program.locale == "en" { "en" } else { "zh-CN" },
         "t": labels,

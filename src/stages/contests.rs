@@ -15,8 +15,25 @@ pub struct ContestResult {
     pub table: Table,
     pub rejects: Table,
     pub judges: Table,
-    /// Ranked entries: (rank, entry_id, member_id, final, award).
-    pub podium: Vec<(usize, String, String, f64, String)>,
+    /// Ranked entries, best first.
+    pub podium: Vec<Placing>,
+}
+
+/// One ranked entry of a contest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placing {
+    pub rank: usize,
+    pub entry_id: String,
+    pub member_id: String,
+    pub final_score: f64,
+    /// Empty below the prizes.
+    pub award: String,
+}
+
+impl Placing {
+    pub fn has_award(&self) -> bool {
+        !self.award.is_empty()
+    }
 }
 
 struct Row<'a> {
@@ -287,13 +304,13 @@ fn compute(
         row.push(p(r.judges.to_string()));
         table.push(row);
         if let Some(rank) = r.rank {
-            podium.push((
+            podium.push(Placing {
                 rank,
-                r.entry.id.clone(),
-                r.entry.member_id.clone(),
-                r.final_score,
-                r.award.clone(),
-            ));
+                entry_id: r.entry.id.clone(),
+                member_id: r.entry.member_id.clone(),
+                final_score: r.final_score,
+                award: r.award.clone(),
+            });
         }
     }
     Ok(ContestResult {

@@ -18,9 +18,44 @@ pub struct GoalResult {
     pub actual: Option<f64>,
     pub projection: Option<f64>,
     pub elapsed: f64,
-    pub status: &'static str,
+    pub status: GoalStatus,
     pub incentives: Vec<String>,
     pub trend: Vec<(Day, Day, Option<f64>)>,
+}
+
+/// SPEC §10's goal statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GoalStatus {
+    NotStarted,
+    NoData,
+    Achieved,
+    OnTrack,
+    AtRisk,
+    Behind,
+}
+
+impl GoalStatus {
+    /// As goals.csv writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GoalStatus::NotStarted => "not_started",
+            GoalStatus::NoData => "no_data",
+            GoalStatus::Achieved => "achieved",
+            GoalStatus::OnTrack => "on_track",
+            GoalStatus::AtRisk => "at_risk",
+            GoalStatus::Behind => "behind",
+        }
+    }
+
+    /// Achieved or on track.
+    pub fn is_good(self) -> bool {
+        matches!(self, GoalStatus::Achieved | GoalStatus::OnTrack)
+    }
+
+    /// Behind or at risk: the goal's incentives need a look.
+    pub fn needs_action(self) -> bool {
+        matches!(self, GoalStatus::Behind | GoalStatus::AtRisk)
+    }
 }
 
 fn day(s: &str) -> Day {
@@ -227,7 +262,7 @@ fn goal(g: &GoalCfg, meas: &Measurer, d: Day) -> Result<GoalResult> {
         actual: None,
         projection: None,
         elapsed: 0.0,
-        status: "not_started",
+        status: GoalStatus::NotStarted,
         incentives: g.incentives.clone(),
         trend: vec![],
     };
@@ -246,17 +281,17 @@ fn goal(g: &GoalCfg, meas: &Measurer, d: Day) -> Result<GoalResult> {
         w += 7;
     }
     r.status = match (r.actual, target) {
-        (None, _) | (_, None) => "no_data",
+        (None, _) | (_, None) => GoalStatus::NoData,
         (Some(a), Some(t)) => {
             let proj = r.projection.unwrap_or(a);
             if meets(a, t) && (d >= to || (up && is_accumulating(&g.measure))) {
-                "achieved"
+                GoalStatus::Achieved
             } else if meets(proj, t) {
-                "on_track"
+                GoalStatus::OnTrack
             } else if within(proj, t) {
-                "at_risk"
+                GoalStatus::AtRisk
             } else {
-                "behind"
+                GoalStatus::Behind
             }
         }
     };
@@ -291,7 +326,7 @@ pub fn goals_table(goals: &[GoalResult]) -> Table {
             p(fmt_opt_num(g.actual)),
             p(fmt_opt_num(g.projection)),
             p(fmt_num(g.elapsed)),
-            p(g.status),
+            p(g.status.as_str()),
             t(g.incentives.join("; ")),
         ]);
     }
@@ -329,7 +364,7 @@ pub fn incentives(p: &Pipeline, ds: &Dataset, goals: &[GoalResult]) -> Vec<Incen
     for r in &ds.responses {
         names.entry(r.incentive.clone()).or_default();
     }
-    let status: HashMap<&str, &str> = goals.iter().map(|g| (g.id.as_str(), g.status)).collect();
+    let status: HashMap<&str, GoalStatus> = goals.iter().map(|g| (g.id.as_str(), g.status)).collect();
     names
         .into_iter()
         .map(|(name, goal_ids)| {
@@ -344,12 +379,12 @@ pub fn incentives(p: &Pipeline, ds: &Dataset, goals: &[GoalResult]) -> Vec<Incen
                 .take(3)
                 .collect::<Vec<_>>()
                 .join(" | ");
-            let sts: Vec<&str> = goal_ids
+            let sts: Vec<GoalStatus> = goal_ids
                 .iter()
                 .filter_map(|g| status.get(g.as_str()).copied())
                 .collect();
-            let good_goals = !sts.is_empty() && sts.iter().all(|s| *s == "achieved" || *s == "on_track");
-            let bad_goals = sts.contains(&"behind");
+            let good_goals = !sts.is_empty() && sts.iter().all(|s| s.is_good());
+            let bad_goals = sts.contains(&GoalStatus::Behind);
             let good_rating = mean_rating.is_some_and(|m| m >= 4.0);
             let bad_rating = mean_rating.is_some_and(|m| m < 3.0);
             let recommendation = if good_goals && good_rating {

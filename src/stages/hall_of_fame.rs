@@ -201,7 +201,14 @@ fn contest_winners(pl: &Pipeline, ds: &Dataset, contests: &[ContestResult], k: u
         if to > ds.as_of || to < s.from || to > s.to {
             continue;
         }
-        for (rank, _, member_id, final_score, award) in res.podium.iter().filter(|x| !x.4.is_empty()) {
+        for crate::contests::Placing {
+            rank,
+            member_id,
+            final_score,
+            award,
+            ..
+        } in res.podium.iter().filter(|x| x.has_award())
+        {
             out.push(Fame {
                 season: k,
                 category: "contest_winner",
