@@ -13,7 +13,8 @@ use anyhow::Result;
 
 pub struct Computed {
     pub as_of: Day,
-    pub points: Points,
+    /// Shared (not copied) when a what-if scenario reuses the baseline's points.
+    pub points: std::sync::Arc<Points>,
     pub tiers: Vec<Option<TierState>>,
     pub tier_ids: Vec<String>,
     pub level_ids: Vec<String>,
@@ -58,7 +59,15 @@ impl Timer {
 }
 
 pub fn compute(loaded: &Loaded, ds: &Dataset) -> Result<Computed> {
-    compute_reusing(loaded, ds, None)
+    compute_reusing(loaded, ds, None, Purpose::Run)
+}
+
+/// What a computation is for: a run writes every output table; a what-if scenario
+/// only compares typed figures, so the big string tables are not built for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Run,
+    WhatIf,
 }
 
 /// The stages a what-if scenario can take over from the baseline: points, tiers and
@@ -91,7 +100,7 @@ pub fn balance_days(p: &crate::config::Pipeline, start: Day, d: Day) -> Vec<Day>
     days
 }
 
-pub fn compute_reusing(loaded: &Loaded, ds: &Dataset, reuse: Option<Reuse>) -> Result<Computed> {
+pub fn compute_reusing(loaded: &Loaded, ds: &Dataset, reuse: Option<Reuse>, purpose: Purpose) -> Result<Computed> {
     let mut timer = Timer::new();
     let p = &loaded.pipeline;
     let d = ds.as_of;
@@ -119,7 +128,13 @@ pub fn compute_reusing(loaded: &Loaded, ds: &Dataset, reuse: Option<Reuse>) -> R
                 None => vec![None; ds.members.len()],
             };
             timer.lap("tiers");
-            (points, tiers)
+            let mut points = points;
+            if purpose == Purpose::WhatIf {
+                // a what-if compares figures: the ledger itself (the largest array) is not
+                // shown, and the hall of fame that sums it is not computed
+                points.ledger = Vec::new();
+            }
+            (std::sync::Arc::new(points), tiers)
         }
     };
     let tier_ids: Vec<String> = p
@@ -175,45 +190,51 @@ pub fn compute_reusing(loaded: &Loaded, ds: &Dataset, reuse: Option<Reuse>) -> R
 
     timer.lap("care");
     let mut tables = Vec::new();
-    let tier_q: Vec<Option<i64>> = tiers.iter().map(|t| t.as_ref().map(|s| s.q)).collect();
-    tables.push(crate::points::tables::balances(ds, &points, &tier_q));
-    tables.push(crate::points::tables::redemptions(ds, &points));
-    if let Some(cfg) = &p.tiers {
-        tables.push(crate::tiers::tables::tiers(cfg, ds, &tiers, previous_snapshot));
-        tables.push(crate::tiers::tables::changes(cfg, ds, &tiers));
+    if purpose == Purpose::Run {
+        let tier_q: Vec<Option<i64>> = tiers.iter().map(|t| t.as_ref().map(|s| s.q)).collect();
+        tables.push(crate::points::tables::balances(ds, &points, &tier_q));
+        tables.push(crate::points::tables::redemptions(ds, &points));
+        if let Some(cfg) = &p.tiers {
+            tables.push(crate::tiers::tables::tiers(cfg, ds, &tiers, previous_snapshot));
+            tables.push(crate::tiers::tables::changes(cfg, ds, &tiers));
+        }
+        tables.extend(crate::layers::tables(ds, &history, &layer_at_d, &level_ids));
+        tables.push(crate::scouting::table(p, ds, &newcomers));
+        for c in &contests {
+            let mut t = c.table.clone();
+            t.name = format!("contest_{}", c.id);
+            tables.push(t);
+            let mut r = c.rejects.clone();
+            r.name = format!("contest_{}_rejects", c.id);
+            tables.push(r);
+            let mut j = c.judges.clone();
+            j.name = format!("contest_{}_judges", c.id);
+            tables.push(j);
+        }
+        tables.push(crate::goals::goals_table(&goals));
+        tables.push(crate::goals::trend_table(&goals));
+        tables.push(crate::goals::incentives_table(&incentives));
+        tables.push(crate::care::table(ds, &care, &layer_at_d, &level_ids));
     }
-    tables.extend(crate::layers::tables(ds, &history, &layer_at_d, &level_ids));
-    tables.push(crate::scouting::table(p, ds, &newcomers));
-    for c in &contests {
-        let mut t = c.table.clone();
-        t.name = format!("contest_{}", c.id);
-        tables.push(t);
-        let mut r = c.rejects.clone();
-        r.name = format!("contest_{}_rejects", c.id);
-        tables.push(r);
-        let mut j = c.judges.clone();
-        j.name = format!("contest_{}_judges", c.id);
-        tables.push(j);
-    }
-    tables.push(crate::goals::goals_table(&goals));
-    tables.push(crate::goals::trend_table(&goals));
-    tables.push(crate::goals::incentives_table(&incentives));
-    tables.push(crate::care::table(ds, &care, &layer_at_d, &level_ids));
     timer.lap("tables");
     let sticky: Vec<bool> = p.layers.iter().flat_map(|l| &l.levels).map(|l| l.sticky).collect();
-    let fame = crate::hall_of_fame::compute(
-        p,
-        ds,
-        start,
-        &crate::hall_of_fame::Inputs {
-            ledger: &points.ledger,
-            history: &history,
-            layer_at_d: &layer_at_d,
-            level_ids: &level_ids,
-            sticky: &sticky,
-            contests: &contests,
-        },
-    );
+    let fame = (purpose == Purpose::Run)
+        .then(|| {
+            crate::hall_of_fame::compute(
+                p,
+                ds,
+                start,
+                &crate::hall_of_fame::Inputs {
+                    ledger: &points.ledger,
+                    history: &history,
+                    layer_at_d: &layer_at_d,
+                    level_ids: &level_ids,
+                    sticky: &sticky,
+                    contests: &contests,
+                },
+            )
+        })
+        .flatten();
     let fame_seasons = match fame {
         Some((seasons, table)) => {
             tables.push(table);

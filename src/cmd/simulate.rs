@@ -1,6 +1,6 @@
 //! `koc simulate` (SPEC §12): the same stored history under changed rules, side by
 //! side with the baseline. The events are read once; the store is never written.
-use crate::compute::{compute, Computed};
+use crate::compute::Computed;
 use crate::config::{self, Loaded};
 use crate::fmt::Day;
 use crate::model::Dataset;
@@ -125,14 +125,14 @@ pub fn simulate(req: &Request) -> Result<Outcome> {
     let d = crate::run::as_of(&base, req.as_of.as_deref())?;
     let store = Store::open_read(&base.store_dir());
     let ds = Dataset::load(&store, &store.manifest()?, d)?;
-    let baseline = compute(&base, &ds)?;
+    let baseline = crate::compute::compute_reusing(&base, &ds, None, crate::compute::Purpose::WhatIf)?;
     // a scenario that leaves points, tiers and layers alone reuses them from the baseline
     let results: Vec<Computed> = vars
         .iter()
         .map(|v| {
             let reuse =
                 crate::compute::reusable(&base, &v.loaded, d).then_some(crate::compute::Reuse { base: &baseline });
-            crate::compute::compute_reusing(&v.loaded, &ds, reuse)
+            crate::compute::compute_reusing(&v.loaded, &ds, reuse, crate::compute::Purpose::WhatIf)
         })
         .collect::<Result<_>>()?;
     let out = req
