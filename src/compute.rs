@@ -44,13 +44,13 @@ impl Computed {
 }
 
 /// Stage timings on stderr when KOC_TIMINGS is set (for `make bench`).
-struct Timer(Option<std::time::Instant>);
+pub struct Timer(Option<std::time::Instant>);
 
 impl Timer {
-    fn new() -> Timer {
+    pub fn new() -> Timer {
         Timer(std::env::var_os("KOC_TIMINGS").map(|_| std::time::Instant::now()))
     }
-    fn lap(&mut self, stage: &str) {
+    pub fn lap(&mut self, stage: &str) {
         if let Some(t) = self.0 {
             eprintln!("timing {stage}: {} ms", t.elapsed().as_millis());
             self.0 = Some(std::time::Instant::now());

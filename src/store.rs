@@ -115,7 +115,10 @@ pub struct Manifest {
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct KeyIndexFile {
-    pub file: String,
+    /// Per month of events ("2025-07"), the file of its event-id hashes (a month
+    /// without one is hashed from its partition and gets one at the next commit).
+    #[serde(default)]
+    pub months: BTreeMap<String, String>,
     /// The hash function of the index (`event_keys::HASH`).
     pub hash: String,
 }
@@ -277,7 +280,7 @@ impl Store {
             .tables
             .values()
             .chain(m.events.values())
-            .chain(m.event_keys.iter().map(|k| &k.file))
+            .chain(m.event_keys.iter().flat_map(|k| k.months.values()))
             .map(|p| self.dir.join(p))
             .collect();
         for sub in ["tables", "events"] {
@@ -330,6 +333,49 @@ impl Store {
             .finish()
             .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
         from_frame(spec, &df)
+    }
+
+    /// `read_rows`, packed straight from the columns (no `Val` per value).
+    pub fn read_packed(&self, spec: &SourceSpec, rel: &str) -> Result<Vec<crate::table::Packed>> {
+        use crate::table::{push_packed, ValRef};
+        let df = self.frames_of(rel, None)?;
+        let n = df.height();
+        let mut bufs: Vec<Vec<u8>> = (0..n).map(|_| Vec::with_capacity(96)).collect();
+        for c in spec.cols {
+            let col = df
+                .column(c.name)
+                .map_err(|_| anyhow::anyhow!("store table lacks column {}", c.name))?;
+            match c.kind {
+                Kind::Text | Kind::Action => {
+                    for (b, v) in bufs.iter_mut().zip(col.str()?.iter()) {
+                        push_packed(b, v.map(ValRef::Str).unwrap_or(ValRef::Null));
+                    }
+                }
+                Kind::Count => {
+                    for (b, v) in bufs.iter_mut().zip(col.i64()?.iter()) {
+                        push_packed(b, v.map(ValRef::Int).unwrap_or(ValRef::Null));
+                    }
+                }
+                Kind::Num => {
+                    for (b, v) in bufs.iter_mut().zip(col.f64()?.iter()) {
+                        push_packed(b, v.map(ValRef::Num).unwrap_or(ValRef::Null));
+                    }
+                }
+                Kind::Ts => {
+                    let phys = col.cast(&DataType::Int64)?;
+                    for (b, v) in bufs.iter_mut().zip(phys.i64()?.iter()) {
+                        push_packed(b, v.map(|ms| ValRef::Ts(ms / MS)).unwrap_or(ValRef::Null));
+                    }
+                }
+                Kind::Date => {
+                    let phys = col.cast(&DataType::Int32)?;
+                    for (b, v) in bufs.iter_mut().zip(phys.i32()?.iter()) {
+                        push_packed(b, v.map(ValRef::Date).unwrap_or(ValRef::Null));
+                    }
+                }
+            }
+        }
+        Ok(bufs.into_iter().map(Vec::into_boxed_slice).collect())
     }
 
     /// One stored Parquet file, optionally only some columns.

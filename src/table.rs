@@ -183,6 +183,18 @@ impl SourceSpec {
     pub fn index(&self, col: &str) -> usize {
         self.cols.iter().position(|c| c.name == col).expect("known column")
     }
+    /// `key_of` for a packed row.
+    pub fn key_of_packed(&self, row: &[u8]) -> String {
+        let mut k = String::new();
+        for (i, name) in self.key.iter().enumerate() {
+            if i > 0 {
+                k.push('\u{1f}');
+            }
+            k.push_str(&packed_ref(row, self.index(name)).to_key());
+        }
+        k
+    }
+
     pub fn key_of(&self, row: &[Val]) -> String {
         let mut k = String::new();
         for (i, name) in self.key.iter().enumerate() {
@@ -273,34 +285,63 @@ const TAG_DATE: u8 = 5;
 pub fn pack(row: &[Val]) -> Packed {
     let mut out = Vec::with_capacity(16 * row.len());
     for v in row {
-        match v {
-            Val::Null => out.push(TAG_NULL),
-            Val::Str(s) => {
-                out.push(TAG_STR);
-                out.extend_from_slice(&(s.len() as u32).to_le_bytes());
-                out.extend_from_slice(s.as_bytes());
-            }
-            Val::Int(i) => {
-                out.push(TAG_INT);
-                out.extend_from_slice(&i.to_le_bytes());
-            }
-            Val::Num(x) => {
-                out.push(TAG_NUM);
-                // -0 and 0 are the same number: the same bytes
-                let x = if *x == 0.0 { 0.0f64 } else { *x };
-                out.extend_from_slice(&x.to_bits().to_le_bytes());
-            }
-            Val::Ts(t) => {
-                out.push(TAG_TS);
-                out.extend_from_slice(&t.to_le_bytes());
-            }
-            Val::Date(d) => {
-                out.push(TAG_DATE);
-                out.extend_from_slice(&d.to_le_bytes());
-            }
-        }
+        push_packed(
+            &mut out,
+            match v {
+                Val::Null => ValRef::Null,
+                Val::Str(s) => ValRef::Str(s),
+                Val::Int(i) => ValRef::Int(*i),
+                Val::Num(x) => ValRef::Num(*x),
+                Val::Ts(t) => ValRef::Ts(*t),
+                Val::Date(d) => ValRef::Date(*d),
+            },
+        );
     }
     out.into_boxed_slice()
+}
+
+/// Append one value to a packed row being built.
+pub fn push_packed(out: &mut Vec<u8>, v: ValRef) {
+    match v {
+        ValRef::Null => out.push(TAG_NULL),
+        ValRef::Str(s) => {
+            out.push(TAG_STR);
+            out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            out.extend_from_slice(s.as_bytes());
+        }
+        ValRef::Int(i) => {
+            out.push(TAG_INT);
+            out.extend_from_slice(&i.to_le_bytes());
+        }
+        ValRef::Num(x) => {
+            out.push(TAG_NUM);
+            // -0 and 0 are the same number: the same bytes
+            let x = if x == 0.0 { 0.0f64 } else { x };
+            out.extend_from_slice(&x.to_bits().to_le_bytes());
+        }
+        ValRef::Ts(t) => {
+            out.push(TAG_TS);
+            out.extend_from_slice(&t.to_le_bytes());
+        }
+        ValRef::Date(d) => {
+            out.push(TAG_DATE);
+            out.extend_from_slice(&d.to_le_bytes());
+        }
+    }
+}
+
+impl ValRef<'_> {
+    /// As `Val::to_key`.
+    pub fn to_key(self) -> String {
+        match self {
+            ValRef::Null => String::new(),
+            ValRef::Str(s) => s.to_string(),
+            ValRef::Int(i) => i.to_string(),
+            ValRef::Num(x) => x.to_string(),
+            ValRef::Ts(t) => crate::fmt::fmt_ts(t),
+            ValRef::Date(d) => crate::fmt::fmt_day(d),
+        }
+    }
 }
 
 /// The value at `at` and where the next one starts.

@@ -234,8 +234,11 @@ fn later_ingests_find_stored_events_through_the_key_index() {
     w.koc(&["ingest", "pipeline.yaml", "--quiet"]).expect_code(0);
     let manifest = |w: &Workdir| -> serde_json::Value { serde_json::from_str(&w.read("store/manifest.json")).unwrap() };
     let m = manifest(&w);
-    let index = m["event_keys"]["file"].as_str().expect("an index file");
-    assert!(index.starts_with("tables/event_keys-"), "{index}");
+    let index = m["event_keys"]["months"]["2025-01"]
+        .as_str()
+        .expect("January's key file");
+    assert!(index.starts_with("events/month=2025-01/keys-"), "{index}");
+    assert!(m["event_keys"]["months"]["2025-02"].is_string());
     assert_eq!(m["event_keys"]["hash"], "fnv1a64");
     assert_eq!(m["events_of_unknown_members"], 1, "e2's member zz is unknown");
     // e1 re-delivered one month later (it moves from January to February), e3 new
@@ -254,10 +257,13 @@ fn later_ingests_find_stored_events_through_the_key_index() {
         "January is empty now"
     );
     assert!(m["events"].get("2025-01").is_none(), "{m}");
-    assert_ne!(
-        m["event_keys"]["file"].as_str().unwrap(),
-        index,
-        "the index follows the months"
+    assert!(
+        m["event_keys"]["months"].get("2025-01").is_none(),
+        "the index follows the months: {m}"
+    );
+    assert!(
+        !w.path().join("store").join(index).exists(),
+        "January's key file is gone"
     );
     // a store written before the index existed: the index is built from the partitions
     let mut old = manifest(&w);
@@ -273,7 +279,7 @@ fn later_ingests_find_stored_events_through_the_key_index() {
     assert_eq!(counts(&run, "activity_3.csv"), [2, 0, 1, 1, 0, 0]);
     let m = manifest(&w);
     assert_eq!(m["events_of_unknown_members"], 2);
-    assert!(m["event_keys"]["file"].is_string());
+    assert!(m["event_keys"]["months"]["2025-02"].is_string(), "{m}");
     // zz joins the members: every month is recounted
     w.create(
         "members.csv",

@@ -53,7 +53,9 @@ pub fn check(store: &Store) -> Result<StoreCheck> {
         }
     }
     if let Some(ix) = &manifest.event_keys {
-        listed.insert(store.dir.join(&ix.file));
+        for rel in ix.months.values() {
+            listed.insert(store.dir.join(rel));
+        }
     }
     unlisted_files(store, &listed, &mut out)?;
     duplicate_events(store, &manifest, &mut out);

@@ -23,88 +23,84 @@ pub fn key_hash(key: &str) -> u64 {
     h
 }
 
-/// (hash, month) pairs sorted by hash, then month.
+/// Per month, the sorted hashes of its event ids (each month's key file is written
+/// sorted, so loading needs no global sort; a lookup is one binary search per month).
 #[derive(Default)]
 pub struct KeyIndex {
-    entries: Vec<(u64, u32)>,
+    months: Vec<(u32, Vec<u64>)>,
 }
 
 impl KeyIndex {
-    /// The stored index, or (an older store, another hash) one built from every
-    /// partition's event ids.
+    /// The stored index: each month's key file, or (a month without one, another
+    /// hash) the month's event ids hashed from its partition.
     pub fn load(store: &Store, manifest: &Manifest) -> Result<KeyIndex> {
-        if let Some(ix) = manifest.event_keys.as_ref().filter(|ix| ix.hash == HASH) {
-            let df = store.frames_of(&ix.file, None)?;
-            let hashes = df.column("key_hash")?.u64()?.clone();
-            let months = df.column("month")?.u32()?.clone();
-            let entries = hashes
-                .iter()
-                .zip(months.iter())
-                .filter_map(|(h, m)| Some((h?, m?)))
-                .collect();
-            return Ok(KeyIndex { entries });
-        }
-        let mut entries = Vec::new();
+        let files = manifest
+            .event_keys
+            .as_ref()
+            .filter(|ix| ix.hash == HASH)
+            .map(|ix| &ix.months);
+        let mut months = Vec::new();
         for (name, rel) in &manifest.events {
-            let month = month_number(name);
-            let df = store.frames_of(rel, Some(&["event_id"]))?;
-            for id in df.column("event_id")?.str()?.iter().flatten() {
-                entries.push((key_hash(id), month));
+            let mut hashes: Vec<u64> = match files.and_then(|f| f.get(name)) {
+                Some(keys) => {
+                    let df = store.frames_of(keys, None)?;
+                    df.column("key_hash")?.u64()?.iter().flatten().collect()
+                }
+                None => {
+                    let df = store.frames_of(rel, Some(&["event_id"]))?;
+                    df.column("event_id")?.str()?.iter().flatten().map(key_hash).collect()
+                }
+            };
+            if !hashes.is_sorted() {
+                hashes.sort_unstable();
             }
+            months.push((month_number(name), hashes));
         }
-        entries.sort_unstable();
-        Ok(KeyIndex { entries })
+        Ok(KeyIndex { months })
     }
 
     /// The months that may hold `key` (usually none or one).
     pub fn months_of(&self, key: &str) -> impl Iterator<Item = u32> + '_ {
         let h = key_hash(key);
-        let start = self.entries.partition_point(|e| e.0 < h);
-        self.entries[start..].iter().take_while(move |e| e.0 == h).map(|e| e.1)
-    }
-
-    /// Replace the entries of the rewritten months with the keys they now hold.
-    pub fn replace_months(&mut self, months: &std::collections::BTreeSet<u32>, mut keys: Vec<(u64, u32)>) {
-        self.entries.retain(|e| !months.contains(&e.1));
-        keys.sort_unstable();
-        // merge two sorted lists: linear, where sorting everything again is not
-        let old = std::mem::take(&mut self.entries);
-        let mut out = Vec::with_capacity(old.len() + keys.len());
-        let (mut a, mut b) = (old.into_iter().peekable(), keys.into_iter().peekable());
-        loop {
-            let next = match (a.peek(), b.peek()) {
-                (Some(x), Some(y)) if x <= y => a.next(),
-                (Some(_), Some(_)) => b.next(),
-                (Some(_), None) => a.next(),
-                (None, Some(_)) => b.next(),
-                (None, None) => break,
-            };
-            out.extend(next);
-        }
-        self.entries = out;
+        self.months
+            .iter()
+            .filter(move |(_, hashes)| hashes.binary_search(&h).is_ok())
+            .map(|(m, _)| *m)
     }
 
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.months.iter().map(|(_, h)| h.len()).sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
+}
 
-    /// Write the index as a store data file; returns its path relative to the store.
-    pub fn write(&self, store: &Store) -> Result<String> {
-        let mut df = DataFrame::new(
-            self.entries.len(),
-            vec![
-                Column::new(
-                    "key_hash".into(),
-                    self.entries.iter().map(|e| e.0).collect::<Vec<u64>>(),
-                ),
-                Column::new("month".into(), self.entries.iter().map(|e| e.1).collect::<Vec<u32>>()),
-            ],
-        )?;
-        store.write_frame("tables", "event_keys", &mut df)
+/// Write one month's key file (the hashes of the event ids its partition now holds);
+/// returns its path relative to the store. Only rewritten months are written, so one
+/// more day writes one or two small files, not the whole index.
+pub fn write_month(store: &Store, month: &str, mut hashes: Vec<u64>) -> Result<String> {
+    hashes.sort_unstable();
+    let mut df = DataFrame::new(hashes.len(), vec![Column::new("key_hash".into(), hashes)])?;
+    store.write_frame(&format!("events/month={month}"), "keys", &mut df)
+}
+
+/// Point the manifest at the rewritten months' key files (and forget removed months).
+pub fn record_months(manifest: &mut Manifest, written: Vec<(String, String)>, removed: &[String]) {
+    let ix = manifest.event_keys.get_or_insert_with(|| crate::store::KeyIndexFile {
+        months: Default::default(),
+        hash: HASH.into(),
+    });
+    if ix.hash != HASH {
+        ix.months.clear();
+        ix.hash = HASH.into();
+    }
+    for (month, rel) in written {
+        ix.months.insert(month, rel);
+    }
+    for m in removed {
+        ix.months.remove(m);
     }
 }
 
@@ -125,16 +121,12 @@ mod tests {
     }
 
     #[test]
-    fn months_are_found_and_replaced() {
-        let mut ix = KeyIndex::default();
-        ix.replace_months(
-            &Default::default(),
-            vec![(key_hash("e1"), 202501), (key_hash("e2"), 202502)],
-        );
+    fn months_are_found_by_hash() {
+        let ix = KeyIndex {
+            months: vec![(202501, vec![key_hash("e1")]), (202502, vec![key_hash("e2")])],
+        };
         assert_eq!(ix.months_of("e2").collect::<Vec<_>>(), [202502]);
         assert_eq!(ix.months_of("e3").count(), 0);
-        ix.replace_months(&[202502].into_iter().collect(), vec![(key_hash("e2"), 202503)]);
-        assert_eq!(ix.months_of("e2").collect::<Vec<_>>(), [202503]);
         assert_eq!(ix.len(), 2);
     }
 }

@@ -134,8 +134,8 @@ impl Working {
             return Ok(());
         }
         if let Some(rel) = lazy.files.get(&month) {
-            for r in store.read_rows(self.spec, rel)? {
-                self.rows.entry(self.spec.key_of(&r)).or_insert_with(|| table::pack(&r));
+            for r in store.read_packed(self.spec, rel)? {
+                self.rows.entry(self.spec.key_of_packed(&r)).or_insert(r);
             }
         }
         Ok(())
@@ -157,6 +157,7 @@ pub fn ingest(loaded: &Loaded, store: &Store, progress: bool) -> Result<IngestRe
     let mut new_records: Vec<FileRecord> = Vec::new();
     let mut working: Vec<Working> = Vec::new();
     let mut stat_updates: Vec<(String, String, crate::store::FileStat)> = Vec::new();
+    let mut timer = crate::compute::Timer::new();
     // (source, contest_id) → rows naming a contest the pipeline does not have
     let mut contest_ids: BTreeMap<(&'static str, String), u64> = BTreeMap::new();
     let layer_ids: Vec<String> = loaded
@@ -316,6 +317,7 @@ pub fn ingest(loaded: &Loaded, store: &Store, progress: bool) -> Result<IngestRe
         }
     }
 
+    timer.lap("ingest: files read and classified");
     for (path, sha, stat) in stat_updates {
         if let Some(f) = manifest
             .files
@@ -325,7 +327,7 @@ pub fn ingest(loaded: &Loaded, store: &Store, progress: bool) -> Result<IngestRe
             f.stat = Some(stat);
         }
     }
-    commit(store, &mut manifest, working, new_records)?;
+    commit(store, &mut manifest, working, new_records, &mut timer)?;
     report.events_of_unknown_members = manifest.events_of_unknown_members;
     for ((source, id), n) in contest_ids {
         report.warnings.push(Warning {
@@ -623,7 +625,13 @@ fn excel_safe(csv_bytes: &[u8]) -> Result<Vec<u8>> {
     t.to_csv()
 }
 
-fn commit(store: &Store, manifest: &mut Manifest, working: Vec<Working>, new_records: Vec<FileRecord>) -> Result<()> {
+fn commit(
+    store: &Store,
+    manifest: &mut Manifest,
+    working: Vec<Working>,
+    new_records: Vec<FileRecord>,
+    timer: &mut crate::compute::Timer,
+) -> Result<()> {
     if new_records.is_empty() {
         return Ok(());
     }
@@ -661,7 +669,8 @@ fn commit(store: &Store, manifest: &mut Manifest, working: Vec<Working>, new_rec
             } else {
                 Some(known_members(store, manifest, members.as_ref())?)
             };
-            let mut new_keys = Vec::new();
+            let mut key_files: Vec<(String, String)> = Vec::new();
+            let mut removed: Vec<String> = Vec::new();
             for m in &w.touched_months {
                 match by_month.get(m) {
                     Some(packed) => {
@@ -686,7 +695,11 @@ fn commit(store: &Store, manifest: &mut Manifest, working: Vec<Working>, new_rec
                         let rel =
                             store.write_packed(&format!("events/month={}", month_name(*m)), "part", w.spec, &rows)?;
                         manifest.events.insert(month_name(*m), rel);
-                        new_keys.extend(order.iter().map(|o| (crate::event_keys::key_hash(o.1), *m)));
+                        let hashes = order.iter().map(|o| crate::event_keys::key_hash(o.1)).collect();
+                        key_files.push((
+                            month_name(*m),
+                            crate::event_keys::write_month(store, &month_name(*m), hashes)?,
+                        ));
                         if let Some(known) = &known {
                             let n = rows
                                 .iter()
@@ -698,17 +711,37 @@ fn commit(store: &Store, manifest: &mut Manifest, working: Vec<Working>, new_rec
                     None => {
                         manifest.events.remove(&month_name(*m));
                         manifest.unknown_by_month.remove(&month_name(*m));
+                        removed.push(month_name(*m));
                     }
                 }
             }
-            // the key index follows the rewritten months
-            if let Some(lazy) = w.lazy.as_mut() {
-                lazy.keys.replace_months(&w.touched_months, new_keys);
-                manifest.event_keys = Some(crate::store::KeyIndexFile {
-                    file: lazy.keys.write(store)?,
-                    hash: crate::event_keys::HASH.into(),
-                });
+            // the key index follows the rewritten months; a store from before the
+            // index gets the files of its other months too
+            let missing: Vec<(String, String)> = manifest
+                .events
+                .iter()
+                .filter(|(m, _)| {
+                    !key_files.iter().any(|(k, _)| k == *m)
+                        && !manifest
+                            .event_keys
+                            .as_ref()
+                            .is_some_and(|ix| ix.hash == crate::event_keys::HASH && ix.months.contains_key(*m))
+                })
+                .map(|(m, rel)| (m.clone(), rel.clone()))
+                .collect();
+            for (m, rel) in missing {
+                let df = store.frames_of(&rel, Some(&["event_id"]))?;
+                let hashes = df
+                    .column("event_id")?
+                    .str()?
+                    .iter()
+                    .flatten()
+                    .map(crate::event_keys::key_hash)
+                    .collect();
+                key_files.push((m.clone(), crate::event_keys::write_month(store, &m, hashes)?));
             }
+            crate::event_keys::record_months(manifest, key_files, &removed);
+            timer.lap("ingest: months and their keys written");
         } else {
             let rows: Vec<&[u8]> = w.rows.values().map(|p| &p[..]).collect();
             let rel = store.write_packed("tables", w.spec.name, w.spec, &rows)?;
