@@ -46,6 +46,12 @@ impl Computed {
 /// Stage timings on stderr when KOC_TIMINGS is set (for `make bench`).
 pub struct Timer(Option<std::time::Instant>);
 
+impl Default for Timer {
+    fn default() -> Self {
+        Timer::new()
+    }
+}
+
 impl Timer {
     pub fn new() -> Timer {
         Timer(std::env::var_os("KOC_TIMINGS").map(|_| std::time::Instant::now()))
