@@ -237,7 +237,7 @@ fn later_ingests_find_stored_events_through_the_key_index() {
     let index = m["event_keys"]["months"]["2025-01"]
         .as_str()
         .expect("January's key file");
-    assert!(index.starts_with("events/month=2025-01/keys-"), "{index}");
+    assert!(index.starts_with("tables/event_keys/keys-2025-01-"), "{index}");
     assert!(m["event_keys"]["months"]["2025-02"].is_string());
     assert_eq!(m["event_keys"]["hash"], "fnv1a64");
     assert_eq!(m["events_of_unknown_members"], 1, "e2's member zz is unknown");

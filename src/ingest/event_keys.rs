@@ -83,7 +83,9 @@ impl KeyIndex {
 pub fn write_month(store: &Store, month: &str, mut hashes: Vec<u64>) -> Result<String> {
     hashes.sort_unstable();
     let mut df = DataFrame::new(hashes.len(), vec![Column::new("key_hash".into(), hashes)])?;
-    store.write_frame(&format!("events/month={month}"), "keys", &mut df)
+    // beside the tables, not in the month folders: `events/` stays a dataset other
+    // tools read whole (docs/outputs.md)
+    store.write_frame("tables/event_keys", &format!("keys-{month}"), &mut df)
 }
 
 /// Point the manifest at the rewritten months' key files (and forget removed months).
