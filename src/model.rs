@@ -813,6 +813,39 @@ mod tests {
         assert_eq!((g.get(0), g.get(1)), (1_000_000_000_000_000, 7));
     }
 
+    fn events(rows: &[(u32, Ts, &str)]) -> Events {
+        let mut ev = Events::default();
+        for (m, ts, id) in rows {
+            ev.push(*m, *ts, day_of_ts(*ts), id, "post", None, None, None, None, [0; 4]);
+        }
+        ev
+    }
+
+    #[test]
+    fn events_are_grouped_by_member_then_time_then_id_either_way() {
+        let ids = vec!["b".to_string(), "a".to_string()];
+        let index: HashMap<String, usize> = [("a".to_string(), 0), ("b".to_string(), 1)].into();
+        let want = |ev: &Events| {
+            (0..ev.len())
+                .map(|i| (ev.member[i], ev.ts[i], ev.id(i).to_string()))
+                .collect::<Vec<_>>()
+        };
+        let expected = vec![
+            (0, 5, "e2".to_string()),
+            (0, 9, "e4".to_string()),
+            (1, 5, "e1".to_string()),
+            (1, 5, "e3".to_string()),
+        ];
+        // in the store's time order: the counting sort
+        let ordered = events(&[(0, 5, "e1"), (1, 5, "e2"), (0, 5, "e3"), (1, 9, "e4")]);
+        assert!(sorted_by_time(&ordered));
+        assert_eq!(want(&sorted_by_member(ordered, &ids, &index)), expected);
+        // any other order: the comparison sort, same result
+        let shuffled = events(&[(1, 9, "e4"), (0, 5, "e3"), (1, 5, "e2"), (0, 5, "e1")]);
+        assert!(!sorted_by_time(&shuffled));
+        assert_eq!(want(&sorted_by_member(shuffled, &ids, &index)), expected);
+    }
+
     #[test]
     fn text_columns_and_dictionaries_give_back_what_was_pushed() {
         let mut t = TextColumn::default();
