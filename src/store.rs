@@ -337,45 +337,7 @@ impl Store {
 
     /// `read_rows`, packed straight from the columns (no `Val` per value).
     pub fn read_packed(&self, spec: &SourceSpec, rel: &str) -> Result<Vec<crate::table::Packed>> {
-        use crate::table::{push_packed, ValRef};
-        let df = self.frames_of(rel, None)?;
-        let n = df.height();
-        let mut bufs: Vec<Vec<u8>> = (0..n).map(|_| Vec::with_capacity(96)).collect();
-        for c in spec.cols {
-            let col = df
-                .column(c.name)
-                .map_err(|_| anyhow::anyhow!("store table lacks column {}", c.name))?;
-            match c.kind {
-                Kind::Text | Kind::Action => {
-                    for (b, v) in bufs.iter_mut().zip(col.str()?.iter()) {
-                        push_packed(b, v.map(ValRef::Str).unwrap_or(ValRef::Null));
-                    }
-                }
-                Kind::Count => {
-                    for (b, v) in bufs.iter_mut().zip(col.i64()?.iter()) {
-                        push_packed(b, v.map(ValRef::Int).unwrap_or(ValRef::Null));
-                    }
-                }
-                Kind::Num => {
-                    for (b, v) in bufs.iter_mut().zip(col.f64()?.iter()) {
-                        push_packed(b, v.map(ValRef::Num).unwrap_or(ValRef::Null));
-                    }
-                }
-                Kind::Ts => {
-                    let phys = col.cast(&DataType::Int64)?;
-                    for (b, v) in bufs.iter_mut().zip(phys.i64()?.iter()) {
-                        push_packed(b, v.map(|ms| ValRef::Ts(ms / MS)).unwrap_or(ValRef::Null));
-                    }
-                }
-                Kind::Date => {
-                    let phys = col.cast(&DataType::Int32)?;
-                    for (b, v) in bufs.iter_mut().zip(phys.i32()?.iter()) {
-                        push_packed(b, v.map(ValRef::Date).unwrap_or(ValRef::Null));
-                    }
-                }
-            }
-        }
-        Ok(bufs.into_iter().map(Vec::into_boxed_slice).collect())
+        packed_from_frame(spec, &self.frames_of(rel, None)?)
     }
 
     /// One stored Parquet file, optionally only some columns.
@@ -665,44 +627,53 @@ fn packed_to_frame(spec: &SourceSpec, rows: &[&[u8]]) -> Result<DataFrame> {
     Ok(DataFrame::new(n, cols)?)
 }
 
-fn from_frame(spec: &SourceSpec, df: &DataFrame) -> Result<Vec<Row>> {
+/// A stored frame as packed rows (ingest's working set), without a `Val` per value.
+fn packed_from_frame(spec: &SourceSpec, df: &DataFrame) -> Result<Vec<crate::table::Packed>> {
+    use crate::table::{push_packed, ValRef};
     let n = df.height();
-    let mut rows: Vec<Row> = (0..n).map(|_| Vec::with_capacity(spec.cols.len())).collect();
+    let mut bufs: Vec<Vec<u8>> = (0..n).map(|_| Vec::with_capacity(96)).collect();
     for c in spec.cols {
         let col = df
             .column(c.name)
             .map_err(|_| anyhow::anyhow!("store table lacks column {}", c.name))?;
         match c.kind {
             Kind::Text | Kind::Action => {
-                for (r, v) in rows.iter_mut().zip(col.str()?.iter()) {
-                    r.push(v.map(|s| Val::Str(s.to_string())).unwrap_or(Val::Null));
+                for (b, v) in bufs.iter_mut().zip(col.str()?.iter()) {
+                    push_packed(b, v.map(ValRef::Str).unwrap_or(ValRef::Null));
                 }
             }
             Kind::Count => {
-                for (r, v) in rows.iter_mut().zip(col.i64()?.iter()) {
-                    r.push(v.map(Val::Int).unwrap_or(Val::Null));
+                for (b, v) in bufs.iter_mut().zip(col.i64()?.iter()) {
+                    push_packed(b, v.map(ValRef::Int).unwrap_or(ValRef::Null));
                 }
             }
             Kind::Num => {
-                for (r, v) in rows.iter_mut().zip(col.f64()?.iter()) {
-                    r.push(v.map(Val::Num).unwrap_or(Val::Null));
+                for (b, v) in bufs.iter_mut().zip(col.f64()?.iter()) {
+                    push_packed(b, v.map(ValRef::Num).unwrap_or(ValRef::Null));
                 }
             }
             Kind::Ts => {
                 let phys = col.cast(&DataType::Int64)?;
-                for (r, v) in rows.iter_mut().zip(phys.i64()?.iter()) {
-                    r.push(v.map(|ms| Val::Ts(ms / MS)).unwrap_or(Val::Null));
+                for (b, v) in bufs.iter_mut().zip(phys.i64()?.iter()) {
+                    push_packed(b, v.map(|ms| ValRef::Ts(ms / MS)).unwrap_or(ValRef::Null));
                 }
             }
             Kind::Date => {
                 let phys = col.cast(&DataType::Int32)?;
-                for (r, v) in rows.iter_mut().zip(phys.i32()?.iter()) {
-                    r.push(v.map(Val::Date).unwrap_or(Val::Null));
+                for (b, v) in bufs.iter_mut().zip(phys.i32()?.iter()) {
+                    push_packed(b, v.map(ValRef::Date).unwrap_or(ValRef::Null));
                 }
             }
         }
     }
-    Ok(rows)
+    Ok(bufs.into_iter().map(Vec::into_boxed_slice).collect())
+}
+
+fn from_frame(spec: &SourceSpec, df: &DataFrame) -> Result<Vec<Row>> {
+    Ok(packed_from_frame(spec, df)?
+        .iter()
+        .map(|p| crate::table::unpack(p))
+        .collect())
 }
 
 /// Rows keyed by their upsert key, in first-seen order.

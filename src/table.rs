@@ -344,24 +344,18 @@ impl ValRef<'_> {
     }
 }
 
-/// The value at `at` and where the next one starts.
+/// The value at `at`, owned, and where the next one starts.
 fn unpack_one(p: &[u8], at: usize) -> (Val, usize) {
-    let n8 = |i: usize| -> [u8; 8] { p[i..i + 8].try_into().expect("8 bytes") };
-    match p[at] {
-        TAG_STR => {
-            let len = u32::from_le_bytes(p[at + 1..at + 5].try_into().expect("4 bytes")) as usize;
-            let s = std::str::from_utf8(&p[at + 5..at + 5 + len]).expect("packed from a String");
-            (Val::Str(s.to_string()), at + 5 + len)
-        }
-        TAG_INT => (Val::Int(i64::from_le_bytes(n8(at + 1))), at + 9),
-        TAG_NUM => (Val::Num(f64::from_bits(u64::from_le_bytes(n8(at + 1)))), at + 9),
-        TAG_TS => (Val::Ts(i64::from_le_bytes(n8(at + 1))), at + 9),
-        TAG_DATE => (
-            Val::Date(Day::from_le_bytes(p[at + 1..at + 5].try_into().expect("4 bytes"))),
-            at + 5,
-        ),
-        _ => (Val::Null, at + 1),
-    }
+    let (v, next) = value_at(p, at);
+    let owned = match v {
+        ValRef::Null => Val::Null,
+        ValRef::Str(s) => Val::Str(s.to_string()),
+        ValRef::Int(i) => Val::Int(i),
+        ValRef::Num(x) => Val::Num(x),
+        ValRef::Ts(t) => Val::Ts(t),
+        ValRef::Date(d) => Val::Date(d),
+    };
+    (owned, next)
 }
 
 pub fn unpack(p: &[u8]) -> Row {
