@@ -1,0 +1,201 @@
+//! Counting a prepared file against the store as it stands (SPEC §4): inserted,
+//! updated, unchanged, ignored, rejected, over a working set of packed rows that reads
+//! stored months only when a key of theirs is needed.
+use super::prepare::ParsedRow;
+use crate::convert::Outcome;
+use crate::store::{Counts, Keyed, Manifest, Store};
+use crate::table::{self, SourceSpec, ACTIVITY};
+use anyhow::Result;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One source's rows held in memory while ingesting.
+pub(super) struct Working {
+    pub(super) spec: &'static SourceSpec,
+    pub(super) rows: Keyed,
+    pub(super) touched_months: BTreeSet<u32>,
+    pub(super) changed: bool,
+    /// Activity only: months are read from the store when a key of theirs is needed,
+    /// so one more day of events reads the ids of the store and one or two months.
+    pub(super) lazy: Option<LazyMonths>,
+}
+
+pub(super) struct LazyMonths {
+    /// Where each stored event_id may live.
+    keys: crate::event_keys::KeyIndex,
+    /// Stored partition of each month.
+    files: BTreeMap<u32, String>,
+    loaded: BTreeSet<u32>,
+}
+
+impl Working {
+    pub(super) fn new(store: &Store, manifest: &Manifest, spec: &'static SourceSpec) -> Result<Working> {
+        let mut w = Working {
+            spec,
+            rows: Keyed::default(),
+            touched_months: BTreeSet::new(),
+            changed: false,
+            lazy: None,
+        };
+        if spec.name != ACTIVITY.name {
+            for r in store.load(manifest, spec)? {
+                w.rows.insert(spec.key_of(&r), table::pack(&r));
+            }
+            return Ok(w);
+        }
+        let mut lazy = LazyMonths {
+            keys: crate::event_keys::KeyIndex::load(store, manifest)?,
+            files: BTreeMap::new(),
+            loaded: BTreeSet::new(),
+        };
+        for (name, rel) in &manifest.events {
+            lazy.files.insert(crate::event_keys::month_number(name), rel.clone());
+        }
+        w.lazy = Some(lazy);
+        Ok(w)
+    }
+
+    /// Make sure the stored row of `key`, if any, is in `rows`.
+    pub(super) fn ensure_key(&mut self, store: &Store, key: &str) -> Result<()> {
+        if self.rows.contains_key(key) {
+            return Ok(());
+        }
+        let months: Vec<u32> = match &self.lazy {
+            Some(l) => l.keys.months_of(key).collect(),
+            None => return Ok(()),
+        };
+        for m in months {
+            self.ensure_month(store, m)?;
+        }
+        Ok(())
+    }
+
+    /// Read a stored month into `rows`, keeping any newer version read in this ingest.
+    pub(super) fn ensure_month(&mut self, store: &Store, month: u32) -> Result<()> {
+        let Some(lazy) = self.lazy.as_mut() else { return Ok(()) };
+        if !lazy.loaded.insert(month) {
+            return Ok(());
+        }
+        if let Some(rel) = lazy.files.get(&month) {
+            for r in store.read_packed(self.spec, rel)? {
+                self.rows.entry(self.spec.key_of_packed(&r)).or_insert(r);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The result of reading one file against the working set.
+pub(super) struct FileResult {
+    pub(super) counts: Counts,
+    pub(super) staged: Vec<(String, table::Packed)>,
+    pub(super) rejects: Vec<u8>,
+    pub(super) reasons: BTreeMap<String, u64>,
+}
+
+/// Count a converted file against the store as it stands: inserted, updated,
+/// unchanged, ignored, rejected (SPEC §4), with the rejects file's rows.
+pub(super) fn classify(
+    spec: &'static SourceSpec,
+    parsed: Vec<ParsedRow>,
+    work: &mut Working,
+    store: &Store,
+    rel: &str,
+    progress: bool,
+) -> Result<FileResult> {
+    let mut counts = Counts::default();
+    // rows of this file so far, on top of the store (they count as "the store as it stands")
+    let mut staged: Keyed = Keyed::default();
+    let mut rejects = csv::Writer::from_writer(Vec::new());
+    rejects.write_record(["source", "file", "line", "column", "value", "reason"])?;
+    let mut reasons = BTreeMap::new();
+    let bar = crate::progress::bar(progress, parsed.len() as u64 * 64, rel);
+    for (n, row) in parsed.into_iter().enumerate() {
+        if let Some(b) = &bar {
+            if n % 4096 == 0 {
+                b.set_position(n as u64 * 64);
+            }
+        }
+        counts.rows += 1;
+        let (line, outcome) = match row {
+            ParsedRow::Unreadable { line, reason } => {
+                counts.rejected += 1;
+                *reasons
+                    .entry(crate::convert::RejectKind::Unreadable.label().to_string())
+                    .or_insert(0) += 1;
+                rejects.write_record([spec.name, rel, &line.to_string(), "", "", &reason])?;
+                continue;
+            }
+            ParsedRow::Converted { line, outcome } => (line, outcome),
+            ParsedRow::Row { key, packed: row } => {
+                if !staged.contains_key(&key) {
+                    work.ensure_key(store, &key)?;
+                }
+                let known = staged.get(&key).or_else(|| work.rows.get(&key));
+                match known {
+                    None => counts.inserted += 1,
+                    Some(old) if *old == row => counts.unchanged += 1,
+                    Some(_) => counts.updated += 1,
+                }
+                staged.insert(key, row);
+                continue;
+            }
+        };
+        match outcome {
+            Outcome::Ignored => counts.ignored += 1,
+            Outcome::Rejected(d) => {
+                counts.rejected += 1;
+                *reasons.entry(d.kind.label().to_string()).or_insert(0) += 1;
+                rejects.write_record([spec.name, rel, &line.to_string(), &d.column, &d.value, &d.reason])?;
+            }
+            // accepted rows arrive packed (`ParsedRow::Row`); a converted row here
+            // would be one that `prepare` did not pack: count it rejected, never drop it
+            Outcome::Row(_) => {
+                counts.rejected += 1;
+                *reasons.entry("internal".to_string()).or_insert(0) += 1;
+                rejects.write_record([spec.name, rel, &line.to_string(), "", "", "internal: row not packed"])?;
+            }
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let rejects = if counts.rejected > 0 {
+        excel_safe(&rejects.into_inner()?)?
+    } else {
+        vec![]
+    };
+    Ok(FileResult {
+        counts,
+        staged: staged.into_iter().collect(),
+        rejects,
+        reasons,
+    })
+}
+
+/// The rejects as an output CSV: with a BOM, and text cells guarded like every CSV output.
+fn excel_safe(csv_bytes: &[u8]) -> Result<Vec<u8>> {
+    let mut rdr = csv::ReaderBuilder::new().has_headers(false).from_reader(csv_bytes);
+    let mut rows = rdr.records();
+    let header: Vec<String> = match rows.next() {
+        Some(h) => h?.iter().map(str::to_string).collect(),
+        None => return Ok(vec![]),
+    };
+    let mut t = crate::output::Table::with_columns("rejects", header);
+    for r in rows {
+        let r = r?;
+        // line is a number; the rest is text from the export
+        t.push(
+            r.iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    if i == 2 {
+                        crate::output::p(c)
+                    } else {
+                        crate::output::t(c)
+                    }
+                })
+                .collect(),
+        );
+    }
+    t.to_csv()
+}

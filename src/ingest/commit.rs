@@ -1,0 +1,185 @@
+//! The one atomic commit of an ingest: rewritten month partitions and their key
+//! files, the other sources' tables, unknown-member counts, then the manifest.
+use super::classify::Working;
+use crate::store::{month_name, month_of_packed, FileRecord, Manifest, Store};
+use crate::table::{self, ACTIVITY};
+use anyhow::Result;
+use std::collections::BTreeMap;
+
+pub(super) fn commit(
+    store: &Store,
+    manifest: &mut Manifest,
+    working: Vec<Working>,
+    new_records: Vec<FileRecord>,
+    timer: &mut crate::compute::Timer,
+) -> Result<()> {
+    if new_records.is_empty() {
+        return Ok(());
+    }
+    let recount = working
+        .iter()
+        .any(|w| w.changed && (w.spec.name == ACTIVITY.name || w.spec.name == table::MEMBERS.name));
+    let members: Option<std::collections::HashSet<String>> =
+        working.iter().find(|w| w.spec.name == table::MEMBERS.name).map(|w| {
+            w.rows
+                .values()
+                .filter_map(|r| table::packed_field(r, 0).string())
+                .collect()
+        });
+    let members_changed = working.iter().any(|w| w.changed && w.spec.name == table::MEMBERS.name);
+    for mut w in working {
+        if !w.changed {
+            continue;
+        }
+        if w.spec.name == ACTIVITY.name {
+            // a partition is rewritten whole: read the touched months not read yet
+            for m in w.touched_months.clone() {
+                w.ensure_month(store, m)?;
+            }
+            let mut by_month: BTreeMap<u32, Vec<&table::Packed>> = BTreeMap::new();
+            for r in w.rows.values() {
+                let m = month_of_packed(r);
+                if w.touched_months.contains(&m) {
+                    by_month.entry(m).or_default().push(r);
+                }
+            }
+            // events of unknown members: only the rewritten months are recounted, unless
+            // the members changed (then every month is, below)
+            let known = if members_changed {
+                None
+            } else {
+                Some(known_members(store, manifest, members.as_ref())?)
+            };
+            let mut key_files: Vec<(String, String)> = Vec::new();
+            let mut removed: Vec<String> = Vec::new();
+            for m in &w.touched_months {
+                match by_month.get(m) {
+                    Some(packed) => {
+                        use table::{packed_ref, ValRef};
+                        fn text(r: &[u8], i: usize) -> &str {
+                            match packed_ref(r, i) {
+                                ValRef::Str(s) => s,
+                                _ => "",
+                            }
+                        }
+                        fn ts(r: &[u8]) -> i64 {
+                            match packed_ref(r, 2) {
+                                ValRef::Ts(t) => t,
+                                _ => 0,
+                            }
+                        }
+                        // one order inside a partition: by time, then event_id (ids are unique)
+                        let mut order: Vec<(i64, &str, &[u8])> =
+                            packed.iter().map(|p| (ts(p), text(p, 0), &p[..])).collect();
+                        order.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+                        let rows: Vec<&[u8]> = order.iter().map(|o| o.2).collect();
+                        let rel =
+                            store.write_packed(&format!("events/month={}", month_name(*m)), "part", w.spec, &rows)?;
+                        manifest.events.insert(month_name(*m), rel);
+                        let hashes = order.iter().map(|o| crate::event_keys::key_hash(o.1)).collect();
+                        key_files.push((
+                            month_name(*m),
+                            crate::event_keys::write_month(store, &month_name(*m), hashes)?,
+                        ));
+                        if let Some(known) = &known {
+                            let n = rows
+                                .iter()
+                                .filter(|r| matches!(packed_ref(r, 1), ValRef::Str(id) if !known.contains(id)))
+                                .count() as u64;
+                            manifest.unknown_by_month.insert(month_name(*m), n);
+                        }
+                    }
+                    None => {
+                        manifest.events.remove(&month_name(*m));
+                        manifest.unknown_by_month.remove(&month_name(*m));
+                        removed.push(month_name(*m));
+                    }
+                }
+            }
+            // the key index follows the rewritten months; a store from before the
+            // index gets the files of its other months too
+            let missing: Vec<(String, String)> = manifest
+                .events
+                .iter()
+                .filter(|(m, _)| {
+                    !key_files.iter().any(|(k, _)| k == *m)
+                        && !manifest
+                            .event_keys
+                            .as_ref()
+                            .is_some_and(|ix| ix.hash == crate::event_keys::HASH && ix.months.contains_key(*m))
+                })
+                .map(|(m, rel)| (m.clone(), rel.clone()))
+                .collect();
+            for (m, rel) in missing {
+                let df = store.frames_of(&rel, Some(&["event_id"]))?;
+                let hashes = df
+                    .column("event_id")?
+                    .str()?
+                    .iter()
+                    .flatten()
+                    .map(crate::event_keys::key_hash)
+                    .collect();
+                key_files.push((m.clone(), crate::event_keys::write_month(store, &m, hashes)?));
+            }
+            crate::event_keys::record_months(manifest, key_files, &removed);
+            timer.lap("ingest: months and their keys written");
+        } else {
+            let rows: Vec<&[u8]> = w.rows.values().map(|p| &p[..]).collect();
+            let rel = store.write_packed("tables", w.spec.name, w.spec, &rows)?;
+            manifest.tables.insert(w.spec.name.to_string(), rel);
+        }
+    }
+    if recount {
+        let complete = manifest
+            .events
+            .keys()
+            .all(|m| manifest.unknown_by_month.contains_key(m));
+        if members_changed || !complete {
+            manifest.unknown_by_month = count_unknown_member_events(store, manifest, members)?;
+        }
+        manifest.unknown_by_month.retain(|m, _| manifest.events.contains_key(m));
+        manifest.events_of_unknown_members = manifest.unknown_by_month.values().sum();
+    }
+    for r in new_records {
+        manifest.files.retain(|f| f.path != r.path);
+        manifest.files.push(r);
+    }
+    store.write_manifest(manifest)
+}
+
+/// The member ids of the members source: as ingested now, or as stored.
+fn known_members(
+    store: &Store,
+    m: &Manifest,
+    members: Option<&std::collections::HashSet<String>>,
+) -> Result<std::collections::HashSet<String>> {
+    Ok(match members {
+        Some(set) => set.clone(),
+        None => store
+            .load(m, &table::MEMBERS)?
+            .into_iter()
+            .filter_map(|r| r[0].string())
+            .collect(),
+    })
+}
+
+/// Per month, the events whose member_id is not in the members source: the members as
+/// ingested (or stored), the events' member_id column of the partitions `m` names.
+fn count_unknown_member_events(
+    store: &Store,
+    m: &Manifest,
+    members: Option<std::collections::HashSet<String>>,
+) -> Result<BTreeMap<String, u64>> {
+    let members = known_members(store, m, members.as_ref())?;
+    let mut out = BTreeMap::new();
+    for (month, rel) in &m.events {
+        let df = store.frames_of(rel, Some(&["member_id"]))?;
+        let col = df.column("member_id")?.str()?.clone();
+        let n = col
+            .iter()
+            .filter(|id| id.is_some_and(|id| !members.contains(id)))
+            .count() as u64;
+        out.insert(month.clone(), n);
+    }
+    Ok(out)
+}
