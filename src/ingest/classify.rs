@@ -15,7 +15,7 @@ pub(super) struct Working {
     pub(super) touched_months: BTreeSet<u32>,
     pub(super) changed: bool,
     /// Activity only: months are read from the store when a key of theirs is needed,
-    /// so one more day of events reads the ids of the store and one or two months.
+    /// so one more day of events reads the key index and the month or two it touches.
     pub(super) lazy: Option<LazyMonths>,
 }
 
