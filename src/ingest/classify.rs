@@ -2,7 +2,6 @@
 //! updated, unchanged, ignored, rejected, over a working set of packed rows that reads
 //! stored months only when a key of theirs is needed.
 use super::prepare::ParsedRow;
-use crate::convert::Outcome;
 use crate::store::{Counts, Keyed, Manifest, Store};
 use crate::table::{self, SourceSpec, ACTIVITY};
 use anyhow::Result;
@@ -116,16 +115,20 @@ pub(super) fn classify(
             }
         }
         counts.rows += 1;
-        let (line, outcome) = match row {
+        match row {
             ParsedRow::Unreadable { line, reason } => {
                 counts.rejected += 1;
                 *reasons
                     .entry(crate::convert::RejectKind::Unreadable.label().to_string())
                     .or_insert(0) += 1;
                 rejects.write_record([spec.name, rel, &line.to_string(), "", "", &reason])?;
-                continue;
             }
-            ParsedRow::Converted { line, outcome } => (line, outcome),
+            ParsedRow::Ignored => counts.ignored += 1,
+            ParsedRow::Rejected { line, defect: d } => {
+                counts.rejected += 1;
+                *reasons.entry(d.kind.label().to_string()).or_insert(0) += 1;
+                rejects.write_record([spec.name, rel, &line.to_string(), &d.column, &d.value, &d.reason])?;
+            }
             ParsedRow::Row { key, packed: row } => {
                 if !staged.contains_key(&key) {
                     work.ensure_key(store, &key)?;
@@ -137,22 +140,6 @@ pub(super) fn classify(
                     Some(_) => counts.updated += 1,
                 }
                 staged.insert(key, row);
-                continue;
-            }
-        };
-        match outcome {
-            Outcome::Ignored => counts.ignored += 1,
-            Outcome::Rejected(d) => {
-                counts.rejected += 1;
-                *reasons.entry(d.kind.label().to_string()).or_insert(0) += 1;
-                rejects.write_record([spec.name, rel, &line.to_string(), &d.column, &d.value, &d.reason])?;
-            }
-            // accepted rows arrive packed (`ParsedRow::Row`); a converted row here
-            // would be one that `prepare` did not pack: count it rejected, never drop it
-            Outcome::Row(_) => {
-                counts.rejected += 1;
-                *reasons.entry("internal".to_string()).or_insert(0) += 1;
-                rejects.write_record([spec.name, rel, &line.to_string(), "", "", "internal: row not packed"])?;
             }
         }
     }

@@ -3,7 +3,7 @@
 //! files run in parallel.
 use super::relative;
 use crate::config::Loaded;
-use crate::convert::{Converter, Outcome};
+use crate::convert::{Converter, Defect, Outcome};
 use crate::sources;
 use crate::store::{sha256_hex, Manifest};
 use crate::table::{self, SourceSpec};
@@ -46,7 +46,8 @@ pub(super) enum PreparedKind {
 /// keyed and packed on the thread that converted them (allocated and freed there).
 pub(super) enum ParsedRow {
     Unreadable { line: u64, reason: String },
-    Converted { line: u64, outcome: Outcome },
+    Ignored,
+    Rejected { line: u64, defect: Defect },
     Row { key: String, packed: table::Packed },
 }
 
@@ -129,7 +130,8 @@ pub(super) fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
                     packed: table::pack(&row),
                 });
             }
-            outcome => rows.push(ParsedRow::Converted { line, outcome }),
+            Outcome::Ignored => rows.push(ParsedRow::Ignored),
+            Outcome::Rejected(defect) => rows.push(ParsedRow::Rejected { line, defect }),
         }
     }
     let encoding = export.encoding;
