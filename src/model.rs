@@ -427,8 +427,14 @@ fn load_events(store: &Store, manifest: &Manifest, as_of: Day) -> Result<(Events
     let mut out = Events::default();
     let mut member_codes: HashMap<String, u32> = HashMap::new();
     let mut member_ids: Vec<String> = Vec::new();
-    // one month partition in memory at a time
-    for rel in manifest.events.values() {
+    // one month partition in memory at a time; months after D's are not read at all
+    let last_month = crate::fmt::fmt_day(as_of)[..7].to_string();
+    for rel in manifest
+        .events
+        .iter()
+        .filter(|(month, _)| **month <= last_month)
+        .map(|(_, rel)| rel)
+    {
         let df = store.frames_of(rel, None)?;
         let text = |name: &str| -> Result<StringChunked> { Ok(df.column(name)?.str()?.clone()) };
         let count = |name: &str| -> Result<Int64Chunked> { Ok(df.column(name)?.i64()?.clone()) };

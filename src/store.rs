@@ -82,14 +82,32 @@ pub struct FileRecord {
 pub struct FileStat {
     pub size: u64,
     pub mtime_ns: i128,
+    /// The inode's change time and number: copy tools (`cp -p`, `rsync -a`, unzip)
+    /// keep a file's mtime but cannot keep these, so a re-sent file is read again.
+    #[serde(default)]
+    pub ctime_ns: i128,
+    #[serde(default)]
+    pub inode: u64,
 }
 
 impl FileStat {
     pub fn of(meta: &std::fs::Metadata) -> Option<FileStat> {
         let mtime = meta.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
+        #[cfg(unix)]
+        let (ctime_ns, inode) = {
+            use std::os::unix::fs::MetadataExt;
+            (
+                meta.ctime() as i128 * 1_000_000_000 + meta.ctime_nsec() as i128,
+                meta.ino(),
+            )
+        };
+        #[cfg(not(unix))]
+        let (ctime_ns, inode) = (0, 0);
         Some(FileStat {
             size: meta.len(),
             mtime_ns: mtime.as_nanos() as i128,
+            ctime_ns,
+            inode,
         })
     }
 }
@@ -119,6 +137,10 @@ pub struct KeyIndexFile {
     /// without one is hashed from its partition and gets one at the next commit).
     #[serde(default)]
     pub months: BTreeMap<String, String>,
+    /// The partition each key file was made from: a key file whose month has another
+    /// partition now is stale and not used (the month is hashed from its partition).
+    #[serde(default)]
+    pub partitions: BTreeMap<String, String>,
     /// The hash function of the index (`event_keys::HASH`).
     pub hash: String,
 }

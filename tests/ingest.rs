@@ -290,10 +290,12 @@ fn later_ingests_find_stored_events_through_the_key_index() {
     w.koc(&["check-store", "pipeline.yaml"]).expect_code(0);
 }
 
-/// An export whose path, size and modification time are those recorded is not read
-/// again (the nightly run does not hash years of history); touching it re-reads it.
+/// An export whose path, size, modification time, change time and inode are those
+/// recorded is not read again (the nightly run does not hash years of history); a file
+/// rewritten in place, even with its size and modification time put back (as `cp -p`
+/// or `rsync -a` would), is read, hashed and counted.
 #[test]
-fn an_export_with_the_recorded_size_and_time_is_not_read_again() {
+fn an_export_with_the_recorded_size_and_times_is_not_read_again() {
     let w = Workdir::new();
     setup(&w);
     let path = w.path().join("activity_1.csv");
@@ -302,8 +304,16 @@ fn an_export_with_the_recorded_size_and_time_is_not_read_again() {
         &format!("{ACTIVITY_HEADER}e1,m1,2025-01-05 10:00:00,发帖,,,C1,1,0,0\n"),
     );
     w.koc(&["ingest", "pipeline.yaml", "--quiet"]).expect_code(0);
+    let manifest: serde_json::Value = serde_json::from_str(&w.read("store/manifest.json")).unwrap();
+    let stat = &manifest["files"][1]["stat"];
+    assert!(
+        stat["size"].as_u64().unwrap() > 0 && stat["inode"].as_u64().unwrap() > 0,
+        "{manifest}"
+    );
+    let run = w.koc(&["ingest", "pipeline.yaml", "--format", "json"]);
+    assert_eq!(json_counts(&run, "activity_1.csv")["status"], "skipped");
+    // the same size, another like count, the old modification time put back
     let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
-    // the same size, another like count, the old time put back: taken as unchanged
     w.create(
         "activity_1.csv",
         &format!("{ACTIVITY_HEADER}e1,m1,2025-01-05 10:00:00,发帖,,,C1,7,0,0\n"),
@@ -313,14 +323,44 @@ fn an_export_with_the_recorded_size_and_time_is_not_read_again() {
     drop(file);
     let run = w.koc(&["ingest", "pipeline.yaml", "--format", "json"]);
     run.expect_code(0);
-    assert_eq!(json_counts(&run, "activity_1.csv")["status"], "skipped");
-    // a new modification time: read, hashed and counted
-    let file = std::fs::File::options().write(true).open(&path).unwrap();
-    file.set_modified(mtime + std::time::Duration::from_secs(60)).unwrap();
-    drop(file);
+    assert_eq!(
+        counts(&run, "activity_1.csv"),
+        [1, 0, 1, 0, 0, 0],
+        "the change time gave it away"
+    );
+}
+
+/// A key file that no longer matches its month's partition (or is gone) is not
+/// trusted: the month is hashed from the partition, so a re-delivered event is still
+/// found and never stored twice.
+#[test]
+fn a_stale_or_missing_key_file_is_rebuilt_not_trusted() {
+    let w = Workdir::new();
+    setup(&w);
+    w.create(
+        "activity_1.csv",
+        &format!("{ACTIVITY_HEADER}e1,m1,2025-01-05 10:00:00,发帖,,,C1,1,0,0\n"),
+    );
+    w.koc(&["ingest", "pipeline.yaml", "--quiet"]).expect_code(0);
+    // the key index is lost
+    std::fs::remove_dir_all(w.path().join("store/tables/event_keys")).unwrap();
+    w.create(
+        "activity_2.csv",
+        &format!("{ACTIVITY_HEADER}e1,m1,2025-02-01 09:00:00,发帖,,,C1,1,0,0\n"),
+    );
     let run = w.koc(&["ingest", "pipeline.yaml", "--format", "json"]);
     run.expect_code(0);
-    assert_eq!(counts(&run, "activity_1.csv"), [1, 0, 1, 0, 0, 0]);
+    assert_eq!(
+        counts(&run, "activity_2.csv"),
+        [1, 0, 1, 0, 0, 0],
+        "e1 found and moved to February"
+    );
+    let run = w.koc(&["run", "pipeline.yaml", "--as-of", "2025-02-28", "--quiet"]);
+    run.expect_code(0);
+    let ledger = read_parquet(&w.path().join("store/runs/2025-02-28/ledger.parquet"));
+    let e1 = ledger.iter().filter(|r| r[0] == "e1").count();
+    assert!(e1 <= 1, "e1 stored once: {ledger:?}");
+    w.koc(&["check-store", "pipeline.yaml"]).expect_code(0);
 }
 
 /// The reasons table counts rejects by the kind the converter found, not by words

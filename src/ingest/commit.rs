@@ -103,10 +103,11 @@ pub(super) fn commit(
                 .iter()
                 .filter(|(m, _)| {
                     !key_files.iter().any(|(k, _)| k == *m)
-                        && !manifest
-                            .event_keys
-                            .as_ref()
-                            .is_some_and(|ix| ix.hash == crate::event_keys::HASH && ix.months.contains_key(*m))
+                        && !manifest.event_keys.as_ref().is_some_and(|ix| {
+                            ix.hash == crate::event_keys::HASH
+                                && ix.months.contains_key(*m)
+                                && ix.partitions.get(*m) == manifest.events.get(*m)
+                        })
                 })
                 .map(|(m, rel)| (m.clone(), rel.clone()))
                 .collect();

@@ -34,18 +34,18 @@ impl KeyIndex {
     /// The stored index: each month's key file, or (a month without one, another
     /// hash) the month's event ids hashed from its partition.
     pub fn load(store: &Store, manifest: &Manifest) -> Result<KeyIndex> {
-        let files = manifest
-            .event_keys
-            .as_ref()
-            .filter(|ix| ix.hash == HASH)
-            .map(|ix| &ix.months);
+        let ix = manifest.event_keys.as_ref().filter(|ix| ix.hash == HASH);
         let mut months = Vec::new();
         for (name, rel) in &manifest.events {
-            let mut hashes: Vec<u64> = match files.and_then(|f| f.get(name)) {
-                Some(keys) => {
-                    let df = store.frames_of(keys, None)?;
-                    df.column("key_hash")?.u64()?.iter().flatten().collect()
-                }
+            // a key file made from this very partition; else (missing, stale, unreadable)
+            // the month's ids are hashed from the partition itself
+            let stored: Option<Vec<u64>> = ix
+                .filter(|ix| ix.partitions.get(name) == Some(rel))
+                .and_then(|ix| ix.months.get(name))
+                .and_then(|keys| store.frames_of(keys, None).ok())
+                .and_then(|df| Some(df.column("key_hash").ok()?.u64().ok()?.iter().flatten().collect()));
+            let mut hashes: Vec<u64> = match stored {
+                Some(h) => h,
                 None => {
                     let df = store.frames_of(rel, Some(&["event_id"]))?;
                     df.column("event_id")?.str()?.iter().flatten().map(key_hash).collect()
@@ -90,19 +90,31 @@ pub fn write_month(store: &Store, month: &str, mut hashes: Vec<u64>) -> Result<S
 
 /// Point the manifest at the rewritten months' key files (and forget removed months).
 pub fn record_months(manifest: &mut Manifest, written: Vec<(String, String)>, removed: &[String]) {
+    let partitions: Vec<Option<String>> = written.iter().map(|(m, _)| manifest.events.get(m).cloned()).collect();
     let ix = manifest.event_keys.get_or_insert_with(|| crate::store::KeyIndexFile {
         months: Default::default(),
+        partitions: Default::default(),
         hash: HASH.into(),
     });
     if ix.hash != HASH {
         ix.months.clear();
+        ix.partitions.clear();
         ix.hash = HASH.into();
     }
-    for (month, rel) in written {
+    for ((month, rel), partition) in written.into_iter().zip(partitions) {
+        match partition {
+            Some(p) => {
+                ix.partitions.insert(month.clone(), p);
+            }
+            None => {
+                ix.partitions.remove(&month);
+            }
+        }
         ix.months.insert(month, rel);
     }
     for m in removed {
         ix.months.remove(m);
+        ix.partitions.remove(m);
     }
 }
 

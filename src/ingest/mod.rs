@@ -246,14 +246,20 @@ pub fn ingest(loaded: &Loaded, store: &Store, progress: bool) -> Result<IngestRe
     }
 
     timer.lap("ingest: files read and classified");
+    let mut learned = false;
     for (path, sha, stat) in stat_updates {
         if let Some(f) = manifest
             .files
             .iter_mut()
-            .find(|f| f.path == path && f.sha256 == sha && f.stat.is_none())
+            .find(|f| f.path == path && f.sha256 == sha && f.stat != Some(stat))
         {
             f.stat = Some(stat);
+            learned = true;
         }
+    }
+    if learned && new_records.is_empty() {
+        // nothing new, but the next ingest need not hash these files again
+        store.write_manifest(&manifest)?;
     }
     commit(store, &mut manifest, working, new_records, &mut timer)?;
     report.events_of_unknown_members = manifest.events_of_unknown_members;

@@ -134,6 +134,14 @@ pub fn eval_bool(e: &SqlExpr, df: &DataFrame) -> Result<Vec<bool>> {
         // a constant expression (TRUE) broadcasts
         v = vec![v[0]; df.height()];
     }
+    if v.len() != df.height() {
+        return Err(usage_err(format!(
+            "the expression \"{}\" gives {} values for {} rows: a condition must hold or not for each row",
+            e.text,
+            v.len(),
+            df.height()
+        )));
+    }
     Ok(v)
 }
 
@@ -181,6 +189,15 @@ pub fn eval_masks(exprs: &[Option<&SqlExpr>], df: &DataFrame) -> Result<Vec<Opti
         let mut v: Vec<bool> = col.iter().map(|b| b.unwrap_or(false)).collect();
         if v.len() == 1 && df.height() > 1 {
             v = vec![v[0]; df.height()];
+        }
+        if v.len() != df.height() {
+            // an aggregate (a sum over all rows, say) is not a condition per row
+            return Err(usage_err(format!(
+                "the expression \"{}\" gives {} values for {} rows: a condition must hold or not for each row\n  fix: compare each row's own values; use a metric for totals",
+                present.iter().find(|(j, _)| j == k).map(|(_, e)| e.text.as_str()).unwrap_or(""),
+                v.len(),
+                df.height()
+            )));
         }
         out[*k] = Some(v);
     }
