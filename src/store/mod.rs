@@ -9,7 +9,7 @@
 //! what it wrote, and a folder holding anything else is refused, not cleaned.
 use crate::error::{ErrorKind, KocError};
 use crate::fmt::day_of_ts;
-use crate::table::{Kind, Row, SourceSpec, Val, ACTIVITY};
+use crate::table::{Row, SourceSpec, ACTIVITY};
 use anyhow::{Context, Result};
 use indexmap::IndexMap;
 use polars::prelude::*;
@@ -18,6 +18,11 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+
+mod files;
+mod frames;
+use files::{remove_empty_dirs, walk, OWN_ENTRIES};
+use frames::{from_frame, packed_from_frame, packed_to_frame};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Counts {
@@ -321,13 +326,8 @@ impl Store {
         Ok(())
     }
 
-    /// Write one table as a new content-named Parquet file; returns its store-relative path.
-    pub fn write_table(&self, rel_dir: &str, stem: &str, spec: &SourceSpec, rows: &[&Row]) -> Result<String> {
-        let mut df = to_frame(spec, rows)?;
-        self.write_frame(rel_dir, stem, &mut df)
-    }
-
-    /// `write_table` for packed rows (ingest's working set).
+    /// Write rows (packed, as ingest holds them) as a new content-named Parquet file;
+    /// returns its store-relative path.
     pub fn write_packed(&self, rel_dir: &str, stem: &str, spec: &SourceSpec, rows: &[&[u8]]) -> Result<String> {
         let mut df = packed_to_frame(spec, rows)?;
         self.write_frame(rel_dir, stem, &mut df)
@@ -450,252 +450,6 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     let mut h = Sha256::new();
     h.update(bytes);
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Entries a store folder may hold besides `events/` and `tables/`.
-const OWN_ENTRIES: [&str; 8] = [
-    ".lock",
-    "manifest.json",
-    "events",
-    "tables",
-    "runs",
-    "rejects",
-    ".tmp",
-    ".DS_Store",
-];
-
-/// A file under `events/` or `tables/`, and whether koc wrote it.
-struct Entry {
-    path: PathBuf,
-    owned: bool,
-}
-
-/// Every file and symlink below `root`, without following symlinks. koc's own: a
-/// regular file named `<stem>-<16 hex>.parquet` (in `month=YYYY-MM/` under events),
-/// or a temp file of an interrupted atomic write (`.tmp…`).
-fn walk(root: &Path) -> Result<Vec<Entry>> {
-    let mut out = Vec::new();
-    if std::fs::symlink_metadata(root).is_err() {
-        return Ok(out);
-    }
-    if std::fs::symlink_metadata(root)?.file_type().is_symlink() {
-        out.push(Entry {
-            path: root.to_path_buf(),
-            owned: false,
-        });
-        return Ok(out);
-    }
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let entries = std::fs::read_dir(&d).with_context(|| format!("cannot read {}", d.display()))?;
-        for entry in entries {
-            let entry = entry?;
-            let path = entry.path();
-            let kind = entry.file_type()?;
-            if kind.is_dir() {
-                let name = entry.file_name().to_string_lossy().to_string();
-                if d == root && root.ends_with("events") && !is_month_folder(&name) {
-                    out.push(Entry { path, owned: false });
-                } else {
-                    stack.push(path);
-                }
-                continue;
-            }
-            let name = entry.file_name().to_string_lossy().to_string();
-            let owned = kind.is_file() && (is_data_file_name(&name) || name.starts_with(".tmp"));
-            out.push(Entry { path, owned });
-        }
-    }
-    Ok(out)
-}
-
-fn is_month_folder(name: &str) -> bool {
-    name.strip_prefix("month=")
-        .is_some_and(|m| m.len() == 7 && m.as_bytes()[4] == b'-' && m.bytes().filter(u8::is_ascii_digit).count() == 6)
-}
-
-/// `<stem>-<16 hex>.parquet`: the name `write_table` gives.
-fn is_data_file_name(name: &str) -> bool {
-    let Some(stem) = name.strip_suffix(".parquet") else {
-        return false;
-    };
-    match stem.rsplit_once('-') {
-        Some((head, hash)) => !head.is_empty() && hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
-        None => false,
-    }
-}
-
-fn remove_empty_dirs(root: &Path) {
-    if let Ok(entries) = std::fs::read_dir(root) {
-        for e in entries.flatten() {
-            if e.file_type().is_ok_and(|t| t.is_dir()) {
-                let p = e.path();
-                remove_empty_dirs(&p);
-                let _ = std::fs::remove_dir(&p);
-            }
-        }
-    }
-}
-
-const MS: i64 = 1000;
-
-fn to_frame(spec: &SourceSpec, rows: &[&Row]) -> Result<DataFrame> {
-    let mut cols = Vec::with_capacity(spec.cols.len());
-    for (i, c) in spec.cols.iter().enumerate() {
-        let name: PlSmallStr = c.name.into();
-        let col = match c.kind {
-            Kind::Text | Kind::Action => Column::new(name, rows.iter().map(|r| r[i].str()).collect::<Vec<_>>()),
-            Kind::Count => Column::new(
-                name,
-                rows.iter()
-                    .map(|r| match r[i] {
-                        Val::Null => None,
-                        ref v => Some(v.int()),
-                    })
-                    .collect::<Vec<_>>(),
-            ),
-            Kind::Num => Column::new(
-                name,
-                rows.iter()
-                    .map(|r| match r[i] {
-                        Val::Null => None,
-                        ref v => Some(v.num()),
-                    })
-                    .collect::<Vec<_>>(),
-            ),
-            Kind::Ts => Column::new(
-                name,
-                rows.iter()
-                    .map(|r| match r[i] {
-                        Val::Ts(t) => Some(t * MS),
-                        _ => None,
-                    })
-                    .collect::<Vec<_>>(),
-            )
-            .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))?,
-            Kind::Date => {
-                Column::new(name, rows.iter().map(|r| r[i].day()).collect::<Vec<_>>()).cast(&DataType::Date)?
-            }
-        };
-        cols.push(col);
-    }
-    Ok(DataFrame::new(rows.len(), cols)?)
-}
-
-/// `to_frame` for packed rows: one walk over each row's bytes, values read in place
-/// (no per-value allocation).
-fn packed_to_frame(spec: &SourceSpec, rows: &[&[u8]]) -> Result<DataFrame> {
-    use crate::table::{packed_refs, ValRef};
-    enum Buf<'a> {
-        Text(Vec<Option<&'a str>>),
-        Int(Vec<Option<i64>>),
-        Num(Vec<Option<f64>>),
-        Ts(Vec<Option<i64>>),
-        Date(Vec<Option<i32>>),
-    }
-    let n = rows.len();
-    let mut bufs: Vec<Buf> = spec
-        .cols
-        .iter()
-        .map(|c| match c.kind {
-            Kind::Text | Kind::Action => Buf::Text(Vec::with_capacity(n)),
-            Kind::Count => Buf::Int(Vec::with_capacity(n)),
-            Kind::Num => Buf::Num(Vec::with_capacity(n)),
-            Kind::Ts => Buf::Ts(Vec::with_capacity(n)),
-            Kind::Date => Buf::Date(Vec::with_capacity(n)),
-        })
-        .collect();
-    for r in rows {
-        for (buf, v) in bufs.iter_mut().zip(packed_refs(r)) {
-            match buf {
-                Buf::Text(b) => b.push(match v {
-                    ValRef::Str(s) => Some(s),
-                    _ => None,
-                }),
-                Buf::Int(b) => b.push(match v {
-                    ValRef::Null => None,
-                    ValRef::Int(i) => Some(i),
-                    ValRef::Num(x) => Some(x as i64),
-                    _ => Some(0),
-                }),
-                Buf::Num(b) => b.push(match v {
-                    ValRef::Null => None,
-                    ValRef::Int(i) => Some(i as f64),
-                    ValRef::Num(x) => Some(x),
-                    _ => Some(0.0),
-                }),
-                Buf::Ts(b) => b.push(match v {
-                    ValRef::Ts(t) => Some(t * MS),
-                    _ => None,
-                }),
-                Buf::Date(b) => b.push(match v {
-                    ValRef::Date(d) => Some(d),
-                    _ => None,
-                }),
-            }
-        }
-    }
-    let mut cols = Vec::with_capacity(spec.cols.len());
-    for (c, buf) in spec.cols.iter().zip(bufs) {
-        let name: PlSmallStr = c.name.into();
-        cols.push(match buf {
-            Buf::Text(b) => Column::new(name, b),
-            Buf::Int(b) => Column::new(name, b),
-            Buf::Num(b) => Column::new(name, b),
-            Buf::Ts(b) => Column::new(name, b).cast(&DataType::Datetime(TimeUnit::Milliseconds, None))?,
-            Buf::Date(b) => Column::new(name, b).cast(&DataType::Date)?,
-        });
-    }
-    Ok(DataFrame::new(n, cols)?)
-}
-
-/// A stored frame as packed rows (ingest's working set), without a `Val` per value.
-fn packed_from_frame(spec: &SourceSpec, df: &DataFrame) -> Result<Vec<crate::table::Packed>> {
-    use crate::table::{push_packed, ValRef};
-    let n = df.height();
-    let mut bufs: Vec<Vec<u8>> = (0..n).map(|_| Vec::with_capacity(96)).collect();
-    for c in spec.cols {
-        let col = df
-            .column(c.name)
-            .map_err(|_| anyhow::anyhow!("store table lacks column {}", c.name))?;
-        match c.kind {
-            Kind::Text | Kind::Action => {
-                for (b, v) in bufs.iter_mut().zip(col.str()?.iter()) {
-                    push_packed(b, v.map(ValRef::Str).unwrap_or(ValRef::Null));
-                }
-            }
-            Kind::Count => {
-                for (b, v) in bufs.iter_mut().zip(col.i64()?.iter()) {
-                    push_packed(b, v.map(ValRef::Int).unwrap_or(ValRef::Null));
-                }
-            }
-            Kind::Num => {
-                for (b, v) in bufs.iter_mut().zip(col.f64()?.iter()) {
-                    push_packed(b, v.map(ValRef::Num).unwrap_or(ValRef::Null));
-                }
-            }
-            Kind::Ts => {
-                let phys = col.cast(&DataType::Int64)?;
-                for (b, v) in bufs.iter_mut().zip(phys.i64()?.iter()) {
-                    push_packed(b, v.map(|ms| ValRef::Ts(ms / MS)).unwrap_or(ValRef::Null));
-                }
-            }
-            Kind::Date => {
-                let phys = col.cast(&DataType::Int32)?;
-                for (b, v) in bufs.iter_mut().zip(phys.i32()?.iter()) {
-                    push_packed(b, v.map(ValRef::Date).unwrap_or(ValRef::Null));
-                }
-            }
-        }
-    }
-    Ok(bufs.into_iter().map(Vec::into_boxed_slice).collect())
-}
-
-fn from_frame(spec: &SourceSpec, df: &DataFrame) -> Result<Vec<Row>> {
-    Ok(packed_from_frame(spec, df)?
-        .iter()
-        .map(|p| crate::table::unpack(p))
-        .collect())
 }
 
 /// Rows keyed by their upsert key, in first-seen order.

@@ -1,0 +1,323 @@
+//! `koc simulate` (SPEC §12): the same stored history under changed rules, side by
+//! side with the baseline. The events are read once; the store is never written.
+use crate::compute::Computed;
+use crate::config::{self, Loaded};
+use crate::model::Dataset;
+use crate::output::{p, t, Table};
+use crate::store::Store;
+use anyhow::{Context, Result};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+mod page;
+use page::{context, render};
+
+pub struct Request {
+    pub pipeline: PathBuf,
+    pub scenarios: Vec<PathBuf>,
+    pub sets: Vec<String>,
+    pub sweep: Option<String>,
+    pub as_of: Option<String>,
+    pub out: Option<PathBuf>,
+}
+
+struct Variant {
+    name: String,
+    loaded: Loaded,
+}
+
+/// Build the variants: each scenario file (with every --set on top), or one variant of
+/// the --set values alone, or one per sweep value.
+fn variants(base: &Loaded, req: &Request) -> Result<Vec<Variant>> {
+    let base_value: serde_yaml::Value = serde_yaml::from_str(&base.text)?;
+    let mut specs: Vec<(String, serde_yaml::Value)> = Vec::new();
+    // where each scenario's own text is, to report its mistakes at its own lines
+    let mut sources: std::collections::HashMap<String, (PathBuf, String)> = Default::default();
+    for file in &req.scenarios {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| crate::error::usage_err(format!("cannot read scenario {}: {e}", file.display())))?;
+        let overlay: serde_yaml::Value =
+            serde_yaml::from_str(&text).map_err(|e| crate::error::usage_err(format!("{}: {e}", file.display())))?;
+        let mut v = base_value.clone();
+        crate::overlay::merge(&mut v, &overlay);
+        let name = file
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
+        sources.insert(name.clone(), (file.clone(), text.clone()));
+        specs.push((name, v));
+    }
+    if specs.is_empty() && !req.sets.is_empty() {
+        specs.push((req.sets.join(" "), base_value.clone()));
+    }
+    for (_, v) in specs.iter_mut() {
+        for s in &req.sets {
+            crate::overlay::set(v, s)?;
+        }
+    }
+    if let Some(sweep) = &req.sweep {
+        let (path, values) = sweep
+            .split_once('=')
+            .ok_or_else(|| crate::error::usage_err(format!("--sweep '{sweep}': expected PATH=V1,V2,...")))?;
+        for value in values.split(',') {
+            let mut v = base_value.clone();
+            for s in &req.sets {
+                crate::overlay::set(&mut v, s)?;
+            }
+            crate::overlay::set(&mut v, &format!("{path}={value}"))?;
+            specs.push((format!("{path}={value}"), v));
+        }
+    }
+    specs
+        .into_iter()
+        .map(|(name, v)| {
+            let text = serde_yaml::to_string(&v)?;
+            let pipeline =
+                config::parse_text(&base.path, &text).map_err(|e| scenario_error(e, &name, sources.get(&name)))?;
+            let loaded = Loaded {
+                path: base.path.clone(),
+                dir: base.dir.clone(),
+                text,
+                pipeline,
+            };
+            crate::check::check(&loaded).with_context(|| format!("in scenario {name}"))?;
+            Ok(Variant { name, loaded })
+        })
+        .collect()
+}
+
+/// A pipeline error of a merged scenario, moved to the scenario file's own line when
+/// the key it names is written there (the merged text's lines mean nothing to the
+/// analyst); otherwise named as the scenario's (a --set value, a sweep value).
+fn scenario_error(err: anyhow::Error, name: &str, source: Option<&(PathBuf, String)>) -> anyhow::Error {
+    let message = format!("{err:#}");
+    let first = message.lines().next().unwrap_or("");
+    // "<file>:<line>:<col>: <what>" → "<what>"
+    let what = first.splitn(4, ':').nth(3).map(str::trim).unwrap_or(first);
+    let key = what.split('\'').nth(1).unwrap_or("");
+    let rest: Vec<&str> = message.lines().skip(1).collect();
+    let at = match source {
+        Some((path, text)) if !key.is_empty() && text.contains(key) => config::locate_in(path, text, key),
+        Some((path, _)) => path.display().to_string(),
+        None => format!("scenario '{name}'"),
+    };
+    let mut out = format!("{at}: {what}");
+    for l in rest {
+        out.push('\n');
+        out.push_str(l);
+    }
+    crate::error::usage_err(out)
+}
+
+pub struct Outcome {
+    pub out: PathBuf,
+    pub headline: Table,
+}
+
+pub fn simulate(req: &Request) -> Result<Outcome> {
+    let base = config::load(&req.pipeline)?;
+    crate::check::check(&base)?;
+    let vars = variants(&base, req)?;
+    if vars.is_empty() {
+        return Err(crate::error::usage_err(
+            "nothing to simulate: give --scenario FILE, --set PATH=VALUE or --sweep PATH=V1,V2",
+        ));
+    }
+    let d = crate::run::as_of(&base, req.as_of.as_deref())?;
+    let store = Store::open_read(&base.store_dir());
+    let ds = Dataset::load(&store, &store.manifest()?, d)?;
+    let baseline = crate::compute::compute_reusing(&base, &ds, None, crate::compute::Purpose::WhatIf)?;
+    // a scenario that leaves points, tiers and layers alone reuses them from the baseline
+    let results: Vec<Computed> = vars
+        .iter()
+        .map(|v| {
+            let reuse =
+                crate::compute::reusable(&base, &v.loaded, d).then_some(crate::compute::Reuse { base: &baseline });
+            crate::compute::compute_reusing(&v.loaded, &ds, reuse, crate::compute::Purpose::WhatIf)
+        })
+        .collect::<Result<_>>()?;
+    let out = req
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("simulation-{}", crate::fmt::fmt_day(d))));
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+
+    let names: Vec<String> = std::iter::once("baseline".to_string())
+        .chain(vars.iter().map(|v| v.name.clone()))
+        .collect();
+    let all: Vec<(&Loaded, &Computed)> = std::iter::once((&base, &baseline))
+        .chain(vars.iter().map(|v| &v.loaded).zip(results.iter()))
+        .collect();
+    let headline = headline_table(&names, &all);
+    let members = members_table(&ds, &names, &all);
+    std::fs::write(out.join("simulation_members.csv"), members.to_csv()?)?;
+    if req.sweep.is_some() {
+        let mut sweep = headline_table(&names[1..], &all[1..]);
+        sweep.name = "sweep".into();
+        std::fs::write(out.join("sweep.csv"), transpose(&sweep).to_csv()?)?;
+    }
+    let ctx = context(&base, &ds, d, &names, &all, &headline, req.sweep.as_deref());
+    render(&out, &ctx)?;
+    Ok(Outcome { out, headline })
+}
+
+fn counts(ids: &[String], values: impl Iterator<Item = usize>) -> Vec<usize> {
+    let mut v = vec![0; ids.len()];
+    for x in values {
+        v[x] += 1;
+    }
+    v
+}
+
+/// Rows: figures; columns: baseline and each scenario.
+fn headline_table(names: &[String], all: &[(&Loaded, &Computed)]) -> Table {
+    let mut cols = vec!["figure".to_string()];
+    cols.extend(names.iter().cloned());
+    let mut tb = Table::with_columns("simulation", cols);
+    let mut rows: BTreeMap<usize, (String, Vec<String>)> = BTreeMap::new();
+    let mut add = |order: usize, label: String, value: String| {
+        rows.entry(order).or_insert_with(|| (label, Vec::new())).1.push(value);
+    };
+    for (_, c) in all {
+        let b = &c.points.balances;
+        add(
+            0,
+            "points_issued".into(),
+            b.iter().map(|x| x.earned).sum::<i64>().to_string(),
+        );
+        add(
+            1,
+            "points_redeemed".into(),
+            b.iter().map(|x| x.redeemed).sum::<i64>().to_string(),
+        );
+        add(
+            2,
+            "liability".into(),
+            b.iter().map(|x| x.balance).sum::<i64>().to_string(),
+        );
+        for (i, n) in counts(&c.tier_ids, c.tiers.iter().flatten().map(|s| s.tier))
+            .iter()
+            .enumerate()
+        {
+            add(10 + i, format!("tier {}", c.tier_ids[i]), n.to_string());
+        }
+        for (i, n) in counts(&c.level_ids, c.layer_at_d.iter().flatten().copied())
+            .iter()
+            .enumerate()
+        {
+            add(100 + i, format!("layer {}", c.level_ids[i]), n.to_string());
+        }
+        add(
+            200,
+            "newcomers_flagged".into(),
+            c.newcomers.iter().filter(|n| n.flagged).count().to_string(),
+        );
+        for (k, g) in c.goals.iter().enumerate() {
+            add(300 + k, format!("goal {}", g.id), g.status.as_str().to_string());
+        }
+        for (k, ct) in c.contests.iter().enumerate() {
+            let winner = ct.podium.first().map(|w| w.entry_id.clone()).unwrap_or_default();
+            add(400 + k, format!("contest {} winner", ct.id), winner);
+        }
+        // the growth path (SPEC §15): members per stage, matches and filled roles
+        if let Some(g) = &c.growth {
+            for (k, stage) in crate::growth::Stage::ALL.iter().enumerate() {
+                let n = g.standings.iter().flatten().filter(|s| s.stage == *stage).count();
+                add(500 + k, format!("stage {}", stage.id()), n.to_string());
+            }
+        }
+        if let Some(m) = &c.mentor_matches {
+            let matched = m.iter().filter(|x| x.mentor.is_some()).count();
+            add(600, "mentor_matches".into(), format!("{matched} / {}", m.len()));
+        }
+        if let Some(tp) = &c.team_proposals {
+            let filled = tp.iter().filter(|x| x.member.is_some()).count();
+            add(601, "team_roles_filled".into(), format!("{filled} / {}", tp.len()));
+        }
+    }
+    for (_, (label, values)) in rows {
+        let mut r = vec![t(label)];
+        r.extend(values.into_iter().map(p));
+        tb.push(r);
+    }
+    tb
+}
+
+fn transpose(tb: &Table) -> Table {
+    let mut cols = vec!["scenario".to_string()];
+    cols.extend(tb.rows.iter().map(|r| r[0].as_str().to_string()));
+    let mut out = Table::with_columns(&tb.name, cols);
+    for (j, name) in tb.columns.iter().enumerate().skip(1) {
+        let mut r = vec![t(name.clone())];
+        r.extend(tb.rows.iter().map(|row| p(row[j].as_str())));
+        out.push(r);
+    }
+    out
+}
+
+pub(super) struct MemberView {
+    pub(super) tier: String,
+    pub(super) layer: String,
+    pub(super) balance: i64,
+    pub(super) flagged: bool,
+}
+
+pub(super) fn view(c: &Computed, i: usize) -> MemberView {
+    MemberView {
+        tier: c.tiers[i]
+            .as_ref()
+            .map(|s| c.tier_ids[s.tier].clone())
+            .unwrap_or_default(),
+        layer: c.layer_at_d[i].map(|l| c.level_ids[l].clone()).unwrap_or_default(),
+        balance: c.points.balances[i].balance,
+        flagged: c.newcomers.iter().any(|n| n.member == i && n.flagged),
+    }
+}
+
+fn members_table(ds: &Dataset, names: &[String], all: &[(&Loaded, &Computed)]) -> Table {
+    let mut cols = vec!["member_id".to_string(), "nickname".to_string()];
+    for (k, n) in names.iter().enumerate() {
+        for f in ["tier", "layer", "balance", "flagged"] {
+            cols.push(format!("{n}_{f}"));
+        }
+        if k > 0 {
+            cols.push(format!("{n}_changed"));
+        }
+    }
+    let mut tb = Table::with_columns("simulation_members", cols);
+    for (i, m) in ds.table_members() {
+        let base = view(all[0].1, i);
+        let mut row = vec![t(&m.id), t(m.nickname.clone().unwrap_or_default())];
+        for (k, (_, c)) in all.iter().enumerate() {
+            let v = view(c, i);
+            row.extend([
+                t(&v.tier),
+                t(&v.layer),
+                p(v.balance.to_string()),
+                p(crate::fmt::fmt_bool(v.flagged)),
+            ]);
+            if k > 0 {
+                let mut changed = Vec::new();
+                if v.tier != base.tier {
+                    changed.push(format!("tier {} -> {}", base.tier, v.tier));
+                }
+                if v.layer != base.layer {
+                    changed.push(format!("layer {} -> {}", base.layer, v.layer));
+                }
+                if v.balance != base.balance {
+                    changed.push(format!("balance {:+}", v.balance - base.balance));
+                }
+                if v.flagged != base.flagged {
+                    changed.push(if v.flagged {
+                        "newly flagged".into()
+                    } else {
+                        "no longer flagged".to_string()
+                    });
+                }
+                row.push(t(changed.join("; ")));
+            }
+        }
+        tb.push(row);
+    }
+    tb
+}

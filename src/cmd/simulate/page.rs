@@ -1,0 +1,300 @@
+//! The comparison page of `koc simulate`: figures against the baseline with their
+//! change, the moves per scenario, a verdict, charts for a sweep; labels from the
+//! report's label files (`simulation`).
+use super::view;
+use crate::compute::Computed;
+use crate::config::Loaded;
+use crate::fmt::Day;
+use crate::model::Dataset;
+use crate::output::Table;
+use anyhow::Result;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+fn matrix(ds: &Dataset, base: &Computed, other: &Computed, f: fn(&Computed, usize) -> String) -> Vec<Value> {
+    let mut pairs: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for (i, _) in ds.table_members() {
+        let (a, b) = (f(base, i), f(other, i));
+        if a != b {
+            *pairs.entry((a, b)).or_insert(0) += 1;
+        }
+    }
+    pairs
+        .into_iter()
+        .map(|((a, b), n)| json!({"from": a, "to": b, "members": n}))
+        .collect()
+}
+
+pub(super) fn context(
+    base: &Loaded,
+    ds: &Dataset,
+    d: Day,
+    names: &[String],
+    all: &[(&Loaded, &Computed)],
+    headline: &Table,
+    sweep: Option<&str>,
+) -> Value {
+    let b = all[0].1;
+    let report_t = crate::report::report_labels(base.pipeline.program.locale == "en");
+    let named = |moves: Vec<Value>| -> Vec<Value> {
+        moves
+            .into_iter()
+            .map(|mut m| {
+                for k in ["from", "to"] {
+                    if let Some(id) = m[k].as_str().filter(|s| !s.is_empty()) {
+                        m[k] = json!(base.pipeline.display_name(id));
+                    }
+                }
+                m
+            })
+            .collect()
+    };
+    let scenarios: Vec<Value> = all
+        .iter()
+        .enumerate()
+        .skip(1)
+        .map(|(k, (_, c))| {
+            let flagged = |c: &Computed| -> Vec<String> {
+                c.newcomers.iter().filter(|n| n.flagged).map(|n| ds.members[n.member].id.clone()).collect()
+            };
+            let (bf, sf) = (flagged(b), flagged(c));
+            let contests: Vec<Value> = c
+                .contests
+                .iter()
+                .zip(&b.contests)
+                .map(|(sc, bc)| {
+                    let before: BTreeMap<&str, (usize, &str)> = bc
+                        .podium
+                        .iter()
+                        .map(|x| (x.entry_id.as_str(), (x.rank, x.award.as_str())))
+                        .collect();
+                    let moves: Vec<Value> = sc
+                        .podium
+                        .iter()
+                        .filter(|x| before.get(x.entry_id.as_str()) != Some(&(x.rank, x.award.as_str())))
+                        .map(|x| {
+                            let was = before.get(x.entry_id.as_str());
+                            json!({"entry_id": x.entry_id, "rank_before": was.map(|w| w.0), "rank": x.rank, "award_before": was.map(|w| w.1), "award": x.award})
+                        })
+                        .collect();
+                    json!({"id": sc.id, "name": base.pipeline.display_name(&sc.id), "moves": moves})
+                })
+                .collect();
+            let status_label = |st: &str| report_t["status"][st].as_str().unwrap_or(st).to_string();
+            let goals: Vec<Value> = c
+                .goals
+                .iter()
+                .zip(&b.goals)
+                .filter(|(s, g)| s.status != g.status)
+                .map(|(s, g)| {
+                    json!({"id": s.id, "name": base.pipeline.display_name(&s.id),
+                        "before": status_label(g.status.as_str()), "after": status_label(s.status.as_str())})
+                })
+                .collect();
+            json!({
+                "name": names[k],
+                "tier_moves": named(matrix(ds, b, c, |c, i| view(c, i).tier)),
+                "layer_moves": named(matrix(ds, b, c, |c, i| view(c, i).layer)),
+                "newly_flagged": sf.iter().filter(|m| !bf.contains(m)).collect::<Vec<_>>(),
+                "dropped": bf.iter().filter(|m| !sf.contains(m)).collect::<Vec<_>>(),
+                "contests": contests,
+                "goals": goals,
+            })
+        })
+        .collect();
+    let en = base.pipeline.program.locale == "en";
+    let pl = &base.pipeline;
+    let rows = compared_rows(headline);
+    let label = |figure: &str| figure_label(pl, &report_t, figure);
+    // a sweep: one chart per figure that changes across the values
+    let chart = sweep.map(|s| {
+        let charts: Vec<Value> = rows
+            .iter()
+            .filter(|r| r.changes && r.values.iter().all(|v| v.number.is_some()))
+            .map(|r| {
+                let bars: Vec<(String, f64)> = names[1..]
+                    .iter()
+                    .zip(&r.values[1..])
+                    .map(|(n, v)| (n.rsplit('=').next().unwrap_or(n).to_string(), v.number.unwrap_or(0.0)))
+                    .collect();
+                json!({"figure": label(&r.figure), "chart": crate::charts::bars(&bars)})
+            })
+            .collect();
+        json!({"path": s.split('=').next().unwrap_or(s), "charts": charts})
+    });
+    let verdicts: Vec<String> = (1..all.len())
+        .map(|k| verdict(&rows, k, &scenarios[k - 1], en, pl))
+        .collect();
+    json!({
+        "program": base.pipeline.program.name,
+        "lang": if en { "en" } else { "zh-CN" },
+        "t": report_t["simulation"],
+        "as_of": crate::fmt::fmt_day(d),
+        "names": names,
+        "rows": rows.iter().map(|r| json!({"figure": label(&r.figure), "changes": r.changes, "values": r.values.iter().map(|v| json!({"value": v.text, "delta": v.delta, "pct": v.pct})).collect::<Vec<_>>()})).collect::<Vec<_>>(),
+        "scenarios": scenarios,
+        "verdicts": verdicts,
+        "sweep": chart,
+    })
+}
+
+/// One figure of the comparison: the baseline and each scenario, with the change.
+struct Compared {
+    figure: String,
+    changes: bool,
+    values: Vec<Cell>,
+}
+
+struct Cell {
+    text: String,
+    number: Option<f64>,
+    /// Against the baseline: `+1,200` and `+12.5%` (numbers only, scenarios only).
+    delta: Option<String>,
+    pct: Option<String>,
+}
+
+fn compared_rows(headline: &Table) -> Vec<Compared> {
+    headline
+        .rows
+        .iter()
+        .map(|r| {
+            let texts: Vec<String> = r[1..].iter().map(|c| c.as_str().to_string()).collect();
+            let base = texts.first().and_then(|t| t.parse::<f64>().ok());
+            let values: Vec<Cell> = texts
+                .iter()
+                .enumerate()
+                .map(|(k, t)| {
+                    let number = t.parse::<f64>().ok();
+                    let (delta, pct) = match (k > 0, number, base) {
+                        (true, Some(x), Some(b)) if x != b => (
+                            Some(format!(
+                                "{}{}",
+                                if x > b { "+" } else { "−" },
+                                crate::templating::people_number((x - b).abs())
+                            )),
+                            (b != 0.0).then(|| {
+                                let pct = (x - b) / b.abs() * 100.0;
+                                format!("{}{:.1}%", if pct > 0.0 { "+" } else { "−" }, pct.abs())
+                            }),
+                        ),
+                        _ => (None, None),
+                    };
+                    Cell {
+                        text: number
+                            .map(crate::templating::people_number)
+                            .unwrap_or_else(|| t.clone()),
+                        number,
+                        delta,
+                        pct,
+                    }
+                })
+                .collect();
+            Compared {
+                figure: r[0].as_str().to_string(),
+                changes: texts.iter().any(|t| *t != texts[0]),
+                values,
+            }
+        })
+        .collect()
+}
+
+/// A short verdict for scenario `k`: what it costs in points and what it changes.
+fn verdict(rows: &[Compared], k: usize, scenario: &Value, en: bool, pl: &crate::config::Pipeline) -> String {
+    let find = |f: &str| rows.iter().find(|r| r.figure == f).and_then(|r| r.values.get(k));
+    let cost = |f: &str| {
+        find(f)
+            .and_then(|v| {
+                v.delta
+                    .clone()
+                    .map(|d| format!("{d} ({})", v.pct.clone().unwrap_or_default()))
+            })
+            .unwrap_or_else(|| if en { "no change".into() } else { "不变".into() })
+    };
+    let count = |key: &str| -> usize {
+        scenario[key]
+            .as_array()
+            .map(|a| a.iter().map(|m| m["members"].as_u64().unwrap_or(0) as usize).sum())
+            .unwrap_or(0)
+    };
+    let goals: Vec<String> = scenario["goals"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|g| {
+            format!(
+                "{} {} → {}",
+                pl.display_name(g["id"].as_str().unwrap_or("")),
+                g["before"].as_str().unwrap_or(""),
+                g["after"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    let goals = if goals.is_empty() {
+        (if en {
+            "no goal changes status"
+        } else {
+            "目标状态不变"
+        })
+        .to_string()
+    } else {
+        goals.join(", ")
+    };
+    if en {
+        format!(
+            "points issued {}, liability {}; {} members change tier, {} change layer; {goals}.",
+            cost("points_issued"),
+            cost("liability"),
+            count("tier_moves"),
+            count("layer_moves")
+        )
+    } else {
+        format!(
+            "积分发放 {}，负债 {}；{} 人等级变化，{} 人分层变化；{goals}。",
+            cost("points_issued"),
+            cost("liability"),
+            count("tier_moves"),
+            count("layer_moves")
+        )
+    }
+}
+
+/// A headline figure's id (`points_issued`, `tier gold`, `goal g1`, `contest c winner`,
+/// `stage lead`…) as people read it in the program's locale.
+fn figure_label(pl: &crate::config::Pipeline, report_t: &Value, figure: &str) -> String {
+    let t = |k: &str| report_t[k].as_str().unwrap_or(k).to_string();
+    let sim = |k: &str| report_t["simulation"][k].as_str().unwrap_or(k).to_string();
+    let (kind, rest) = figure.split_once(' ').unwrap_or((figure, ""));
+    match kind {
+        "points_issued" | "points_redeemed" | "liability" => t(kind),
+        "newcomers_flagged" => t("flagged_newcomers"),
+        "tier" => format!("{} · {}", t("tier"), pl.display_name(rest)),
+        "layer" => format!("{} · {}", t("layer"), pl.display_name(rest)),
+        "goal" => format!("{} · {}", t("goal"), pl.display_name(rest)),
+        "contest" => {
+            let id = rest.strip_suffix(" winner").unwrap_or(rest);
+            format!("{} · {}", pl.display_name(id), sim("winner"))
+        }
+        "stage" => format!(
+            "{} · {}",
+            t("stage_h"),
+            report_t["stage"][rest].as_str().unwrap_or(rest)
+        ),
+        "mentor_matches" | "team_roles_filled" => sim(kind),
+        _ => figure.to_string(),
+    }
+}
+
+const HTML: &str = include_str!("../../../templates/simulation.html");
+const MD: &str = include_str!("../../../templates/simulation.md");
+
+pub(super) fn render(out: &Path, ctx: &Value) -> Result<()> {
+    let mut env = crate::templating::sandboxed_environment();
+    env.add_template("simulation.html", HTML)?;
+    env.add_template("simulation.md", MD)?;
+    for name in ["simulation.html", "simulation.md"] {
+        let text = crate::templating::render_bounded(&env.get_template(name)?, ctx)?;
+        crate::store::write_atomic(&out.join(name), &text)?;
+    }
+    Ok(())
+}

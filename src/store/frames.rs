@@ -1,0 +1,122 @@
+//! Rows as Parquet frames and back: the packed rows of ingest's working set.
+use crate::table::{Kind, Row, SourceSpec};
+use anyhow::Result;
+use polars::prelude::*;
+
+const MS: i64 = 1000;
+
+/// Packed rows as a frame of the source's columns: one walk over each row's bytes, values read in place
+/// (no per-value allocation).
+pub(super) fn packed_to_frame(spec: &SourceSpec, rows: &[&[u8]]) -> Result<DataFrame> {
+    use crate::table::{packed_refs, ValRef};
+    enum Buf<'a> {
+        Text(Vec<Option<&'a str>>),
+        Int(Vec<Option<i64>>),
+        Num(Vec<Option<f64>>),
+        Ts(Vec<Option<i64>>),
+        Date(Vec<Option<i32>>),
+    }
+    let n = rows.len();
+    let mut bufs: Vec<Buf> = spec
+        .cols
+        .iter()
+        .map(|c| match c.kind {
+            Kind::Text | Kind::Action => Buf::Text(Vec::with_capacity(n)),
+            Kind::Count => Buf::Int(Vec::with_capacity(n)),
+            Kind::Num => Buf::Num(Vec::with_capacity(n)),
+            Kind::Ts => Buf::Ts(Vec::with_capacity(n)),
+            Kind::Date => Buf::Date(Vec::with_capacity(n)),
+        })
+        .collect();
+    for r in rows {
+        for (buf, v) in bufs.iter_mut().zip(packed_refs(r)) {
+            match buf {
+                Buf::Text(b) => b.push(match v {
+                    ValRef::Str(s) => Some(s),
+                    _ => None,
+                }),
+                Buf::Int(b) => b.push(match v {
+                    ValRef::Null => None,
+                    ValRef::Int(i) => Some(i),
+                    ValRef::Num(x) => Some(x as i64),
+                    _ => Some(0),
+                }),
+                Buf::Num(b) => b.push(match v {
+                    ValRef::Null => None,
+                    ValRef::Int(i) => Some(i as f64),
+                    ValRef::Num(x) => Some(x),
+                    _ => Some(0.0),
+                }),
+                Buf::Ts(b) => b.push(match v {
+                    ValRef::Ts(t) => Some(t * MS),
+                    _ => None,
+                }),
+                Buf::Date(b) => b.push(match v {
+                    ValRef::Date(d) => Some(d),
+                    _ => None,
+                }),
+            }
+        }
+    }
+    let mut cols = Vec::with_capacity(spec.cols.len());
+    for (c, buf) in spec.cols.iter().zip(bufs) {
+        let name: PlSmallStr = c.name.into();
+        cols.push(match buf {
+            Buf::Text(b) => Column::new(name, b),
+            Buf::Int(b) => Column::new(name, b),
+            Buf::Num(b) => Column::new(name, b),
+            Buf::Ts(b) => Column::new(name, b).cast(&DataType::Datetime(TimeUnit::Milliseconds, None))?,
+            Buf::Date(b) => Column::new(name, b).cast(&DataType::Date)?,
+        });
+    }
+    Ok(DataFrame::new(n, cols)?)
+}
+
+/// A stored frame as packed rows (ingest's working set), without a `Val` per value.
+pub(super) fn packed_from_frame(spec: &SourceSpec, df: &DataFrame) -> Result<Vec<crate::table::Packed>> {
+    use crate::table::{push_packed, ValRef};
+    let n = df.height();
+    let mut bufs: Vec<Vec<u8>> = (0..n).map(|_| Vec::with_capacity(96)).collect();
+    for c in spec.cols {
+        let col = df
+            .column(c.name)
+            .map_err(|_| anyhow::anyhow!("store table lacks column {}", c.name))?;
+        match c.kind {
+            Kind::Text | Kind::Action => {
+                for (b, v) in bufs.iter_mut().zip(col.str()?.iter()) {
+                    push_packed(b, v.map(ValRef::Str).unwrap_or(ValRef::Null));
+                }
+            }
+            Kind::Count => {
+                for (b, v) in bufs.iter_mut().zip(col.i64()?.iter()) {
+                    push_packed(b, v.map(ValRef::Int).unwrap_or(ValRef::Null));
+                }
+            }
+            Kind::Num => {
+                for (b, v) in bufs.iter_mut().zip(col.f64()?.iter()) {
+                    push_packed(b, v.map(ValRef::Num).unwrap_or(ValRef::Null));
+                }
+            }
+            Kind::Ts => {
+                let phys = col.cast(&DataType::Int64)?;
+                for (b, v) in bufs.iter_mut().zip(phys.i64()?.iter()) {
+                    push_packed(b, v.map(|ms| ValRef::Ts(ms / MS)).unwrap_or(ValRef::Null));
+                }
+            }
+            Kind::Date => {
+                let phys = col.cast(&DataType::Int32)?;
+                for (b, v) in bufs.iter_mut().zip(phys.i32()?.iter()) {
+                    push_packed(b, v.map(ValRef::Date).unwrap_or(ValRef::Null));
+                }
+            }
+        }
+    }
+    Ok(bufs.into_iter().map(Vec::into_boxed_slice).collect())
+}
+
+pub(super) fn from_frame(spec: &SourceSpec, df: &DataFrame) -> Result<Vec<Row>> {
+    Ok(packed_from_frame(spec, df)?
+        .iter()
+        .map(|p| crate::table::unpack(p))
+        .collect())
+}
