@@ -118,7 +118,6 @@ pub fn compute_reusing(loaded: &Loaded, ds: &Dataset, reuse: Option<Reuse>, purp
         Some(r) => (r.base.points.clone(), r.base.tiers.clone()),
         None => {
             let points = crate::points::compute(p, ds, &balance_days)?;
-            ds.release_frame_columns();
             timer.lap("points");
             let ranges = crate::points::member_ledger_ranges(ds, &points.ledger);
             let awards = |i: usize| crate::points::daily_awards(ds, &points.ledger[ranges[i].clone()]);
@@ -156,7 +155,6 @@ pub fn compute_reusing(loaded: &Loaded, ds: &Dataset, reuse: Option<Reuse>, purp
         balance_at: &points.balance_at,
     };
     let mut engine = Engine::new(p, ds, inputs)?;
-    ds.release_frame_columns(); // the metrics' masks are computed
     let (layer_at_d, snap_d) = match &reuse {
         Some(r) => {
             engine.history = r.base.history.clone();
@@ -172,12 +170,10 @@ pub fn compute_reusing(loaded: &Loaded, ds: &Dataset, reuse: Option<Reuse>, purp
     let newcomers = crate::scouting::compute(p, ds, &points.awarded_per_event, &snap_d, &layer_at_d, &level_ids)?;
     timer.lap("scouting");
     let contests = crate::contests::compute_all(p, ds, &points.awarded_per_event, &layer_at_d, &level_ids)?;
-    ds.release_frame_columns();
     timer.lap("contests");
     let measurer = crate::goals::Measurer::new(p, ds, &points.awarded_per_event, &engine);
     let goals = crate::goals::compute(p, &measurer, d)?;
     let incentives = crate::goals::incentives(p, ds, &goals);
-    ds.release_frame_columns();
     timer.lap("goals");
     let care = crate::care::compute(
         p,

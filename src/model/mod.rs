@@ -108,8 +108,6 @@ pub struct Dataset {
     pub overrides: Vec<Override>,
     pub teams: Vec<TeamRow>,
     pub mentorships: Vec<Mentorship>,
-    /// Columns of `event_frame`, each built once.
-    columns: std::sync::Mutex<HashMap<&'static str, polars::prelude::Column>>,
 }
 
 fn s(r: &Row, spec: &table::SourceSpec, col: &str) -> Option<String> {
@@ -272,7 +270,6 @@ impl Dataset {
             overrides,
             teams,
             mentorships,
-            columns: Default::default(),
         })
     }
 
@@ -292,7 +289,9 @@ impl Dataset {
     }
 
     /// The events as a DataFrame for SQL conditions, with the columns `names` mentions
-    /// (numbers as Float64 so `/` divides truly). Each column is built once and shared.
+    /// (numbers as Float64 so `/` divides truly). Built per stage and dropped with it
+    /// (at 20 M events a text column is 320 MB; keeping them all for the run cost more
+    /// memory than rebuilding the few a later stage needs).
     pub fn event_frame(
         &self,
         names: &std::collections::BTreeSet<String>,
@@ -304,11 +303,7 @@ impl Dataset {
             .iter()
             .filter(|c| **c == "likes" || names.contains(**c))
         {
-            let mut cache = self.columns.lock().unwrap_or_else(|e| e.into_inner());
-            if !cache.contains_key(*name) {
-                cache.insert(name, self.build_column(name));
-            }
-            cols.push(cache[*name].clone());
+            cols.push(self.build_column(name));
         }
         if let (Some(a), true) = (awarded, names.contains("awarded_points")) {
             cols.push(crate::expr::num_col(
@@ -317,13 +312,6 @@ impl Dataset {
             ));
         }
         crate::expr::frame(cols)
-    }
-
-    /// Forget the columns built for conditions: a stage that is done with them gives
-    /// their memory back (at 20 M events a text column is 320 MB); a later stage that
-    /// needs one builds it again.
-    pub fn release_frame_columns(&self) {
-        self.columns.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
     fn build_column(&self, name: &str) -> polars::prelude::Column {
