@@ -26,6 +26,18 @@ fn counts(run: &Run, file: &str) -> [u64; 6] {
     ["rows", "inserted", "updated", "unchanged", "ignored", "rejected"].map(|k| f[k].as_u64().unwrap())
 }
 
+/// Write an activity export of `rows` (after the header), ingest, and return its counts.
+fn ingest_rows(w: &Workdir, file: &str, rows: &str) -> [u64; 6] {
+    w.create(file, &format!("{ACTIVITY_HEADER}{rows}"));
+    let run = w.koc(&["ingest", "pipeline.yaml", "--format", "json"]);
+    run.expect_code(0);
+    counts(&run, file)
+}
+
+fn manifest(w: &Workdir) -> serde_json::Value {
+    serde_json::from_str(&w.read("store/manifest.json")).unwrap()
+}
+
 #[test]
 fn gbk_utf16_tab_and_bom_files_read_the_same_rows() {
     let w = Workdir::new();
@@ -232,7 +244,6 @@ fn later_ingests_find_stored_events_through_the_key_index() {
         &format!("{ACTIVITY_HEADER}e1,m1,2025-01-05 10:00:00,发帖,,,C1,1,0,0\ne2,zz,2025-02-05 10:00:00,签到,,,,,,\n"),
     );
     w.koc(&["ingest", "pipeline.yaml", "--quiet"]).expect_code(0);
-    let manifest = |w: &Workdir| -> serde_json::Value { serde_json::from_str(&w.read("store/manifest.json")).unwrap() };
     let m = manifest(&w);
     let index = m["event_keys"]["months"]["2025-01"]
         .as_str()
@@ -242,13 +253,14 @@ fn later_ingests_find_stored_events_through_the_key_index() {
     assert_eq!(m["event_keys"]["hash"], "fnv1a64");
     assert_eq!(m["events_of_unknown_members"], 1, "e2's member zz is unknown");
     // e1 re-delivered one month later (it moves from January to February), e3 new
-    w.create(
-        "activity_2.csv",
-        &format!("{ACTIVITY_HEADER}e1,m1,2025-02-01 09:00:00,发帖,,,C1,1,0,0\ne3,zz,2025-02-06 10:00:00,签到,,,,,,\n"),
+    assert_eq!(
+        ingest_rows(
+            &w,
+            "activity_2.csv",
+            "e1,m1,2025-02-01 09:00:00,发帖,,,C1,1,0,0\ne3,zz,2025-02-06 10:00:00,签到,,,,,,\n"
+        ),
+        [2, 1, 1, 0, 0, 0]
     );
-    let run = w.koc(&["ingest", "pipeline.yaml", "--format", "json"]);
-    run.expect_code(0);
-    assert_eq!(counts(&run, "activity_2.csv"), [2, 1, 1, 0, 0, 0]);
     let m = manifest(&w);
     assert_eq!(m["events_of_unknown_members"], 2);
     assert_eq!(
@@ -270,13 +282,14 @@ fn later_ingests_find_stored_events_through_the_key_index() {
     old.as_object_mut().unwrap().remove("event_keys");
     old.as_object_mut().unwrap().remove("unknown_by_month");
     w.create("store/manifest.json", &old.to_string());
-    w.create(
-        "activity_3.csv",
-        &format!("{ACTIVITY_HEADER}e3,zz,2025-02-06 10:00:00,签到,,,,,,\ne1,m1,2025-02-01 09:00:00,发帖,,,C1,5,0,0\n"),
+    assert_eq!(
+        ingest_rows(
+            &w,
+            "activity_3.csv",
+            "e3,zz,2025-02-06 10:00:00,签到,,,,,,\ne1,m1,2025-02-01 09:00:00,发帖,,,C1,5,0,0\n"
+        ),
+        [2, 0, 1, 1, 0, 0]
     );
-    let run = w.koc(&["ingest", "pipeline.yaml", "--format", "json"]);
-    run.expect_code(0);
-    assert_eq!(counts(&run, "activity_3.csv"), [2, 0, 1, 1, 0, 0]);
     let m = manifest(&w);
     assert_eq!(m["events_of_unknown_members"], 2);
     assert!(m["event_keys"]["months"]["2025-02"].is_string(), "{m}");
@@ -304,11 +317,11 @@ fn an_export_with_the_recorded_size_and_times_is_not_read_again() {
         &format!("{ACTIVITY_HEADER}e1,m1,2025-01-05 10:00:00,发帖,,,C1,1,0,0\n"),
     );
     w.koc(&["ingest", "pipeline.yaml", "--quiet"]).expect_code(0);
-    let manifest: serde_json::Value = serde_json::from_str(&w.read("store/manifest.json")).unwrap();
-    let stat = &manifest["files"][1]["stat"];
+    let m = manifest(&w);
+    let stat = &m["files"][1]["stat"];
     assert!(
         stat["size"].as_u64().unwrap() > 0 && stat["inode"].as_u64().unwrap() > 0,
-        "{manifest}"
+        "{m}"
     );
     let run = w.koc(&["ingest", "pipeline.yaml", "--format", "json"]);
     assert_eq!(json_counts(&run, "activity_1.csv")["status"], "skipped");
@@ -344,14 +357,8 @@ fn a_stale_or_missing_key_file_is_rebuilt_not_trusted() {
     w.koc(&["ingest", "pipeline.yaml", "--quiet"]).expect_code(0);
     // the key index is lost
     std::fs::remove_dir_all(w.path().join("store/tables/event_keys")).unwrap();
-    w.create(
-        "activity_2.csv",
-        &format!("{ACTIVITY_HEADER}e1,m1,2025-02-01 09:00:00,发帖,,,C1,1,0,0\n"),
-    );
-    let run = w.koc(&["ingest", "pipeline.yaml", "--format", "json"]);
-    run.expect_code(0);
     assert_eq!(
-        counts(&run, "activity_2.csv"),
+        ingest_rows(&w, "activity_2.csv", "e1,m1,2025-02-01 09:00:00,发帖,,,C1,1,0,0\n"),
         [1, 0, 1, 0, 0, 0],
         "e1 found and moved to February"
     );
@@ -359,7 +366,7 @@ fn a_stale_or_missing_key_file_is_rebuilt_not_trusted() {
     let check = w.koc(&["check-store", "pipeline.yaml"]);
     check.expect_code(0);
     assert!(check.stdout().contains(", 1 events, 0 problems"), "{}", check.stdout());
-    let m: serde_json::Value = serde_json::from_str(&w.read("store/manifest.json")).unwrap();
+    let m = manifest(&w);
     assert!(
         m["events"].get("2025-01").is_none() && m["events"]["2025-02"].is_string(),
         "{m}"
