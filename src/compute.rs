@@ -1,5 +1,4 @@
 //! Every stage in SPEC order, as a pure function of (store, pipeline, D).
-use crate::config::Loaded;
 use crate::contests::ContestResult;
 use crate::fmt::Day;
 use crate::goals::{GoalResult, Incentive};
@@ -7,6 +6,7 @@ use crate::layers::{Engine, LayerRow};
 use crate::model::Dataset;
 use crate::output::Table;
 use crate::points::Points;
+use crate::program::Program;
 use crate::scouting::Candidate;
 use crate::tiers::TierState;
 use anyhow::Result;
@@ -64,8 +64,8 @@ impl Timer {
     }
 }
 
-pub fn compute(loaded: &Loaded, ds: &Dataset) -> Result<Computed> {
-    compute_reusing(loaded, ds, None, Purpose::Run)
+pub fn compute(prog: &Program, ds: &Dataset) -> Result<Computed> {
+    compute_reusing(prog, ds, None, Purpose::Run)
 }
 
 /// What a computation is for: a run writes every output table; a what-if scenario
@@ -84,40 +84,40 @@ pub struct Reuse<'a> {
 
 /// Whether `scenario` leaves points, tiers and layers as in `base`: the sections they
 /// read are equal, and so are the days goals need layers at.
-pub fn reusable(base: &Loaded, scenario: &Loaded, as_of: Day) -> bool {
-    let value = |l: &Loaded| serde_yaml::from_str::<serde_yaml::Value>(&l.text).ok();
+pub fn reusable(base: &Program, scenario: &Program, as_of: Day) -> bool {
+    let value = |l: &Program| serde_yaml::from_str::<serde_yaml::Value>(&l.text).ok();
     let (Some(a), Some(b)) = (value(base), value(scenario)) else {
         return false;
     };
     let same = ["program", "points", "redemption", "tiers", "metrics", "layers"]
         .iter()
         .all(|k| a.get(k) == b.get(k));
-    same && crate::goals::layer_days(&base.pipeline, as_of) == crate::goals::layer_days(&scenario.pipeline, as_of)
+    same && crate::goals::layer_days(base, as_of) == crate::goals::layer_days(scenario, as_of)
 }
 
 /// Every day a layer is evaluated (regular snapshots, D, the goals' days): balances
 /// are needed there.
-pub fn balance_days(p: &crate::config::Pipeline, start: Day, d: Day) -> Vec<Day> {
-    let mut days = crate::layers::regular_snapshots(start, d);
+pub fn balance_days(prog: &Program, d: Day) -> Vec<Day> {
+    let mut days = crate::layers::regular_snapshots(prog.start, d);
     days.push(d);
-    days.extend(crate::goals::layer_days(p, d));
+    days.extend(crate::goals::layer_days(prog, d));
     days.sort_unstable();
     days.dedup();
     days
 }
 
-pub fn compute_reusing(loaded: &Loaded, ds: &Dataset, reuse: Option<Reuse>, purpose: Purpose) -> Result<Computed> {
+pub fn compute_reusing(prog: &Program, ds: &Dataset, reuse: Option<Reuse>, purpose: Purpose) -> Result<Computed> {
     let mut timer = Timer::new();
-    let p = &loaded.pipeline;
+    let p = &prog.pipeline;
     let d = ds.as_of;
-    let start = crate::config::date_key(loaded, "program.start", &p.program.start)?;
+    let start = prog.start;
     let previous_snapshot = crate::layers::regular_snapshots(start, d).last().copied();
-    let balance_days = balance_days(p, start, d);
+    let balance_days = balance_days(prog, d);
 
     let (points, tiers) = match &reuse {
         Some(r) => (r.base.points.clone(), r.base.tiers.clone()),
         None => {
-            let points = crate::points::compute(p, ds, &balance_days)?;
+            let points = crate::points::compute(prog, ds, &balance_days)?;
             timer.lap("points");
             let ranges = crate::points::member_ledger_ranges(ds, &points.ledger);
             let awards = |i: usize| crate::points::daily_awards(ds, &points.ledger[ranges[i].clone()]);
@@ -154,7 +154,7 @@ pub fn compute_reusing(loaded: &Loaded, ds: &Dataset, reuse: Option<Reuse>, purp
         balance_days: &balance_days,
         balance_at: &points.balance_at,
     };
-    let mut engine = Engine::new(p, ds, inputs)?;
+    let mut engine = Engine::new(prog, ds, inputs)?;
     let (layer_at_d, snap_d) = match &reuse {
         Some(r) => {
             engine.history = r.base.history.clone();
@@ -167,12 +167,12 @@ pub fn compute_reusing(loaded: &Loaded, ds: &Dataset, reuse: Option<Reuse>, purp
     };
     timer.lap("layers");
     let level_ids = engine.level_ids.clone();
-    let newcomers = crate::scouting::compute(p, ds, &points.awarded_per_event, &snap_d, &layer_at_d, &level_ids)?;
+    let newcomers = crate::scouting::compute(prog, ds, &points.awarded_per_event, &snap_d, &layer_at_d, &level_ids)?;
     timer.lap("scouting");
-    let contests = crate::contests::compute_all(p, ds, &points.awarded_per_event, &layer_at_d, &level_ids)?;
+    let contests = crate::contests::compute_all(prog, ds, &points.awarded_per_event, &layer_at_d, &level_ids)?;
     timer.lap("contests");
-    let measurer = crate::goals::Measurer::new(p, ds, &points.awarded_per_event, &engine);
-    let goals = crate::goals::compute(p, &measurer, d)?;
+    let measurer = crate::goals::Measurer::new(prog, ds, &points.awarded_per_event, &engine);
+    let goals = crate::goals::compute(prog, &measurer, d)?;
     let incentives = crate::goals::incentives(p, ds, &goals);
     timer.lap("goals");
     let care = crate::care::compute(
@@ -223,9 +223,8 @@ pub fn compute_reusing(loaded: &Loaded, ds: &Dataset, reuse: Option<Reuse>, purp
     let fame = (purpose == Purpose::Run)
         .then(|| {
             crate::hall_of_fame::compute(
-                p,
+                prog,
                 ds,
-                start,
                 &crate::hall_of_fame::Inputs {
                     ledger: &points.ledger,
                     history: &history,

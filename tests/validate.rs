@@ -137,3 +137,26 @@ fn a_misspelt_sum_field_and_a_type_mismatch_are_pipeline_errors() {
         run.stderr()
     );
 }
+
+#[test]
+fn an_expression_that_fails_on_the_data_names_its_rule_and_line() {
+    // the checked program keeps each condition with its place, so an error found
+    // only when the data is there still points at the pipeline file
+    let w = Workdir::new();
+    setup(
+        &w,
+        "points:\n  rules:\n    - {id: p, action: post, points: 1, where: \"CAST(topic AS INTEGER) > 5\"}\n",
+    );
+    w.create(
+        "activity_1.csv",
+        &format!("{ACTIVITY_HEADER}e1,m1,2025-01-05 10:00:00,发帖,adas,,,1,0,0\n"),
+    );
+    let run = w.koc(&["run", "pipeline.yaml", "--as-of", "2025-01-31"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr()
+            .contains("pipeline.yaml:24:48: points.rules[0] (id p).where: the expression \"CAST(topic AS INTEGER) > 5\" cannot be evaluated"),
+        "{}",
+        run.stderr()
+    );
+}

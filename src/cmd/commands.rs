@@ -1,9 +1,10 @@
 //! What each command does with the library, and what it prints (SPEC §2).
 use crate::cli::{AsOf, Cli, Command, Format, Stage};
 use crate::compute::Computed;
-use crate::config::{self, Loaded};
+use crate::config;
 use crate::model::Dataset;
 use crate::output::Table;
+use crate::program::Program;
 use crate::store::Store;
 use anyhow::Result;
 use serde_json::json;
@@ -123,7 +124,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             if out.json {
                 out.json(&v);
             } else {
-                for l in crate::explain::render_text(&v, loaded.pipeline.program.locale == "en") {
+                for l in crate::explain::render_text(&v, loaded.locale.is_en()) {
                     out.line(&l);
                 }
             }
@@ -146,10 +147,9 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
     }
 }
 
-fn load(path: &std::path::Path) -> Result<Loaded> {
-    let loaded = config::load(path)?;
-    crate::check::check(&loaded)?;
-    Ok(loaded)
+/// Read the pipeline file and check it into the program the stages run.
+fn load(path: &std::path::Path) -> Result<Program> {
+    crate::check::check(config::load(path)?)
 }
 
 fn validate(out: &Printer, path: &std::path::Path) -> Result<u8> {
@@ -199,7 +199,7 @@ fn validate(out: &Printer, path: &std::path::Path) -> Result<u8> {
 }
 
 /// Compute everything from the stored events at D; the store is not written.
-fn compute_at(at: &AsOf) -> Result<(Loaded, Dataset, Computed)> {
+fn compute_at(at: &AsOf) -> Result<(Program, Dataset, Computed)> {
     let loaded = load(&at.pipeline)?;
     let d = crate::run::as_of(&loaded, at.as_of.as_deref())?;
     let store = Store::open_read(&loaded.store_dir());

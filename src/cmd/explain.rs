@@ -7,20 +7,19 @@ use crate::error::KocError;
 use crate::fmt::{fmt_day, fmt_num, Day};
 use crate::layers::{Engine, Inputs};
 use crate::model::Dataset;
+use crate::program::{Place, Program};
 use anyhow::Result;
 use polars::prelude::AnyValue;
 use serde_json::{json, Map, Value};
 
 /// The explanation of `member_id` at D, as SPEC §13's JSON object.
-pub fn explain(loaded: &Loaded, ds: &Dataset, c: &Computed, member_id: &str) -> Result<Value> {
+pub fn explain(loaded: &Program, ds: &Dataset, c: &Computed, member_id: &str) -> Result<Value> {
     let Some(&i) = ds.index.get(member_id).filter(|i| ds.members[**i].joined <= c.as_of) else {
         return Err(unknown_member(ds, member_id));
     };
     let m = &ds.members[i];
     // one engine (its metric masks cover every event) for the layer and scouting parts
-    let p = &loaded.pipeline;
-    let start = crate::config::date_key(loaded, "program.start", &p.program.start)?;
-    let days = crate::compute::balance_days(p, start, c.as_of);
+    let days = crate::compute::balance_days(loaded, c.as_of);
     let engine = engine(loaded, ds, c, &days)?;
     Ok(json!({
         "member_id": m.id,
@@ -151,9 +150,9 @@ fn cell(frame: &polars::prelude::DataFrame, name: &str) -> Value {
     }
 }
 
-fn engine<'a>(loaded: &Loaded, ds: &'a Dataset, c: &'a Computed, balance_days: &'a [Day]) -> Result<Engine<'a>> {
+fn engine<'a>(loaded: &Program, ds: &'a Dataset, c: &'a Computed, balance_days: &'a [Day]) -> Result<Engine<'a>> {
     let mut e = Engine::new(
-        &loaded.pipeline,
+        loaded,
         ds,
         Inputs {
             awarded: &c.points.awarded_per_event,
@@ -166,7 +165,7 @@ fn engine<'a>(loaded: &Loaded, ds: &'a Dataset, c: &'a Computed, balance_days: &
     Ok(e)
 }
 
-fn layer(loaded: &Loaded, ds: &Dataset, c: &Computed, engine: &Engine, i: usize) -> Result<Value> {
+fn layer(loaded: &Program, ds: &Dataset, c: &Computed, engine: &Engine, i: usize) -> Result<Value> {
     let Some(cfg) = &loaded.pipeline.layers else {
         return Ok(Value::Null);
     };
@@ -185,7 +184,7 @@ fn layer(loaded: &Loaded, ds: &Dataset, c: &Computed, engine: &Engine, i: usize)
             .take(last + 1)
             .map(|(l, lv)| {
                 let mut values = Map::new();
-                if let Some(w) = &lv.when {
+                if let Some(w) = loaded.conditions.get(&Place::Level(l)) {
                     for name in crate::expr::names_in(std::iter::once(w)) {
                         values.insert(name.clone(), cell(&e.snapshot.frame, &name));
                     }
@@ -256,9 +255,10 @@ fn scouting(loaded: &Loaded, c: &Computed, engine: &Engine, i: usize) -> Result<
     let names = crate::check::names(p);
     let mut why = None;
     for part in conjuncts(&cfg.candidates) {
+        // a part of a checked condition: it parses, and names only what it may
         let expr = crate::expr::parse(&part, &names.candidates, "scouting.candidates", "")?;
         if !crate::expr::eval_bool(&expr, &frame)?.first().copied().unwrap_or(false) {
-            let values: Vec<String> = crate::expr::names_in(std::iter::once(&part))
+            let values: Vec<String> = crate::expr::names_in(std::iter::once(&expr))
                 .iter()
                 .map(|n| format!("{n} = {}", cell(&frame, n)))
                 .collect();

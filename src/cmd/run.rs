@@ -1,12 +1,12 @@
 //! `koc run` (SPEC §11): ingest, compute, render, and write `STORE/runs/<D>/`
 //! as a whole (temp folder, then rename).
 use crate::compute::Computed;
-use crate::config::Loaded;
 use crate::error::KocError;
 use crate::fmt::{fmt_day, Day};
 use crate::ingest::IngestReport;
 use crate::model::Dataset;
 use crate::output::Table;
+use crate::program::Program;
 use crate::store::{sha256_hex, Store};
 use anyhow::{Context, Result};
 use polars::prelude::*;
@@ -28,7 +28,7 @@ pub struct RunOutcome {
 /// Tables written as Parquet instead of CSV, with their integer columns.
 const PARQUET: [(&str, &[&str]); 1] = [("layer_history", &[])];
 
-pub fn run(loaded: &Loaded, as_of: Day, progress: bool) -> Result<RunOutcome> {
+pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
     let t0 = Instant::now();
     let store = Store::open_locked(&loaded.store_dir())?;
     let ingest = crate::ingest::ingest(loaded, &store, progress)?;
@@ -111,7 +111,7 @@ pub fn run(loaded: &Loaded, as_of: Day, progress: bool) -> Result<RunOutcome> {
         &sheets,
         crate::fmt::date_of(as_of),
         &crate::xlsx::summary(&ctx),
-        loaded.pipeline.program.locale != "en",
+        !loaded.locale.is_en(),
     )?;
     let pipeline_sha = sha256_hex(loaded.text.as_bytes());
     let inputs: Vec<_> = manifest
@@ -233,8 +233,8 @@ pub fn table_frame(t: &Table, ints: &[&str]) -> Result<DataFrame> {
 /// The as-of date: given, or yesterday in the program time zone. A given D may be at
 /// most a year after today: the day-by-day stages would otherwise run for hours on a
 /// typo like 9999-12-31.
-pub fn as_of(loaded: &Loaded, given: Option<&str>) -> Result<Day> {
-    let today = crate::timestamps::today(crate::check::timezone(loaded)?);
+pub fn as_of(loaded: &Program, given: Option<&str>) -> Result<Day> {
+    let today = crate::timestamps::today(loaded.tz);
     match given {
         Some(s) => {
             let d = crate::timestamps::parse_day(s).ok_or_else(|| {

@@ -8,8 +8,8 @@ mod prepare;
 pub mod privacy;
 pub mod sources;
 pub mod timestamps;
-use crate::config::Loaded;
 use crate::error::{ErrorKind, KocError};
+use crate::program::Program;
 use crate::store::{month_of_packed, write_atomic, Counts, FileRecord, Store};
 use crate::table::{self, SourceSpec, ACTIVITY};
 use anyhow::Result;
@@ -70,9 +70,9 @@ pub struct FileOutcome {
     pub rejects_file: Option<String>,
 }
 
-pub fn ingest(loaded: &Loaded, store: &Store, progress: bool) -> Result<IngestReport> {
+pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestReport> {
     let mut manifest = store.manifest()?;
-    let tz = crate::check::timezone(loaded)?;
+    let tz = loaded.tz;
     let now = {
         use chrono::TimeZone;
         crate::fmt::fmt_ts(crate::fmt::ts_of(

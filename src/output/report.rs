@@ -6,6 +6,7 @@ use crate::config::Loaded;
 use crate::fmt::{fmt_day, fmt_num};
 use crate::ingest::IngestReport;
 use crate::model::Dataset;
+use crate::program::Program;
 use crate::store::Manifest;
 use anyhow::{Context, Result};
 use minijinja::{Environment, UndefinedBehavior};
@@ -56,9 +57,9 @@ pub fn report_labels(en: bool) -> Value {
     serde_json::from_str(if en { LABELS_EN } else { LABELS_ZH }).expect("embedded labels are valid JSON")
 }
 
-pub fn context(loaded: &Loaded, ds: &Dataset, c: &Computed, quality: &Value) -> Result<Value> {
+pub fn context(loaded: &Program, ds: &Dataset, c: &Computed, quality: &Value) -> Result<Value> {
     let p = &loaded.pipeline;
-    let en = p.program.locale == "en";
+    let en = loaded.locale.is_en();
     let labels = report_labels(en);
     let sep = if en { ", " } else { "、" };
     let pts = &c.points;
@@ -210,7 +211,7 @@ pub fn context(loaded: &Loaded, ds: &Dataset, c: &Computed, quality: &Value) -> 
         .collect();
     let on_track = c.goals.iter().filter(|g| g.status.is_good()).count();
     Ok(json!({
-        "lang": if p.program.locale == "en" { "en" } else { "zh-CN" },
+        "lang": loaded.locale.tag(),
         "t": labels,
         "program": {"name": p.program.name, "start": p.program.start, "timezone": p.program.timezone},
         "as_of": fmt_day(c.as_of),

@@ -4,6 +4,7 @@
 use crate::config::{Loaded, MeasureCfg, Pipeline, SourceCfg};
 use crate::error::{usage_err, KocError};
 use crate::expr;
+use crate::program::{Conditions, Direction, Locale, Normalize, Place, Program, Season};
 use anyhow::Result;
 use chrono_tz::Tz;
 
@@ -83,8 +84,16 @@ pub fn names(p: &Pipeline) -> Names {
     }
 }
 
-/// Check the whole pipeline; all problems in one error.
-pub fn check(loaded: &Loaded) -> Result<()> {
+/// Check the whole pipeline and make it the typed program the stages run; all
+/// problems in one error.
+pub fn check(loaded: Loaded) -> Result<Program> {
+    let conditions = std::cell::RefCell::new(Conditions::default());
+    validate(&loaded, &conditions)?;
+    let tz = timezone(&loaded)?;
+    crate::program::build(loaded, tz, conditions.into_inner())
+}
+
+fn validate(loaded: &Loaded, conditions: &std::cell::RefCell<Conditions>) -> Result<()> {
     let mut problems: Vec<String> = Vec::new();
     let mut note = |r: Result<()>| {
         if let Err(e) = r {
@@ -94,7 +103,7 @@ pub fn check(loaded: &Loaded) -> Result<()> {
     let p = &loaded.pipeline;
     note(timezone(loaded).map(|_| ()));
     note(crate::config::date_key(loaded, "program.start", &p.program.start).map(|_| ()));
-    if p.program.locale != "zh-CN" && p.program.locale != "en" {
+    if Locale::parse(&p.program.locale).is_none() {
         note(Err(usage_err(format!(
             "{}: program.locale '{}' is not supported\n  fix: use zh-CN or en",
             loaded.locate(&p.program.locale),
@@ -102,8 +111,11 @@ pub fn check(loaded: &Loaded) -> Result<()> {
         ))));
     }
     let n = names(p);
-    let exp = |text: &str, allowed: &[String], what: &str| -> Result<()> {
-        expr::parse(text, allowed, what, &loaded.locate(text)).map(|_| ())
+    // each condition is parsed here, once, and kept for the stages
+    let exp = |text: &str, allowed: &[String], what: &str, place: Place| -> Result<()> {
+        let e = expr::parse(text, allowed, what, &loaded.locate(text))?;
+        conditions.borrow_mut().insert(place, e);
+        Ok(())
     };
     let known_actions: Option<Vec<String>> = p
         .sources
@@ -190,7 +202,7 @@ pub fn check(loaded: &Loaded) -> Result<()> {
                 }
             }
             if let Some(w) = &r.where_ {
-                note(exp(w, &n.rule_where, &format!("{what}.where")));
+                note(exp(w, &n.rule_where, &format!("{what}.where"), Place::Rule(i)));
             }
         }
     }
@@ -223,7 +235,7 @@ pub fn check(loaded: &Loaded) -> Result<()> {
             ))));
         }
     }
-    for (name, m) in &p.metrics {
+    for (mi, (name, m)) in p.metrics.iter().enumerate() {
         let forms = [
             m.count.is_some(),
             m.sum.is_some(),
@@ -262,7 +274,12 @@ pub fn check(loaded: &Loaded) -> Result<()> {
             }
         }
         if let Some(w) = &m.where_ {
-            note(exp(w, &n.metric_where, &format!("metrics.{name}.where")));
+            note(exp(
+                w,
+                &n.metric_where,
+                &format!("metrics.{name}.where"),
+                Place::Metric(mi),
+            ));
         }
     }
     if let Some(l) = &p.layers {
@@ -279,9 +296,14 @@ pub fn check(loaded: &Loaded) -> Result<()> {
                 loaded.locate("layers:")
             ))));
         }
-        for lv in &l.levels {
+        for (li, lv) in l.levels.iter().enumerate() {
             if let Some(w) = &lv.when {
-                note(exp(w, &n.when, &format!("layers.levels[id={}].when", lv.id)));
+                note(exp(
+                    w,
+                    &n.when,
+                    &format!("layers.levels[id={}].when", lv.id),
+                    Place::Level(li),
+                ));
             }
         }
     } else {
@@ -291,7 +313,12 @@ pub fn check(loaded: &Loaded) -> Result<()> {
         ))));
     }
     if let Some(s) = &p.scouting {
-        note(exp(&s.candidates, &n.candidates, "scouting.candidates"));
+        note(exp(
+            &s.candidates,
+            &n.candidates,
+            "scouting.candidates",
+            Place::Candidates,
+        ));
         for f in &s.features {
             if !n.when.contains(&f.metric) || f.metric.starts_with("ever_") {
                 note(Err(usage_err(format!(
@@ -302,7 +329,7 @@ pub fn check(loaded: &Loaded) -> Result<()> {
             }
         }
     }
-    for c in &p.contests {
+    for (ci, c) in p.contests.iter().enumerate() {
         note(span_in_order(
             loaded,
             &format!("contests[id={}].window", c.id),
@@ -315,20 +342,21 @@ pub fn check(loaded: &Loaded) -> Result<()> {
                 &mut layer_problems,
             );
         }
-        if c.judges.normalize != "none" && c.judges.normalize != "zscore" {
+        if Normalize::parse(&c.judges.normalize).is_none() {
             note(Err(usage_err(format!(
                 "{}: contests[id={}].judges.normalize must be zscore or none",
                 loaded.locate(&c.judges.normalize),
                 c.id
             ))));
         }
-        for r in &c.rubric {
+        for (ri, r) in c.rubric.iter().enumerate() {
             match (&r.scale, &r.from_data) {
                 (Some(_), None) => {}
                 (None, Some(f)) => note(exp(
                     f,
                     &n.metric_where,
                     &format!("contests[id={}].rubric[{}].from_data", c.id, r.criterion),
+                    Place::FromData(ci, ri),
                 )),
                 _ => note(Err(usage_err(format!(
                     "{}: contests[id={}].rubric: criterion '{}' needs exactly one of scale or from_data",
@@ -348,13 +376,13 @@ pub fn check(loaded: &Loaded) -> Result<()> {
             }
         }
     }
-    for g in &p.goals {
-        note(check_measure(
-            loaded,
-            &g.measure,
-            &n,
-            &format!("goals[id={}].measure", g.id),
-        ));
+    for (gi, g) in p.goals.iter().enumerate() {
+        let measure = MeasureAt {
+            goal: gi,
+            path: String::new(),
+            what: format!("goals[id={}].measure", g.id),
+        };
+        note(check_measure(loaded, &g.measure, &n, measure, conditions));
         note(span_in_order(loaded, &format!("goals[id={}].period", g.id), &g.period));
         if let Some(crate::config::BaselineCfg::Span(s)) = &g.baseline {
             note(span_in_order(loaded, &format!("goals[id={}].baseline", g.id), s));
@@ -372,7 +400,7 @@ pub fn check(loaded: &Loaded) -> Result<()> {
                 g.id
             ))));
         }
-        if g.direction != "up" && g.direction != "down" {
+        if Direction::parse(&g.direction).is_none() {
             note(Err(usage_err(format!(
                 "{}: goals[id={}].direction must be up or down",
                 loaded.locate(&g.id),
@@ -386,7 +414,7 @@ pub fn check(loaded: &Loaded) -> Result<()> {
         }
     }
     if let Some(h) = &p.hall_of_fame {
-        if !["month", "quarter", "year"].contains(&h.season.as_str()) {
+        if Season::parse(&h.season).is_none() {
             note(Err(usage_err(format!(
                 "{}: hall_of_fame.season '{}' is not a season\n  fix: use month, quarter or year",
                 loaded.locate(&format!("season: {}", h.season)),
@@ -520,11 +548,37 @@ fn span_in_order(loaded: &Loaded, what: &str, span: &crate::config::SpanCfg) -> 
     Ok(())
 }
 
-fn check_measure(loaded: &Loaded, m: &MeasureCfg, n: &Names, what: &str) -> Result<()> {
-    if let Some(r) = &m.ratio {
-        check_measure(loaded, &r.numerator, n, &format!("{what}.ratio.numerator"))?;
-        return check_measure(loaded, &r.denominator, n, &format!("{what}.ratio.denominator"));
+/// Where a goal's measure (or one side of its ratio) stands.
+struct MeasureAt {
+    goal: usize,
+    /// inside the measure: "" or ".ratio.numerator"…
+    path: String,
+    /// the whole rule path, for messages
+    what: String,
+}
+
+impl MeasureAt {
+    fn side(&self, side: &str) -> MeasureAt {
+        MeasureAt {
+            goal: self.goal,
+            path: format!("{}.ratio.{side}", self.path),
+            what: format!("{}.ratio.{side}", self.what),
+        }
     }
+}
+
+fn check_measure(
+    loaded: &Loaded,
+    m: &MeasureCfg,
+    n: &Names,
+    at: MeasureAt,
+    conditions: &std::cell::RefCell<Conditions>,
+) -> Result<()> {
+    if let Some(r) = &m.ratio {
+        check_measure(loaded, &r.numerator, n, at.side("numerator"), conditions)?;
+        return check_measure(loaded, &r.denominator, n, at.side("denominator"), conditions);
+    }
+    let what = at.what.as_str();
     let forms = [m.count.is_some(), m.sum.is_some(), m.mean.is_some()];
     if forms.iter().filter(|b| **b).count() != 1 {
         return Err(usage_err(format!(
@@ -550,7 +604,8 @@ fn check_measure(loaded: &Loaded, m: &MeasureCfg, n: &Names, what: &str) -> Resu
         }
     }
     if let Some(w) = &m.where_ {
-        expr::parse(w, &n.goal_where, &format!("{what}.where"), &loaded.locate(w))?;
+        let e = expr::parse(w, &n.goal_where, &format!("{what}.where"), &loaded.locate(w))?;
+        conditions.borrow_mut().insert(Place::Measure(at.goal, at.path), e);
     }
     Ok(())
 }

@@ -4,11 +4,28 @@ use crate::error::usage_err;
 use anyhow::Result;
 use polars::prelude::*;
 
-/// A parsed expression and the text it came from (for error messages).
+/// A parsed expression with the text and the place it came from, so that an
+/// evaluation error names the rule and its `file:line:col`.
 #[derive(Clone, Debug)]
 pub struct SqlExpr {
     pub text: String,
     pub expr: Expr,
+    /// The rule path (`points.rules[id=x].where`).
+    pub what: String,
+    /// `file:line:col` in the pipeline file (empty for a derived expression).
+    pub location: String,
+}
+
+impl SqlExpr {
+    /// "file:line:col: what: " before a message about this expression.
+    fn place(&self) -> String {
+        match (self.location.is_empty(), self.what.is_empty()) {
+            (true, true) => String::new(),
+            (true, false) => format!("{}: ", self.what),
+            (false, true) => format!("{}: ", self.location),
+            (false, false) => format!("{}: {}: ", self.location, self.what),
+        }
+    }
 }
 
 /// Parse `text`; every name it uses must be one of `allowed`. `what` names the
@@ -38,6 +55,8 @@ pub fn parse(text: &str, allowed: &[String], what: &str, location: &str) -> Resu
     Ok(SqlExpr {
         text: text.to_string(),
         expr,
+        what: what.to_string(),
+        location: location.to_string(),
     })
 }
 
@@ -90,20 +109,18 @@ fn check_size(text: &str, what: &str, location: &str) -> Result<()> {
 /// is the pipeline's fault: exit 2, naming the expression.
 fn eval_error(e: &SqlExpr, err: &PolarsError) -> anyhow::Error {
     usage_err(format!(
-        "the expression \"{}\" cannot be evaluated: {}\n  fix: compare text with 'text' and numbers with numbers",
+        "{}the expression \"{}\" cannot be evaluated: {}\n  fix: compare text with 'text' and numbers with numbers",
+        e.place(),
         e.text,
         clean_polars_message(&err.to_string())
     ))
 }
 
-/// The names the given expressions mention (those that parse), for building only
-/// the columns they need.
-pub fn names_in<'a>(texts: impl IntoIterator<Item = &'a String>) -> std::collections::BTreeSet<String> {
+/// The names the given expressions mention, for building only the columns they need.
+pub fn names_in<'a>(exprs: impl IntoIterator<Item = &'a SqlExpr>) -> std::collections::BTreeSet<String> {
     let mut out = std::collections::BTreeSet::new();
-    for t in texts {
-        if let Ok(e) = polars::sql::sql_expr(t) {
-            out.extend(e.meta().root_names().iter().map(|n| n.to_string()));
-        }
+    for e in exprs {
+        out.extend(e.expr.clone().meta().root_names().iter().map(|n| n.to_string()));
     }
     out
 }
@@ -136,7 +153,8 @@ pub fn eval_bool(e: &SqlExpr, df: &DataFrame) -> Result<Vec<bool>> {
     }
     if v.len() != df.height() {
         return Err(usage_err(format!(
-            "the expression \"{}\" gives {} values for {} rows: a condition must hold or not for each row",
+            "{}the expression \"{}\" gives {} values for {} rows: a condition must hold or not for each row",
+            e.place(),
             e.text,
             v.len(),
             df.height()
@@ -192,9 +210,11 @@ pub fn eval_masks(exprs: &[Option<&SqlExpr>], df: &DataFrame) -> Result<Vec<Opti
         }
         if v.len() != df.height() {
             // an aggregate (a sum over all rows, say) is not a condition per row
+            let e = present.iter().find(|(j, _)| j == k).map(|(_, e)| *e);
             return Err(usage_err(format!(
-                "the expression \"{}\" gives {} values for {} rows: a condition must hold or not for each row\n  fix: compare each row's own values; use a metric for totals",
-                present.iter().find(|(j, _)| j == k).map(|(_, e)| e.text.as_str()).unwrap_or(""),
+                "{}the expression \"{}\" gives {} values for {} rows: a condition must hold or not for each row\n  fix: compare each row's own values; use a metric for totals",
+                e.map(SqlExpr::place).unwrap_or_default(),
+                e.map(|e| e.text.as_str()).unwrap_or(""),
                 v.len(),
                 df.height()
             )));

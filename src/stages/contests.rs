@@ -1,11 +1,12 @@
 //! Contests judged against rubrics (SPEC §9): eligibility, score checks,
 //! normalisation (none | zscore), from_data criteria, ranks and prizes.
-use crate::config::{ContestCfg, Pipeline};
+use crate::config::ContestCfg;
 use crate::expr;
 use crate::fmt::{day_of_ts, fmt_num, percentiles, tie_key, Day};
 use crate::layers::LayerRow;
 use crate::model::{Dataset, Entry, Score};
 use crate::output::{p, t, Table};
+use crate::program::{Normalize, Place, Program};
 use anyhow::Result;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -47,23 +48,24 @@ struct Row<'a> {
 }
 
 pub fn compute_all(
-    pl: &Pipeline,
+    prog: &Program,
     ds: &Dataset,
     awarded: &[i64],
     layer_at_d: &LayerRow,
     level_ids: &[String],
 ) -> Result<Vec<ContestResult>> {
+    let pl = &prog.pipeline;
     let frame = if pl
         .contests
         .iter()
         .any(|c| c.rubric.iter().any(|r| r.from_data.is_some()))
     {
-        let texts = pl
-            .contests
-            .iter()
-            .flat_map(|c| c.rubric.iter().filter_map(|r| r.from_data.as_ref()));
+        let exprs =
+            pl.contests.iter().enumerate().flat_map(|(k, c)| {
+                (0..c.rubric.len()).filter_map(move |j| prog.conditions.get(&Place::FromData(k, j)))
+            });
         Some(FromData {
-            frame: ds.event_frame(&expr::names_in(texts), Some(awarded))?,
+            frame: ds.event_frame(&expr::names_in(exprs), Some(awarded))?,
             first_event: first_event_by_content(ds),
         })
     } else {
@@ -71,7 +73,11 @@ pub fn compute_all(
     };
     pl.contests
         .iter()
-        .map(|c| compute(pl, c, ds, frame.as_ref(), layer_at_d, level_ids))
+        .enumerate()
+        .map(|(k, c)| {
+            let at = At { prog, contest: k };
+            compute(at, c, ds, frame.as_ref(), layer_at_d, level_ids)
+        })
         .collect()
 }
 
@@ -81,16 +87,23 @@ struct FromData<'a> {
     first_event: HashMap<&'a str, usize>,
 }
 
+/// A contest's place in the checked program.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    prog: &'a Program,
+    contest: usize,
+}
+
 fn compute(
-    pl: &Pipeline,
+    at: At,
     c: &ContestCfg,
     ds: &Dataset,
     data: Option<&FromData>,
     layer_at_d: &LayerRow,
     level_ids: &[String],
 ) -> Result<ContestResult> {
-    let parse_day = |s: &str| crate::config::parse_date_str(s).map(crate::fmt::day_of).unwrap_or(0);
-    let (from, to): (Day, Day) = (parse_day(&c.window.from), parse_day(&c.window.to));
+    let plan = at.prog.contests[at.contest];
+    let (from, to): (Day, Day) = (plan.from, plan.to);
     let mut entries: Vec<&Entry> = ds.entries.iter().filter(|e| e.contest_id == c.id).collect();
     entries.sort_by(|a, b| (a.ts, &a.id).cmp(&(b.ts, &b.id)));
     let entry_ids: BTreeSet<&str> = entries.iter().map(|e| e.id.as_str()).collect();
@@ -185,14 +198,17 @@ fn compute(
         .map(|r| r.entry.id.as_str())
         .collect();
     let ranked: Vec<usize> = (0..rows.len()).filter(|i| rows[*i].status == "ranked").collect();
-    let names = crate::check::names(pl);
     for (ci, crit) in c.rubric.iter().enumerate() {
-        let raw: Vec<f64> = if let Some(f) = &crit.from_data {
-            let e = expr::parse(f, &names.metric_where, &format!("contests[id={}].from_data", c.id), "")?;
+        let raw: Vec<f64> = if crit.from_data.is_some() {
+            let e = at
+                .prog
+                .conditions
+                .get(&Place::FromData(at.contest, ci))
+                .ok_or_else(|| anyhow::anyhow!("contests[id={}].from_data was not checked", c.id))?;
             let Some(data) = data else {
                 unreachable!("built whenever a criterion has from_data")
             };
-            let vals = expr::eval_f64(&e, &data.frame)?;
+            let vals = expr::eval_f64(e, &data.frame)?;
             let first_event = &data.first_event;
             let v: Vec<f64> = ranked
                 .iter()
@@ -207,7 +223,7 @@ fn compute(
                 })
                 .collect();
             percentiles(&v)
-        } else if c.judges.normalize == "zscore" {
+        } else if plan.normalize == Normalize::ZScore {
             let z = zscores(&valid, &crit.criterion, &passed);
             let v: Vec<f64> = ranked
                 .iter()
@@ -445,7 +461,7 @@ fn judges_table(c: &ContestCfg, valid: &[&Score], passed: &BTreeSet<&str>) -> Ta
 
 /// SPEC §4: stored entries and judge scores of contest ids the pipeline does not have,
 /// as one warning per source and id (from the store, so every run says the same).
-pub fn unknown_contest_warnings(p: &Pipeline, ds: &Dataset) -> Vec<crate::ingest::Warning> {
+pub fn unknown_contest_warnings(p: &crate::config::Pipeline, ds: &Dataset) -> Vec<crate::ingest::Warning> {
     let known = |id: &str| p.contests.iter().any(|c| c.id == id);
     let mut counts: BTreeMap<(&str, &str), u64> = BTreeMap::new();
     for e in ds.entries.iter().filter(|e| !known(&e.contest_id)) {

@@ -1,10 +1,11 @@
 //! Goals against actuals, their weekly trend, and feedback per incentive (SPEC §10).
-use crate::config::{BaselineCfg, GoalCfg, MeasureCfg, Pipeline};
+use crate::config::{GoalCfg, Pipeline};
 use crate::expr;
 use crate::fmt::{fmt_day, fmt_num, fmt_opt_num, Day};
 use crate::layers::{Engine, LayerRow};
 use crate::model::Dataset;
 use crate::output::{p, t, Table};
+use crate::program::{Baseline, Direction, GoalPlan, Measure, MeasurePlan, Program};
 use anyhow::Result;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -58,15 +59,11 @@ impl GoalStatus {
     }
 }
 
-fn day(s: &str) -> Day {
-    crate::config::parse_date_str(s).map(crate::fmt::day_of).unwrap_or(0)
-}
-
 /// The days a goal needs the layer at (the last day of each measured span).
-pub fn layer_days(p: &Pipeline, d: Day) -> Vec<Day> {
+pub fn layer_days(prog: &Program, d: Day) -> Vec<Day> {
     let mut out = Vec::new();
-    for g in &p.goals {
-        let (from, to) = (day(&g.period.from), day(&g.period.to));
+    for g in &prog.goals {
+        let (from, to) = (g.from, g.to);
         if d >= from {
             let e = to.min(d);
             out.push(e);
@@ -76,8 +73,8 @@ pub fn layer_days(p: &Pipeline, d: Day) -> Vec<Day> {
                 w += 7;
             }
         }
-        if let Some(BaselineCfg::Span(s)) = &g.baseline {
-            let (bf, bt) = (day(&s.from), day(&s.to).min(d));
+        if let Some(Baseline::Span(bf, bt)) = g.baseline {
+            let bt = bt.min(d);
             if bf <= bt {
                 out.push(bt);
             }
@@ -90,7 +87,7 @@ pub fn layer_days(p: &Pipeline, d: Day) -> Vec<Day> {
 
 /// Measures over spans, with the layer at each span's last day.
 pub struct Measurer<'a> {
-    pub p: &'a Pipeline,
+    pub prog: &'a Program,
     pub ds: &'a Dataset,
     pub awarded: &'a [i64],
     pub engine: &'a Engine<'a>,
@@ -102,9 +99,9 @@ pub struct Measurer<'a> {
 }
 
 impl<'a> Measurer<'a> {
-    pub fn new(p: &'a Pipeline, ds: &'a Dataset, awarded: &'a [i64], engine: &'a Engine<'a>) -> Self {
+    pub fn new(prog: &'a Program, ds: &'a Dataset, awarded: &'a [i64], engine: &'a Engine<'a>) -> Self {
         Measurer {
-            p,
+            prog,
             ds,
             awarded,
             engine,
@@ -124,10 +121,10 @@ impl<'a> Measurer<'a> {
     }
 
     /// The measure over events with date in [from, to]; None when it has no value.
-    pub fn measure(&self, m: &MeasureCfg, from: Day, to: Day) -> Result<Option<f64>> {
-        if let Some(r) = &m.ratio {
-            let num = self.measure(&r.numerator, from, to)?;
-            let den = self.measure(&r.denominator, from, to)?;
+    pub fn measure(&self, m: &MeasurePlan, from: Day, to: Day) -> Result<Option<f64>> {
+        if let Measure::Ratio(numerator, denominator) = &m.measure {
+            let num = self.measure(numerator, from, to)?;
+            let den = self.measure(denominator, from, to)?;
             return Ok(match (num, den) {
                 (Some(n), Some(d)) if d != 0.0 => Some(n / d),
                 _ => None,
@@ -143,43 +140,27 @@ impl<'a> Measurer<'a> {
         let hi = by_day.partition_point(|i| self.ds.events.day[*i] <= to);
         let mut idx: Vec<usize> = by_day[lo..hi.max(lo)].to_vec();
         idx.sort_unstable(); // back in event order: the frame is read front to back
-        let accepted: Vec<usize> = match &m.where_ {
+        let accepted: Vec<usize> = match &m.filter {
             None => idx,
-            Some(w) if idx.is_empty() => {
-                let _ = w;
-                idx
-            }
-            Some(w) => {
+            Some(_) if idx.is_empty() => idx,
+            Some(e) => {
                 let layers = self.layers(to)?;
                 let sub = self.sub_dataset_frame(&idx, &layers)?;
-                let names = crate::check::names(self.p);
-                let e = expr::parse(w, &names.goal_where, "goals.measure.where", "")?;
-                let mask = expr::eval_bool(&e, &sub)?;
+                let mask = expr::eval_bool(e, &sub)?;
                 idx.into_iter().zip(mask).filter(|(_, k)| *k).map(|(i, _)| i).collect()
             }
         };
         let ev = |i: &usize| self.ds.events.get(*i);
-        Ok(if let Some(c) = &m.count {
-            if c == "members" {
-                Some(accepted.iter().map(|i| ev(i).member).collect::<HashSet<_>>().len() as f64)
-            } else {
-                Some(accepted.len() as f64)
+        let num = |i: &usize| crate::metrics::field_num(&self.ds.events, *i, self.awarded[*i], field_of(m));
+        Ok(match &m.measure {
+            Measure::Members => Some(accepted.iter().map(|i| ev(i).member).collect::<HashSet<_>>().len() as f64),
+            Measure::Events => Some(accepted.len() as f64),
+            Measure::Sum(_) => Some(accepted.iter().filter_map(num).sum()),
+            Measure::Mean(_) => {
+                let v: Vec<f64> = accepted.iter().filter_map(num).collect();
+                (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
             }
-        } else if let Some(f) = &m.sum {
-            Some(
-                accepted
-                    .iter()
-                    .filter_map(|i| crate::metrics::field_num(&self.ds.events, *i, self.awarded[*i], f))
-                    .sum(),
-            )
-        } else if let Some(f) = &m.mean {
-            let v: Vec<f64> = accepted
-                .iter()
-                .filter_map(|i| crate::metrics::field_num(&self.ds.events, *i, self.awarded[*i], f))
-                .collect();
-            (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
-        } else {
-            None
+            Measure::Ratio(..) => None,
         })
     }
 
@@ -187,11 +168,11 @@ impl<'a> Measurer<'a> {
         let full = match self.frame.get() {
             Some(f) => f,
             None => {
-                let mut texts = Vec::new();
-                for g in &self.p.goals {
-                    where_texts(&g.measure, &mut texts);
+                let mut filters = Vec::new();
+                for g in &self.prog.goals {
+                    filters_of(&g.measure, &mut filters);
                 }
-                let f = self.ds.event_frame(&expr::names_in(&texts), Some(self.awarded))?;
+                let f = self.ds.event_frame(&expr::names_in(filters), Some(self.awarded))?;
                 self.frame.get_or_init(|| f)
             }
         };
@@ -211,34 +192,43 @@ impl<'a> Measurer<'a> {
     }
 }
 
-/// Every `where` of a measure, ratios included.
-fn where_texts(m: &MeasureCfg, out: &mut Vec<String>) {
-    out.extend(m.where_.iter().cloned());
-    if let Some(r) = &m.ratio {
-        where_texts(&r.numerator, out);
-        where_texts(&r.denominator, out);
+/// The field a sum or a mean adds up ("" for the others).
+fn field_of(m: &MeasurePlan) -> &str {
+    match &m.measure {
+        Measure::Sum(f) | Measure::Mean(f) => f,
+        _ => "",
     }
 }
 
-fn is_accumulating(m: &MeasureCfg) -> bool {
-    m.ratio.is_none() && m.mean.is_none()
+/// Every `where` of a measure, ratios included.
+fn filters_of<'a>(m: &'a MeasurePlan, out: &mut Vec<&'a crate::expr::SqlExpr>) {
+    out.extend(m.filter.iter());
+    if let Measure::Ratio(a, b) = &m.measure {
+        filters_of(a, out);
+        filters_of(b, out);
+    }
 }
 
-pub fn compute(p: &Pipeline, meas: &Measurer, d: Day) -> Result<Vec<GoalResult>> {
-    p.goals.iter().map(|g| goal(g, meas, d)).collect()
+pub fn compute(prog: &Program, meas: &Measurer, d: Day) -> Result<Vec<GoalResult>> {
+    prog.pipeline
+        .goals
+        .iter()
+        .zip(&prog.goals)
+        .map(|(g, plan)| goal(g, plan, meas, d))
+        .collect()
 }
 
-fn goal(g: &GoalCfg, meas: &Measurer, d: Day) -> Result<GoalResult> {
-    let (from, to) = (day(&g.period.from), day(&g.period.to));
-    let baseline = match &g.baseline {
+fn goal(g: &GoalCfg, plan: &GoalPlan, meas: &Measurer, d: Day) -> Result<GoalResult> {
+    let (from, to) = (plan.from, plan.to);
+    let baseline = match plan.baseline {
         None => None,
-        Some(BaselineCfg::Number(x)) => Some(*x),
-        Some(BaselineCfg::Span(s)) => {
-            let (bf, bt) = (day(&s.from), day(&s.to).min(d));
+        Some(Baseline::Number(x)) => Some(x),
+        Some(Baseline::Span(bf, bt)) => {
+            let bt = bt.min(d);
             if bf > bt {
                 None
             } else {
-                meas.measure(&g.measure, bf, bt)?
+                meas.measure(&plan.measure, bf, bt)?
             }
         }
     };
@@ -249,7 +239,7 @@ fn goal(g: &GoalCfg, meas: &Measurer, d: Day) -> Result<GoalResult> {
         (_, _, Some(a)) => baseline.map(|b| b + a),
         _ => None,
     };
-    let up = g.direction != "down";
+    let up = plan.direction == Direction::Up;
     let meets = |x: f64, t: f64| if up { x >= t - 1e-9 } else { x <= t + 1e-9 };
     let within = |x: f64, t: f64| if up { x >= 0.9 * t - 1e-9 } else { x <= 1.1 * t + 1e-9 };
     let mut r = GoalResult {
@@ -272,19 +262,19 @@ fn goal(g: &GoalCfg, meas: &Measurer, d: Day) -> Result<GoalResult> {
     let e = to.min(d);
     let f = (e - from + 1) as f64 / (to - from + 1) as f64;
     r.elapsed = f;
-    r.actual = meas.measure(&g.measure, from, e)?;
-    r.projection = r.actual.map(|a| if is_accumulating(&g.measure) { a / f } else { a });
+    r.actual = meas.measure(&plan.measure, from, e)?;
+    r.projection = r.actual.map(|a| if plan.measure.accumulates() { a / f } else { a });
     let mut w = from;
     while w <= e {
         let we = (w + 6).min(e);
-        r.trend.push((w, we, meas.measure(&g.measure, w, we)?));
+        r.trend.push((w, we, meas.measure(&plan.measure, w, we)?));
         w += 7;
     }
     r.status = match (r.actual, target) {
         (None, _) | (_, None) => GoalStatus::NoData,
         (Some(a), Some(t)) => {
             let proj = r.projection.unwrap_or(a);
-            if meets(a, t) && (d >= to || (up && is_accumulating(&g.measure))) {
+            if meets(a, t) && (d >= to || (up && plan.measure.accumulates())) {
                 GoalStatus::Achieved
             } else if meets(proj, t) {
                 GoalStatus::OnTrack

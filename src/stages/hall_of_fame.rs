@@ -1,12 +1,13 @@
 //! The hall of fame (SPEC §14, 名人堂): per season, the top contributors by points,
 //! the members inducted into a sticky layer, and the contest winners.
-use crate::config::{HallOfFameCfg, Pipeline};
+use crate::config::HallOfFameCfg;
 use crate::contests::ContestResult;
 use crate::fmt::{date_of, day_of, fmt_num, Day};
 use crate::layers::LayerRow;
 use crate::model::Dataset;
 use crate::output::{p, t, Table};
 use crate::points::LedgerEntry;
+use crate::program::{Program, Season as Kind};
 use chrono::{Datelike, NaiveDate};
 use std::collections::HashMap;
 
@@ -19,13 +20,13 @@ pub struct Season {
 }
 
 /// The season of `kind` (month | quarter | year) holding `day`.
-pub fn season_of(kind: &str, day: Day) -> Season {
+pub fn season_of(kind: Kind, day: Day) -> Season {
     let d = date_of(day);
     let (y, m) = (d.year(), d.month());
     let (first_month, months, name) = match kind {
-        "month" => (m, 1, format!("{y:04}-{m:02}")),
-        "year" => (1, 12, format!("{y:04}")),
-        _ => {
+        Kind::Month => (m, 1, format!("{y:04}-{m:02}")),
+        Kind::Year => (1, 12, format!("{y:04}")),
+        Kind::Quarter => {
             let q = (m - 1) / 3;
             (q * 3 + 1, 3, format!("{y:04}-Q{}", q + 1))
         }
@@ -45,7 +46,7 @@ pub fn season_of(kind: &str, day: Day) -> Season {
 }
 
 /// Seasons from the one holding program.start to the one holding D, in order.
-pub fn seasons(kind: &str, start: Day, as_of: Day) -> Vec<Season> {
+pub fn seasons(kind: Kind, start: Day, as_of: Day) -> Vec<Season> {
     let mut out = Vec::new();
     let mut s = season_of(kind, start);
     while s.from <= as_of {
@@ -80,13 +81,13 @@ struct Fame {
 }
 
 /// `hall_of_fame.csv` and the seasons it covers (None without a `hall_of_fame` section).
-pub fn compute(pl: &Pipeline, ds: &Dataset, start: Day, inp: &Inputs) -> Option<(Vec<Season>, Table)> {
-    let cfg: &HallOfFameCfg = pl.hall_of_fame.as_ref()?;
-    let seasons = seasons(&cfg.season, start, ds.as_of);
+pub fn compute(prog: &Program, ds: &Dataset, inp: &Inputs) -> Option<(Vec<Season>, Table)> {
+    let cfg: &HallOfFameCfg = prog.pipeline.hall_of_fame.as_ref()?;
+    let seasons = seasons(prog.season?, prog.start, ds.as_of);
     let mut rows: Vec<Fame> = Vec::new();
     rows.extend(top_contributors(ds, inp.ledger, &seasons, cfg.top_contributors));
     for (k, s) in seasons.iter().enumerate() {
-        rows.extend(contest_winners(pl, ds, inp.contests, k, s));
+        rows.extend(contest_winners(prog, ds, inp.contests, k, s));
     }
     rows.extend(alumni_inducted(ds, inp, &seasons));
     rows.sort_by(|a, b| {
@@ -192,12 +193,10 @@ fn alumni_inducted(ds: &Dataset, inp: &Inputs, seasons: &[Season]) -> Vec<Fame> 
 }
 
 /// Awarded entries of contests whose window ends on or before D, in the season.
-fn contest_winners(pl: &Pipeline, ds: &Dataset, contests: &[ContestResult], k: usize, s: &Season) -> Vec<Fame> {
+fn contest_winners(prog: &Program, ds: &Dataset, contests: &[ContestResult], k: usize, s: &Season) -> Vec<Fame> {
     let mut out = Vec::new();
-    for (cfg, res) in pl.contests.iter().zip(contests) {
-        let Some(to) = crate::timestamps::parse_day(&cfg.window.to) else {
-            continue;
-        };
+    for (plan, res) in prog.contests.iter().zip(contests) {
+        let to = plan.to;
         if to > ds.as_of || to < s.from || to > s.to {
             continue;
         }
@@ -233,13 +232,13 @@ mod tests {
 
     #[test]
     fn seasons_are_named_by_month_quarter_and_year() {
-        assert_eq!(season_of("month", d(2025, 6, 15)).name, "2025-06");
-        assert_eq!(season_of("quarter", d(2025, 6, 15)).name, "2025-Q2");
-        assert_eq!(season_of("quarter", d(2025, 10, 1)).name, "2025-Q4");
-        assert_eq!(season_of("year", d(2025, 6, 15)).name, "2025");
-        let q4 = season_of("quarter", d(2025, 12, 31));
+        assert_eq!(season_of(Kind::Month, d(2025, 6, 15)).name, "2025-06");
+        assert_eq!(season_of(Kind::Quarter, d(2025, 6, 15)).name, "2025-Q2");
+        assert_eq!(season_of(Kind::Quarter, d(2025, 10, 1)).name, "2025-Q4");
+        assert_eq!(season_of(Kind::Year, d(2025, 6, 15)).name, "2025");
+        let q4 = season_of(Kind::Quarter, d(2025, 12, 31));
         assert_eq!((q4.from, q4.to), (d(2025, 10, 1), d(2025, 12, 31)));
-        let feb = season_of("month", d(2024, 2, 10));
+        let feb = season_of(Kind::Month, d(2024, 2, 10));
         assert_eq!((feb.from, feb.to), (d(2024, 2, 1), d(2024, 2, 29)));
     }
 
@@ -251,8 +250,8 @@ mod tests {
                 .map(|s| s.name)
                 .collect::<Vec<_>>()
         };
-        assert_eq!(names("month"), ["2024-11", "2024-12", "2025-01", "2025-02"]);
-        assert_eq!(names("quarter"), ["2024-Q4", "2025-Q1"]);
-        assert_eq!(names("year"), ["2024", "2025"]);
+        assert_eq!(names(Kind::Month), ["2024-11", "2024-12", "2025-01", "2025-02"]);
+        assert_eq!(names(Kind::Quarter), ["2024-Q4", "2025-Q1"]);
+        assert_eq!(names(Kind::Year), ["2024", "2025"]);
     }
 }

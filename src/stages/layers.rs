@@ -1,10 +1,10 @@
 //! Layers (SPEC §7): snapshots at month ends and at D, first matching level from
 //! the top, sticky floors, overrides; movements against the previous snapshot.
-use crate::config::Pipeline;
 use crate::expr::{self, SqlExpr};
 use crate::fmt::{date_of, day_of, Day};
 use crate::metrics::{self, Metric};
 use crate::model::Dataset;
+use crate::program::{Place, Program};
 use crate::tiers::TierState;
 use anyhow::Result;
 use chrono::{Datelike, NaiveDate};
@@ -65,25 +65,16 @@ pub fn regular_snapshots(start: Day, as_of: Day) -> Vec<Day> {
 }
 
 impl<'a> Engine<'a> {
-    pub fn new(p: &Pipeline, ds: &'a Dataset, inputs: Inputs<'a>) -> Result<Engine<'a>> {
-        let cfg = p
+    pub fn new(prog: &Program, ds: &'a Dataset, inputs: Inputs<'a>) -> Result<Engine<'a>> {
+        let cfg = prog
+            .pipeline
             .layers
             .as_ref()
             .ok_or_else(|| crate::error::usage_err("the pipeline has no layers section"))?;
-        let names = crate::check::names(p);
-        let metrics = metrics::compile(p, ds, inputs.awarded)?;
-        let mut whens = Vec::new();
-        for lv in &cfg.levels {
-            whens.push(match &lv.when {
-                Some(w) => Some(expr::parse(
-                    w,
-                    &names.when,
-                    &format!("layers.levels[id={}].when", lv.id),
-                    "",
-                )?),
-                None => None,
-            });
-        }
+        let metrics = metrics::compile(prog, ds, inputs.awarded)?;
+        let whens = (0..cfg.levels.len())
+            .map(|i| prog.conditions.get(&Place::Level(i)).cloned())
+            .collect();
         let level_ids: Vec<String> = cfg.levels.iter().map(|l| l.id.clone()).collect();
         let default = cfg
             .levels

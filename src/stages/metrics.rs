@@ -1,9 +1,10 @@
 //! Metrics (SPEC §7): windowed count/sum/mean/distinct per member at a snapshot,
 //! plus the built-ins, as one DataFrame that `when`/`candidates` conditions run on.
-use crate::config::{MetricCfg, Pipeline};
+use crate::config::MetricCfg;
 use crate::expr;
 use crate::fmt::Day;
 use crate::model::{Dataset, Events};
+use crate::program::{Place, Program};
 use anyhow::Result;
 use std::collections::HashSet;
 
@@ -83,30 +84,18 @@ fn field_code(ev: &Events, i: usize, awarded: i64, field: &str) -> Option<Option
     }
 }
 
-pub fn compile(p: &Pipeline, ds: &Dataset, awarded: &[i64]) -> Result<Vec<Metric>> {
-    let names = crate::check::names(p);
-    let frame = if p.metrics.values().any(|m| m.where_.is_some()) {
-        Some(ds.event_frame(
-            &expr::names_in(p.metrics.values().filter_map(|m| m.where_.as_ref())),
-            Some(awarded),
-        )?)
+pub fn compile(prog: &Program, ds: &Dataset, awarded: &[i64]) -> Result<Vec<Metric>> {
+    let p = &prog.pipeline;
+    let conditions: Vec<_> = (0..p.metrics.len())
+        .map(|i| prog.conditions.get(&Place::Metric(i)))
+        .collect();
+    let frame = if conditions.iter().any(Option::is_some) {
+        Some(ds.event_frame(&expr::names_in(conditions.iter().flatten().copied()), Some(awarded))?)
     } else {
         None
     };
-    let mut conditions = Vec::with_capacity(p.metrics.len());
-    for (name, m) in &p.metrics {
-        conditions.push(match &m.where_ {
-            Some(w) => Some(expr::parse(
-                w,
-                &names.metric_where,
-                &format!("metrics.{name}.where"),
-                "",
-            )?),
-            None => None,
-        });
-    }
     let mut masks = match &frame {
-        Some(df) => expr::eval_masks(&conditions.iter().map(Option::as_ref).collect::<Vec<_>>(), df)?,
+        Some(df) => expr::eval_masks(&conditions, df)?,
         None => vec![None; p.metrics.len()],
     }
     .into_iter();

@@ -4,6 +4,7 @@ use crate::config::{Catalog, Pipeline};
 use crate::expr;
 use crate::fmt::{day_of_ts, Day, Ts};
 use crate::model::Dataset;
+use crate::program::{Place, Program};
 use anyhow::Result;
 use std::collections::HashMap;
 
@@ -51,8 +52,9 @@ pub struct Points {
 pub const MAX_AWARD: i64 = 1_000_000_000;
 
 /// Compute points for everyone at D, and each member's balance at every day of `snapshots`.
-pub fn compute(p: &Pipeline, ds: &Dataset, snapshots: &[Day]) -> Result<Points> {
-    let ledger = ledger(p, ds)?;
+pub fn compute(prog: &Program, ds: &Dataset, snapshots: &[Day]) -> Result<Points> {
+    let p = &prog.pipeline;
+    let ledger = ledger(prog, ds)?;
     let mut awarded_per_event = vec![0i64; ds.events.len()];
     for e in &ledger {
         awarded_per_event[e.event as usize] += e.awarded;
@@ -67,38 +69,27 @@ pub fn compute(p: &Pipeline, ds: &Dataset, snapshots: &[Day]) -> Result<Points> 
     })
 }
 
-fn ledger(p: &Pipeline, ds: &Dataset) -> Result<Vec<LedgerEntry>> {
-    let mut out = ledger_entries(p, ds)?;
+fn ledger(prog: &Program, ds: &Dataset) -> Result<Vec<LedgerEntry>> {
+    let mut out = ledger_entries(prog, ds)?;
     out.shrink_to_fit(); // the largest array of a run: no doubling slack
     Ok(out)
 }
 
-fn ledger_entries(p: &Pipeline, ds: &Dataset) -> Result<Vec<LedgerEntry>> {
-    let Some(cfg) = &p.points else { return Ok(vec![]) };
-    let names = crate::check::names(p);
+fn ledger_entries(prog: &Program, ds: &Dataset) -> Result<Vec<LedgerEntry>> {
+    let Some(cfg) = &prog.pipeline.points else {
+        return Ok(vec![]);
+    };
     // rule masks: which events each rule's action and `where` accept
-    let frame = if cfg.rules.iter().any(|r| r.where_.is_some()) {
-        Some(ds.event_frame(
-            &expr::names_in(cfg.rules.iter().filter_map(|r| r.where_.as_ref())),
-            None,
-        )?)
+    let conditions: Vec<_> = (0..cfg.rules.len())
+        .map(|i| prog.conditions.get(&Place::Rule(i)))
+        .collect();
+    let frame = if conditions.iter().any(Option::is_some) {
+        Some(ds.event_frame(&expr::names_in(conditions.iter().flatten().copied()), None)?)
     } else {
         None
     };
-    let mut conditions = Vec::with_capacity(cfg.rules.len());
-    for r in &cfg.rules {
-        conditions.push(match &r.where_ {
-            Some(w) => Some(expr::parse(
-                w,
-                &names.rule_where,
-                &format!("points.rules[id={}].where", r.id),
-                "",
-            )?),
-            None => None,
-        });
-    }
     let masks = match &frame {
-        Some(df) => expr::eval_masks(&conditions.iter().map(Option::as_ref).collect::<Vec<_>>(), df)?,
+        Some(df) => expr::eval_masks(&conditions, df)?,
         None => vec![None; cfg.rules.len()],
     };
     let mut out = Vec::new();

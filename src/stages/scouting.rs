@@ -7,6 +7,7 @@ use crate::layers::{LayerRow, Snapshot};
 use crate::metrics::field_key;
 use crate::model::Dataset;
 use crate::output::{p, t, Table};
+use crate::program::{Place, Program};
 use anyhow::Result;
 use std::collections::BTreeMap;
 
@@ -32,16 +33,20 @@ pub struct Reason {
 }
 
 pub fn compute(
-    pl: &Pipeline,
+    prog: &Program,
     ds: &Dataset,
     awarded: &[i64],
     snap: &Snapshot,
     layer_at_d: &LayerRow,
     level_ids: &[String],
 ) -> Result<Vec<Candidate>> {
-    let Some(cfg) = &pl.scouting else { return Ok(vec![]) };
-    let names = crate::check::names(pl);
-    let cond = expr::parse(&cfg.candidates, &names.candidates, "scouting.candidates", "")?;
+    let Some(cfg) = &prog.pipeline.scouting else {
+        return Ok(vec![]);
+    };
+    let cond = prog
+        .conditions
+        .get(&Place::Candidates)
+        .ok_or_else(|| anyhow::anyhow!("scouting.candidates was not checked"))?;
     let layer_col: Vec<Option<&str>> = snap
         .members
         .iter()
@@ -49,7 +54,7 @@ pub fn compute(
         .collect();
     let mut frame = snap.frame.clone();
     frame.with_column(expr::text_col("layer", layer_col))?;
-    let mask = expr::eval_bool(&cond, &frame)?;
+    let mask = expr::eval_bool(cond, &frame)?;
     let rows: Vec<usize> = (0..snap.members.len()).filter(|k| mask[*k]).collect();
     let values: Vec<Vec<f64>> = cfg
         .features

@@ -4,6 +4,7 @@ use crate::compute::Computed;
 use crate::config::{self, Loaded};
 use crate::model::Dataset;
 use crate::output::{p, t, Table};
+use crate::program::Program;
 use crate::store::Store;
 use anyhow::{Context, Result};
 use std::collections::BTreeMap;
@@ -23,7 +24,7 @@ pub struct Request {
 
 struct Variant {
     name: String,
-    loaded: Loaded,
+    loaded: Program,
 }
 
 /// Build the variants: each scenario file (with every --set on top), or one variant of
@@ -80,7 +81,7 @@ fn variants(base: &Loaded, req: &Request) -> Result<Vec<Variant>> {
                 text,
                 pipeline,
             };
-            crate::check::check(&loaded).with_context(|| format!("in scenario {name}"))?;
+            let loaded = crate::check::check(loaded).with_context(|| format!("in scenario {name}"))?;
             Ok(Variant { name, loaded })
         })
         .collect()
@@ -115,8 +116,7 @@ pub struct Outcome {
 }
 
 pub fn simulate(req: &Request) -> Result<Outcome> {
-    let base = config::load(&req.pipeline)?;
-    crate::check::check(&base)?;
+    let base = crate::check::check(config::load(&req.pipeline)?)?;
     let vars = variants(&base, req)?;
     if vars.is_empty() {
         return Err(crate::error::usage_err(
@@ -145,7 +145,7 @@ pub fn simulate(req: &Request) -> Result<Outcome> {
     let names: Vec<String> = std::iter::once("baseline".to_string())
         .chain(vars.iter().map(|v| v.name.clone()))
         .collect();
-    let all: Vec<(&Loaded, &Computed)> = std::iter::once((&base, &baseline))
+    let all: Vec<(&Program, &Computed)> = std::iter::once((&base, &baseline))
         .chain(vars.iter().map(|v| &v.loaded).zip(results.iter()))
         .collect();
     let headline = headline_table(&names, &all);
@@ -170,7 +170,7 @@ fn counts(ids: &[String], values: impl Iterator<Item = usize>) -> Vec<usize> {
 }
 
 /// Rows: figures; columns: baseline and each scenario.
-fn headline_table(names: &[String], all: &[(&Loaded, &Computed)]) -> Table {
+fn headline_table(names: &[String], all: &[(&Program, &Computed)]) -> Table {
     let mut cols = vec!["figure".to_string()];
     cols.extend(names.iter().cloned());
     let mut tb = Table::with_columns("simulation", cols);
@@ -274,7 +274,7 @@ pub(super) fn view(c: &Computed, i: usize) -> MemberView {
     }
 }
 
-fn members_table(ds: &Dataset, names: &[String], all: &[(&Loaded, &Computed)]) -> Table {
+fn members_table(ds: &Dataset, names: &[String], all: &[(&Program, &Computed)]) -> Table {
     let mut cols = vec!["member_id".to_string(), "nickname".to_string()];
     for (k, n) in names.iter().enumerate() {
         for f in ["tier", "layer", "balance", "flagged"] {

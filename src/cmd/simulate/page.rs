@@ -3,10 +3,10 @@
 //! report's label files (`simulation`).
 use super::view;
 use crate::compute::Computed;
-use crate::config::Loaded;
 use crate::fmt::Day;
 use crate::model::Dataset;
 use crate::output::Table;
+use crate::program::Program;
 use anyhow::Result;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -27,16 +27,16 @@ fn matrix(ds: &Dataset, base: &Computed, other: &Computed, f: fn(&Computed, usiz
 }
 
 pub(super) fn context(
-    base: &Loaded,
+    base: &Program,
     ds: &Dataset,
     d: Day,
     names: &[String],
-    all: &[(&Loaded, &Computed)],
+    all: &[(&Program, &Computed)],
     headline: &Table,
     sweep: Option<&str>,
 ) -> Value {
     let b = all[0].1;
-    let report_t = crate::report::report_labels(base.pipeline.program.locale == "en");
+    let report_t = crate::report::report_labels(base.locale.is_en());
     let named = |moves: Vec<Value>| -> Vec<Value> {
         moves
             .into_iter()
@@ -103,7 +103,7 @@ pub(super) fn context(
             })
         })
         .collect();
-    let en = base.pipeline.program.locale == "en";
+    let en = base.locale.is_en();
     let pl = &base.pipeline;
     let rows = compared_rows(headline);
     let label = |figure: &str| figure_label(pl, &report_t, figure);

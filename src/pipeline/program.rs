@@ -1,0 +1,278 @@
+//! The checked program: what `check` makes of a pipeline file that passed every check.
+//! SQL conditions are parsed once and kept with their place (`file:line:col` and the
+//! rule path); dates are `Day`s; closed sets are enums. Stages read this, never the
+//! raw text, so nothing is parsed twice and a typo cannot reach a stage.
+use super::config::{BaselineCfg, Loaded, MeasureCfg};
+use super::expr::SqlExpr;
+use crate::fmt::Day;
+use anyhow::Result;
+use chrono_tz::Tz;
+use std::collections::HashMap;
+
+/// A pipeline that passed `check`, with its typed parts. Derefs to the raw file
+/// (`Loaded`) for ids, names and paths, which stay text.
+#[derive(Debug, Clone)]
+pub struct Program {
+    loaded: Loaded,
+    pub tz: Tz,
+    /// `program.start`.
+    pub start: Day,
+    pub locale: Locale,
+    /// Every SQL condition, by its place in the pipeline.
+    pub conditions: Conditions,
+    /// One per `contests` entry, in order.
+    pub contests: Vec<ContestPlan>,
+    /// One per `goals` entry, in order.
+    pub goals: Vec<GoalPlan>,
+    /// `hall_of_fame.season`, when the section is there.
+    pub season: Option<Season>,
+}
+
+impl std::ops::Deref for Program {
+    type Target = Loaded;
+    fn deref(&self) -> &Loaded {
+        &self.loaded
+    }
+}
+
+impl Program {
+    pub fn loaded(&self) -> &Loaded {
+        &self.loaded
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Locale {
+    ZhCn,
+    En,
+}
+
+impl Locale {
+    pub fn parse(s: &str) -> Option<Locale> {
+        match s {
+            "zh-CN" => Some(Locale::ZhCn),
+            "en" => Some(Locale::En),
+            _ => None,
+        }
+    }
+    pub fn is_en(self) -> bool {
+        self == Locale::En
+    }
+    /// The `lang` attribute of the report.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Locale::ZhCn => "zh-CN",
+            Locale::En => "en",
+        }
+    }
+}
+
+/// How judges' scores are put on one scale (SPEC §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Normalize {
+    None,
+    ZScore,
+}
+
+impl Normalize {
+    pub fn parse(s: &str) -> Option<Normalize> {
+        match s {
+            "none" => Some(Normalize::None),
+            "zscore" => Some(Normalize::ZScore),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a goal is met by reaching its target or by staying under it (SPEC §10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Up,
+    Down,
+}
+
+impl Direction {
+    pub fn parse(s: &str) -> Option<Direction> {
+        match s {
+            "up" => Some(Direction::Up),
+            "down" => Some(Direction::Down),
+            _ => None,
+        }
+    }
+}
+
+/// The hall of fame's season (SPEC §14).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Season {
+    Month,
+    Quarter,
+    Year,
+}
+
+impl Season {
+    pub fn parse(s: &str) -> Option<Season> {
+        match s {
+            "month" => Some(Season::Month),
+            "quarter" => Some(Season::Quarter),
+            "year" => Some(Season::Year),
+            _ => None,
+        }
+    }
+}
+
+/// Where a condition stands in the pipeline, by position (ids may repeat in a file
+/// that failed other checks; positions never do).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Place {
+    /// `points.rules[i].where`
+    Rule(usize),
+    /// `metrics.<name>.where`, by the metric's position
+    Metric(usize),
+    /// `layers.levels[i].when`
+    Level(usize),
+    /// `scouting.candidates`
+    Candidates,
+    /// `contests[i].rubric[j].from_data`
+    FromData(usize, usize),
+    /// `goals[i].measure…where`; the text is the path inside the measure
+    /// (`` or `.ratio.numerator`…)
+    Measure(usize, String),
+}
+
+/// The parsed conditions of a program.
+#[derive(Debug, Clone, Default)]
+pub struct Conditions(HashMap<Place, SqlExpr>);
+
+impl Conditions {
+    pub fn insert(&mut self, place: Place, e: SqlExpr) {
+        self.0.insert(place, e);
+    }
+    /// The condition at `place`, if the pipeline has one there.
+    pub fn get(&self, place: &Place) -> Option<&SqlExpr> {
+        self.0.get(place)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ContestPlan {
+    pub from: Day,
+    pub to: Day,
+    pub normalize: Normalize,
+}
+
+/// What a goal counts over a span.
+#[derive(Debug, Clone)]
+pub enum Measure {
+    Events,
+    Members,
+    Sum(String),
+    Mean(String),
+    Ratio(Box<MeasurePlan>, Box<MeasurePlan>),
+}
+
+#[derive(Debug, Clone)]
+pub struct MeasurePlan {
+    pub measure: Measure,
+    pub filter: Option<SqlExpr>,
+}
+
+impl MeasurePlan {
+    /// Sums and counts grow with the span, so a partial span is projected to the whole.
+    pub fn accumulates(&self) -> bool {
+        matches!(self.measure, Measure::Events | Measure::Members | Measure::Sum(_))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Baseline {
+    Number(f64),
+    Span(Day, Day),
+}
+
+#[derive(Debug, Clone)]
+pub struct GoalPlan {
+    pub from: Day,
+    pub to: Day,
+    pub baseline: Option<Baseline>,
+    pub direction: Direction,
+    pub measure: MeasurePlan,
+}
+
+fn day(s: &str) -> Day {
+    super::config::parse_date_str(s).map(crate::fmt::day_of).unwrap_or(0)
+}
+
+/// The typed program of a pipeline that `check` accepted, with its parsed conditions.
+pub(super) fn build(loaded: Loaded, tz: Tz, conditions: Conditions) -> Result<Program> {
+    let p = &loaded.pipeline;
+    let start = day(&p.program.start);
+    let locale = Locale::parse(&p.program.locale).unwrap_or(Locale::ZhCn);
+    let contests = p
+        .contests
+        .iter()
+        .map(|c| ContestPlan {
+            from: day(&c.window.from),
+            to: day(&c.window.to),
+            normalize: Normalize::parse(&c.judges.normalize).unwrap_or(Normalize::None),
+        })
+        .collect();
+    let goals = p
+        .goals
+        .iter()
+        .enumerate()
+        .map(|(i, g)| GoalPlan {
+            from: day(&g.period.from),
+            to: day(&g.period.to),
+            baseline: g.baseline.as_ref().map(|b| match b {
+                BaselineCfg::Number(x) => Baseline::Number(*x),
+                BaselineCfg::Span(s) => Baseline::Span(day(&s.from), day(&s.to)),
+            }),
+            direction: Direction::parse(&g.direction).unwrap_or(Direction::Up),
+            measure: measure_plan(&g.measure, i, String::new(), &conditions),
+        })
+        .collect();
+    let season = p.hall_of_fame.as_ref().and_then(|h| Season::parse(&h.season));
+    Ok(Program {
+        tz,
+        start,
+        locale,
+        contests,
+        goals,
+        season,
+        conditions,
+        loaded,
+    })
+}
+
+fn measure_plan(m: &MeasureCfg, goal: usize, path: String, conditions: &Conditions) -> MeasurePlan {
+    let measure = if let Some(r) = &m.ratio {
+        Measure::Ratio(
+            Box::new(measure_plan(
+                &r.numerator,
+                goal,
+                format!("{path}.ratio.numerator"),
+                conditions,
+            )),
+            Box::new(measure_plan(
+                &r.denominator,
+                goal,
+                format!("{path}.ratio.denominator"),
+                conditions,
+            )),
+        )
+    } else if let Some(f) = &m.sum {
+        Measure::Sum(f.clone())
+    } else if let Some(f) = &m.mean {
+        Measure::Mean(f.clone())
+    } else if m.count.as_deref() == Some("members") {
+        Measure::Members
+    } else {
+        Measure::Events
+    };
+    let filter = match measure {
+        // a ratio's own `where` is not read: each side has its own
+        Measure::Ratio(..) => None,
+        _ => conditions.get(&Place::Measure(goal, path)).cloned(),
+    };
+    MeasurePlan { measure, filter }
+}
