@@ -9,6 +9,41 @@
 //! report, `cmd/` is one file per command (the I/O edge). `model`, `store`, `table`
 //! and `fmt` are shared by all. The modules are re-exported at the root, so
 //! `crate::points` names the same module as `crate::stages::points`.
+/// An enum for a closed set the SPEC writes as text (statuses, occasions, settings):
+/// `as_str` gives the text, `parse` reads it back (None for anything else).
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        $vis enum $name {
+            $($(#[$vmeta])* $variant),+
+        }
+
+        impl $name {
+            /// As the SPEC and the output files write it.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+
+            #[allow(dead_code)]
+            pub fn parse(text: &str) -> Option<$name> {
+                match text {
+                    $($text => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+    };
+}
+
 pub mod cmd;
 pub mod compute;
 pub mod error;

@@ -388,7 +388,7 @@ impl Printer {
             t.push(row);
         };
         for f in &r.files {
-            push([&f.path, &f.source, &f.status], &f.counts);
+            push([&f.path, &f.source, f.status.as_str()], &f.counts);
         }
         push(["total", "", ""], &r.totals);
         for l in crate::summary::render(&t) {

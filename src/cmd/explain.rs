@@ -33,7 +33,7 @@ pub fn explain(loaded: &Program, ds: &Dataset, c: &Computed, member_id: &str) ->
         "scouting": scouting(loaded, c, &engine, i)?,
         "contests": contests(c, member_id),
         "care": c.care.iter().filter(|o| o.member == i).map(|o| json!({
-            "date": fmt_day(o.day), "occasion": o.occasion, "detail": o.detail,
+            "date": fmt_day(o.day), "occasion": o.occasion.as_str(), "detail": o.detail,
         })).collect::<Vec<_>>(),
         "growth": growth(loaded, ds, c, i),
     }))
@@ -77,7 +77,7 @@ fn points(loaded: &Loaded, ds: &Dataset, c: &Computed, i: usize) -> Value {
         .map(|e| {
             let ev = ds.events.get(e.event as usize);
             json!({"date": fmt_day(ev.day), "event_id": ev.id, "rule_id": rules.get(e.rule as usize).map(|r| r.id.as_str()),
-                   "raw": e.raw, "awarded": e.awarded, "capped_by": e.capped_by})
+                   "raw": e.raw, "awarded": e.awarded, "capped_by": e.capped_by.map(|c| c.as_str())})
         })
         .collect();
     let lots: Vec<Value> = crate::points::lots_of(p, ds, &c.points, i)
@@ -95,7 +95,7 @@ fn points(loaded: &Loaded, ds: &Dataset, c: &Computed, i: usize) -> Value {
         .map(|o| {
             let r = &ds.redemptions[o.redemption];
             json!({"redemption_id": r.id, "date": fmt_day(crate::fmt::day_of_ts(r.ts)), "item": r.item,
-                   "points": r.points, "status": o.status, "balance_after": o.balance_after})
+                   "points": r.points, "status": o.status.as_str(), "balance_after": o.balance_after})
         })
         .collect();
     json!({"earned": b.earned, "redeemed": b.redeemed, "expired": b.expired, "balance": b.balance,

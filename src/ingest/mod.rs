@@ -58,11 +58,23 @@ pub fn cut_at_char(s: &str, max: usize) -> String {
     s[..end].to_string()
 }
 
+text_enum! {
+    /// What became of an export in an ingest (`koc ingest`'s table, run.json).
+    pub enum FileStatus {
+        Ingested => "ingested",
+        /// Read before (same sha256): nothing to do.
+        Skipped => "skipped",
+        Empty => "empty",
+        /// Over the reject ratio: its rows were not applied.
+        Gated => "gated",
+    }
+}
+
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct FileOutcome {
     pub path: String,
     pub source: String,
-    pub status: String,
+    pub status: FileStatus,
     pub sha256: String,
     #[serde(flatten)]
     pub counts: Counts,
@@ -132,7 +144,7 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
                         report.files.push(FileOutcome {
                             path: rel,
                             source: spec.name.into(),
-                            status: "skipped".into(),
+                            status: FileStatus::Skipped,
                             sha256: sha,
                             counts: Counts::default(),
                             reject_reasons: BTreeMap::new(),
@@ -160,7 +172,7 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
                         report.files.push(FileOutcome {
                             path: rel,
                             source: spec.name.into(),
-                            status: "empty".into(),
+                            status: FileStatus::Empty,
                             sha256: sha,
                             counts: Counts::default(),
                             reject_reasons: BTreeMap::new(),
@@ -193,7 +205,7 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
                 };
                 let status = if gated {
                     report.gated.push(rel.clone());
-                    "gated"
+                    FileStatus::Gated
                 } else {
                     // the file's changes stand: fold them into the working set
                     unknown_contests(spec, &outcome.staged, &loaded.pipeline, &mut contest_ids);
@@ -226,13 +238,13 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
                         batch,
                         stat,
                     });
-                    "ingested"
+                    FileStatus::Ingested
                 };
                 report.totals.add(&outcome.counts);
                 report.files.push(FileOutcome {
                     path: rel,
                     source: spec.name.into(),
-                    status: status.into(),
+                    status,
                     sha256: sha,
                     counts: outcome.counts,
                     reject_reasons: outcome.reasons,

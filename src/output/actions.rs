@@ -145,7 +145,7 @@ pub fn compute(p: &Pipeline, ds: &Dataset, c: &Computed) -> Actions {
             date: fmt_day(o.day),
             member_id: ds.members[o.member].id.clone(),
             nickname: ds.members[o.member].nickname.clone(),
-            occasion: o.occasion,
+            occasion: o.occasion.as_str(),
         })
         .collect();
 

@@ -71,7 +71,10 @@ fn ledger_batch(cfg: &Pipeline, ds: &Dataset, l: &[LedgerEntry]) -> Result<polar
             ),
             5 => Column::new("raw_points".into(), l.iter().map(|e| e.raw).collect::<Vec<_>>()),
             6 => Column::new("awarded_points".into(), l.iter().map(|e| e.awarded).collect::<Vec<_>>()),
-            _ => Column::new("capped_by".into(), l.iter().map(|e| e.capped_by).collect::<Vec<_>>()),
+            _ => Column::new(
+                "capped_by".into(),
+                l.iter().map(|e| e.capped_by.map(|c| c.as_str())).collect::<Vec<_>>(),
+            ),
         }
     };
     let cols: Vec<Column> = (0..8).into_par_iter().map(build).collect();

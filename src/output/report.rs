@@ -186,7 +186,7 @@ pub fn context(loaded: &Program, ds: &Dataset, c: &Computed, quality: &Value) ->
             let m = &ds.members[o.member];
             json!({"date": fmt_day(o.day), "member_id": m.id, "nickname": m.nickname,
             "layer": c.layer_at_d[o.member].map(|l| layer_names[l].clone()),
-            "occasion": labels["occasion"][o.occasion].as_str().unwrap_or(o.occasion), "detail": care_detail(p, ds, o, en)})
+            "occasion": labels["occasion"][o.occasion.as_str()].as_str().unwrap_or(o.occasion.as_str()), "detail": care_detail(p, ds, o, en)})
         })
         .collect();
     let incentives: Vec<Value> = c.incentives.iter().map(|i| json!({
@@ -211,7 +211,7 @@ pub fn context(loaded: &Program, ds: &Dataset, c: &Computed, quality: &Value) ->
         .collect();
     let on_track = c.goals.iter().filter(|g| g.status.is_good()).count();
     Ok(json!({
-        "lang": loaded.locale.tag(),
+        "lang": loaded.locale.as_str(),
         "t": labels,
         "program": {"name": p.program.name, "start": p.program.start, "timezone": p.program.timezone},
         "as_of": fmt_day(c.as_of),
@@ -223,7 +223,7 @@ pub fn context(loaded: &Program, ds: &Dataset, c: &Computed, quality: &Value) ->
         "goals": goals,
         "points": {"issued": issued, "redeemed": redeemed, "expired": expired, "liability": liability,
             "redemptions": pts.redemptions.len(),
-            "refused": pts.redemptions.iter().filter(|r| r.status != "ok").count(),
+            "refused": pts.redemptions.iter().filter(|r| r.status != crate::points::RedemptionStatus::Ok).count(),
             "redemption_rate": if issued > 0 { Some(redeemed as f64 / issued as f64) } else { None },
             "by_item": by_item, "refused_list": refused_list, "expiring_30d": expiring_30d,
             "chart": charts::bars(&[
@@ -274,7 +274,7 @@ fn movement_matrix(movements: &[Value], layer_names: &[String], new: &str) -> Va
 
 /// A care occasion's detail for people: `53 岁`, `1 周年`, tier names, the post's content id.
 fn care_detail(p: &crate::config::Pipeline, ds: &Dataset, o: &crate::care::Occasion, en: bool) -> String {
-    use crate::care::About;
+    use crate::care::{About, Kind};
     let tier = |k: usize| {
         p.tiers
             .as_ref()
@@ -283,10 +283,10 @@ fn care_detail(p: &crate::config::Pipeline, ds: &Dataset, o: &crate::care::Occas
             .unwrap_or_default()
     };
     match (o.about, en) {
-        (About::Years(1), true) if o.occasion != "birthday" => "1st anniversary".into(),
-        (About::Years(y), true) if o.occasion == "birthday" => format!("turns {y}"),
+        (About::Years(1), true) if o.occasion != Kind::Birthday => "1st anniversary".into(),
+        (About::Years(y), true) if o.occasion == Kind::Birthday => format!("turns {y}"),
         (About::Years(y), true) => format!("{y} years"),
-        (About::Years(y), false) if o.occasion == "birthday" => format!("{y} 岁"),
+        (About::Years(y), false) if o.occasion == Kind::Birthday => format!("{y} 岁"),
         (About::Years(y), false) => format!("{y} 周年"),
         (About::Promotion(a, b), _) => format!("{} → {}", tier(a), tier(b)),
         (About::Event(e), _) => ds.events.content_id(e).unwrap_or(ds.events.id(e)).to_string(),
@@ -338,7 +338,7 @@ fn economy(p: &crate::config::Pipeline, ds: &Dataset, c: &Computed, labels: &Val
     let mut refused = Vec::new();
     for o in &c.points.redemptions {
         let r = &ds.redemptions[o.redemption];
-        if o.status == "ok" {
+        if o.status == crate::points::RedemptionStatus::Ok {
             let e = items.entry(r.item.as_str()).or_default();
             e.0 += 1;
             e.1 += r.points;
@@ -346,7 +346,7 @@ fn economy(p: &crate::config::Pipeline, ds: &Dataset, c: &Computed, labels: &Val
             refused.push(
                 json!({"date": fmt_day(crate::fmt::day_of_ts(r.ts)), "member_id": r.member_id,
                 "nickname": ds.nickname(&r.member_id), "item": r.item, "points": r.points,
-                "reason": labels["redemption_status"][o.status].as_str().unwrap_or(o.status)}),
+                "reason": labels["redemption_status"][o.status.as_str()].as_str().unwrap_or(o.status.as_str())}),
             );
         }
     }

@@ -61,7 +61,12 @@ pub fn of(which: &str, ds: &Dataset, c: &Computed, table_name: &str) -> Summary 
                 b.iter().map(|x| x.expired).sum(),
                 b.iter().map(|x| x.balance).sum(),
             );
-            let refused = c.points.redemptions.iter().filter(|r| r.status != "ok").count();
+            let refused = c
+                .points
+                .redemptions
+                .iter()
+                .filter(|r| r.status != crate::points::RedemptionStatus::Ok)
+                .count();
             lines.push(format!(
                 "points issued {issued} · redeemed {redeemed} · expired {expired} · outstanding liability {liability}"
             ));

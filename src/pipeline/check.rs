@@ -4,7 +4,7 @@
 use crate::config::{Loaded, MeasureCfg, Pipeline, SourceCfg};
 use crate::error::{usage_err, KocError};
 use crate::expr;
-use crate::program::{Conditions, Direction, Locale, Normalize, Place, Program, Season};
+use crate::program::{Cadence, Conditions, Direction, Locale, Normalize, Place, Program, Season};
 use anyhow::Result;
 use chrono_tz::Tz;
 
@@ -283,7 +283,7 @@ fn validate(loaded: &Loaded, conditions: &std::cell::RefCell<Conditions>) -> Res
         }
     }
     if let Some(l) = &p.layers {
-        if l.cadence.as_deref().is_some_and(|c| c != "month") {
+        if l.cadence.as_deref().is_some_and(|c| Cadence::parse(c).is_none()) {
             note(Err(usage_err(format!(
                 "{}: layers.cadence: only 'month' is supported",
                 loaded.locate("cadence")

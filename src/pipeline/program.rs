@@ -18,6 +18,8 @@ pub struct Program {
     /// `program.start`.
     pub start: Day,
     pub locale: Locale,
+    /// `layers.cadence` (month ends, the only one).
+    pub cadence: Cadence,
     /// Every SQL condition, by its place in the pipeline.
     pub conditions: Conditions,
     /// One per `contests` entry, in order.
@@ -41,82 +43,48 @@ impl Program {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Locale {
-    ZhCn,
-    En,
+text_enum! {
+    pub enum Locale {
+        ZhCn => "zh-CN",
+        En => "en",
+    }
 }
 
 impl Locale {
-    pub fn parse(s: &str) -> Option<Locale> {
-        match s {
-            "zh-CN" => Some(Locale::ZhCn),
-            "en" => Some(Locale::En),
-            _ => None,
-        }
-    }
     pub fn is_en(self) -> bool {
         self == Locale::En
     }
-    /// The `lang` attribute of the report.
-    pub fn tag(self) -> &'static str {
-        match self {
-            Locale::ZhCn => "zh-CN",
-            Locale::En => "en",
-        }
+}
+
+text_enum! {
+    /// How judges' scores are put on one scale (SPEC §9).
+    pub enum Normalize {
+        None => "none",
+        ZScore => "zscore",
     }
 }
 
-/// How judges' scores are put on one scale (SPEC §9).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Normalize {
-    None,
-    ZScore,
-}
-
-impl Normalize {
-    pub fn parse(s: &str) -> Option<Normalize> {
-        match s {
-            "none" => Some(Normalize::None),
-            "zscore" => Some(Normalize::ZScore),
-            _ => None,
-        }
+text_enum! {
+    /// Whether a goal is met by reaching its target or by staying under it (SPEC §10).
+    pub enum Direction {
+        Up => "up",
+        Down => "down",
     }
 }
 
-/// Whether a goal is met by reaching its target or by staying under it (SPEC §10).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    Up,
-    Down,
-}
-
-impl Direction {
-    pub fn parse(s: &str) -> Option<Direction> {
-        match s {
-            "up" => Some(Direction::Up),
-            "down" => Some(Direction::Down),
-            _ => None,
-        }
+text_enum! {
+    /// The hall of fame's season (SPEC §14).
+    pub enum Season {
+        Month => "month",
+        Quarter => "quarter",
+        Year => "year",
     }
 }
 
-/// The hall of fame's season (SPEC §14).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Season {
-    Month,
-    Quarter,
-    Year,
-}
-
-impl Season {
-    pub fn parse(s: &str) -> Option<Season> {
-        match s {
-            "month" => Some(Season::Month),
-            "quarter" => Some(Season::Quarter),
-            "year" => Some(Season::Year),
-            _ => None,
-        }
+text_enum! {
+    /// How often layers are evaluated (SPEC §7): month ends.
+    pub enum Cadence {
+        Month => "month",
     }
 }
 
@@ -234,6 +202,7 @@ pub(super) fn build(loaded: Loaded, tz: Tz, conditions: Conditions) -> Result<Pr
     let season = p.hall_of_fame.as_ref().and_then(|h| Season::parse(&h.season));
     Ok(Program {
         tz,
+        cadence: Cadence::Month,
         start,
         locale,
         contests,

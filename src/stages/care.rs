@@ -8,10 +8,21 @@ use crate::output::{p, t, Table};
 use crate::tiers::TierState;
 use chrono::{Datelike, NaiveDate};
 
+text_enum! {
+    /// SPEC §10's care occasions.
+    pub enum Kind {
+        Birthday => "birthday",
+        PurchaseAnniversary => "purchase_anniversary",
+        JoinAnniversary => "join_anniversary",
+        Promotion => "promotion",
+        FirstFeatured => "first_featured",
+    }
+}
+
 pub struct Occasion {
     pub day: Day,
     pub member: usize,
-    pub occasion: &'static str,
+    pub occasion: Kind,
     /// The CSV's detail (ids and English words, as the SPEC's examples).
     pub detail: String,
     /// What the detail says, for a localised report.
@@ -54,10 +65,10 @@ pub fn compute(p: &Pipeline, ds: &Dataset, inp: &Inputs) -> Vec<Occasion> {
         if layers.as_ref().is_some_and(|ls| !ls.contains(&inp.level_ids[layer])) {
             continue;
         }
-        let dates: [(Option<Day>, &'static str); 3] = [
-            (m.birthday, "birthday"),
-            (m.purchase, "purchase_anniversary"),
-            (Some(m.joined), "join_anniversary"),
+        let dates: [(Option<Day>, Kind); 3] = [
+            (m.birthday, Kind::Birthday),
+            (m.purchase, Kind::PurchaseAnniversary),
+            (Some(m.joined), Kind::JoinAnniversary),
         ];
         for (date, occasion) in dates {
             let Some(orig) = date.map(date_of) else { continue };
@@ -86,7 +97,7 @@ pub fn compute(p: &Pipeline, ds: &Dataset, inp: &Inputs) -> Vec<Occasion> {
                 out.push(Occasion {
                     day: c.day,
                     member: i,
-                    occasion: "promotion",
+                    occasion: Kind::Promotion,
                     detail: format!("{} -> {}", inp.tier_ids[c.from], inp.tier_ids[c.to]),
                     about: About::Promotion(c.from, c.to),
                 });
@@ -100,7 +111,7 @@ pub fn compute(p: &Pipeline, ds: &Dataset, inp: &Inputs) -> Vec<Occasion> {
                 out.push(Occasion {
                     day: e.day,
                     member: i,
-                    occasion: "first_featured",
+                    occasion: Kind::FirstFeatured,
                     detail: e.id.to_string(),
                     about: About::Event(range.start + k),
                 });
@@ -108,10 +119,11 @@ pub fn compute(p: &Pipeline, ds: &Dataset, inp: &Inputs) -> Vec<Occasion> {
         }
     }
     out.sort_by(|a, b| {
-        (a.day, ds.members[a.member].id.as_bytes(), a.occasion).cmp(&(
+        // occasions of one member on one day in the order of their names
+        (a.day, ds.members[a.member].id.as_bytes(), a.occasion.as_str()).cmp(&(
             b.day,
             ds.members[b.member].id.as_bytes(),
-            b.occasion,
+            b.occasion.as_str(),
         ))
     });
     out
@@ -129,7 +141,7 @@ pub fn table(ds: &Dataset, list: &[Occasion], layer_at_d: &LayerRow, level_ids: 
             t(&m.id),
             t(m.nickname.clone().unwrap_or_default()),
             t(layer_at_d[o.member].map(|l| level_ids[l].clone()).unwrap_or_default()),
-            p(o.occasion),
+            p(o.occasion.as_str()),
             t(&o.detail),
         ]);
     }

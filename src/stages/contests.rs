@@ -10,6 +10,17 @@ use crate::program::{Normalize, Place, Program};
 use anyhow::Result;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+text_enum! {
+    /// SPEC §9's entry statuses.
+    enum EntryStatus {
+        IneligibleWindow => "ineligible_window",
+        IneligibleLayer => "ineligible_layer",
+        OverLimit => "over_limit",
+        InsufficientJudges => "insufficient_judges",
+        Ranked => "ranked",
+    }
+}
+
 pub struct ContestResult {
     pub id: String,
     pub name: String,
@@ -39,7 +50,7 @@ impl Placing {
 
 struct Row<'a> {
     entry: &'a Entry,
-    status: &'static str,
+    status: EntryStatus,
     values: Vec<f64>,
     final_score: f64,
     rank: Option<usize>,
@@ -161,7 +172,7 @@ fn compute(
             .map(|s| s.judge_id.as_str())
             .collect();
         let status = if day < from || day > to {
-            "ineligible_window"
+            EntryStatus::IneligibleWindow
         } else if c.eligible_layers.as_ref().is_some_and(|allowed| {
             let layer = ds
                 .index
@@ -169,17 +180,17 @@ fn compute(
                 .and_then(|m| layer_at_d.get(*m).copied().flatten());
             !layer.is_some_and(|l| allowed.contains(&level_ids[l]))
         }) {
-            "ineligible_layer"
+            EntryStatus::IneligibleLayer
         } else if c.max_entries_per_member.is_some_and(|max| {
             let n = taken.entry(e.member_id.as_str()).or_insert(0);
             *n += 1;
             *n > max
         }) {
-            "over_limit"
+            EntryStatus::OverLimit
         } else if judges.len() < c.judges.min_judges {
-            "insufficient_judges"
+            EntryStatus::InsufficientJudges
         } else {
-            "ranked"
+            EntryStatus::Ranked
         };
         rows.push(Row {
             entry: e,
@@ -194,10 +205,12 @@ fn compute(
 
     let passed: BTreeSet<&str> = rows
         .iter()
-        .filter(|r| matches!(r.status, "ranked" | "insufficient_judges"))
+        .filter(|r| matches!(r.status, EntryStatus::Ranked | EntryStatus::InsufficientJudges))
         .map(|r| r.entry.id.as_str())
         .collect();
-    let ranked: Vec<usize> = (0..rows.len()).filter(|i| rows[*i].status == "ranked").collect();
+    let ranked: Vec<usize> = (0..rows.len())
+        .filter(|i| rows[*i].status == EntryStatus::Ranked)
+        .collect();
     for (ci, crit) in c.rubric.iter().enumerate() {
         let raw: Vec<f64> = if crit.from_data.is_some() {
             let e = at
@@ -303,7 +316,7 @@ fn compute(
             t(&r.entry.id),
             t(&r.entry.member_id),
             t(ds.nickname(&r.entry.member_id)),
-            p(r.status),
+            p(r.status.as_str()),
             p(if is_ranked {
                 fmt_num(r.final_score)
             } else {

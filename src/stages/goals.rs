@@ -24,30 +24,19 @@ pub struct GoalResult {
     pub trend: Vec<(Day, Day, Option<f64>)>,
 }
 
-/// SPEC §10's goal statuses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GoalStatus {
-    NotStarted,
-    NoData,
-    Achieved,
-    OnTrack,
-    AtRisk,
-    Behind,
+text_enum! {
+    /// SPEC §10's goal statuses.
+    pub enum GoalStatus {
+        NotStarted => "not_started",
+        NoData => "no_data",
+        Achieved => "achieved",
+        OnTrack => "on_track",
+        AtRisk => "at_risk",
+        Behind => "behind",
+    }
 }
 
 impl GoalStatus {
-    /// As goals.csv writes it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GoalStatus::NotStarted => "not_started",
-            GoalStatus::NoData => "no_data",
-            GoalStatus::Achieved => "achieved",
-            GoalStatus::OnTrack => "on_track",
-            GoalStatus::AtRisk => "at_risk",
-            GoalStatus::Behind => "behind",
-        }
-    }
-
     /// Achieved or on track.
     pub fn is_good(self) -> bool {
         matches!(self, GoalStatus::Achieved | GoalStatus::OnTrack)

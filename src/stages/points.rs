@@ -15,15 +15,34 @@ pub struct LedgerEntry {
     pub rule: u32,
     pub raw: i64,
     pub awarded: i64,
-    pub capped_by: Option<&'static str>,
+    pub capped_by: Option<Cap>,
+}
+
+text_enum! {
+    /// The first cap that cut an entry (SPEC §5, the ledger's `capped_by`).
+    pub enum Cap {
+        MaxTimes => "max_times",
+        RuleDailyCap => "rule_daily_cap",
+        DailyCap => "daily_cap",
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct RedemptionOutcome {
     /// Index into `Dataset::redemptions`.
     pub redemption: usize,
-    pub status: &'static str,
+    pub status: RedemptionStatus,
     pub balance_after: i64,
+}
+
+text_enum! {
+    /// SPEC §5's redemption statuses.
+    pub enum RedemptionStatus {
+        Ok => "ok",
+        InsufficientBalance => "insufficient_balance",
+        UnknownItem => "unknown_item",
+        WrongPrice => "wrong_price",
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -123,7 +142,7 @@ fn ledger_entries(prog: &Program, ds: &Dataset) -> Result<Vec<LedgerEntry>> {
                 }
                 let mut awarded = raw;
                 let mut capped_by = None;
-                let mut cut = |limit: i64, name: &'static str, awarded: &mut i64| {
+                let mut cut = |limit: i64, name: Cap, awarded: &mut i64| {
                     let room = limit.max(0);
                     if *awarded > room {
                         *awarded = room;
@@ -131,13 +150,13 @@ fn ledger_entries(prog: &Program, ds: &Dataset) -> Result<Vec<LedgerEntry>> {
                     }
                 };
                 if let Some(max) = rule.max_times {
-                    cut(if times[ri] >= max { 0 } else { awarded }, "max_times", &mut awarded);
+                    cut(if times[ri] >= max { 0 } else { awarded }, Cap::MaxTimes, &mut awarded);
                 }
                 if let Some(cap) = rule.daily_cap {
-                    cut(cap - rule_today[ri], "rule_daily_cap", &mut awarded);
+                    cut(cap - rule_today[ri], Cap::RuleDailyCap, &mut awarded);
                 }
                 if let Some(cap) = cfg.daily_cap {
-                    cut(cap - all_today, "daily_cap", &mut awarded);
+                    cut(cap - all_today, Cap::DailyCap, &mut awarded);
                 }
                 if awarded > 0 {
                     times[ri] += 1; // SPEC §5: only a match that awards > 0 counts as a time
@@ -235,7 +254,7 @@ fn replayed_lots(
 /// The accepted redemptions of each member, in the order they were spent.
 fn ok_redemptions_by_member(ds: &Dataset, points: &Points) -> Vec<Vec<usize>> {
     let mut out = vec![Vec::new(); ds.members.len()];
-    for o in points.redemptions.iter().filter(|o| o.status == "ok") {
+    for o in points.redemptions.iter().filter(|o| o.status == RedemptionStatus::Ok) {
         if let Some(&m) = ds.index.get(&ds.redemptions[o.redemption].member_id) {
             out[m].push(o.redemption);
         }
@@ -294,7 +313,8 @@ fn spend(p: &Pipeline, ds: &Dataset, ledger: &[LedgerEntry], snapshots: &[Day]) 
         match ds.index.get(&r.member_id) {
             Some(m) if ds.members[*m].joined <= ds.as_of => by_member[*m].push(ri),
             _ => {
-                let status = catalog_status(catalog, &r.item, r.points).unwrap_or("insufficient_balance");
+                let status =
+                    catalog_status(catalog, &r.item, r.points).unwrap_or(RedemptionStatus::InsufficientBalance);
                 outcomes[ri] = Some(RedemptionOutcome {
                     redemption: ri,
                     status,
@@ -331,14 +351,14 @@ fn spend(p: &Pipeline, ds: &Dataset, ledger: &[LedgerEntry], snapshots: &[Day]) 
                 .sum();
             let status = match catalog_status(catalog, &r.item, r.points) {
                 Some(s) => s,
-                None if available < r.points => "insufficient_balance",
+                None if available < r.points => RedemptionStatus::InsufficientBalance,
                 None => {
                     consume(member_lots, r.ts, day, r.points);
                     balances[m].redeemed += r.points;
-                    "ok"
+                    RedemptionStatus::Ok
                 }
             };
-            let after = if status == "ok" {
+            let after = if status == RedemptionStatus::Ok {
                 available - r.points
             } else {
                 available
@@ -363,12 +383,12 @@ fn spend(p: &Pipeline, ds: &Dataset, ledger: &[LedgerEntry], snapshots: &[Day]) 
 }
 
 /// `unknown_item` / `wrong_price` against the catalog, checked before the balance.
-fn catalog_status(catalog: Option<&Catalog>, item: &str, cost: i64) -> Option<&'static str> {
+fn catalog_status(catalog: Option<&Catalog>, item: &str, cost: i64) -> Option<RedemptionStatus> {
     match catalog? {
-        Catalog::Names(names) => (!names.iter().any(|n| n == item)).then_some("unknown_item"),
+        Catalog::Names(names) => (!names.iter().any(|n| n == item)).then_some(RedemptionStatus::UnknownItem),
         Catalog::Prices(prices) => match prices.get(item) {
-            None => Some("unknown_item"),
-            Some(price) if (*price - cost as f64).abs() > 1e-9 => Some("wrong_price"),
+            None => Some(RedemptionStatus::UnknownItem),
+            Some(price) if (*price - cost as f64).abs() > 1e-9 => Some(RedemptionStatus::WrongPrice),
             Some(_) => None,
         },
     }
@@ -459,7 +479,7 @@ pub mod tables {
                 p(fmt_ts(r.ts)),
                 t(&r.item),
                 p(r.points.to_string()),
-                p(o.status),
+                p(o.status.as_str()),
                 p(o.balance_after.to_string()),
             ]);
         }
