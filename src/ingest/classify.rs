@@ -1,8 +1,9 @@
 //! Counting a prepared file against the store as it stands (SPEC §4): inserted,
 //! updated, unchanged, ignored, rejected, over a working set of packed rows that reads
 //! stored months only when a key of theirs is needed.
+use super::keyed::{key_hash, Keyed};
 use super::prepare::ParsedRow;
-use crate::store::{Counts, Keyed, Manifest, Store};
+use crate::store::{Counts, Manifest, Store};
 use crate::table::{self, SourceSpec, ACTIVITY};
 use anyhow::Result;
 use std::collections::{BTreeMap, BTreeSet};
@@ -30,14 +31,15 @@ impl Working {
     pub(super) fn new(store: &Store, manifest: &Manifest, spec: &'static SourceSpec) -> Result<Working> {
         let mut w = Working {
             spec,
-            rows: Keyed::default(),
+            rows: Keyed::new(spec),
             touched_months: BTreeSet::new(),
             changed: false,
             lazy: None,
         };
         if spec.name != ACTIVITY.name {
             for r in store.load(manifest, spec)? {
-                w.rows.insert(spec.key_of(&r), table::pack(&r));
+                let packed = table::pack(&r);
+                w.rows.insert(key_hash(spec, &packed), packed);
             }
             return Ok(w);
         }
@@ -53,13 +55,13 @@ impl Working {
         Ok(w)
     }
 
-    /// Make sure the stored row of `key`, if any, is in `rows`.
-    pub(super) fn ensure_key(&mut self, store: &Store, key: &str) -> Result<()> {
-        if self.rows.contains_key(key) {
+    /// Make sure the stored row with the key of `row` (hashing to `hash`), if any, is in `rows`.
+    pub(super) fn ensure_key(&mut self, store: &Store, hash: u64, row: &[u8]) -> Result<()> {
+        if self.rows.contains(hash, row) {
             return Ok(());
         }
         let months: Vec<u32> = match &self.lazy {
-            Some(l) => l.keys.months_of(key).collect(),
+            Some(l) => l.keys.months_of(hash).collect(),
             None => return Ok(()),
         };
         for m in months {
@@ -76,7 +78,7 @@ impl Working {
         }
         if let Some(rel) = lazy.files.get(&month) {
             for r in store.read_packed(self.spec, rel)? {
-                self.rows.entry(self.spec.key_of_packed(&r)).or_insert(r);
+                self.rows.insert_if_absent(key_hash(self.spec, &r), r);
             }
         }
         Ok(())
@@ -86,7 +88,8 @@ impl Working {
 /// The result of reading one file against the working set.
 pub(super) struct FileResult {
     pub(super) counts: Counts,
-    pub(super) staged: Vec<(String, table::Packed)>,
+    /// The file's accepted rows with their key hashes, the last of each key.
+    pub(super) staged: Vec<(u64, table::Packed)>,
     pub(super) rejects: Vec<u8>,
     pub(super) reasons: BTreeMap<String, u64>,
 }
@@ -103,7 +106,7 @@ pub(super) fn classify(
 ) -> Result<FileResult> {
     let mut counts = Counts::default();
     // rows of this file so far, on top of the store (they count as "the store as it stands")
-    let mut staged: Keyed = Keyed::default();
+    let mut staged = Keyed::new(spec);
     let mut rejects = csv::Writer::from_writer(Vec::new());
     rejects.write_record(["source", "file", "line", "column", "value", "reason"])?;
     let mut reasons = BTreeMap::new();
@@ -129,17 +132,20 @@ pub(super) fn classify(
                 *reasons.entry(d.kind.label().to_string()).or_insert(0) += 1;
                 rejects.write_record([spec.name, rel, &line.to_string(), &d.column, &d.value, &d.reason])?;
             }
-            ParsedRow::Row { key, packed: row } => {
-                if !staged.contains_key(&key) {
-                    work.ensure_key(store, &key)?;
-                }
-                let known = staged.get(&key).or_else(|| work.rows.get(&key));
+            ParsedRow::Row { hash, packed: row } => {
+                let known = match staged.get(hash, &row) {
+                    Some(k) => Some(k),
+                    None => {
+                        work.ensure_key(store, hash, &row)?;
+                        work.rows.get(hash, &row)
+                    }
+                };
                 match known {
                     None => counts.inserted += 1,
                     Some(old) if *old == row => counts.unchanged += 1,
                     Some(_) => counts.updated += 1,
                 }
-                staged.insert(key, row);
+                staged.insert(hash, row);
             }
         }
     }
@@ -153,7 +159,7 @@ pub(super) fn classify(
     };
     Ok(FileResult {
         counts,
-        staged: staged.into_iter().collect(),
+        staged: staged.into_entries(),
         rejects,
         reasons,
     })

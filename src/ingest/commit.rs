@@ -50,49 +50,38 @@ pub(super) fn commit(
             } else {
                 Some(known_members(store, manifest, members.as_ref())?)
             };
+            // each touched month is sorted, written and indexed on its own: in parallel
+            let written: Vec<(u32, Option<MonthWritten>)> = {
+                use rayon::prelude::*;
+                let months: Vec<u32> = w.touched_months.iter().copied().collect();
+                months
+                    .par_iter()
+                    .map(|m| {
+                        Ok((
+                            *m,
+                            match by_month.get(m) {
+                                Some(rows) => Some(write_month(store, w.spec, *m, rows, known.as_ref())?),
+                                None => None,
+                            },
+                        ))
+                    })
+                    .collect::<Result<_>>()?
+            };
             let mut key_files: Vec<(String, String)> = Vec::new();
             let mut removed: Vec<String> = Vec::new();
-            for m in &w.touched_months {
-                match by_month.get(m) {
-                    Some(packed) => {
-                        use table::{packed_ref, ValRef};
-                        fn text(r: &[u8], i: usize) -> &str {
-                            match packed_ref(r, i) {
-                                ValRef::Str(s) => s,
-                                _ => "",
-                            }
-                        }
-                        fn ts(r: &[u8]) -> i64 {
-                            match packed_ref(r, 2) {
-                                ValRef::Ts(t) => t,
-                                _ => 0,
-                            }
-                        }
-                        // one order inside a partition: by time, then event_id (ids are unique)
-                        let mut order: Vec<(i64, &str, &[u8])> =
-                            packed.iter().map(|p| (ts(p), text(p, 0), &p[..])).collect();
-                        order.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-                        let rows: Vec<&[u8]> = order.iter().map(|o| o.2).collect();
-                        let rel =
-                            store.write_packed(&format!("events/month={}", month_name(*m)), "part", w.spec, &rows)?;
-                        manifest.events.insert(month_name(*m), rel);
-                        let hashes = order.iter().map(|o| crate::event_keys::key_hash(o.1)).collect();
-                        key_files.push((
-                            month_name(*m),
-                            crate::event_keys::write_month(store, &month_name(*m), hashes)?,
-                        ));
-                        if let Some(known) = &known {
-                            let n = rows
-                                .iter()
-                                .filter(|r| matches!(packed_ref(r, 1), ValRef::Str(id) if !known.contains(id)))
-                                .count() as u64;
-                            manifest.unknown_by_month.insert(month_name(*m), n);
+            for (m, done) in written {
+                match done {
+                    Some(done) => {
+                        manifest.events.insert(month_name(m), done.partition);
+                        key_files.push((month_name(m), done.keys));
+                        if let Some(n) = done.unknown {
+                            manifest.unknown_by_month.insert(month_name(m), n);
                         }
                     }
                     None => {
-                        manifest.events.remove(&month_name(*m));
-                        manifest.unknown_by_month.remove(&month_name(*m));
-                        removed.push(month_name(*m));
+                        manifest.events.remove(&month_name(m));
+                        manifest.unknown_by_month.remove(&month_name(m));
+                        removed.push(month_name(m));
                     }
                 }
             }
@@ -146,6 +135,55 @@ pub(super) fn commit(
         manifest.files.push(r);
     }
     store.write_manifest(manifest)
+}
+
+/// A month partition as written: its file, its key file, its events of unknown members.
+struct MonthWritten {
+    partition: String,
+    keys: String,
+    unknown: Option<u64>,
+}
+
+/// Sort one month's rows (by time, then event_id: ids are unique), write its partition
+/// and its key file, and count its events of members `known` does not have.
+fn write_month(
+    store: &Store,
+    spec: &'static table::SourceSpec,
+    month: u32,
+    rows: &[&table::Packed],
+    known: Option<&std::collections::HashSet<String>>,
+) -> Result<MonthWritten> {
+    use table::{packed_ref, ValRef};
+    fn text(r: &[u8], i: usize) -> &str {
+        match packed_ref(r, i) {
+            ValRef::Str(s) => s,
+            _ => "",
+        }
+    }
+    fn ts(r: &[u8]) -> i64 {
+        match packed_ref(r, 2) {
+            ValRef::Ts(t) => t,
+            _ => 0,
+        }
+    }
+    let mut order: Vec<(i64, &str, &[u8])> = rows.iter().map(|p| (ts(p), text(p, 0), &p[..])).collect();
+    order.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    let sorted: Vec<&[u8]> = order.iter().map(|o| o.2).collect();
+    let name = month_name(month);
+    let partition = store.write_packed(&format!("events/month={name}"), "part", spec, &sorted)?;
+    let hashes = order.iter().map(|o| crate::event_keys::key_hash(o.1)).collect();
+    let keys = crate::event_keys::write_month(store, &name, hashes)?;
+    let unknown = known.map(|known| {
+        sorted
+            .iter()
+            .filter(|r| matches!(packed_ref(r, 1), ValRef::Str(id) if !known.contains(id)))
+            .count() as u64
+    });
+    Ok(MonthWritten {
+        partition,
+        keys,
+        unknown,
+    })
 }
 
 /// The member ids of the members source: as ingested now, or as stored.

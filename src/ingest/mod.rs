@@ -4,6 +4,7 @@ mod classify;
 mod commit;
 pub mod convert;
 pub mod event_keys;
+mod keyed;
 mod prepare;
 pub mod privacy;
 pub mod sources;
@@ -123,11 +124,23 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
             layer_ids: &layer_ids,
             manifest: &manifest,
         };
-        // files are read, decoded and converted on all cores, a few at a time (memory
-        // stays near one file per core); they are classified one after the other, in
-        // order, since each file counts against the store as the ones before left it
-        for chunk in files.chunks(rayon::current_num_threads().max(1)) {
-            let prepared: Vec<Result<Prepared>> = chunk.par_iter().map(|path| prepare(&ctx, path)).collect();
+        // files are read, decoded and converted on all cores, a few at a time, while the
+        // ones before them are classified: one after the other, in order, since each
+        // file counts against the store as the ones before left it. The channel holds
+        // one prepared file, so memory stays near one file per core.
+        std::thread::scope(|scope| -> Result<()> {
+            let (tx, prepared) = std::sync::mpsc::sync_channel::<Result<Prepared>>(1);
+            let (ctx, files) = (&ctx, &files);
+            scope.spawn(move || {
+                for chunk in files.chunks(rayon::current_num_threads().max(1)) {
+                    let done: Vec<Result<Prepared>> = chunk.par_iter().map(|path| prepare(ctx, path)).collect();
+                    for p in done {
+                        if tx.send(p).is_err() {
+                            return; // the classifier stopped on an error
+                        }
+                    }
+                }
+            });
             for p in prepared {
                 let Prepared { rel, sha, stat, kind } = p?;
                 let kind = if new_records.iter().any(|r| r.sha256 == sha) {
@@ -209,21 +222,15 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
                 } else {
                     // the file's changes stand: fold them into the working set
                     unknown_contests(spec, &outcome.staged, &loaded.pipeline, &mut contest_ids);
-                    for (key, row) in outcome.staged {
-                        if spec.name == ACTIVITY.name {
-                            work.touched_months.insert(month_of_packed(&row));
-                        }
-                        match work.rows.entry(key) {
-                            indexmap::map::Entry::Occupied(mut o) => {
-                                if spec.name == ACTIVITY.name {
-                                    work.touched_months.insert(month_of_packed(o.get()));
-                                }
-                                o.insert(row);
-                            }
-                            indexmap::map::Entry::Vacant(v) => {
-                                v.insert(row);
+                    let activity = spec.name == ACTIVITY.name;
+                    for (hash, row) in outcome.staged {
+                        let month = activity.then(|| month_of_packed(&row));
+                        if let Some(old) = work.rows.insert(hash, row) {
+                            if activity {
+                                work.touched_months.insert(month_of_packed(&old));
                             }
                         }
+                        work.touched_months.extend(month);
                         work.changed = true;
                     }
                     new_records.push(FileRecord {
@@ -251,7 +258,8 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
                     rejects_file,
                 });
             }
-        }
+            Ok(())
+        })?;
         if let Some(w) = w {
             working.push(w);
         }
@@ -308,7 +316,7 @@ impl IngestReport {
 /// of the pipeline has (SPEC §4: stored, and reported as a warning per id).
 fn unknown_contests(
     spec: &'static SourceSpec,
-    rows: &[(String, table::Packed)],
+    rows: &[(u64, table::Packed)],
     pipeline: &crate::config::Pipeline,
     out: &mut BTreeMap<(&'static str, String), u64>,
 ) {

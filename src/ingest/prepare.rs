@@ -48,7 +48,7 @@ pub(super) enum ParsedRow {
     Unreadable { line: u64, reason: String },
     Ignored,
     Rejected { line: u64, defect: Defect },
-    Row { key: String, packed: table::Packed },
+    Row { hash: u64, packed: table::Packed },
 }
 
 /// Read, hash, decode and convert one file: pure work on the file alone, so files
@@ -125,9 +125,10 @@ pub(super) fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
                 if let Some(p) = ctx.privacy {
                     p.apply(ctx.spec, &mut row);
                 }
+                let packed = table::pack(&row);
                 rows.push(ParsedRow::Row {
-                    key: ctx.spec.key_of(&row),
-                    packed: table::pack(&row),
+                    hash: super::keyed::key_hash(ctx.spec, &packed),
+                    packed,
                 });
             }
             Outcome::Ignored => rows.push(ParsedRow::Ignored),

@@ -11,7 +11,6 @@ use crate::error::{ErrorKind, KocError};
 use crate::fmt::day_of_ts;
 use crate::table::{Row, SourceSpec, ACTIVITY};
 use anyhow::{Context, Result};
-use indexmap::IndexMap;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -451,7 +450,3 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     h.update(bytes);
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
-
-/// Rows keyed by their upsert key, in first-seen order.
-/// Rows by key while ingesting, packed (`table::Packed`).
-pub type Keyed = IndexMap<String, crate::table::Packed, foldhash::fast::RandomState>;
