@@ -276,7 +276,7 @@ pub type Row = Vec<Val>;
 pub type Packed = Box<[u8]>;
 
 const TAG_NULL: u8 = 0;
-const TAG_STR: u8 = 1;
+pub const TAG_STR: u8 = 1;
 const TAG_INT: u8 = 2;
 const TAG_NUM: u8 = 3;
 const TAG_TS: u8 = 4;
@@ -377,14 +377,26 @@ pub fn packed_field(p: &[u8], index: usize) -> Val {
 fn field_start(p: &[u8], index: usize) -> usize {
     let mut at = 0;
     for _ in 0..index {
-        at = match p[at] {
-            TAG_STR => at + 5 + u32::from_le_bytes(p[at + 1..at + 5].try_into().expect("4 bytes")) as usize,
-            TAG_INT | TAG_NUM | TAG_TS => at + 9,
-            TAG_DATE => at + 5,
-            _ => at + 1,
-        };
+        at = next_field(p, at);
     }
     at
+}
+
+/// Where the value after the one at `at` starts.
+fn next_field(p: &[u8], at: usize) -> usize {
+    match p[at] {
+        TAG_STR => at + 5 + u32::from_le_bytes(p[at + 1..at + 5].try_into().expect("4 bytes")) as usize,
+        TAG_INT | TAG_NUM | TAG_TS => at + 9,
+        TAG_DATE => at + 5,
+        _ => at + 1,
+    }
+}
+
+/// The encoded bytes of value `index` (tag included): two values are equal exactly
+/// when these are, so keys compare without decoding text.
+pub fn field_bytes(p: &[u8], index: usize) -> &[u8] {
+    let at = field_start(p, index);
+    &p[at..next_field(p, at)]
 }
 
 /// A packed value, borrowed: writing a partition reads text without copying it.

@@ -1,6 +1,6 @@
 //! One export row → canonical values, or the first defect that rejects it (SPEC §3).
 use crate::config::SourceCfg;
-use crate::table::{Kind, Row, SourceSpec, Val};
+use crate::table::{push_packed, Kind, Packed, SourceSpec, ValRef};
 use crate::timestamps::{parse_day, TsParser};
 
 /// The largest count or number an export may give: beyond it f64 sums stop being
@@ -8,7 +8,8 @@ use crate::timestamps::{parse_day, TsParser};
 pub const MAX_COUNT: i64 = 1_000_000_000_000_000;
 
 pub enum Outcome {
-    Row(Row),
+    /// The row's canonical values, packed (`table::Packed`).
+    Row(Packed),
     /// The action is in `ingest.ignore_actions`: dropped on purpose, counted.
     Ignored,
     Rejected(Defect),
@@ -72,7 +73,15 @@ pub struct Converter<'a> {
 }
 
 impl Converter<'_> {
-    pub fn convert(&self, record: &csv::StringRecord) -> Outcome {
+    /// Convert one record straight into packed bytes (values borrowed from the record
+    /// or the mapping: nothing allocated per value); `privacy` drops and hashes its
+    /// columns on the way. `buf` is scratch space reused from row to row.
+    pub fn convert(
+        &self,
+        record: &csv::StringRecord,
+        privacy: Option<&crate::privacy::Privacy>,
+        buf: &mut Vec<u8>,
+    ) -> Outcome {
         if record.len() != self.header_len {
             let what = if record.len() < self.header_len {
                 "too few"
@@ -121,14 +130,18 @@ impl Converter<'_> {
                 }
             }
         }
-        let mut row = Vec::with_capacity(self.spec.cols.len());
+        buf.clear();
         for (i, col) in self.spec.cols.iter().enumerate() {
             let raw = self.positions[i].map(|p| &record[p]).unwrap_or("");
             match self
                 .value(col.name, col.kind, col.required, raw)
                 .and_then(|v| self.known_layer(col.name, v))
             {
-                Ok(v) => row.push(v),
+                Ok(v) => match privacy.map(|p| p.treat(col.name, v)) {
+                    None | Some(crate::privacy::Treated::Kept) => push_packed(buf, v),
+                    Some(crate::privacy::Treated::Dropped) => push_packed(buf, ValRef::Null),
+                    Some(crate::privacy::Treated::Hashed(h)) => push_packed(buf, ValRef::Str(&h)),
+                },
                 Err((kind, reason)) => {
                     let header = self.cfg.columns.get(col.name).cloned().unwrap_or_default();
                     return Outcome::Rejected(Defect {
@@ -140,18 +153,18 @@ impl Converter<'_> {
                 }
             }
         }
-        Outcome::Row(row)
+        Outcome::Row(Packed::from(&buf[..]))
     }
 
     /// An override's layer (after `values`) must be a layer id of the pipeline.
-    fn known_layer(&self, name: &str, v: Val) -> Result<Val, (RejectKind, String)> {
+    fn known_layer<'v>(&self, name: &str, v: ValRef<'v>) -> Result<ValRef<'v>, (RejectKind, String)> {
         if self.spec.name != crate::table::OVERRIDES.name || name != "layer" {
             return Ok(v);
         }
-        let unknown = v
-            .str()
-            .filter(|l| !self.layer_ids.iter().any(|id| id == l))
-            .map(str::to_string);
+        let unknown = match v {
+            ValRef::Str(l) if !self.layer_ids.iter().any(|id| id == l) => Some(l.to_string()),
+            _ => None,
+        };
         match unknown {
             Some(l) => Err((
                 RejectKind::UnknownLayer,
@@ -165,21 +178,27 @@ impl Converter<'_> {
         }
     }
 
-    fn value(&self, name: &str, kind: Kind, required: bool, raw: &str) -> Result<Val, (RejectKind, String)> {
+    fn value<'s>(
+        &'s self,
+        name: &str,
+        kind: Kind,
+        required: bool,
+        raw: &'s str,
+    ) -> Result<ValRef<'s>, (RejectKind, String)> {
         let mapped = self.cfg.values.get(name).and_then(|m| m.get(raw)).map(String::as_str);
         if raw.trim().is_empty() && mapped.is_none() {
             if required {
                 return Err((RejectKind::EmptyRequired, format!("empty required field '{name}'")));
             }
             return Ok(match kind {
-                Kind::Count => Val::Int(0),
-                _ => Val::Null,
+                Kind::Count => ValRef::Int(0),
+                _ => ValRef::Null,
             });
         }
         match kind {
-            Kind::Text => Ok(Val::Str(mapped.unwrap_or(raw).to_string())),
+            Kind::Text => Ok(ValRef::Str(mapped.unwrap_or(raw))),
             Kind::Action => match mapped {
-                Some(v) => Ok(Val::Str(v.to_string())),
+                Some(v) => Ok(ValRef::Str(v)),
                 None => {
                     let known_value = self
                         .cfg
@@ -188,7 +207,7 @@ impl Converter<'_> {
                         .map(|m| m.values().any(|v| v == raw))
                         .unwrap_or(true);
                     if known_value {
-                        Ok(Val::Str(raw.to_string()))
+                        Ok(ValRef::Str(raw))
                     } else {
                         Err((
                             RejectKind::UnknownAction,
@@ -199,13 +218,13 @@ impl Converter<'_> {
                     }
                 }
             },
-            Kind::Ts => self.ts.parse(raw).map(Val::Ts).ok_or_else(|| {
+            Kind::Ts => self.ts.parse(raw).map(ValRef::Ts).ok_or_else(|| {
                 (
                     RejectKind::UnparseableTimestamp,
                     format!("unparseable timestamp '{raw}' in '{name}'"),
                 )
             }),
-            Kind::Date => parse_day(raw).map(Val::Date).ok_or_else(|| {
+            Kind::Date => parse_day(raw).map(ValRef::Date).ok_or_else(|| {
                 (
                     RejectKind::UnparseableDate,
                     format!("unparseable date '{raw}' in '{name}' (use YYYY-MM-DD or YYYY/M/D)"),
@@ -218,7 +237,7 @@ impl Converter<'_> {
                         RejectKind::CountTooLarge,
                         format!("count '{raw}' in '{name}' is implausibly large (at most {MAX_COUNT})"),
                     )),
-                    Ok(n) if n >= 0 => Ok(Val::Int(n)),
+                    Ok(n) if n >= 0 => Ok(ValRef::Int(n)),
                     Ok(_) => Err((
                         RejectKind::BadCount,
                         format!("negative count '{raw}' in '{name}' (must be an integer ≥ 0)"),
@@ -230,7 +249,7 @@ impl Converter<'_> {
                 }
             }
             Kind::Num => match raw.trim().parse::<f64>() {
-                Ok(x) if x.is_finite() && x.abs() <= MAX_COUNT as f64 => Ok(Val::Num(x)),
+                Ok(x) if x.is_finite() && x.abs() <= MAX_COUNT as f64 => Ok(ValRef::Num(x)),
                 _ => Err((RejectKind::NotANumber, format!("'{raw}' in '{name}' is not a number"))),
             },
         }

@@ -15,8 +15,12 @@ use polars::prelude::*;
 pub const HASH: &str = "fnv1a64";
 
 pub fn key_hash(key: &str) -> u64 {
+    key_hash_bytes(key.as_bytes())
+}
+
+pub fn key_hash_bytes(key: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in key.bytes() {
+    for &b in key {
         h ^= b as u64;
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }

@@ -4,7 +4,7 @@
 //! the row is prepared) and confirmed by comparing the key fields inside the packed
 //! rows, so two keys with one hash are never mixed up: the second goes to a small
 //! map by the key text.
-use crate::table::{packed_ref, Packed, SourceSpec};
+use crate::table::{field_bytes, packed_ref, Packed, SourceSpec, TAG_STR};
 use indexmap::map::Entry;
 use indexmap::IndexMap;
 
@@ -22,9 +22,10 @@ pub struct Keyed {
 /// same hash, so an event's hash is also where the index files it).
 pub fn key_hash(spec: &SourceSpec, row: &[u8]) -> u64 {
     match spec.key {
-        [one] => match packed_ref(row, spec.index(one)) {
-            crate::table::ValRef::Str(s) => crate::event_keys::key_hash(s),
-            other => crate::event_keys::key_hash(&other.to_key()),
+        // a text key: its bytes, as stored after the tag and length
+        [one] => match field_bytes(row, spec.index(one)) {
+            [TAG_STR, _, _, _, _, text @ ..] => crate::event_keys::key_hash_bytes(text),
+            _ => crate::event_keys::key_hash(&packed_ref(row, spec.index(one)).to_key()),
         },
         _ => crate::event_keys::key_hash(&spec.key_of_packed(row)),
     }
@@ -35,7 +36,7 @@ fn same_key(spec: &SourceSpec, a: &[u8], b: &[u8]) -> bool {
     spec.key
         .iter()
         .map(|name| spec.index(name))
-        .all(|i| packed_ref(a, i) == packed_ref(b, i))
+        .all(|i| field_bytes(a, i) == field_bytes(b, i))
 }
 
 impl Keyed {

@@ -102,6 +102,7 @@ pub(super) fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
     let mut rows = Vec::new();
     let mut rdr = export.reader();
     let mut record = csv::StringRecord::new();
+    let mut buf = Vec::with_capacity(256);
     loop {
         let line = rdr.position().line();
         match rdr.read_record(&mut record) {
@@ -120,12 +121,8 @@ pub(super) fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
         if record.len() == 1 && record[0].is_empty() {
             continue; // a blank line is no row
         }
-        match conv.convert(&record) {
-            Outcome::Row(mut row) => {
-                if let Some(p) = ctx.privacy {
-                    p.apply(ctx.spec, &mut row);
-                }
-                let packed = table::pack(&row);
+        match conv.convert(&record, ctx.privacy, &mut buf) {
+            Outcome::Row(packed) => {
                 rows.push(ParsedRow::Row {
                     hash: super::keyed::key_hash(ctx.spec, &packed),
                     packed,

@@ -3,9 +3,16 @@
 //! in the reports that are shared outside the team.
 use crate::config::PrivacyCfg;
 use crate::error::usage_err;
-use crate::table::{Kind, Row, SourceSpec, Val, ALL};
+use crate::table::{Kind, ValRef, ALL};
 use anyhow::Result;
 use serde_json::Value;
+
+/// A value as the privacy section leaves it.
+pub enum Treated {
+    Kept,
+    Dropped,
+    Hashed(String),
+}
 
 /// The columns a `privacy` section names, ready to apply to each converted row.
 pub struct Privacy {
@@ -44,16 +51,14 @@ impl Privacy {
             || (MEMBER_REFERENCES.contains(&column) && self.hash.iter().any(|h| h == "member_id"))
     }
 
-    /// Drop and hash the listed columns of one converted row.
-    pub fn apply(&self, spec: &SourceSpec, row: &mut Row) {
-        for (i, col) in spec.cols.iter().enumerate() {
-            if self.drop.iter().any(|d| d == col.name) {
-                row[i] = Val::Null;
-            } else if self.hashes(col.name) {
-                if let Val::Str(s) = &row[i] {
-                    row[i] = Val::Str(self.pseudonym(s));
-                }
-            }
+    /// What the section does to one converted value of `column`.
+    pub fn treat(&self, column: &str, v: ValRef) -> Treated {
+        if self.drop.iter().any(|d| d == column) {
+            Treated::Dropped
+        } else if let (true, ValRef::Str(s)) = (self.hashes(column), v) {
+            Treated::Hashed(self.pseudonym(s))
+        } else {
+            Treated::Kept
         }
     }
 
