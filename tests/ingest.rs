@@ -392,3 +392,43 @@ fn reject_kinds_come_from_the_defect_not_from_its_text() {
         "{f}"
     );
 }
+
+#[test]
+fn a_gated_file_in_the_middle_of_an_ingest_is_taken_back_before_the_next_file() {
+    // the files of one ingest count against each other: the held-back file's update of
+    // e1 and its new e9 must be gone when activity_3 is counted
+    let w = Workdir::new();
+    setup(&w);
+    w.create(
+        "activity_1.csv",
+        &format!("{ACTIVITY_HEADER}e1,m1,2025-01-05 10:00:00,发帖,,,C1,1,0,0\n"),
+    );
+    w.create(
+        "activity_2.csv",
+        &format!(
+            "{ACTIVITY_HEADER}e1,m1,2025-01-05 10:00:00,发帖,,,C1,5,0,0\ne9,m1,2025-01-07 10:00:00,发帖,,,,,,\n\
+             e2,m1,bad,发帖,,,,,,\ne3,m1,bad,发帖,,,,,,\ne4,m1,bad,发帖,,,,,,\n"
+        ),
+    );
+    w.create(
+        "activity_3.csv",
+        &format!("{ACTIVITY_HEADER}e1,m1,2025-01-05 10:00:00,发帖,,,C1,1,0,0\ne9,m1,2025-01-07 10:00:00,发帖,,,,,,\n"),
+    );
+    let run = w.koc(&["ingest", "pipeline.yaml", "--format", "json"]);
+    run.expect_code(3);
+    assert_eq!(json_counts(&run, "activity_2.csv")["status"], "gated");
+    // rows, inserted, updated, unchanged, ignored, rejected
+    assert_eq!(counts(&run, "activity_3.csv"), [2, 1, 0, 1, 0, 0]);
+    let manifest: serde_json::Value = serde_json::from_str(&w.read("store/manifest.json")).expect("manifest");
+    let january = read_parquet(
+        &w.path()
+            .join("store")
+            .join(manifest["events"]["2025-01"].as_str().unwrap()),
+    );
+    let likes = january[0].iter().position(|c| c == "likes").unwrap();
+    let ids: Vec<(&str, &str)> = january[1..]
+        .iter()
+        .map(|r| (r[0].as_str(), r[likes].as_str()))
+        .collect();
+    assert_eq!(ids, [("e1", "1"), ("e9", "0")]);
+}

@@ -1,9 +1,9 @@
 //! Counting a prepared file against the store as it stands (SPEC §4): inserted,
 //! updated, unchanged, ignored, rejected, over a working set of packed rows that reads
 //! stored months only when a key of theirs is needed.
-use super::keyed::{key_hash, Keyed};
+use super::keyed::{key_hash, Change, Keyed, Undo};
 use super::prepare::ParsedRow;
-use crate::store::{Counts, Manifest, Store};
+use crate::store::{month_of_packed, Counts, Manifest, Store};
 use crate::table::{self, SourceSpec, ACTIVITY};
 use anyhow::Result;
 use std::collections::{BTreeMap, BTreeSet};
@@ -57,13 +57,14 @@ impl Working {
 
     /// Make sure the stored row with the key of `row` (hashing to `hash`), if any, is in `rows`.
     pub(super) fn ensure_key(&mut self, store: &Store, hash: u64, row: &[u8]) -> Result<()> {
+        // nothing stored (a first ingest) or not lazy (read whole): nothing to read
+        let Some(lazy) = self.lazy.as_ref().filter(|l| !l.keys.is_empty()) else {
+            return Ok(());
+        };
         if self.rows.contains(hash, row) {
             return Ok(());
         }
-        let months: Vec<u32> = match &self.lazy {
-            Some(l) => l.keys.months_of(hash).collect(),
-            None => return Ok(()),
-        };
+        let months: Vec<u32> = lazy.keys.months_of(hash).collect();
         for m in months {
             self.ensure_month(store, m)?;
         }
@@ -88,8 +89,10 @@ impl Working {
 /// The result of reading one file against the working set.
 pub(super) struct FileResult {
     pub(super) counts: Counts,
-    /// The file's accepted rows with their key hashes, the last of each key.
-    pub(super) staged: Vec<(u64, table::Packed)>,
+    /// How to take the file's rows back out of the working set (they are in it).
+    pub(super) log: Vec<Undo>,
+    /// Months whose partition the file's rows change (activity).
+    pub(super) months: BTreeSet<u32>,
     pub(super) rejects: Vec<u8>,
     pub(super) reasons: BTreeMap<String, u64>,
 }
@@ -105,8 +108,11 @@ pub(super) fn classify(
     progress: bool,
 ) -> Result<FileResult> {
     let mut counts = Counts::default();
-    // rows of this file so far, on top of the store (they count as "the store as it stands")
-    let mut staged = Keyed::new(spec);
+    // the file's rows go into the working set as they are counted (so later rows count
+    // against them, as SPEC §4 says), with a log to take them back out if gated
+    let mut log = Vec::new();
+    let mut months = BTreeSet::new();
+    let activity = spec.name == ACTIVITY.name;
     let mut rejects = csv::Writer::from_writer(Vec::new());
     rejects.write_record(["source", "file", "line", "column", "value", "reason"])?;
     let mut reasons = BTreeMap::new();
@@ -133,19 +139,19 @@ pub(super) fn classify(
                 rejects.write_record([spec.name, rel, &line.to_string(), &d.column, &d.value, &d.reason])?;
             }
             ParsedRow::Row { hash, packed: row } => {
-                let known = match staged.get(hash, &row) {
-                    Some(k) => Some(k),
-                    None => {
-                        work.ensure_key(store, hash, &row)?;
-                        work.rows.get(hash, &row)
-                    }
-                };
-                match known {
-                    None => counts.inserted += 1,
-                    Some(old) if *old == row => counts.unchanged += 1,
-                    Some(_) => counts.updated += 1,
+                work.ensure_key(store, hash, &row)?;
+                if activity {
+                    months.insert(month_of_packed(&row));
                 }
-                staged.insert(hash, row);
+                let (change, old) = work.rows.apply(hash, row, &mut log);
+                match change {
+                    Change::Inserted => counts.inserted += 1,
+                    Change::Unchanged => counts.unchanged += 1,
+                    Change::Updated => counts.updated += 1,
+                }
+                if let (true, Some(old)) = (activity, old) {
+                    months.insert(month_of_packed(old));
+                }
             }
         }
     }
@@ -159,7 +165,8 @@ pub(super) fn classify(
     };
     Ok(FileResult {
         counts,
-        staged: staged.into_entries(),
+        log,
+        months,
         rejects,
         reasons,
     })

@@ -76,7 +76,7 @@ impl KeyIndex {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.months.iter().all(|(_, h)| h.is_empty())
     }
 }
 

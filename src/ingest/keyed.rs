@@ -4,6 +4,10 @@
 //! the row is prepared) and confirmed by comparing the key fields inside the packed
 //! rows, so two keys with one hash are never mixed up: the second goes to a small
 //! map by the key text.
+//!
+//! A file's rows are applied in place as they are counted, with an undo log: a file
+//! the reject gate holds back is rolled back (rare), and the common path costs one
+//! lookup per row instead of a second map per file.
 use crate::table::{field_bytes, packed_ref, Packed, SourceSpec, TAG_STR};
 use indexmap::map::Entry;
 use indexmap::IndexMap;
@@ -69,23 +73,97 @@ impl Keyed {
 
     /// Put `row` in place of the row with its key (returned), or add it.
     pub fn insert(&mut self, hash: u64, row: Packed) -> Option<Packed> {
+        self.put(hash, row).2
+    }
+
+    /// `insert`, saying where the row went: (in `collided`, index, the row replaced).
+    fn put(&mut self, hash: u64, row: Packed) -> (bool, usize, Option<Packed>) {
         if !self.collided.is_empty() {
             let key = self.spec.key_of_packed(&row);
-            if let Some(old) = self.collided.get_mut(&key) {
-                return Some(std::mem::replace(old, row));
+            if let Some((i, _, old)) = self.collided.get_full_mut(&key) {
+                return (true, i, Some(std::mem::replace(old, row)));
             }
         }
         match self.by_hash.entry(hash) {
-            Entry::Occupied(mut o) if same_key(self.spec, o.get(), &row) => Some(o.insert(row)),
+            Entry::Occupied(mut o) if same_key(self.spec, o.get(), &row) => (false, o.index(), Some(o.insert(row))),
             Entry::Occupied(_) => {
                 let key = self.spec.key_of_packed(&row);
-                self.collided.insert(key, row)
+                let (i, old) = self.collided.insert_full(key, row);
+                (true, i, old)
             }
             Entry::Vacant(v) => {
+                let i = v.index();
                 v.insert(row);
-                None
+                (false, i, None)
             }
         }
+    }
+
+    fn at_mut(&mut self, collided: bool, index: usize) -> Option<&mut Packed> {
+        if collided {
+            self.collided.get_index_mut(index).map(|(_, v)| v)
+        } else {
+            self.by_hash.get_index_mut(index).map(|(_, v)| v)
+        }
+    }
+
+    /// Apply one row of a file: what it did to the row with its key, and that row as
+    /// it was (kept in `log`, so that `undo` can put it back).
+    pub fn apply<'l>(&mut self, hash: u64, row: Packed, log: &'l mut Vec<Undo>) -> (Change, Option<&'l Packed>) {
+        let (collided, index, old) = self.put(hash, row);
+        let Some(old) = old else {
+            log.push(Undo::Added { collided, index });
+            return (Change::Inserted, None);
+        };
+        let same = self.at_mut(collided, index).is_some_and(|new| *new == old);
+        log.push(Undo::Replaced { collided, index, old });
+        let Some(Undo::Replaced { old, .. }) = log.last() else {
+            unreachable!("just pushed")
+        };
+        (if same { Change::Unchanged } else { Change::Updated }, Some(old))
+    }
+
+    /// Roll back the rows a file applied (its log), newest first: each added row is
+    /// the last of its map or was followed only by rows removed before it or read
+    /// from the store (whose order does not matter), so removing it keeps the order.
+    pub fn undo(&mut self, log: Vec<Undo>) {
+        for u in log.into_iter().rev() {
+            match u {
+                Undo::Added { collided: true, index } => {
+                    self.collided.swap_remove_index(index);
+                }
+                Undo::Added { collided: false, index } => {
+                    self.by_hash.swap_remove_index(index);
+                }
+                Undo::Replaced { collided, index, old } => {
+                    if let Some(slot) = self.at_mut(collided, index) {
+                        *slot = old;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The rows a log touched, each once, as they are now.
+    pub fn touched<'a>(&'a self, log: &[Undo]) -> Vec<&'a Packed> {
+        let mut places: Vec<(bool, usize)> = log
+            .iter()
+            .map(|u| match u {
+                Undo::Added { collided, index } | Undo::Replaced { collided, index, .. } => (*collided, *index),
+            })
+            .collect();
+        places.sort_unstable();
+        places.dedup();
+        places
+            .into_iter()
+            .filter_map(|(collided, i)| {
+                if collided {
+                    self.collided.get_index(i).map(|(_, v)| v)
+                } else {
+                    self.by_hash.get_index(i).map(|(_, v)| v)
+                }
+            })
+            .collect()
     }
 
     /// Add `row` unless a row with its key is there (that one is newer).
@@ -98,15 +176,20 @@ impl Keyed {
     pub fn values(&self) -> impl Iterator<Item = &Packed> {
         self.by_hash.values().chain(self.collided.values())
     }
+}
 
-    /// The rows with their key hashes, in order.
-    pub fn into_entries(self) -> Vec<(u64, Packed)> {
-        let spec = self.spec;
-        self.by_hash
-            .into_iter()
-            .chain(self.collided.into_values().map(|r| (key_hash(spec, &r), r)))
-            .collect()
-    }
+/// What a row did to the row with its key (SPEC §4's counts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Inserted,
+    Unchanged,
+    Updated,
+}
+
+/// How to take back one applied row.
+pub enum Undo {
+    Added { collided: bool, index: usize },
+    Replaced { collided: bool, index: usize, old: Packed },
 }
 
 #[cfg(test)]
@@ -136,6 +219,23 @@ mod tests {
         assert_eq!(k.get(7, &event("b", 0)), Some(&event("b", 3)));
         assert_eq!(k.len(), 2);
         assert!(k.get(8, &event("c", 0)).is_none());
+    }
+
+    #[test]
+    fn a_held_back_file_is_rolled_back_in_order() {
+        let mut k = Keyed::new(&ACTIVITY);
+        k.insert(1, event("a", 1));
+        k.insert(2, event("b", 1));
+        let mut log = Vec::new();
+        assert_eq!(k.apply(3, event("c", 1), &mut log).0, Change::Inserted);
+        assert_eq!(k.apply(1, event("a", 1), &mut log).0, Change::Unchanged);
+        let (change, old) = k.apply(2, event("b", 2), &mut log);
+        assert_eq!((change, old), (Change::Updated, Some(&event("b", 1))));
+        assert_eq!(k.apply(3, event("c", 2), &mut log).0, Change::Updated);
+        assert_eq!(k.touched(&log).len(), 3);
+        k.undo(log);
+        let rows: Vec<&Packed> = k.values().collect();
+        assert_eq!(rows, [&event("a", 1), &event("b", 1)]);
     }
 
     #[test]

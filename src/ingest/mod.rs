@@ -11,8 +11,8 @@ pub mod sources;
 pub mod timestamps;
 use crate::error::{ErrorKind, KocError};
 use crate::program::Program;
-use crate::store::{month_of_packed, write_atomic, Counts, FileRecord, Store};
-use crate::table::{self, SourceSpec, ACTIVITY};
+use crate::store::{write_atomic, Counts, FileRecord, Store};
+use crate::table::{self, SourceSpec};
 use anyhow::Result;
 use classify::{classify, Working};
 use commit::commit;
@@ -218,21 +218,18 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
                 };
                 let status = if gated {
                     report.gated.push(rel.clone());
+                    work.rows.undo(outcome.log);
                     FileStatus::Gated
                 } else {
-                    // the file's changes stand: fold them into the working set
-                    unknown_contests(spec, &outcome.staged, &loaded.pipeline, &mut contest_ids);
-                    let activity = spec.name == ACTIVITY.name;
-                    for (hash, row) in outcome.staged {
-                        let month = activity.then(|| month_of_packed(&row));
-                        if let Some(old) = work.rows.insert(hash, row) {
-                            if activity {
-                                work.touched_months.insert(month_of_packed(&old));
-                            }
-                        }
-                        work.touched_months.extend(month);
-                        work.changed = true;
-                    }
+                    // the file's changes stand (they are in the working set already)
+                    unknown_contests(
+                        spec,
+                        &work.rows.touched(&outcome.log),
+                        &loaded.pipeline,
+                        &mut contest_ids,
+                    );
+                    work.touched_months.extend(outcome.months);
+                    work.changed |= !outcome.log.is_empty();
                     new_records.push(FileRecord {
                         path: rel.clone(),
                         source: spec.name.into(),
@@ -316,7 +313,7 @@ impl IngestReport {
 /// of the pipeline has (SPEC §4: stored, and reported as a warning per id).
 fn unknown_contests(
     spec: &'static SourceSpec,
-    rows: &[(u64, table::Packed)],
+    rows: &[&table::Packed],
     pipeline: &crate::config::Pipeline,
     out: &mut BTreeMap<(&'static str, String), u64>,
 ) {
@@ -324,7 +321,7 @@ fn unknown_contests(
         return;
     }
     let col = spec.index("contest_id");
-    for (_, row) in rows {
+    for row in rows {
         let id = table::packed_field(row, col).string().unwrap_or_default();
         let id = id.as_str();
         if !pipeline.contests.iter().any(|c| c.id == id) {
