@@ -163,11 +163,11 @@ pub fn context(loaded: &Program, ds: &Dataset, c: &Computed, quality: &Value) ->
     let economy = economy(p, ds, c, &labels);
     let (by_item, refused_list, expiring_30d) = (economy.0, economy.1, economy.2);
     let contests: Vec<Value> = c.contests.iter().map(|k| json!({
-        "judges": judges(&k.judges),
+        "judges": judges(&k.judge_stats),
         "near_misses": k.podium.iter().filter(|x| !x.has_award()).take(3).map(|x| json!({"rank": x.rank, "entry_id": x.entry_id, "member_id": x.member_id, "nickname": ds.nickname(&x.member_id), "final": fmt_num(x.final_score)})).collect::<Vec<_>>(),
         "id": k.id, "name": k.name,
         "podium": k.podium.iter().filter(|x| x.has_award()).map(|x| json!({"rank": x.rank, "entry_id": x.entry_id, "member_id": x.member_id, "nickname": ds.nickname(&x.member_id), "final": fmt_num(x.final_score), "award": x.award})).collect::<Vec<_>>(),
-        "ranked": k.podium.len(), "entries": k.table.rows.len(), "rejected_scores": k.rejects.rows.len(),
+        "ranked": k.podium.len(), "entries": k.table.rows.len(), "rejected_scores": k.rejected_by_reason.values().sum::<u64>(),
     })).collect();
     let goals: Vec<Value> = c.goals.iter().map(|g| json!({
         "id": g.id, "name": g.name, "period_from": fmt_day(g.from), "period_to": fmt_day(g.to),
@@ -196,18 +196,16 @@ pub fn context(loaded: &Program, ds: &Dataset, c: &Computed, quality: &Value) ->
         "recommendation_label": labels["recommendation"][i.recommendation].as_str().unwrap_or(i.recommendation),
     })).collect();
     // judge scores rejected by the contests count as data quality too (SPEC §9)
-    let mut score_rejects: BTreeMap<(String, String), u64> = BTreeMap::new();
-    for k in &c.contests {
-        for r in &k.rejects.rows {
-            *score_rejects
-                .entry((k.id.clone(), r[5].as_str().to_string()))
-                .or_insert(0) += 1;
-        }
-    }
+    let mut score_rejects: Vec<(&str, &str, u64)> = c
+        .contests
+        .iter()
+        .flat_map(|k| k.rejected_by_reason.iter().map(|(r, n)| (k.id.as_str(), *r, *n)))
+        .collect();
+    score_rejects.sort_unstable();
     let mut quality = quality.clone();
     quality["judge_score_rejects"] = score_rejects
         .into_iter()
-        .map(|((contest, reason), n)| json!({"contest": p.display_name(&contest), "reason": reason, "scores": n}))
+        .map(|(contest, reason, n)| json!({"contest": p.display_name(contest), "reason": reason, "scores": n}))
         .collect();
     let on_track = c.goals.iter().filter(|g| g.status.is_good()).count();
     Ok(json!({
@@ -362,23 +360,17 @@ fn economy(p: &crate::config::Pipeline, ds: &Dataset, c: &Computed, labels: &Val
 
 /// A contest's judges: scores given, overall raw mean and spread, and how far their
 /// mean is from the panel's (lenient > 0, harsh < 0).
-fn judges(t: &crate::output::Table) -> Vec<Value> {
-    let col = |n: &str| t.columns.iter().position(|c| c == n);
-    let (Some(j), Some(n), Some(m), Some(sd)) = (col("judge_id"), col("scores"), col("mean_raw"), col("sd_raw")) else {
-        return vec![];
-    };
-    let means: Vec<f64> = t.rows.iter().filter_map(|r| r[m].as_str().parse().ok()).collect();
-    let panel = if means.is_empty() {
+fn judges(stats: &[crate::contests::JudgeStats]) -> Vec<Value> {
+    let panel = if stats.is_empty() {
         0.0
     } else {
-        means.iter().sum::<f64>() / means.len() as f64
+        stats.iter().map(|j| j.mean_raw).sum::<f64>() / stats.len() as f64
     };
-    t.rows
+    stats
         .iter()
-        .map(|r| {
-            let mean: Option<f64> = r[m].as_str().parse().ok();
-            json!({"judge_id": r[j].as_str(), "scores": r[n].as_str(), "mean_raw": r[m].as_str(), "sd_raw": r[sd].as_str(),
-                   "vs_panel": mean.map(|x| format!("{:+.2}", x - panel))})
+        .map(|j| {
+            json!({"judge_id": j.judge_id, "scores": j.scores.to_string(), "mean_raw": fmt_num(j.mean_raw), "sd_raw": fmt_num(j.sd_raw),
+                   "vs_panel": format!("{:+.2}", j.mean_raw - panel)})
         })
         .collect()
 }
