@@ -136,24 +136,14 @@ pub fn context(loaded: &Program, ds: &Dataset, c: &Computed, quality: &Value) ->
         .enumerate()
         .map(|(i, id)| json!({"id": id, "name": layer_names[i], "members": layer_counts[i]}))
         .collect();
-    let layer_name = |id: &str| -> String {
-        match c.level_ids.iter().position(|l| l == id) {
-            Some(i) => layer_names[i].clone(),
-            None => labels["new_member"].as_str().unwrap_or(id).to_string(),
-        }
-    };
-    let movements = c
-        .table("layer_movements")
-        .map(|t| {
-            t.rows
-                .iter()
-                .map(|r| {
-                    json!({
-        "from": layer_name(r[0].as_str()), "to": layer_name(r[1].as_str()), "members": r[2].as_str()})
-                })
-                .collect::<Vec<_>>()
+    let new_member = labels["new_member"].as_str().unwrap_or("(new)");
+    let movements: Vec<Value> = crate::layers::movements(ds, &c.history, &c.layer_at_d)
+        .iter()
+        .map(|m| {
+            json!({"from": m.from.map_or(new_member, |l| &layer_names[l]), "to": layer_names[m.to],
+                   "members": m.members.to_string()})
         })
-        .unwrap_or_default();
+        .collect();
 
     let flagged: Vec<Value> = c.newcomers.iter().filter(|n| n.flagged).map(|n| {
         let m = &ds.members[n.member];
@@ -236,7 +226,7 @@ pub fn context(loaded: &Program, ds: &Dataset, c: &Computed, quality: &Value) ->
         "grace": grace,
         "layers": layers,
         "layer_chart": charts::bars(&layers.iter().map(|l| (l["name"].as_str().unwrap_or("").to_string(), l["members"].as_f64().unwrap_or(0.0))).collect::<Vec<_>>()),
-        "movement_matrix": movement_matrix(&movements, &layer_names, labels["new_member"].as_str().unwrap_or("(new)")),
+        "movement_matrix": movement_matrix(&movements, &layer_names, new_member),
         "movements": movements,
         "newcomers": flagged,
         "contests": contests,
