@@ -233,7 +233,7 @@ pub fn context(loaded: &Program, ds: &Dataset, c: &Computed, quality: &Value) ->
         "care": care,
         "incentives": incentives,
         "actions": crate::actions::compute(p, ds, c),
-        "hall_of_fame": crate::report_growth::hall_of_fame(p, c, &labels),
+        "hall_of_fame": crate::report_growth::hall_of_fame(p, ds, c, &labels),
         "growth": crate::report_growth::growth(p, ds, c, &labels, &layer_names),
         "quality": quality,
     }))

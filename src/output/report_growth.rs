@@ -2,41 +2,35 @@
 //! template context from the computed stages.
 use crate::compute::Computed;
 use crate::config::Pipeline;
+use crate::fmt::fmt_num;
 use crate::growth::Stage;
+use crate::hall_of_fame::FameDetail;
 use crate::model::Dataset;
 use serde_json::{json, Value};
 
 /// The current season and the one before it, each with its rows by category.
-pub fn hall_of_fame(p: &Pipeline, c: &Computed, labels: &Value) -> Value {
-    let Some(table) = c.table("hall_of_fame") else {
+pub fn hall_of_fame(p: &Pipeline, ds: &Dataset, c: &Computed, labels: &Value) -> Value {
+    let Some(fame) = &c.hall_of_fame else {
         return Value::Null;
     };
-    let col = |name: &str| table.column(name).expect("hall_of_fame column");
-    let (season, category, rank, member, nick, value, detail) = (
-        col("season"),
-        col("category"),
-        col("rank"),
-        col("member_id"),
-        col("nickname"),
-        col("value"),
-        col("detail"),
-    );
-    let seasons: Vec<Value> = c
-        .fame_seasons
+    let seasons: Vec<Value> = fame
+        .seasons
         .iter()
+        .enumerate()
         .rev()
         .take(2)
-        .map(|s| {
+        .map(|(k, s)| {
             let categories: Vec<Value> = ["top_contributor", "contest_winner", "alumni_inducted"]
                 .iter()
                 .map(|cat| {
-                    let rows: Vec<Value> = table
+                    let rows: Vec<Value> = fame
                         .rows
                         .iter()
-                        .filter(|r| r[season].as_str() == s.name && r[category].as_str() == *cat)
+                        .filter(|r| r.season == k && r.category == *cat)
                         .map(|r| {
-                            json!({"rank": r[rank].as_str(), "member_id": r[member].as_str(),
-                                "nickname": r[nick].as_str(), "value": r[value].as_str(), "detail": fame_detail(p, r[detail].as_str())})
+                            json!({"rank": r.rank.to_string(), "member_id": r.member_id,
+                                "nickname": ds.nickname(&r.member_id), "value": r.value.map(fmt_num).unwrap_or_default(),
+                                "detail": fame_detail(p, &r.detail)})
                         })
                         .collect();
                     json!({"id": cat, "label": labels["fame_category"][cat].as_str().unwrap_or(cat), "rows": rows})
@@ -48,12 +42,12 @@ pub fn hall_of_fame(p: &Pipeline, c: &Computed, labels: &Value) -> Value {
     json!({ "seasons": seasons })
 }
 
-/// hall_of_fame.csv's detail for people: `<contest_id>: <award>` with the contest's
-/// name, a layer id as the layer's name.
-fn fame_detail(p: &Pipeline, detail: &str) -> String {
-    match detail.split_once(": ") {
-        Some((contest, award)) => format!("{}: {award}", p.display_name(contest)),
-        None => p.display_name(detail),
+/// A row's detail for people: the contest's name and the award, the layer's name.
+fn fame_detail(p: &Pipeline, detail: &FameDetail) -> String {
+    match detail {
+        FameDetail::None => String::new(),
+        FameDetail::Award { contest, award } => format!("{}: {award}", p.display_name(contest)),
+        FameDetail::Layer(id) => p.display_name(id),
     }
 }
 
