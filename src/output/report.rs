@@ -379,7 +379,7 @@ pub fn render_all(loaded: &Loaded, ctx: &Value, dir: &Path) -> Result<()> {
 
 fn environment(loaded: &Loaded) -> Result<Environment<'static>> {
     let mut env = crate::templating::sandboxed_environment();
-    env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
     let override_dir = loaded
         .pipeline
         .report
