@@ -88,8 +88,8 @@ pub struct TierRow {
 /// Members promoted / demoted since the previous snapshot (as tiers.csv has them).
 #[derive(Debug, Clone, Serialize)]
 pub struct TierChanges {
-    pub promotions: u64,
-    pub demotions: u64,
+    pub promotions: usize,
+    pub demotions: usize,
 }
 
 /// A member in the grace period of their tier.
@@ -342,23 +342,10 @@ pub fn tiers(p: &Pipeline, counts: &[u64], sep: &str) -> Vec<TierRow> {
         .collect()
 }
 
-/// The members tiers.csv calls promoted / demoted (tier at D against the previous
-/// snapshot), so the report and the CSV give the same numbers.
+/// The members tiers.csv calls promoted / demoted, so the report and the CSV agree.
 pub fn tier_changes(c: &Computed) -> TierChanges {
-    let mut changes = TierChanges {
-        promotions: 0,
-        demotions: 0,
-    };
-    if let Some(prev) = c.previous_snapshot {
-        for s in c.tiers.iter().flatten() {
-            match s.tier_at(prev) {
-                Some(before) if s.tier > before => changes.promotions += 1,
-                Some(before) if s.tier < before => changes.demotions += 1,
-                _ => {}
-            }
-        }
-    }
-    changes
+    let (promotions, demotions) = crate::tiers::promoted_demoted(&c.tiers, c.previous_snapshot);
+    TierChanges { promotions, demotions }
 }
 
 /// The members in a grace period, earliest demotion first.
