@@ -193,22 +193,11 @@ pub fn context(loaded: &Program, ds: &Dataset, c: &Computed, mut quality: Qualit
     let en = loaded.locale.is_en();
     let t = report_labels(en);
     let sep = if en { ", " } else { "、" };
-    let tier_names: Vec<String> = p
-        .tiers
-        .iter()
-        .flat_map(|t| &t.levels)
-        .map(|l| l.name.clone().unwrap_or_else(|| l.id.clone()))
-        .collect();
-    let layer_names: Vec<String> = p
-        .layers
-        .iter()
-        .flat_map(|l| &l.levels)
-        .map(|l| l.name.clone().unwrap_or_else(|| l.id.clone()))
-        .collect();
+    let names = LevelNames::new(p);
     let balances = &c.points.balances;
     let sum = |f: fn(&crate::points::Balance) -> i64| balances.iter().map(f).sum::<i64>();
     let newcomers = sections::newcomers(p, ds, c);
-    let care = sections::care(p, ds, c, &t, &layer_names, en);
+    let care = sections::care(ds, c, &t, &names, en);
     let headline = Headline {
         members: ds.table_members().count(),
         active_30d: ds
@@ -226,8 +215,8 @@ pub fn context(loaded: &Program, ds: &Dataset, c: &Computed, mut quality: Qualit
     };
     let points = sections::points(p, ds, c, &t, &headline);
     let tier_counts = sections::tier_counts(c);
-    let layers = sections::layers(c, &layer_names);
-    let (movements, movement_matrix) = sections::movements(ds, c, &layer_names, label(&t, "new_member", "(new)"));
+    let layers = sections::layers(c, &names.layers);
+    let (movements, movement_matrix) = sections::movements(ds, c, &names.layers, label(&t, "new_member", "(new)"));
     quality.judge_score_rejects = sections::score_rejects(p, c);
     Context {
         lang: loaded.locale.as_str(),
@@ -241,10 +230,10 @@ pub fn context(loaded: &Program, ds: &Dataset, c: &Computed, mut quality: Qualit
         goals: sections::goals(p, c, &t, sep),
         points,
         tiers: sections::tiers(p, &tier_counts, sep),
-        tier_chart: bars(&tier_names, tier_counts.iter().copied()),
+        tier_chart: bars(&names.tiers, tier_counts.iter().copied()),
         tier_changes: sections::tier_changes(c),
-        grace: sections::grace(ds, c, &tier_names),
-        layer_chart: bars(&layer_names, layers.iter().map(|l| l.members)),
+        grace: sections::grace(ds, c, &names.tiers),
+        layer_chart: bars(&names.layers, layers.iter().map(|l| l.members)),
         layers,
         movement_matrix,
         movements,
@@ -254,7 +243,7 @@ pub fn context(loaded: &Program, ds: &Dataset, c: &Computed, mut quality: Qualit
         incentives: sections::incentives(p, c, &t, sep),
         actions: crate::actions::compute(p, ds, c),
         hall_of_fame: crate::report_growth::hall_of_fame(p, ds, c, &t),
-        growth: crate::report_growth::growth(p, ds, c, &t, &layer_names),
+        growth: crate::report_growth::growth(p, ds, c, &t, &names.layers),
         quality,
         banners: vec![],
         tonight: vec![],

@@ -260,6 +260,32 @@ pub struct ScoreRejects {
     pub scores: u64,
 }
 
+/// The names of the tier and layer levels (their `name:`, else their id), in level order.
+pub struct LevelNames {
+    pub tiers: Vec<String>,
+    pub layers: Vec<String>,
+}
+
+impl LevelNames {
+    pub fn new(p: &Pipeline) -> LevelNames {
+        let name = |id: &String, name: &Option<String>| name.clone().unwrap_or_else(|| id.clone());
+        LevelNames {
+            tiers: p
+                .tiers
+                .iter()
+                .flat_map(|t| &t.levels)
+                .map(|l| name(&l.id, &l.name))
+                .collect(),
+            layers: p
+                .layers
+                .iter()
+                .flat_map(|t| &t.levels)
+                .map(|l| name(&l.id, &l.name))
+                .collect(),
+        }
+    }
+}
+
 /// The points section: totals, redemptions by item, the refused ones, what expires soon.
 pub fn points(p: &Pipeline, ds: &Dataset, c: &Computed, t: &Value, h: &Headline) -> PointsSection {
     let pts = &c.points;
@@ -590,7 +616,7 @@ fn goal_chart(p: &Pipeline, g: &crate::goals::GoalResult, t: &Value) -> String {
 }
 
 /// The care occasions up to D, with the member's layer and the occasion's detail.
-pub fn care(p: &Pipeline, ds: &Dataset, c: &Computed, t: &Value, layer_names: &[String], en: bool) -> Vec<CareRow> {
+pub fn care(ds: &Dataset, c: &Computed, t: &Value, names: &LevelNames, en: bool) -> Vec<CareRow> {
     c.care
         .iter()
         .map(|o| {
@@ -599,24 +625,18 @@ pub fn care(p: &Pipeline, ds: &Dataset, c: &Computed, t: &Value, layer_names: &[
                 date: fmt_day(o.day),
                 member_id: m.id.clone(),
                 nickname: m.nickname.clone(),
-                layer: c.layer_at_d[o.member].map(|l| layer_names[l].clone()),
+                layer: c.layer_at_d[o.member].map(|l| names.layers[l].clone()),
                 occasion: label_of(t, "occasion", o.occasion.as_str()).to_string(),
-                detail: care_detail(p, ds, o, en),
+                detail: care_detail(ds, o, &names.tiers, en),
             }
         })
         .collect()
 }
 
 /// A care occasion's detail for people: `53 岁`, `1 周年`, tier names, the post's content id.
-fn care_detail(p: &Pipeline, ds: &Dataset, o: &crate::care::Occasion, en: bool) -> String {
+fn care_detail(ds: &Dataset, o: &crate::care::Occasion, tier_names: &[String], en: bool) -> String {
     use crate::care::{About, Kind};
-    let tier = |k: usize| {
-        p.tiers
-            .as_ref()
-            .and_then(|t| t.levels.get(k))
-            .map(|l| l.name.clone().unwrap_or_else(|| l.id.clone()))
-            .unwrap_or_default()
-    };
+    let tier = |k: usize| tier_names.get(k).cloned().unwrap_or_default();
     match (o.about, en) {
         (About::Years(1), true) if o.occasion != Kind::Birthday => "1st anniversary".into(),
         (About::Years(y), true) if o.occasion == Kind::Birthday => format!("turns {y}"),
