@@ -26,8 +26,8 @@ pub struct Computed {
     pub goals: Vec<GoalResult>,
     pub incentives: Vec<Incentive>,
     pub care: Vec<crate::care::Occasion>,
-    /// The hall of fame's seasons (empty without a `hall_of_fame` section).
-    pub fame_seasons: Vec<crate::hall_of_fame::Season>,
+    /// None without a `hall_of_fame` section (and in a what-if).
+    pub hall_of_fame: Option<crate::hall_of_fame::HallOfFame>,
     pub growth: Option<crate::growth::Growth>,
     pub mentor_matches: Option<Vec<crate::growth_plan::Match>>,
     pub team_proposals: Option<Vec<crate::growth_plan::Proposal>>,
@@ -236,13 +236,10 @@ pub fn compute_reusing(prog: &Program, ds: &Dataset, reuse: Option<Reuse>, purpo
             )
         })
         .flatten();
-    let fame_seasons = match fame {
-        Some((seasons, table)) => {
-            tables.push(table);
-            seasons
-        }
-        None => vec![],
-    };
+    let hall_of_fame = fame.map(|(fame, table)| {
+        tables.push(table);
+        fame
+    });
     timer.lap("hall of fame");
     let growth = crate::growth::compute(p, ds, &points.awarded_per_event);
     let (mut mentor_matches, mut team_proposals) = (None, None);
@@ -280,7 +277,7 @@ pub fn compute_reusing(prog: &Program, ds: &Dataset, reuse: Option<Reuse>, purpo
         goals,
         incentives,
         care,
-        fame_seasons,
+        hall_of_fame,
         growth,
         mentor_matches,
         team_proposals,

@@ -66,6 +66,45 @@ fn the_embedded_report_escapes_a_script_nickname() {
     assert!(html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"));
 }
 
+/// The context is strict: a template naming a field the context does not have —
+/// printed, or only tested in an `if` — fails `run` and `report` with the template
+/// and the expression named, instead of rendering a blank.
+#[test]
+fn a_template_naming_a_field_the_context_lacks_fails_and_names_it() {
+    let w = Workdir::new();
+    program(&w, "report: {templates: tpl}\n");
+    w.create(
+        "tpl/report.md",
+        "{{ headline.members }}{% if changes %}{{ changes.members.shown }}{% endif %}\n",
+    );
+    w.koc(&["run", "pipeline.yaml", "--as-of", "2025-01-31", "--quiet"])
+        .expect_code(0);
+    assert_eq!(w.read("store/runs/2025-01-31/report.md"), "2");
+    for tag in [
+        "{{ headline.no_such_field }}",
+        "{% if headline.no_such_field %}",
+        "{{ headline.no_such_field | num }}",
+    ] {
+        let body = if tag.starts_with("{%") {
+            format!("{tag}x{{% endif %}}")
+        } else {
+            tag.to_string()
+        };
+        w.create("tpl/report.md", &format!("{{{{ as_of }}}}\n{body}\n"));
+        for command in ["run", "report"] {
+            let out = w.koc(&[command, "pipeline.yaml", "--as-of", "2025-01-31"]);
+            out.expect_code(1);
+            let err = out.stderr();
+            assert!(
+                err.contains(&format!(
+                    "rendering report.md: at `{tag}`: undefined value (in report.md:2)"
+                )),
+                "{command}: {err}"
+            );
+        }
+    }
+}
+
 #[test]
 fn english_locale_switches_the_report_language() {
     let w = Workdir::new();

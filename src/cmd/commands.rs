@@ -227,12 +227,10 @@ fn report(out: &Printer, at: &AsOf, dump: bool) -> Result<u8> {
         warnings = serde_json::from_value(v["warnings"].clone()).unwrap_or_default();
     }
     let quality = crate::report::quality(&manifest, &ds, &ingest);
-    let mut ctx = crate::report::context(&loaded, &ds, &computed, &quality)?;
-    crate::report::add_run_notes(&mut ctx, &warnings, &ingest.gated, &manifest);
-    crate::report::add_changes(&mut ctx, &store.dir.join("runs"), &crate::fmt::fmt_day(computed.as_of));
-    if loaded.pipeline.privacy.as_ref().is_some_and(|p| p.mask_nicknames) {
-        crate::privacy::mask_nicknames(&mut ctx);
-    }
+    let mut report = crate::report::context(&loaded, &ds, &computed, quality);
+    report.add_run_notes(&warnings, &ingest.gated, &manifest);
+    report.add_changes(&store.dir.join("runs"), &crate::fmt::fmt_day(computed.as_of));
+    let ctx = report.to_value(loaded.pipeline.privacy.as_ref().is_some_and(|p| p.mask_nicknames))?;
     if dump {
         stdout_line(&serde_json::to_string_pretty(&ctx)?);
         return Ok(0);

@@ -82,13 +82,11 @@ pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
     if std::env::var_os("KOC_TIMINGS").is_some() {
         eprintln!("timing tables written: {} ms", t0.elapsed().as_millis());
     }
-    let mut ctx = crate::report::context(loaded, &ds, &computed, &quality)?;
-    crate::report::add_run_notes(&mut ctx, &warnings, &ingest.gated, &manifest);
-    crate::report::add_changes(&mut ctx, &runs, &fmt_day(as_of));
+    let mut report = crate::report::context(loaded, &ds, &computed, quality);
+    report.add_run_notes(&warnings, &ingest.gated, &manifest);
+    report.add_changes(&runs, &fmt_day(as_of));
     let mask = loaded.pipeline.privacy.as_ref().is_some_and(|p| p.mask_nicknames);
-    if mask {
-        crate::privacy::mask_nicknames(&mut ctx);
-    }
+    let ctx = report.to_value(mask)?;
     crate::report::render_all(loaded, &ctx, tmp.path())?;
     // the Parquet tables (ledger, layer history) are for tools, not for a spreadsheet
     // tables are copied only to mask nicknames

@@ -82,11 +82,7 @@ pub fn of(which: &str, ds: &Dataset, c: &Computed, table_name: &str) -> Summary 
             for s in c.tiers.iter().flatten() {
                 per[s.tier] += 1;
             }
-            let t = c.table("tiers");
-            let count = |what: &str| {
-                t.map(|t| t.rows.iter().filter(|r| r[10].as_str() == what).count())
-                    .unwrap_or(0)
-            };
+            let (promoted, demoted) = crate::tiers::promoted_demoted(&c.tiers, c.previous_snapshot);
             lines.extend(render(&counts_table(
                 "tiers",
                 ["tier", "members"],
@@ -97,9 +93,7 @@ pub fn of(which: &str, ds: &Dataset, c: &Computed, table_name: &str) -> Summary 
                     .collect(),
             )));
             lines.push(format!(
-                "since the previous snapshot: {} promoted, {} demoted",
-                count("promoted"),
-                count("demoted")
+                "since the previous snapshot: {promoted} promoted, {demoted} demoted"
             ));
             let mut grace = Table::new("grace", &["member_id", "tier", "below_since", "demotion_on"]);
             for (i, m) in ds.table_members() {
@@ -116,7 +110,7 @@ pub fn of(which: &str, ds: &Dataset, c: &Computed, table_name: &str) -> Summary 
             if !grace.rows.is_empty() {
                 lines.extend(render(&grace));
             }
-            json = json!({"tiers": c.tier_ids.iter().zip(&per).map(|(t, n)| json!({"tier": t, "members": n})).collect::<Vec<_>>(), "promoted": count("promoted"), "demoted": count("demoted"), "grace": grace.rows.len()});
+            json = json!({"tiers": c.tier_ids.iter().zip(&per).map(|(t, n)| json!({"tier": t, "members": n})).collect::<Vec<_>>(), "promoted": promoted, "demoted": demoted, "grace": grace.rows.len()});
         }
         "layers" => {
             let mut per = vec![0usize; c.level_ids.len()];

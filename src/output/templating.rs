@@ -2,7 +2,7 @@
 //! on output size, HTML escaping for `.html`, Markdown escaping for `.md`, and the
 //! filters that write numbers for people.
 use anyhow::Result;
-use minijinja::{AutoEscape, Environment};
+use minijinja::{AutoEscape, Environment, Error, ErrorKind, State, UndefinedBehavior};
 use serde_json::Value;
 
 /// The largest report a template may produce: fuel bounds the steps, this bounds the
@@ -28,11 +28,29 @@ impl std::io::Write for Bounded {
     }
 }
 
-/// Render a template into memory, at most `MAX_REPORT_BYTES`.
+/// Render a template into memory, at most `MAX_REPORT_BYTES`. An error quotes the
+/// tag it stopped at (`{{ headline.no_such_field | num }}`), not only its line.
 pub fn render_bounded(tmpl: &minijinja::Template, ctx: &Value) -> Result<Vec<u8>> {
     let mut out = Bounded(Vec::new());
-    tmpl.render_captured_to(ctx, &mut out)?;
+    if let Err(e) = tmpl.render_captured_to(ctx, &mut out) {
+        return Err(match e.range().and_then(|r| tag_around(tmpl.source(), r)) {
+            Some(tag) => anyhow::Error::new(e).context(format!("at `{tag}`")),
+            None => e.into(),
+        });
+    }
     Ok(out.0)
+}
+
+/// The `{{ … }}` or `{% … %}` tag of `source` holding the bytes `r` (a short one).
+fn tag_around(source: &str, r: std::ops::Range<usize>) -> Option<&str> {
+    let before = source.get(..r.start)?;
+    let open = [before.rfind("{{"), before.rfind("{%")].into_iter().flatten().max()?;
+    if before[open..].contains("}}") || before[open..].contains("%}") {
+        return None;
+    }
+    let after = source.get(r.end..)?;
+    let close = r.end + [after.find("}}"), after.find("%}")].into_iter().flatten().min()? + 2;
+    source.get(open..close).filter(|tag| tag.len() <= 200)
 }
 
 /// How much work one render may do (minijinja's fuel): the embedded reports use a
@@ -64,36 +82,49 @@ pub fn sandboxed_environment() -> Environment<'static> {
     env
 }
 
-/// `{{ x | num }}`: a number for people — thousands separators, at most 2 decimals
-/// (the CSVs keep SPEC §1's formats). Text that is not a number passes unchanged.
-fn num_filter(v: minijinja::Value) -> minijinja::Value {
-    if v.is_none() || v.is_undefined() {
-        return minijinja::Value::from("");
+/// `none` (and, unless the environment is strict, undefined) as the empty text; under
+/// a strict environment an undefined value is an error, as printing it would be.
+fn blank(state: &State, v: &minijinja::Value) -> Result<Option<minijinja::Value>, Error> {
+    if v.is_undefined()
+        && matches!(
+            state.undefined_behavior(),
+            UndefinedBehavior::Strict | UndefinedBehavior::SemiStrict
+        )
+    {
+        return Err(Error::from(ErrorKind::UndefinedError));
     }
-    let parsed = v.as_str().and_then(|s| s.parse::<f64>().ok()).or_else(|| {
-        f64::try_from(v.clone())
-            .ok()
-            .filter(|_| !v.is_undefined() && !v.is_none())
-    });
-    match parsed {
-        Some(x) if x.is_finite() => minijinja::Value::from(people_number(x)),
-        _ => v,
-    }
+    Ok((v.is_none() || v.is_undefined()).then(|| minijinja::Value::from("")))
 }
 
-/// `{{ x | pct }}`: a share (0.1304) as a percentage (13.0%).
-fn pct_filter(v: minijinja::Value) -> minijinja::Value {
-    if v.is_none() || v.is_undefined() {
-        return minijinja::Value::from("");
+/// `{{ x | num }}`: a number for people — thousands separators, at most 2 decimals
+/// (the CSVs keep SPEC §1's formats). Text that is not a number passes unchanged.
+fn num_filter(state: &State, v: minijinja::Value) -> Result<minijinja::Value, Error> {
+    if let Some(empty) = blank(state, &v)? {
+        return Ok(empty);
     }
     let parsed = v
         .as_str()
         .and_then(|s| s.parse::<f64>().ok())
         .or_else(|| f64::try_from(v.clone()).ok());
-    match parsed {
+    Ok(match parsed {
+        Some(x) if x.is_finite() => minijinja::Value::from(people_number(x)),
+        _ => v,
+    })
+}
+
+/// `{{ x | pct }}`: a share (0.1304) as a percentage (13.0%).
+fn pct_filter(state: &State, v: minijinja::Value) -> Result<minijinja::Value, Error> {
+    if let Some(empty) = blank(state, &v)? {
+        return Ok(empty);
+    }
+    let parsed = v
+        .as_str()
+        .and_then(|s| s.parse::<f64>().ok())
+        .or_else(|| f64::try_from(v.clone()).ok());
+    Ok(match parsed {
         Some(x) if x.is_finite() => minijinja::Value::from(format!("{:.1}%", x * 100.0)),
         _ => v,
-    }
+    })
 }
 
 /// 1234567 → `1,234,567`; 46.613769 → `46.61`; 0.5 → `0.5`.
@@ -152,6 +183,27 @@ mod tests {
         assert_eq!(people_number(0.5), "0.5");
         assert_eq!(people_number(-0.25), "-0.25");
         assert_eq!(people_number(-1234.0), "-1,234");
+    }
+
+    #[test]
+    fn number_filters_refuse_an_undefined_value_when_strict() {
+        let render = |strict: bool, text: &str| {
+            let mut env = sandboxed_environment();
+            if strict {
+                env.set_undefined_behavior(UndefinedBehavior::Strict);
+            }
+            env.add_template("t.md", text).unwrap();
+            let ctx = serde_json::json!({"x": {"n": 1234, "none": null}});
+            env.get_template("t.md").unwrap().render(ctx)
+        };
+        for filter in ["num", "pct"] {
+            let text = format!("{{{{ x.nope | {filter} }}}}");
+            let err = render(true, &text).unwrap_err();
+            assert_eq!(err.kind(), minijinja::ErrorKind::UndefinedError);
+            assert_eq!(render(false, &text).unwrap(), "");
+            assert_eq!(render(true, &format!("{{{{ x.none | {filter} }}}}")).unwrap(), "");
+        }
+        assert_eq!(render(true, "{{ x.n | num }}").unwrap(), "1,234");
     }
 
     #[test]

@@ -29,6 +29,19 @@ pub struct ContestResult {
     pub judges: Table,
     /// Ranked entries, best first.
     pub podium: Vec<Placing>,
+    /// Rejected judge scores per reason (the rejects file's `reason`).
+    pub rejected_by_reason: BTreeMap<&'static str, u64>,
+    /// Each judge's valid scores, by judge id (the judges file's overall columns).
+    pub judge_stats: Vec<JudgeStats>,
+}
+
+/// How one judge scored: valid scores given, their raw mean and spread.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JudgeStats {
+    pub judge_id: String,
+    pub scores: usize,
+    pub mean_raw: f64,
+    pub sd_raw: f64,
 }
 
 /// One ranked entry of a contest.
@@ -124,6 +137,7 @@ fn compute(
         "rejects",
         &["contest_id", "entry_id", "judge_id", "criterion", "score", "reason"],
     );
+    let mut rejected_by_reason: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut valid: Vec<&Score> = Vec::new();
     let mut scores: Vec<&Score> = ds.scores.iter().filter(|s| s.contest_id == c.id).collect();
     scores.sort_by(|a, b| (&a.entry_id, &a.judge_id, &a.criterion).cmp(&(&b.entry_id, &b.judge_id, &b.criterion)));
@@ -144,14 +158,17 @@ fn compute(
             None
         };
         match reason {
-            Some(r) => rejects.push(vec![
-                t(&s.contest_id),
-                t(&s.entry_id),
-                t(&s.judge_id),
-                t(&s.criterion),
-                p(fmt_num(s.score)),
-                p(r),
-            ]),
+            Some(r) => {
+                *rejected_by_reason.entry(r).or_insert(0) += 1;
+                rejects.push(vec![
+                    t(&s.contest_id),
+                    t(&s.entry_id),
+                    t(&s.judge_id),
+                    t(&s.criterion),
+                    p(fmt_num(s.score)),
+                    p(r),
+                ])
+            }
             None => valid.push(s),
         }
     }
@@ -342,13 +359,16 @@ fn compute(
             });
         }
     }
+    let judge_stats = judge_stats(&valid);
     Ok(ContestResult {
         id: c.id.clone(),
         name: c.name.clone().unwrap_or_else(|| c.id.clone()),
         table,
         rejects,
-        judges: judges_table(c, &valid, &passed),
+        judges: judges_table(c, &valid, &passed, &judge_stats),
         podium,
+        rejected_by_reason,
+        judge_stats,
     })
 }
 
@@ -407,9 +427,26 @@ fn first_event_by_content(ds: &Dataset) -> HashMap<&str, usize> {
     out
 }
 
+/// Each judge's valid scores: count, raw mean and spread, by judge id.
+fn judge_stats(valid: &[&Score]) -> Vec<JudgeStats> {
+    let mut by_judge: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    for s in valid {
+        by_judge.entry(s.judge_id.as_str()).or_default().push(s.score);
+    }
+    by_judge
+        .into_iter()
+        .map(|(j, xs)| JudgeStats {
+            judge_id: j.to_string(),
+            scores: xs.len(),
+            mean_raw: mean(&xs),
+            sd_raw: sd(&xs),
+        })
+        .collect()
+}
+
 /// How lenient or harsh each judge was: raw mean and spread per criterion and overall,
 /// and the mean z of their scores against the panel.
-fn judges_table(c: &ContestCfg, valid: &[&Score], passed: &BTreeSet<&str>) -> Table {
+fn judges_table(c: &ContestCfg, valid: &[&Score], passed: &BTreeSet<&str>, stats: &[JudgeStats]) -> Table {
     let judged: Vec<&str> = c
         .rubric
         .iter()
@@ -424,7 +461,6 @@ fn judges_table(c: &ContestCfg, valid: &[&Score], passed: &BTreeSet<&str>) -> Ta
         cols.extend([format!("{cr}_scores"), format!("{cr}_mean_raw"), format!("{cr}_sd_raw")]);
     }
     let mut tb = Table::with_columns(&format!("contest_{}_judges", c.id), cols);
-    let judges: BTreeSet<&str> = valid.iter().map(|s| s.judge_id.as_str()).collect();
     // panel mean and sd per (entry, criterion): a judge's z is how far they sat from the panel
     let mut panel: HashMap<(&str, &str), Vec<f64>> = HashMap::new();
     for s in valid.iter().filter(|s| passed.contains(s.entry_id.as_str())) {
@@ -433,9 +469,8 @@ fn judges_table(c: &ContestCfg, valid: &[&Score], passed: &BTreeSet<&str>) -> Ta
             .or_default()
             .push(s.score);
     }
-    for j in judges {
-        let mine: Vec<&&Score> = valid.iter().filter(|s| s.judge_id == j).collect();
-        let xs: Vec<f64> = mine.iter().map(|s| s.score).collect();
+    for j in stats {
+        let mine: Vec<&&Score> = valid.iter().filter(|s| s.judge_id == j.judge_id).collect();
         let zs: Vec<f64> = mine
             .iter()
             .filter_map(|s| panel.get(&(s.entry_id.as_str(), s.criterion.as_str())))
@@ -453,10 +488,10 @@ fn judges_table(c: &ContestCfg, valid: &[&Score], passed: &BTreeSet<&str>) -> Ta
             })
             .collect();
         let mut row = vec![
-            t(j),
-            p(xs.len().to_string()),
-            p(fmt_num(mean(&xs))),
-            p(fmt_num(sd(&xs))),
+            t(&j.judge_id),
+            p(j.scores.to_string()),
+            p(fmt_num(j.mean_raw)),
+            p(fmt_num(j.sd_raw)),
             p(fmt_num(mean(&zs))),
         ];
         for cr in &judged {

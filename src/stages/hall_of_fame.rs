@@ -68,20 +68,61 @@ pub struct Inputs<'a> {
     pub contests: &'a [ContestResult],
 }
 
-/// One row of `hall_of_fame.csv`, before formatting.
-struct Fame {
-    season: usize,
-    category: &'static str,
-    rank: usize,
-    member_id: String,
-    value: Option<f64>,
-    detail: String,
-    /// Last tie-break, after rank and member_id (contest id).
-    tie: String,
+/// The seasons from program.start to D and their rows, in `hall_of_fame.csv`'s order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HallOfFame {
+    pub seasons: Vec<Season>,
+    pub rows: Vec<Fame>,
 }
 
-/// `hall_of_fame.csv` and the seasons it covers (None without a `hall_of_fame` section).
-pub fn compute(prog: &Program, ds: &Dataset, inp: &Inputs) -> Option<(Vec<Season>, Table)> {
+/// One row of `hall_of_fame.csv`, before formatting.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fame {
+    /// Index into `HallOfFame::seasons`.
+    pub season: usize,
+    /// `top_contributor`, `contest_winner` or `alumni_inducted`.
+    pub category: &'static str,
+    pub rank: usize,
+    pub member_id: String,
+    /// Points for a contributor, the final score for a winner.
+    pub value: Option<f64>,
+    pub detail: FameDetail,
+}
+
+/// What a row was earned with, besides its value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FameDetail {
+    None,
+    /// A contest winner's contest id and award.
+    Award {
+        contest: String,
+        award: String,
+    },
+    /// An inductee's sticky layer id.
+    Layer(String),
+}
+
+impl FameDetail {
+    /// As `hall_of_fame.csv` writes it: `<contest_id>: <award>`, the layer id or nothing.
+    pub fn text(&self) -> String {
+        match self {
+            FameDetail::None => String::new(),
+            FameDetail::Award { contest, award } => format!("{contest}: {award}"),
+            FameDetail::Layer(id) => id.clone(),
+        }
+    }
+
+    /// The last tie-break, after rank and member_id: the contest id.
+    fn tie(&self) -> &str {
+        match self {
+            FameDetail::Award { contest, .. } => contest,
+            _ => "",
+        }
+    }
+}
+
+/// The hall of fame and `hall_of_fame.csv` (None without a `hall_of_fame` section).
+pub fn compute(prog: &Program, ds: &Dataset, inp: &Inputs) -> Option<(HallOfFame, Table)> {
     let cfg: &HallOfFameCfg = prog.pipeline.hall_of_fame.as_ref()?;
     let seasons = seasons(prog.season?, prog.start, ds.as_of);
     let mut rows: Vec<Fame> = Vec::new();
@@ -91,19 +132,26 @@ pub fn compute(prog: &Program, ds: &Dataset, inp: &Inputs) -> Option<(Vec<Season
     }
     rows.extend(alumni_inducted(ds, inp, &seasons));
     rows.sort_by(|a, b| {
-        (a.season, a.category, a.rank, a.member_id.as_bytes(), a.tie.as_bytes()).cmp(&(
-            b.season,
-            b.category,
-            b.rank,
-            b.member_id.as_bytes(),
-            b.tie.as_bytes(),
-        ))
+        (
+            a.season,
+            a.category,
+            a.rank,
+            a.member_id.as_bytes(),
+            a.detail.tie().as_bytes(),
+        )
+            .cmp(&(
+                b.season,
+                b.category,
+                b.rank,
+                b.member_id.as_bytes(),
+                b.detail.tie().as_bytes(),
+            ))
     });
     let mut tb = Table::new(
         "hall_of_fame",
         &["season", "category", "rank", "member_id", "nickname", "value", "detail"],
     );
-    for r in rows {
+    for r in &rows {
         tb.push(vec![
             p(&seasons[r.season].name),
             p(r.category),
@@ -111,10 +159,10 @@ pub fn compute(prog: &Program, ds: &Dataset, inp: &Inputs) -> Option<(Vec<Season
             t(&r.member_id),
             t(ds.nickname(&r.member_id)),
             p(r.value.map(fmt_num).unwrap_or_default()),
-            t(r.detail),
+            t(r.detail.text()),
         ]);
     }
-    Some((seasons, tb))
+    Some((HallOfFame { seasons, rows }, tb))
 }
 
 /// Per season, the members with the most points awarded by ledger entries dated in
@@ -149,8 +197,7 @@ fn ranked(ds: &Dataset, k: usize, sums: HashMap<usize, i64>, top: usize) -> Vec<
             rank: i + 1,
             member_id: ds.members[m].id.clone(),
             value: Some(v as f64),
-            detail: String::new(),
-            tie: String::new(),
+            detail: FameDetail::None,
         })
         .collect()
 }
@@ -185,8 +232,7 @@ fn alumni_inducted(ds: &Dataset, inp: &Inputs, seasons: &[Season]) -> Vec<Fame> 
             rank,
             member_id: ds.members[*i].id.clone(),
             value: None,
-            detail: inp.level_ids[*l].clone(),
-            tie: String::new(),
+            detail: FameDetail::Layer(inp.level_ids[*l].clone()),
         });
     }
     out
@@ -214,8 +260,10 @@ fn contest_winners(prog: &Program, ds: &Dataset, contests: &[ContestResult], k: 
                 rank: *rank,
                 member_id: member_id.clone(),
                 value: Some(*final_score),
-                detail: format!("{}: {award}", res.id),
-                tie: res.id.clone(),
+                detail: FameDetail::Award {
+                    contest: res.id.clone(),
+                    award: award.clone(),
+                },
             });
         }
     }

@@ -309,6 +309,31 @@ pub fn moved(prev: Option<usize>, now: usize) -> &'static str {
     }
 }
 
+/// One cell of layer_movements.csv: the members in layer `to` at D that were in
+/// `from` at the previous regular snapshot (None: not in a layer then, `(new)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Movement {
+    pub from: Option<usize>,
+    pub to: usize,
+    pub members: u64,
+}
+
+/// The members per (layer at the previous snapshot, layer at D): `(new)` first, then
+/// the levels from the top.
+pub fn movements(ds: &Dataset, history: &[(Day, LayerRow)], at_d: &LayerRow) -> Vec<Movement> {
+    let previous = history.last().map(|(_, row)| row);
+    let mut pairs: std::collections::BTreeMap<(Option<usize>, usize), u64> = Default::default();
+    for (i, _) in ds.table_members() {
+        if let Some(to) = at_d[i] {
+            *pairs.entry((previous.and_then(|row| row[i]), to)).or_insert(0) += 1;
+        }
+    }
+    pairs
+        .into_iter()
+        .map(|((from, to), members)| Movement { from, to, members })
+        .collect()
+}
+
 /// `layers.csv`, `layer_movements.csv` and `layer_history` (SPEC §7).
 pub fn tables(ds: &Dataset, history: &[(Day, LayerRow)], at_d: &LayerRow, ids: &[String]) -> Vec<crate::output::Table> {
     use crate::fmt::fmt_day;
@@ -325,7 +350,6 @@ pub fn tables(ds: &Dataset, history: &[(Day, LayerRow)], at_d: &LayerRow, ids: &
             "moved",
         ],
     );
-    let mut pairs: std::collections::BTreeMap<(Option<usize>, usize), u64> = Default::default();
     for (i, m) in ds.table_members() {
         let Some(l) = at_d[i] else { continue };
         let prev = if res.has_previous { res.previous[i] } else { None };
@@ -337,15 +361,13 @@ pub fn tables(ds: &Dataset, history: &[(Day, LayerRow)], at_d: &LayerRow, ids: &
             t(prev.map(|x| ids[x].clone()).unwrap_or_else(|| "(new)".into())),
             p(moved(prev, l)),
         ]);
-        *pairs.entry((prev, l)).or_insert(0) += 1;
     }
-    // (new) first (None sorts first), then level order from the top
-    let mut movements = Table::new("layer_movements", &["from_layer", "to_layer", "members"]);
-    for ((from, to), n) in pairs {
-        movements.push(vec![
-            t(from.map(|x| ids[x].clone()).unwrap_or_else(|| "(new)".into())),
-            t(&ids[to]),
-            p(n.to_string()),
+    let mut moves = Table::new("layer_movements", &["from_layer", "to_layer", "members"]);
+    for m in movements(ds, history, at_d) {
+        moves.push(vec![
+            t(m.from.map(|x| ids[x].clone()).unwrap_or_else(|| "(new)".into())),
+            t(&ids[m.to]),
+            p(m.members.to_string()),
         ]);
     }
     let mut hist = Table::new("layer_history", &["member_id", "snapshot", "layer"]);
@@ -361,7 +383,7 @@ pub fn tables(ds: &Dataset, history: &[(Day, LayerRow)], at_d: &LayerRow, ids: &
             }
         }
     }
-    vec![layers, movements, hist]
+    vec![layers, moves, hist]
 }
 
 #[cfg(test)]

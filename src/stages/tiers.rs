@@ -39,6 +39,37 @@ impl TierState {
         }
         Some(t)
     }
+
+    /// The tier at D against the one at the previous regular snapshot (tiers.csv's `change`).
+    pub fn move_since(&self, previous_snapshot: Option<Day>) -> TierMove {
+        match previous_snapshot.and_then(|d| self.tier_at(d)) {
+            None => TierMove::New,
+            Some(before) if self.tier > before => TierMove::Promoted,
+            Some(before) if self.tier < before => TierMove::Demoted,
+            _ => TierMove::Same,
+        }
+    }
+}
+
+text_enum! {
+    /// A member's tier at D against the previous regular snapshot.
+    pub enum TierMove {
+        New => "new",
+        Promoted => "promoted",
+        Demoted => "demoted",
+        Same => "same",
+    }
+}
+
+/// How many members were promoted and demoted since the previous regular snapshot.
+pub fn promoted_demoted(states: &[Option<TierState>], previous_snapshot: Option<Day>) -> (usize, usize) {
+    let moves: Vec<TierMove> = states
+        .iter()
+        .flatten()
+        .map(|s| s.move_since(previous_snapshot))
+        .collect();
+    let count = |m: TierMove| moves.iter().filter(|x| **x == m).count();
+    (count(TierMove::Promoted), count(TierMove::Demoted))
 }
 
 fn level_of(cfg: &TiersCfg, q: i64) -> usize {
@@ -186,12 +217,6 @@ pub mod tables {
             let Some(s) = &states[i] else { continue };
             let next = cfg.levels.get(s.tier + 1);
             let prev = previous_snapshot.and_then(|d| s.tier_at(d));
-            let change = match prev {
-                None => "new",
-                Some(pt) if s.tier > pt => "promoted",
-                Some(pt) if s.tier < pt => "demoted",
-                _ => "same",
-            };
             tb.push(vec![
                 t(&m.id),
                 t(m.nickname.clone().unwrap_or_default()),
@@ -203,7 +228,7 @@ pub mod tables {
                 p(s.below_since.map(fmt_day).unwrap_or_default()),
                 p(s.demotion_on.map(fmt_day).unwrap_or_default()),
                 t(prev.map(id).unwrap_or_default()),
-                p(change),
+                p(s.move_since(previous_snapshot).as_str()),
             ]);
         }
         tb
