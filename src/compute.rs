@@ -43,6 +43,25 @@ impl Computed {
     }
 }
 
+/// ", resident now / peak" from /proc (Linux), for the timings.
+fn memory() -> String {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return String::new();
+    };
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<u64>().ok())
+            .map(|kb| kb / 1024)
+    };
+    match (field("VmRSS:"), field("VmHWM:")) {
+        (Some(now), Some(peak)) => format!(" (memory {now} MB, peak {peak} MB)"),
+        _ => String::new(),
+    }
+}
+
 /// Stage timings on stderr when KOC_TIMINGS is set (for `make bench`).
 pub struct Timer(Option<std::time::Instant>);
 
@@ -58,7 +77,7 @@ impl Timer {
     }
     pub fn lap(&mut self, stage: &str) {
         if let Some(t) = self.0 {
-            eprintln!("timing {stage}: {} ms", t.elapsed().as_millis());
+            eprintln!("timing {stage}: {} ms{}", t.elapsed().as_millis(), memory());
             self.0 = Some(std::time::Instant::now());
         }
     }

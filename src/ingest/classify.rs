@@ -116,6 +116,7 @@ pub(super) fn classify(
     let mut rejects = csv::Writer::from_writer(Vec::new());
     rejects.write_record(["source", "file", "line", "column", "value", "reason"])?;
     let mut reasons = BTreeMap::new();
+    work.rows.reserve(parsed.len());
     let bar = crate::progress::bar(progress, parsed.len() as u64 * 64, rel);
     for (n, row) in parsed.into_iter().enumerate() {
         if let Some(b) = &bar {

@@ -43,6 +43,7 @@ pub(super) fn commit(
                     by_month.entry(m).or_default().push(r);
                 }
             }
+            timer.lap("ingest: rows grouped by month");
             // events of unknown members: only the rewritten months are recounted, unless
             // the members changed (then every month is, below)
             let known = if members_changed {

@@ -52,6 +52,11 @@ impl Keyed {
         }
     }
 
+    /// Room for `more` rows, so a big file does not grow the map step by step.
+    pub fn reserve(&mut self, more: usize) {
+        self.by_hash.reserve(more);
+    }
+
     #[cfg(test)]
     fn len(&self) -> usize {
         self.by_hash.len() + self.collided.len()

@@ -222,12 +222,10 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
                     FileStatus::Gated
                 } else {
                     // the file's changes stand (they are in the working set already)
-                    unknown_contests(
-                        spec,
-                        &work.rows.touched(&outcome.log),
-                        &loaded.pipeline,
-                        &mut contest_ids,
-                    );
+                    if [table::CONTEST_ENTRIES.name, table::JUDGE_SCORES.name].contains(&spec.name) {
+                        let rows = work.rows.touched(&outcome.log);
+                        unknown_contests(spec, &rows, &loaded.pipeline, &mut contest_ids);
+                    }
                     work.touched_months.extend(outcome.months);
                     work.changed |= !outcome.log.is_empty();
                     new_records.push(FileRecord {
@@ -317,9 +315,6 @@ fn unknown_contests(
     pipeline: &crate::config::Pipeline,
     out: &mut BTreeMap<(&'static str, String), u64>,
 ) {
-    if spec.name != table::CONTEST_ENTRIES.name && spec.name != table::JUDGE_SCORES.name {
-        return;
-    }
     let col = spec.index("contest_id");
     for row in rows {
         let id = table::packed_field(row, col).string().unwrap_or_default();
