@@ -181,6 +181,10 @@ impl Keyed {
     pub fn values(&self) -> impl Iterator<Item = &Packed> {
         self.by_hash.values().chain(self.collided.values())
     }
+
+    pub fn into_values(self) -> impl Iterator<Item = Packed> {
+        self.by_hash.into_values().chain(self.collided.into_values())
+    }
 }
 
 /// What a row did to the row with its key (SPEC §4's counts).

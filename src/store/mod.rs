@@ -328,7 +328,23 @@ impl Store {
     /// Write rows (packed, as ingest holds them) as a new content-named Parquet file;
     /// returns its store-relative path.
     pub fn write_packed(&self, rel_dir: &str, stem: &str, spec: &SourceSpec, rows: &[&[u8]]) -> Result<String> {
-        let mut df = packed_to_frame(spec, rows)?;
+        // built in pieces of a fixed size on all cores (fixed, so the file's bytes do
+        // not depend on the number of threads)
+        use rayon::prelude::*;
+        const PIECE: usize = 1 << 18;
+        let pieces: Vec<DataFrame> = rows
+            .par_chunks(PIECE)
+            .map(|piece| packed_to_frame(spec, piece))
+            .collect::<Result<_>>()?;
+        let mut pieces = pieces.into_iter();
+        let mut df = match pieces.next() {
+            Some(first) => first,
+            None => packed_to_frame(spec, &[])?,
+        };
+        for piece in pieces {
+            df.vstack_mut_owned(piece)?;
+        }
+
         self.write_frame(rel_dir, stem, &mut df)
     }
 
@@ -414,6 +430,17 @@ fn month_of_ts(ts: crate::fmt::Ts) -> u32 {
 
 pub fn month_name(m: u32) -> String {
     format!("{:04}-{:02}", m / 100, m % 100)
+}
+
+/// Give memory freed by the allocator back to the system: glibc keeps freed small
+/// blocks in its arenas, so after the ingest's millions of rows are freed the process
+/// would stay at its peak while the next month is built.
+pub fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages of the allocator's own heaps.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Write bytes to a temp file in the target's folder, then rename over it.
