@@ -432,3 +432,39 @@ fn a_gated_file_in_the_middle_of_an_ingest_is_taken_back_before_the_next_file() 
         .collect();
     assert_eq!(ids, [("e1", "1"), ("e9", "0")]);
 }
+
+#[test]
+fn one_more_day_adds_to_its_month_as_a_whole_history_ingest_would() {
+    // day 2 lands in a month the store has, and none of its keys is stored: the month
+    // is rewritten from its partition plus the new rows, in the same order
+    let day1 = "e1,m1,2025-01-05 10:00:00,发帖,,,C1,1,0,0\ne3,m9,2025-01-06 09:00:00,评论,,,,,,\n";
+    let day2 = "e2,m2,2025-01-05 10:00:00,发帖,,,C2,4,0,0\ne0,m1,2025-01-07 08:00:00,签到,,,,,,\n";
+    let january = |w: &Workdir| {
+        let manifest: serde_json::Value = serde_json::from_str(&w.read("store/manifest.json")).expect("manifest");
+        let rows = read_parquet(
+            &w.path()
+                .join("store")
+                .join(manifest["events"]["2025-01"].as_str().unwrap()),
+        );
+        (rows, manifest["events_of_unknown_members"].clone())
+    };
+    let daily = Workdir::new();
+    setup(&daily);
+    assert_eq!(ingest_rows(&daily, "activity_1.csv", day1), [2, 2, 0, 0, 0, 0]);
+    assert_eq!(ingest_rows(&daily, "activity_2.csv", day2), [2, 2, 0, 0, 0, 0]);
+    let whole = Workdir::new();
+    setup(&whole);
+    whole.create("activity_1.csv", &format!("{ACTIVITY_HEADER}{day1}"));
+    whole.create("activity_2.csv", &format!("{ACTIVITY_HEADER}{day2}"));
+    whole.koc(&["ingest", "pipeline.yaml", "--quiet"]).expect_code(0);
+    let (rows, unknown) = january(&daily);
+    assert_eq!((rows.clone(), unknown.clone()), january(&whole));
+    let ids: Vec<&str> = rows[1..].iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(ids, ["e1", "e2", "e3", "e0"], "by time, then event_id");
+    assert_eq!(unknown, 1, "e3 of m9");
+    // the month's key file knows the added rows: re-sending e2 changed is an update
+    assert_eq!(
+        ingest_rows(&daily, "activity_3.csv", "e2,m2,2025-01-05 10:00:00,发帖,,,C2,5,0,0\n"),
+        [1, 0, 1, 0, 0, 0]
+    );
+}

@@ -71,6 +71,22 @@ impl Working {
         Ok(())
     }
 
+    /// Forget the key index (every file is counted; the commit does not need it).
+    pub(super) fn forget_keys(&mut self) {
+        if let Some(lazy) = self.lazy.as_mut() {
+            lazy.keys = Default::default();
+        }
+    }
+
+    /// The stored partition of `month` if this ingest never read it: no row of the
+    /// ingest has a key stored there, so every stored row stays as it is.
+    pub(super) fn unread_partition(&self, month: u32) -> Option<&str> {
+        let lazy = self.lazy.as_ref()?;
+        (!lazy.loaded.contains(&month))
+            .then(|| lazy.files.get(&month).map(String::as_str))
+            .flatten()
+    }
+
     /// Read a stored month into `rows`, keeping any newer version read in this ingest.
     pub(super) fn ensure_month(&mut self, store: &Store, month: u32) -> Result<()> {
         let Some(lazy) = self.lazy.as_mut() else { return Ok(()) };

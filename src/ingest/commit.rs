@@ -33,9 +33,20 @@ pub(super) fn commit(
             continue;
         }
         if w.spec.name == ACTIVITY.name {
-            // a partition is rewritten whole: read the touched months not read yet
+            // a partition is rewritten whole. A touched month the ingest never read keeps
+            // every stored row (no key of the ingest is stored there): its new rows are
+            // added to the stored partition as columns. The others are read into the
+            // working set (their stored rows may have been replaced).
+            w.forget_keys();
+            let unread: BTreeMap<u32, String> = w
+                .touched_months
+                .iter()
+                .filter_map(|m| w.unread_partition(*m).map(|rel| (*m, rel.to_string())))
+                .collect();
             for m in w.touched_months.clone() {
-                w.ensure_month(store, m)?;
+                if !unread.contains_key(&m) {
+                    w.ensure_month(store, m)?;
+                }
             }
             // the rows move out of the working set into their months (the map is freed,
             // and each month's rows are freed once it is written)
@@ -63,9 +74,12 @@ pub(super) fn commit(
                     .map(|(m, rows)| {
                         Ok((
                             m,
-                            match rows.is_empty() {
-                                false => Some(write_month(store, w.spec, m, rows, known.as_ref())?),
-                                true => None,
+                            match (unread.get(&m), rows.is_empty()) {
+                                (Some(stored), _) => {
+                                    Some(add_to_month(store, w.spec, m, stored, rows, known.as_ref())?)
+                                }
+                                (None, false) => Some(write_month(store, w.spec, m, rows, known.as_ref())?),
+                                (None, true) => None,
                             },
                         ))
                     })
@@ -190,6 +204,44 @@ fn write_month(
     drop(order);
     drop(rows);
     crate::store::release_freed_memory();
+    Ok(MonthWritten {
+        partition,
+        keys,
+        unknown,
+    })
+}
+
+/// `write_month` for a month whose stored rows all stay: the stored partition and the
+/// new rows as one frame, sorted as a partition is (one more day reads and writes its
+/// month as columns, never as millions of packed rows).
+fn add_to_month(
+    store: &Store,
+    spec: &'static table::SourceSpec,
+    month: u32,
+    stored: &str,
+    rows: Vec<table::Packed>,
+    known: Option<&std::collections::HashSet<String>>,
+) -> Result<MonthWritten> {
+    let name = month_name(month);
+    let mut df = store.add_sorted(spec, stored, &rows)?;
+    drop(rows);
+    let partition = store.write_frame(&format!("events/month={name}"), "part", &mut df)?;
+    let ids = df.column("event_id")?.str()?;
+    let hashes = ids
+        .iter()
+        .map(|id| crate::event_keys::key_hash(id.unwrap_or("")))
+        .collect();
+    let keys = crate::event_keys::write_month(store, &name, hashes)?;
+    let unknown = match known {
+        Some(known) => Some(
+            df.column("member_id")?
+                .str()?
+                .iter()
+                .filter(|id| id.is_some_and(|id| !known.contains(id)))
+                .count() as u64,
+        ),
+        None => None,
+    };
     Ok(MonthWritten {
         partition,
         keys,
