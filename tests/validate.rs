@@ -8,6 +8,19 @@ fn setup(w: &Workdir, extra: &str) {
     w.create("activity_1.csv", ACTIVITY_HEADER);
 }
 
+/// `koc run` on one post whose topic is text, with one rule whose `where` is `condition`.
+fn run_with_rule_where(w: &Workdir, condition: &str) -> Run {
+    setup(
+        w,
+        &format!("points:\n  rules:\n    - {{id: p, action: post, points: 1, where: \"{condition}\"}}\n"),
+    );
+    w.create(
+        "activity_1.csv",
+        &format!("{ACTIVITY_HEADER}e1,m1,2025-01-05 10:00:00,发帖,adas,,,1,0,0\n"),
+    );
+    w.koc(&["run", "pipeline.yaml", "--as-of", "2025-01-31"])
+}
+
 #[test]
 fn an_unknown_key_names_its_line_column_and_a_fix() {
     let w = Workdir::new();
@@ -120,15 +133,7 @@ fn a_misspelt_sum_field_and_a_type_mismatch_are_pipeline_errors() {
         run.stderr()
     );
     // text compared with a number parses, but is a pipeline error: found by the type check
-    setup(
-        &w,
-        "points:\n  rules:\n    - {id: p, action: post, points: 1, where: \"topic > 5\"}\n",
-    );
-    w.create(
-        "activity_1.csv",
-        &format!("{ACTIVITY_HEADER}e1,m1,2025-01-05 10:00:00,发帖,adas,,,1,0,0\n"),
-    );
-    let run = w.koc(&["run", "pipeline.yaml", "--as-of", "2025-01-31"]);
+    let run = run_with_rule_where(&w, "topic > 5");
     run.expect_code(2);
     assert!(
         run.stderr()
@@ -143,15 +148,7 @@ fn an_expression_that_fails_on_the_data_names_its_rule_and_line() {
     // the checked program keeps each condition with its place, so an error found
     // only when the data is there still points at the pipeline file
     let w = Workdir::new();
-    setup(
-        &w,
-        "points:\n  rules:\n    - {id: p, action: post, points: 1, where: \"CAST(topic AS INTEGER) > 5\"}\n",
-    );
-    w.create(
-        "activity_1.csv",
-        &format!("{ACTIVITY_HEADER}e1,m1,2025-01-05 10:00:00,发帖,adas,,,1,0,0\n"),
-    );
-    let run = w.koc(&["run", "pipeline.yaml", "--as-of", "2025-01-31"]);
+    let run = run_with_rule_where(&w, "CAST(topic AS INTEGER) > 5");
     run.expect_code(2);
     assert!(
         run.stderr()

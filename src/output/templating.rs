@@ -96,18 +96,22 @@ fn blank(state: &State, v: &minijinja::Value) -> Result<Option<minijinja::Value>
     Ok((v.is_none() || v.is_undefined()).then(|| minijinja::Value::from("")))
 }
 
+/// A finite number, or text that reads as one.
+fn as_number(v: &minijinja::Value) -> Option<f64> {
+    v.as_str()
+        .and_then(|s| s.parse::<f64>().ok())
+        .or_else(|| f64::try_from(v.clone()).ok())
+        .filter(|x| x.is_finite())
+}
+
 /// `{{ x | num }}`: a number for people — thousands separators, at most 2 decimals
 /// (the CSVs keep SPEC §1's formats). Text that is not a number passes unchanged.
 fn num_filter(state: &State, v: minijinja::Value) -> Result<minijinja::Value, Error> {
     if let Some(empty) = blank(state, &v)? {
         return Ok(empty);
     }
-    let parsed = v
-        .as_str()
-        .and_then(|s| s.parse::<f64>().ok())
-        .or_else(|| f64::try_from(v.clone()).ok());
-    Ok(match parsed {
-        Some(x) if x.is_finite() => minijinja::Value::from(people_number(x)),
+    Ok(match as_number(&v) {
+        Some(x) => minijinja::Value::from(people_number(x)),
         _ => v,
     })
 }
@@ -117,12 +121,8 @@ fn pct_filter(state: &State, v: minijinja::Value) -> Result<minijinja::Value, Er
     if let Some(empty) = blank(state, &v)? {
         return Ok(empty);
     }
-    let parsed = v
-        .as_str()
-        .and_then(|s| s.parse::<f64>().ok())
-        .or_else(|| f64::try_from(v.clone()).ok());
-    Ok(match parsed {
-        Some(x) if x.is_finite() => minijinja::Value::from(format!("{:.1}%", x * 100.0)),
+    Ok(match as_number(&v) {
+        Some(x) => minijinja::Value::from(format!("{:.1}%", x * 100.0)),
         _ => v,
     })
 }
