@@ -217,3 +217,64 @@ fn explain_gives_the_growth_stage_of_growth_csv_with_its_reason() {
         assert!(!g["why"].as_str().unwrap().is_empty());
     }
 }
+
+#[test]
+fn explain_lists_a_members_contest_entries_as_the_contest_files_do() {
+    let w = Workdir::new();
+    w.copy_dir(&repo().join("tests/conformance/program"), "program");
+    w.koc(&["run", "program/pipeline.yaml", "--as-of", AS_OF, "--quiet"])
+        .expect_code(0);
+    let run = w.path().join("store/runs").join(AS_OF);
+    let mut checked = (0, 0);
+    for file in std::fs::read_dir(&run).unwrap().flatten() {
+        let name = file.file_name().to_string_lossy().to_string();
+        if !name.starts_with("contest_") || name.contains("_rejects") || name.contains("_judges") {
+            continue;
+        }
+        let contest_id = name.trim_start_matches("contest_").trim_end_matches(".csv").to_string();
+        let t = read_csv(&file.path());
+        let status = col(&t, "status");
+        // the first ranked entry and the first that is not
+        let picks = [
+            t.iter().skip(1).find(|r| r[status] == "ranked"),
+            t.iter().skip(1).find(|r| r[status] != "ranked"),
+        ];
+        for r in picks.into_iter().flatten() {
+            let member = &r[col(&t, "member_id")];
+            let out = w.koc(&[
+                "explain",
+                "program/pipeline.yaml",
+                member,
+                "--as-of",
+                AS_OF,
+                "--format",
+                "json",
+            ]);
+            out.expect_code(0);
+            let v: serde_json::Value = serde_json::from_str(&out.stdout()).expect("json");
+            let e = v["contests"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["contest_id"] == contest_id.as_str() && e["entry_id"] == r[0].as_str())
+                .unwrap_or_else(|| panic!("{member}: entry {} of {contest_id}", r[0]));
+            for (k, c) in [
+                ("status", "status"),
+                ("rank", "rank"),
+                ("final", "final"),
+                ("award", "award"),
+            ] {
+                assert_eq!(text(&e[k]), r[col(&t, c)], "{member} {contest_id} {k}");
+            }
+            if r[status] == "ranked" {
+                checked.0 += 1;
+            } else {
+                checked.1 += 1;
+            }
+        }
+    }
+    assert!(
+        checked.0 >= 1 && checked.1 >= 1,
+        "ranked and unranked entries checked: {checked:?}"
+    );
+}

@@ -321,23 +321,11 @@ fn growth(loaded: &Loaded, ds: &Dataset, c: &Computed, i: usize) -> Value {
 fn contests(c: &Computed, member_id: &str) -> Vec<Value> {
     let mut out = Vec::new();
     for k in &c.contests {
-        let col = |name: &str| k.table.columns.iter().position(|x| x == name);
-        let (Some(mi), Some(ei), Some(si), Some(ri), Some(fi), Some(ai)) = (
-            col("member_id"),
-            col("entry_id"),
-            col("status"),
-            col("rank"),
-            col("final"),
-            col("award"),
-        ) else {
-            continue;
-        };
-        for row in k.table.rows.iter().filter(|r| r[mi].as_str() == member_id) {
-            let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        for e in k.entries.iter().filter(|e| e.member_id == member_id) {
             out.push(
-                json!({"contest_id": k.id, "entry_id": row[ei].as_str(), "status": row[si].as_str(),
-                "rank": row[ri].as_str().parse::<u64>().ok(), "final": row[fi].as_str().parse::<f64>().ok().map(num),
-                "award": opt(row[ai].as_str())}),
+                json!({"contest_id": k.id, "entry_id": e.entry_id, "status": e.status.as_str(),
+                "rank": e.rank, "final": e.final_score.map(num),
+                "award": (!e.award.is_empty()).then_some(&e.award)}),
             );
         }
     }

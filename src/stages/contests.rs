@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 text_enum! {
     /// SPEC §9's entry statuses.
-    enum EntryStatus {
+    pub enum EntryStatus {
         IneligibleWindow => "ineligible_window",
         IneligibleLayer => "ineligible_layer",
         OverLimit => "over_limit",
@@ -29,6 +29,8 @@ pub struct ContestResult {
     pub judges: Table,
     /// Ranked entries, best first.
     pub podium: Vec<Placing>,
+    /// Every entry, as contest_<id>.csv lists them (ranked by rank, then by entry id).
+    pub entries: Vec<EntryOutcome>,
     /// Rejected judge scores per reason (the rejects file's `reason`).
     pub rejected_by_reason: BTreeMap<&'static str, u64>,
     /// Each judge's valid scores, by judge id (the judges file's overall columns).
@@ -52,6 +54,19 @@ pub struct Placing {
     pub member_id: String,
     pub final_score: f64,
     /// Empty below the prizes.
+    pub award: String,
+}
+
+/// What became of one entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntryOutcome {
+    pub entry_id: String,
+    pub member_id: String,
+    pub status: EntryStatus,
+    pub rank: Option<usize>,
+    /// The final score of a ranked entry.
+    pub final_score: Option<f64>,
+    /// Empty below the prizes and for unranked entries.
     pub award: String,
 }
 
@@ -326,9 +341,18 @@ fn compute(
     let mut others: Vec<usize> = (0..rows.len()).filter(|i| rows[*i].rank.is_none()).collect();
     others.sort_by(|a, b| rows[*a].entry.id.cmp(&rows[*b].entry.id));
     let mut podium = Vec::new();
+    let mut entries = Vec::new();
     for i in order.iter().chain(others.iter()) {
         let r = &rows[*i];
         let is_ranked = r.rank.is_some();
+        entries.push(EntryOutcome {
+            entry_id: r.entry.id.clone(),
+            member_id: r.entry.member_id.clone(),
+            status: r.status,
+            rank: r.rank,
+            final_score: is_ranked.then_some(r.final_score),
+            award: r.award.clone(),
+        });
         let mut row = vec![
             t(&r.entry.id),
             t(&r.entry.member_id),
@@ -367,6 +391,7 @@ fn compute(
         rejects,
         judges: judges_table(c, &valid, &passed, &judge_stats),
         podium,
+        entries,
         rejected_by_reason,
         judge_stats,
     })
