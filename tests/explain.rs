@@ -24,6 +24,21 @@ fn text(v: &serde_json::Value) -> String {
     }
 }
 
+/// `koc explain <id> --format json` of the copied program at AS_OF.
+fn explain_json(w: &Workdir, id: &str) -> serde_json::Value {
+    let out = w.koc(&[
+        "explain",
+        "program/pipeline.yaml",
+        id,
+        "--as-of",
+        AS_OF,
+        "--format",
+        "json",
+    ]);
+    out.expect_code(0);
+    serde_json::from_str(&out.stdout()).expect("json")
+}
+
 #[test]
 fn explain_agrees_with_every_output_of_the_run() {
     let w = Workdir::new();
@@ -64,17 +79,7 @@ fn explain_agrees_with_every_output_of_the_run() {
     assert!(ids.len() >= 4, "{ids:?}");
 
     for id in &ids {
-        let out = w.koc(&[
-            "explain",
-            "program/pipeline.yaml",
-            id,
-            "--as-of",
-            AS_OF,
-            "--format",
-            "json",
-        ]);
-        out.expect_code(0);
-        let v: serde_json::Value = serde_json::from_str(&out.stdout()).expect("json");
+        let v = explain_json(&w, id);
         let b = row(&balances, id).unwrap();
         for (k, c) in [
             ("earned", "earned_total"),
@@ -199,17 +204,7 @@ fn explain_gives_the_growth_stage_of_growth_csv_with_its_reason() {
     }
     assert!(picked.len() >= 3, "{picked:?}");
     for r in picked {
-        let out = w.koc(&[
-            "explain",
-            "program/pipeline.yaml",
-            &r[0],
-            "--as-of",
-            AS_OF,
-            "--format",
-            "json",
-        ]);
-        out.expect_code(0);
-        let v: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+        let v = explain_json(&w, &r[0]);
         let g = &v["growth"];
         for c in ["stage", "specialty", "completed_teams", "active_mentees", "mentor_id"] {
             assert_eq!(text(&g[c]), r[col(&growth, c)], "{} growth.{c}", r[0]);
@@ -220,11 +215,7 @@ fn explain_gives_the_growth_stage_of_growth_csv_with_its_reason() {
 
 #[test]
 fn explain_lists_a_members_contest_entries_as_the_contest_files_do() {
-    let w = Workdir::new();
-    w.copy_dir(&repo().join("tests/conformance/program"), "program");
-    w.koc(&["run", "program/pipeline.yaml", "--as-of", AS_OF, "--quiet"])
-        .expect_code(0);
-    let run = w.path().join("store/runs").join(AS_OF);
+    let (w, run) = run_program("tests/conformance/program", AS_OF);
     let mut checked = (0, 0);
     for file in std::fs::read_dir(&run).unwrap().flatten() {
         let name = file.file_name().to_string_lossy().to_string();
@@ -241,17 +232,7 @@ fn explain_lists_a_members_contest_entries_as_the_contest_files_do() {
         ];
         for r in picks.into_iter().flatten() {
             let member = &r[col(&t, "member_id")];
-            let out = w.koc(&[
-                "explain",
-                "program/pipeline.yaml",
-                member,
-                "--as-of",
-                AS_OF,
-                "--format",
-                "json",
-            ]);
-            out.expect_code(0);
-            let v: serde_json::Value = serde_json::from_str(&out.stdout()).expect("json");
+            let v = explain_json(&w, member);
             let e = v["contests"]
                 .as_array()
                 .unwrap()
