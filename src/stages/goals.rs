@@ -133,8 +133,13 @@ impl<'a> Measurer<'a> {
             None => idx,
             Some(_) if idx.is_empty() => idx,
             Some(e) => {
-                let layers = self.layers(to)?;
-                let sub = self.sub_dataset_frame(&idx, &layers)?;
+                // the layers at the span's end (a whole snapshot) only for a `where` that
+                // names `layer`
+                let layers = match expr::names_in(std::iter::once(e)).contains("layer") {
+                    true => Some(self.layers(to)?),
+                    false => None,
+                };
+                let sub = self.sub_dataset_frame(&idx, layers.as_ref())?;
                 let mask = expr::eval_bool(e, &sub)?;
                 idx.into_iter().zip(mask).filter(|(_, k)| *k).map(|(i, _)| i).collect()
             }
@@ -153,7 +158,7 @@ impl<'a> Measurer<'a> {
         })
     }
 
-    fn sub_dataset_frame(&self, idx: &[usize], layers: &LayerRow) -> Result<polars::prelude::DataFrame> {
+    fn sub_dataset_frame(&self, idx: &[usize], layers: Option<&LayerRow>) -> Result<polars::prelude::DataFrame> {
         let full = match self.frame.get() {
             Some(f) => f,
             None => {
@@ -170,13 +175,14 @@ impl<'a> Measurer<'a> {
             idx.iter().map(|i| *i as polars::prelude::IdxSize).collect(),
         );
         let mut sub = full.take(&take)?;
-        let ids = self.engine.level_ids.clone();
-        let layer: Vec<Option<&str>> = idx
-            .iter()
-            .map(|i| layers[self.ds.events.member(*i)].map(|l| ids[l].as_str()))
-            .collect();
-        let owned: Vec<Option<String>> = layer.into_iter().map(|o| o.map(str::to_string)).collect();
-        sub.with_column(polars::prelude::Column::new("layer".into(), owned))?;
+        if let Some(layers) = layers {
+            let ids = &self.engine.level_ids;
+            let layer: Vec<Option<&str>> = idx
+                .iter()
+                .map(|i| layers[self.ds.events.member(*i)].map(|l| ids[l].as_str()))
+                .collect();
+            sub.with_column(expr::text_col("layer", layer))?;
+        }
         Ok(sub)
     }
 }
