@@ -37,12 +37,6 @@ impl std::ops::Deref for Program {
     }
 }
 
-impl Program {
-    pub fn loaded(&self) -> &Loaded {
-        &self.loaded
-    }
-}
-
 text_enum! {
     pub enum Locale {
         ZhCn => "zh-CN",
