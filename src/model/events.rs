@@ -5,6 +5,27 @@ use crate::store::{Manifest, Store};
 use anyhow::Result;
 use std::collections::HashMap;
 
+text_enum! {
+    /// An event field a metric, goal, rule or specialty reads, resolved once from its
+    /// name (no string match per event).
+    pub enum Field {
+        EventId => "event_id",
+        MemberId => "member_id",
+        OccurredAt => "occurred_at",
+        Action => "action",
+        Topic => "topic",
+        TaskType => "task_type",
+        ContentId => "content_id",
+        Channel => "channel",
+        Likes => "likes",
+        Comments => "comments",
+        Shares => "shares",
+        Views => "views",
+        Date => "date",
+        AwardedPoints => "awarded_points",
+    }
+}
+
 /// Text values stored once each; rows hold a code (`Dict::NULL` for NULL).
 #[derive(Default)]
 pub struct Dict {
@@ -214,25 +235,25 @@ impl Events {
         code == Some(self.action[i])
     }
 
-    /// A count field (likes, comments, shares, views) of event `i`.
-    pub fn count(&self, field: &str, i: usize) -> i64 {
+    /// A count field (likes, comments, shares, views) of event `i`; 0 for the others.
+    pub fn count(&self, field: Field, i: usize) -> i64 {
         match field {
-            "likes" => self.likes.get(i),
-            "comments" => self.comments.get(i),
-            "shares" => self.shares.get(i),
-            "views" => self.views.get(i),
+            Field::Likes => self.likes.get(i),
+            Field::Comments => self.comments.get(i),
+            Field::Shares => self.shares.get(i),
+            Field::Views => self.views.get(i),
             _ => 0,
         }
     }
 
     /// A text field as a dictionary code (distinct counts compare codes, not strings);
     /// None for fields that are not dictionary-coded.
-    pub fn code_of(&self, field: &str, i: usize) -> Option<u32> {
+    pub fn code_of(&self, field: Field, i: usize) -> Option<u32> {
         match field {
-            "action" => Some(self.action[i]),
-            "topic" => Some(self.topic[i]),
-            "task_type" => Some(self.task_type[i]),
-            "channel" => Some(self.channel[i]),
+            Field::Action => Some(self.action[i]),
+            Field::Topic => Some(self.topic[i]),
+            Field::TaskType => Some(self.task_type[i]),
+            Field::Channel => Some(self.channel[i]),
             _ => None,
         }
     }

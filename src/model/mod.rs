@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 mod events;
 use events::{load_events, sorted_by_member};
-pub use events::{CountColumn, Dict, Event, Events, TextColumn};
+pub use events::{CountColumn, Dict, Event, Events, Field, TextColumn};
 
 #[derive(Debug, Clone)]
 pub struct Member {

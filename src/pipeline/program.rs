@@ -127,8 +127,8 @@ pub struct ContestPlan {
 pub enum Measure {
     Events,
     Members,
-    Sum(String),
-    Mean(String),
+    Sum(crate::model::Field),
+    Mean(crate::model::Field),
     Ratio(Box<MeasurePlan>, Box<MeasurePlan>),
 }
 
@@ -223,10 +223,10 @@ fn measure_plan(m: &MeasureCfg, goal: usize, path: String, conditions: &Conditio
                 conditions,
             )),
         )
-    } else if let Some(f) = &m.sum {
-        Measure::Sum(f.clone())
-    } else if let Some(f) = &m.mean {
-        Measure::Mean(f.clone())
+    } else if let Some(f) = m.sum.as_deref().and_then(crate::model::Field::parse) {
+        Measure::Sum(f)
+    } else if let Some(f) = m.mean.as_deref().and_then(crate::model::Field::parse) {
+        Measure::Mean(f)
     } else if m.count.as_deref() == Some("members") {
         Measure::Members
     } else {

@@ -145,7 +145,8 @@ impl<'a> Measurer<'a> {
             }
         };
         let ev = |i: &usize| self.ds.events.get(*i);
-        let num = |i: &usize| crate::metrics::field_num(&self.ds.events, *i, self.awarded[*i], field_of(m));
+        let field = field_of(m);
+        let num = |i: &usize| field.and_then(|f| crate::metrics::field_num(&self.ds.events, *i, self.awarded[*i], f));
         Ok(match &m.measure {
             Measure::Members => Some(accepted.iter().map(|i| ev(i).member).collect::<HashSet<_>>().len() as f64),
             Measure::Events => Some(accepted.len() as f64),
@@ -187,11 +188,11 @@ impl<'a> Measurer<'a> {
     }
 }
 
-/// The field a sum or a mean adds up ("" for the others).
-fn field_of(m: &MeasurePlan) -> &str {
-    match &m.measure {
-        Measure::Sum(f) | Measure::Mean(f) => f,
-        _ => "",
+/// The field a sum or a mean adds up (None for the others).
+fn field_of(m: &MeasurePlan) -> Option<crate::model::Field> {
+    match m.measure {
+        Measure::Sum(f) | Measure::Mean(f) => Some(f),
+        _ => None,
     }
 }
 

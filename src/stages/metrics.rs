@@ -3,83 +3,71 @@
 use crate::config::MetricCfg;
 use crate::expr;
 use crate::fmt::Day;
-use crate::model::{Dataset, Events};
+use crate::model::{Dataset, Events, Field};
 use crate::program::{Place, Program};
 use anyhow::Result;
 use std::collections::HashSet;
 
+/// What a metric computes over its events, and from which field.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Agg {
     Count,
-    Sum,
-    Mean,
-    Distinct,
+    Sum(Field),
+    Mean(Field),
+    Distinct(Field),
 }
 
 pub struct Metric {
     pub name: String,
     pub agg: Agg,
-    pub field: String,
     pub window: Option<i64>,
     /// Which events the metric's `where` accepts (None: all).
     pub mask: Option<Vec<bool>>,
 }
 
 /// A field of event `i` as a number (sum/mean) — NULL when the field is empty.
-pub fn field_num(ev: &Events, i: usize, awarded: i64, field: &str) -> Option<f64> {
+pub fn field_num(ev: &Events, i: usize, awarded: i64, field: Field) -> Option<f64> {
     match field {
-        "likes" | "comments" | "shares" | "views" => Some(ev.count(field, i) as f64),
-        "awarded_points" => Some(awarded as f64),
-        "date" => Some(ev.day[i] as f64),
+        Field::Likes | Field::Comments | Field::Shares | Field::Views => Some(ev.count(field, i) as f64),
+        Field::AwardedPoints => Some(awarded as f64),
+        Field::Date => Some(ev.day[i] as f64),
         _ => None,
     }
 }
 
 /// A field of event `i` as a distinct-able key — None when NULL.
-pub fn field_key(ev: &Events, i: usize, awarded: i64, field: &str) -> Option<String> {
+pub fn field_key(ev: &Events, i: usize, awarded: i64, field: Field) -> Option<String> {
     let e = ev.get(i);
     match field {
-        "event_id" => Some(e.id.to_string()),
-        "action" => Some(e.action.to_string()),
-        "topic" => e.topic.map(str::to_string),
-        "task_type" => e.task_type.map(str::to_string),
-        "content_id" => e.content_id.map(str::to_string),
-        "channel" => e.channel.map(str::to_string),
-        "date" => Some(e.day.to_string()),
-        "occurred_at" => Some(e.ts.to_string()),
+        Field::EventId => Some(e.id.to_string()),
+        Field::Action => Some(e.action.to_string()),
+        Field::Topic => e.topic.map(str::to_string),
+        Field::TaskType => e.task_type.map(str::to_string),
+        Field::ContentId => e.content_id.map(str::to_string),
+        Field::Channel => e.channel.map(str::to_string),
+        Field::Date => Some(e.day.to_string()),
+        Field::OccurredAt => Some(e.ts.to_string()),
         other => field_num(ev, i, awarded, other).map(|x| x.to_string()),
     }
 }
 
-fn codeable(field: &str) -> bool {
-    matches!(
-        field,
-        "action"
-            | "topic"
-            | "task_type"
-            | "channel"
-            | "date"
-            | "occurred_at"
-            | "likes"
-            | "comments"
-            | "shares"
-            | "views"
-            | "awarded_points"
-    )
+/// Fields `field_code` gives a number for (no string per event).
+fn codeable(field: Field) -> bool {
+    !matches!(field, Field::EventId | Field::ContentId | Field::MemberId)
 }
 
 /// A field of event `i` as a number that is equal exactly when the keys are equal
 /// (dictionary codes, days, timestamps, counts); None for NULL or a text field
 /// without a dictionary (event_id, content_id), which falls back to `field_key`.
-fn field_code(ev: &Events, i: usize, awarded: i64, field: &str) -> Option<Option<i64>> {
+fn field_code(ev: &Events, i: usize, awarded: i64, field: Field) -> Option<Option<i64>> {
     if let Some(c) = ev.code_of(field, i) {
         return Some((c != crate::model::Dict::NULL).then_some(c as i64));
     }
     match field {
-        "date" => Some(Some(ev.day[i] as i64)),
-        "occurred_at" => Some(Some(ev.ts[i])),
-        "likes" | "comments" | "shares" | "views" => Some(Some(ev.count(field, i))),
-        "awarded_points" => Some(Some(awarded)),
+        Field::Date => Some(Some(ev.day[i] as i64)),
+        Field::OccurredAt => Some(Some(ev.ts[i])),
+        Field::Likes | Field::Comments | Field::Shares | Field::Views => Some(Some(ev.count(field, i))),
+        Field::AwardedPoints => Some(Some(awarded)),
         _ => None,
     }
 }
@@ -101,12 +89,11 @@ pub fn compile(prog: &Program, ds: &Dataset, awarded: &[i64]) -> Result<Vec<Metr
     .into_iter();
     let mut out = Vec::new();
     for (name, m) in &p.metrics {
-        let (agg, field) = agg_of(m);
+        let agg = agg_of(m)?;
         let mask = masks.next().flatten();
         out.push(Metric {
             name: name.clone(),
             agg,
-            field,
             window: m.window_days,
             mask,
         });
@@ -114,16 +101,18 @@ pub fn compile(prog: &Program, ds: &Dataset, awarded: &[i64]) -> Result<Vec<Metr
     Ok(out)
 }
 
-fn agg_of(m: &MetricCfg) -> (Agg, String) {
-    if let Some(f) = &m.sum {
-        (Agg::Sum, f.clone())
+fn agg_of(m: &MetricCfg) -> Result<Agg> {
+    let field =
+        |name: &String| Field::parse(name).ok_or_else(|| anyhow::anyhow!("metric field '{name}' was not checked"));
+    Ok(if let Some(f) = &m.sum {
+        Agg::Sum(field(f)?)
     } else if let Some(f) = &m.mean {
-        (Agg::Mean, f.clone())
+        Agg::Mean(field(f)?)
     } else if let Some(f) = &m.distinct {
-        (Agg::Distinct, f.clone())
+        Agg::Distinct(field(f)?)
     } else {
-        (Agg::Count, String::new())
-    }
+        Agg::Count
+    })
 }
 
 /// The member's events with date in the window at `s` ((s − N, s], or all up to s).
@@ -144,12 +133,12 @@ pub fn value(ds: &Dataset, awarded: &[i64], m: &Metric, member: usize, s: Day) -
     let accepted = range.filter(|i| m.mask.as_ref().is_none_or(|mask| mask[*i]));
     match m.agg {
         Agg::Count => accepted.count() as f64,
-        Agg::Sum => accepted
-            .filter_map(|i| field_num(&ds.events, i, awarded[i], &m.field))
+        Agg::Sum(field) => accepted
+            .filter_map(|i| field_num(&ds.events, i, awarded[i], field))
             .sum(),
-        Agg::Mean => {
+        Agg::Mean(field) => {
             let (mut n, mut total) = (0usize, 0.0);
-            for x in accepted.filter_map(|i| field_num(&ds.events, i, awarded[i], &m.field)) {
+            for x in accepted.filter_map(|i| field_num(&ds.events, i, awarded[i], field)) {
                 n += 1;
                 total += x;
             }
@@ -159,20 +148,18 @@ pub fn value(ds: &Dataset, awarded: &[i64], m: &Metric, member: usize, s: Day) -
                 total / n as f64
             }
         }
-        Agg::Distinct => {
+        Agg::Distinct(field) => {
             let ev = &ds.events;
-            if codeable(&m.field) {
+            if codeable(field) {
                 // numbers and dictionary codes: no string per event
                 let mut seen: Vec<i64> = accepted
-                    .filter_map(|i| field_code(ev, i, awarded[i], &m.field).flatten())
+                    .filter_map(|i| field_code(ev, i, awarded[i], field).flatten())
                     .collect();
                 seen.sort_unstable();
                 seen.dedup();
                 seen.len() as f64
             } else {
-                let set: HashSet<String> = accepted
-                    .filter_map(|i| field_key(ev, i, awarded[i], &m.field))
-                    .collect();
+                let set: HashSet<String> = accepted.filter_map(|i| field_key(ev, i, awarded[i], field)).collect();
                 set.len() as f64
             }
         }

@@ -144,11 +144,12 @@ impl HalfUp for f64 {
 
 /// The dominant value of `field` among the member's events in the window (explore → specialise).
 pub fn specialty(ds: &Dataset, awarded: &[i64], cfg: &SpecialtyCfg, member: usize, d: Day) -> Option<String> {
+    let field = crate::model::Field::parse(&cfg.field)?; // checked: an event column
     let range = crate::metrics::window_range(ds, member, d, Some(cfg.window_days));
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     let mut total = 0usize;
     for i in range {
-        if let Some(v) = field_key(&ds.events, i, awarded[i], &cfg.field) {
+        if let Some(v) = field_key(&ds.events, i, awarded[i], field) {
             *counts.entry(v).or_insert(0) += 1;
             total += 1;
         }
