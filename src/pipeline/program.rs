@@ -5,6 +5,7 @@
 use super::config::{BaselineCfg, Loaded, MeasureCfg};
 use super::expr::SqlExpr;
 use crate::fmt::Day;
+use crate::model::Field;
 use anyhow::Result;
 use chrono_tz::Tz;
 use std::collections::HashMap;
@@ -22,6 +23,10 @@ pub struct Program {
     pub cadence: Cadence,
     /// Every SQL condition, by its place in the pipeline.
     pub conditions: Conditions,
+    /// One per `metrics` entry, in order.
+    pub metrics: Vec<Aggregate>,
+    /// Each points rule's `per.field` (a count column), in rule order.
+    pub per_fields: Vec<Option<Field>>,
     /// One per `contests` entry, in order.
     pub contests: Vec<ContestPlan>,
     /// One per `goals` entry, in order.
@@ -115,6 +120,15 @@ impl Conditions {
     }
 }
 
+/// What a metric computes over its events, and from which field (SPEC §7).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Aggregate {
+    Count,
+    Sum(Field),
+    Mean(Field),
+    Distinct(Field),
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct ContestPlan {
     pub from: Day,
@@ -127,8 +141,8 @@ pub struct ContestPlan {
 pub enum Measure {
     Events,
     Members,
-    Sum(crate::model::Field),
-    Mean(crate::model::Field),
+    Sum(Field),
+    Mean(Field),
     Ratio(Box<MeasurePlan>, Box<MeasurePlan>),
 }
 
@@ -194,7 +208,26 @@ pub(super) fn build(loaded: Loaded, tz: Tz, conditions: Conditions) -> Result<Pr
         })
         .collect();
     let season = p.hall_of_fame.as_ref().and_then(|h| Season::parse(&h.season));
+    let field = |name: &Option<String>| name.as_deref().and_then(Field::parse);
+    let metrics = p
+        .metrics
+        .values()
+        .map(|m| match (field(&m.sum), field(&m.mean), field(&m.distinct)) {
+            (Some(f), _, _) => Aggregate::Sum(f),
+            (_, Some(f), _) => Aggregate::Mean(f),
+            (_, _, Some(f)) => Aggregate::Distinct(f),
+            _ => Aggregate::Count,
+        })
+        .collect();
+    let per_fields = p
+        .points
+        .iter()
+        .flat_map(|x| &x.rules)
+        .map(|r| r.per.as_ref().and_then(|per| Field::parse(&per.field)))
+        .collect();
     Ok(Program {
+        metrics,
+        per_fields,
         tz,
         cadence: Cadence::Month,
         start,
@@ -223,9 +256,9 @@ fn measure_plan(m: &MeasureCfg, goal: usize, path: String, conditions: &Conditio
                 conditions,
             )),
         )
-    } else if let Some(f) = m.sum.as_deref().and_then(crate::model::Field::parse) {
+    } else if let Some(f) = m.sum.as_deref().and_then(Field::parse) {
         Measure::Sum(f)
-    } else if let Some(f) = m.mean.as_deref().and_then(crate::model::Field::parse) {
+    } else if let Some(f) = m.mean.as_deref().and_then(Field::parse) {
         Measure::Mean(f)
     } else if m.count.as_deref() == Some("members") {
         Measure::Members

@@ -1,6 +1,5 @@
 //! Metrics (SPEC §7): windowed count/sum/mean/distinct per member at a snapshot,
 //! plus the built-ins, as one DataFrame that `when`/`candidates` conditions run on.
-use crate::config::MetricCfg;
 use crate::expr;
 use crate::fmt::Day;
 use crate::model::{Dataset, Events, Field};
@@ -8,14 +7,7 @@ use crate::program::{Place, Program};
 use anyhow::Result;
 use std::collections::HashSet;
 
-/// What a metric computes over its events, and from which field.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Agg {
-    Count,
-    Sum(Field),
-    Mean(Field),
-    Distinct(Field),
-}
+pub use crate::program::Aggregate as Agg;
 
 pub struct Metric {
     pub name: String,
@@ -88,8 +80,8 @@ pub fn compile(prog: &Program, ds: &Dataset, awarded: &[i64]) -> Result<Vec<Metr
     }
     .into_iter();
     let mut out = Vec::new();
-    for (name, m) in &p.metrics {
-        let agg = agg_of(m)?;
+    for ((name, m), agg) in p.metrics.iter().zip(&prog.metrics) {
+        let agg = *agg;
         let mask = masks.next().flatten();
         out.push(Metric {
             name: name.clone(),
@@ -99,20 +91,6 @@ pub fn compile(prog: &Program, ds: &Dataset, awarded: &[i64]) -> Result<Vec<Metr
         });
     }
     Ok(out)
-}
-
-fn agg_of(m: &MetricCfg) -> Result<Agg> {
-    let field =
-        |name: &String| Field::parse(name).ok_or_else(|| anyhow::anyhow!("metric field '{name}' was not checked"));
-    Ok(if let Some(f) = &m.sum {
-        Agg::Sum(field(f)?)
-    } else if let Some(f) = &m.mean {
-        Agg::Mean(field(f)?)
-    } else if let Some(f) = &m.distinct {
-        Agg::Distinct(field(f)?)
-    } else {
-        Agg::Count
-    })
 }
 
 /// The member's events with date in the window at `s` ((s − N, s], or all up to s).

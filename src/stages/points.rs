@@ -111,17 +111,7 @@ fn ledger_entries(prog: &Program, ds: &Dataset) -> Result<Vec<LedgerEntry>> {
         Some(df) => expr::eval_masks(&conditions, df)?,
         None => vec![None; cfg.rules.len()],
     };
-    // each rule's `per.field`, resolved once (checked: a count column)
-    let per_field: Vec<crate::model::Field> = cfg
-        .rules
-        .iter()
-        .map(|r| {
-            r.per
-                .as_ref()
-                .and_then(|per| crate::model::Field::parse(&per.field))
-                .unwrap_or(crate::model::Field::Likes)
-        })
-        .collect();
+    let per_field = &prog.per_fields;
     let mut out = Vec::new();
     for range in &ds.member_events {
         let mut times = vec![0i64; cfg.rules.len()];
@@ -140,7 +130,10 @@ fn ledger_entries(prog: &Program, ds: &Dataset) -> Result<Vec<LedgerEntry>> {
                     continue;
                 }
                 let mut raw = match &rule.per {
-                    Some(per) => (ds.events.count(per_field[ri], ei) / per.every.max(1)).saturating_mul(per.points),
+                    Some(per) => {
+                        let field = per_field[ri].unwrap_or(crate::model::Field::Likes); // checked
+                        (ds.events.count(field, ei) / per.every.max(1)).saturating_mul(per.points)
+                    }
                     None => rule.points.unwrap_or(0),
                 };
                 // no sum of entries can wrap: one entry pays at most MAX_AWARD (docs/decisions.md)
