@@ -60,6 +60,6 @@ pub mod table;
 
 pub use cmd::{check_store, cli, commands, explain, run, simulate, synth};
 pub use ingest::{convert, event_keys, privacy, sources, timestamps};
-pub use output::{actions, charts, report, report_growth, report_sections, summary, templating, xlsx};
+pub use output::{actions, charts, report, report_growth, report_outcomes, report_sections, summary, templating, xlsx};
 pub use pipeline::{check, config, expr, limits, lint, overlay, program};
 pub use stages::{care, contests, goals, growth, growth_plan, hall_of_fame, layers, metrics, points, scouting, tiers};

@@ -5,6 +5,7 @@ pub mod charts;
 pub mod ledger;
 pub mod report;
 pub mod report_growth;
+pub mod report_outcomes;
 pub mod report_sections;
 pub mod summary;
 pub mod templating;

@@ -10,6 +10,7 @@ use crate::ingest::IngestReport;
 use crate::model::Dataset;
 use crate::program::Program;
 use crate::report_growth::{Growth, HallOfFame};
+use crate::report_outcomes::{self as outcomes, *};
 use crate::report_sections::{self as sections, *};
 use crate::store::{Counts, Manifest};
 use anyhow::{Context as _, Result};
@@ -197,7 +198,7 @@ pub fn context(loaded: &Program, ds: &Dataset, c: &Computed, mut quality: Qualit
     let balances = &c.points.balances;
     let sum = |f: fn(&crate::points::Balance) -> i64| balances.iter().map(f).sum::<i64>();
     let newcomers = sections::newcomers(p, ds, c);
-    let care = sections::care(ds, c, &t, &names, en);
+    let care = outcomes::care(ds, c, &t, &names, en);
     let headline = Headline {
         members: ds.table_members().count(),
         active_30d: ds
@@ -217,7 +218,7 @@ pub fn context(loaded: &Program, ds: &Dataset, c: &Computed, mut quality: Qualit
     let tier_counts = sections::tier_counts(c);
     let layers = sections::layers(c, &names.layers);
     let (movements, movement_matrix) = sections::movements(ds, c, &names.layers, label(&t, "new_member", "(new)"));
-    quality.judge_score_rejects = sections::score_rejects(p, c);
+    quality.judge_score_rejects = outcomes::score_rejects(p, c);
     Context {
         lang: loaded.locale.as_str(),
         program: ProgramInfo {
@@ -227,7 +228,7 @@ pub fn context(loaded: &Program, ds: &Dataset, c: &Computed, mut quality: Qualit
         },
         as_of: fmt_day(c.as_of),
         headline,
-        goals: sections::goals(p, c, &t, sep),
+        goals: outcomes::goals(p, c, &t, sep),
         points,
         tiers: sections::tiers(p, &tier_counts, sep),
         tier_chart: bars(&names.tiers, tier_counts.iter().copied()),
@@ -238,9 +239,9 @@ pub fn context(loaded: &Program, ds: &Dataset, c: &Computed, mut quality: Qualit
         movement_matrix,
         movements,
         newcomers,
-        contests: sections::contests(ds, c),
+        contests: outcomes::contests(ds, c),
         care,
-        incentives: sections::incentives(p, c, &t, sep),
+        incentives: outcomes::incentives(p, c, &t, sep),
         actions: crate::actions::compute(p, ds, c),
         hall_of_fame: crate::report_growth::hall_of_fame(p, ds, c, &t),
         growth: crate::report_growth::growth(p, ds, c, &t, &names.layers),

@@ -22,6 +22,10 @@ pub struct GoalResult {
     pub status: GoalStatus,
     pub incentives: Vec<String>,
     pub trend: Vec<(Day, Day, Option<f64>)>,
+    /// A count or a sum: it grows with the span (projected, charted cumulatively).
+    pub accumulates: bool,
+    /// A ratio of two measures.
+    pub is_ratio: bool,
 }
 
 text_enum! {
@@ -250,6 +254,8 @@ fn goal(g: &GoalCfg, plan: &GoalPlan, meas: &Measurer, d: Day) -> Result<GoalRes
         elapsed: 0.0,
         status: GoalStatus::NotStarted,
         incentives: g.incentives.clone(),
+        accumulates: plan.measure.accumulates(),
+        is_ratio: matches!(plan.measure.measure, Measure::Ratio(..)),
         trend: vec![],
     };
     if d < from {
@@ -259,7 +265,7 @@ fn goal(g: &GoalCfg, plan: &GoalPlan, meas: &Measurer, d: Day) -> Result<GoalRes
     let f = (e - from + 1) as f64 / (to - from + 1) as f64;
     r.elapsed = f;
     r.actual = meas.measure(&plan.measure, from, e)?;
-    r.projection = r.actual.map(|a| if plan.measure.accumulates() { a / f } else { a });
+    r.projection = r.actual.map(|a| if r.accumulates { a / f } else { a });
     let mut w = from;
     while w <= e {
         let we = (w + 6).min(e);
@@ -270,7 +276,7 @@ fn goal(g: &GoalCfg, plan: &GoalPlan, meas: &Measurer, d: Day) -> Result<GoalRes
         (None, _) | (_, None) => GoalStatus::NoData,
         (Some(a), Some(t)) => {
             let proj = r.projection.unwrap_or(a);
-            if meets(a, t) && (d >= to || (up && plan.measure.accumulates())) {
+            if meets(a, t) && (d >= to || (up && r.accumulates)) {
                 GoalStatus::Achieved
             } else if meets(proj, t) {
                 GoalStatus::OnTrack
