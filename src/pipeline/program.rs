@@ -150,6 +150,8 @@ pub enum Measure {
 pub struct MeasurePlan {
     pub measure: Measure,
     pub filter: Option<SqlExpr>,
+    /// The filter names `layer`: each span needs the layers at its end (a snapshot).
+    pub needs_layer: bool,
 }
 
 impl MeasurePlan {
@@ -270,5 +272,12 @@ fn measure_plan(m: &MeasureCfg, goal: usize, path: String, conditions: &Conditio
         Measure::Ratio(..) => None,
         _ => conditions.get(&Place::Measure(goal, path)).cloned(),
     };
-    MeasurePlan { measure, filter }
+    let needs_layer = filter
+        .as_ref()
+        .is_some_and(|f| super::expr::names_in(std::iter::once(f)).contains("layer"));
+    MeasurePlan {
+        measure,
+        filter,
+        needs_layer,
+    }
 }

@@ -139,7 +139,7 @@ impl<'a> Measurer<'a> {
             Some(e) => {
                 // the layers at the span's end (a whole snapshot) only for a `where` that
                 // names `layer`
-                let layers = match expr::names_in(std::iter::once(e)).contains("layer") {
+                let layers = match m.needs_layer {
                     true => Some(self.layers(to)?),
                     false => None,
                 };
