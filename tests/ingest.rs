@@ -419,7 +419,7 @@ fn a_gated_file_in_the_middle_of_an_ingest_is_taken_back_before_the_next_file() 
     assert_eq!(json_counts(&run, "activity_2.csv")["status"], "gated");
     // rows, inserted, updated, unchanged, ignored, rejected
     assert_eq!(counts(&run, "activity_3.csv"), [2, 1, 0, 1, 0, 0]);
-    let manifest: serde_json::Value = serde_json::from_str(&w.read("store/manifest.json")).expect("manifest");
+    let manifest = manifest(&w);
     let january = read_parquet(
         &w.path()
             .join("store")
@@ -440,7 +440,7 @@ fn one_more_day_adds_to_its_month_as_a_whole_history_ingest_would() {
     let day1 = "e1,m1,2025-01-05 10:00:00,发帖,,,C1,1,0,0\ne3,m9,2025-01-06 09:00:00,评论,,,,,,\n";
     let day2 = "e2,m2,2025-01-05 10:00:00,发帖,,,C2,4,0,0\ne0,m1,2025-01-07 08:00:00,签到,,,,,,\n";
     let january = |w: &Workdir| {
-        let manifest: serde_json::Value = serde_json::from_str(&w.read("store/manifest.json")).expect("manifest");
+        let manifest = manifest(&w);
         let rows = read_parquet(
             &w.path()
                 .join("store")
