@@ -440,7 +440,7 @@ fn one_more_day_adds_to_its_month_as_a_whole_history_ingest_would() {
     let day1 = "e1,m1,2025-01-05 10:00:00,发帖,,,C1,1,0,0\ne3,m9,2025-01-06 09:00:00,评论,,,,,,\n";
     let day2 = "e2,m2,2025-01-05 10:00:00,发帖,,,C2,4,0,0\ne0,m1,2025-01-07 08:00:00,签到,,,,,,\n";
     let january = |w: &Workdir| {
-        let manifest = manifest(&w);
+        let manifest = manifest(w);
         let rows = read_parquet(
             &w.path()
                 .join("store")
