@@ -15,6 +15,42 @@ pub fn day_of(date: NaiveDate) -> Day {
     (date - EPOCH).num_days() as Day
 }
 
+/// Days since 1970-01-01 of a valid proleptic Gregorian date, in integer arithmetic
+/// (H. Hinnant's `days_from_civil`): ingest converts twenty million timestamps, and
+/// chrono's calendar walk was a tenth of it.
+pub fn days_from_civil(y: i32, m: u32, d: u32) -> Day {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = if m > 2 { m - 3 } else { m + 9 } as i32;
+    let doy = (153 * mp + 2) / 5 + d as i32 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// (year, month, day) of a day: the inverse of `days_from_civil`.
+pub fn civil_from_days(day: Day) -> (i32, u32, u32) {
+    let z = day + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + (m <= 2) as i32, m, d)
+}
+
+/// Days in a month of the proleptic Gregorian calendar.
+pub fn days_in_month(y: i32, m: u32) -> u32 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
 pub fn date_of(day: Day) -> NaiveDate {
     EPOCH + Duration::days(day as i64)
 }
@@ -40,13 +76,12 @@ pub fn fmt_ts(ts: Ts) -> String {
 /// `YYYY-MM-DD` into a buffer, without allocating (the ledger writes millions).
 /// Years are 1900–2200 (timestamps::YEARS), so four digits always suffice.
 pub fn write_day(buf: &mut [u8; 10], day: Day) -> &str {
-    use chrono::Datelike;
-    let d = date_of(day);
-    put(&mut buf[0..4], d.year().clamp(0, 9999) as u32);
+    let (y, m, d) = civil_from_days(day);
+    put(&mut buf[0..4], y.clamp(0, 9999) as u32);
     buf[4] = b'-';
-    put(&mut buf[5..7], d.month());
+    put(&mut buf[5..7], m);
     buf[7] = b'-';
-    put(&mut buf[8..10], d.day());
+    put(&mut buf[8..10], d);
     std::str::from_utf8(buf).expect("ASCII digits")
 }
 
@@ -154,6 +189,22 @@ pub fn percentiles(values: &[f64]) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_civil_calendar_agrees_with_chrono() {
+        use chrono::Datelike;
+        // 1600-03-01 … 2400-02-29: leap centuries, both sides of the epoch
+        for day in -135_000..157_000 {
+            let d = date_of(day);
+            assert_eq!(civil_from_days(day), (d.year(), d.month(), d.day()), "day {day}");
+            assert_eq!(days_from_civil(d.year(), d.month(), d.day()), day);
+            assert!(days_in_month(d.year(), d.month()) >= d.day());
+        }
+        assert_eq!(days_in_month(2000, 2), 29);
+        assert_eq!(days_in_month(1900, 2), 28);
+        assert_eq!(days_in_month(2024, 2), 29);
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+    }
 
     #[test]
     fn numbers_round_half_away_and_trim() {

@@ -1,7 +1,7 @@
 //! Any bytes as an activity export: decode, sniff, map the header, convert every row.
 //! Nothing may panic; every row must come out as a row, an ignored one or a reject.
 #![no_main]
-use koc::convert::{Converter, Outcome};
+use koc::convert::{Converter, Fields, Outcome};
 use koc::timestamps::TsParser;
 use libfuzzer_sys::fuzz_target;
 
@@ -20,23 +20,24 @@ fuzz_target!(|data: &[u8]| {
     if export.is_empty() {
         return;
     }
-    let Ok((positions, header_len)) = export.map_header(&koc::table::ACTIVITY, &cfg) else {
+    let Ok(header) = export.map_header(&koc::table::ACTIVITY, &cfg) else {
         return;
     };
     let ignore = vec!["浏览".to_string()];
-    let conv = Converter {
-        spec: &koc::table::ACTIVITY,
-        cfg: &cfg,
-        positions,
-        header_len,
-        ts: TsParser::new(None, chrono_tz::Asia::Shanghai),
-        ignore_actions: &ignore,
-        layer_ids: &[],
-    };
+    let conv = Converter::new(
+        &koc::table::ACTIVITY,
+        &cfg,
+        header,
+        TsParser::new(None, chrono_tz::Asia::Shanghai),
+        &ignore,
+        &[],
+    );
     let mut reader = export.reader();
-    for record in reader.records() {
+    let mut buf = Vec::new();
+    for record in reader.byte_records() {
         let Ok(record) = record else { continue };
-        match conv.convert(&record) {
+        let Some(fields) = Fields::of(&export, &record) else { continue };
+        match conv.convert(&fields, None, &mut buf) {
             Outcome::Row(row) => assert_eq!(row.len(), koc::table::ACTIVITY.cols.len()),
             Outcome::Ignored | Outcome::Rejected(_) => {}
         }

@@ -14,6 +14,8 @@ pub(super) struct Working {
     pub(super) rows: Keyed,
     pub(super) touched_months: BTreeSet<u32>,
     pub(super) changed: bool,
+    /// Activity: every key's final row, settled by sorting (`rows` is then empty).
+    pub(super) settled: Option<Vec<table::Packed>>,
     /// Activity only: months are read from the store when a key of theirs is needed,
     /// so one more day of events reads the key index and the month or two it touches.
     pub(super) lazy: Option<LazyMonths>,
@@ -34,6 +36,7 @@ impl Working {
             rows: Keyed::new(spec),
             touched_months: BTreeSet::new(),
             changed: false,
+            settled: None,
             lazy: None,
         };
         if spec.name != ACTIVITY.name {
@@ -87,6 +90,40 @@ impl Working {
             .flatten()
     }
 
+    /// The stored months a key among `hashes` may be in (none on a first ingest).
+    pub(super) fn months_to_read(&self, hashes: impl rayon::iter::ParallelIterator<Item = u64>) -> BTreeSet<u32> {
+        use rayon::iter::ParallelIterator;
+        let Some(lazy) = self.lazy.as_ref().filter(|l| !l.keys.is_empty()) else {
+            return BTreeSet::new();
+        };
+        hashes
+            .fold(BTreeSet::new, |mut set, h| {
+                set.extend(lazy.keys.months_of(h));
+                set
+            })
+            .reduce(BTreeSet::new, |mut a, b| {
+                a.extend(b);
+                a
+            })
+    }
+
+    /// The stored rows of `months`, read (and marked read, so the commit rewrites a
+    /// touched one from the rows settled, not by adding to its partition).
+    pub(super) fn read_months(&mut self, store: &Store, months: &BTreeSet<u32>) -> Result<Vec<table::Packed>> {
+        let Some(lazy) = self.lazy.as_mut() else {
+            return Ok(Vec::new());
+        };
+        let mut rows = Vec::new();
+        for m in months {
+            if lazy.loaded.insert(*m) {
+                if let Some(rel) = lazy.files.get(m) {
+                    rows.extend(store.read_packed(self.spec, rel)?);
+                }
+            }
+        }
+        Ok(rows)
+    }
+
     /// Read a stored month into `rows`, keeping any newer version read in this ingest.
     pub(super) fn ensure_month(&mut self, store: &Store, month: u32) -> Result<()> {
         let Some(lazy) = self.lazy.as_mut() else { return Ok(()) };
@@ -113,6 +150,75 @@ pub(super) struct FileResult {
     pub(super) reasons: BTreeMap<String, u64>,
 }
 
+/// The rows of a file the working set never sees: ignored, rejected and unreadable
+/// ones, counted and written to the file's rejects (the same for every source).
+pub(super) struct Tally<'a> {
+    spec: &'static SourceSpec,
+    rel: &'a str,
+    pub(super) counts: Counts,
+    rejects: csv::Writer<Vec<u8>>,
+    pub(super) reasons: BTreeMap<String, u64>,
+}
+
+impl<'a> Tally<'a> {
+    pub(super) fn new(spec: &'static SourceSpec, rel: &'a str) -> Result<Tally<'a>> {
+        let mut rejects = csv::Writer::from_writer(Vec::new());
+        rejects.write_record(["source", "file", "line", "column", "value", "reason"])?;
+        Ok(Tally {
+            spec,
+            rel,
+            counts: Counts::default(),
+            rejects,
+            reasons: BTreeMap::new(),
+        })
+    }
+
+    /// Count one row; an accepted row comes back (key hash, month, packed row).
+    pub(super) fn note(&mut self, row: ParsedRow) -> Result<Option<(u64, u32, table::Packed)>> {
+        self.counts.rows += 1;
+        match row {
+            ParsedRow::Unreadable { line, reason } => {
+                self.counts.rejected += 1;
+                *self
+                    .reasons
+                    .entry(crate::convert::RejectKind::Unreadable.label().to_string())
+                    .or_insert(0) += 1;
+                self.rejects
+                    .write_record([self.spec.name, self.rel, &line.to_string(), "", "", &reason])?;
+            }
+            ParsedRow::Ignored => self.counts.ignored += 1,
+            ParsedRow::Rejected { line, defect: d } => {
+                self.counts.rejected += 1;
+                *self.reasons.entry(d.kind.label().to_string()).or_insert(0) += 1;
+                self.rejects.write_record([
+                    self.spec.name,
+                    self.rel,
+                    &line.to_string(),
+                    &d.column,
+                    &d.value,
+                    &d.reason,
+                ])?;
+            }
+            ParsedRow::Row { hash, month, packed } => return Ok(Some((hash, month, packed))),
+        }
+        Ok(None)
+    }
+
+    /// Whether the file's rejects exceed the gate (SPEC §4): known before its rows count.
+    pub(super) fn gated(&self, max_reject_ratio: f64) -> bool {
+        self.counts.rows > 0 && self.counts.rejected as f64 / self.counts.rows as f64 > max_reject_ratio
+    }
+
+    /// The rejects file's bytes (none when nothing was rejected).
+    pub(super) fn rejects(self) -> Result<Vec<u8>> {
+        if self.counts.rejected > 0 {
+            excel_safe(&self.rejects.into_inner()?)
+        } else {
+            Ok(vec![])
+        }
+    }
+}
+
 /// Count a converted file against the store as it stands: inserted, updated,
 /// unchanged, ignored, rejected (SPEC §4), with the rejects file's rows.
 pub(super) fn classify(
@@ -123,15 +229,12 @@ pub(super) fn classify(
     rel: &str,
     progress: bool,
 ) -> Result<FileResult> {
-    let mut counts = Counts::default();
     // the file's rows go into the working set as they are counted (so later rows count
     // against them, as SPEC §4 says), with a log to take them back out if gated
     let mut log = Vec::new();
     let mut months = BTreeSet::new();
     let activity = spec.name == ACTIVITY.name;
-    let mut rejects = csv::Writer::from_writer(Vec::new());
-    rejects.write_record(["source", "file", "line", "column", "value", "reason"])?;
-    let mut reasons = BTreeMap::new();
+    let mut tally = Tally::new(spec, rel)?;
     work.rows.reserve(parsed.len());
     let bar = crate::progress::bar(progress, parsed.len() as u64 * 64, rel);
     for (n, row) in parsed.into_iter().enumerate() {
@@ -140,51 +243,33 @@ pub(super) fn classify(
                 b.set_position(n as u64 * 64);
             }
         }
-        counts.rows += 1;
-        match row {
-            ParsedRow::Unreadable { line, reason } => {
-                counts.rejected += 1;
-                *reasons
-                    .entry(crate::convert::RejectKind::Unreadable.label().to_string())
-                    .or_insert(0) += 1;
-                rejects.write_record([spec.name, rel, &line.to_string(), "", "", &reason])?;
-            }
-            ParsedRow::Ignored => counts.ignored += 1,
-            ParsedRow::Rejected { line, defect: d } => {
-                counts.rejected += 1;
-                *reasons.entry(d.kind.label().to_string()).or_insert(0) += 1;
-                rejects.write_record([spec.name, rel, &line.to_string(), &d.column, &d.value, &d.reason])?;
-            }
-            ParsedRow::Row { hash, packed: row } => {
-                work.ensure_key(store, hash, &row)?;
-                if activity {
-                    months.insert(month_of_packed(&row));
-                }
-                let (change, old) = work.rows.apply(hash, row, &mut log);
-                match change {
-                    Change::Inserted => counts.inserted += 1,
-                    Change::Unchanged => counts.unchanged += 1,
-                    Change::Updated => counts.updated += 1,
-                }
-                if let (true, Some(old)) = (activity, old) {
-                    months.insert(month_of_packed(old));
-                }
-            }
+        let Some((hash, month, row)) = tally.note(row)? else {
+            continue;
+        };
+        work.ensure_key(store, hash, &row)?;
+        if activity {
+            months.insert(month);
+        }
+        let (change, old) = work.rows.apply(hash, row, &mut log);
+        match change {
+            Change::Inserted => tally.counts.inserted += 1,
+            Change::Unchanged => tally.counts.unchanged += 1,
+            Change::Updated => tally.counts.updated += 1,
+        }
+        if let (true, Some(old)) = (activity, old) {
+            months.insert(month_of_packed(old));
         }
     }
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let rejects = if counts.rejected > 0 {
-        excel_safe(&rejects.into_inner()?)?
-    } else {
-        vec![]
-    };
+    let counts = tally.counts.clone();
+    let reasons = std::mem::take(&mut tally.reasons);
     Ok(FileResult {
         counts,
         log,
         months,
-        rejects,
+        rejects: tally.rejects()?,
         reasons,
     })
 }

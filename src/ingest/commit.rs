@@ -52,7 +52,11 @@ pub(super) fn commit(
             // and each month's rows are freed once it is written)
             let mut by_month: BTreeMap<u32, Vec<table::Packed>> =
                 w.touched_months.iter().map(|m| (*m, Vec::new())).collect();
-            for r in std::mem::replace(&mut w.rows, Keyed::new(w.spec)).into_values() {
+            let rows: Box<dyn Iterator<Item = table::Packed>> = match w.settled.take() {
+                Some(settled) => Box::new(settled.into_iter()),
+                None => Box::new(std::mem::replace(&mut w.rows, Keyed::new(w.spec)).into_values()),
+            };
+            for r in rows {
                 if let Some(rows) = by_month.get_mut(&month_of_packed(&r)) {
                     rows.push(r);
                 }

@@ -61,27 +61,92 @@ pub struct Defect {
     pub reason: String,
 }
 
-pub struct Converter<'a> {
-    pub spec: &'static SourceSpec,
-    pub cfg: &'a SourceCfg,
-    pub positions: Vec<Option<usize>>,
-    pub header_len: usize,
-    pub ts: TsParser,
-    pub ignore_actions: &'a [String],
-    /// The pipeline's layer ids: an override naming another layer is rejected (SPEC §4).
-    pub layer_ids: &'a [String],
+/// The fields of one CSV record as text, without validating each field again.
+///
+/// An export is decoded to UTF-8 as a whole before it is read, and the reader cuts
+/// fields only at its delimiter, quotes and line ends. When those are ASCII they never
+/// fall inside a multi-byte character, so every field is UTF-8 already (validating
+/// each field again was about 13 % of a whole-history ingest).
+pub struct Fields<'r> {
+    record: &'r csv::ByteRecord,
 }
 
-impl Converter<'_> {
+impl<'r> Fields<'r> {
+    /// The record's fields, if the export's text and delimiter let them be read as
+    /// text without a check; else None (see `Fields`).
+    pub fn of(export: &crate::sources::Export, record: &'r csv::ByteRecord) -> Option<Fields<'r>> {
+        // the reader's quote and terminators are ASCII; only the delimiter is the user's
+        let cut_at_ascii = export.delimiter.is_ascii();
+        debug_assert!(!cut_at_ascii || record.iter().all(|f| std::str::from_utf8(f).is_ok()));
+        cut_at_ascii.then_some(Fields { record })
+    }
+
+    /// A record whose every field was checked to be UTF-8.
+    pub fn of_checked(record: &'r csv::ByteRecord) -> Fields<'r> {
+        assert!(record.iter().all(|f| std::str::from_utf8(f).is_ok()), "checked fields");
+        Fields { record }
+    }
+
+    pub fn len(&self) -> usize {
+        self.record.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.record.is_empty()
+    }
+
+    pub fn get(&self, i: usize) -> &'r str {
+        // SAFETY: `Fields::of` holds only records of decoded (UTF-8) text cut at ASCII
+        // bytes, so every field is whole UTF-8 characters
+        unsafe { std::str::from_utf8_unchecked(&self.record[i]) }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &'r str> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+}
+
+pub struct Converter<'a> {
+    spec: &'static SourceSpec,
+    cfg: &'a SourceCfg,
+    positions: Vec<Option<usize>>,
+    header_len: usize,
+    ts: TsParser,
+    ignore_actions: &'a [String],
+    /// The pipeline's layer ids: an override naming another layer is rejected (SPEC §4).
+    layer_ids: &'a [String],
+    /// Each column's `values:` mapping, looked up once (not by name for every value).
+    maps: Vec<Option<&'a indexmap::IndexMap<String, String>>>,
+    /// The action column, if the source has one.
+    action: Option<usize>,
+}
+
+impl<'a> Converter<'a> {
+    pub fn new(
+        spec: &'static SourceSpec,
+        cfg: &'a SourceCfg,
+        (positions, header_len): (Vec<Option<usize>>, usize),
+        ts: TsParser,
+        ignore_actions: &'a [String],
+        layer_ids: &'a [String],
+    ) -> Converter<'a> {
+        Converter {
+            spec,
+            cfg,
+            positions,
+            header_len,
+            ts,
+            ignore_actions,
+            layer_ids,
+            maps: spec.cols.iter().map(|c| cfg.values.get(c.name)).collect(),
+            action: spec.cols.iter().position(|c| c.kind == Kind::Action),
+        }
+    }
+
     /// Convert one record straight into packed bytes (values borrowed from the record
     /// or the mapping: nothing allocated per value); `privacy` drops and hashes its
     /// columns on the way. `buf` is scratch space reused from row to row.
-    pub fn convert(
-        &self,
-        record: &csv::StringRecord,
-        privacy: Option<&crate::privacy::Privacy>,
-        buf: &mut Vec<u8>,
-    ) -> Outcome {
+    pub fn convert(&self, record: &Fields, privacy: Option<&crate::privacy::Privacy>, buf: &mut Vec<u8>) -> Outcome {
         if record.len() != self.header_len {
             let what = if record.len() < self.header_len {
                 "too few"
@@ -122,9 +187,9 @@ impl Converter<'_> {
             });
         }
         // an ignored action wins over other defects: the row is not wanted at all
-        if let Some(i) = self.spec.cols.iter().position(|c| c.kind == Kind::Action) {
+        if let Some(i) = self.action {
             if let Some(pos) = self.positions[i] {
-                let label = &record[pos];
+                let label = record.get(pos);
                 if self.ignore_actions.iter().any(|a| a == label) {
                     return Outcome::Ignored;
                 }
@@ -132,9 +197,9 @@ impl Converter<'_> {
         }
         buf.clear();
         for (i, col) in self.spec.cols.iter().enumerate() {
-            let raw = self.positions[i].map(|p| &record[p]).unwrap_or("");
+            let raw = self.positions[i].map(|p| record.get(p)).unwrap_or("");
             match self
-                .value(col.name, col.kind, col.required, raw)
+                .value(i, col.kind, col.required, raw)
                 .and_then(|v| self.known_layer(col.name, v))
             {
                 Ok(v) => match privacy.map(|p| p.treat(col.name, v)) {
@@ -180,12 +245,14 @@ impl Converter<'_> {
 
     fn value<'s>(
         &'s self,
-        name: &str,
+        col: usize,
         kind: Kind,
         required: bool,
         raw: &'s str,
     ) -> Result<ValRef<'s>, (RejectKind, String)> {
-        let mapped = self.cfg.values.get(name).and_then(|m| m.get(raw)).map(String::as_str);
+        let name = self.spec.cols[col].name;
+        let map = self.maps[col];
+        let mapped = map.and_then(|m| m.get(raw)).map(String::as_str);
         if raw.trim().is_empty() && mapped.is_none() {
             if required {
                 return Err((RejectKind::EmptyRequired, format!("empty required field '{name}'")));
@@ -200,12 +267,7 @@ impl Converter<'_> {
             Kind::Action => match mapped {
                 Some(v) => Ok(ValRef::Str(v)),
                 None => {
-                    let known_value = self
-                        .cfg
-                        .values
-                        .get(name)
-                        .map(|m| m.values().any(|v| v == raw))
-                        .unwrap_or(true);
+                    let known_value = map.map(|m| m.values().any(|v| v == raw)).unwrap_or(true);
                     if known_value {
                         Ok(ValRef::Str(raw))
                     } else {

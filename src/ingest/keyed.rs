@@ -36,7 +36,7 @@ pub fn key_hash(spec: &SourceSpec, row: &[u8]) -> u64 {
 }
 
 /// Whether two rows have the same key.
-fn same_key(spec: &SourceSpec, a: &[u8], b: &[u8]) -> bool {
+pub(super) fn same_key(spec: &SourceSpec, a: &[u8], b: &[u8]) -> bool {
     spec.key
         .iter()
         .map(|name| spec.index(name))

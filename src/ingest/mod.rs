@@ -7,6 +7,7 @@ pub mod event_keys;
 mod keyed;
 mod prepare;
 pub mod privacy;
+mod settle;
 pub mod sources;
 pub mod timestamps;
 use crate::error::{ErrorKind, KocError};
@@ -14,10 +15,11 @@ use crate::program::Program;
 use crate::store::{write_atomic, Counts, FileRecord, Store};
 use crate::table::{self, SourceSpec};
 use anyhow::Result;
-use classify::{classify, Working};
+use classify::{classify, Tally, Working};
 use commit::commit;
 use prepare::{prepare, PrepareCtx, Prepared, PreparedKind};
 use rayon::prelude::*;
+use settle::Settler;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -99,6 +101,8 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
     let mut working: Vec<Working> = Vec::new();
     let mut stat_updates: Vec<(String, String, crate::store::FileStat)> = Vec::new();
     let mut timer = crate::compute::Timer::new();
+    // the sha256 of every file this ingest records (a copy of one is skipped)
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     // (source, contest_id) → rows naming a contest the pipeline does not have
     let mut contest_ids: BTreeMap<(&'static str, String), u64> = BTreeMap::new();
     let layer_ids: Vec<String> = loaded
@@ -124,6 +128,19 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
             layer_ids: &layer_ids,
             manifest: &manifest,
         };
+        let mut settler = (spec.name == table::ACTIVITY.name).then(|| Settler::new(spec));
+        let mut emits: Vec<Emit> = Vec::new();
+        let bar = match settler {
+            Some(_) => {
+                let bytes = files
+                    .iter()
+                    .filter_map(|f| std::fs::metadata(f).ok())
+                    .map(|m| m.len())
+                    .sum();
+                crate::progress::bar(progress, bytes, spec.name)
+            }
+            None => None,
+        };
         // files are read, decoded and converted on all cores, a few at a time, while the
         // ones before them are classified: one after the other, in order, since each
         // file counts against the store as the ones before left it. The channel holds
@@ -143,25 +160,25 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
             });
             for p in prepared {
                 let Prepared { rel, sha, stat, kind } = p?;
-                let kind = if new_records.iter().any(|r| r.sha256 == sha) {
-                    PreparedKind::Known
-                } else {
-                    kind
-                };
+                let kind = if seen.contains(&sha) { PreparedKind::Known } else { kind };
                 let (encoding, rows) = match kind {
                     PreparedKind::Known => {
                         // a record from before sizes and times were kept learns them now
                         if let Some(s) = stat {
                             stat_updates.push((rel.clone(), sha.clone(), s));
                         }
-                        report.files.push(FileOutcome {
-                            path: rel,
-                            source: spec.name.into(),
-                            status: FileStatus::Skipped,
-                            sha256: sha,
-                            counts: Counts::default(),
-                            reject_reasons: BTreeMap::new(),
-                            rejects_file: None,
+                        emits.push(Emit {
+                            outcome: FileOutcome {
+                                path: rel,
+                                source: spec.name.into(),
+                                status: FileStatus::Skipped,
+                                sha256: sha,
+                                counts: Counts::default(),
+                                reject_reasons: BTreeMap::new(),
+                                rejects_file: None,
+                            },
+                            record: None,
+                            settled: None,
                         });
                         continue;
                     }
@@ -170,26 +187,30 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
                             "empty_file",
                             format!("{rel}: the file is empty (no header, no rows): counted as 0 rows"),
                         );
-                        new_records.push(FileRecord {
-                            path: rel.clone(),
-                            source: spec.name.into(),
-                            sha256: sha.clone(),
-                            encoding: encoding.into(),
-                            counts: Counts::default(),
-                            reject_reasons: BTreeMap::new(),
-                            rejects_file: None,
-                            ingested_at: Some(now.clone()),
-                            batch,
-                            stat,
-                        });
-                        report.files.push(FileOutcome {
-                            path: rel,
-                            source: spec.name.into(),
-                            status: FileStatus::Empty,
-                            sha256: sha,
-                            counts: Counts::default(),
-                            reject_reasons: BTreeMap::new(),
-                            rejects_file: None,
+                        seen.insert(sha.clone());
+                        emits.push(Emit {
+                            record: Some(FileRecord {
+                                path: rel.clone(),
+                                source: spec.name.into(),
+                                sha256: sha.clone(),
+                                encoding: encoding.into(),
+                                counts: Counts::default(),
+                                reject_reasons: BTreeMap::new(),
+                                rejects_file: None,
+                                ingested_at: Some(now.clone()),
+                                batch,
+                                stat,
+                            }),
+                            outcome: FileOutcome {
+                                path: rel,
+                                source: spec.name.into(),
+                                status: FileStatus::Empty,
+                                sha256: sha,
+                                counts: Counts::default(),
+                                reject_reasons: BTreeMap::new(),
+                                rejects_file: None,
+                            },
+                            settled: None,
                         });
                         continue;
                     }
@@ -199,11 +220,43 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
                     w = Some(Working::new(store, &manifest, spec)?);
                 }
                 let work = w.as_mut().expect("working set");
-                let outcome = classify(spec, rows, work, store, &rel, progress)?;
-                let gated = outcome.counts.rows > 0
-                    && outcome.counts.rejected as f64 / outcome.counts.rows as f64
-                        > loaded.pipeline.ingest.max_reject_ratio;
-                let rejects_file = if outcome.rejects.is_empty() {
+                let max_ratio = loaded.pipeline.ingest.max_reject_ratio;
+                // the activity rows are gathered and counted all at once (settle.rs);
+                // the other sources are counted here, file by file
+                let (counts, reasons, rejects, gated, settled) = if let Some(settler) = settler.as_mut() {
+                    let f = settler.start_file(rows.len())?;
+                    let mut tally = Tally::new(spec, &rel)?;
+                    for row in rows {
+                        if let Some((hash, month, packed)) = tally.note(row)? {
+                            settler.push(hash, month, packed);
+                        }
+                    }
+                    let gated = tally.gated(max_ratio);
+                    settler.set_gated(f, gated);
+                    if let Some(b) = &bar {
+                        b.inc(stat.map(|s| s.size).unwrap_or(0));
+                    }
+                    let counts = tally.counts.clone();
+                    let reasons = std::mem::take(&mut tally.reasons);
+                    (counts, reasons, tally.rejects()?, gated, Some(f))
+                } else {
+                    let outcome = classify(spec, rows, work, store, &rel, progress)?;
+                    let gated = outcome.counts.rows > 0
+                        && outcome.counts.rejected as f64 / outcome.counts.rows as f64 > max_ratio;
+                    if gated {
+                        work.rows.undo(outcome.log);
+                    } else {
+                        // the file's changes stand (they are in the working set already)
+                        if [table::CONTEST_ENTRIES.name, table::JUDGE_SCORES.name].contains(&spec.name) {
+                            let rows = work.rows.touched(&outcome.log);
+                            unknown_contests(spec, &rows, &loaded.pipeline, &mut contest_ids);
+                        }
+                        work.touched_months.extend(outcome.months);
+                        work.changed |= !outcome.log.is_empty();
+                    }
+                    (outcome.counts, outcome.reasons, outcome.rejects, gated, None)
+                };
+                let rejects_file = if rejects.is_empty() {
                     None
                 } else {
                     let stem = Path::new(&rel)
@@ -213,48 +266,72 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
                     // a file name holds at most 255 bytes: a long export name is cut
                     let stem = cut_at_char(&stem, 120);
                     let name = format!("rejects/{stem}-{}.csv", &sha[..8]);
-                    write_atomic(&store.dir.join(&name), &outcome.rejects)?;
+                    write_atomic(&store.dir.join(&name), &rejects)?;
                     Some(name)
                 };
-                let status = if gated {
-                    report.gated.push(rel.clone());
-                    work.rows.undo(outcome.log);
-                    FileStatus::Gated
-                } else {
-                    // the file's changes stand (they are in the working set already)
-                    if [table::CONTEST_ENTRIES.name, table::JUDGE_SCORES.name].contains(&spec.name) {
-                        let rows = work.rows.touched(&outcome.log);
-                        unknown_contests(spec, &rows, &loaded.pipeline, &mut contest_ids);
-                    }
-                    work.touched_months.extend(outcome.months);
-                    work.changed |= !outcome.log.is_empty();
-                    new_records.push(FileRecord {
+                let record = (!gated).then(|| {
+                    seen.insert(sha.clone());
+                    FileRecord {
                         path: rel.clone(),
                         source: spec.name.into(),
                         sha256: sha.clone(),
                         encoding: encoding.into(),
-                        counts: outcome.counts.clone(),
-                        reject_reasons: outcome.reasons.clone(),
+                        counts: counts.clone(),
+                        reject_reasons: reasons.clone(),
                         rejects_file: rejects_file.clone(),
                         ingested_at: Some(now.clone()),
                         batch,
                         stat,
-                    });
-                    FileStatus::Ingested
-                };
-                report.totals.add(&outcome.counts);
-                report.files.push(FileOutcome {
-                    path: rel,
-                    source: spec.name.into(),
-                    status,
-                    sha256: sha,
-                    counts: outcome.counts,
-                    reject_reasons: outcome.reasons,
-                    rejects_file,
+                    }
+                });
+                emits.push(Emit {
+                    outcome: FileOutcome {
+                        path: rel,
+                        source: spec.name.into(),
+                        status: if gated { FileStatus::Gated } else { FileStatus::Ingested },
+                        sha256: sha,
+                        counts,
+                        reject_reasons: reasons,
+                        rejects_file,
+                    },
+                    record,
+                    settled,
                 });
             }
             Ok(())
         })?;
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        if let (Some(settler), Some(work)) = (settler, w.as_mut()) {
+            // the stored months a key of the ingest may be in come first, then the files
+            timer.lap("ingest: activity files read");
+            let months = work.months_to_read(settler.hashes());
+            let stored = work.read_months(store, &months)?;
+            let settled = settler.settle(stored)?;
+            for e in &mut emits {
+                let Some(f) = e.settled else { continue };
+                let found = &settled.counts[f];
+                for counts in std::iter::once(&mut e.outcome.counts).chain(e.record.as_mut().map(|r| &mut r.counts)) {
+                    counts.inserted = found.inserted;
+                    counts.updated = found.updated;
+                    counts.unchanged = found.unchanged;
+                }
+                if e.record.is_some() {
+                    work.touched_months.extend(settled.months[f].iter().copied());
+                    work.changed |= found.inserted + found.updated + found.unchanged > 0;
+                }
+            }
+            work.settled = Some(settled.rows);
+        }
+        for e in emits {
+            if e.outcome.status == FileStatus::Gated {
+                report.gated.push(e.outcome.path.clone());
+            }
+            report.totals.add(&e.outcome.counts);
+            report.files.push(e.outcome);
+            new_records.extend(e.record);
+        }
         if let Some(w) = w {
             working.push(w);
         }
@@ -323,6 +400,16 @@ fn unknown_contests(
             *out.entry((spec.name, id.to_string())).or_insert(0) += 1;
         }
     }
+}
+
+/// One file's outcome, held until its source is counted (activity's counts come
+/// from the settle after its last file), so files are reported in order.
+struct Emit {
+    outcome: FileOutcome,
+    /// The manifest's record (none for a skipped or gated file).
+    record: Option<FileRecord>,
+    /// The file's number in the settle.
+    settled: Option<usize>,
 }
 
 /// A path as the pipeline names it: relative to the pipeline's folder when inside it.

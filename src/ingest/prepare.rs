@@ -3,7 +3,7 @@
 //! files run in parallel.
 use super::relative;
 use crate::config::Loaded;
-use crate::convert::{Converter, Defect, Outcome};
+use crate::convert::{Converter, Defect, Fields, Outcome};
 use crate::sources;
 use crate::store::{sha256_hex, Manifest};
 use crate::table::{self, SourceSpec};
@@ -45,10 +45,21 @@ pub(super) enum PreparedKind {
 /// A data line of an export: its line number and what it became. Accepted rows are
 /// keyed and packed on the thread that converted them (allocated and freed there).
 pub(super) enum ParsedRow {
-    Unreadable { line: u64, reason: String },
+    Unreadable {
+        line: u64,
+        reason: String,
+    },
     Ignored,
-    Rejected { line: u64, defect: Defect },
-    Row { hash: u64, packed: table::Packed },
+    Rejected {
+        line: u64,
+        defect: Defect,
+    },
+    /// `month`: the activity month the row falls in (0 for other sources).
+    Row {
+        hash: u64,
+        month: u32,
+        packed: table::Packed,
+    },
 }
 
 /// Read, hash, decode and convert one file: pure work on the file alone, so files
@@ -89,23 +100,22 @@ pub(super) fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
             kind: PreparedKind::Empty { encoding },
         });
     }
-    let (positions, header_len) = export.map_header(ctx.spec, ctx.cfg)?;
-    let conv = Converter {
-        spec: ctx.spec,
-        cfg: ctx.cfg,
-        positions,
-        header_len,
-        ts: TsParser::new(ctx.cfg.timestamp_formats.as_ref(), ctx.tz),
-        ignore_actions: &ctx.loaded.pipeline.ingest.ignore_actions,
-        layer_ids: ctx.layer_ids,
-    };
+    let conv = Converter::new(
+        ctx.spec,
+        ctx.cfg,
+        export.map_header(ctx.spec, ctx.cfg)?,
+        TsParser::new(ctx.cfg.timestamp_formats.as_ref(), ctx.tz),
+        &ctx.loaded.pipeline.ingest.ignore_actions,
+        ctx.layer_ids,
+    );
+    let activity = ctx.spec.name == table::ACTIVITY.name;
     let mut rows = Vec::new();
     let mut rdr = export.reader();
-    let mut record = csv::StringRecord::new();
+    let mut record = csv::ByteRecord::new();
     let mut buf = Vec::with_capacity(256);
     loop {
         let line = rdr.position().line();
-        match rdr.read_record(&mut record) {
+        match rdr.read_byte_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
@@ -121,10 +131,33 @@ pub(super) fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
         if record.len() == 1 && record[0].is_empty() {
             continue; // a blank line is no row
         }
-        match conv.convert(&record, ctx.privacy, &mut buf) {
+        // a delimiter outside ASCII may cut a character: such a row is read checked
+        let checked;
+        let fields = match Fields::of(&export, &record) {
+            Some(f) => f,
+            None => match csv::StringRecord::from_byte_record(record.clone()) {
+                Ok(r) => {
+                    checked = r.into_byte_record();
+                    Fields::of_checked(&checked)
+                }
+                Err(e) => {
+                    rows.push(ParsedRow::Unreadable {
+                        line,
+                        reason: format!("unreadable row: {e}"),
+                    });
+                    continue;
+                }
+            },
+        };
+        match conv.convert(&fields, ctx.privacy, &mut buf) {
             Outcome::Row(packed) => {
                 rows.push(ParsedRow::Row {
                     hash: super::keyed::key_hash(ctx.spec, &packed),
+                    month: if activity {
+                        crate::store::month_of_packed(&packed)
+                    } else {
+                        0
+                    },
                     packed,
                 });
             }

@@ -24,7 +24,7 @@ impl TsParser {
     /// the years 1900–2200.
     pub fn parse(&self, s: &str) -> Option<Ts> {
         self.parse_any(s)
-            .filter(|ts| in_years(crate::fmt::date_of(crate::fmt::day_of_ts(*ts))))
+            .filter(|ts| YEARS.contains(&crate::fmt::civil_from_days(crate::fmt::day_of_ts(*ts)).0))
     }
 
     fn parse_any(&self, s: &str) -> Option<Ts> {
@@ -75,9 +75,13 @@ fn parse_ymd_hms(t: &str) -> Option<Ts> {
         b[r].iter()
             .try_fold(0u32, |acc, c| c.is_ascii_digit().then(|| acc * 10 + (c - b'0') as u32))
     };
-    let date = NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
-    let dt = date.and_hms_opt(num(11..13)?, num(14..16)?, num(17..19)?)?;
-    Some(ts_of(dt))
+    let (y, m, d) = (num(0..4)? as i32, num(5..7)?, num(8..10)?);
+    let (h, min, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    // the checks chrono's from_ymd_opt and and_hms_opt make, in integer arithmetic
+    if !(1..=12).contains(&m) || d == 0 || d > crate::fmt::days_in_month(y, m) || h > 23 || min > 59 || sec > 59 {
+        return None;
+    }
+    Some(crate::fmt::days_from_civil(y, m, d) as Ts * 86_400 + (h * 3600 + min * 60 + sec) as Ts)
 }
 
 /// `YYYY-MM-DD` or `YYYY/M/D`; impossible calendar dates are None.

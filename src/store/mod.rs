@@ -433,9 +433,8 @@ pub fn month_of_packed(row: &[u8]) -> u32 {
 }
 
 fn month_of_ts(ts: crate::fmt::Ts) -> u32 {
-    use chrono::Datelike;
-    let d = crate::fmt::date_of(day_of_ts(ts));
-    d.year() as u32 * 100 + d.month()
+    let (y, m, _) = crate::fmt::civil_from_days(day_of_ts(ts));
+    y as u32 * 100 + m
 }
 
 pub fn month_name(m: u32) -> String {

@@ -1,0 +1,299 @@
+//! Counting the activity source by sorting, not by a map (issue 12: the whole-history
+//! ingest). SPEC §4 counts each row against the store as the files before it left it:
+//! a row is inserted, updated or unchanged by the row with its key just before it
+//! (a stored row, or an earlier row of this ingest). That predecessor is the one
+//! before it when every row is sorted by (key hash, file, line), so the counts come
+//! from one parallel sort and a walk over runs of equal keys, on all cores, instead of
+//! twenty million inserts into one map on one thread.
+//!
+//! A gated file's rows are counted too (its table shows them) but change nothing:
+//! within a key, a gated file's rows count against the state before the file and
+//! against each other, and the state goes on as if the file had not been read.
+use super::keyed::{key_hash, same_key};
+use crate::store::{month_of_packed, Counts};
+use crate::table::{Packed, SourceSpec};
+use anyhow::Result;
+use rayon::prelude::*;
+use std::collections::BTreeSet;
+
+/// A row's place in the sort: its key's hash, then its rank (stored rows first, then
+/// the files' rows in file and line order), and its month.
+#[derive(Clone, Copy)]
+struct Entry {
+    hash: u64,
+    rank: u32,
+    month: u32,
+}
+
+/// One file's accepted rows: where they start (as ranks before the stored rows are
+/// counted in) and whether the reject gate holds the file back.
+struct FileSpan {
+    start: u32,
+    gated: bool,
+}
+
+/// The activity rows of an ingest, gathered file by file, then settled at once.
+pub(super) struct Settler {
+    spec: &'static SourceSpec,
+    rows: Vec<Packed>,
+    entries: Vec<Entry>,
+    files: Vec<FileSpan>,
+}
+
+/// What settling found: per file (in the order they were added) the three counts
+/// and the months its rows change, and the rows every key ends with.
+pub(super) struct Settled {
+    pub(super) counts: Vec<Counts>,
+    pub(super) months: Vec<BTreeSet<u32>>,
+    /// Each key's final row (stored or new), in no particular order.
+    pub(super) rows: Vec<Packed>,
+}
+
+/// The three counts of one file as the walk finds them.
+#[derive(Clone, Copy, Default)]
+struct Tri {
+    inserted: u64,
+    updated: u64,
+    unchanged: u64,
+}
+
+/// What one slice of the sorted entries found.
+struct Part {
+    counts: Vec<Tri>,
+    months: Vec<BTreeSet<u32>>,
+    finals: Vec<u32>,
+}
+
+impl Settler {
+    pub(super) fn new(spec: &'static SourceSpec) -> Settler {
+        Settler {
+            spec,
+            rows: Vec::new(),
+            entries: Vec::new(),
+            files: Vec::new(),
+        }
+    }
+
+    /// Start the next file (of at most `rows` rows); its rows follow with `push`.
+    pub(super) fn start_file(&mut self, rows: usize) -> Result<usize> {
+        u32::try_from(self.rows.len() + rows).map_err(|_| {
+            anyhow::anyhow!("more than 4 billion activity rows in one ingest: ingest the exports in parts")
+        })?;
+        self.files.push(FileSpan {
+            start: self.rows.len() as u32,
+            gated: false,
+        });
+        self.rows.reserve(rows);
+        self.entries.reserve(rows);
+        Ok(self.files.len() - 1)
+    }
+
+    /// Whether the reject gate holds file `f` back (known once its rows are read).
+    pub(super) fn set_gated(&mut self, f: usize, gated: bool) {
+        self.files[f].gated = gated;
+    }
+
+    pub(super) fn push(&mut self, hash: u64, month: u32, row: Packed) {
+        self.entries.push(Entry {
+            hash,
+            rank: self.rows.len() as u32,
+            month,
+        });
+        self.rows.push(row);
+    }
+
+    /// The key hashes of the rows gathered (to find the stored months they may be in).
+    pub(super) fn hashes(&self) -> impl ParallelIterator<Item = u64> + '_ {
+        self.entries.par_iter().map(|e| e.hash)
+    }
+
+    /// Count every file and settle every key, with `stored` (the rows of the stored
+    /// months a key of this ingest may be in) before all files.
+    pub(super) fn settle(self, stored: Vec<Packed>) -> Result<Settled> {
+        let Settler {
+            spec,
+            rows,
+            mut entries,
+            files,
+        } = self;
+        let s = u32::try_from(stored.len())
+            .ok()
+            .filter(|s| s.checked_add(rows.len() as u32).is_some())
+            .ok_or_else(|| {
+                anyhow::anyhow!("more than 4 billion activity rows in one ingest: ingest the exports in parts")
+            })?;
+        entries.par_iter_mut().for_each(|e| e.rank += s);
+        entries.extend(stored.iter().enumerate().map(|(i, r)| Entry {
+            hash: key_hash(spec, r),
+            rank: i as u32,
+            month: month_of_packed(r),
+        }));
+        entries.par_sort_unstable_by_key(|e| (e.hash, e.rank));
+
+        let walk = Walk {
+            spec,
+            stored: &stored,
+            rows: &rows,
+            starts: files.iter().map(|f| f.start + s).collect(),
+            gated: files.iter().map(|f| f.gated).collect(),
+        };
+        let parts: Vec<Part> = slices(&entries, rayon::current_num_threads() * 8)
+            .into_par_iter()
+            .map(|slice| walk.part(slice))
+            .collect();
+        drop(entries);
+
+        let mut counts = vec![Counts::default(); files.len()];
+        let mut months = vec![BTreeSet::new(); files.len()];
+        let mut keep = vec![false; stored.len() + rows.len()];
+        for part in parts {
+            for (f, t) in part.counts.iter().enumerate() {
+                counts[f].inserted += t.inserted;
+                counts[f].updated += t.updated;
+                counts[f].unchanged += t.unchanged;
+            }
+            for (f, m) in part.months.into_iter().enumerate() {
+                months[f].extend(m);
+            }
+            for rank in part.finals {
+                keep[rank as usize] = true;
+            }
+        }
+        let finals = stored
+            .into_iter()
+            .chain(rows)
+            .zip(keep)
+            .filter_map(|(row, keep)| keep.then_some(row))
+            .collect();
+        Ok(Settled {
+            counts,
+            months,
+            rows: finals,
+        })
+    }
+}
+
+/// Cut the sorted entries into about `n` slices, never inside a run of one hash.
+fn slices(entries: &[Entry], n: usize) -> Vec<&[Entry]> {
+    let size = entries.len().div_ceil(n.max(1)).max(1);
+    let mut out = Vec::new();
+    let mut from = 0;
+    while from < entries.len() {
+        let mut to = (from + size).min(entries.len());
+        while to < entries.len() && entries[to].hash == entries[to - 1].hash {
+            to += 1;
+        }
+        out.push(&entries[from..to]);
+        from = to;
+    }
+    out
+}
+
+/// What the walk over the sorted entries reads.
+struct Walk<'a> {
+    spec: &'static SourceSpec,
+    stored: &'a [Packed],
+    rows: &'a [Packed],
+    /// Each file's first rank (stored rows counted in).
+    starts: Vec<u32>,
+    gated: Vec<bool>,
+}
+
+impl Walk<'_> {
+    fn row(&self, rank: u32) -> &[u8] {
+        let s = self.stored.len();
+        match (rank as usize).checked_sub(s) {
+            Some(i) => &self.rows[i],
+            None => &self.stored[rank as usize],
+        }
+    }
+
+    /// The file of a new row; None for a stored row.
+    fn file(&self, rank: u32) -> Option<usize> {
+        (rank as usize >= self.stored.len()).then(|| self.starts.partition_point(|s| *s <= rank) - 1)
+    }
+
+    fn part(&self, slice: &[Entry]) -> Part {
+        let mut part = Part {
+            counts: vec![Tri::default(); self.starts.len()],
+            months: vec![BTreeSet::new(); self.starts.len()],
+            finals: Vec::with_capacity(slice.len()),
+        };
+        let mut from = 0;
+        while from < slice.len() {
+            let mut to = from + 1;
+            while to < slice.len() && slice[to].hash == slice[from].hash {
+                to += 1;
+            }
+            let run = &slice[from..to];
+            if run.len() == 1 || self.one_key(run) {
+                self.key(run.iter().copied(), &mut part);
+            } else {
+                // two keys with one hash (practically never): each key on its own
+                let mut done = vec![false; run.len()];
+                for i in 0..run.len() {
+                    if done[i] {
+                        continue;
+                    }
+                    let first = self.row(run[i].rank);
+                    let mut same = Vec::new();
+                    for j in i..run.len() {
+                        if !done[j] && same_key(self.spec, first, self.row(run[j].rank)) {
+                            done[j] = true;
+                            same.push(run[j]);
+                        }
+                    }
+                    self.key(same.into_iter(), &mut part);
+                }
+            }
+            from = to;
+        }
+        part
+    }
+
+    fn one_key(&self, run: &[Entry]) -> bool {
+        let first = self.row(run[0].rank);
+        run[1..].iter().all(|e| same_key(self.spec, first, self.row(e.rank)))
+    }
+
+    /// Count the rows of one key in rank order and keep the row it ends with.
+    fn key(&self, rows: impl Iterator<Item = Entry>, part: &mut Part) {
+        let mut rows = rows.peekable();
+        let mut current: Option<Entry> = None;
+        while let Some(e) = rows.next() {
+            let Some(f) = self.file(e.rank) else {
+                // a stored row (a key is stored once; the first stays, as when read)
+                current = current.or(Some(e));
+                continue;
+            };
+            if self.gated[f] {
+                // counted against the state before the file and its own earlier rows
+                let mut state = current;
+                let mut next = Some(e);
+                while let Some(e) = next {
+                    self.count(&mut part.counts[f], state, e);
+                    state = Some(e);
+                    next = rows.next_if(|n| self.file(n.rank) == Some(f));
+                }
+                continue;
+            }
+            self.count(&mut part.counts[f], current, e);
+            if let Some(old) = current {
+                part.months[f].insert(old.month);
+            }
+            part.months[f].insert(e.month);
+            current = Some(e);
+        }
+        if let Some(last) = current {
+            part.finals.push(last.rank);
+        }
+    }
+
+    fn count(&self, tri: &mut Tri, before: Option<Entry>, now: Entry) {
+        match before {
+            None => tri.inserted += 1,
+            Some(b) if self.row(b.rank) == self.row(now.rank) => tri.unchanged += 1,
+            Some(_) => tri.updated += 1,
+        }
+    }
+}
