@@ -297,3 +297,96 @@ impl Walk<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::{pack, Val, ACTIVITY};
+
+    /// Event `id` with `likes`, in January 2025 (month 202501) or, for a stored row,
+    /// February.
+    fn event(id: &str, likes: i64, feb: bool) -> Packed {
+        let mut row = vec![Val::Null; ACTIVITY.cols.len()];
+        row[0] = Val::Str(id.into());
+        row[ACTIVITY.index("occurred_at")] = Val::Ts(if feb { 1_738_540_800 } else { 1_735_800_000 });
+        row[ACTIVITY.index("likes")] = Val::Int(likes);
+        pack(&row)
+    }
+
+    /// Three files against one stored row, worked out by hand; `hash` gives each new
+    /// row its key's hash.
+    fn three_files(hash: impl Fn(&Packed) -> u64) -> (Vec<(u64, u64, u64)>, Vec<BTreeSet<u32>>, Vec<Packed>) {
+        let mut s = Settler::new(&ACTIVITY);
+        let files: [(bool, Vec<Packed>); 3] = [
+            // inserted a, b; s updated (the stored s is February's); a again, unchanged
+            (
+                false,
+                vec![
+                    event("a", 1, false),
+                    event("b", 1, false),
+                    event("s", 1, false),
+                    event("a", 1, false),
+                ],
+            ),
+            // gated: a updated, c inserted then updated, s updated — and all undone
+            (
+                true,
+                vec![
+                    event("a", 2, false),
+                    event("c", 1, false),
+                    event("c", 2, false),
+                    event("s", 2, false),
+                ],
+            ),
+            // a updated against file 0's a, c inserted (the gated c never stood), b unchanged
+            (
+                false,
+                vec![event("a", 3, false), event("c", 1, false), event("b", 1, false)],
+            ),
+        ];
+        for (gated, rows) in files {
+            let f = s.start_file(rows.len()).unwrap();
+            for r in rows {
+                s.push(hash(&r), 202501, r);
+            }
+            s.set_gated(f, gated);
+        }
+        let stored = vec![event("s", 1, true)];
+        let settled = s.settle(stored).unwrap();
+        let counts = settled
+            .counts
+            .iter()
+            .map(|c| (c.inserted, c.updated, c.unchanged))
+            .collect();
+        let mut rows = settled.rows;
+        rows.sort();
+        (counts, settled.months, rows)
+    }
+
+    #[test]
+    fn files_count_against_the_rows_before_them_and_a_gated_file_changes_nothing() {
+        let (counts, months, rows) = three_files(|r| key_hash(&ACTIVITY, r));
+        assert_eq!(counts, vec![(2, 1, 1), (1, 3, 0), (1, 1, 1)]);
+        // file 0 replaced the stored s (February) with a January row
+        assert_eq!(months[0], BTreeSet::from([202501, 202502]));
+        assert_eq!(months[2], BTreeSet::from([202501]));
+        let mut want = vec![
+            event("a", 3, false),
+            event("b", 1, false),
+            event("c", 1, false),
+            event("s", 1, false),
+        ];
+        want.sort();
+        assert_eq!(rows, want);
+    }
+
+    #[test]
+    fn keys_that_share_a_hash_are_counted_apart() {
+        let real = three_files(|r| key_hash(&ACTIVITY, r));
+        // a, b and c under one hash (s keeps its own: settle hashes the stored row)
+        let s = key_hash(&ACTIVITY, &event("s", 0, false));
+        let collided = three_files(|r| if key_hash(&ACTIVITY, r) == s { s } else { 7 });
+        assert_eq!(real.0, collided.0);
+        assert_eq!(real.2, collided.2);
+    }
+}
