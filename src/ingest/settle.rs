@@ -313,9 +313,12 @@ mod tests {
         pack(&row)
     }
 
+    /// (inserted, updated, unchanged) per file, months per file, the final rows sorted.
+    type Found = (Vec<(u64, u64, u64)>, Vec<BTreeSet<u32>>, Vec<Packed>);
+
     /// Three files against one stored row, worked out by hand; `hash` gives each new
     /// row its key's hash.
-    fn three_files(hash: impl Fn(&Packed) -> u64) -> (Vec<(u64, u64, u64)>, Vec<BTreeSet<u32>>, Vec<Packed>) {
+    fn three_files(hash: impl Fn(&Packed) -> u64) -> Found {
         let mut s = Settler::new(&ACTIVITY);
         let files: [(bool, Vec<Packed>); 3] = [
             // inserted a, b; s updated (the stored s is February's); a again, unchanged
