@@ -14,8 +14,9 @@ pub(super) struct Working {
     pub(super) rows: Keyed,
     pub(super) touched_months: BTreeSet<u32>,
     pub(super) changed: bool,
-    /// Activity: every key's final row, settled by sorting (`rows` is then empty).
-    pub(super) settled: Option<Vec<table::Packed>>,
+    /// Activity: every key's final row and its month, settled by sorting (`rows` is
+    /// then empty).
+    pub(super) settled: Option<Vec<(u32, table::Packed)>>,
     /// Activity only: months are read from the store when a key of theirs is needed,
     /// so one more day of events reads the key index and the month or two it touches.
     pub(super) lazy: Option<LazyMonths>,

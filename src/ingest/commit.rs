@@ -52,12 +52,16 @@ pub(super) fn commit(
             // and each month's rows are freed once it is written)
             let mut by_month: BTreeMap<u32, Vec<table::Packed>> =
                 w.touched_months.iter().map(|m| (*m, Vec::new())).collect();
-            let rows: Box<dyn Iterator<Item = table::Packed>> = match w.settled.take() {
+            let rows: Box<dyn Iterator<Item = (u32, table::Packed)>> = match w.settled.take() {
                 Some(settled) => Box::new(settled.into_iter()),
-                None => Box::new(std::mem::replace(&mut w.rows, Keyed::new(w.spec)).into_values()),
+                None => Box::new(
+                    std::mem::replace(&mut w.rows, Keyed::new(w.spec))
+                        .into_values()
+                        .map(|r| (month_of_packed(&r), r)),
+                ),
             };
-            for r in rows {
-                if let Some(rows) = by_month.get_mut(&month_of_packed(&r)) {
+            for (m, r) in rows {
+                if let Some(rows) = by_month.get_mut(&m) {
                     rows.push(r);
                 }
             }
@@ -70,25 +74,66 @@ pub(super) fn commit(
             } else {
                 Some(known_members(store, manifest, members.as_ref())?)
             };
-            // one month at a time (each on all cores inside): two months at once held
-            // twice the frames, which at 20 M events took the peak from 3.3 to 6 GB
-            let written: Vec<(u32, Option<MonthWritten>)> = {
-                by_month
-                    .into_iter()
-                    .map(|(m, rows)| {
-                        Ok((
+            // a month's frame is built while the one before it is encoded and written
+            // (two stages on all cores each); never more than two months' frames, since
+            // holding every month at once took the 20 M peak from 3.3 to 6 GB
+            let written: Vec<(u32, Option<MonthWritten>)> = std::thread::scope(|scope| -> Result<_> {
+                let (tx, frames) = std::sync::mpsc::sync_channel::<(u32, MonthFrame)>(0);
+                let writer = scope.spawn(move || -> Result<Vec<(u32, MonthWritten)>> {
+                    let mut done = Vec::new();
+                    for (m, mut month) in frames {
+                        let partition =
+                            store.write_frame(&format!("events/month={}", month_name(m)), "part", &mut month.df)?;
+                        drop(month.df);
+                        crate::store::release_freed_memory();
+                        done.push((
                             m,
-                            match (unread.get(&m), rows.is_empty()) {
-                                (Some(stored), _) => {
-                                    Some(add_to_month(store, w.spec, m, stored, rows, known.as_ref())?)
-                                }
-                                (None, false) => Some(write_month(store, w.spec, m, rows, known.as_ref())?),
-                                (None, true) => None,
+                            MonthWritten {
+                                partition,
+                                keys: month.keys,
+                                unknown: month.unknown,
                             },
-                        ))
-                    })
-                    .collect::<Result<_>>()?
-            };
+                        ));
+                    }
+                    Ok(done)
+                });
+                let mut emptied = Vec::new();
+                let mut failed = None;
+                for (m, rows) in by_month {
+                    let frame = match (unread.get(&m), rows.is_empty()) {
+                        (Some(stored), _) => add_to_month(store, w.spec, m, stored, rows, known.as_ref()),
+                        (None, false) => month_frame(store, w.spec, m, rows, known.as_ref()),
+                        (None, true) => {
+                            emptied.push(m);
+                            continue;
+                        }
+                    };
+                    match frame {
+                        // a send fails only when the writer stopped on an error (below)
+                        Ok(frame) => {
+                            if tx.send((m, frame)).is_err() {
+                                break;
+                            }
+                        }
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
+                }
+                drop(tx);
+                let done = writer
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("the partition writer panicked"))??;
+                if let Some(e) = failed {
+                    return Err(e);
+                }
+                let mut written: Vec<(u32, Option<MonthWritten>)> =
+                    done.into_iter().map(|(m, w)| (m, Some(w))).collect();
+                written.extend(emptied.into_iter().map(|m| (m, None)));
+                written.sort_by_key(|(m, _)| *m);
+                Ok(written)
+            })?;
             let mut key_files: Vec<(String, String)> = Vec::new();
             let mut removed: Vec<String> = Vec::new();
             for (m, done) in written {
@@ -166,15 +211,23 @@ struct MonthWritten {
     unknown: Option<u64>,
 }
 
-/// Sort one month's rows (by time, then event_id: ids are unique), write its partition
-/// and its key file, and count its events of members `known` does not have.
-fn write_month(
+/// A month's partition to write: its frame (sorted as partitions are), its key file
+/// (written), its events of members the members source does not have.
+struct MonthFrame {
+    df: polars::prelude::DataFrame,
+    keys: String,
+    unknown: Option<u64>,
+}
+
+/// Sort one month's rows (by time, then event_id: ids are unique) into a frame, write
+/// its key file, and count its events of members `known` does not have.
+fn month_frame(
     store: &Store,
     spec: &'static table::SourceSpec,
     month: u32,
     rows: Vec<table::Packed>,
     known: Option<&std::collections::HashSet<String>>,
-) -> Result<MonthWritten> {
+) -> Result<MonthFrame> {
     use table::{packed_ref, ValRef};
     fn text(r: &[u8], i: usize) -> &str {
         match packed_ref(r, i) {
@@ -194,13 +247,13 @@ fn write_month(
         order.par_sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
     }
     let sorted: Vec<&[u8]> = order.iter().map(|o| o.2).collect();
-    let name = month_name(month);
-    let partition = store.write_packed(&format!("events/month={name}"), "part", spec, &sorted)?;
-    let hashes = order.iter().map(|o| crate::event_keys::key_hash(o.1)).collect();
-    let keys = crate::event_keys::write_month(store, &name, hashes)?;
+    let df = crate::store::packed_frame(spec, &sorted)?;
+    use rayon::prelude::*;
+    let hashes = order.par_iter().map(|o| crate::event_keys::key_hash(o.1)).collect();
+    let keys = crate::event_keys::write_month(store, &month_name(month), hashes)?;
     let unknown = known.map(|known| {
         sorted
-            .iter()
+            .par_iter()
             .filter(|r| matches!(packed_ref(r, 1), ValRef::Str(id) if !known.contains(id)))
             .count() as u64
     });
@@ -208,14 +261,10 @@ fn write_month(
     drop(order);
     drop(rows);
     crate::store::release_freed_memory();
-    Ok(MonthWritten {
-        partition,
-        keys,
-        unknown,
-    })
+    Ok(MonthFrame { df, keys, unknown })
 }
 
-/// `write_month` for a month whose stored rows all stay: the stored partition and the
+/// `month_frame` for a month whose stored rows all stay: the stored partition and the
 /// new rows as one frame, sorted as a partition is (one more day reads and writes its
 /// month as columns, never as millions of packed rows).
 fn add_to_month(
@@ -225,17 +274,15 @@ fn add_to_month(
     stored: &str,
     rows: Vec<table::Packed>,
     known: Option<&std::collections::HashSet<String>>,
-) -> Result<MonthWritten> {
-    let name = month_name(month);
-    let mut df = store.add_sorted(spec, stored, &rows)?;
+) -> Result<MonthFrame> {
+    let df = store.add_sorted(spec, stored, &rows)?;
     drop(rows);
-    let partition = store.write_frame(&format!("events/month={name}"), "part", &mut df)?;
     let ids = df.column("event_id")?.str()?;
     let hashes = ids
         .iter()
         .map(|id| crate::event_keys::key_hash(id.unwrap_or("")))
         .collect();
-    let keys = crate::event_keys::write_month(store, &name, hashes)?;
+    let keys = crate::event_keys::write_month(store, &month_name(month), hashes)?;
     let unknown = match known {
         Some(known) => Some(
             df.column("member_id")?
@@ -246,11 +293,7 @@ fn add_to_month(
         ),
         None => None,
     };
-    Ok(MonthWritten {
-        partition,
-        keys,
-        unknown,
-    })
+    Ok(MonthFrame { df, keys, unknown })
 }
 
 /// The member ids of the members source: as ingested now, or as stored.

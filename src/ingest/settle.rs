@@ -45,8 +45,8 @@ pub(super) struct Settler {
 pub(super) struct Settled {
     pub(super) counts: Vec<Counts>,
     pub(super) months: Vec<BTreeSet<u32>>,
-    /// Each key's final row (stored or new), in no particular order.
-    pub(super) rows: Vec<Packed>,
+    /// Each key's final row (stored or new) with its month, in no particular order.
+    pub(super) rows: Vec<(u32, Packed)>,
 }
 
 /// The three counts of one file as the walk finds them.
@@ -61,7 +61,8 @@ struct Tri {
 struct Part {
     counts: Vec<Tri>,
     months: Vec<BTreeSet<u32>>,
-    finals: Vec<u32>,
+    /// The rank and month of each key's final row.
+    finals: Vec<(u32, u32)>,
 }
 
 impl Settler {
@@ -145,7 +146,8 @@ impl Settler {
 
         let mut counts = vec![Counts::default(); files.len()];
         let mut months = vec![BTreeSet::new(); files.len()];
-        let mut keep = vec![false; stored.len() + rows.len()];
+        // the month of each row that stays (0: the row does not; no month is 0)
+        let mut keep = vec![0u32; stored.len() + rows.len()];
         for part in parts {
             for (f, t) in part.counts.iter().enumerate() {
                 counts[f].inserted += t.inserted;
@@ -155,15 +157,15 @@ impl Settler {
             for (f, m) in part.months.into_iter().enumerate() {
                 months[f].extend(m);
             }
-            for rank in part.finals {
-                keep[rank as usize] = true;
+            for (rank, month) in part.finals {
+                keep[rank as usize] = month;
             }
         }
         let finals = stored
             .into_iter()
             .chain(rows)
             .zip(keep)
-            .filter_map(|(row, keep)| keep.then_some(row))
+            .filter_map(|(row, month)| (month != 0).then_some((month, row)))
             .collect();
         Ok(Settled {
             counts,
@@ -285,7 +287,7 @@ impl Walk<'_> {
             current = Some(e);
         }
         if let Some(last) = current {
-            part.finals.push(last.rank);
+            part.finals.push((last.rank, last.month));
         }
     }
 
@@ -361,7 +363,8 @@ mod tests {
             .iter()
             .map(|c| (c.inserted, c.updated, c.unchanged))
             .collect();
-        let mut rows = settled.rows;
+        assert!(settled.rows.iter().all(|(m, r)| *m == month_of_packed(r)));
+        let mut rows: Vec<Packed> = settled.rows.into_iter().map(|(_, r)| r).collect();
         rows.sort();
         (counts, settled.months, rows)
     }

@@ -328,24 +328,7 @@ impl Store {
     /// Write rows (packed, as ingest holds them) as a new content-named Parquet file;
     /// returns its store-relative path.
     pub fn write_packed(&self, rel_dir: &str, stem: &str, spec: &SourceSpec, rows: &[&[u8]]) -> Result<String> {
-        // built in pieces of a fixed size on all cores (fixed, so the file's bytes do
-        // not depend on the number of threads)
-        use rayon::prelude::*;
-        const PIECE: usize = 1 << 18;
-        let pieces: Vec<DataFrame> = rows
-            .par_chunks(PIECE)
-            .map(|piece| packed_to_frame(spec, piece))
-            .collect::<Result<_>>()?;
-        let mut pieces = pieces.into_iter();
-        let mut df = match pieces.next() {
-            Some(first) => first,
-            None => packed_to_frame(spec, &[])?,
-        };
-        for piece in pieces {
-            df.vstack_mut_owned(piece)?;
-        }
-
-        self.write_frame(rel_dir, stem, &mut df)
+        self.write_frame(rel_dir, stem, &mut packed_frame(spec, rows)?)
     }
 
     /// A stored event partition with `rows` added, sorted as partitions are (by
@@ -428,6 +411,26 @@ pub fn month_of(row: &Row) -> u32 {
 }
 
 /// The month partition of a packed event row.
+/// Packed rows as a frame, built in pieces of a fixed size on all cores (fixed, so
+/// the frame does not depend on the number of threads).
+pub fn packed_frame(spec: &SourceSpec, rows: &[&[u8]]) -> Result<DataFrame> {
+    use rayon::prelude::*;
+    const PIECE: usize = 1 << 18;
+    let pieces: Vec<DataFrame> = rows
+        .par_chunks(PIECE)
+        .map(|piece| packed_to_frame(spec, piece))
+        .collect::<Result<_>>()?;
+    let mut pieces = pieces.into_iter();
+    let mut df = match pieces.next() {
+        Some(first) => first,
+        None => packed_to_frame(spec, &[])?,
+    };
+    for piece in pieces {
+        df.vstack_mut_owned(piece)?;
+    }
+    Ok(df)
+}
+
 pub fn month_of_packed(row: &[u8]) -> u32 {
     month_of_ts(crate::table::packed_field(row, ACTIVITY.index("occurred_at")).ts())
 }
