@@ -399,6 +399,14 @@ pub fn field_bytes(p: &[u8], index: usize) -> &[u8] {
     &p[at..next_field(p, at)]
 }
 
+/// The text of value `index` as bytes (empty when it is not text), not checked again.
+pub fn text_bytes(p: &[u8], index: usize) -> &[u8] {
+    match field_bytes(p, index) {
+        [TAG_STR, _, _, _, _, text @ ..] => text,
+        _ => &[],
+    }
+}
+
 /// A packed value, borrowed: writing a partition reads text without copying it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ValRef<'a> {
@@ -413,6 +421,33 @@ pub enum ValRef<'a> {
 /// Value `index` of a packed row, borrowed.
 pub fn packed_ref(p: &[u8], index: usize) -> ValRef<'_> {
     value_at(p, field_start(p, index)).0
+}
+
+/// A packed value with text as its bytes, not checked again as UTF-8 (a partition's
+/// text columns are checked in bulk, once per column).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RawRef<'a> {
+    Text(&'a [u8]),
+    Other(ValRef<'a>),
+}
+
+/// Every value of a packed row in order, text as bytes (one walk over the bytes).
+pub fn packed_raw(p: &[u8]) -> impl Iterator<Item = RawRef<'_>> {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        if at >= p.len() {
+            return None;
+        }
+        if p[at] == TAG_STR {
+            let next = next_field(p, at);
+            let text = &p[at + 5..next];
+            at = next;
+            return Some(RawRef::Text(text));
+        }
+        let (v, next) = value_at(p, at);
+        at = next;
+        Some(RawRef::Other(v))
+    })
 }
 
 /// Every value of a packed row in order, borrowed (one walk over the bytes).

@@ -228,28 +228,39 @@ fn month_frame(
     rows: Vec<table::Packed>,
     known: Option<&std::collections::HashSet<String>>,
 ) -> Result<MonthFrame> {
-    use table::{packed_ref, ValRef};
-    fn text(r: &[u8], i: usize) -> &str {
-        match packed_ref(r, i) {
-            ValRef::Str(s) => s,
-            _ => "",
-        }
-    }
+    use table::{packed_ref, text_bytes, ValRef};
     fn ts(r: &[u8]) -> i64 {
         match packed_ref(r, 2) {
             ValRef::Ts(t) => t,
             _ => 0,
         }
     }
-    let mut order: Vec<(i64, &str, &[u8])> = rows.iter().map(|p| (ts(p), text(p, 0), &p[..])).collect();
+    // event ids compared as bytes (the order of `str` is the order of its bytes), their
+    // first eight as one number first: times tie often (exports round to the minute)
+    fn prefix(id: &[u8]) -> u64 {
+        let mut b = [0u8; 8];
+        let n = id.len().min(8);
+        b[..n].copy_from_slice(&id[..n]);
+        u64::from_be_bytes(b)
+    }
+    let mut order: Vec<(i64, u64, &[u8], &[u8])> = rows
+        .iter()
+        .map(|p| {
+            let id = text_bytes(p, 0);
+            (ts(p), prefix(id), id, &p[..])
+        })
+        .collect();
     {
         use rayon::slice::ParallelSliceMut;
-        order.par_sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        order.par_sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
     }
-    let sorted: Vec<&[u8]> = order.iter().map(|o| o.2).collect();
+    let sorted: Vec<&[u8]> = order.iter().map(|o| o.3).collect();
     let df = crate::store::packed_frame(spec, &sorted)?;
     use rayon::prelude::*;
-    let hashes = order.par_iter().map(|o| crate::event_keys::key_hash(o.1)).collect();
+    let hashes = order
+        .par_iter()
+        .map(|o| crate::event_keys::key_hash_bytes(o.2))
+        .collect();
     let keys = crate::event_keys::write_month(store, &month_name(month), hashes)?;
     let unknown = known.map(|known| {
         sorted

@@ -8,9 +8,9 @@ const MS: i64 = 1000;
 /// Packed rows as a frame of the source's columns: one walk over each row's bytes, values read in place
 /// (no per-value allocation).
 pub(super) fn packed_to_frame(spec: &SourceSpec, rows: &[&[u8]]) -> Result<DataFrame> {
-    use crate::table::{packed_refs, ValRef};
+    use crate::table::{packed_raw, RawRef, ValRef};
     enum Buf<'a> {
-        Text(Vec<Option<&'a str>>),
+        Text(Vec<Option<&'a [u8]>>),
         Int(Vec<Option<i64>>),
         Num(Vec<Option<f64>>),
         Ts(Vec<Option<i64>>),
@@ -29,12 +29,18 @@ pub(super) fn packed_to_frame(spec: &SourceSpec, rows: &[&[u8]]) -> Result<DataF
         })
         .collect();
     for r in rows {
-        for (buf, v) in bufs.iter_mut().zip(packed_refs(r)) {
+        for (buf, raw) in bufs.iter_mut().zip(packed_raw(r)) {
+            let v = match (buf, raw) {
+                (Buf::Text(b), RawRef::Text(t)) => {
+                    b.push(Some(t));
+                    continue;
+                }
+                (buf, RawRef::Text(_)) => (buf, ValRef::Str("")),
+                (buf, RawRef::Other(v)) => (buf, v),
+            };
+            let (buf, v) = v;
             match buf {
-                Buf::Text(b) => b.push(match v {
-                    ValRef::Str(s) => Some(s),
-                    _ => None,
-                }),
+                Buf::Text(b) => b.push(None),
                 Buf::Int(b) => b.push(match v {
                     ValRef::Null => None,
                     ValRef::Int(i) => Some(i),
@@ -62,7 +68,8 @@ pub(super) fn packed_to_frame(spec: &SourceSpec, rows: &[&[u8]]) -> Result<DataF
     for (c, buf) in spec.cols.iter().zip(bufs) {
         let name: PlSmallStr = c.name.into();
         cols.push(match buf {
-            Buf::Text(b) => Column::new(name, b),
+            // text was packed from UTF-8 strings: checked here once, in bulk
+            Buf::Text(b) => Column::new(name, b).cast(&DataType::String)?,
             Buf::Int(b) => Column::new(name, b),
             Buf::Num(b) => Column::new(name, b),
             Buf::Ts(b) => Column::new(name, b).cast(&DataType::Datetime(TimeUnit::Milliseconds, None))?,
