@@ -72,18 +72,15 @@ pub struct Fields<'r> {
 }
 
 impl<'r> Fields<'r> {
-    /// The record's fields, if the export's text and delimiter let them be read as
-    /// text without a check; else None (see `Fields`).
-    pub fn of(export: &crate::sources::Export, record: &'r csv::ByteRecord) -> Option<Fields<'r>> {
-        // the reader's quote and terminators are ASCII; only the delimiter is the user's
-        let cut_at_ascii = export.delimiter.is_ascii();
-        debug_assert!(!cut_at_ascii || record.iter().all(|f| std::str::from_utf8(f).is_ok()));
-        cut_at_ascii.then_some(Fields { record })
-    }
-
-    /// A record whose every field was checked to be UTF-8.
-    pub fn of_checked(record: &'r csv::ByteRecord) -> Fields<'r> {
-        assert!(record.iter().all(|f| std::str::from_utf8(f).is_ok()), "checked fields");
+    /// The fields of a record.
+    ///
+    /// # Safety
+    /// `record` must have been read by `export.reader()` (from the export's text).
+    pub unsafe fn of(export: &crate::sources::Export, record: &'r csv::ByteRecord) -> Fields<'r> {
+        // the reader's quote and line ends are ASCII, and `sources::delimiter` takes
+        // one byte of a `str`, which is ASCII: checked here, since safety rests on it
+        assert!(export.delimiter.is_ascii(), "an ASCII delimiter");
+        debug_assert!(record.iter().all(|f| std::str::from_utf8(f).is_ok()));
         Fields { record }
     }
 
@@ -96,8 +93,8 @@ impl<'r> Fields<'r> {
     }
 
     pub fn get(&self, i: usize) -> &'r str {
-        // SAFETY: `Fields::of` holds only records of decoded (UTF-8) text cut at ASCII
-        // bytes, so every field is whole UTF-8 characters
+        // SAFETY: `Fields::of` holds only records its caller read from decoded (UTF-8)
+        // text, cut at ASCII bytes, so every field is whole UTF-8 characters
         unsafe { std::str::from_utf8_unchecked(&self.record[i]) }
     }
 

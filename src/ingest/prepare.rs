@@ -131,24 +131,8 @@ pub(super) fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
         if record.len() == 1 && record[0].is_empty() {
             continue; // a blank line is no row
         }
-        // a delimiter outside ASCII may cut a character: such a row is read checked
-        let checked;
-        let fields = match Fields::of(&export, &record) {
-            Some(f) => f,
-            None => match csv::StringRecord::from_byte_record(record.clone()) {
-                Ok(r) => {
-                    checked = r.into_byte_record();
-                    Fields::of_checked(&checked)
-                }
-                Err(e) => {
-                    rows.push(ParsedRow::Unreadable {
-                        line,
-                        reason: format!("unreadable row: {e}"),
-                    });
-                    continue;
-                }
-            },
-        };
+        // SAFETY: `rdr` is `export.reader()`, which read `record`
+        let fields = unsafe { Fields::of(&export, &record) };
         match conv.convert(&fields, ctx.privacy, &mut buf) {
             Outcome::Row(packed) => {
                 rows.push(ParsedRow::Row {
