@@ -7,6 +7,15 @@ use crate::timestamps::{parse_day, TsParser};
 /// exact and point products could wrap, so such a row is rejected as a typo.
 pub const MAX_COUNT: i64 = 1_000_000_000_000_000;
 
+/// `s.trim()`, without the walk over Unicode white space when both ends are visible
+/// ASCII (nearly every value of an export: trimming was 4 % of an ingest).
+pub fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(a), Some(z)) if a.is_ascii_graphic() && z.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
+}
+
 pub enum Outcome {
     /// The row's canonical values, packed (`table::Packed`).
     Row(Packed),
@@ -250,7 +259,7 @@ impl<'a> Converter<'a> {
         let name = self.spec.cols[col].name;
         let map = self.maps[col];
         let mapped = map.and_then(|m| m.get(raw)).map(String::as_str);
-        if raw.trim().is_empty() && mapped.is_none() {
+        if trim(raw).is_empty() && mapped.is_none() {
             if required {
                 return Err((RejectKind::EmptyRequired, format!("empty required field '{name}'")));
             }
@@ -290,7 +299,7 @@ impl<'a> Converter<'a> {
                 )
             }),
             Kind::Count => {
-                let t = raw.trim();
+                let t = trim(raw);
                 match t.parse::<i64>() {
                     Ok(n) if n > MAX_COUNT => Err((
                         RejectKind::CountTooLarge,
@@ -307,7 +316,7 @@ impl<'a> Converter<'a> {
                     )),
                 }
             }
-            Kind::Num => match raw.trim().parse::<f64>() {
+            Kind::Num => match trim(raw).parse::<f64>() {
                 Ok(x) if x.is_finite() && x.abs() <= MAX_COUNT as f64 => Ok(ValRef::Num(x)),
                 _ => Err((RejectKind::NotANumber, format!("'{raw}' in '{name}' is not a number"))),
             },

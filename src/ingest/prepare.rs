@@ -89,8 +89,7 @@ pub(super) fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
             kind: PreparedKind::Known,
         });
     }
-    let export = sources::open_bytes(path, &bytes, ctx.cfg)?;
-    drop(bytes);
+    let export = sources::open_owned(path, bytes, ctx.cfg)?;
     if export.is_empty() {
         let encoding = export.encoding;
         return Ok(Prepared {

@@ -86,27 +86,55 @@ fn detect(bytes: &[u8]) -> &'static Encoding {
     if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
         return UTF_8;
     }
-    if bytes.starts_with(&[0xFF, 0xFE]) {
-        return UTF_16LE;
-    }
-    if bytes.starts_with(&[0xFE, 0xFF]) {
-        return UTF_16BE;
-    }
-    // UTF-16 without a BOM: ASCII text has a zero in every other byte
-    let sample = &bytes[..bytes.len().min(4096)];
-    let zeros_odd = sample.iter().skip(1).step_by(2).filter(|b| **b == 0).count();
-    let zeros_even = sample.iter().step_by(2).filter(|b| **b == 0).count();
-    if sample.len() >= 4 && zeros_odd * 4 > sample.len() / 2 {
-        return UTF_16LE;
-    }
-    if sample.len() >= 4 && zeros_even * 4 > sample.len() / 2 {
-        return UTF_16BE;
+    if let Some(utf16) = detect_utf16(bytes) {
+        return utf16;
     }
     if std::str::from_utf8(bytes).is_ok() {
         UTF_8
     } else {
         GB18030
     }
+}
+
+/// UTF-16 by its BOM, or without one: ASCII text has a zero in every other byte.
+fn detect_utf16(bytes: &[u8]) -> Option<&'static Encoding> {
+    if bytes.starts_with(&[0xFF, 0xFE]) {
+        return Some(UTF_16LE);
+    }
+    if bytes.starts_with(&[0xFE, 0xFF]) {
+        return Some(UTF_16BE);
+    }
+    let sample = &bytes[..bytes.len().min(4096)];
+    let zeros_odd = sample.iter().skip(1).step_by(2).filter(|b| **b == 0).count();
+    let zeros_even = sample.iter().step_by(2).filter(|b| **b == 0).count();
+    if sample.len() >= 4 && zeros_odd * 4 > sample.len() / 2 {
+        return Some(UTF_16LE);
+    }
+    if sample.len() >= 4 && zeros_even * 4 > sample.len() / 2 {
+        return Some(UTF_16BE);
+    }
+    None
+}
+
+/// A UTF-8 export (said, or found by `decode`'s rules) as text, checked once and not
+/// copied; else the bytes back, for `decode` (other encodings, and the error of a
+/// damaged file). The same text as `decode`: the BOM goes, and a second U+FEFF too.
+fn utf8_as_is(bytes: Vec<u8>, encoding: Option<&str>) -> std::result::Result<String, Vec<u8>> {
+    let given = encoding.map(|e| e.to_ascii_lowercase()).filter(|e| e != "auto");
+    let utf8 = match given.as_deref() {
+        None => bytes.starts_with(&[0xEF, 0xBB, 0xBF]) || detect_utf16(&bytes).is_none(),
+        Some(e) => e == "utf-8" || e == "utf8",
+    };
+    if !utf8 {
+        return Err(bytes);
+    }
+    let mut text = String::from_utf8(bytes).map_err(|e| e.into_bytes())?;
+    for _ in 0..2 {
+        if text.starts_with('\u{feff}') {
+            text.drain(..3);
+        }
+    }
+    Ok(text)
 }
 
 /// The delimiter given, or the most frequent of `, \t ; |` in the header line.
@@ -150,6 +178,19 @@ pub struct Export {
 /// Decode an export already read into memory (ingest hashes the same bytes).
 pub fn open_bytes(path: &Path, bytes: &[u8], cfg: &SourceCfg) -> Result<Export> {
     let (text, encoding) = decode(bytes, cfg.encoding.as_deref(), path)?;
+    export(path, text, encoding, cfg)
+}
+
+/// `open_bytes` taking the bytes: a UTF-8 export becomes its text without a copy.
+pub fn open_owned(path: &Path, bytes: Vec<u8>, cfg: &SourceCfg) -> Result<Export> {
+    let (text, encoding) = match utf8_as_is(bytes, cfg.encoding.as_deref()) {
+        Ok(text) => (text, UTF_8.name()),
+        Err(bytes) => decode(&bytes, cfg.encoding.as_deref(), path)?,
+    };
+    export(path, text, encoding, cfg)
+}
+
+fn export(path: &Path, text: String, encoding: &'static str, cfg: &SourceCfg) -> Result<Export> {
     let delimiter = delimiter(&text, cfg.delimiter.as_deref(), path)?;
     Ok(Export {
         path: path.to_path_buf(),
@@ -161,7 +202,7 @@ pub fn open_bytes(path: &Path, bytes: &[u8], cfg: &SourceCfg) -> Result<Export> 
 
 pub fn open(path: &Path, cfg: &SourceCfg) -> Result<Export> {
     let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-    open_bytes(path, &bytes, cfg)
+    open_owned(path, bytes, cfg)
 }
 
 impl Export {
@@ -213,5 +254,54 @@ impl Export {
             positions.push(pos);
         }
         Ok((positions, names.len()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(encoding: Option<&str>) -> SourceCfg {
+        let enc = encoding.map(|e| format!("\nencoding: {e}")).unwrap_or_default();
+        serde_yaml::from_str(&format!("path: a.csv\ncolumns: {{member_id: id}}{enc}")).expect("config")
+    }
+
+    /// Taking the bytes (UTF-8 as is) reads every export as decoding a copy does.
+    #[test]
+    fn owned_and_borrowed_bytes_read_alike() {
+        let utf16le: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain("用户ID,x\n1,2\n".encode_utf16().flat_map(|u| u.to_le_bytes()))
+            .collect();
+        let (gbk, _, _) = GB18030.encode("用户ID,昵称\n1,小王\n");
+        let inputs: Vec<Vec<u8>> = vec![
+            b"id,x\n1,2\n".to_vec(),
+            "\u{feff}id,x\n1,2\n".as_bytes().to_vec(),
+            "\u{feff}\u{feff}\u{feff}id\n".as_bytes().to_vec(),
+            utf16le,
+            gbk.to_vec(),
+            vec![],
+            b"id\n\xff\xfe\xfd\n".to_vec(),
+        ];
+        let path = Path::new("a.csv");
+        for bytes in inputs {
+            for enc in [None, Some("utf-8"), Some("gbk")] {
+                let c = cfg(enc);
+                let borrowed = open_bytes(path, &bytes, &c).map(|e| (e.text, e.encoding));
+                let owned = open_owned(path, bytes.clone(), &c).map(|e| (e.text, e.encoding));
+                match (borrowed, owned) {
+                    (Ok(a), Ok(b)) => assert_eq!(a, b, "{bytes:?} as {enc:?}"),
+                    (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+                    (a, b) => panic!("{bytes:?} as {enc:?}: {:?} vs {:?}", a.is_ok(), b.is_ok()),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn trim_keeps_str_trim() {
+        for s in ["", " ", "a", " a ", "\ta", "a\u{3000}", "\u{3000}", "x y", "é "] {
+            assert_eq!(crate::convert::trim(s), s.trim(), "{s:?}");
+        }
     }
 }

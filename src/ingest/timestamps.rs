@@ -9,6 +9,8 @@ pub const DEFAULT_FORMATS: [&str; 2] = ["%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M"];
 pub struct TsParser {
     formats: Vec<String>,
     tz: Tz,
+    /// The place of `DEFAULT_FORMATS[0]` among `formats` (parsed without chrono there).
+    fast: Option<usize>,
 }
 
 impl TsParser {
@@ -17,7 +19,8 @@ impl TsParser {
             Some(f) if !f.is_empty() => f.clone(),
             _ => DEFAULT_FORMATS.iter().map(|s| s.to_string()).collect(),
         };
-        TsParser { formats, tz }
+        let fast = formats.iter().position(|f| f == DEFAULT_FORMATS[0]);
+        TsParser { formats, tz, fast }
     }
 
     /// Local wall time in the program time zone, or None if unparseable or outside
@@ -28,9 +31,9 @@ impl TsParser {
     }
 
     fn parse_any(&self, s: &str) -> Option<Ts> {
-        let t = s.trim();
-        for f in &self.formats {
-            if f == DEFAULT_FORMATS[0] {
+        let t = crate::convert::trim(s);
+        for (i, f) in self.formats.iter().enumerate() {
+            if self.fast == Some(i) {
                 // the common shape without chrono's format interpreter (same result)
                 if let Some(ts) = parse_ymd_hms(t) {
                     return Some(ts);
