@@ -16,7 +16,7 @@ pub(super) struct Working {
     pub(super) changed: bool,
     /// Activity: every key's final row and its month, settled by sorting (`rows` is
     /// then empty).
-    pub(super) settled: Option<Vec<(u32, table::Packed)>>,
+    pub(super) settled: Option<super::settle::Settled>,
     /// Activity only: months are read from the store when a key of theirs is needed,
     /// so one more day of events reads the key index and the month or two it touches.
     pub(super) lazy: Option<LazyMonths>,
@@ -174,8 +174,8 @@ impl<'a> Tally<'a> {
         })
     }
 
-    /// Count one row; an accepted row comes back (key hash, month, packed row).
-    pub(super) fn note(&mut self, row: ParsedRow) -> Result<Option<(u64, u32, table::Packed)>> {
+    /// Count one row; an accepted row (`Row` or `Kept`) comes back.
+    pub(super) fn note(&mut self, row: ParsedRow) -> Result<Option<ParsedRow>> {
         self.counts.rows += 1;
         match row {
             ParsedRow::Unreadable { line, reason } => {
@@ -200,7 +200,7 @@ impl<'a> Tally<'a> {
                     &d.reason,
                 ])?;
             }
-            ParsedRow::Row { hash, month, packed } => return Ok(Some((hash, month, packed))),
+            accepted @ (ParsedRow::Row { .. } | ParsedRow::Kept { .. }) => return Ok(Some(accepted)),
         }
         Ok(None)
     }
@@ -225,6 +225,7 @@ impl<'a> Tally<'a> {
 pub(super) fn classify(
     spec: &'static SourceSpec,
     parsed: Vec<ParsedRow>,
+    arena: &[u8],
     work: &mut Working,
     store: &Store,
     rel: &str,
@@ -236,6 +237,7 @@ pub(super) fn classify(
     let mut months = BTreeSet::new();
     let activity = spec.name == ACTIVITY.name;
     let mut tally = Tally::new(spec, rel)?;
+    let mut at = 0; // where the next kept row starts in `arena`
     work.rows.reserve(parsed.len());
     let bar = crate::progress::bar(progress, parsed.len() as u64 * 64, rel);
     for (n, row) in parsed.into_iter().enumerate() {
@@ -244,8 +246,14 @@ pub(super) fn classify(
                 b.set_position(n as u64 * 64);
             }
         }
-        let Some((hash, month, row)) = tally.note(row)? else {
-            continue;
+        let (hash, month, row) = match tally.note(row)? {
+            Some(ParsedRow::Row { hash, month, packed }) => (hash, month, packed),
+            Some(ParsedRow::Kept { hash, month, len }) => {
+                let row = table::Packed::from(&arena[at..at + len as usize]);
+                at += len as usize;
+                (hash, month, row)
+            }
+            _ => continue,
         };
         work.ensure_key(store, hash, &row)?;
         if activity {

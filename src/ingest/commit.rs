@@ -50,15 +50,14 @@ pub(super) fn commit(
             }
             // the rows move out of the working set into their months (the map is freed,
             // and each month's rows are freed once it is written)
-            let mut by_month: BTreeMap<u32, Vec<table::Packed>> =
-                w.touched_months.iter().map(|m| (*m, Vec::new())).collect();
-            let rows: Box<dyn Iterator<Item = (u32, table::Packed)>> = match w.settled.take() {
-                Some(settled) => Box::new(settled.into_iter()),
-                None => Box::new(
-                    std::mem::replace(&mut w.rows, Keyed::new(w.spec))
-                        .into_values()
-                        .map(|r| (month_of_packed(&r), r)),
-                ),
+            let mut by_month: BTreeMap<u32, Vec<&[u8]>> = w.touched_months.iter().map(|m| (*m, Vec::new())).collect();
+            let settled = w.settled.take();
+            let kept: Vec<table::Packed> = std::mem::replace(&mut w.rows, Keyed::new(w.spec))
+                .into_values()
+                .collect();
+            let rows: Box<dyn Iterator<Item = (u32, &[u8])>> = match &settled {
+                Some(settled) => Box::new(settled.rows()),
+                None => Box::new(kept.iter().map(|r| (month_of_packed(r), &r[..]))),
             };
             for (m, r) in rows {
                 if let Some(rows) = by_month.get_mut(&m) {
@@ -228,7 +227,7 @@ fn month_frame(
     store: &Store,
     spec: &'static table::SourceSpec,
     month: u32,
-    rows: Vec<table::Packed>,
+    rows: Vec<&[u8]>,
     known: Option<&std::collections::HashSet<String>>,
 ) -> Result<MonthFrame> {
     use table::{packed_ref, text_bytes, ValRef};
@@ -250,7 +249,7 @@ fn month_frame(
         .iter()
         .map(|p| {
             let id = text_bytes(p, 0);
-            (ts(p), prefix(id), id, &p[..])
+            (ts(p), prefix(id), id, *p)
         })
         .collect();
     {
@@ -282,7 +281,7 @@ fn add_to_month(
     spec: &'static table::SourceSpec,
     month: u32,
     stored: &str,
-    rows: Vec<table::Packed>,
+    rows: Vec<&[u8]>,
     known: Option<&std::collections::HashSet<String>>,
 ) -> Result<MonthFrame> {
     let df = store.add_sorted(spec, stored, &rows)?;

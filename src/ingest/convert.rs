@@ -1,6 +1,6 @@
 //! One export row → canonical values, or the first defect that rejects it (SPEC §3).
 use crate::config::SourceCfg;
-use crate::table::{push_packed, Kind, Packed, SourceSpec, ValRef};
+use crate::table::{push_packed, Kind, SourceSpec, ValRef};
 use crate::timestamps::{parse_day, TsParser};
 
 /// The largest count or number an export may give: beyond it f64 sums stop being
@@ -17,8 +17,8 @@ pub fn trim(s: &str) -> &str {
 }
 
 pub enum Outcome {
-    /// The row's canonical values, packed (`table::Packed`).
-    Row(Packed),
+    /// The row's canonical values, packed (`table::Packed`) into the caller's buffer.
+    Row,
     /// The action is in `ingest.ignore_actions`: dropped on purpose, counted.
     Ignored,
     Rejected(Defect),
@@ -149,9 +149,9 @@ impl<'a> Converter<'a> {
         }
     }
 
-    /// Convert one record straight into packed bytes (values borrowed from the record
-    /// or the mapping: nothing allocated per value); `privacy` drops and hashes its
-    /// columns on the way. `buf` is scratch space reused from row to row.
+    /// Convert one record straight into packed bytes in `buf` (values borrowed from the
+    /// record or the mapping: nothing allocated per value); `privacy` drops and hashes
+    /// its columns on the way.
     pub fn convert(&self, record: &Fields, privacy: Option<&crate::privacy::Privacy>, buf: &mut Vec<u8>) -> Outcome {
         if record.len() != self.header_len {
             let what = if record.len() < self.header_len {
@@ -224,7 +224,7 @@ impl<'a> Converter<'a> {
                 }
             }
         }
-        Outcome::Row(Packed::from(&buf[..]))
+        Outcome::Row
     }
 
     /// An override's layer (after `values`) must be a layer id of the pipeline.

@@ -17,7 +17,7 @@ use crate::table::{self, SourceSpec};
 use anyhow::Result;
 use classify::{classify, Tally, Working};
 use commit::commit;
-use prepare::{prepare, PrepareCtx, Prepared, PreparedKind};
+use prepare::{prepare, ParsedRow, PrepareCtx, Prepared, PreparedKind};
 use rayon::prelude::*;
 use settle::Settler;
 use std::collections::BTreeMap;
@@ -161,7 +161,7 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
             for p in prepared {
                 let Prepared { rel, sha, stat, kind } = p?;
                 let kind = if seen.contains(&sha) { PreparedKind::Known } else { kind };
-                let (encoding, rows) = match kind {
+                let (encoding, rows, arena) = match kind {
                     PreparedKind::Known => {
                         // a record from before sizes and times were kept learns them now
                         if let Some(s) = stat {
@@ -214,7 +214,7 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
                         });
                         continue;
                     }
-                    PreparedKind::Rows { encoding, rows } => (encoding, rows),
+                    PreparedKind::Rows { encoding, rows, arena } => (encoding, rows, arena),
                 };
                 if w.is_none() {
                     w = Some(Working::new(store, &manifest, spec)?);
@@ -224,11 +224,13 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
                 // the activity rows are gathered and counted all at once (settle.rs);
                 // the other sources are counted here, file by file
                 let (counts, reasons, rejects, gated, settled) = if let Some(settler) = settler.as_mut() {
-                    let f = settler.start_file(rows.len())?;
+                    let f = settler.start_file(rows.len(), arena)?;
                     let mut tally = Tally::new(spec, &rel)?;
                     for row in rows {
-                        if let Some((hash, month, packed)) = tally.note(row)? {
-                            settler.push(hash, month, packed);
+                        match tally.note(row)? {
+                            Some(ParsedRow::Kept { hash, month, len }) => settler.push(hash, month, len)?,
+                            Some(ParsedRow::Row { hash, month, packed }) => settler.push_packed(hash, month, packed)?,
+                            _ => {}
                         }
                     }
                     let gated = tally.gated(max_ratio);
@@ -240,7 +242,7 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
                     let reasons = std::mem::take(&mut tally.reasons);
                     (counts, reasons, tally.rejects()?, gated, Some(f))
                 } else {
-                    let outcome = classify(spec, rows, work, store, &rel, progress)?;
+                    let outcome = classify(spec, rows, &arena, work, store, &rel, progress)?;
                     let gated = outcome.counts.rows > 0
                         && outcome.counts.rejected as f64 / outcome.counts.rows as f64 > max_ratio;
                     if gated {
@@ -322,7 +324,7 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
                     work.changed |= found.inserted + found.updated + found.unchanged > 0;
                 }
             }
-            work.settled = Some(settled.rows);
+            work.settled = Some(settled);
         }
         for e in emits {
             if e.outcome.status == FileStatus::Gated {

@@ -39,6 +39,8 @@ pub(super) enum PreparedKind {
     Rows {
         encoding: &'static str,
         rows: Vec<ParsedRow>,
+        /// The accepted activity rows' packed bytes, one after the other (`Kept`).
+        arena: Vec<u8>,
     },
 }
 
@@ -54,11 +56,18 @@ pub(super) enum ParsedRow {
         line: u64,
         defect: Defect,
     },
-    /// `month`: the activity month the row falls in (0 for other sources).
+    /// An accepted row of a source other than activity.
     Row {
         hash: u64,
         month: u32,
         packed: table::Packed,
+    },
+    /// An accepted activity row: its `len` bytes follow the rows before it in the
+    /// file's arena (millions of rows, so no allocation each), `month` its month.
+    Kept {
+        hash: u64,
+        month: u32,
+        len: u32,
     },
 }
 
@@ -109,6 +118,7 @@ pub(super) fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
     );
     let activity = ctx.spec.name == table::ACTIVITY.name;
     let mut rows = Vec::new();
+    let mut arena = Vec::new();
     let mut rdr = export.reader();
     let mut record = csv::ByteRecord::new();
     let mut buf = Vec::with_capacity(256);
@@ -133,16 +143,23 @@ pub(super) fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
         // SAFETY: `rdr` is `export.reader()`, which read `record`
         let fields = unsafe { Fields::of(&export, &record) };
         match conv.convert(&fields, ctx.privacy, &mut buf) {
-            Outcome::Row(packed) => {
-                rows.push(ParsedRow::Row {
-                    hash: super::keyed::key_hash(ctx.spec, &packed),
-                    month: if activity {
-                        crate::store::month_of_packed(&packed)
-                    } else {
-                        0
-                    },
-                    packed,
-                });
+            Outcome::Row => {
+                let hash = super::keyed::key_hash(ctx.spec, &buf);
+                if activity {
+                    let len = u32::try_from(buf.len()).map_err(|_| anyhow::anyhow!("{rel}:{line}: a row over 4 GB"))?;
+                    rows.push(ParsedRow::Kept {
+                        hash,
+                        month: crate::store::month_of_packed(&buf),
+                        len,
+                    });
+                    arena.extend_from_slice(&buf);
+                } else {
+                    rows.push(ParsedRow::Row {
+                        hash,
+                        month: 0,
+                        packed: table::Packed::from(&buf[..]),
+                    });
+                }
             }
             Outcome::Ignored => rows.push(ParsedRow::Ignored),
             Outcome::Rejected(defect) => rows.push(ParsedRow::Rejected { line, defect }),
@@ -153,6 +170,6 @@ pub(super) fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
         rel,
         sha,
         stat,
-        kind: PreparedKind::Rows { encoding, rows },
+        kind: PreparedKind::Rows { encoding, rows, arena },
     })
 }

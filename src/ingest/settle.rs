@@ -35,9 +35,21 @@ struct FileSpan {
 /// The activity rows of an ingest, gathered file by file, then settled at once.
 pub(super) struct Settler {
     spec: &'static SourceSpec,
-    rows: Vec<Packed>,
+    /// Each file's packed rows, one after the other (no allocation per row).
+    arenas: Vec<Vec<u8>>,
+    /// Where the next `Kept` row of the last file starts in its arena.
+    next: usize,
+    rows: Vec<RowAt>,
     entries: Vec<Entry>,
     files: Vec<FileSpan>,
+}
+
+/// Where a gathered row's bytes are.
+#[derive(Clone, Copy)]
+struct RowAt {
+    arena: u32,
+    len: u32,
+    at: usize,
 }
 
 /// What settling found: per file (in the order they were added) the three counts
@@ -45,8 +57,29 @@ pub(super) struct Settler {
 pub(super) struct Settled {
     pub(super) counts: Vec<Counts>,
     pub(super) months: Vec<BTreeSet<u32>>,
-    /// Each key's final row (stored or new) with its month, in no particular order.
-    pub(super) rows: Vec<(u32, Packed)>,
+    arenas: Vec<Vec<u8>>,
+    rows: Vec<RowAt>,
+    stored: Vec<Packed>,
+    /// The rank and month of each key's final row, in rank order.
+    finals: Vec<(u32, u32)>,
+}
+
+impl Settled {
+    /// Each key's final row (stored or new) with its month.
+    pub(super) fn rows(&self) -> impl Iterator<Item = (u32, &[u8])> + '_ {
+        let s = self.stored.len();
+        self.finals.iter().map(move |&(rank, month)| {
+            let row = match (rank as usize).checked_sub(s) {
+                Some(i) => at(&self.arenas, self.rows[i]),
+                None => &self.stored[rank as usize][..],
+            };
+            (month, row)
+        })
+    }
+}
+
+fn at(arenas: &[Vec<u8>], r: RowAt) -> &[u8] {
+    &arenas[r.arena as usize][r.at..r.at + r.len as usize]
 }
 
 /// The three counts of one file as the walk finds them.
@@ -69,14 +102,19 @@ impl Settler {
     pub(super) fn new(spec: &'static SourceSpec) -> Settler {
         Settler {
             spec,
+            arenas: Vec::new(),
+            next: 0,
             rows: Vec::new(),
             entries: Vec::new(),
             files: Vec::new(),
         }
     }
 
-    /// Start the next file (of at most `rows` rows); its rows follow with `push`.
-    pub(super) fn start_file(&mut self, rows: usize) -> Result<usize> {
+    /// Start the next file (of at most `rows` rows, kept in `arena`); its rows follow
+    /// with `push`, in order.
+    pub(super) fn start_file(&mut self, rows: usize, arena: Vec<u8>) -> Result<usize> {
+        self.arenas.push(arena);
+        self.next = 0;
         u32::try_from(self.rows.len() + rows).map_err(|_| {
             anyhow::anyhow!("more than 4 billion activity rows in one ingest: ingest the exports in parts")
         })?;
@@ -94,7 +132,38 @@ impl Settler {
         self.files[f].gated = gated;
     }
 
-    pub(super) fn push(&mut self, hash: u64, month: u32, row: Packed) {
+    /// The file's next kept row: its `len` bytes follow the last one's in its arena.
+    pub(super) fn push(&mut self, hash: u64, month: u32, len: u32) -> Result<()> {
+        let arena = self.arenas.len() - 1;
+        let row = RowAt {
+            arena: arena as u32,
+            len,
+            at: self.next,
+        };
+        anyhow::ensure!(
+            row.at + len as usize <= self.arenas[arena].len(),
+            "a kept row past its file's arena"
+        );
+        self.next += len as usize;
+        self.add(hash, month, row);
+        Ok(())
+    }
+
+    /// A row packed on its own (added to the end of its file's arena).
+    pub(super) fn push_packed(&mut self, hash: u64, month: u32, row: Packed) -> Result<()> {
+        let arena = self.arenas.len() - 1;
+        let bytes = &mut self.arenas[arena];
+        let at = RowAt {
+            arena: arena as u32,
+            len: u32::try_from(row.len())?,
+            at: bytes.len(),
+        };
+        bytes.extend_from_slice(&row);
+        self.add(hash, month, at);
+        Ok(())
+    }
+
+    fn add(&mut self, hash: u64, month: u32, row: RowAt) {
         self.entries.push(Entry {
             hash,
             rank: self.rows.len() as u32,
@@ -113,9 +182,11 @@ impl Settler {
     pub(super) fn settle(self, stored: Vec<Packed>) -> Result<Settled> {
         let Settler {
             spec,
+            arenas,
             rows,
             mut entries,
             files,
+            ..
         } = self;
         let s = u32::try_from(stored.len())
             .ok()
@@ -134,6 +205,7 @@ impl Settler {
         let walk = Walk {
             spec,
             stored: &stored,
+            arenas: &arenas,
             rows: &rows,
             starts: files.iter().map(|f| f.start + s).collect(),
             gated: files.iter().map(|f| f.gated).collect(),
@@ -161,16 +233,19 @@ impl Settler {
                 keep[rank as usize] = month;
             }
         }
-        let finals = stored
+        let finals = keep
             .into_iter()
-            .chain(rows)
-            .zip(keep)
-            .filter_map(|(row, month)| (month != 0).then_some((month, row)))
+            .enumerate()
+            .filter(|(_, month)| *month != 0)
+            .map(|(rank, month)| (rank as u32, month))
             .collect();
         Ok(Settled {
             counts,
             months,
-            rows: finals,
+            arenas,
+            rows,
+            stored,
+            finals,
         })
     }
 }
@@ -195,7 +270,8 @@ fn slices(entries: &[Entry], n: usize) -> Vec<&[Entry]> {
 struct Walk<'a> {
     spec: &'static SourceSpec,
     stored: &'a [Packed],
-    rows: &'a [Packed],
+    arenas: &'a [Vec<u8>],
+    rows: &'a [RowAt],
     /// Each file's first rank (stored rows counted in).
     starts: Vec<u32>,
     gated: Vec<bool>,
@@ -205,7 +281,7 @@ impl Walk<'_> {
     fn row(&self, rank: u32) -> &[u8] {
         let s = self.stored.len();
         match (rank as usize).checked_sub(s) {
-            Some(i) => &self.rows[i],
+            Some(i) => at(self.arenas, self.rows[i]),
             None => &self.stored[rank as usize],
         }
     }
@@ -350,9 +426,14 @@ mod tests {
             ),
         ];
         for (gated, rows) in files {
-            let f = s.start_file(rows.len()).unwrap();
+            // the first row packed on its own, the others kept in the file's arena
+            let arena: Vec<u8> = rows[1..].iter().flat_map(|r| r.iter().copied()).collect();
+            let f = s.start_file(rows.len(), arena).unwrap();
+            let mut rows = rows.into_iter();
+            let first = rows.next().unwrap();
+            s.push_packed(hash(&first), 202501, first).unwrap();
             for r in rows {
-                s.push(hash(&r), 202501, r);
+                s.push(hash(&r), 202501, r.len() as u32).unwrap();
             }
             s.set_gated(f, gated);
         }
@@ -363,8 +444,8 @@ mod tests {
             .iter()
             .map(|c| (c.inserted, c.updated, c.unchanged))
             .collect();
-        assert!(settled.rows.iter().all(|(m, r)| *m == month_of_packed(r)));
-        let mut rows: Vec<Packed> = settled.rows.into_iter().map(|(_, r)| r).collect();
+        assert!(settled.rows().all(|(m, r)| m == month_of_packed(r)));
+        let mut rows: Vec<Packed> = settled.rows().map(|(_, r)| Packed::from(r)).collect();
         rows.sort();
         (counts, settled.months, rows)
     }

@@ -333,11 +333,10 @@ impl Store {
 
     /// A stored event partition with `rows` added, sorted as partitions are (by
     /// occurred_at, then event_id: ids are unique, so the order is total).
-    pub fn add_sorted(&self, spec: &SourceSpec, stored_rel: &str, rows: &[crate::table::Packed]) -> Result<DataFrame> {
+    pub fn add_sorted(&self, spec: &SourceSpec, stored_rel: &str, rows: &[&[u8]]) -> Result<DataFrame> {
         let names: Vec<&str> = spec.cols.iter().map(|c| c.name).collect();
         let mut all = self.frames_of(stored_rel, None)?.select(names)?;
-        let refs: Vec<&[u8]> = rows.iter().map(|r| &r[..]).collect();
-        all.vstack_mut_owned(packed_to_frame(spec, &refs)?)?;
+        all.vstack_mut_owned(packed_to_frame(spec, rows)?)?;
         Ok(all.sort(["occurred_at", "event_id"], SortMultipleOptions::default())?)
     }
 
