@@ -170,6 +170,36 @@ fn goal_status_before_inside_and_after_the_period() {
     );
 }
 
+/// A filter with an aggregate is evaluated over each span's events (a row-wise one is
+/// evaluated once over every event and sliced: the weekly trend must not tell).
+#[test]
+fn an_aggregate_in_a_goal_filter_counts_over_each_span() {
+    let w = Workdir::new();
+    program(&w);
+    let head = PIPELINE.split("goals:").next().expect("goals");
+    w.create(
+        "pipeline.yaml",
+        &format!(
+            "{head}goals:
+  - id: busy
+    measure: {{count: events, where: \"action = 'post' AND COUNT(*) >= 4\"}}
+    period: {{from: 2025-03-01, to: 2025-03-28}}
+    target: {{value: 1}}
+  - id: posts
+    measure: {{count: events, where: \"action = 'post'\"}}
+    period: {{from: 2025-03-01, to: 2025-03-28}}
+    target: {{value: 1}}
+"
+        ),
+    );
+    // the period holds 4 events (p3–p6), all posts; no week holds 4
+    assert_eq!(goals_at(&w, "2025-03-31")[0], "busy  1 4 4 1 achieved");
+    let trend = read_csv(&w.path().join("store/runs/2025-03-31/goal_trend.csv"));
+    let weekly = |id: &str| -> Vec<String> { trend[1..].iter().filter(|r| r[0] == id).map(|r| r[3].clone()).collect() };
+    assert_eq!(weekly("busy"), ["0", "0", "0", "0"]);
+    assert_eq!(weekly("posts"), ["2", "1", "1", "0"]);
+}
+
 #[test]
 fn each_recommendation_follows_goals_and_ratings() {
     let w = Workdir::new();

@@ -125,6 +125,68 @@ pub fn names_in<'a>(exprs: impl IntoIterator<Item = &'a SqlExpr>) -> std::collec
     out
 }
 
+/// Whether a condition holds or not for each row on its own, whatever the other rows:
+/// no aggregate (`AVG(likes)`), no window (`OVER`), only scalar functions koc knows.
+/// Such a condition may be evaluated once over every event and its mask sliced; any
+/// other is evaluated over the rows it is meant for. Read from the SQL's tokens, so an
+/// unknown function counts as not row-wise (the safe side).
+pub fn is_row_wise(sql: &str) -> bool {
+    use sqlparser::dialect::GenericDialect;
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    /// Scalar functions of polars' SQL whose value depends on their row alone.
+    const SCALAR: [&str; 30] = [
+        "abs",
+        "cast",
+        "try_cast",
+        "coalesce",
+        "nullif",
+        "lower",
+        "upper",
+        "length",
+        "char_length",
+        "octet_length",
+        "trim",
+        "ltrim",
+        "rtrim",
+        "substr",
+        "substring",
+        "concat",
+        "starts_with",
+        "ends_with",
+        "strpos",
+        "replace",
+        "round",
+        "floor",
+        "ceil",
+        "ceiling",
+        "sqrt",
+        "greatest",
+        "least",
+        "left",
+        "right",
+        "reverse",
+    ];
+    /// Words that may stand before a parenthesis without calling a function.
+    const OPERATORS: [&str; 12] = [
+        "in", "and", "or", "not", "is", "when", "then", "else", "case", "between", "like", "as",
+    ];
+    let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize() else {
+        return false;
+    };
+    let significant: Vec<&Token> = tokens.iter().filter(|t| !matches!(t, Token::Whitespace(_))).collect();
+    significant.iter().enumerate().all(|(i, t)| match t {
+        Token::Word(w) if w.quote_style.is_none() => {
+            let word = w.value.to_ascii_lowercase();
+            if word == "over" {
+                return false;
+            }
+            let calls = matches!(significant.get(i + 1), Some(Token::LParen));
+            !calls || SCALAR.contains(&word.as_str()) || OPERATORS.contains(&word.as_str())
+        }
+        _ => true,
+    })
+}
+
 fn clean_polars_message(msg: &str) -> String {
     msg.lines().next().unwrap_or(msg).trim().to_string()
 }
@@ -259,4 +321,32 @@ pub fn bool_col(name: &str, values: Vec<bool>) -> Column {
 pub fn frame(columns: Vec<Column>) -> Result<DataFrame> {
     let height = columns.first().map(|c| c.len()).unwrap_or(0);
     Ok(DataFrame::new(height, columns)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_row_wise;
+
+    #[test]
+    fn row_wise_conditions_are_told_from_aggregates_and_windows() {
+        for sql in [
+            "action = 'post'",
+            "action IN ('post', 'featured') AND likes >= 10",
+            "NOT (topic IS NULL) OR lower(channel) = 'app'",
+            "CASE WHEN likes > 5 THEN TRUE ELSE FALSE END",
+            "CAST(likes AS DOUBLE) / (comments + 1) > 2",
+            "\"sum\" > 3", // a quoted column named like a function
+        ] {
+            assert!(is_row_wise(sql), "{sql}");
+        }
+        for sql in [
+            "likes > AVG(likes)",
+            "likes = max(likes)",
+            "COUNT(*) > 3",
+            "rank() OVER (PARTITION BY member_id ORDER BY likes) = 1",
+            "some_new_function(likes) > 1", // unknown: the safe side
+        ] {
+            assert!(!is_row_wise(sql), "{sql}");
+        }
+    }
 }

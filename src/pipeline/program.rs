@@ -152,6 +152,9 @@ pub struct MeasurePlan {
     pub filter: Option<SqlExpr>,
     /// The filter names `layer`: each span needs the layers at its end (a snapshot).
     pub needs_layer: bool,
+    /// The filter holds or not for each event on its own (`expr::is_row_wise`) and
+    /// does not name `layer`: it is evaluated once over every event, not per span.
+    pub once: bool,
 }
 
 impl MeasurePlan {
@@ -275,9 +278,11 @@ fn measure_plan(m: &MeasureCfg, goal: usize, path: String, conditions: &Conditio
     let needs_layer = filter
         .as_ref()
         .is_some_and(|f| super::expr::names_in(std::iter::once(f)).contains("layer"));
+    let once = !needs_layer && filter.as_ref().is_some_and(|f| super::expr::is_row_wise(&f.text));
     MeasurePlan {
         measure,
         filter,
         needs_layer,
+        once,
     }
 }

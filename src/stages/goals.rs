@@ -89,6 +89,8 @@ pub struct Measurer<'a> {
     frame: std::cell::OnceCell<polars::prelude::DataFrame>,
     /// Event indices sorted by date, so a span is a slice.
     by_day: std::cell::OnceCell<Vec<usize>>,
+    /// The mask of each filter evaluated once over every event (by its rule path).
+    masks: std::cell::RefCell<HashMap<String, std::rc::Rc<Vec<bool>>>>,
 }
 
 impl<'a> Measurer<'a> {
@@ -101,6 +103,7 @@ impl<'a> Measurer<'a> {
             cache: Default::default(),
             frame: Default::default(),
             by_day: Default::default(),
+            masks: Default::default(),
         }
     }
 
@@ -136,6 +139,10 @@ impl<'a> Measurer<'a> {
         let accepted: Vec<usize> = match &m.filter {
             None => idx,
             Some(_) if idx.is_empty() => idx,
+            Some(e) if m.once => {
+                let mask = self.mask(e)?;
+                idx.into_iter().filter(|i| mask[*i]).collect()
+            }
             Some(e) => {
                 // the layers at the span's end (a whole snapshot) only for a `where` that
                 // names `layer`
@@ -163,8 +170,19 @@ impl<'a> Measurer<'a> {
         })
     }
 
-    fn sub_dataset_frame(&self, idx: &[usize], layers: Option<&LayerRow>) -> Result<polars::prelude::DataFrame> {
-        let full = match self.frame.get() {
+    /// A row-wise filter's value for every event (evaluated once, then sliced by span).
+    fn mask(&self, e: &crate::expr::SqlExpr) -> Result<std::rc::Rc<Vec<bool>>> {
+        if let Some(mask) = self.masks.borrow().get(&e.what) {
+            return Ok(mask.clone());
+        }
+        let mask = std::rc::Rc::new(expr::eval_bool(e, self.full_frame()?)?);
+        self.masks.borrow_mut().insert(e.what.clone(), mask.clone());
+        Ok(mask)
+    }
+
+    /// The events as a frame of the columns the goals' filters name (built once).
+    fn full_frame(&self) -> Result<&polars::prelude::DataFrame> {
+        Ok(match self.frame.get() {
             Some(f) => f,
             None => {
                 let mut filters = Vec::new();
@@ -174,7 +192,11 @@ impl<'a> Measurer<'a> {
                 let f = self.ds.event_frame(&expr::names_in(filters), Some(self.awarded))?;
                 self.frame.get_or_init(|| f)
             }
-        };
+        })
+    }
+
+    fn sub_dataset_frame(&self, idx: &[usize], layers: Option<&LayerRow>) -> Result<polars::prelude::DataFrame> {
+        let full = self.full_frame()?;
         let take = polars::prelude::IdxCa::from_vec(
             "idx".into(),
             idx.iter().map(|i| *i as polars::prelude::IdxSize).collect(),
