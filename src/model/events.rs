@@ -30,8 +30,12 @@ text_enum! {
 #[derive(Default)]
 pub struct Dict {
     values: Vec<Box<str>>,
-    codes: HashMap<Box<str>, u32>,
+    codes: FastMap<Box<str>, u32>,
 }
+
+/// A map keyed by short texts looked up once per event (tens of millions of times):
+/// foldhash, not SipHash. Codes follow first sight, so the hash never shows.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 impl Dict {
     pub const NULL: u32 = u32::MAX;
@@ -343,7 +347,7 @@ impl Events {
 pub(super) fn load_events(store: &Store, manifest: &Manifest, as_of: Day) -> Result<(Events, Vec<String>)> {
     use polars::prelude::*;
     let mut out = Events::default();
-    let mut member_codes: HashMap<String, u32> = HashMap::new();
+    let mut member_codes: FastMap<String, u32> = FastMap::default();
     let mut member_ids: Vec<String> = Vec::new();
     // one month partition in memory at a time; months after D's are not read at all
     let last_month = crate::fmt::fmt_day(as_of)[..7].to_string();
@@ -413,6 +417,8 @@ pub(super) fn load_events(store: &Store, manifest: &Manifest, as_of: Day) -> Res
     if out.len() >= u32::MAX as usize {
         anyhow::bail!("the store holds more than 4 billion events: more than one run can hold (split the program)");
     }
+    // the partitions' frames are freed: hand their memory back before the stages
+    crate::store::release_freed_memory();
     Ok((out, member_ids))
 }
 
