@@ -1,9 +1,11 @@
 //! Counting a prepared file against the store as it stands (SPEC §4): inserted,
-//! updated, unchanged, ignored, rejected, over a working set of packed rows that reads
-//! stored months only when a key of theirs is needed.
+//! updated, unchanged, ignored, rejected. The sources other than activity are counted
+//! here, file by file, over a working set of packed rows; activity's rows are tallied
+//! here and counted by settle.rs, which reads the stored months a key of theirs may be
+//! in.
 use super::keyed::{key_hash, Change, Keyed, Undo};
 use super::prepare::ParsedRow;
-use crate::store::{month_of_packed, Counts, Manifest, Store};
+use crate::store::{Counts, Manifest, Store};
 use crate::table::{self, SourceSpec, ACTIVITY};
 use anyhow::Result;
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,8 +19,8 @@ pub(super) struct Working {
     /// Activity: every key's final row and its month, settled by sorting (`rows` is
     /// then empty).
     pub(super) settled: Option<super::settle::Settled>,
-    /// Activity only: months are read from the store when a key of theirs is needed,
-    /// so one more day of events reads the key index and the month or two it touches.
+    /// Activity only: the stored months a key of the ingest may be in are read, so one
+    /// more day of events reads the key index and the month or two it touches.
     pub(super) lazy: Option<LazyMonths>,
 }
 
@@ -57,22 +59,6 @@ impl Working {
         }
         w.lazy = Some(lazy);
         Ok(w)
-    }
-
-    /// Make sure the stored row with the key of `row` (hashing to `hash`), if any, is in `rows`.
-    pub(super) fn ensure_key(&mut self, store: &Store, hash: u64, row: &[u8]) -> Result<()> {
-        // nothing stored (a first ingest) or not lazy (read whole): nothing to read
-        let Some(lazy) = self.lazy.as_ref().filter(|l| !l.keys.is_empty()) else {
-            return Ok(());
-        };
-        if self.rows.contains(hash, row) {
-            return Ok(());
-        }
-        let months: Vec<u32> = lazy.keys.months_of(hash).collect();
-        for m in months {
-            self.ensure_month(store, m)?;
-        }
-        Ok(())
     }
 
     /// Forget the key index (every file is counted; the commit does not need it).
@@ -124,20 +110,6 @@ impl Working {
         }
         Ok(rows)
     }
-
-    /// Read a stored month into `rows`, keeping any newer version read in this ingest.
-    pub(super) fn ensure_month(&mut self, store: &Store, month: u32) -> Result<()> {
-        let Some(lazy) = self.lazy.as_mut() else { return Ok(()) };
-        if !lazy.loaded.insert(month) {
-            return Ok(());
-        }
-        if let Some(rel) = lazy.files.get(&month) {
-            for r in store.read_packed(self.spec, rel)? {
-                self.rows.insert_if_absent(key_hash(self.spec, &r), r);
-            }
-        }
-        Ok(())
-    }
 }
 
 /// The result of reading one file against the working set.
@@ -145,8 +117,6 @@ pub(super) struct FileResult {
     pub(super) counts: Counts,
     /// How to take the file's rows back out of the working set (they are in it).
     pub(super) log: Vec<Undo>,
-    /// Months whose partition the file's rows change (activity).
-    pub(super) months: BTreeSet<u32>,
     pub(super) rejects: Vec<u8>,
     pub(super) reasons: BTreeMap<String, u64>,
 }
@@ -227,15 +197,12 @@ pub(super) fn classify(
     parsed: Vec<ParsedRow>,
     arena: &[u8],
     work: &mut Working,
-    store: &Store,
     rel: &str,
     progress: bool,
 ) -> Result<FileResult> {
     // the file's rows go into the working set as they are counted (so later rows count
     // against them, as SPEC §4 says), with a log to take them back out if gated
     let mut log = Vec::new();
-    let mut months = BTreeSet::new();
-    let activity = spec.name == ACTIVITY.name;
     let mut tally = Tally::new(spec, rel)?;
     let mut at = 0; // where the next kept row starts in `arena`
     work.rows.reserve(parsed.len());
@@ -246,27 +213,20 @@ pub(super) fn classify(
                 b.set_position(n as u64 * 64);
             }
         }
-        let (hash, month, row) = match tally.note(row)? {
-            Some(ParsedRow::Row { hash, month, packed }) => (hash, month, packed),
-            Some(ParsedRow::Kept { hash, month, len }) => {
+        let (hash, row) = match tally.note(row)? {
+            Some(ParsedRow::Row { hash, packed, .. }) => (hash, packed),
+            Some(ParsedRow::Kept { hash, len, .. }) => {
                 let row = table::Packed::from(&arena[at..at + len as usize]);
                 at += len as usize;
-                (hash, month, row)
+                (hash, row)
             }
             _ => continue,
         };
-        work.ensure_key(store, hash, &row)?;
-        if activity {
-            months.insert(month);
-        }
-        let (change, old) = work.rows.apply(hash, row, &mut log);
+        let (change, _) = work.rows.apply(hash, row, &mut log);
         match change {
             Change::Inserted => tally.counts.inserted += 1,
             Change::Unchanged => tally.counts.unchanged += 1,
             Change::Updated => tally.counts.updated += 1,
-        }
-        if let (true, Some(old)) = (activity, old) {
-            months.insert(month_of_packed(old));
         }
     }
     if let Some(b) = bar {
@@ -277,7 +237,6 @@ pub(super) fn classify(
     Ok(FileResult {
         counts,
         log,
-        months,
         rejects: tally.rejects()?,
         reasons,
     })

@@ -1,8 +1,7 @@
 //! The one atomic commit of an ingest: rewritten month partitions and their key
 //! files, the other sources' tables, unknown-member counts, then the manifest.
 use super::classify::Working;
-use super::keyed::Keyed;
-use crate::store::{month_name, month_of_packed, FileRecord, Manifest, Store};
+use crate::store::{month_name, FileRecord, Manifest, Store};
 use crate::table::{self, ACTIVITY};
 use anyhow::Result;
 use std::collections::BTreeMap;
@@ -35,31 +34,22 @@ pub(super) fn commit(
         if w.spec.name == ACTIVITY.name {
             // a partition is rewritten whole. A touched month the ingest never read keeps
             // every stored row (no key of the ingest is stored there): its new rows are
-            // added to the stored partition as columns. The others are read into the
-            // working set (their stored rows may have been replaced).
+            // added to the stored partition as columns. The others were read before
+            // settling, and their rows are among the settled ones.
             w.forget_keys();
             let unread: BTreeMap<u32, String> = w
                 .touched_months
                 .iter()
                 .filter_map(|m| w.unread_partition(*m).map(|rel| (*m, rel.to_string())))
                 .collect();
-            for m in w.touched_months.clone() {
-                if !unread.contains_key(&m) {
-                    w.ensure_month(store, m)?;
-                }
-            }
-            // the rows move out of the working set into their months (the map is freed,
-            // and each month's rows are freed once it is written)
+            // each touched month's rows, borrowed from the settled files' arenas (freed
+            // after the last month is written)
+            let settled = w
+                .settled
+                .take()
+                .ok_or_else(|| anyhow::anyhow!("the activity rows changed but were not settled"))?;
             let mut by_month: BTreeMap<u32, Vec<&[u8]>> = w.touched_months.iter().map(|m| (*m, Vec::new())).collect();
-            let settled = w.settled.take();
-            let kept: Vec<table::Packed> = std::mem::replace(&mut w.rows, Keyed::new(w.spec))
-                .into_values()
-                .collect();
-            let rows: Box<dyn Iterator<Item = (u32, &[u8])>> = match &settled {
-                Some(settled) => Box::new(settled.rows()),
-                None => Box::new(kept.iter().map(|r| (month_of_packed(r), &r[..]))),
-            };
-            for (m, r) in rows {
+            for (m, r) in settled.rows() {
                 if let Some(rows) = by_month.get_mut(&m) {
                     rows.push(r);
                 }

@@ -1,6 +1,6 @@
-//! Rows by key without a `String` per key: the working set of an ingest holds millions
-//! of rows, and a key string for each cost ~50 bytes and a hash of the string at every
-//! lookup. Here each row is found by the 64-bit hash of its key (computed once, when
+//! Rows by key without a `String` per key: the working set of the sources other than
+//! activity (members, redemptions, contest entries…; activity is settled by sorting,
+//! settle.rs). Each row is found by the 64-bit hash of its key (computed once, when
 //! the row is prepared) and confirmed by comparing the key fields inside the packed
 //! rows, so two keys with one hash are never mixed up: the second goes to a small
 //! map by the key text.
@@ -63,6 +63,7 @@ impl Keyed {
     }
 
     /// The row with the key of `row` (whose key hashes to `hash`), if any.
+    #[cfg(test)]
     pub fn get(&self, hash: u64, row: &[u8]) -> Option<&Packed> {
         if !self.collided.is_empty() {
             if let Some(r) = self.collided.get(&self.spec.key_of_packed(row)) {
@@ -70,10 +71,6 @@ impl Keyed {
             }
         }
         self.by_hash.get(&hash).filter(|old| same_key(self.spec, old, row))
-    }
-
-    pub fn contains(&self, hash: u64, row: &[u8]) -> bool {
-        self.get(hash, row).is_some()
     }
 
     /// Put `row` in place of the row with its key (returned), or add it.
@@ -171,19 +168,8 @@ impl Keyed {
             .collect()
     }
 
-    /// Add `row` unless a row with its key is there (that one is newer).
-    pub fn insert_if_absent(&mut self, hash: u64, row: Packed) {
-        if !self.contains(hash, &row) {
-            self.insert(hash, row);
-        }
-    }
-
     pub fn values(&self) -> impl Iterator<Item = &Packed> {
         self.by_hash.values().chain(self.collided.values())
-    }
-
-    pub fn into_values(self) -> impl Iterator<Item = Packed> {
-        self.by_hash.into_values().chain(self.collided.into_values())
     }
 }
 

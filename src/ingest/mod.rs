@@ -242,7 +242,7 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
                     let reasons = std::mem::take(&mut tally.reasons);
                     (counts, reasons, tally.rejects()?, gated, Some(f))
                 } else {
-                    let outcome = classify(spec, rows, &arena, work, store, &rel, progress)?;
+                    let outcome = classify(spec, rows, &arena, work, &rel, progress)?;
                     let gated = outcome.counts.rows > 0
                         && outcome.counts.rejected as f64 / outcome.counts.rows as f64 > max_ratio;
                     if gated {
@@ -253,7 +253,6 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
                             let rows = work.rows.touched(&outcome.log);
                             unknown_contests(spec, &rows, &loaded.pipeline, &mut contest_ids);
                         }
-                        work.touched_months.extend(outcome.months);
                         work.changed |= !outcome.log.is_empty();
                     }
                     (outcome.counts, outcome.reasons, outcome.rejects, gated, None)
