@@ -203,27 +203,47 @@ fn layer(loaded: &Program, ds: &Dataset, c: &Computed, engine: &Engine, i: usize
     )
 }
 
-/// The top-level AND parts of a condition, for saying which one failed.
+/// The parts of a condition joined by a top-level AND, as SQL text (sqlparser's AST,
+/// so `likes BETWEEN 5 AND 10` and a parenthesized OR stay whole). A text sqlparser
+/// cannot read stays one part.
 fn conjuncts(text: &str) -> Vec<String> {
-    let (mut parts, mut depth, mut quoted, mut start) = (Vec::new(), 0i32, false, 0usize);
-    let bytes = text.as_bytes();
-    let mut k = 0;
-    while k < bytes.len() {
-        match bytes[k] {
-            b'\'' => quoted = !quoted,
-            b'(' if !quoted => depth += 1,
-            b')' if !quoted => depth -= 1,
-            _ if !quoted && depth == 0 && text[k..].len() >= 5 && text[k..k + 5].eq_ignore_ascii_case(" and ") => {
-                parts.push(text[start..k].trim().to_string());
-                start = k + 5;
-                k += 4;
+    use sqlparser::ast::{BinaryOperator, Expr};
+    fn split(e: Expr, out: &mut Vec<String>) {
+        match e {
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::And,
+                right,
+            } => {
+                split(*left, out);
+                split(*right, out);
             }
-            _ => {}
+            Expr::Nested(inner)
+                if matches!(
+                    *inner,
+                    Expr::BinaryOp {
+                        op: BinaryOperator::And,
+                        ..
+                    }
+                ) =>
+            {
+                split(*inner, out)
+            }
+            other => out.push(other.to_string()),
         }
-        k += 1;
     }
-    parts.push(text[start..].trim().to_string());
-    parts
+    let dialect = sqlparser::dialect::GenericDialect {};
+    match sqlparser::parser::Parser::new(&dialect)
+        .try_with_sql(text)
+        .and_then(|mut p| p.parse_expr())
+    {
+        Ok(e) => {
+            let mut out = Vec::new();
+            split(e, &mut out);
+            out
+        }
+        Err(_) => vec![text.trim().to_string()],
+    }
 }
 
 fn scouting(loaded: &Loaded, c: &Computed, engine: &Engine, i: usize) -> Result<Value> {
@@ -516,4 +536,23 @@ pub fn render_text(v: &Value, en: bool) -> Vec<String> {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::conjuncts;
+
+    #[test]
+    fn a_condition_splits_at_its_top_level_ands_only() {
+        assert_eq!(
+            conjuncts("posts_90d >= 2 AND (likes_30d > 5 OR featured_90d >= 1) and likes_30d BETWEEN 5 AND 10"),
+            [
+                "posts_90d >= 2",
+                "(likes_30d > 5 OR featured_90d >= 1)",
+                "likes_30d BETWEEN 5 AND 10"
+            ]
+        );
+        assert_eq!(conjuncts("(a = 1 AND b = 'x and y')"), ["a = 1", "b = 'x and y'"]);
+        assert_eq!(conjuncts("days_since_join <= 60"), ["days_since_join <= 60"]);
+    }
 }
