@@ -63,65 +63,7 @@ pub(super) fn commit(
             } else {
                 Some(known_members(store, manifest, members.as_ref())?)
             };
-            // a month's frame is built while the one before it is encoded and written
-            // (two stages on all cores each); never more than two months' frames, since
-            // holding every month at once took the 20 M peak from 3.3 to 6 GB
-            let written: Vec<(u32, Option<MonthWritten>)> = std::thread::scope(|scope| -> Result<_> {
-                let (tx, frames) = std::sync::mpsc::sync_channel::<(u32, MonthFrame)>(0);
-                let writer = scope.spawn(move || -> Result<Vec<(u32, MonthWritten)>> {
-                    let mut done = Vec::new();
-                    for (m, mut month) in frames {
-                        let partition =
-                            store.write_frame(&format!("events/month={}", month_name(m)), "part", &mut month.df)?;
-                        drop(month.df);
-                        done.push((
-                            m,
-                            MonthWritten {
-                                partition,
-                                keys: month.keys,
-                                unknown: month.unknown,
-                            },
-                        ));
-                    }
-                    Ok(done)
-                });
-                let mut emptied = Vec::new();
-                let mut failed = None;
-                for (m, rows) in by_month {
-                    let frame = match (unread.get(&m), rows.is_empty()) {
-                        (Some(stored), _) => add_to_month(store, w.spec, m, stored, rows, known.as_ref()),
-                        (None, false) => month_frame(store, w.spec, m, rows, known.as_ref()),
-                        (None, true) => {
-                            emptied.push(m);
-                            continue;
-                        }
-                    };
-                    match frame {
-                        // a send fails only when the writer stopped on an error (below)
-                        Ok(frame) => {
-                            if tx.send((m, frame)).is_err() {
-                                break;
-                            }
-                        }
-                        Err(e) => {
-                            failed = Some(e);
-                            break;
-                        }
-                    }
-                }
-                drop(tx);
-                let done = writer
-                    .join()
-                    .map_err(|_| anyhow::anyhow!("the partition writer panicked"))??;
-                if let Some(e) = failed {
-                    return Err(e);
-                }
-                let mut written: Vec<(u32, Option<MonthWritten>)> =
-                    done.into_iter().map(|(m, w)| (m, Some(w))).collect();
-                written.extend(emptied.into_iter().map(|m| (m, None)));
-                written.sort_by_key(|(m, _)| *m);
-                Ok(written)
-            })?;
+            let written = write_months(store, w.spec, by_month, &unread, known.as_ref())?;
             // the months' rows and frames are freed: hand the memory back once, at the
             // end (trimming after every month cost a second in 20 M events and did not
             // lower the peak, which is the reading of the files)
@@ -194,6 +136,106 @@ pub(super) fn commit(
         manifest.files.push(r);
     }
     store.write_manifest(manifest)
+}
+
+/// Rows of month frames held at once while months are written. At 20 M events a month
+/// is 1.7 M rows: one is built while the one before it is written (holding every
+/// month at once took the peak from 3.3 to 6 GB). Small months go several at a time.
+const ROWS_IN_FLIGHT: usize = 2_000_000;
+
+/// Write each month's partition and key file (a month without rows is None: emptied).
+fn write_months(
+    store: &Store,
+    spec: &'static table::SourceSpec,
+    by_month: BTreeMap<u32, Vec<&[u8]>>,
+    unread: &BTreeMap<u32, String>,
+    known: Option<&std::collections::HashSet<String>>,
+) -> Result<Vec<(u32, Option<MonthWritten>)>> {
+    let frame = |m: u32, rows: Vec<&[u8]>| -> Result<Option<MonthFrame>> {
+        Ok(match (unread.get(&m), rows.is_empty()) {
+            (Some(stored), _) => Some(add_to_month(store, spec, m, stored, rows, known)?),
+            (None, false) => Some(month_frame(store, spec, m, rows, known)?),
+            (None, true) => None,
+        })
+    };
+    let write = |m: u32, mut month: MonthFrame| -> Result<MonthWritten> {
+        let partition = store.write_frame(&format!("events/month={}", month_name(m)), "part", &mut month.df)?;
+        Ok(MonthWritten {
+            partition,
+            keys: month.keys,
+            unknown: month.unknown,
+        })
+    };
+    // a month added to its stored partition is as big as the partition: one at a time
+    let biggest = by_month.values().map(Vec::len).max().unwrap_or(0);
+    let workers = match unread.is_empty() {
+        true => (ROWS_IN_FLIGHT / biggest.max(1)).clamp(1, 4),
+        false => 1,
+    };
+    let mut written: Vec<(u32, Option<MonthWritten>)> = if workers > 1 {
+        // small months: each worker builds and writes the next month
+        let months = std::sync::Mutex::new(by_month.into_iter());
+        std::thread::scope(|scope| -> Result<Vec<_>> {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    scope.spawn(|| -> Result<Vec<(u32, Option<MonthWritten>)>> {
+                        let mut done = Vec::new();
+                        loop {
+                            let next = months
+                                .lock()
+                                .map_err(|_| anyhow::anyhow!("a month writer panicked"))?
+                                .next();
+                            let Some((m, rows)) = next else { return Ok(done) };
+                            let month = frame(m, rows)?;
+                            done.push((m, month.map(|f| write(m, f)).transpose()?));
+                        }
+                    })
+                })
+                .collect();
+            let mut all = Vec::new();
+            for h in handles {
+                all.extend(h.join().map_err(|_| anyhow::anyhow!("a month writer panicked"))??);
+            }
+            Ok(all)
+        })?
+    } else {
+        // big months: a month's frame is built while the one before it is encoded and
+        // written (two stages on all cores each)
+        std::thread::scope(|scope| -> Result<Vec<_>> {
+            let (tx, frames) = std::sync::mpsc::sync_channel::<(u32, MonthFrame)>(0);
+            let writer = scope.spawn(move || -> Result<Vec<(u32, Option<MonthWritten>)>> {
+                frames.into_iter().map(|(m, f)| Ok((m, Some(write(m, f)?)))).collect()
+            });
+            let mut emptied = Vec::new();
+            let mut failed = None;
+            for (m, rows) in by_month {
+                match frame(m, rows) {
+                    Ok(None) => emptied.push((m, None)),
+                    // a send fails only when the writer stopped on an error (below)
+                    Ok(Some(f)) => {
+                        if tx.send((m, f)).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
+            drop(tx);
+            let mut done = writer
+                .join()
+                .map_err(|_| anyhow::anyhow!("the partition writer panicked"))??;
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            done.extend(emptied);
+            Ok(done)
+        })?
+    };
+    written.sort_by_key(|(m, _)| *m);
+    Ok(written)
 }
 
 /// A month partition as written: its file, its key file, its events of unknown members.
