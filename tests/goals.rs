@@ -200,6 +200,28 @@ fn an_aggregate_in_a_goal_filter_counts_over_each_span() {
     assert_eq!(weekly("posts"), ["2", "1", "1", "0"]);
 }
 
+/// A row-wise filter that fails on an event outside every span (a CAST of the text
+/// 'adas', in March) still measures February: it falls back to per-span evaluation.
+#[test]
+fn a_filter_failing_outside_every_span_does_not_fail_the_run() {
+    let w = Workdir::new();
+    program(&w);
+    let head = PIPELINE.split("goals:").next().expect("goals");
+    w.create(
+        "pipeline.yaml",
+        &format!(
+            "{head}goals:
+  - id: untagged
+    measure: {{count: events, where: \"action = 'post' AND COALESCE(CAST(topic AS INTEGER), 0) = 0\"}}
+    period: {{from: 2025-02-01, to: 2025-02-28}}
+    target: {{value: 1}}
+"
+        ),
+    );
+    // February's posts p1 and p2 have no topic
+    assert_eq!(goals_at(&w, "2025-03-31"), ["untagged  1 2 2 1 achieved"]);
+}
+
 #[test]
 fn each_recommendation_follows_goals_and_ratings() {
     let w = Workdir::new();

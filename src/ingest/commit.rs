@@ -173,30 +173,47 @@ fn write_months(
         false => 1,
     };
     let mut written: Vec<(u32, Option<MonthWritten>)> = if workers > 1 {
-        // small months: each worker builds and writes the next month
+        // small months: each worker builds and writes the next month; a failure stops
+        // the others before their next month
         let months = std::sync::Mutex::new(by_month.into_iter());
+        let stop = std::sync::atomic::AtomicBool::new(false);
         std::thread::scope(|scope| -> Result<Vec<_>> {
             let handles: Vec<_> = (0..workers)
                 .map(|_| {
                     scope.spawn(|| -> Result<Vec<(u32, Option<MonthWritten>)>> {
                         let mut done = Vec::new();
-                        loop {
+                        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                             let next = months
                                 .lock()
                                 .map_err(|_| anyhow::anyhow!("a month writer panicked"))?
                                 .next();
-                            let Some((m, rows)) = next else { return Ok(done) };
-                            let month = frame(m, rows)?;
-                            done.push((m, month.map(|f| write(m, f)).transpose()?));
+                            let Some((m, rows)) = next else { break };
+                            let written = frame(m, rows).and_then(|f| f.map(|f| write(m, f)).transpose());
+                            match written {
+                                Ok(w) => done.push((m, w)),
+                                Err(e) => {
+                                    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                                    return Err(e);
+                                }
+                            }
                         }
+                        Ok(done)
                     })
                 })
                 .collect();
             let mut all = Vec::new();
+            let mut failed = None;
             for h in handles {
-                all.extend(h.join().map_err(|_| anyhow::anyhow!("a month writer panicked"))??);
+                match h.join() {
+                    Ok(Ok(done)) => all.extend(done),
+                    Ok(Err(e)) => failed = failed.or(Some(e)),
+                    Err(_) => failed = failed.or(Some(anyhow::anyhow!("a month writer panicked"))),
+                }
             }
-            Ok(all)
+            match failed {
+                Some(e) => Err(e),
+                None => Ok(all),
+            }
         })?
     } else {
         // big months: a month's frame is built while the one before it is encoded and

@@ -175,13 +175,15 @@ pub fn is_row_wise(sql: &str) -> bool {
     };
     let significant: Vec<&Token> = tokens.iter().filter(|t| !matches!(t, Token::Whitespace(_))).collect();
     significant.iter().enumerate().all(|(i, t)| match t {
-        Token::Word(w) if w.quote_style.is_none() => {
+        Token::Word(w) => {
             let word = w.value.to_ascii_lowercase();
-            if word == "over" {
+            let unquoted = w.quote_style.is_none();
+            if unquoted && word == "over" {
                 return false;
             }
+            // polars calls `"max"(x)` MAX too: a quoted name before `(` is a call
             let calls = matches!(significant.get(i + 1), Some(Token::LParen));
-            !calls || SCALAR.contains(&word.as_str()) || OPERATORS.contains(&word.as_str())
+            !calls || (unquoted && (SCALAR.contains(&word.as_str()) || OPERATORS.contains(&word.as_str())))
         }
         _ => true,
     })
@@ -345,6 +347,7 @@ mod tests {
             "COUNT(*) > 3",
             "rank() OVER (PARTITION BY member_id ORDER BY likes) = 1",
             "some_new_function(likes) > 1", // unknown: the safe side
+            "likes = \"max\"(likes)",       // quoted, still MAX
         ] {
             assert!(!is_row_wise(sql), "{sql}");
         }

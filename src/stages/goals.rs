@@ -90,7 +90,7 @@ pub struct Measurer<'a> {
     /// Event indices sorted by date, so a span is a slice.
     by_day: std::cell::OnceCell<Vec<usize>>,
     /// The mask of each filter evaluated once over every event (by its rule path).
-    masks: std::cell::RefCell<HashMap<String, std::rc::Rc<Vec<bool>>>>,
+    masks: std::cell::RefCell<HashMap<String, Option<std::rc::Rc<Vec<bool>>>>>,
 }
 
 impl<'a> Measurer<'a> {
@@ -139,8 +139,8 @@ impl<'a> Measurer<'a> {
         let accepted: Vec<usize> = match &m.filter {
             None => idx,
             Some(_) if idx.is_empty() => idx,
-            Some(e) if m.once => {
-                let mask = self.mask(e)?;
+            Some(e) if m.once && self.mask(e)?.is_some() => {
+                let mask = self.mask(e)?.expect("a mask");
                 idx.into_iter().filter(|i| mask[*i]).collect()
             }
             Some(e) => {
@@ -171,11 +171,13 @@ impl<'a> Measurer<'a> {
     }
 
     /// A row-wise filter's value for every event (evaluated once, then sliced by span).
-    fn mask(&self, e: &crate::expr::SqlExpr) -> Result<std::rc::Rc<Vec<bool>>> {
+    /// None when the filter fails on some event (a strict `CAST` of a text, say): it is
+    /// then evaluated per span, so only the events of a span can fail it, as before.
+    fn mask(&self, e: &crate::expr::SqlExpr) -> Result<Option<std::rc::Rc<Vec<bool>>>> {
         if let Some(mask) = self.masks.borrow().get(&e.what) {
             return Ok(mask.clone());
         }
-        let mask = std::rc::Rc::new(expr::eval_bool(e, self.full_frame()?)?);
+        let mask = expr::eval_bool(e, self.full_frame()?).ok().map(std::rc::Rc::new);
         self.masks.borrow_mut().insert(e.what.clone(), mask.clone());
         Ok(mask)
     }
