@@ -170,27 +170,29 @@ fn goal_status_before_inside_and_after_the_period() {
     );
 }
 
+/// The test program with `goals` (YAML list items) in place of its goals.
+fn with_goals(goals: &str) -> Workdir {
+    let w = Workdir::new();
+    program(&w);
+    let head = PIPELINE.split("goals:").next().expect("goals");
+    w.create("pipeline.yaml", &format!("{head}goals:\n{goals}"));
+    w
+}
+
 /// A filter with an aggregate is evaluated over each span's events (a row-wise one is
 /// evaluated once over every event and sliced: the weekly trend must not tell).
 #[test]
 fn an_aggregate_in_a_goal_filter_counts_over_each_span() {
-    let w = Workdir::new();
-    program(&w);
-    let head = PIPELINE.split("goals:").next().expect("goals");
-    w.create(
-        "pipeline.yaml",
-        &format!(
-            "{head}goals:
-  - id: busy
-    measure: {{count: events, where: \"action = 'post' AND COUNT(*) >= 4\"}}
-    period: {{from: 2025-03-01, to: 2025-03-28}}
-    target: {{value: 1}}
+    let w = with_goals(
+        "  - id: busy
+    measure: {count: events, where: \"action = 'post' AND COUNT(*) >= 4\"}
+    period: {from: 2025-03-01, to: 2025-03-28}
+    target: {value: 1}
   - id: posts
-    measure: {{count: events, where: \"action = 'post'\"}}
-    period: {{from: 2025-03-01, to: 2025-03-28}}
-    target: {{value: 1}}
-"
-        ),
+    measure: {count: events, where: \"action = 'post'\"}
+    period: {from: 2025-03-01, to: 2025-03-28}
+    target: {value: 1}
+",
     );
     // the period holds 4 events (p3–p6), all posts; no week holds 4
     assert_eq!(goals_at(&w, "2025-03-31")[0], "busy  1 4 4 1 achieved");
@@ -204,19 +206,12 @@ fn an_aggregate_in_a_goal_filter_counts_over_each_span() {
 /// 'adas', in March) still measures February: it falls back to per-span evaluation.
 #[test]
 fn a_filter_failing_outside_every_span_does_not_fail_the_run() {
-    let w = Workdir::new();
-    program(&w);
-    let head = PIPELINE.split("goals:").next().expect("goals");
-    w.create(
-        "pipeline.yaml",
-        &format!(
-            "{head}goals:
-  - id: untagged
-    measure: {{count: events, where: \"action = 'post' AND COALESCE(CAST(topic AS INTEGER), 0) = 0\"}}
-    period: {{from: 2025-02-01, to: 2025-02-28}}
-    target: {{value: 1}}
-"
-        ),
+    let w = with_goals(
+        "  - id: untagged
+    measure: {count: events, where: \"action = 'post' AND COALESCE(CAST(topic AS INTEGER), 0) = 0\"}
+    period: {from: 2025-02-01, to: 2025-02-28}
+    target: {value: 1}
+",
     );
     // February's posts p1 and p2 have no topic
     assert_eq!(goals_at(&w, "2025-03-31"), ["untagged  1 2 2 1 achieved"]);
