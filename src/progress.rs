@@ -14,3 +14,17 @@ pub fn bar(enabled: bool, len: u64, label: &str) -> Option<ProgressBar> {
     b.set_message(label.to_string());
     Some(b)
 }
+
+/// A bar of `n` steps (months written, say) for work long enough to watch, when
+/// stderr is a terminal.
+pub fn steps(enabled: bool, n: u64, label: &str, long: bool) -> Option<ProgressBar> {
+    if !enabled || !long || n < 2 || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let b = ProgressBar::new(n);
+    if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed}") {
+        b.set_style(style);
+    }
+    b.set_message(label.to_string());
+    Some(b)
+}

@@ -11,6 +11,7 @@ pub(super) fn commit(
     manifest: &mut Manifest,
     working: Vec<Working>,
     new_records: Vec<FileRecord>,
+    progress: bool,
     timer: &mut crate::compute::Timer,
 ) -> Result<()> {
     if new_records.is_empty() {
@@ -63,7 +64,13 @@ pub(super) fn commit(
             } else {
                 Some(known_members(store, manifest, members.as_ref())?)
             };
-            let written = write_months(store, w.spec, by_month, &unread, known.as_ref())?;
+            // a bar over the months when they take a while (a million rows and more)
+            let rows: usize = by_month.values().map(Vec::len).sum();
+            let bar = crate::progress::steps(progress, by_month.len() as u64, "months written", rows >= 1 << 20);
+            let written = write_months(store, w.spec, by_month, &unread, known.as_ref(), bar.as_ref())?;
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
             // the months' rows and frames are freed: hand the memory back once, at the
             // end (trimming after every month cost a second in 20 M events and did not
             // lower the peak, which is the reading of the files)
@@ -150,6 +157,7 @@ fn write_months(
     by_month: BTreeMap<u32, Vec<&[u8]>>,
     unread: &BTreeMap<u32, String>,
     known: Option<&std::collections::HashSet<String>>,
+    bar: Option<&indicatif::ProgressBar>,
 ) -> Result<Vec<(u32, Option<MonthWritten>)>> {
     let frame = |m: u32, rows: Vec<&[u8]>| -> Result<Option<MonthFrame>> {
         Ok(match (unread.get(&m), rows.is_empty()) {
@@ -160,6 +168,9 @@ fn write_months(
     };
     let write = |m: u32, mut month: MonthFrame| -> Result<MonthWritten> {
         let partition = store.write_frame(&format!("events/month={}", month_name(m)), "part", &mut month.df)?;
+        if let Some(b) = bar {
+            b.inc(1);
+        }
         Ok(MonthWritten {
             partition,
             keys: month.keys,

@@ -354,7 +354,7 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
         // nothing new, but the next ingest need not hash these files again
         store.write_manifest(&manifest)?;
     }
-    commit(store, &mut manifest, working, new_records, &mut timer)?;
+    commit(store, &mut manifest, working, new_records, progress, &mut timer)?;
     report.events_of_unknown_members = manifest.events_of_unknown_members;
     for ((source, id), n) in contest_ids {
         report.warnings.push(Warning {
