@@ -312,11 +312,10 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
             let settled = settler.settle(stored)?;
             for e in &mut emits {
                 let Some(f) = e.settled else { continue };
+                // the tally counted rows, ignored and rejected; the settle the rest
                 let found = &settled.counts[f];
                 for counts in std::iter::once(&mut e.outcome.counts).chain(e.record.as_mut().map(|r| &mut r.counts)) {
-                    counts.inserted = found.inserted;
-                    counts.updated = found.updated;
-                    counts.unchanged = found.unchanged;
+                    counts.add(found);
                 }
                 if e.record.is_some() {
                     work.touched_months.extend(settled.months[f].iter().copied());

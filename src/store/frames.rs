@@ -30,15 +30,14 @@ pub(super) fn packed_to_frame(spec: &SourceSpec, rows: &[&[u8]]) -> Result<DataF
         .collect();
     for r in rows {
         for (buf, raw) in bufs.iter_mut().zip(packed_raw(r)) {
-            let v = match (buf, raw) {
+            let v = match (&mut *buf, raw) {
                 (Buf::Text(b), RawRef::Text(t)) => {
                     b.push(Some(t));
                     continue;
                 }
-                (buf, RawRef::Text(_)) => (buf, ValRef::Str("")),
-                (buf, RawRef::Other(v)) => (buf, v),
+                (_, RawRef::Text(_)) => ValRef::Str(""),
+                (_, RawRef::Other(v)) => v,
             };
-            let (buf, v) = v;
             match buf {
                 Buf::Text(b) => b.push(None),
                 Buf::Int(b) => b.push(match v {

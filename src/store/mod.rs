@@ -409,7 +409,6 @@ pub fn month_of(row: &Row) -> u32 {
     month_of_ts(row[ACTIVITY.index("occurred_at")].ts())
 }
 
-/// The month partition of a packed event row.
 /// Packed rows as a frame, built in pieces of a fixed size on all cores (fixed, so
 /// the frame does not depend on the number of threads).
 pub fn packed_frame(spec: &SourceSpec, rows: &[&[u8]]) -> Result<DataFrame> {
@@ -430,6 +429,7 @@ pub fn packed_frame(spec: &SourceSpec, rows: &[&[u8]]) -> Result<DataFrame> {
     Ok(df)
 }
 
+/// The month partition of a packed event row.
 pub fn month_of_packed(row: &[u8]) -> u32 {
     month_of_ts(crate::table::packed_field(row, ACTIVITY.index("occurred_at")).ts())
 }
