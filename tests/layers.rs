@@ -158,3 +158,27 @@ fn percentile_ties_scores_ranks_flags_reasons_and_specialty() {
         ]
     );
 }
+
+/// `distinct: member_id` counts the member's own id (SPEC §7: distinct FIELD over the
+/// window's events): 1 with a post in the window, 0 without, so it can stand for
+/// "posted at least once".
+#[test]
+fn a_distinct_member_id_metric_is_one_for_a_member_with_events() {
+    let w = Workdir::new();
+    program(&w);
+    w.create(
+        "pipeline.yaml",
+        &PIPELINE.replace(
+            "posts_30d: {count: events, where: \"action = 'post'\", window_days: 30}",
+            "posts_30d: {distinct: member_id, where: \"action = 'post'\", window_days: 30}",
+        ),
+    );
+    let dir = w.run_at("2025-02-28");
+    // b posted on 02-20: one distinct member in the window → active (not core: < 2)
+    let layers = read_csv(&dir.join("layers.csv"));
+    assert_eq!(layers[2], ["b", "B", "active", "2025-02-28", "(new)", "new"]);
+    let hist = read_parquet(&dir.join("layer_history.parquet"));
+    let d: Vec<String> = hist[1..].iter().filter(|r| r[0] == "d").map(|r| r.join(" ")).collect();
+    // d's post of 01-31 is in both windows: (01-01, 01-31] and (01-29, 02-28]
+    assert_eq!(d, ["d 2025-01-31 active", "d 2025-02-28 active"]);
+}

@@ -214,23 +214,27 @@ fn report(out: &Printer, at: &AsOf, dump: bool) -> Result<u8> {
     let store = Store::open_read(&loaded.store_dir());
     let manifest = store.manifest()?;
     let folder = store.dir.join("runs").join(crate::fmt::fmt_day(computed.as_of));
-    // the gated files of that run, from its run.json
-    let mut ingest = crate::ingest::IngestReport::default();
+    // the gated files and warnings of that run, from its run.json
+    let mut gated: Vec<String> = Vec::new();
     let mut warnings: Vec<crate::ingest::Warning> = Vec::new();
     if let Ok(text) = std::fs::read_to_string(folder.join("run.json")) {
         let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
         for f in v["ingest"].as_array().into_iter().flatten() {
             if f["status"] == "gated" {
-                ingest.gated.push(f["path"].as_str().unwrap_or_default().to_string());
+                gated.push(f["path"].as_str().unwrap_or_default().to_string());
             }
         }
         warnings = serde_json::from_value(v["warnings"].clone()).unwrap_or_default();
     }
-    let quality = crate::report::quality(&manifest, &ds, &ingest);
-    let mut report = crate::report::context(&loaded, &ds, &computed, quality);
-    report.add_run_notes(&warnings, &ingest.gated, &manifest);
-    report.add_changes(&store.dir.join("runs"), &crate::fmt::fmt_day(computed.as_of));
-    let ctx = report.to_value(loaded.pipeline.privacy.as_ref().is_some_and(|p| p.mask_nicknames))?;
+    let ctx = crate::report::build(
+        &loaded,
+        &ds,
+        &computed,
+        &manifest,
+        &warnings,
+        &gated,
+        &store.dir.join("runs"),
+    )?;
     if dump {
         stdout_line(&serde_json::to_string_pretty(&ctx)?);
         return Ok(0);

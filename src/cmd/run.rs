@@ -58,7 +58,6 @@ pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
     }
     let computed = crate::compute::compute(loaded, &ds)?;
     let t_compute = t0.elapsed() - t_ingest;
-    let quality = crate::report::quality(&manifest, &ds, &ingest);
     let runs = store.dir.join("runs");
     std::fs::create_dir_all(&runs).with_context(|| format!("cannot create {}", runs.display()))?;
     recover_runs(&runs)?;
@@ -82,11 +81,8 @@ pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
     if std::env::var_os("KOC_TIMINGS").is_some() {
         eprintln!("timing tables written: {} ms", t0.elapsed().as_millis());
     }
-    let mut report = crate::report::context(loaded, &ds, &computed, quality);
-    report.add_run_notes(&warnings, &ingest.gated, &manifest);
-    report.add_changes(&runs, &fmt_day(as_of));
+    let ctx = crate::report::build(loaded, &ds, &computed, &manifest, &warnings, &ingest.gated, &runs)?;
     let mask = loaded.pipeline.privacy.as_ref().is_some_and(|p| p.mask_nicknames);
-    let ctx = report.to_value(mask)?;
     crate::report::render_all(loaded, &ctx, tmp.path())?;
     // the Parquet tables (ledger, layer history) are for tools, not for a spreadsheet
     // tables are copied only to mask nicknames

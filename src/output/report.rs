@@ -6,7 +6,6 @@ use crate::actions::Actions;
 use crate::compute::Computed;
 use crate::config::Loaded;
 use crate::fmt::fmt_day;
-use crate::ingest::IngestReport;
 use crate::model::Dataset;
 use crate::program::Program;
 use crate::report_growth::{Growth, HallOfFame};
@@ -34,7 +33,7 @@ const LABELS_EN: &str = include_str!("../../templates/labels.en.json");
 #[derive(Debug, Clone, Serialize)]
 pub struct Context {
     /// The locale: `zh-CN` or `en`.
-    pub lang: &'static str,
+    pub lang: crate::program::Locale,
     /// The locale's labels (templates/labels.*.json).
     pub t: Value,
     pub program: ProgramInfo,
@@ -143,7 +142,7 @@ pub(crate) fn label_of<'a>(t: &'a Value, group: &str, key: &'a str) -> &'a str {
 }
 
 /// Data-quality figures: files, rows, rejects by reason, unknown members.
-pub fn quality(manifest: &Manifest, ds: &Dataset, ingest: &IngestReport) -> Quality {
+pub fn quality(manifest: &Manifest, ds: &Dataset, gated: &[String]) -> Quality {
     let mut reasons: BTreeMap<&str, u64> = BTreeMap::new();
     let mut totals = Counts::default();
     for f in &manifest.files {
@@ -177,7 +176,7 @@ pub fn quality(manifest: &Manifest, ds: &Dataset, ingest: &IngestReport) -> Qual
             .iter()
             .filter(|m| !ds.members[**m as usize].listed)
             .count(),
-        gated: ingest.gated.clone(),
+        gated: gated.to_vec(),
         judge_score_rejects: vec![],
     }
 }
@@ -185,6 +184,24 @@ pub fn quality(manifest: &Manifest, ds: &Dataset, ingest: &IngestReport) -> Qual
 /// The report's labels in the program's locale (also used by the simulation page).
 pub fn report_labels(en: bool) -> Value {
     serde_json::from_str(if en { LABELS_EN } else { LABELS_ZH }).expect("embedded labels are valid JSON")
+}
+
+/// The report context of a run as the templates see it: the computed stages, what the
+/// run says (its warnings and gated files) and what changed since the latest earlier
+/// run in `runs`, nicknames masked if the privacy section says so.
+pub fn build(
+    loaded: &Program,
+    ds: &Dataset,
+    c: &Computed,
+    manifest: &Manifest,
+    warnings: &[crate::ingest::Warning],
+    gated: &[String],
+    runs: &Path,
+) -> Result<Value> {
+    let mut report = context(loaded, ds, c, quality(manifest, ds, gated));
+    report.add_run_notes(warnings, manifest);
+    report.add_changes(runs);
+    report.to_value(loaded.pipeline.privacy.as_ref().is_some_and(|p| p.mask_nicknames))
 }
 
 /// The context from the computed stages; `add_run_notes` and `add_changes` add what
@@ -220,7 +237,7 @@ pub fn context(loaded: &Program, ds: &Dataset, c: &Computed, mut quality: Qualit
     let (movements, movement_matrix) = sections::movements(ds, c, &names.layers, label(&t, "new_member", "(new)"));
     quality.judge_score_rejects = outcomes::score_rejects(p, c);
     Context {
-        lang: loaded.locale.as_str(),
+        lang: loaded.locale,
         program: ProgramInfo {
             name: p.program.name.clone(),
             start: p.program.start.clone(),
@@ -264,8 +281,8 @@ impl Context {
     /// file, and tonight's files (the store's latest ingest) with their counts. Only
     /// what the store, pipeline and D fix goes in, so a re-run is identical: per-ingest
     /// notes (an empty file) show as that file's row and a banner from it.
-    pub fn add_run_notes(&mut self, warnings: &[crate::ingest::Warning], gated: &[String], manifest: &Manifest) {
-        let en = self.lang == crate::program::Locale::En.as_str();
+    pub fn add_run_notes(&mut self, warnings: &[crate::ingest::Warning], manifest: &Manifest) {
+        let en = self.lang.is_en();
         let banner = |kind, code: &str, message: String| Banner {
             kind,
             code: code.to_string(),
@@ -284,7 +301,7 @@ impl Context {
             };
             banners.push(banner("warning", "empty_file", message));
         }
-        for path in gated {
+        for path in &self.quality.gated {
             let message = if en {
                 format!("{path} was held back: too many rejected rows (see its rejects file); the figures below do not include it")
             } else {
@@ -305,7 +322,8 @@ impl Context {
 
     /// The headline figures against the latest earlier run folder of the store (its
     /// run.json keeps them), when there is one.
-    pub fn add_changes(&mut self, runs: &Path, as_of: &str) {
+    pub fn add_changes(&mut self, runs: &Path) {
+        let as_of = self.as_of.as_str();
         let Ok(entries) = std::fs::read_dir(runs) else { return };
         let previous = entries
             .flatten()

@@ -219,11 +219,7 @@ pub fn points(p: &Pipeline, ds: &Dataset, c: &Computed, t: &Value, h: &Headline)
         expired,
         liability,
         redemptions: pts.redemptions.len(),
-        refused: pts
-            .redemptions
-            .iter()
-            .filter(|r| r.status != RedemptionStatus::Ok)
-            .count(),
+        refused: refused_list.len(),
         redemption_rate: (issued > 0).then(|| redeemed as f64 / issued as f64),
         by_item,
         refused_list,

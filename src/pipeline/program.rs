@@ -19,8 +19,6 @@ pub struct Program {
     /// `program.start`.
     pub start: Day,
     pub locale: Locale,
-    /// `layers.cadence` (month ends, the only one).
-    pub cadence: Cadence,
     /// Every SQL condition, by its place in the pipeline.
     pub conditions: Conditions,
     /// One per `metrics` entry, in order.
@@ -158,6 +156,14 @@ pub struct MeasurePlan {
 }
 
 impl MeasurePlan {
+    /// Whether this measure, or a side of its ratio, filters on `layer`.
+    pub fn names_layer(&self) -> bool {
+        match &self.measure {
+            Measure::Ratio(n, d) => n.names_layer() || d.names_layer(),
+            _ => self.needs_layer,
+        }
+    }
+
     /// Sums and counts grow with the span, so a partial span is projected to the whole.
     pub fn accumulates(&self) -> bool {
         matches!(self.measure, Measure::Events | Measure::Members | Measure::Sum(_))
@@ -234,7 +240,6 @@ pub(super) fn build(loaded: Loaded, tz: Tz, conditions: Conditions) -> Result<Pr
         metrics,
         per_fields,
         tz,
-        cadence: Cadence::Month,
         start,
         locale,
         contests,

@@ -55,7 +55,8 @@ impl GoalStatus {
 /// The days a goal needs the layer at (the last day of each measured span).
 pub fn layer_days(prog: &Program, d: Day) -> Vec<Day> {
     let mut out = Vec::new();
-    for g in &prog.goals {
+    // only a `where` naming `layer` reads the layers at a span's end
+    for g in prog.goals.iter().filter(|g| g.measure.names_layer()) {
         let (from, to) = (g.from, g.to);
         if d >= from {
             let e = to.min(d);
@@ -136,14 +137,16 @@ impl<'a> Measurer<'a> {
         let hi = by_day.partition_point(|i| self.ds.events.day[*i] <= to);
         let mut idx: Vec<usize> = by_day[lo..hi.max(lo)].to_vec();
         idx.sort_unstable(); // back in event order: the frame is read front to back
-        let accepted: Vec<usize> = match &m.filter {
-            None => idx,
-            Some(_) if idx.is_empty() => idx,
-            Some(e) if m.once && self.mask(e)?.is_some() => {
-                let mask = self.mask(e)?.expect("a mask");
-                idx.into_iter().filter(|i| mask[*i]).collect()
-            }
-            Some(e) => {
+                             // a row-wise filter's mask over every event (None: evaluate over the span)
+        let mask = match &m.filter {
+            Some(e) if m.once && !idx.is_empty() => self.mask(e)?,
+            _ => None,
+        };
+        let accepted: Vec<usize> = match (&m.filter, mask) {
+            (None, _) => idx,
+            (Some(_), _) if idx.is_empty() => idx,
+            (Some(_), Some(mask)) => idx.into_iter().filter(|i| mask[*i]).collect(),
+            (Some(e), None) => {
                 // the layers at the span's end (a whole snapshot) only for a `where` that
                 // names `layer`
                 let layers = match m.needs_layer {

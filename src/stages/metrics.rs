@@ -39,7 +39,11 @@ pub fn field_key(ev: &Events, i: usize, awarded: i64, field: Field) -> Option<St
         Field::Channel => e.channel.map(str::to_string),
         Field::Date => Some(e.day.to_string()),
         Field::OccurredAt => Some(e.ts.to_string()),
-        other => field_num(ev, i, awarded, other).map(|x| x.to_string()),
+        // the member's index stands for its id (one index per id)
+        Field::MemberId => Some(e.member.to_string()),
+        Field::Likes | Field::Comments | Field::Shares | Field::Views | Field::AwardedPoints => {
+            field_num(ev, i, awarded, field).map(|x| x.to_string())
+        }
     }
 }
 
