@@ -190,7 +190,8 @@ pub fn compute_reusing(prog: &Program, ds: &Dataset, reuse: Option<Reuse>, purpo
     timer.lap("scouting");
     let contests = crate::contests::compute_all(prog, ds, &points.awarded_per_event, &layer_at_d, &level_ids)?;
     timer.lap("contests");
-    let measurer = crate::goals::Measurer::new(prog, ds, &points.awarded_per_event, &engine);
+    let measurer =
+        crate::goals::Measurer::new(prog, ds, &points.awarded_per_event, &engine).knowing_layers(d, layer_at_d.clone());
     let goals = crate::goals::compute(prog, &measurer, d)?;
     let incentives = crate::goals::incentives(p, ds, &goals);
     timer.lap("goals");
