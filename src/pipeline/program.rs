@@ -250,19 +250,25 @@ pub(super) fn build(loaded: Loaded, tz: Tz, conditions: Conditions) -> Result<Pr
     })
 }
 
+/// The path of one side of a ratio measure inside `path` (check files each side's
+/// condition under it, and the plan finds it there).
+pub fn ratio_side(path: &str, side: &str) -> String {
+    format!("{path}.ratio.{side}")
+}
+
 fn measure_plan(m: &MeasureCfg, goal: usize, path: String, conditions: &Conditions) -> MeasurePlan {
     let measure = if let Some(r) = &m.ratio {
         Measure::Ratio(
             Box::new(measure_plan(
                 &r.numerator,
                 goal,
-                format!("{path}.ratio.numerator"),
+                ratio_side(&path, "numerator"),
                 conditions,
             )),
             Box::new(measure_plan(
                 &r.denominator,
                 goal,
-                format!("{path}.ratio.denominator"),
+                ratio_side(&path, "denominator"),
                 conditions,
             )),
         )
@@ -280,6 +286,11 @@ fn measure_plan(m: &MeasureCfg, goal: usize, path: String, conditions: &Conditio
         Measure::Ratio(..) => None,
         _ => conditions.get(&Place::Measure(goal, path)).cloned(),
     };
+    // check filed every `where` it parsed: one missing here would count every event
+    debug_assert!(
+        m.where_.is_none() || m.ratio.is_some() || filter.is_some(),
+        "a goal's where without its checked condition"
+    );
     let needs_layer = filter
         .as_ref()
         .is_some_and(|f| super::expr::names_in(std::iter::once(f)).contains("layer"));

@@ -4,7 +4,7 @@ use super::{Names, EVENT_COLUMNS, NUMERIC_FIELDS};
 use crate::config::{Loaded, MeasureCfg, Pipeline};
 use crate::error::{usage_err, KocError};
 use crate::expr;
-use crate::program::{Conditions, Place};
+use crate::program::{ratio_side, Conditions, Place};
 use anyhow::Result;
 
 /// Every expression of the pipeline with its place (rule path).
@@ -37,8 +37,8 @@ pub fn expressions(p: &Pipeline) -> Vec<(&str, String)> {
     }
     fn measure<'a>(m: &'a MeasureCfg, what: String, out: &mut Vec<(&'a str, String)>) {
         if let Some(r) = &m.ratio {
-            measure(&r.numerator, format!("{what}.ratio.numerator"), out);
-            measure(&r.denominator, format!("{what}.ratio.denominator"), out);
+            measure(&r.numerator, ratio_side(&what, "numerator"), out);
+            measure(&r.denominator, ratio_side(&what, "denominator"), out);
         }
         if let Some(w) = &m.where_ {
             out.push((w, format!("{what}.where")));
@@ -91,8 +91,8 @@ impl MeasureAt {
     fn side(&self, side: &str) -> MeasureAt {
         MeasureAt {
             goal: self.goal,
-            path: format!("{}.ratio.{side}", self.path),
-            what: format!("{}.ratio.{side}", self.what),
+            path: ratio_side(&self.path, side),
+            what: ratio_side(&self.what, side),
         }
     }
 }
