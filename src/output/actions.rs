@@ -66,27 +66,8 @@ pub struct Change {
     pub mean_rating: Option<String>,
 }
 
-fn name_of(id: &str, levels: impl Iterator<Item = (String, Option<String>)>) -> String {
-    levels
-        .into_iter()
-        .find(|(i, _)| i == id)
-        .and_then(|(_, n)| n)
-        .unwrap_or_else(|| id.to_string())
-}
-
-pub fn compute(p: &Pipeline, ds: &Dataset, c: &Computed) -> Actions {
-    let tier_levels = || {
-        p.tiers
-            .iter()
-            .flat_map(|t| &t.levels)
-            .map(|l| (l.id.clone(), l.name.clone()))
-    };
-    let layer_levels = || {
-        p.layers
-            .iter()
-            .flat_map(|t| &t.levels)
-            .map(|l| (l.id.clone(), l.name.clone()))
-    };
+/// The action list; `names` gives each tier and layer its display name.
+pub fn compute(p: &Pipeline, ds: &Dataset, c: &Computed, names: &crate::report_sections::LevelNames) -> Actions {
     let mut keep: Vec<Keep> = ds
         .table_members()
         .filter_map(|(i, m)| {
@@ -96,7 +77,7 @@ pub fn compute(p: &Pipeline, ds: &Dataset, c: &Computed) -> Actions {
             Some(Keep {
                 member_id: m.id.clone(),
                 nickname: m.nickname.clone(),
-                tier: name_of(&c.tier_ids[s.tier], tier_levels()),
+                tier: names.tiers[s.tier].clone(),
                 points_needed: (min - s.q).max(0),
                 by: s.demotion_on.map(fmt_day),
             })
@@ -117,8 +98,8 @@ pub fn compute(p: &Pipeline, ds: &Dataset, c: &Computed) -> Actions {
                 (from < upper && to > from).then(|| Slipped {
                     member_id: m.id.clone(),
                     nickname: m.nickname.clone(),
-                    from: name_of(&c.level_ids[from], layer_levels()),
-                    to: name_of(&c.level_ids[to], layer_levels()),
+                    from: names.layers[from].clone(),
+                    to: names.layers[to].clone(),
                 })
             })
             .collect(),

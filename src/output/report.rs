@@ -259,7 +259,7 @@ pub fn context(loaded: &Program, ds: &Dataset, c: &Computed, mut quality: Qualit
         contests: outcomes::contests(ds, c),
         care,
         incentives: outcomes::incentives(p, c, &t, sep),
-        actions: crate::actions::compute(p, ds, c),
+        actions: crate::actions::compute(p, ds, c, &names),
         hall_of_fame: crate::report_growth::hall_of_fame(p, ds, c, &t),
         growth: crate::report_growth::growth(p, ds, c, &t, &names.layers),
         quality,
