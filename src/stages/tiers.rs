@@ -42,10 +42,17 @@ impl TierState {
 
     /// The tier at D against the one at the previous regular snapshot (tiers.csv's `change`).
     pub fn move_since(&self, previous_snapshot: Option<Day>) -> TierMove {
-        match previous_snapshot.and_then(|d| self.tier_at(d)) {
+        TierMove::between(previous_snapshot.and_then(|d| self.tier_at(d)), self.tier)
+    }
+}
+
+impl TierMove {
+    /// From the tier `before` (None: none yet) to the tier `now`.
+    pub fn between(before: Option<usize>, now: usize) -> TierMove {
+        match before {
             None => TierMove::New,
-            Some(before) if self.tier > before => TierMove::Promoted,
-            Some(before) if self.tier < before => TierMove::Demoted,
+            Some(b) if now > b => TierMove::Promoted,
+            Some(b) if now < b => TierMove::Demoted,
             _ => TierMove::Same,
         }
     }
@@ -228,7 +235,7 @@ pub mod tables {
                 p(s.below_since.map(fmt_day).unwrap_or_default()),
                 p(s.demotion_on.map(fmt_day).unwrap_or_default()),
                 t(prev.map(id).unwrap_or_default()),
-                p(s.move_since(previous_snapshot).as_str()),
+                p(TierMove::between(prev, s.tier).as_str()),
             ]);
         }
         tb
@@ -254,6 +261,35 @@ pub mod tables {
 mod tests {
     use super::*;
     use crate::config::TierLevel;
+
+    /// tiers.csv's `change` (SPEC §6): the tier at D against the tier at the end of the
+    /// previous regular snapshot, `new` for a member who had none then.
+    #[test]
+    fn a_move_compares_d_with_the_end_of_the_previous_snapshot() {
+        let change = |day, from, to| TierChange { day, from, to };
+        // joined on day 100 in tier 0; up to 1 on 110, 2 on 130, back to 1 on 150 (D)
+        let s = TierState {
+            tier: 1,
+            since: 150,
+            q: 0,
+            below_since: None,
+            demotion_on: None,
+            changes: vec![change(110, 0, 1), change(130, 1, 2), change(150, 2, 1)],
+            joined: 100,
+            initial: 0,
+        };
+        assert_eq!(
+            (s.tier_at(99), s.tier_at(100), s.tier_at(109), s.tier_at(110)),
+            (None, Some(0), Some(0), Some(1))
+        );
+        assert_eq!(s.move_since(None), TierMove::New);
+        assert_eq!(s.move_since(Some(90)), TierMove::New, "not joined at the snapshot");
+        assert_eq!(s.move_since(Some(105)), TierMove::Promoted);
+        assert_eq!(s.move_since(Some(120)), TierMove::Same);
+        assert_eq!(s.move_since(Some(140)), TierMove::Demoted);
+        let t = TierState { tier: 2, ..s.clone() };
+        assert_eq!(promoted_demoted(&[Some(s), None, Some(t)], Some(105)), (2, 0));
+    }
 
     fn cfg(window: Option<i64>, grace: i64) -> TiersCfg {
         let lv = |id: &str, min| TierLevel {
