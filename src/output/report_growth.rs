@@ -160,16 +160,17 @@ pub fn growth(p: &Pipeline, ds: &Dataset, c: &Computed, t: &Value, layer_names: 
     let specialty = |i: usize| g.standings[i].as_ref().and_then(|s| s.specialty.clone());
     let matches = c.mentor_matches.as_ref().map(|list| {
         list.iter()
-            .map(|m| MatchRow {
-                newcomer_id: ds.members[m.newcomer].id.clone(),
-                newcomer_nickname: nick(m.newcomer),
-                newcomer_specialty: specialty(m.newcomer),
-                mentor_id: m.mentor.map(|k| ds.members[k].id.clone()),
-                mentor_nickname: m.mentor.and_then(nick),
-                mentor_specialty: m.mentor.and_then(specialty),
-                same_specialty: m.mentor.is_some()
-                    && specialty(m.newcomer).is_some()
-                    && m.mentor.and_then(specialty) == specialty(m.newcomer),
+            .map(|m| {
+                let (mine, mentors) = (specialty(m.newcomer), m.mentor.and_then(specialty));
+                MatchRow {
+                    newcomer_id: ds.members[m.newcomer].id.clone(),
+                    newcomer_nickname: nick(m.newcomer),
+                    same_specialty: mine.is_some() && mine == mentors,
+                    newcomer_specialty: mine,
+                    mentor_id: m.mentor.map(|k| ds.members[k].id.clone()),
+                    mentor_nickname: m.mentor.and_then(nick),
+                    mentor_specialty: mentors,
+                }
             })
             .collect()
     });

@@ -81,7 +81,7 @@ pub(super) fn context(
                     json!({"id": sc.id, "name": base.pipeline.display_name(&sc.id), "moves": moves})
                 })
                 .collect();
-            let status_label = |st: &str| report_t["status"][st].as_str().unwrap_or(st).to_string();
+            let status_label = |st: &str| crate::report::label_of(&report_t, "status", st).to_string();
             let goals: Vec<Value> = c
                 .goals
                 .iter()
@@ -262,8 +262,9 @@ fn verdict(rows: &[Compared], k: usize, scenario: &Value, en: bool, pl: &crate::
 /// A headline figure's id (`points_issued`, `tier gold`, `goal g1`, `contest c winner`,
 /// `stage lead`…) as people read it in the program's locale.
 fn figure_label(pl: &crate::config::Pipeline, report_t: &Value, figure: &str) -> String {
-    let t = |k: &str| report_t[k].as_str().unwrap_or(k).to_string();
-    let sim = |k: &str| report_t["simulation"][k].as_str().unwrap_or(k).to_string();
+    use crate::report::{label, label_of};
+    let t = |k: &str| label(report_t, k, k).to_string();
+    let sim = |k: &str| label_of(report_t, "simulation", k).to_string();
     let (kind, rest) = figure.split_once(' ').unwrap_or((figure, ""));
     match kind {
         "points_issued" | "points_redeemed" | "liability" => t(kind),
@@ -275,11 +276,7 @@ fn figure_label(pl: &crate::config::Pipeline, report_t: &Value, figure: &str) ->
             let id = rest.strip_suffix(" winner").unwrap_or(rest);
             format!("{} · {}", pl.display_name(id), sim("winner"))
         }
-        "stage" => format!(
-            "{} · {}",
-            t("stage_h"),
-            report_t["stage"][rest].as_str().unwrap_or(rest)
-        ),
+        "stage" => format!("{} · {}", t("stage_h"), label_of(report_t, "stage", rest)),
         "mentor_matches" | "team_roles_filled" => sim(kind),
         _ => figure.to_string(),
     }
