@@ -38,6 +38,16 @@ pub struct Computed {
 }
 
 impl Computed {
+    /// Members per tier level at D (indexed as `tier_ids`).
+    pub fn members_per_tier(&self) -> Vec<usize> {
+        per_level(self.tier_ids.len(), self.tiers.iter().flatten().map(|s| s.tier))
+    }
+
+    /// Members per layer level at D (indexed as `level_ids`).
+    pub fn members_per_layer(&self) -> Vec<usize> {
+        per_level(self.level_ids.len(), self.layer_at_d.iter().flatten().copied())
+    }
+
     pub fn table(&self, name: &str) -> Option<&Table> {
         self.tables.iter().find(|t| t.name == name)
     }
@@ -81,6 +91,14 @@ impl Timer {
             self.0 = Some(std::time::Instant::now());
         }
     }
+}
+
+fn per_level(levels: usize, members: impl Iterator<Item = usize>) -> Vec<usize> {
+    let mut counts = vec![0; levels];
+    for l in members {
+        counts[l] += 1;
+    }
+    counts
 }
 
 pub fn compute(prog: &Program, ds: &Dataset) -> Result<Computed> {

@@ -235,11 +235,7 @@ pub fn points(p: &Pipeline, ds: &Dataset, c: &Computed, t: &Value, h: &Headline)
 
 /// Members per tier level at D.
 pub fn tier_counts(c: &Computed) -> Vec<u64> {
-    let mut counts = vec![0u64; c.tier_ids.len()];
-    for s in c.tiers.iter().flatten() {
-        counts[s.tier] += 1;
-    }
-    counts
+    c.members_per_tier().into_iter().map(|n| n as u64).collect()
 }
 
 /// The tier levels with their members at D.
@@ -285,18 +281,14 @@ pub fn grace(ds: &Dataset, c: &Computed, tier_names: &[String]) -> Vec<GraceRow>
 
 /// The layer levels with their members at D.
 pub fn layers(c: &Computed, layer_names: &[String]) -> Vec<LayerCount> {
-    let mut counts = vec![0u64; c.level_ids.len()];
-    for l in c.layer_at_d.iter().flatten() {
-        counts[*l] += 1;
-    }
     c.level_ids
         .iter()
         .zip(layer_names)
-        .zip(counts)
+        .zip(c.members_per_layer())
         .map(|((id, name), members)| LayerCount {
             id: id.clone(),
             name: name.clone(),
-            members,
+            members: members as u64,
         })
         .collect()
 }

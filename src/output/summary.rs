@@ -78,10 +78,7 @@ pub fn of(which: &str, ds: &Dataset, c: &Computed, table_name: &str) -> Summary 
             json = json!({"issued": issued, "redeemed": redeemed, "expired": expired, "liability": liability, "redemptions": c.points.redemptions.len(), "refused": refused});
         }
         "tiers" => {
-            let mut per = vec![0usize; c.tier_ids.len()];
-            for s in c.tiers.iter().flatten() {
-                per[s.tier] += 1;
-            }
+            let per = c.members_per_tier();
             let (promoted, demoted) = crate::tiers::promoted_demoted(&c.tiers, c.previous_snapshot);
             lines.extend(render(&counts_table(
                 "tiers",
@@ -113,10 +110,7 @@ pub fn of(which: &str, ds: &Dataset, c: &Computed, table_name: &str) -> Summary 
             json = json!({"tiers": c.tier_ids.iter().zip(&per).map(|(t, n)| json!({"tier": t, "members": n})).collect::<Vec<_>>(), "promoted": promoted, "demoted": demoted, "grace": grace.rows.len()});
         }
         "layers" => {
-            let mut per = vec![0usize; c.level_ids.len()];
-            for l in c.layer_at_d.iter().flatten() {
-                per[*l] += 1;
-            }
+            let per = c.members_per_layer();
             lines.extend(render(&counts_table(
                 "layers",
                 ["layer", "members"],

@@ -161,14 +161,6 @@ pub fn simulate(req: &Request) -> Result<Outcome> {
     Ok(Outcome { out, headline })
 }
 
-fn counts(ids: &[String], values: impl Iterator<Item = usize>) -> Vec<usize> {
-    let mut v = vec![0; ids.len()];
-    for x in values {
-        v[x] += 1;
-    }
-    v
-}
-
 /// Rows: figures; columns: baseline and each scenario.
 fn headline_table(names: &[String], all: &[(&Program, &Computed)]) -> Table {
     let mut cols = vec!["figure".to_string()];
@@ -195,16 +187,10 @@ fn headline_table(names: &[String], all: &[(&Program, &Computed)]) -> Table {
             "liability".into(),
             b.iter().map(|x| x.balance).sum::<i64>().to_string(),
         );
-        for (i, n) in counts(&c.tier_ids, c.tiers.iter().flatten().map(|s| s.tier))
-            .iter()
-            .enumerate()
-        {
+        for (i, n) in c.members_per_tier().iter().enumerate() {
             add(10 + i, format!("tier {}", c.tier_ids[i]), n.to_string());
         }
-        for (i, n) in counts(&c.level_ids, c.layer_at_d.iter().flatten().copied())
-            .iter()
-            .enumerate()
-        {
+        for (i, n) in c.members_per_layer().iter().enumerate() {
             add(100 + i, format!("layer {}", c.level_ids[i]), n.to_string());
         }
         add(
