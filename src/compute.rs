@@ -72,8 +72,20 @@ fn memory() -> String {
     }
 }
 
+/// The process's CPU time so far (user + system, all threads), in milliseconds: a
+/// stage's CPU against its wall time shows whether it kept both cores busy.
+fn cpu_ms() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // the fields after the command's closing parenthesis: utime and stime are 12 and 13
+    let mut rest = stat.get(stat.rfind(')')? + 2..)?.split_whitespace();
+    let utime: u64 = rest.nth(11)?.parse().ok()?;
+    let stime: u64 = rest.next()?.parse().ok()?;
+    // clock ticks are 1/100 s on Linux
+    Some((utime + stime) * 10)
+}
+
 /// Stage timings on stderr when KOC_TIMINGS is set (for `make bench`).
-pub struct Timer(Option<std::time::Instant>);
+pub struct Timer(Option<(std::time::Instant, u64)>);
 
 impl Default for Timer {
     fn default() -> Self {
@@ -83,12 +95,18 @@ impl Default for Timer {
 
 impl Timer {
     pub fn new() -> Timer {
-        Timer(std::env::var_os("KOC_TIMINGS").map(|_| std::time::Instant::now()))
+        Timer(std::env::var_os("KOC_TIMINGS").map(|_| (std::time::Instant::now(), cpu_ms().unwrap_or(0))))
     }
     pub fn lap(&mut self, stage: &str) {
-        if let Some(t) = self.0 {
-            eprintln!("timing {stage}: {} ms{}", t.elapsed().as_millis(), memory());
-            self.0 = Some(std::time::Instant::now());
+        if let Some((t, cpu)) = self.0 {
+            let now = cpu_ms().unwrap_or(0);
+            eprintln!(
+                "timing {stage}: {} ms, cpu {} ms{}",
+                t.elapsed().as_millis(),
+                now.saturating_sub(cpu),
+                memory()
+            );
+            self.0 = Some((std::time::Instant::now(), now));
         }
     }
 }

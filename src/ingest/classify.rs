@@ -144,19 +144,10 @@ impl<'a> Tally<'a> {
         })
     }
 
-    /// Count one row; an accepted row (`Row` or `Kept`) comes back.
+    /// Count one row; an accepted row (`Kept`) comes back.
     pub(super) fn note(&mut self, row: ParsedRow) -> Result<Option<ParsedRow>> {
         self.counts.rows += 1;
         match row {
-            ParsedRow::Unreadable { line, reason } => {
-                self.counts.rejected += 1;
-                *self
-                    .reasons
-                    .entry(crate::convert::RejectKind::Unreadable.label().to_string())
-                    .or_insert(0) += 1;
-                self.rejects
-                    .write_record([self.spec.name, self.rel, &line.to_string(), "", "", &reason])?;
-            }
             ParsedRow::Ignored => self.counts.ignored += 1,
             ParsedRow::Rejected { line, defect: d } => {
                 self.counts.rejected += 1;
@@ -170,7 +161,7 @@ impl<'a> Tally<'a> {
                     &d.reason,
                 ])?;
             }
-            accepted @ (ParsedRow::Row { .. } | ParsedRow::Kept { .. }) => return Ok(Some(accepted)),
+            accepted @ ParsedRow::Kept { .. } => return Ok(Some(accepted)),
         }
         Ok(None)
     }
@@ -214,7 +205,6 @@ pub(super) fn classify(
             }
         }
         let (hash, row) = match tally.note(row)? {
-            Some(ParsedRow::Row { hash, packed, .. }) => (hash, packed),
             Some(ParsedRow::Kept { hash, len, .. }) => {
                 let row = table::Packed::from(&arena[at..at + len as usize]);
                 at += len as usize;

@@ -229,7 +229,6 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
                     for row in rows {
                         match tally.note(row)? {
                             Some(ParsedRow::Kept { hash, month, len }) => settler.push(hash, month, len)?,
-                            Some(ParsedRow::Row { hash, month, packed }) => settler.push_packed(hash, month, packed)?,
                             _ => {}
                         }
                     }

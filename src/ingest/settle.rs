@@ -150,6 +150,7 @@ impl Settler {
     }
 
     /// A row packed on its own (added to the end of its file's arena).
+    #[cfg(test)]
     pub(super) fn push_packed(&mut self, hash: u64, month: u32, row: Packed) -> Result<()> {
         let arena = self.arenas.len() - 1;
         let bytes = &mut self.arenas[arena];
