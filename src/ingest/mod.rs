@@ -227,9 +227,8 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
                     let f = settler.start_file(rows.len(), arena)?;
                     let mut tally = Tally::new(spec, &rel)?;
                     for row in rows {
-                        match tally.note(row)? {
-                            Some(ParsedRow::Kept { hash, month, len }) => settler.push(hash, month, len)?,
-                            _ => {}
+                        if let Some(ParsedRow::Kept { hash, month, len }) = tally.note(row)? {
+                            settler.push(hash, month, len)?;
                         }
                     }
                     let gated = tally.gated(max_ratio);
