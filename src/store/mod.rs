@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 mod files;
 mod frames;
+mod parquet;
 use files::{remove_empty_dirs, walk, OWN_ENTRIES};
 use frames::{from_frame, packed_from_frame, packed_to_frame};
 
@@ -343,9 +344,7 @@ impl Store {
     /// Write a frame as a new content-named Parquet file; returns its store-relative path.
     pub fn write_frame(&self, rel_dir: &str, stem: &str, df: &mut DataFrame) -> Result<String> {
         let mut buf = Vec::new();
-        ParquetWriter::new(&mut buf)
-            .with_statistics(StatisticsOptions::default())
-            .finish(df)
+        parquet::write(df, &["event_id", "content_id"], &mut buf)
             .map_err(|e| anyhow::anyhow!("writing parquet: {e}"))?;
         // a content hash names the file (never overwritten); SipHash is enough for that
         let mut h = std::hash::DefaultHasher::new();
