@@ -49,7 +49,7 @@ pub fn write(df: &mut DataFrame, plain: &[&str], out: &mut Vec<u8>) -> Result<()
     let fields = writer.parquet_schema().fields().to_vec();
     let batches: Vec<_> = df
         .iter_chunks(CompatLevel::newest(), false)
-        .filter(|b| b.len() > 0)
+        .filter(|b| !b.is_empty())
         .collect();
     // every (row group, column) is one task; the pages come back in their order
     let tasks: Vec<(usize, usize)> = (0..batches.len())
