@@ -5,76 +5,80 @@ use polars::prelude::*;
 
 const MS: i64 = 1000;
 
-/// Packed rows as a frame of the source's columns: one walk over each row's bytes, values read in place
-/// (no per-value allocation).
+/// Packed rows as a frame of the source's columns: one walk over each row's bytes,
+/// values appended to the columns' builders in place (no per-value allocation, no
+/// intermediate vectors).
 pub(super) fn packed_to_frame(spec: &SourceSpec, rows: &[&[u8]]) -> Result<DataFrame> {
     use crate::table::{packed_raw, RawRef, ValRef};
-    enum Buf<'a> {
-        Text(Vec<Option<&'a [u8]>>),
-        Int(Vec<Option<i64>>),
-        Num(Vec<Option<f64>>),
-        Ts(Vec<Option<i64>>),
-        Date(Vec<Option<i32>>),
+    enum Buf {
+        Text(StringChunkedBuilder),
+        Int(PrimitiveChunkedBuilder<Int64Type>),
+        Num(PrimitiveChunkedBuilder<Float64Type>),
+        Ts(PrimitiveChunkedBuilder<Int64Type>),
+        Date(PrimitiveChunkedBuilder<Int32Type>),
     }
     let n = rows.len();
     let mut bufs: Vec<Buf> = spec
         .cols
         .iter()
-        .map(|c| match c.kind {
-            Kind::Text | Kind::Action => Buf::Text(Vec::with_capacity(n)),
-            Kind::Count => Buf::Int(Vec::with_capacity(n)),
-            Kind::Num => Buf::Num(Vec::with_capacity(n)),
-            Kind::Ts => Buf::Ts(Vec::with_capacity(n)),
-            Kind::Date => Buf::Date(Vec::with_capacity(n)),
+        .map(|c| {
+            let name: PlSmallStr = c.name.into();
+            match c.kind {
+                Kind::Text | Kind::Action => Buf::Text(StringChunkedBuilder::new(name, n)),
+                Kind::Count => Buf::Int(PrimitiveChunkedBuilder::new(name, n)),
+                Kind::Num => Buf::Num(PrimitiveChunkedBuilder::new(name, n)),
+                Kind::Ts => Buf::Ts(PrimitiveChunkedBuilder::new(name, n)),
+                Kind::Date => Buf::Date(PrimitiveChunkedBuilder::new(name, n)),
+            }
         })
         .collect();
     for r in rows {
         for (buf, raw) in bufs.iter_mut().zip(packed_raw(r)) {
             let v = match (&mut *buf, raw) {
                 (Buf::Text(b), RawRef::Text(t)) => {
-                    b.push(Some(t));
+                    // SAFETY: packed text is only ever written from a `&str`
+                    // (`table::push_packed`), so these bytes are UTF-8 already
+                    b.append_value(unsafe { std::str::from_utf8_unchecked(t) });
                     continue;
                 }
                 (_, RawRef::Text(_)) => ValRef::Str(""),
                 (_, RawRef::Other(v)) => v,
             };
             match buf {
-                Buf::Text(b) => b.push(None),
-                Buf::Int(b) => b.push(match v {
+                Buf::Text(b) => b.append_null(),
+                Buf::Int(b) => b.append_option(match v {
                     ValRef::Null => None,
                     ValRef::Int(i) => Some(i),
                     ValRef::Num(x) => Some(x as i64),
                     _ => Some(0),
                 }),
-                Buf::Num(b) => b.push(match v {
+                Buf::Num(b) => b.append_option(match v {
                     ValRef::Null => None,
                     ValRef::Int(i) => Some(i as f64),
                     ValRef::Num(x) => Some(x),
                     _ => Some(0.0),
                 }),
-                Buf::Ts(b) => b.push(match v {
+                Buf::Ts(b) => b.append_option(match v {
                     ValRef::Ts(t) => Some(t * MS),
                     _ => None,
                 }),
-                Buf::Date(b) => b.push(match v {
+                Buf::Date(b) => b.append_option(match v {
                     ValRef::Date(d) => Some(d),
                     _ => None,
                 }),
             }
         }
     }
-    let mut cols = Vec::with_capacity(spec.cols.len());
-    for (c, buf) in spec.cols.iter().zip(bufs) {
-        let name: PlSmallStr = c.name.into();
-        cols.push(match buf {
-            // text was packed from UTF-8 strings: checked here once, in bulk
-            Buf::Text(b) => Column::new(name, b).cast(&DataType::String)?,
-            Buf::Int(b) => Column::new(name, b),
-            Buf::Num(b) => Column::new(name, b),
-            Buf::Ts(b) => Column::new(name, b).cast(&DataType::Datetime(TimeUnit::Milliseconds, None))?,
-            Buf::Date(b) => Column::new(name, b).cast(&DataType::Date)?,
-        });
-    }
+    let cols: Vec<Column> = bufs
+        .into_iter()
+        .map(|buf| match buf {
+            Buf::Text(b) => b.finish().into_column(),
+            Buf::Int(b) => b.finish().into_column(),
+            Buf::Num(b) => b.finish().into_column(),
+            Buf::Ts(b) => b.finish().into_datetime(TimeUnit::Milliseconds, None).into_column(),
+            Buf::Date(b) => b.finish().into_date().into_column(),
+        })
+        .collect();
     Ok(DataFrame::new(n, cols)?)
 }
 

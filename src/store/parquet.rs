@@ -34,7 +34,6 @@ pub fn write(df: &mut DataFrame, plain: &[&str], out: &mut Vec<u8>) -> Result<()
         compression,
         data_page_size: None,
     };
-    let df = polars::frame::chunk_df_for_writing(df, ROW_GROUP)?;
     let arrow_schema = df.schema().to_arrow(CompatLevel::newest());
     let mut encodings: Vec<Vec<Encoding>> = polars::io::parquet::write::get_encodings(&arrow_schema).to_vec();
     for (name, enc) in df.get_column_names().iter().zip(encodings.iter_mut()) {
@@ -47,10 +46,19 @@ pub fn write(df: &mut DataFrame, plain: &[&str], out: &mut Vec<u8>) -> Result<()
         .with_statistics(StatisticsOptions::default())
         .batched(df.schema())?;
     let fields = writer.parquet_schema().fields().to_vec();
-    let batches: Vec<_> = df
-        .iter_chunks(CompatLevel::newest(), false)
-        .filter(|b| !b.is_empty())
-        .collect();
+    // row groups of ROW_GROUP rows; a frame built in pieces of that size (packed_frame)
+    // is cut without a copy
+    df.align_chunks_par();
+    let mut batches = Vec::new();
+    let mut offset = 0;
+    while offset < df.height() {
+        let mut part = df.slice(offset as i64, ROW_GROUP);
+        offset += part.height();
+        if part.first_col_n_chunks() > 1 {
+            part.rechunk_mut_par();
+        }
+        batches.extend(part.iter_chunks(CompatLevel::newest(), false));
+    }
     // every (row group, column) is one task; the pages come back in their order
     let tasks: Vec<(usize, usize)> = (0..batches.len())
         .flat_map(|b| (0..fields.len()).map(move |c| (b, c)))
@@ -99,10 +107,18 @@ mod tests {
             ],
         )
         .unwrap();
-        let mut buf = Vec::new();
-        write(&mut df, &["event_id"], &mut buf).unwrap();
-        let back = ParquetReader::new(std::io::Cursor::new(buf)).finish().unwrap();
+        let read_back = |df: &mut DataFrame| {
+            let mut buf = Vec::new();
+            write(df, &["event_id"], &mut buf).unwrap();
+            ParquetReader::new(std::io::Cursor::new(buf)).finish().unwrap()
+        };
+        let back = read_back(&mut df);
         assert_eq!(back.height(), n);
         assert!(back.equals_missing(&df), "{back:?}\n{df:?}");
+        // the same rows in chunks that do not fall on row groups' bounds
+        let mut pieces = df.slice(0, 100_000);
+        pieces.vstack_mut_owned(df.slice(100_000, n)).unwrap();
+        assert_eq!(pieces.first_col_n_chunks(), 2);
+        assert!(read_back(&mut pieces).equals_missing(&df));
     }
 }
