@@ -26,16 +26,22 @@ impl TsParser {
     /// Local wall time in the program time zone, or None if unparseable or outside
     /// the years 1900–2200.
     pub fn parse(&self, s: &str) -> Option<Ts> {
-        self.parse_any(s)
+        let t = crate::convert::trim(s);
+        if self.fast == Some(0) {
+            // the common shape first, its year checked as read (no calendar walk back)
+            if let Some((year, ts)) = parse_ymd_hms(t) {
+                return YEARS.contains(&year).then_some(ts);
+            }
+        }
+        self.parse_any(t)
             .filter(|ts| YEARS.contains(&crate::fmt::civil_from_days(crate::fmt::day_of_ts(*ts)).0))
     }
 
-    fn parse_any(&self, s: &str) -> Option<Ts> {
-        let t = crate::convert::trim(s);
+    fn parse_any(&self, t: &str) -> Option<Ts> {
         for (i, f) in self.formats.iter().enumerate() {
             if self.fast == Some(i) {
                 // the common shape without chrono's format interpreter (same result)
-                if let Some(ts) = parse_ymd_hms(t) {
+                if let Some((_, ts)) = parse_ymd_hms(t) {
                     return Some(ts);
                 }
             }
@@ -67,9 +73,10 @@ impl TsParser {
     }
 }
 
-/// Exactly `YYYY-MM-DD HH:MM:SS` with a real date and time, else None (the caller
-/// then asks chrono, which also knows the rarer spellings and leap seconds).
-fn parse_ymd_hms(t: &str) -> Option<Ts> {
+/// Exactly `YYYY-MM-DD HH:MM:SS` with a real date and time, as (year, time), else
+/// None (the caller then asks chrono, which also knows the rarer spellings and leap
+/// seconds).
+fn parse_ymd_hms(t: &str) -> Option<(i32, Ts)> {
     let b = t.as_bytes();
     if b.len() != 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b' ' || b[13] != b':' || b[16] != b':' {
         return None;
@@ -84,7 +91,10 @@ fn parse_ymd_hms(t: &str) -> Option<Ts> {
     if !(1..=12).contains(&m) || d == 0 || d > crate::fmt::days_in_month(y, m) || h > 23 || min > 59 || sec > 59 {
         return None;
     }
-    Some(crate::fmt::days_from_civil(y, m, d) as Ts * 86_400 + (h * 3600 + min * 60 + sec) as Ts)
+    Some((
+        y,
+        crate::fmt::days_from_civil(y, m, d) as Ts * 86_400 + (h * 3600 + min * 60 + sec) as Ts,
+    ))
 }
 
 /// `YYYY-MM-DD` or `YYYY/M/D`; impossible calendar dates are None.
@@ -166,7 +176,10 @@ mod tests {
         ] {
             let chrono = NaiveDateTime::parse_from_str(s, DEFAULT_FORMATS[0]).ok().map(ts_of);
             match parse_ymd_hms(s) {
-                Some(ts) => assert_eq!(Some(ts), chrono, "{s}"),
+                Some((year, ts)) => {
+                    assert_eq!(Some(ts), chrono, "{s}");
+                    assert_eq!(year.to_string(), s[..4], "{s}");
+                }
                 None => assert!(
                     chrono.is_none() || s.len() != 19,
                     "{s}: the fast path gave up on a plain timestamp"
@@ -192,5 +205,10 @@ mod tests {
         assert_eq!(p.parse("-0001-01-01 00:00:00"), None);
         assert_eq!(p.parse("9999-12-31 00:00:00"), None);
         assert_eq!(p.parse("1899-12-31T10:00:00Z"), None);
+        // the plain shape's bounds, checked on the year as read
+        assert_eq!(p.parse("1899-12-31 23:59:59"), None);
+        assert_eq!(p.parse("2201-01-01 00:00:00"), None);
+        assert!(p.parse("1900-01-01 00:00:00").is_some());
+        assert!(p.parse("2200-12-31 23:59:59").is_some());
     }
 }
