@@ -308,12 +308,26 @@ fn month_frame(
         b[..n].copy_from_slice(&id[..n]);
         u64::from_be_bytes(b)
     }
-    // (time, id prefix, row): 24 bytes to move per row, the ids read on ties only
-    let mut order: Vec<(i64, u64, u32)> = rows
-        .iter()
+    use rayon::prelude::*;
+    // one pass over the rows as they are held (memory in order): the sort key (time,
+    // id prefix, row: 24 bytes to move, ids read on ties only), the key hash and
+    // whether the member is known. In sorted order every row is a jump in memory.
+    let (mut order, hash_of_row): (Vec<(i64, u64, u32)>, Vec<u64>) = rows
+        .par_iter()
         .enumerate()
-        .map(|(i, p)| (ts(p), prefix(text_bytes(p, 0)), i as u32))
-        .collect();
+        .map(|(i, p)| {
+            let id = text_bytes(p, 0);
+            ((ts(p), prefix(id), i as u32), crate::event_keys::key_hash_bytes(id))
+        })
+        .unzip();
+    let unknown = known.map(|known| {
+        rows.par_iter()
+            .filter(|r| match packed_ref(r, 1) {
+                ValRef::Str(id) => !known.contains(id),
+                _ => false,
+            })
+            .count() as u64
+    });
     {
         use rayon::slice::ParallelSliceMut;
         order.par_sort_unstable_by(|a, b| {
@@ -323,23 +337,10 @@ fn month_frame(
         });
     }
     let sorted: Vec<&[u8]> = order.iter().map(|o| rows[o.2 as usize]).collect();
-    drop(order);
+    let hashes = order.iter().map(|o| hash_of_row[o.2 as usize]).collect();
+    drop((order, hash_of_row));
     let df = crate::store::packed_frame(spec, &sorted)?;
-    use rayon::prelude::*;
-    let hashes = sorted
-        .par_iter()
-        .map(|r| crate::event_keys::key_hash_bytes(text_bytes(r, 0)))
-        .collect();
     let keys = crate::event_keys::write_month(store, &month_name(month), hashes)?;
-    let unknown = known.map(|known| {
-        sorted
-            .par_iter()
-            .filter(|r| match packed_ref(r, 1) {
-                ValRef::Str(id) => !known.contains(id),
-                _ => false,
-            })
-            .count() as u64
-    });
     Ok(MonthFrame { df, keys, unknown })
 }
 

@@ -84,7 +84,8 @@ impl KeyIndex {
 /// returns its path relative to the store. Only rewritten months are written, so one
 /// more day writes one or two small files, not the whole index.
 pub fn write_month(store: &Store, month: &str, mut hashes: Vec<u64>) -> Result<String> {
-    hashes.sort_unstable();
+    // on all cores: one month's 1.7 M hashes at 20 M events took 70 ms on one
+    rayon::slice::ParallelSliceMut::par_sort_unstable(&mut hashes[..]);
     let mut df = DataFrame::new(hashes.len(), vec![Column::new("key_hash".into(), hashes)])?;
     // beside the tables, not in the month folders: `events/` stays a dataset other
     // tools read whole (docs/outputs.md)

@@ -32,7 +32,13 @@ pub(super) fn packed_to_frame(spec: &SourceSpec, rows: &[&[u8]]) -> Result<DataF
             }
         })
         .collect();
-    for r in rows {
+    // rows come in the partition's order, scattered over the arenas: each is asked
+    // for a few rows ahead, so it is in the cache when its turn comes
+    const AHEAD: usize = 8;
+    for (i, r) in rows.iter().enumerate() {
+        if let Some(next) = rows.get(i + AHEAD) {
+            prefetch(next);
+        }
         for (buf, raw) in bufs.iter_mut().zip(packed_raw(r)) {
             let v = match (&mut *buf, raw) {
                 (Buf::Text(b), RawRef::Text(t)) => {
@@ -80,6 +86,21 @@ pub(super) fn packed_to_frame(spec: &SourceSpec, rows: &[&[u8]]) -> Result<DataF
         })
         .collect();
     Ok(DataFrame::new(n, cols)?)
+}
+
+/// Ask the CPU to start loading a packed row's first two cache lines (most rows fit).
+#[inline(always)]
+fn prefetch(row: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint: it never faults and reads nothing, whatever the
+    // address (SSE, which every x86_64 has)
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>(row.as_ptr() as *const i8);
+        _mm_prefetch::<_MM_HINT_T0>(row.as_ptr().wrapping_add(64) as *const i8);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = row;
 }
 
 /// A stored frame as packed rows (ingest's working set), without a `Val` per value.
