@@ -272,6 +272,9 @@ impl<'a> Converter<'a> {
         }
     }
 
+    // inlined: returned through memory, its result was stored in parts and read back
+    // whole, a store-forwarding stall on every value (half of `convert`'s time)
+    #[inline(always)]
     fn value<'s>(
         &'s self,
         col: usize,
