@@ -113,6 +113,7 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
         .map(|l| l.id.clone())
         .collect();
 
+    let buffers = prepare::Buffers::default();
     for spec in table::ALL {
         let Some(cfg) = crate::check::source_cfg(&loaded.pipeline, spec.name) else {
             continue;
@@ -127,6 +128,7 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
             privacy: privacy.as_ref(),
             layer_ids: &layer_ids,
             manifest: &manifest,
+            buffers: &buffers,
         };
         let mut settler = (spec.name == table::ACTIVITY.name).then(|| Settler::new(spec));
         let mut emits: Vec<Emit> = Vec::new();
@@ -299,6 +301,8 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
             }
             Ok(())
         })?;
+        // the files' buffers are not needed while the rows are settled and written
+        buffers.release();
         if let Some(b) = bar {
             b.finish_and_clear();
         }
