@@ -43,7 +43,10 @@ pub(super) fn packed_to_frame(spec: &SourceSpec, rows: &[&[u8]]) -> Result<DataF
             let v = match (&mut *buf, raw) {
                 (Buf::Text(b), RawRef::Text(t)) => {
                     // SAFETY: packed text is only ever written from a `&str`
-                    // (`table::push_packed`), so these bytes are UTF-8 already
+                    // (`table::push_packed`), so these bytes are UTF-8 already (as long
+                    // as rows are cut from their arenas at the right offsets: checked in
+                    // debug builds)
+                    debug_assert!(std::str::from_utf8(t).is_ok(), "packed text is not UTF-8");
                     b.append_value(unsafe { std::str::from_utf8_unchecked(t) });
                     continue;
                 }

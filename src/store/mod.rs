@@ -344,8 +344,7 @@ impl Store {
     /// Write a frame as a new content-named Parquet file; returns its store-relative path.
     pub fn write_frame(&self, rel_dir: &str, stem: &str, df: &mut DataFrame) -> Result<String> {
         let mut buf = Vec::new();
-        parquet::write(df, &["event_id", "content_id"], &mut buf)
-            .map_err(|e| anyhow::anyhow!("writing parquet: {e}"))?;
+        parquet::write(df, &["event_id"], &mut buf).map_err(|e| anyhow::anyhow!("writing parquet: {e}"))?;
         // a content hash names the file (never overwritten); SipHash is enough for that
         let mut h = std::hash::DefaultHasher::new();
         std::hash::Hasher::write(&mut h, &buf);

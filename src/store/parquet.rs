@@ -6,8 +6,11 @@
 //! was a tenth of the ingest. Here the pages are compressed where they are encoded,
 //! and columns whose values are unique (event ids) are written plain without the
 //! dictionary attempt (polars estimates every text column's cardinality first). The
-//! file is what polars writes otherwise: the same schema, row groups, statistics and
-//! page format, read back by `ParquetReader` like any other.
+//! encoder, the page format, the statistics and the footer are polars-parquet's, so
+//! polars (and DuckDB) read the file back as the same frame. The bytes are not what
+//! polars' writer would give: row groups are cut at every 512² rows (polars splits a
+//! frame into equal parts), and zstd runs at level 1. The store names partitions by
+//! their bytes' hash, and nothing else depends on the bytes.
 use anyhow::Result;
 use polars::prelude::*;
 use polars_parquet::write::{
@@ -67,7 +70,11 @@ pub fn write(df: &mut DataFrame, plain: &[&str], out: &mut Vec<u8>) -> Result<()
         .par_iter()
         .map(|&(b, c)| -> PolarsResult<Vec<CompressedPage>> {
             let mut out = Vec::new();
-            for column in array_to_columns(&batches[b].columns()[c], fields[c].clone(), options, &encodings[c])? {
+            let columns = array_to_columns(&batches[b].columns()[c], fields[c].clone(), options, &encodings[c])?;
+            // one leaf per column: the store's frames are flat (a nested column would
+            // need an encoding per leaf, and its pages kept apart)
+            polars_ensure!(columns.len() == 1, ComputeError: "a nested column in a store frame");
+            for column in columns {
                 for page in column {
                     out.push(compress(page?, Vec::new(), compression)?);
                 }
