@@ -48,12 +48,7 @@ pub(super) fn commit(
                 .settled
                 .take()
                 .ok_or_else(|| anyhow::anyhow!("the activity rows changed but were not settled"))?;
-            let mut by_month: BTreeMap<u32, Vec<&[u8]>> = w.touched_months.iter().map(|m| (*m, Vec::new())).collect();
-            for (m, r) in settled.rows() {
-                if let Some(rows) = by_month.get_mut(&m) {
-                    rows.push(r);
-                }
-            }
+            let by_month = settled.rows_by_month(&w.touched_months);
             crate::store::release_freed_memory();
             timer.lap("ingest: rows grouped by month");
             // events of unknown members: only the rewritten months are recounted, unless

@@ -14,7 +14,7 @@ use crate::store::{month_of_packed, Counts};
 use crate::table::{Packed, SourceSpec};
 use anyhow::Result;
 use rayon::prelude::*;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A row's place in the sort: its key's hash, then its rank (stored rows first, then
 /// the files' rows in file and line order), and its month.
@@ -66,15 +66,55 @@ pub(super) struct Settled {
 
 impl Settled {
     /// Each key's final row (stored or new) with its month.
+    #[cfg(test)]
     pub(super) fn rows(&self) -> impl Iterator<Item = (u32, &[u8])> + '_ {
-        let s = self.stored.len();
-        self.finals.iter().map(move |&(rank, month)| {
-            let row = match (rank as usize).checked_sub(s) {
-                Some(i) => at(&self.arenas, self.rows[i]),
-                None => &self.stored[rank as usize][..],
-            };
-            (month, row)
-        })
+        self.finals.iter().map(move |&(rank, month)| (month, self.row(rank)))
+    }
+
+    fn row(&self, rank: u32) -> &[u8] {
+        match (rank as usize).checked_sub(self.stored.len()) {
+            Some(i) => at(&self.arenas, self.rows[i]),
+            None => &self.stored[rank as usize][..],
+        }
+    }
+
+    /// The final rows of each of `months`, in rank order (as `rows` gives them),
+    /// gathered on all cores: pieces of a fixed size, put together in order.
+    pub(super) fn rows_by_month(&self, months: &BTreeSet<u32>) -> BTreeMap<u32, Vec<&[u8]>> {
+        let pieces: Vec<BTreeMap<u32, Vec<&[u8]>>> = self
+            .finals
+            .par_chunks(1 << 20)
+            .map(|piece| {
+                let mut by: BTreeMap<u32, Vec<&[u8]>> = BTreeMap::new();
+                let mut last: Option<(u32, bool)> = None; // a month and whether it is wanted
+                for &(rank, month) in piece {
+                    let wanted = match last {
+                        Some((m, w)) if m == month => w,
+                        _ => months.contains(&month),
+                    };
+                    last = Some((month, wanted));
+                    if wanted {
+                        by.entry(month).or_default().push(self.row(rank));
+                    }
+                }
+                by
+            })
+            .collect();
+        let mut out: BTreeMap<u32, Vec<&[u8]>> = months
+            .iter()
+            .map(|m| {
+                let n = pieces.iter().filter_map(|p| p.get(m)).map(Vec::len).sum();
+                (*m, Vec::with_capacity(n))
+            })
+            .collect();
+        for piece in pieces {
+            for (m, rows) in piece {
+                if let Some(all) = out.get_mut(&m) {
+                    all.extend(rows);
+                }
+            }
+        }
+        out
     }
 }
 
@@ -446,6 +486,19 @@ mod tests {
             .map(|c| (c.inserted, c.updated, c.unchanged))
             .collect();
         assert!(settled.rows().all(|(m, r)| m == month_of_packed(r)));
+        // grouped by month on all cores: the same rows in the same order, only the
+        // months asked for
+        let all: BTreeSet<u32> = settled.rows().map(|(m, _)| m).collect();
+        let first: BTreeSet<u32> = all.iter().take(1).copied().collect();
+        for asked in [&all, &first] {
+            let mut by_hand: BTreeMap<u32, Vec<&[u8]>> = asked.iter().map(|m| (*m, Vec::new())).collect();
+            for (m, r) in settled.rows() {
+                if let Some(rows) = by_hand.get_mut(&m) {
+                    rows.push(r);
+                }
+            }
+            assert_eq!(settled.rows_by_month(asked), by_hand);
+        }
         let mut rows: Vec<Packed> = settled.rows().map(|(_, r)| Packed::from(r)).collect();
         rows.sort();
         (counts, settled.months, rows)
