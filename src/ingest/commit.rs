@@ -49,7 +49,6 @@ pub(super) fn commit(
                 .take()
                 .ok_or_else(|| anyhow::anyhow!("the activity rows changed but were not settled"))?;
             let by_month = settled.rows_by_month(&w.touched_months);
-            crate::store::release_freed_memory();
             timer.lap("ingest: rows grouped by month");
             // events of unknown members: only the rewritten months are recounted, unless
             // the members changed (then every month is, below)
