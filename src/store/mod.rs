@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 mod files;
 mod frames;
-mod parquet;
+pub(crate) mod parquet;
 use files::{remove_empty_dirs, walk, OWN_ENTRIES};
 use frames::{from_frame, packed_from_frame, packed_to_frame};
 

@@ -1,5 +1,6 @@
-//! A frame written as Parquet with every (row group, column) encoded and compressed
-//! as a task of its own, on all cores.
+//! Parquet written with every (row group, column) encoded and compressed as a task of
+//! its own, on all cores: the store's partitions (`write`) and `ledger.parquet`
+//! (`Pages`, with polars' own compression: the same bytes as polars' writer).
 //!
 //! polars' `ParquetWriter` encodes a row group's columns in parallel but compresses
 //! their pages on the writing thread, one after another; at 20 M events that thread
@@ -30,29 +31,16 @@ const ZSTD_LEVEL: i32 = 1;
 /// Write `df` into `out` as one Parquet file. Columns named in `plain` are written
 /// with plain encoding (for columns of unique values: a dictionary cannot help them).
 pub fn write(df: &mut DataFrame, plain: &[&str], out: &mut Vec<u8>) -> Result<()> {
-    let compression = CompressionOptions::Zstd(Some(ZstdLevel::try_new(ZSTD_LEVEL)?));
-    let options = WriteOptions {
-        statistics: StatisticsOptions::default(),
-        version: Version::V1,
-        compression,
-        data_page_size: None,
-    };
-    let arrow_schema = df.schema().to_arrow(CompatLevel::newest());
-    let mut encodings: Vec<Vec<Encoding>> = polars::io::parquet::write::get_encodings(&arrow_schema).to_vec();
-    for (name, enc) in df.get_column_names().iter().zip(encodings.iter_mut()) {
-        if plain.contains(&name.as_str()) {
-            *enc = vec![Encoding::Plain];
-        }
-    }
+    let level = ZstdLevel::try_new(ZSTD_LEVEL)?;
     let mut writer = ParquetWriter::new(out)
-        .with_compression(ParquetCompression::Zstd(Some(ZstdLevel::try_new(ZSTD_LEVEL)?)))
+        .with_compression(ParquetCompression::Zstd(Some(level)))
         .with_statistics(StatisticsOptions::default())
         .batched(df.schema())?;
-    let fields = writer.parquet_schema().fields().to_vec();
+    let pages = Pages::new(&mut writer, df.schema(), CompressionOptions::Zstd(Some(level)), plain);
     // row groups of ROW_GROUP rows; a frame built in pieces of that size (packed_frame)
     // is cut without a copy
     df.align_chunks_par();
-    let mut batches = Vec::new();
+    let mut parts = Vec::new();
     let mut offset = 0;
     while offset < df.height() {
         let mut part = df.slice(offset as i64, ROW_GROUP);
@@ -60,33 +48,94 @@ pub fn write(df: &mut DataFrame, plain: &[&str], out: &mut Vec<u8>) -> Result<()
         if part.first_col_n_chunks() > 1 {
             part.rechunk_mut_par();
         }
-        batches.extend(part.iter_chunks(CompatLevel::newest(), false));
+        parts.push(part);
     }
-    // every (row group, column) is one task; the pages come back in their order
-    let tasks: Vec<(usize, usize)> = (0..batches.len())
-        .flat_map(|b| (0..fields.len()).map(move |c| (b, c)))
-        .collect();
-    let pages: Vec<Vec<CompressedPage>> = tasks
-        .par_iter()
-        .map(|&(b, c)| -> PolarsResult<Vec<CompressedPage>> {
-            let mut out = Vec::new();
-            let columns = array_to_columns(&batches[b].columns()[c], fields[c].clone(), options, &encodings[c])?;
-            // one leaf per column: the store's frames are flat (a nested column would
-            // need an encoding per leaf, and its pages kept apart)
-            polars_ensure!(columns.len() == 1, ComputeError: "a nested column in a store frame");
-            for column in columns {
-                for page in column {
-                    out.push(compress(page?, Vec::new(), compression)?);
-                }
-            }
-            Ok(out)
-        })
-        .collect::<PolarsResult<_>>()?;
-    for (b, columns) in pages.chunks(fields.len().max(1)).enumerate() {
-        writer.write_row_group(batches[b].len() as u64, columns)?;
-    }
+    pages.write(&mut writer, &parts)?;
     writer.finish()?;
     Ok(())
+}
+
+/// How the pages of a file's columns are encoded and compressed: polars' choices
+/// (`get_encodings`, default statistics, format version 1), a compression, and columns
+/// to write plain.
+pub struct Pages {
+    options: WriteOptions,
+    encodings: Vec<Vec<Encoding>>,
+    fields: Vec<polars_parquet::write::ParquetType>,
+}
+
+impl Pages {
+    /// The pages of the file `writer` writes (made for `schema`). With polars'
+    /// default compression and no plain column, they are the pages polars' own
+    /// `write_batch` makes, byte for byte.
+    pub fn new<W: std::io::Write>(
+        writer: &mut polars::io::parquet::write::BatchedWriter<W>,
+        schema: &Schema,
+        compression: CompressionOptions,
+        plain: &[&str],
+    ) -> Pages {
+        let arrow_schema = schema.to_arrow(CompatLevel::newest());
+        let mut encodings: Vec<Vec<Encoding>> = polars::io::parquet::write::get_encodings(&arrow_schema).to_vec();
+        for (name, enc) in schema.iter_names().zip(encodings.iter_mut()) {
+            if plain.contains(&name.as_str()) {
+                *enc = vec![Encoding::Plain];
+            }
+        }
+        Pages {
+            options: WriteOptions {
+                statistics: StatisticsOptions::default(),
+                version: Version::V1,
+                compression,
+                data_page_size: None,
+            },
+            encodings,
+            fields: writer.parquet_schema().fields().to_vec(),
+        }
+    }
+
+    /// Encode and compress every (chunk, column) of `frames` as a task of its own on
+    /// all cores, then write the chunks in order, one row group each (empty ones
+    /// skipped), as polars' `write_batch` of each frame would.
+    pub fn write<W: std::io::Write>(
+        &self,
+        writer: &mut polars::io::parquet::write::BatchedWriter<W>,
+        frames: &[DataFrame],
+    ) -> PolarsResult<()> {
+        let batches: Vec<_> = frames
+            .iter()
+            .flat_map(|df| df.iter_chunks(CompatLevel::newest(), false))
+            .filter(|b| !b.is_empty())
+            .collect();
+        let width = self.fields.len();
+        let tasks: Vec<(usize, usize)> = (0..batches.len())
+            .flat_map(|b| (0..width).map(move |c| (b, c)))
+            .collect();
+        let pages: Vec<Vec<CompressedPage>> = tasks
+            .par_iter()
+            .map(|&(b, c)| -> PolarsResult<Vec<CompressedPage>> {
+                let mut out = Vec::new();
+                let columns = array_to_columns(
+                    &batches[b].columns()[c],
+                    self.fields[c].clone(),
+                    self.options,
+                    &self.encodings[c],
+                )?;
+                // one leaf per column: the frames written are flat (a nested column
+                // would need an encoding per leaf, and its pages kept apart)
+                polars_ensure!(columns.len() == 1, ComputeError: "a nested column in a Parquet frame");
+                for column in columns {
+                    for page in column {
+                        out.push(compress(page?, Vec::new(), self.options.compression)?);
+                    }
+                }
+                Ok(out)
+            })
+            .collect::<PolarsResult<_>>()?;
+        for (b, columns) in pages.chunks(width.max(1)).enumerate() {
+            writer.write_row_group(batches[b].len() as u64, columns)?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -127,5 +176,52 @@ mod tests {
         pieces.vstack_mut_owned(df.slice(100_000, n)).unwrap();
         assert_eq!(pieces.first_col_n_chunks(), 2);
         assert!(read_back(&mut pieces).equals_missing(&df));
+    }
+
+    /// With polars' default compression and no plain column, `Pages` writes the bytes
+    /// polars' own `write_batch` writes, frame by frame (ledger.parquet relies on it).
+    #[test]
+    fn pages_are_polars_pages() {
+        let frame = |k: usize| {
+            let n = 1000 * (k + 1);
+            DataFrame::new(
+                n,
+                vec![
+                    Column::new("entry".into(), (0..n).map(|i| format!("L{k}-{i}")).collect::<Vec<_>>()),
+                    Column::new(
+                        "rule".into(),
+                        (0..n)
+                            .map(|i| (i % 5 != 0).then(|| format!("r{}", i % 3)))
+                            .collect::<Vec<_>>(),
+                    ),
+                    Column::new("points".into(), (0..n).map(|i| i as i64 % 17).collect::<Vec<_>>()),
+                ],
+            )
+            .unwrap()
+        };
+        let frames: Vec<DataFrame> = (0..3).map(frame).collect();
+        let mut by_polars = Vec::new();
+        let mut writer = ParquetWriter::new(&mut by_polars).batched(frames[0].schema()).unwrap();
+        for f in &frames {
+            writer.write_batch(f).unwrap();
+        }
+        writer.finish().unwrap();
+        let mut by_pages = Vec::new();
+        let mut writer = ParquetWriter::new(&mut by_pages).batched(frames[0].schema()).unwrap();
+        let pages = Pages::new(
+            &mut writer,
+            frames[0].schema(),
+            ParquetCompression::default().into(),
+            &[],
+        );
+        pages.write(&mut writer, &frames[..2]).unwrap();
+        pages.write(&mut writer, &frames[2..]).unwrap();
+        writer.finish().unwrap();
+        assert!(
+            by_pages == by_polars,
+            "{} bytes against {}",
+            by_pages.len(),
+            by_polars.len()
+        );
     }
 }
