@@ -112,8 +112,10 @@ fn ledger_entries(prog: &Program, ds: &Dataset) -> Result<Vec<LedgerEntry>> {
         None => vec![None; cfg.rules.len()],
     };
     let per_field = &prog.per_fields;
-    let mut out = Vec::new();
-    for range in &ds.member_events {
+    // each member's entries depend on that member's events alone: members in pieces
+    // of a fixed size on all cores, put together in member order (the ledger's order
+    // never depends on the threads)
+    let member_entries = |range: &std::ops::Range<usize>, out: &mut Vec<LedgerEntry>| {
         let mut times = vec![0i64; cfg.rules.len()];
         let mut day = Day::MIN;
         let mut rule_today = vec![0i64; cfg.rules.len()];
@@ -176,9 +178,28 @@ fn ledger_entries(prog: &Program, ds: &Dataset) -> Result<Vec<LedgerEntry>> {
                 });
             }
         }
+    };
+    use rayon::prelude::*;
+    let pieces: Vec<Vec<LedgerEntry>> = ds
+        .member_events
+        .par_chunks(MEMBERS_PER_PIECE)
+        .map(|members| {
+            let mut out = Vec::new();
+            for range in members {
+                member_entries(range, &mut out);
+            }
+            out
+        })
+        .collect();
+    let mut out = Vec::with_capacity(pieces.iter().map(Vec::len).sum());
+    for piece in pieces {
+        out.extend(piece);
     }
     Ok(out)
 }
+
+/// Members per piece of the ledger built on all cores.
+const MEMBERS_PER_PIECE: usize = 2048;
 
 /// An earned lot: spendable from `ts`, through the end of `expires` (None: never).
 #[derive(Debug, Clone)]
@@ -327,60 +348,79 @@ fn spend(p: &Pipeline, ds: &Dataset, ledger: &[LedgerEntry], snapshots: &[Day]) 
             }
         }
     }
-    let mut balance_at = vec![vec![0i64; snapshots.len()]; n];
-    for m in 0..n {
-        let member_lots = &mut lots_from(p, ds, &ledger[ranges[m].clone()]);
-        balances[m].earned = member_lots.iter().map(|l| l.points).sum();
-        let mut snap = 0usize;
-        let mut record_snapshots = |upto: Option<Day>, lots: &Vec<Lot>, snap: &mut usize| {
-            // snapshots strictly before the next redemption's date (or all that remain)
-            while *snap < snapshots.len() && upto.is_none_or(|d| snapshots[*snap] < d) {
-                let s = snapshots[*snap];
-                balance_at[m][*snap] = lots
-                    .iter()
-                    .filter(|l| l.day <= s && l.expires.is_none_or(|x| x > s))
-                    .map(|l| l.left)
-                    .sum();
-                *snap += 1;
-            }
-        };
-        for &ri in &by_member[m] {
-            let r = &ds.redemptions[ri];
-            let day = day_of_ts(r.ts);
-            record_snapshots(Some(day), member_lots, &mut snap);
-            let available: i64 = member_lots
-                .iter()
-                .filter(|l| l.spendable_at(r.ts, day))
-                .map(|l| l.left)
-                .sum();
-            let status = match catalog_status(catalog, &r.item, r.points) {
-                Some(s) => s,
-                None if available < r.points => RedemptionStatus::InsufficientBalance,
-                None => {
-                    consume(member_lots, r.ts, day, r.points);
-                    balances[m].redeemed += r.points;
-                    RedemptionStatus::Ok
+    // each member's lots and redemptions are its own: members on all cores, their
+    // results put in place in member order
+    use rayon::prelude::*;
+    let per_member: Vec<(Balance, Vec<i64>, Vec<RedemptionOutcome>)> = (0..n)
+        .into_par_iter()
+        .with_min_len(256)
+        .map(|m| {
+            let mut balance = Balance::default();
+            let mut at_snapshots = vec![0i64; snapshots.len()];
+            let mut member_outcomes = Vec::new();
+            let member_lots = &mut lots_from(p, ds, &ledger[ranges[m].clone()]);
+            balance.earned = member_lots.iter().map(|l| l.points).sum();
+            let mut snap = 0usize;
+            let mut record_snapshots = |upto: Option<Day>, lots: &Vec<Lot>, snap: &mut usize| {
+                // snapshots strictly before the next redemption's date (or all that remain)
+                while *snap < snapshots.len() && upto.is_none_or(|d| snapshots[*snap] < d) {
+                    let s = snapshots[*snap];
+                    at_snapshots[*snap] = lots
+                        .iter()
+                        .filter(|l| l.day <= s && l.expires.is_none_or(|x| x > s))
+                        .map(|l| l.left)
+                        .sum();
+                    *snap += 1;
                 }
             };
-            let after = if status == RedemptionStatus::Ok {
-                available - r.points
-            } else {
-                available
-            };
-            outcomes[ri] = Some(RedemptionOutcome {
-                redemption: ri,
-                status,
-                balance_after: after,
-            });
-        }
-        record_snapshots(None, member_lots, &mut snap);
-        let d = ds.as_of;
-        for l in member_lots.iter() {
-            if l.expires.is_some_and(|x| x <= d) {
-                balances[m].expired += l.left;
-            } else {
-                balances[m].balance += l.left;
+            for &ri in &by_member[m] {
+                let r = &ds.redemptions[ri];
+                let day = day_of_ts(r.ts);
+                record_snapshots(Some(day), member_lots, &mut snap);
+                let available: i64 = member_lots
+                    .iter()
+                    .filter(|l| l.spendable_at(r.ts, day))
+                    .map(|l| l.left)
+                    .sum();
+                let status = match catalog_status(catalog, &r.item, r.points) {
+                    Some(s) => s,
+                    None if available < r.points => RedemptionStatus::InsufficientBalance,
+                    None => {
+                        consume(member_lots, r.ts, day, r.points);
+                        balance.redeemed += r.points;
+                        RedemptionStatus::Ok
+                    }
+                };
+                let after = if status == RedemptionStatus::Ok {
+                    available - r.points
+                } else {
+                    available
+                };
+                member_outcomes.push(RedemptionOutcome {
+                    redemption: ri,
+                    status,
+                    balance_after: after,
+                });
             }
+            record_snapshots(None, member_lots, &mut snap);
+            let d = ds.as_of;
+            for l in member_lots.iter() {
+                if l.expires.is_some_and(|x| x <= d) {
+                    balance.expired += l.left;
+                } else {
+                    balance.balance += l.left;
+                }
+            }
+            (balance, at_snapshots, member_outcomes)
+        })
+        .collect();
+    let mut balance_at = Vec::with_capacity(n);
+    for (m, (balance, at_snapshots, member_outcomes)) in per_member.into_iter().enumerate() {
+        balances[m] = balance;
+        balance_at.push(at_snapshots);
+        for o in member_outcomes {
+            let ri = o.redemption;
+            outcomes[ri] = Some(o);
         }
     }
     (outcomes.into_iter().flatten().collect(), balances, balance_at)
