@@ -329,7 +329,7 @@ type Spent = (Vec<RedemptionOutcome>, Vec<Balance>, Vec<Vec<i64>>);
 fn spend(p: &Pipeline, ds: &Dataset, ledger: &[LedgerEntry], snapshots: &[Day]) -> Spent {
     let catalog = p.redemption.as_ref().and_then(|r| r.catalog.as_ref());
     let n = ds.members.len();
-    // lots are built for one member at a time: they never all exist at once
+    // lots are built for one member at a time on each core: they never all exist at once
     let ranges = member_ledger_ranges(ds, ledger);
     let mut balances = vec![Balance::default(); n];
     let mut by_member: Vec<Vec<usize>> = vec![Vec::new(); n];
