@@ -7,12 +7,11 @@ pub fn bar(enabled: bool, len: u64, label: &str) -> Option<ProgressBar> {
     if !enabled || len < 4 << 20 || !std::io::stderr().is_terminal() {
         return None;
     }
-    let b = ProgressBar::new(len);
-    if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}") {
-        b.set_style(style);
-    }
-    b.set_message(label.to_string());
-    Some(b)
+    Some(styled(
+        len,
+        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+        label,
+    ))
 }
 
 /// A bar of `n` steps (months written, say) for work long enough to watch, when
@@ -21,10 +20,15 @@ pub fn steps(enabled: bool, n: u64, label: &str, long: bool) -> Option<ProgressB
     if !enabled || !long || n < 2 || !std::io::stderr().is_terminal() {
         return None;
     }
-    let b = ProgressBar::new(n);
-    if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed}") {
+    Some(styled(n, "{msg} [{bar:30}] {pos}/{len} {elapsed}", label))
+}
+
+/// A bar of `len` with `template` (indicatif's), labelled.
+fn styled(len: u64, template: &str, label: &str) -> ProgressBar {
+    let b = ProgressBar::new(len);
+    if let Ok(style) = ProgressStyle::with_template(template) {
         b.set_style(style);
     }
     b.set_message(label.to_string());
-    Some(b)
+    b
 }
