@@ -423,8 +423,8 @@ pub fn packed_ref(p: &[u8], index: usize) -> ValRef<'_> {
     value_at(p, field_start(p, index)).0
 }
 
-/// A packed value with text as its bytes, not checked again as UTF-8 (a partition's
-/// text columns are checked in bulk, once per column).
+/// A packed value with text as its bytes, not checked again as UTF-8 (packed text is
+/// only ever written from a `&str`: `store::frames` builds partitions from it as is).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum RawRef<'a> {
     Text(&'a [u8]),
@@ -447,19 +447,6 @@ pub fn packed_raw(p: &[u8]) -> impl Iterator<Item = RawRef<'_>> {
         let (v, next) = value_at(p, at);
         at = next;
         Some(RawRef::Other(v))
-    })
-}
-
-/// Every value of a packed row in order, borrowed (one walk over the bytes).
-pub fn packed_refs(p: &[u8]) -> impl Iterator<Item = ValRef<'_>> {
-    let mut at = 0;
-    std::iter::from_fn(move || {
-        if at >= p.len() {
-            return None;
-        }
-        let (v, next) = value_at(p, at);
-        at = next;
-        Some(v)
     })
 }
 

@@ -287,13 +287,8 @@ fn month_frame(
     rows: Vec<&[u8]>,
     known: Option<&MemberIds>,
 ) -> Result<MonthFrame> {
+    use crate::store::ts_of_packed;
     use table::{packed_ref, text_bytes, ValRef};
-    fn ts(r: &[u8]) -> i64 {
-        match packed_ref(r, 2) {
-            ValRef::Ts(t) => t,
-            _ => 0,
-        }
-    }
     // event ids compared as bytes (the order of `str` is the order of its bytes), their
     // first eight as one number first: times tie often (exports round to the minute)
     fn prefix(id: &[u8]) -> u64 {
@@ -311,7 +306,10 @@ fn month_frame(
         .enumerate()
         .map(|(i, p)| {
             let id = text_bytes(p, 0);
-            ((ts(p), prefix(id), i as u32), crate::event_keys::key_hash_bytes(id))
+            (
+                (ts_of_packed(p), prefix(id), i as u32),
+                crate::event_keys::key_hash_bytes(id),
+            )
         })
         .unzip();
     let unknown = known.map(|known| {

@@ -119,7 +119,6 @@ pub(super) fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
     // the arena grows (a packed row takes about twice its line's bytes)
     let mut rows = Vec::with_capacity(export.text.len() / 40);
     let mut arena = Vec::with_capacity(export.text.len());
-    let at_index = table::ACTIVITY.index("occurred_at");
     let mut months = Months::default();
     let mut rdr = export.reader();
     let mut record = csv::ByteRecord::new();
@@ -154,10 +153,7 @@ pub(super) fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
                 let hash = super::keyed::key_hash(ctx.spec, &buf);
                 let len = u32::try_from(buf.len()).map_err(|_| anyhow::anyhow!("{rel}:{line}: a row over 4 GB"))?;
                 let month = match activity {
-                    true => match table::packed_ref(&buf, at_index) {
-                        table::ValRef::Ts(ts) => months.of(ts),
-                        _ => crate::store::month_of_packed(&buf),
-                    },
+                    true => months.of(crate::store::ts_of_packed(&buf)),
                     false => 0,
                 };
                 rows.push(ParsedRow::Kept { hash, month, len });
@@ -224,7 +220,7 @@ fn read_into(path: &Path, bytes: &mut Vec<u8>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The month of a time (2025-07 → 202507, as `store::month_of_packed`), remembered
+/// The month of a time (`store::month_of_ts`), remembered
 /// for the times of the last month asked: an export's rows come day by day, so most
 /// rows cost one comparison, not a calendar walk.
 #[derive(Default)]
@@ -238,11 +234,11 @@ struct Months {
 impl Months {
     fn of(&mut self, ts: Ts) -> u32 {
         if !(self.from..self.until).contains(&ts) {
-            let (y, m, _) = crate::fmt::civil_from_days(crate::fmt::day_of_ts(ts));
+            self.month = crate::store::month_of_ts(ts);
+            let (y, m) = (self.month as i32 / 100, self.month % 100);
             let first = crate::fmt::days_from_civil(y, m, 1) as Ts;
             self.from = first * 86_400;
             self.until = (first + crate::fmt::days_in_month(y, m) as Ts) * 86_400;
-            self.month = y as u32 * 100 + m;
         }
         self.month
     }
@@ -263,8 +259,7 @@ mod tests {
             .take(20_000)
         {
             at += step;
-            let (y, m, _) = crate::fmt::civil_from_days(crate::fmt::day_of_ts(at));
-            assert_eq!(months.of(at), y as u32 * 100 + m, "at {at}");
+            assert_eq!(months.of(at), crate::store::month_of_ts(at), "at {at}");
         }
         assert!(at > start + 3 * 365 * 86_400);
     }

@@ -404,7 +404,7 @@ impl Store {
 /// The month partition of an event row, as a number (2025-07 → 202507): cheap to
 /// compute for every row; `month_name` turns it into the folder's `YYYY-MM`.
 pub fn month_of(row: &Row) -> u32 {
-    month_of_ts(row[ACTIVITY.index("occurred_at")].ts())
+    month_of_ts(row[OCCURRED_AT].ts())
 }
 
 /// Packed rows as a frame, built in pieces of a fixed size on all cores (fixed, so
@@ -429,10 +429,23 @@ pub fn packed_frame(spec: &SourceSpec, rows: &[&[u8]]) -> Result<DataFrame> {
 
 /// The month partition of a packed event row.
 pub fn month_of_packed(row: &[u8]) -> u32 {
-    month_of_ts(crate::table::packed_field(row, ACTIVITY.index("occurred_at")).ts())
+    month_of_ts(ts_of_packed(row))
 }
 
-fn month_of_ts(ts: crate::fmt::Ts) -> u32 {
+/// Where `occurred_at` is in a packed event row (`ACTIVITY`'s third column; a test
+/// holds it to the spec): found once, not by name for every row.
+const OCCURRED_AT: usize = 2;
+
+/// The time of a packed event row (0 if it has none, which conversion never lets by).
+pub fn ts_of_packed(row: &[u8]) -> crate::fmt::Ts {
+    match crate::table::packed_ref(row, OCCURRED_AT) {
+        crate::table::ValRef::Ts(t) => t,
+        _ => 0,
+    }
+}
+
+/// The month (2025-07 → 202507) of a time.
+pub fn month_of_ts(ts: crate::fmt::Ts) -> u32 {
     let (y, m, _) = crate::fmt::civil_from_days(day_of_ts(ts));
     y as u32 * 100 + m
 }
@@ -485,4 +498,27 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     let mut h = Sha256::new();
     h.update(bytes);
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A packed event's time is read where the spec puts `occurred_at`.
+    #[test]
+    fn occurred_at_is_where_the_spec_puts_it() {
+        assert_eq!(ACTIVITY.index("occurred_at"), OCCURRED_AT);
+        let mut row = Vec::new();
+        for (i, _) in ACTIVITY.cols.iter().enumerate() {
+            crate::table::push_packed(
+                &mut row,
+                match i {
+                    OCCURRED_AT => crate::table::ValRef::Ts(1_738_540_800), // 2025-02-03
+                    _ => crate::table::ValRef::Str("x"),
+                },
+            );
+        }
+        assert_eq!(ts_of_packed(&row), 1_738_540_800);
+        assert_eq!(month_of_packed(&row), 202502);
+    }
 }
