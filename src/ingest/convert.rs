@@ -227,13 +227,14 @@ impl<'a> Converter<'a> {
         buf.clear();
         for (i, col) in self.spec.cols.iter().enumerate() {
             let raw = self.positions[i].map(|p| record.get(p)).unwrap_or("");
-            let value = match self.layer == Some(i) {
-                true => self
-                    .value(i, col.kind, col.required, raw)
-                    .and_then(|v| self.known_layer(v)),
-                false => self.value(i, col.kind, col.required, raw),
-            };
-            match value {
+            let value = self.value(i, col.kind, col.required, raw);
+            match value.and_then(|v| {
+                if self.layer == Some(i) {
+                    self.known_layer(v)
+                } else {
+                    Ok(v)
+                }
+            }) {
                 Ok(v) => match privacy.map(|p| p.treat(col.name, v)) {
                     None | Some(crate::privacy::Treated::Kept) => push_packed(buf, v),
                     Some(crate::privacy::Treated::Dropped) => push_packed(buf, ValRef::Null),

@@ -27,32 +27,27 @@ impl TsParser {
     /// the years 1900–2200.
     pub fn parse(&self, s: &str) -> Option<Ts> {
         let t = crate::convert::trim(s);
-        if self.fast == Some(0) {
-            // the common shape first, its year checked as read (no calendar walk back)
-            if let Some((year, ts)) = parse_ymd_hms(t) {
-                return YEARS.contains(&year).then_some(ts);
-            }
-        }
-        self.parse_any(t)
-            .filter(|ts| YEARS.contains(&crate::fmt::civil_from_days(crate::fmt::day_of_ts(*ts)).0))
-    }
-
-    fn parse_any(&self, t: &str) -> Option<Ts> {
+        let bounded = |ts: Ts| {
+            YEARS
+                .contains(&crate::fmt::civil_from_days(crate::fmt::day_of_ts(ts)).0)
+                .then_some(ts)
+        };
         for (i, f) in self.formats.iter().enumerate() {
             if self.fast == Some(i) {
-                // the common shape without chrono's format interpreter (same result)
-                if let Some((_, ts)) = parse_ymd_hms(t) {
-                    return Some(ts);
+                // the common shape without chrono's format interpreter (same result),
+                // its year bound checked on the year as read
+                if let Some((year, ts)) = parse_ymd_hms(t) {
+                    return YEARS.contains(&year).then_some(ts);
                 }
             }
             if let Ok(dt) = NaiveDateTime::parse_from_str(t, f) {
-                return Some(ts_of(dt));
+                return bounded(ts_of(dt));
             }
         }
         if let Some(d) = parse_date(t) {
-            return Some(day_of(d) as Ts * 86_400);
+            return bounded(day_of(d) as Ts * 86_400);
         }
-        self.parse_iso(t)
+        self.parse_iso(t).and_then(bounded)
     }
 
     fn parse_iso(&self, t: &str) -> Option<Ts> {

@@ -142,8 +142,9 @@ impl<'a> Measurer<'a> {
         let lo = by_day.partition_point(|i| self.ds.events.day[*i] < from);
         let hi = by_day.partition_point(|i| self.ds.events.day[*i] <= to);
         let mut idx: Vec<usize> = by_day[lo..hi.max(lo)].to_vec();
-        idx.sort_unstable(); // back in event order: the frame is read front to back
-                             // a row-wise filter's mask over every event (None: evaluate over the span)
+        // back in event order: the frame is read front to back
+        idx.sort_unstable();
+        // a row-wise filter's mask over every event (None: evaluate over the span)
         let mask = match &m.filter {
             Some(e) if m.once && !idx.is_empty() => self.mask(e)?,
             _ => None,
