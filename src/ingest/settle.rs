@@ -487,10 +487,16 @@ mod tests {
             .collect();
         assert!(settled.rows().all(|(m, r)| m == month_of_packed(r)));
         // grouped by month on all cores: the same rows in the same order, only the
-        // months asked for
+        // months asked for. Every final row is January's (the stored February row is
+        // replaced), so February, asked, comes back empty, and nothing asked, nothing.
         let all: BTreeSet<u32> = settled.rows().map(|(m, _)| m).collect();
-        let first: BTreeSet<u32> = all.iter().take(1).copied().collect();
-        for asked in [&all, &first] {
+        assert_eq!(all, BTreeSet::from([202501]));
+        let by_month = settled.rows_by_month(&all);
+        assert_eq!(by_month[&202501].len(), settled.rows().count());
+        let february = BTreeSet::from([202502]);
+        assert_eq!(settled.rows_by_month(&february), BTreeMap::from([(202502, vec![])]));
+        assert!(settled.rows_by_month(&BTreeSet::new()).is_empty());
+        for asked in [&all, &february] {
             let mut by_hand: BTreeMap<u32, Vec<&[u8]>> = asked.iter().map(|m| (*m, Vec::new())).collect();
             for (m, r) in settled.rows() {
                 if let Some(rows) = by_hand.get_mut(&m) {
