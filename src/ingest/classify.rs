@@ -259,3 +259,38 @@ fn excel_safe(csv_bytes: &[u8]) -> Result<Vec<u8>> {
     }
     t.to_csv()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::convert::{Defect, RejectKind};
+
+    /// A line the CSV reader cannot read is a rejection like any other (SPEC §4: rows
+    /// in = rows accounted for): counted, under its own reason, with an empty column
+    /// and value in the rejects file.
+    #[test]
+    fn an_unreadable_line_is_a_reject_row_with_its_reason() {
+        let mut tally = Tally::new(&ACTIVITY, "exports/a.csv").unwrap();
+        let unreadable = ParsedRow::Rejected {
+            line: 7,
+            defect: Box::new(Defect {
+                kind: RejectKind::Unreadable,
+                column: String::new(),
+                value: String::new(),
+                reason: "unreadable row: a broken record".into(),
+            }),
+        };
+        assert!(tally.note(unreadable).unwrap().is_none());
+        assert!(tally.note(ParsedRow::Ignored).unwrap().is_none());
+        assert_eq!(
+            (tally.counts.rows, tally.counts.rejected, tally.counts.ignored),
+            (2, 1, 1)
+        );
+        assert_eq!(tally.reasons, BTreeMap::from([("unreadable row".to_string(), 1)]));
+        let text = String::from_utf8(tally.rejects().unwrap()).unwrap();
+        assert!(
+            text.ends_with("activity,exports/a.csv,7,,,unreadable row: a broken record\n"),
+            "{text}"
+        );
+    }
+}
