@@ -89,7 +89,12 @@ pub fn write_month(store: &Store, month: &str, mut hashes: Vec<u64>) -> Result<S
     let mut df = DataFrame::new(hashes.len(), vec![Column::new("key_hash".into(), hashes)])?;
     // beside the tables, not in the month folders: `events/` stays a dataset other
     // tools read whole (docs/outputs.md)
-    store.write_frame("tables/event_keys", &format!("keys-{month}"), &mut df)
+    store.write_frame_as(
+        "tables/event_keys",
+        &format!("keys-{month}"),
+        &mut df,
+        &crate::store::parquet::KEYS,
+    )
 }
 
 /// Point the manifest at the rewritten months' key files (and forget removed months).

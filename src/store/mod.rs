@@ -343,8 +343,19 @@ impl Store {
 
     /// Write a frame as a new content-named Parquet file; returns its store-relative path.
     pub fn write_frame(&self, rel_dir: &str, stem: &str, df: &mut DataFrame) -> Result<String> {
+        self.write_frame_as(rel_dir, stem, df, &parquet::PARTITION)
+    }
+
+    /// `write_frame` with a layout of its own (key files).
+    pub fn write_frame_as(
+        &self,
+        rel_dir: &str,
+        stem: &str,
+        df: &mut DataFrame,
+        layout: &parquet::Layout,
+    ) -> Result<String> {
         let mut buf = Vec::new();
-        parquet::write(df, &["event_id"], &mut buf).map_err(|e| anyhow::anyhow!("writing parquet: {e}"))?;
+        parquet::write(df, layout, &mut buf).map_err(|e| anyhow::anyhow!("writing parquet: {e}"))?;
         // a content hash names the file (never overwritten); SipHash is enough for that
         let mut h = std::hash::DefaultHasher::new();
         std::hash::Hasher::write(&mut h, &buf);
