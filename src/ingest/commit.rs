@@ -288,28 +288,15 @@ fn month_frame(
     known: Option<&MemberIds>,
 ) -> Result<MonthFrame> {
     use crate::store::ts_of_packed;
-    use table::{packed_ref, text_bytes, ValRef};
-    // event ids compared as bytes (the order of `str` is the order of its bytes), their
-    // first eight as one number first: times tie often (exports round to the minute)
-    fn prefix(id: &[u8]) -> u64 {
-        let mut b = [0u8; 8];
-        let n = id.len().min(8);
-        b[..n].copy_from_slice(&id[..n]);
-        u64::from_be_bytes(b)
-    }
     use rayon::prelude::*;
-    // one pass over the rows as they are held (memory in order): the sort key (time,
-    // id prefix, row: 24 bytes to move, ids read on ties only), the key hash and
-    // whether the member is known. In sorted order every row is a jump in memory.
-    let (mut order, hash_of_row): (Vec<(i64, u64, u32)>, Vec<u64>) = rows
+    use table::{packed_ref, text_bytes, ValRef};
+    // one pass over the rows as they are held (memory in order): the time and the key
+    // hash. In sorted order every row is a jump in memory.
+    let (times, (ids, hash_of_row)): (Vec<i64>, (Vec<_>, Vec<u64>)) = rows
         .par_iter()
-        .enumerate()
-        .map(|(i, p)| {
+        .map(|p| {
             let id = text_bytes(p, 0);
-            (
-                (ts_of_packed(p), prefix(id), i as u32),
-                crate::event_keys::key_hash_bytes(id),
-            )
+            (ts_of_packed(p), (id, crate::event_keys::key_hash_bytes(id)))
         })
         .unzip();
     let unknown = known.map(|known| {
@@ -320,17 +307,10 @@ fn month_frame(
             })
             .count() as u64
     });
-    {
-        use rayon::slice::ParallelSliceMut;
-        order.par_sort_unstable_by(|a, b| {
-            (a.0, a.1)
-                .cmp(&(b.0, b.1))
-                .then_with(|| text_bytes(rows[a.2 as usize], 0).cmp(text_bytes(rows[b.2 as usize], 0)))
-        });
-    }
-    let sorted: Vec<&[u8]> = order.iter().map(|o| rows[o.2 as usize]).collect();
-    let hashes = order.iter().map(|o| hash_of_row[o.2 as usize]).collect();
-    drop((order, hash_of_row));
+    let order = super::month_order::partition_order(&times, &ids);
+    let sorted: Vec<&[u8]> = order.iter().map(|r| rows[*r as usize]).collect();
+    let hashes = order.iter().map(|r| hash_of_row[*r as usize]).collect();
+    drop((order, times, ids, hash_of_row));
     let df = crate::store::packed_frame(spec, &sorted)?;
     let keys = crate::event_keys::write_month(store, &month_name(month), hashes)?;
     Ok(MonthFrame { df, keys, unknown })

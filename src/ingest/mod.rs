@@ -5,6 +5,7 @@ mod commit;
 pub mod convert;
 pub mod event_keys;
 mod keyed;
+mod month_order;
 mod prepare;
 pub mod privacy;
 mod settle;
