@@ -4,6 +4,7 @@ mod classify;
 mod commit;
 pub mod convert;
 pub mod event_keys;
+mod hash_groups;
 mod keyed;
 mod month_order;
 mod prepare;

@@ -18,10 +18,12 @@ pub(super) fn partition_order(times: &[i64], ids: &[&[u8]]) -> Vec<u32> {
     let (Some(&min), Some(&max)) = (times.iter().min(), times.iter().max()) else {
         return Vec::new();
     };
+    // rows are numbered as u32 (settling refuses more than 4 billion)
+    let rows = u32::try_from(times.len()).expect("at most 4 billion rows a month");
     let span = max.abs_diff(min);
-    if span > u32::MAX as u64 || times.len() > u32::MAX as usize {
+    if span > u32::MAX as u64 {
         // not a month's rows: a comparison sort
-        let mut order: Vec<u32> = (0..times.len() as u32).collect();
+        let mut order: Vec<u32> = (0..rows).collect();
         order.sort_unstable_by_key(|r| (times[*r as usize], ids[*r as usize]));
         return order;
     }

@@ -19,10 +19,10 @@ use std::collections::{BTreeMap, BTreeSet};
 /// A row's place in the sort: its key's hash, then its rank (stored rows first, then
 /// the files' rows in file and line order), and its month.
 #[derive(Clone, Copy)]
-struct Entry {
-    hash: u64,
-    rank: u32,
-    month: u32,
+pub(super) struct Entry {
+    pub(super) hash: u64,
+    pub(super) rank: u32,
+    pub(super) month: u32,
 }
 
 /// One file's accepted rows: where they start (as ranks before the stored rows are
@@ -130,7 +130,7 @@ struct Tri {
     unchanged: u64,
 }
 
-/// What one slice of the sorted entries found.
+/// What one slice of the grouped entries found.
 struct Part {
     counts: Vec<Tri>,
     months: Vec<BTreeSet<u32>>,
@@ -241,7 +241,7 @@ impl Settler {
             rank: i as u32,
             month: month_of_packed(r),
         }));
-        let entries = group_by_hash(entries);
+        let entries = super::hash_groups::group_by_hash(entries);
 
         let walk = Walk {
             spec,
@@ -291,54 +291,7 @@ impl Settler {
     }
 }
 
-/// The entries with each hash's in one run, in rank order: by a bucket of the hash's
-/// mixed bits (one counting pass), then by (hash, rank) in each bucket on all cores.
-/// At 20 M events one sort of all entries went to memory for every level; a bucket of
-/// a few thousand entries is sorted in cache. The runs come in no meaningful order:
-/// the walk over them only needs each hash's rows together.
-fn group_by_hash(entries: Vec<Entry>) -> Vec<Entry> {
-    const BITS: u32 = 12;
-    if entries.len() < 1 << 16 {
-        let mut entries = entries;
-        entries.sort_unstable_by_key(|e| (e.hash, e.rank));
-        return entries;
-    }
-    let bucket = |e: &Entry| (e.hash.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - BITS)) as usize;
-    let mut starts = vec![0usize; (1 << BITS) + 1];
-    for e in &entries {
-        starts[bucket(e) + 1] += 1;
-    }
-    for b in 1..starts.len() {
-        starts[b] += starts[b - 1];
-    }
-    let bounds = starts.clone();
-    let mut grouped = vec![
-        Entry {
-            hash: 0,
-            rank: 0,
-            month: 0
-        };
-        entries.len()
-    ];
-    for e in entries {
-        let at = &mut starts[bucket(&e)];
-        grouped[*at] = e;
-        *at += 1;
-    }
-    let mut buckets: Vec<&mut [Entry]> = Vec::with_capacity(1 << BITS);
-    let mut rest = &mut grouped[..];
-    for b in 0..1 << BITS {
-        let (this, after) = rest.split_at_mut(bounds[b + 1] - bounds[b]);
-        buckets.push(this);
-        rest = after;
-    }
-    buckets
-        .into_par_iter()
-        .for_each(|b| b.sort_unstable_by_key(|e| (e.hash, e.rank)));
-    grouped
-}
-
-/// Cut the sorted entries into about `n` slices, never inside a run of one hash.
+/// Cut the grouped entries into about `n` slices, never inside a run of one hash.
 fn slices(entries: &[Entry], n: usize) -> Vec<&[Entry]> {
     let size = entries.len().div_ceil(n.max(1)).max(1);
     let mut out = Vec::new();
@@ -354,7 +307,7 @@ fn slices(entries: &[Entry], n: usize) -> Vec<&[Entry]> {
     out
 }
 
-/// What the walk over the sorted entries reads.
+/// What the walk over the grouped entries reads.
 struct Walk<'a> {
     spec: &'static SourceSpec,
     stored: &'a [Packed],
@@ -468,35 +421,6 @@ impl Walk<'_> {
 mod tests {
     use super::*;
     use crate::table::{pack, Val, ACTIVITY};
-
-    /// Big enough for buckets (and small): every entry once, each hash's entries in one
-    /// run, ranks rising in it.
-    #[test]
-    fn entries_are_grouped_by_hash_in_rank_order() {
-        for n in [1000u32, 300_000] {
-            // ranks in a scrambled order, a hash shared by up to five entries
-            let entries: Vec<Entry> = (0..n)
-                .map(|i| {
-                    let rank = (i as u64 * 7919 % n as u64) as u32;
-                    Entry {
-                        hash: crate::event_keys::key_hash(&format!("E{}", rank / 5)),
-                        rank,
-                        month: 202501,
-                    }
-                })
-                .collect();
-            let grouped = group_by_hash(entries);
-            let mut ranks: Vec<u32> = grouped.iter().map(|e| e.rank).collect();
-            ranks.sort_unstable();
-            assert_eq!(ranks, (0..n).collect::<Vec<_>>());
-            let mut seen = std::collections::HashSet::new();
-            for run in grouped.chunk_by(|a, b| a.hash == b.hash) {
-                assert!(seen.insert(run[0].hash), "hash {} in two runs", run[0].hash);
-                assert!(run.windows(2).all(|w| w[0].rank < w[1].rank));
-                assert_eq!(run.len(), 5.min((n - run[0].rank / 5 * 5) as usize));
-            }
-        }
-    }
 
     /// Event `id` with `likes`, in January 2025 (month 202501) or, for a stored row,
     /// February.
