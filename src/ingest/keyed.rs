@@ -8,7 +8,7 @@
 //! A file's rows are applied in place as they are counted, with an undo log: a file
 //! the reject gate holds back is rolled back (rare), and the common path costs one
 //! lookup per row instead of a second map per file.
-use crate::table::{field_bytes, packed_ref, Packed, SourceSpec, TAG_STR};
+use crate::table::{field_bytes, packed_ref, text_field, Packed, SourceSpec};
 use indexmap::map::Entry;
 use indexmap::IndexMap;
 
@@ -27,9 +27,9 @@ pub struct Keyed {
 pub fn key_hash(spec: &SourceSpec, row: &[u8]) -> u64 {
     match spec.key {
         // a text key: its bytes, as stored after the tag and length
-        [one] => match field_bytes(row, spec.index(one)) {
-            [TAG_STR, _, _, _, _, text @ ..] => crate::event_keys::key_hash_bytes(text),
-            _ => crate::event_keys::key_hash(&packed_ref(row, spec.index(one)).to_key()),
+        [one] => match text_field(row, spec.index(one)) {
+            Some(text) => crate::event_keys::key_hash_bytes(text),
+            None => crate::event_keys::key_hash(&packed_ref(row, spec.index(one)).to_key()),
         },
         _ => crate::event_keys::key_hash(&spec.key_of_packed(row)),
     }

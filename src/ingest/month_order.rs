@@ -67,10 +67,14 @@ fn common_prefix(a: &[u8], b: &[u8]) -> usize {
 
 /// The first eight bytes (zero-padded) as a number that orders as they do.
 fn eight_bytes(b: &[u8]) -> u64 {
-    let mut first = [0u8; 8];
-    let n = b.len().min(8);
-    first[..n].copy_from_slice(&b[..n]);
-    u64::from_be_bytes(first)
+    if let Some(first) = b.first_chunk::<8>() {
+        return u64::from_be_bytes(*first);
+    }
+    // shorter: byte by byte, zero-padded on the right (a copy of a variable length
+    // called `memmove` for every id, a third of this sort's time)
+    b.iter()
+        .enumerate()
+        .fold(0, |n, (i, x)| n | (*x as u64) << (56 - 8 * i))
 }
 
 /// Sort `keys` by their high 32 bits (all at most `span`), stably: least significant
