@@ -278,6 +278,9 @@ struct MonthFrame {
     unknown: Option<u64>,
 }
 
+/// A month's rows, one value each: times, ids, id hashes, whether the member is unknown.
+type FirstPass<'a> = (Vec<i64>, (Vec<&'a [u8]>, (Vec<u64>, Vec<bool>)));
+
 /// Sort one month's rows (by time, then event_id: ids are unique) into a frame, write
 /// its key file, and count its events of members `known` does not have.
 fn month_frame(
@@ -290,23 +293,21 @@ fn month_frame(
     use crate::store::ts_of_packed;
     use rayon::prelude::*;
     use table::{packed_ref, text_bytes, ValRef};
-    // one pass over the rows as they are held (memory in order): the time and the key
-    // hash. In sorted order every row is a jump in memory.
-    let (times, (ids, hash_of_row)): (Vec<i64>, (Vec<_>, Vec<u64>)) = rows
+    // one pass over the rows (each a jump in memory: they are held in hash order): the
+    // time, the id and its hash, and whether the member is unknown
+    let (times, (ids, (hash_of_row, unknown_member))): FirstPass = rows
         .par_iter()
         .map(|p| {
             let id = text_bytes(p, 0);
-            (ts_of_packed(p), (id, crate::event_keys::key_hash_bytes(id)))
+            let unknown = known.is_some_and(|known| match packed_ref(p, 1) {
+                ValRef::Str(member) => !known.contains(member),
+                _ => false,
+            });
+            (ts_of_packed(p), (id, (crate::event_keys::key_hash_bytes(id), unknown)))
         })
         .unzip();
-    let unknown = known.map(|known| {
-        rows.par_iter()
-            .filter(|r| match packed_ref(r, 1) {
-                ValRef::Str(id) => !known.contains(id),
-                _ => false,
-            })
-            .count() as u64
-    });
+    let unknown = known.map(|_| unknown_member.iter().filter(|u| **u).count() as u64);
+    drop(unknown_member);
     let order = super::month_order::partition_order(&times, &ids);
     let sorted: Vec<&[u8]> = order.iter().map(|r| rows[*r as usize]).collect();
     let hashes = order.iter().map(|r| hash_of_row[*r as usize]).collect();

@@ -36,8 +36,11 @@ pub(super) fn partition_order(times: &[i64], ids: &[&[u8]]) -> Vec<u32> {
     radix_sort_by_high_half(&mut keys, span);
     let mut order: Vec<u32> = keys.iter().map(|k| *k as u32).collect();
     // runs of one second, ordered by id: by eight bytes after what every id shares
-    // (exports' ids often share a long prefix) as one number, then by all their bytes
+    // (exports' ids often share a long prefix) as one number, then by all their bytes.
+    // The numbers are taken in the rows' order, as the ids lie in memory: in time
+    // order every id is a jump (a tenth of the months' time went to those loads).
     let shared = ids.iter().map(|id| common_prefix(id, ids[0])).min().unwrap_or(0);
+    let first_eight: Vec<u64> = ids.iter().map(|id| eight_bytes(&id[shared..])).collect();
     let mut run: Vec<(u64, u32)> = Vec::new();
     let mut start = 0;
     while start < keys.len() {
@@ -45,11 +48,7 @@ pub(super) fn partition_order(times: &[i64], ids: &[&[u8]]) -> Vec<u32> {
         let end = start + keys[start..].iter().take_while(|k| *k >> 32 == second).count();
         if end - start > 1 {
             run.clear();
-            run.extend(
-                order[start..end]
-                    .iter()
-                    .map(|r| (eight_bytes(&ids[*r as usize][shared..]), *r)),
-            );
+            run.extend(order[start..end].iter().map(|r| (first_eight[*r as usize], *r)));
             run.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| ids[a.1 as usize].cmp(ids[b.1 as usize])));
             for (slot, (_, r)) in order[start..end].iter_mut().zip(&run) {
                 *slot = *r;
