@@ -20,7 +20,6 @@ use anyhow::Result;
 use classify::{classify, Tally, Working};
 use commit::commit;
 use prepare::{prepare, ParsedRow, PrepareCtx, Prepared, PreparedKind};
-use rayon::prelude::*;
 use settle::Settler;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -145,23 +144,28 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
             }
             None => None,
         };
-        // files are read, decoded and converted on all cores, a few at a time, while the
-        // ones before them are classified: one after the other, in order, since each
-        // file counts against the store as the ones before left it. The channel holds
-        // one prepared file, so memory stays near one file per core.
+        // files are read, decoded and converted on all cores while the ones before them
+        // are classified: one after the other, in order, since each file counts against
+        // the store as the ones before left it. Reader k of n takes files k, k + n, …
+        // and holds at most one finished file, so memory stays near two files per core,
+        // and no reader waits for another to finish its file (as pairs of files did).
         std::thread::scope(|scope| -> Result<()> {
-            let (tx, prepared) = std::sync::mpsc::sync_channel::<Result<Prepared>>(1);
+            let readers = rayon::current_num_threads().clamp(1, files.len().max(1));
             let (ctx, files) = (&ctx, &files);
-            scope.spawn(move || {
-                for chunk in files.chunks(rayon::current_num_threads().max(1)) {
-                    let done: Vec<Result<Prepared>> = chunk.par_iter().map(|path| prepare(ctx, path)).collect();
-                    for p in done {
-                        if tx.send(p).is_err() {
-                            return; // the classifier stopped on an error
+            let from_readers: Vec<std::sync::mpsc::Receiver<Result<Prepared>>> = (0..readers)
+                .map(|k| {
+                    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Prepared>>(1);
+                    scope.spawn(move || {
+                        for path in files.iter().skip(k).step_by(readers) {
+                            if tx.send(prepare(ctx, path)).is_err() {
+                                return; // the classifier stopped on an error
+                            }
                         }
-                    }
-                }
-            });
+                    });
+                    rx
+                })
+                .collect();
+            let prepared = (0..files.len()).map_while(|i| from_readers[i % readers].recv().ok());
             for p in prepared {
                 let Prepared { rel, sha, stat, kind } = p?;
                 let kind = if seen.contains(&sha) { PreparedKind::Known } else { kind };
