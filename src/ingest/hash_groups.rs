@@ -9,20 +9,36 @@ use rayon::prelude::*;
 /// the walk over them only needs each hash's rows together.
 pub(super) fn group_by_hash(entries: Vec<Entry>) -> Vec<Entry> {
     const BITS: u32 = 12;
+    const PIECES: usize = 8;
     if entries.len() < 1 << 16 {
         let mut entries = entries;
         entries.sort_unstable_by_key(|e| (e.hash, e.rank));
         return entries;
     }
     let bucket = |e: &Entry| (e.hash.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - BITS)) as usize;
-    let mut starts = vec![0usize; (1 << BITS) + 1];
-    for e in &entries {
-        starts[bucket(e) + 1] += 1;
+    // the counting pass on all cores: each piece counts its entries per bucket, then
+    // moves them to its own place in each bucket (after the earlier pieces')
+    let pieces: Vec<&[Entry]> = entries.chunks(entries.len().div_ceil(PIECES)).collect();
+    let counts: Vec<Vec<usize>> = pieces
+        .par_iter()
+        .map(|piece| {
+            let mut count = vec![0usize; 1 << BITS];
+            for e in *piece {
+                count[bucket(e)] += 1;
+            }
+            count
+        })
+        .collect();
+    let mut bounds = vec![0usize; (1 << BITS) + 1];
+    let mut places: Vec<Vec<usize>> = vec![vec![0; 1 << BITS]; pieces.len()];
+    for b in 0..1 << BITS {
+        let mut at = bounds[b];
+        for (count, place) in counts.iter().zip(&mut places) {
+            place[b] = at;
+            at += count[b];
+        }
+        bounds[b + 1] = at;
     }
-    for b in 1..starts.len() {
-        starts[b] += starts[b - 1];
-    }
-    let bounds = starts.clone();
     let mut grouped = vec![
         Entry {
             hash: 0,
@@ -31,11 +47,17 @@ pub(super) fn group_by_hash(entries: Vec<Entry>) -> Vec<Entry> {
         };
         entries.len()
     ];
-    for e in entries {
-        let at = &mut starts[bucket(&e)];
-        grouped[*at] = e;
-        *at += 1;
-    }
+    let out = Target(grouped.as_mut_ptr());
+    pieces.into_par_iter().zip(places).for_each(|(piece, mut place)| {
+        for e in piece {
+            let at = &mut place[bucket(e)];
+            // SAFETY: piece p writes bucket b's slots from its place on, as many as it
+            // counted there: the pieces' slots are disjoint and all below the length
+            unsafe { out.get().add(*at).write(*e) };
+            *at += 1;
+        }
+    });
+    drop(entries);
     let mut buckets: Vec<&mut [Entry]> = Vec::with_capacity(1 << BITS);
     let mut rest = &mut grouped[..];
     for b in 0..1 << BITS {
@@ -47,6 +69,21 @@ pub(super) fn group_by_hash(entries: Vec<Entry>) -> Vec<Entry> {
         .into_par_iter()
         .for_each(|b| b.sort_unstable_by_key(|e| (e.hash, e.rank)));
     grouped
+}
+
+/// Where the pieces write their entries: shared by the pieces, which write disjoint slots.
+#[derive(Clone, Copy)]
+struct Target(*mut Entry);
+
+// SAFETY: the pointer is only written through at slots no other piece writes
+unsafe impl Send for Target {}
+unsafe impl Sync for Target {}
+
+impl Target {
+    /// The pointer (a method, so closures capture the whole `Sync` wrapper).
+    fn get(self) -> *mut Entry {
+        self.0
+    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use crate::table::{Packed, SourceSpec};
 use anyhow::Result;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// A row's place in the sort: its key's hash, then its rank (stored rows first, then
 /// the files' rows in file and line order), and its month.
@@ -100,21 +101,18 @@ impl Settled {
                 by
             })
             .collect();
-        let mut out: BTreeMap<u32, Vec<&[u8]>> = months
-            .iter()
+        // each month's pieces put together in order, the months on all cores
+        months
+            .par_iter()
             .map(|m| {
                 let n = pieces.iter().filter_map(|p| p.get(m)).map(Vec::len).sum();
-                (*m, Vec::with_capacity(n))
-            })
-            .collect();
-        for piece in pieces {
-            for (m, rows) in piece {
-                if let Some(all) = out.get_mut(&m) {
-                    all.extend(rows);
+                let mut all = Vec::with_capacity(n);
+                for piece in &pieces {
+                    all.extend_from_slice(piece.get(m).map(Vec::as_slice).unwrap_or_default());
                 }
-            }
-        }
-        out
+                (*m, all)
+            })
+            .collect()
     }
 }
 
@@ -259,26 +257,34 @@ impl Settler {
 
         let mut counts = vec![Counts::default(); files.len()];
         let mut months = vec![BTreeSet::new(); files.len()];
-        // the month of each row that stays (0: the row does not; no month is 0)
-        let mut keep = vec![0u32; stored.len() + rows.len()];
-        for part in parts {
+        for part in &parts {
             for (f, t) in part.counts.iter().enumerate() {
                 counts[f].inserted += t.inserted;
                 counts[f].updated += t.updated;
                 counts[f].unchanged += t.unchanged;
             }
-            for (f, m) in part.months.into_iter().enumerate() {
+            for (f, m) in part.months.iter().enumerate() {
                 months[f].extend(m);
             }
-            for (rank, month) in part.finals {
-                keep[rank as usize] = month;
-            }
         }
+        // the month of each row that stays (0: the row does not; no month is 0), set on
+        // all cores: a rank is final in one part at most, so no two stores meet (the
+        // atomics only let the parts share the vector; relaxed stores are plain ones)
+        let keep: Vec<AtomicU32> = (0..stored.len() + rows.len()).map(|_| AtomicU32::new(0)).collect();
+        parts.par_iter().for_each(|part| {
+            for &(rank, month) in &part.finals {
+                keep[rank as usize].store(month, Ordering::Relaxed);
+            }
+        });
+        drop(parts);
+        // in rank order (rayon's collect keeps it)
         let finals = keep
-            .into_iter()
+            .into_par_iter()
             .enumerate()
-            .filter(|(_, month)| *month != 0)
-            .map(|(rank, month)| (rank as u32, month))
+            .filter_map(|(rank, month)| {
+                let month = month.into_inner();
+                (month != 0).then_some((rank as u32, month))
+            })
             .collect();
         Ok(Settled {
             counts,
