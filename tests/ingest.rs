@@ -301,6 +301,23 @@ fn later_ingests_find_stored_events_through_the_key_index() {
     w.koc(&["ingest", "pipeline.yaml", "--quiet"]).expect_code(0);
     assert_eq!(manifest(&w)["events_of_unknown_members"], 0);
     w.koc(&["check-store", "pipeline.yaml"]).expect_code(0);
+    // yy, unknown, in February; then yy joins while March arrives with yy and xx: March
+    // is counted as it is written (against the members as they are now), February
+    // (not rewritten) is recounted
+    ingest_rows(&w, "activity_4.csv", "e6,yy,2025-02-07 10:00:00,签到,,,,,,\n");
+    assert_eq!(manifest(&w)["unknown_by_month"], serde_json::json!({"2025-02": 1}));
+    w.create(
+        "members.csv",
+        &format!("{MEMBERS_HEADER}m1,Ann,2025-01-01 08:00:00,,\nm2,Bo,2025-01-02,,\nzz,Zed,2025-01-03,,\nyy,Yu,2025-02-01,,\n"),
+    );
+    w.create(
+        "activity_5.csv",
+        &format!("{ACTIVITY_HEADER}e7,xx,2025-03-01 10:00:00,签到,,,,,,\ne8,yy,2025-03-02 10:00:00,签到,,,,,,\n"),
+    );
+    w.koc(&["ingest", "pipeline.yaml", "--quiet"]).expect_code(0);
+    let m = manifest(&w);
+    assert_eq!(m["unknown_by_month"], serde_json::json!({"2025-02": 0, "2025-03": 1}));
+    assert_eq!(m["events_of_unknown_members"], 1, "xx only");
 }
 
 /// An export whose path, size, modification time, change time and inode are those

@@ -27,6 +27,8 @@ pub(super) fn commit(
             .collect()
     });
     let members_changed = working.iter().any(|w| w.changed && w.spec.name == table::MEMBERS.name);
+    // months whose unknown members were counted while they were written
+    let mut counted_now: std::collections::BTreeSet<String> = Default::default();
     for mut w in working {
         if !w.changed {
             continue;
@@ -50,13 +52,10 @@ pub(super) fn commit(
                 .ok_or_else(|| anyhow::anyhow!("the activity rows changed but were not settled"))?;
             let by_month = settled.rows_by_month(&w.touched_months);
             timer.lap("ingest: rows grouped by month");
-            // events of unknown members: only the rewritten months are recounted, unless
-            // the members changed (then every month is, below)
-            let known = if members_changed {
-                None
-            } else {
-                Some(known_members(store, manifest, members.as_ref())?)
-            };
+            // events of unknown members: the rewritten months are counted as they are
+            // written, against the members as they are now (when the members changed,
+            // the other months are recounted below)
+            let known = Some(known_members(store, manifest, members.as_ref())?);
             // a bar over the months when they take a while (a million rows and more)
             let rows: usize = by_month.values().map(Vec::len).sum();
             let bar = crate::progress::steps(progress, by_month.len() as u64, "months written", rows >= 1 << 20);
@@ -77,6 +76,7 @@ pub(super) fn commit(
                         key_files.push((month_name(m), done.keys));
                         if let Some(n) = done.unknown {
                             manifest.unknown_by_month.insert(month_name(m), n);
+                            counted_now.insert(month_name(m));
                         }
                     }
                     None => {
@@ -126,7 +126,9 @@ pub(super) fn commit(
             .keys()
             .all(|m| manifest.unknown_by_month.contains_key(m));
         if members_changed || !complete {
-            manifest.unknown_by_month = count_unknown_member_events(store, manifest, members)?;
+            let recounted = count_unknown_member_events(store, manifest, members, &counted_now)?;
+            manifest.unknown_by_month.retain(|m, _| counted_now.contains(m));
+            manifest.unknown_by_month.extend(recounted);
         }
         manifest.unknown_by_month.retain(|m, _| manifest.events.contains_key(m));
         manifest.events_of_unknown_members = manifest.unknown_by_month.values().sum();
@@ -227,7 +229,7 @@ fn write_months(
         // big months: a month's frame is built while the one before it is encoded and
         // written (two stages on all cores each)
         std::thread::scope(|scope| -> Result<Vec<_>> {
-            let (tx, frames) = std::sync::mpsc::sync_channel::<(u32, MonthFrame)>(0);
+            let (tx, frames) = std::sync::mpsc::sync_channel::<(u32, MonthFrame)>(1);
             let writer = scope.spawn(move || -> Result<Vec<(u32, Option<MonthWritten>)>> {
                 frames.into_iter().map(|(m, f)| Ok((m, Some(write(m, f)?)))).collect()
             });
@@ -362,15 +364,17 @@ fn known_members(store: &Store, m: &Manifest, members: Option<&MemberIds>) -> Re
 }
 
 /// Per month, the events whose member_id is not in the members source: the members as
-/// ingested (or stored), the events' member_id column of the partitions `m` names.
+/// ingested (or stored), the events' member_id column of the partitions `m` names
+/// (except the months in `skip`, counted already).
 fn count_unknown_member_events(
     store: &Store,
     m: &Manifest,
     members: Option<MemberIds>,
+    skip: &std::collections::BTreeSet<String>,
 ) -> Result<BTreeMap<String, u64>> {
     let members = known_members(store, m, members.as_ref())?;
     let mut out = BTreeMap::new();
-    for (month, rel) in &m.events {
+    for (month, rel) in m.events.iter().filter(|(month, _)| !skip.contains(*month)) {
         let df = store.frames_of(rel, Some(&["member_id"]))?;
         let col = df.column("member_id")?.str()?.clone();
         let n = col
