@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+mod dictionary;
 mod files;
 mod frames;
 pub(crate) mod parquet;

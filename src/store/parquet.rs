@@ -134,12 +134,24 @@ impl Pages {
             .par_iter()
             .map(|&(b, c)| -> PolarsResult<Vec<CompressedPage>> {
                 let mut out = Vec::new();
-                let columns = array_to_columns(
-                    &batches[b].columns()[c],
-                    self.fields[c].clone(),
-                    self.options,
-                    &self.encodings[c],
-                )?;
+                let array = &batches[b].columns()[c];
+                // a text column's dictionary is built here (store/dictionary.rs): the
+                // same pages, with a cheaper map than polars-parquet's cast
+                let text = (self.encodings[c] == [Encoding::RleDictionary])
+                    .then(|| array.as_any().downcast_ref::<polars_arrow::array::Utf8ViewArray>())
+                    .flatten()
+                    .filter(|a| a.len() > 0);
+                let columns = match text.map(super::dictionary::text_dictionary) {
+                    Some(Some(dictionary)) => array_to_columns(
+                        dictionary.boxed(),
+                        self.fields[c].clone(),
+                        self.options,
+                        &self.encodings[c],
+                    )?,
+                    // too many distinct values: plain, as polars-parquet falls back to
+                    Some(None) => array_to_columns(array, self.fields[c].clone(), self.options, &[Encoding::Plain])?,
+                    None => array_to_columns(array, self.fields[c].clone(), self.options, &self.encodings[c])?,
+                };
                 // one leaf per column: the frames written are flat (a nested column
                 // would need an encoding per leaf, and its pages kept apart)
                 polars_ensure!(columns.len() == 1, ComputeError: "a nested column in a Parquet frame");
@@ -224,7 +236,9 @@ mod tests {
     }
 
     /// With polars' default compression and no plain column, `Pages` writes the bytes
-    /// polars' own `write_batch` writes, frame by frame (ledger.parquet relies on it).
+    /// polars' own `write_batch` writes, frame by frame (ledger.parquet relies on it):
+    /// text columns' dictionaries built here (short and long values, nulls, one value,
+    /// none) and unique text written plain included.
     #[test]
     fn pages_are_polars_pages() {
         let frame = |k: usize| {
@@ -240,6 +254,15 @@ mod tests {
                             .collect::<Vec<_>>(),
                     ),
                     Column::new("points".into(), (0..n).map(|i| i as i64 % 17).collect::<Vec<_>>()),
+                    // long values (not inline in their views), repeated, with nulls
+                    Column::new(
+                        "note".into(),
+                        (0..n)
+                            .map(|i| (i % 4 != 1).then(|| format!("一条较长的备注 {}", i % 9)))
+                            .collect::<Vec<_>>(),
+                    ),
+                    Column::new("nothing".into(), vec![None::<&str>; n]),
+                    Column::new("one".into(), vec!["签到"; n]),
                 ],
             )
             .unwrap()
