@@ -366,53 +366,21 @@ mod tests {
                 .map(|(c, col)| {
                     let values: Vec<Val> = (0..7).map(|i| value(i, c, col.kind)).collect();
                     let name: PlSmallStr = col.name.into();
+                    fn pick<T>(values: &[Val], f: impl Fn(&Val) -> Option<T>) -> Vec<Option<T>> {
+                        values.iter().map(f).collect()
+                    }
                     match col.kind {
-                        Kind::Text | Kind::Action => {
-                            let v: Vec<Option<String>> = values.iter().map(|v| v.string()).collect();
-                            Column::new(name, v)
-                        }
-                        Kind::Count => {
-                            let v: Vec<Option<i64>> = values
-                                .iter()
-                                .map(|v| match v {
-                                    Val::Int(i) => Some(*i),
-                                    _ => None,
-                                })
-                                .collect();
-                            Column::new(name, v)
-                        }
-                        Kind::Num => {
-                            let v: Vec<Option<f64>> = values
-                                .iter()
-                                .map(|v| match v {
-                                    Val::Num(x) => Some(*x),
-                                    _ => None,
-                                })
-                                .collect();
-                            Column::new(name, v)
-                        }
+                        Kind::Text | Kind::Action => Column::new(name, pick(&values, Val::string)),
+                        Kind::Count => Column::new(name, pick(&values, |v| matches!(v, Val::Int(_)).then(|| v.int()))),
+                        Kind::Num => Column::new(name, pick(&values, |v| matches!(v, Val::Num(_)).then(|| v.num()))),
                         Kind::Ts => {
-                            let v: Vec<Option<i64>> = values
-                                .iter()
-                                .map(|v| match v {
-                                    Val::Ts(t) => Some(t * MS),
-                                    _ => None,
-                                })
-                                .collect();
-                            Int64Chunked::new(name, v)
+                            Int64Chunked::new(name, pick(&values, |v| matches!(v, Val::Ts(_)).then(|| v.ts() * MS)))
                                 .into_datetime(TimeUnit::Milliseconds, None)
                                 .into_column()
                         }
-                        Kind::Date => {
-                            let v: Vec<Option<i32>> = values
-                                .iter()
-                                .map(|v| match v {
-                                    Val::Date(d) => Some(*d),
-                                    _ => None,
-                                })
-                                .collect();
-                            Int32Chunked::new(name, v).into_date().into_column()
-                        }
+                        Kind::Date => Int32Chunked::new(name, pick(&values, Val::day))
+                            .into_date()
+                            .into_column(),
                     }
                 })
                 .collect();
