@@ -234,11 +234,13 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
                 let (counts, reasons, rejects, gated, settled) = if let Some(settler) = settler.as_mut() {
                     let f = settler.start_file(rows.len(), arena)?;
                     let mut tally = Tally::new(spec, &rel)?;
-                    for row in rows {
+                    let mut rows = rows;
+                    for row in rows.drain(..) {
                         if let Some(ParsedRow::Kept { hash, month, len }) = tally.note(row)? {
                             settler.push(hash, month, len)?;
                         }
                     }
+                    buffers.give_rows(rows);
                     let gated = tally.gated(max_ratio);
                     settler.set_gated(f, gated);
                     if let Some(b) = &bar {

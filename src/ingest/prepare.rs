@@ -95,7 +95,8 @@ pub(super) fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
             kind: PreparedKind::Known,
         });
     }
-    let export = sources::open_owned(path, bytes, ctx.cfg)?;
+    let (export, spare) = sources::open_reusing(path, bytes, ctx.buffers.take(), ctx.cfg)?;
+    ctx.buffers.give(spare);
     if export.is_empty() {
         let encoding = export.encoding;
         ctx.buffers.give(export.text.into_bytes());
@@ -117,7 +118,8 @@ pub(super) fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
     let activity = ctx.spec.name == table::ACTIVITY.name;
     // room for the rows of lines of 40 bytes or more up front (not grown by copying);
     // the arena grows (a packed row takes about twice its line's bytes)
-    let mut rows = Vec::with_capacity(export.text.len() / 40);
+    let mut rows = ctx.buffers.take_rows();
+    rows.reserve(export.text.len() / 40);
     let mut arena = Vec::with_capacity(export.text.len());
     let mut months = Months::default();
     let mut rdr = export.reader();
@@ -177,33 +179,71 @@ pub(super) fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
     })
 }
 
-/// Buffers of files already read, for the next files to be read into. An export is
-/// 100 MB at 20 M events; memory mapped afresh for each was faulted in (and zeroed)
-/// page by page: a quarter of a million faults over the files.
+/// Buffers of files already read, for the next files to be read and decoded into,
+/// and their lines' vectors. An export is 100 MB at 20 M events; memory mapped afresh
+/// for each was faulted in (and zeroed) page by page: a quarter of a million faults
+/// over the files.
 #[derive(Default)]
-pub(super) struct Buffers(std::sync::Mutex<Vec<Vec<u8>>>);
+pub(super) struct Buffers {
+    bytes: Pool<u8>,
+    rows: Pool<ParsedRow>,
+}
 
 impl Buffers {
-    /// A few are kept: files are read a core's worth at a time.
-    const KEPT: usize = 4;
-
     fn take(&self) -> Vec<u8> {
-        self.0.lock().ok().and_then(|mut kept| kept.pop()).unwrap_or_default()
+        self.bytes.take()
+    }
+
+    fn give(&self, bytes: Vec<u8>) {
+        self.bytes.give(bytes)
+    }
+
+    fn take_rows(&self) -> Vec<ParsedRow> {
+        self.rows.take()
+    }
+
+    /// A file's lines' vector, counted (its rows are dropped, its room kept).
+    pub(super) fn give_rows(&self, rows: Vec<ParsedRow>) {
+        self.rows.give(rows)
     }
 
     /// Free the buffers kept (a source's files are all read).
     pub(super) fn release(&self) {
+        self.bytes.release();
+        self.rows.release();
+    }
+}
+
+/// A few emptied vectors, kept for reuse.
+struct Pool<T>(std::sync::Mutex<Vec<Vec<T>>>);
+
+impl<T> Default for Pool<T> {
+    fn default() -> Self {
+        Pool(std::sync::Mutex::new(Vec::new()))
+    }
+}
+
+impl<T> Pool<T> {
+    /// A few are kept: each reader holds a file's raw bytes and its text, and one
+    /// finished file waits.
+    const KEPT: usize = 6;
+
+    fn take(&self) -> Vec<T> {
+        self.0.lock().ok().and_then(|mut kept| kept.pop()).unwrap_or_default()
+    }
+
+    fn give(&self, mut v: Vec<T>) {
+        v.clear();
         if let Ok(mut kept) = self.0.lock() {
-            kept.clear();
+            if kept.len() < Self::KEPT {
+                kept.push(v);
+            }
         }
     }
 
-    fn give(&self, mut bytes: Vec<u8>) {
-        bytes.clear();
+    fn release(&self) {
         if let Ok(mut kept) = self.0.lock() {
-            if kept.len() < Self::KEPT {
-                kept.push(bytes);
-            }
+            kept.clear();
         }
     }
 }
