@@ -147,8 +147,9 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
         // files are read, decoded and converted on all cores while the ones before them
         // are classified: one after the other, in order, since each file counts against
         // the store as the ones before left it. Reader k of n takes files k, k + n, …
-        // and holds at most one finished file, so memory stays near two files per core,
-        // and no reader waits for another to finish its file (as pairs of files did).
+        // and holds at most two finished files (one in its channel, one waiting to go
+        // in), so memory stays near three files per core, and no reader waits for
+        // another to finish its file (as pairs of files did).
         std::thread::scope(|scope| -> Result<()> {
             let readers = rayon::current_num_threads().clamp(1, files.len().max(1));
             let (ctx, files) = (&ctx, &files);
