@@ -20,7 +20,9 @@ pub(super) fn commit(
     let recount = working
         .iter()
         .any(|w| w.changed && (w.spec.name == ACTIVITY.name || w.spec.name == table::MEMBERS.name));
-    let members: Option<MemberIds> = working.iter().find(|w| w.spec.name == table::MEMBERS.name).map(|w| {
+    // the members as they are now: ingested now, or else read from the store when first
+    // needed (once, for the months written and for the recount)
+    let mut members: Option<MemberIds> = working.iter().find(|w| w.spec.name == table::MEMBERS.name).map(|w| {
         w.rows
             .values()
             .filter_map(|r| table::packed_field(r, 0).string())
@@ -53,13 +55,12 @@ pub(super) fn commit(
             let by_month = settled.rows_by_month(&w.touched_months);
             timer.lap("ingest: rows grouped by month");
             // events of unknown members: the rewritten months are counted as they are
-            // written, against the members as they are now (when the members changed,
-            // the other months are recounted below)
-            let known = Some(known_members(store, manifest, members.as_ref())?);
+            // written (when the members changed, the other months are recounted below)
+            let known = known_members(store, manifest, &mut members)?;
             // a bar over the months when they take a while (a million rows and more)
             let rows: usize = by_month.values().map(Vec::len).sum();
             let bar = crate::progress::steps(progress, by_month.len() as u64, "months written", rows >= 1 << 20);
-            let written = write_months(store, w.spec, by_month, &unread, known.as_ref(), bar.as_ref())?;
+            let written = write_months(store, w.spec, by_month, &unread, known, bar.as_ref())?;
             if let Some(b) = bar {
                 b.finish_and_clear();
             }
@@ -74,10 +75,8 @@ pub(super) fn commit(
                     Some(done) => {
                         manifest.events.insert(month_name(m), done.partition);
                         key_files.push((month_name(m), done.keys));
-                        if let Some(n) = done.unknown {
-                            manifest.unknown_by_month.insert(month_name(m), n);
-                            counted_now.insert(month_name(m));
-                        }
+                        manifest.unknown_by_month.insert(month_name(m), done.unknown);
+                        counted_now.insert(month_name(m));
                     }
                     None => {
                         manifest.events.remove(&month_name(m));
@@ -126,7 +125,8 @@ pub(super) fn commit(
             .keys()
             .all(|m| manifest.unknown_by_month.contains_key(m));
         if members_changed || !complete {
-            let recounted = count_unknown_member_events(store, manifest, members, &counted_now)?;
+            let known = known_members(store, manifest, &mut members)?;
+            let recounted = count_unknown_member_events(store, manifest, known, &counted_now)?;
             manifest.unknown_by_month.retain(|m, _| counted_now.contains(m));
             manifest.unknown_by_month.extend(recounted);
         }
@@ -193,7 +193,7 @@ fn write_months(
     spec: &'static table::SourceSpec,
     by_month: BTreeMap<u32, Vec<&[u8]>>,
     unread: &BTreeMap<u32, String>,
-    known: Option<&MemberIds>,
+    known: &MemberIds,
     bar: Option<&indicatif::ProgressBar>,
 ) -> Result<Vec<(u32, Option<MonthWritten>)>> {
     let frame = |m: u32, rows: Vec<&[u8]>| -> Result<Option<MonthFrame>> {
@@ -307,7 +307,7 @@ fn write_months(
 struct MonthWritten {
     partition: String,
     keys: String,
-    unknown: Option<u64>,
+    unknown: u64,
 }
 
 /// A month's partition to write: its frame (sorted as partitions are), its key file
@@ -315,7 +315,7 @@ struct MonthWritten {
 struct MonthFrame {
     df: polars::prelude::DataFrame,
     keys: String,
-    unknown: Option<u64>,
+    unknown: u64,
 }
 
 /// A month's rows, one value each: times, ids, id hashes, whether the member is unknown.
@@ -328,7 +328,7 @@ fn month_frame(
     spec: &'static table::SourceSpec,
     month: u32,
     rows: Vec<&[u8]>,
-    known: Option<&MemberIds>,
+    known: &MemberIds,
 ) -> Result<MonthFrame> {
     use crate::store::ts_of_packed;
     use rayon::prelude::*;
@@ -339,11 +339,11 @@ fn month_frame(
         .par_iter()
         .map(|p| {
             let id = text_bytes(p, 0);
-            let unknown = known.is_some_and(|known| text_field(p, 1).is_some_and(|member| !known.contains(member)));
+            let unknown = text_field(p, 1).is_some_and(|member| !known.contains(member));
             (ts_of_packed(p), (id, (crate::event_keys::key_hash_bytes(id), unknown)))
         })
         .unzip();
-    let unknown = known.map(|_| unknown_member.iter().filter(|u| **u).count() as u64);
+    let unknown = unknown_member.iter().filter(|u| **u).count() as u64;
     drop(unknown_member);
     let order = super::month_order::partition_order(&times, &ids);
     let sorted: Vec<&[u8]> = order.iter().map(|r| rows[*r as usize]).collect();
@@ -363,7 +363,7 @@ fn add_to_month(
     month: u32,
     stored: &str,
     rows: Vec<&[u8]>,
-    known: Option<&MemberIds>,
+    known: &MemberIds,
 ) -> Result<MonthFrame> {
     let df = store.add_sorted(spec, stored, &rows)?;
     drop(rows);
@@ -373,50 +373,47 @@ fn add_to_month(
         .map(|id| crate::event_keys::key_hash(id.unwrap_or("")))
         .collect();
     let keys = crate::event_keys::write_month(store, &month_name(month), hashes)?;
-    let unknown = match known {
-        Some(known) => Some(
-            df.column("member_id")?
-                .str()?
-                .iter()
-                .filter(|id| id.is_some_and(|id| !known.contains(id.as_bytes())))
-                .count() as u64,
-        ),
-        None => None,
-    };
+    let unknown = unknown_members_in(&df, known)?;
     Ok(MonthFrame { df, keys, unknown })
 }
 
-/// The member ids of the members source: as ingested now, or as stored.
-fn known_members(store: &Store, m: &Manifest, members: Option<&MemberIds>) -> Result<MemberIds> {
-    Ok(match members {
-        Some(set) => set.clone(),
+/// The member ids of the members source: as ingested now, or else as stored (read
+/// into `members` the first time).
+fn known_members<'a>(store: &Store, m: &Manifest, members: &'a mut Option<MemberIds>) -> Result<&'a MemberIds> {
+    let set = match members.take() {
+        Some(set) => set,
         None => store
             .load(m, &table::MEMBERS)?
             .into_iter()
             .filter_map(|r| r[0].string())
             .collect(),
-    })
+    };
+    Ok(members.insert(set))
 }
 
-/// Per month, the events whose member_id is not in the members source: the members as
-/// ingested (or stored), the events' member_id column of the partitions `m` names
-/// (except the months in `skip`, counted already).
+/// How many events of a frame's member_id column `known` does not have.
+fn unknown_members_in(df: &polars::prelude::DataFrame, known: &MemberIds) -> Result<u64> {
+    Ok(df
+        .column("member_id")?
+        .str()?
+        .iter()
+        .filter(|id| id.is_some_and(|id| !known.contains(id.as_bytes())))
+        .count() as u64)
+}
+
+/// Per month, the events whose member_id is not in the members source (`known`), from
+/// the member_id column of the partitions `m` names (except the months in `skip`,
+/// counted already).
 fn count_unknown_member_events(
     store: &Store,
     m: &Manifest,
-    members: Option<MemberIds>,
+    known: &MemberIds,
     skip: &std::collections::BTreeSet<String>,
 ) -> Result<BTreeMap<String, u64>> {
-    let members = known_members(store, m, members.as_ref())?;
     let mut out = BTreeMap::new();
     for (month, rel) in m.events.iter().filter(|(month, _)| !skip.contains(*month)) {
         let df = store.frames_of(rel, Some(&["member_id"]))?;
-        let col = df.column("member_id")?.str()?.clone();
-        let n = col
-            .iter()
-            .filter(|id| id.is_some_and(|id| !members.contains(id.as_bytes())))
-            .count() as u64;
-        out.insert(month.clone(), n);
+        out.insert(month.clone(), unknown_members_in(&df, known)?);
     }
     Ok(out)
 }
