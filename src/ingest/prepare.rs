@@ -95,8 +95,10 @@ pub(super) fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
             kind: PreparedKind::Known,
         });
     }
-    let (export, spare) = sources::open_reusing(path, bytes, ctx.buffers.take(), ctx.cfg)?;
-    ctx.buffers.give(spare);
+    let (export, spare) = sources::open_reusing(path, bytes, || ctx.buffers.take(), ctx.cfg)?;
+    if let Some(spare) = spare {
+        ctx.buffers.give(spare);
+    }
     if export.is_empty() {
         let encoding = export.encoding;
         ctx.buffers.give(export.text.into_bytes());
@@ -224,8 +226,9 @@ impl<T> Default for Pool<T> {
 }
 
 impl<T> Pool<T> {
-    /// A few are kept: each reader holds a file's raw bytes and its text, and one
-    /// finished file waits.
+    /// A few are kept, enough for two readers: each holds a file's raw bytes and its
+    /// text while it reads (a finished file's text is given back before the file is
+    /// sent on). More readers take fresh buffers beyond these.
     const KEPT: usize = 6;
 
     fn take(&self) -> Vec<T> {

@@ -213,17 +213,23 @@ pub fn open_bytes(path: &Path, bytes: &[u8], cfg: &SourceCfg) -> Result<Export> 
 
 /// `open_bytes` taking the bytes: a UTF-8 export becomes its text without a copy.
 pub fn open_owned(path: &Path, bytes: Vec<u8>, cfg: &SourceCfg) -> Result<Export> {
-    open_reusing(path, bytes, Vec::new(), cfg).map(|(export, _)| export)
+    open_reusing(path, bytes, Vec::new, cfg).map(|(export, _)| export)
 }
 
-/// `open_owned` decoding (when the bytes are not UTF-8) into `room`, a buffer of an
-/// earlier file; gives back whichever buffer the text did not take.
-pub fn open_reusing(path: &Path, bytes: Vec<u8>, room: Vec<u8>, cfg: &SourceCfg) -> Result<(Export, Vec<u8>)> {
+/// `open_owned` decoding (when the bytes are not UTF-8) into the room `room` gives, a
+/// buffer of an earlier file; gives back the raw bytes' buffer when the text did not
+/// take it.
+pub fn open_reusing(
+    path: &Path,
+    bytes: Vec<u8>,
+    room: impl FnOnce() -> Vec<u8>,
+    cfg: &SourceCfg,
+) -> Result<(Export, Option<Vec<u8>>)> {
     let (text, encoding, spare) = match utf8_as_is(bytes, cfg.encoding.as_deref()) {
-        Ok(text) => (text, UTF_8.name(), room),
+        Ok(text) => (text, UTF_8.name(), None),
         Err(bytes) => {
-            let (text, encoding) = decode_into(&bytes, cfg.encoding.as_deref(), path, room)?;
-            (text, encoding, bytes)
+            let (text, encoding) = decode_into(&bytes, cfg.encoding.as_deref(), path, room())?;
+            (text, encoding, Some(bytes))
         }
     };
     Ok((export(path, text, encoding, cfg)?, spare))
@@ -331,7 +337,7 @@ mod tests {
                 // decoded into the room of an earlier file's text
                 let mut room = b"an earlier file's text".to_vec();
                 room.reserve(3);
-                let reused = open_reusing(path, bytes.clone(), room, &c).map(|(e, _)| (e.text, e.encoding));
+                let reused = open_reusing(path, bytes.clone(), || room, &c).map(|(e, _)| (e.text, e.encoding));
                 for other in [owned, reused] {
                     match (&borrowed, other) {
                         (Ok(a), Ok(b)) => assert_eq!(a, &b, "{bytes:?} as {enc:?}"),
@@ -341,10 +347,38 @@ mod tests {
                 }
             }
         }
-        // the decoder decodes as encoding_rs's one-shot decoding does
+    }
+
+    /// The streaming decoder gives the text (or the error) encoding_rs's one-shot
+    /// decoding gives, one U+FEFF stripped after it as before, for every input.
+    #[test]
+    fn decoding_is_encoding_rs_one_shot_decoding() {
+        let utf16le: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain("用户ID,x\n1,2\n".encode_utf16().flat_map(|u| u.to_le_bytes()))
+            .collect();
+        let utf16be: Vec<u8> = [0xFE, 0xFF]
+            .into_iter()
+            .chain("用户ID\n".encode_utf16().flat_map(|u| u.to_be_bytes()))
+            .collect();
         let (gbk, _, _) = GB18030.encode("用户ID,昵称\n1,小王\n");
-        let (one_shot, _) = GB18030.decode_with_bom_removal(&gbk);
-        assert_eq!(decode(&gbk, Some("gbk"), path).unwrap().0, one_shot);
+        let inputs: Vec<(Vec<u8>, &Encoding, &str)> = vec![
+            (gbk.to_vec(), GB18030, "gbk"),
+            (utf16le, UTF_16LE, "utf-16"),
+            (utf16be, UTF_16BE, "utf-16"),
+            ("\u{feff}\u{feff}\u{feff}id\n".as_bytes().to_vec(), UTF_8, "utf-8"),
+            (b"id\n\xff\xfe\xfd\n".to_vec(), UTF_8, "utf-8"),
+            (b"id\n\x81\n".to_vec(), GB18030, "gbk"),
+            (vec![], GB18030, "gbk"),
+        ];
+        for (bytes, enc, name) in inputs {
+            let (one_shot, had_errors) = enc.decode_with_bom_removal(&bytes);
+            let expected = one_shot.strip_prefix('\u{feff}').unwrap_or(&one_shot);
+            match decode(&bytes, Some(name), Path::new("a.csv")) {
+                Ok((text, _)) => assert!(!had_errors && text == expected, "{bytes:?}: {text:?}"),
+                Err(e) => assert!(had_errors, "{bytes:?}: {e}"),
+            }
+        }
     }
 
     #[test]

@@ -27,11 +27,6 @@ impl TsParser {
     /// the years 1900–2200.
     pub fn parse(&self, s: &str) -> Option<Ts> {
         let t = crate::convert::trim(s);
-        let bounded = |ts: Ts| {
-            YEARS
-                .contains(&crate::fmt::civil_from_days(crate::fmt::day_of_ts(ts)).0)
-                .then_some(ts)
-        };
         for (i, f) in self.formats.iter().enumerate() {
             if self.fast == Some(i) {
                 // the common shape without chrono's format interpreter (same result),
@@ -41,13 +36,16 @@ impl TsParser {
                 }
             }
             if let Ok(dt) = NaiveDateTime::parse_from_str(t, f) {
-                return bounded(ts_of(dt));
+                return in_years(dt.date()).then(|| ts_of(dt));
             }
         }
+        // (parse_date checks the years itself)
         if let Some(d) = parse_date(t) {
-            return bounded(day_of(d) as Ts * 86_400);
+            return Some(day_of(d) as Ts * 86_400);
         }
-        self.parse_iso(t).and_then(bounded)
+        // the local time's year, after the offset moved it
+        self.parse_iso(t)
+            .filter(|ts| YEARS.contains(&crate::fmt::civil_from_days(crate::fmt::day_of_ts(*ts)).0))
     }
 
     fn parse_iso(&self, t: &str) -> Option<Ts> {
@@ -205,5 +203,14 @@ mod tests {
         assert_eq!(p.parse("2201-01-01 00:00:00"), None);
         assert!(p.parse("1900-01-01 00:00:00").is_some());
         assert!(p.parse("2200-12-31 23:59:59").is_some());
+        // the plain shape after another format, and a format of the pipeline's own
+        let later = TsParser::new(
+            Some(&vec!["%Y/%m/%d %H:%M".to_string(), "%Y-%m-%d %H:%M:%S".to_string()]),
+            chrono_tz::Asia::Shanghai,
+        );
+        assert_eq!(later.parse("1899-12-31 23:59:59"), None);
+        assert_eq!(later.parse("1899/12/31 23:59"), None);
+        assert!(later.parse("1900/01/01 00:00").is_some());
+        assert!(later.parse("2025-06-01 10:00:00").is_some());
     }
 }

@@ -331,7 +331,6 @@ fn spend(p: &Pipeline, ds: &Dataset, ledger: &[LedgerEntry], snapshots: &[Day]) 
     let n = ds.members.len();
     // lots are built for one member at a time on each core: they never all exist at once
     let ranges = member_ledger_ranges(ds, ledger);
-    let mut balances = vec![Balance::default(); n];
     let mut by_member: Vec<Vec<usize>> = vec![Vec::new(); n];
     let mut outcomes: Vec<Option<RedemptionOutcome>> = vec![None; ds.redemptions.len()];
     for (ri, r) in ds.redemptions.iter().enumerate() {
@@ -414,9 +413,10 @@ fn spend(p: &Pipeline, ds: &Dataset, ledger: &[LedgerEntry], snapshots: &[Day]) 
             (balance, at_snapshots, member_outcomes)
         })
         .collect();
+    let mut balances = Vec::with_capacity(n);
     let mut balance_at = Vec::with_capacity(n);
-    for (m, (balance, at_snapshots, member_outcomes)) in per_member.into_iter().enumerate() {
-        balances[m] = balance;
+    for (balance, at_snapshots, member_outcomes) in per_member {
+        balances.push(balance);
         balance_at.push(at_snapshots);
         for o in member_outcomes {
             let ri = o.redemption;

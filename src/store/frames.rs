@@ -6,27 +6,27 @@ use polars::prelude::*;
 const MS: i64 = 1000;
 
 /// Packed rows as a frame of the source's columns: one walk over each row's bytes,
-/// values appended to plain vectors in place (no per-value allocation, no
-/// intermediate rows; polars' builders took a call per value).
+/// values appended to Arrow arrays in place (no per-value allocation, no intermediate
+/// rows; polars' `PrimitiveChunkedBuilder` took a call per value).
 pub(super) fn packed_to_frame(spec: &SourceSpec, rows: &[&[u8]]) -> Result<DataFrame> {
     use crate::table::{packed_raw, RawRef, ValRef};
     enum Buf {
         Text(TextColumn),
-        Int(NumColumn<i64>),
-        Num(NumColumn<f64>),
-        Ts(NumColumn<i64>),
-        Date(NumColumn<i32>),
+        Int(MutablePrimitiveArray<i64>),
+        Num(MutablePrimitiveArray<f64>),
+        Ts(MutablePrimitiveArray<i64>),
+        Date(MutablePrimitiveArray<i32>),
     }
     let n = rows.len();
     let mut bufs: Vec<Buf> = spec
         .cols
         .iter()
         .map(|c| match c.kind {
-            Kind::Text | Kind::Action => Buf::Text(TextColumn::new(c.name.into(), n)),
-            Kind::Count => Buf::Int(NumColumn::new(n)),
-            Kind::Num => Buf::Num(NumColumn::new(n)),
-            Kind::Ts => Buf::Ts(NumColumn::new(n)),
-            Kind::Date => Buf::Date(NumColumn::new(n)),
+            Kind::Text | Kind::Action => Buf::Text(TextColumn::new(n)),
+            Kind::Count => Buf::Int(MutablePrimitiveArray::with_capacity(n)),
+            Kind::Num => Buf::Num(MutablePrimitiveArray::with_capacity(n)),
+            Kind::Ts => Buf::Ts(MutablePrimitiveArray::with_capacity(n)),
+            Kind::Date => Buf::Date(MutablePrimitiveArray::with_capacity(n)),
         })
         .collect();
     // rows come in the partition's order, scattered over the arenas: each is asked
@@ -82,59 +82,17 @@ pub(super) fn packed_to_frame(spec: &SourceSpec, rows: &[&[u8]]) -> Result<DataF
         .map(|(buf, c)| {
             let name: PlSmallStr = c.name.into();
             match buf {
-                Buf::Text(b) => b.finish().into_column(),
-                Buf::Int(b) => b.finish::<Int64Type>(name).into_column(),
-                Buf::Num(b) => b.finish::<Float64Type>(name).into_column(),
-                Buf::Ts(b) => b
-                    .finish::<Int64Type>(name)
+                Buf::Text(b) => b.finish(name).into_column(),
+                Buf::Int(b) => Int64Chunked::with_chunk(name, b.into()).into_column(),
+                Buf::Num(b) => Float64Chunked::with_chunk(name, b.into()).into_column(),
+                Buf::Ts(b) => Int64Chunked::with_chunk(name, b.into())
                     .into_datetime(TimeUnit::Milliseconds, None)
                     .into_column(),
-                Buf::Date(b) => b.finish::<Int32Type>(name).into_date().into_column(),
+                Buf::Date(b) => Int32Chunked::with_chunk(name, b.into()).into_date().into_column(),
             }
         })
         .collect();
     Ok(DataFrame::new(n, cols)?)
-}
-
-/// A number column as a plain vector, with a validity bitmap from the first null on
-/// (a column without nulls has none, as polars' builder leaves it).
-struct NumColumn<T> {
-    values: Vec<T>,
-    validity: Option<MutableBitmap>,
-}
-
-impl<T: Copy + Default> NumColumn<T> {
-    fn new(capacity: usize) -> Self {
-        NumColumn {
-            values: Vec::with_capacity(capacity),
-            validity: None,
-        }
-    }
-
-    #[inline(always)]
-    fn push(&mut self, v: Option<T>) {
-        match v {
-            Some(v) => {
-                self.values.push(v);
-                if let Some(b) = &mut self.validity {
-                    b.push(true);
-                }
-            }
-            None => {
-                let b = self.validity.get_or_insert_with(|| {
-                    let mut b = MutableBitmap::with_capacity(self.values.capacity());
-                    b.extend_constant(self.values.len(), true);
-                    b
-                });
-                b.push(false);
-                self.values.push(T::default());
-            }
-        }
-    }
-
-    fn finish<P: PolarsNumericType<Native = T>>(self, name: PlSmallStr) -> ChunkedArray<P> {
-        ChunkedArray::from_vec_validity(name, self.values, self.validity.map(Into::into))
-    }
 }
 
 /// A text column built as Arrow string views directly. polars' builder copies a short
@@ -143,7 +101,6 @@ impl<T: Copy + Default> NumColumn<T> {
 /// is loaded into its view in two overlapping reads, never through memory. (Building
 /// a month's frame stays bound by the loads of its scattered packed rows.)
 struct TextColumn {
-    name: PlSmallStr,
     views: Vec<View>,
     /// the bytes of values longer than a view holds
     long: Vec<u8>,
@@ -152,13 +109,12 @@ struct TextColumn {
     total_bytes: usize,
 }
 
-use polars_arrow::array::{Utf8ViewArray, View};
+use polars_arrow::array::{MutablePrimitiveArray, Utf8ViewArray, View};
 use polars_arrow::bitmap::MutableBitmap;
 
 impl TextColumn {
-    fn new(name: PlSmallStr, capacity: usize) -> Self {
+    fn new(capacity: usize) -> Self {
         TextColumn {
-            name,
             views: Vec::with_capacity(capacity),
             long: Vec::new(),
             validity: None,
@@ -193,7 +149,7 @@ impl TextColumn {
         self.views.push(View::default());
     }
 
-    fn finish(self) -> StringChunked {
+    fn finish(self, name: PlSmallStr) -> StringChunked {
         let total_buffer_len = self.long.len();
         let buffers = match self.long.is_empty() {
             true => Vec::new(),
@@ -211,7 +167,7 @@ impl TextColumn {
                 total_buffer_len,
             )
         };
-        StringChunked::with_chunk(self.name, array)
+        StringChunked::with_chunk(name, array)
     }
 }
 
@@ -405,21 +361,21 @@ mod tests {
         ];
         for skip in 0..2 {
             let values = &values[skip..];
-            let mut column = TextColumn::new("t".into(), values.len());
+            let mut column = TextColumn::new(values.len());
             for v in values {
                 match v {
                     Some(v) => column.push(v.as_bytes()),
                     None => column.push_null(),
                 }
             }
-            let built = column.finish();
+            let built = column.finish("t".into());
             let expected = StringChunked::new("t".into(), values);
             assert!(built.into_series().equals_missing(&expected.into_series()));
         }
-        let mut no_nulls = TextColumn::new("t".into(), 2);
+        let mut no_nulls = TextColumn::new(2);
         no_nulls.push(b"x");
         no_nulls.push("长长长长长长长长".as_bytes());
-        let built = no_nulls.finish();
+        let built = no_nulls.finish("t".into());
         assert_eq!(built.null_count(), 0);
         assert_eq!(built.get(1), Some("长长长长长长长长"));
     }

@@ -450,10 +450,7 @@ const OCCURRED_AT: usize = 2;
 
 /// The time of a packed event row (0 if it has none, which conversion never lets by).
 pub fn ts_of_packed(row: &[u8]) -> crate::fmt::Ts {
-    match crate::table::packed_ref(row, OCCURRED_AT) {
-        crate::table::ValRef::Ts(t) => t,
-        _ => 0,
-    }
+    crate::table::packed_ref(row, OCCURRED_AT).ts()
 }
 
 /// The month (2025-07 → 202507) of a time.
