@@ -311,13 +311,19 @@ mod tests {
         serde_yaml::from_str(&format!("path: a.csv\ncolumns: {{member_id: id}}{enc}")).expect("config")
     }
 
+    /// `text` as UTF-16 with its BOM, little- or big-endian.
+    fn utf16(text: &str, little: bool) -> Vec<u8> {
+        let bom: [u8; 2] = if little { [0xFF, 0xFE] } else { [0xFE, 0xFF] };
+        let units = text
+            .encode_utf16()
+            .flat_map(move |u| if little { u.to_le_bytes() } else { u.to_be_bytes() });
+        bom.into_iter().chain(units).collect()
+    }
+
     /// Taking the bytes (UTF-8 as is) reads every export as decoding a copy does.
     #[test]
     fn owned_and_borrowed_bytes_read_alike() {
-        let utf16le: Vec<u8> = [0xFF, 0xFE]
-            .into_iter()
-            .chain("用户ID,x\n1,2\n".encode_utf16().flat_map(|u| u.to_le_bytes()))
-            .collect();
+        let utf16le = utf16("用户ID,x\n1,2\n", true);
         let (gbk, _, _) = GB18030.encode("用户ID,昵称\n1,小王\n");
         let inputs: Vec<Vec<u8>> = vec![
             b"id,x\n1,2\n".to_vec(),
@@ -353,14 +359,8 @@ mod tests {
     /// decoding gives, one U+FEFF stripped after it as before, for every input.
     #[test]
     fn decoding_is_encoding_rs_one_shot_decoding() {
-        let utf16le: Vec<u8> = [0xFF, 0xFE]
-            .into_iter()
-            .chain("用户ID,x\n1,2\n".encode_utf16().flat_map(|u| u.to_le_bytes()))
-            .collect();
-        let utf16be: Vec<u8> = [0xFE, 0xFF]
-            .into_iter()
-            .chain("用户ID\n".encode_utf16().flat_map(|u| u.to_be_bytes()))
-            .collect();
+        let utf16le = utf16("用户ID,x\n1,2\n", true);
+        let utf16be = utf16("用户ID\n", false);
         let (gbk, _, _) = GB18030.encode("用户ID,昵称\n1,小王\n");
         let inputs: Vec<(Vec<u8>, &Encoding, &str)> = vec![
             (gbk.to_vec(), GB18030, "gbk"),
