@@ -109,6 +109,40 @@ fn every_reject_reason_is_written_with_line_and_column() {
     assert!(lines[6].2.contains("2024-02-30"));
 }
 
+/// An Excel export ends lines with `\r\n`; a reject names the line an editor shows,
+/// after a blank line too, whether koc cuts the lines itself (no quote in the file) or
+/// `csv` reads them (a quote somewhere).
+#[test]
+fn rejects_of_crlf_exports_name_the_lines_an_editor_shows() {
+    let w = Workdir::new();
+    setup(&w);
+    let header = ACTIVITY_HEADER.trim_end();
+    for (file, third) in [
+        ("activity_plain.csv", "x3,m1,2025-01-05 10:00:00,发帖,,,,,,"),
+        ("activity_quoted.csv", "x3,m1,2025-01-05 10:00:00,发帖,\"adas\",,,,,"),
+    ] {
+        let prefix = &file[9..10]; // event ids apart per file
+        let rows = [
+            header.to_string(),                                     // line 1
+            format!("{prefix}1,m1,2025-01-05 10:00:00,发帖,,,,,,"), // 2: fine
+            format!("{prefix}2,m1,2025/13/01 10:00,发帖,,,,,,"),    // 3: rejected
+            String::new(),                                          // 4: blank
+            third.replacen("x", prefix, 1),                         // 5: fine
+            format!("{prefix}4,m1,2025-01-05 10:00:00,分享,,,,,,"), // 6: rejected
+        ];
+        w.create(file, &format!("{}\r\n", rows.join("\r\n")));
+    }
+    let run = w.koc(&["ingest", "pipeline.yaml", "--format", "json"]);
+    run.expect_code(0); // 2 of 4 rejected: at the small pipeline's ratio (0.5), not over it
+    for file in ["activity_plain.csv", "activity_quoted.csv"] {
+        assert_eq!(counts(&run, file), [4, 2, 0, 0, 0, 2], "{file}");
+        let rejects_file = json_counts(&run, file)["rejects_file"].as_str().unwrap().to_string();
+        let rejects = read_csv(&w.path().join("store").join(&rejects_file));
+        let lines: Vec<&str> = rejects[1..].iter().map(|r| r[2].as_str()).collect();
+        assert_eq!(lines, ["3", "6"], "{file}");
+    }
+}
+
 #[test]
 fn duplicates_in_one_file_and_redelivery_count_against_the_store_as_it_stands() {
     let w = Workdir::new();

@@ -72,39 +72,73 @@ pub struct Defect {
 
 /// The fields of one CSV record as text, without validating each field again.
 ///
-/// An export is decoded to UTF-8 as a whole before it is read, and the reader cuts
-/// fields only at its delimiter, quotes and line ends. When those are ASCII they never
-/// fall inside a multi-byte character, so every field is UTF-8 already (validating
-/// each field again was about 13 % of a whole-history ingest).
+/// An export is decoded to UTF-8 as a whole before it is read, and its records are cut
+/// only at the delimiter, quotes and line ends. When those are ASCII they never fall
+/// inside a multi-byte character, so every field is UTF-8 already (validating each
+/// field again was about 13 % of a whole-history ingest).
 pub struct Fields<'r> {
-    record: &'r csv::ByteRecord,
+    cut: Cut<'r>,
+}
+
+enum Cut<'r> {
+    /// a record `csv` read
+    Record(&'r csv::ByteRecord),
+    /// a line of the text cut by `records::Lines`: field i is `starts[i]..ends[i]`
+    Bounds {
+        text: &'r str,
+        starts: &'r [u32],
+        ends: &'r [u32],
+    },
 }
 
 impl<'r> Fields<'r> {
-    /// The fields of a record.
+    /// The fields of a record `csv` read.
     ///
     /// # Safety
-    /// `record` must have been read by `export.reader()` (from the export's text).
-    pub unsafe fn of(export: &crate::sources::Export, record: &'r csv::ByteRecord) -> Fields<'r> {
-        // the reader's quote and line ends are ASCII, and `sources::delimiter` takes
-        // one byte of a `str`, which is ASCII: checked here, since safety rests on it
-        assert!(export.delimiter.is_ascii(), "an ASCII delimiter");
+    /// `record` must have been read by an export's `reader()` (from its decoded text,
+    /// with its ASCII delimiter: `sources::delimiter` takes one byte of a `str`).
+    pub unsafe fn of_record(record: &'r csv::ByteRecord) -> Fields<'r> {
         debug_assert!(record.iter().all(|f| std::str::from_utf8(f).is_ok()));
-        Fields { record }
+        Fields {
+            cut: Cut::Record(record),
+        }
+    }
+
+    /// The fields `text[starts[i]..ends[i]]`.
+    ///
+    /// # Safety
+    /// Every bound must be in `text` and on a character boundary (a cut at an ASCII
+    /// byte), with `starts[i] <= ends[i]`, and both slices equally long.
+    pub unsafe fn of_bounds(text: &'r str, starts: &'r [u32], ends: &'r [u32]) -> Fields<'r> {
+        debug_assert_eq!(starts.len(), ends.len());
+        debug_assert!(starts
+            .iter()
+            .zip(ends)
+            .all(|(s, e)| text.get(*s as usize..*e as usize).is_some()));
+        Fields {
+            cut: Cut::Bounds { text, starts, ends },
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.record.len()
+        match self.cut {
+            Cut::Record(r) => r.len(),
+            Cut::Bounds { ends, .. } => ends.len(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.record.is_empty()
+        self.len() == 0
     }
 
     pub fn get(&self, i: usize) -> &'r str {
-        // SAFETY: `Fields::of` holds only records its caller read from decoded (UTF-8)
-        // text, cut at ASCII bytes, so every field is whole UTF-8 characters
-        unsafe { std::str::from_utf8_unchecked(&self.record[i]) }
+        match self.cut {
+            // SAFETY: `of_record`'s caller read the record from decoded (UTF-8) text,
+            // cut at ASCII bytes, so every field is whole UTF-8 characters
+            Cut::Record(r) => unsafe { std::str::from_utf8_unchecked(&r[i]) },
+            // SAFETY: `of_bounds`'s contract: in the text, on character boundaries
+            Cut::Bounds { text, starts, ends } => unsafe { text.get_unchecked(starts[i] as usize..ends[i] as usize) },
+        }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &'r str> + '_ {

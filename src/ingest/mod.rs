@@ -9,6 +9,7 @@ mod keyed;
 mod month_order;
 mod prepare;
 pub mod privacy;
+mod records;
 mod settle;
 pub mod sources;
 pub mod timestamps;

@@ -3,7 +3,7 @@
 //! files run in parallel.
 use super::relative;
 use crate::config::Loaded;
-use crate::convert::{Converter, Defect, Fields, Outcome};
+use crate::convert::{Converter, Defect, Outcome};
 use crate::fmt::Ts;
 use crate::sources;
 use crate::store::{sha256_hex, Manifest};
@@ -124,15 +124,12 @@ pub(super) fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
     rows.reserve(export.text.len() / 40);
     let mut arena = Vec::with_capacity(export.text.len());
     let mut months = Months::default();
-    let mut rdr = export.reader();
-    let mut record = csv::ByteRecord::new();
+    let mut records = super::records::Records::of(&export);
     let mut buf = Vec::with_capacity(256);
-    loop {
-        let line = rdr.position().line();
-        match rdr.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
+    while let Some(next) = records.next_record() {
+        let (line, fields) = match next {
+            super::records::Next::Record(line, fields) => (line, fields),
+            super::records::Next::Unreadable(line, e) => {
                 // a malformed record (bad UTF-8 cannot happen: the text is decoded)
                 rows.push(ParsedRow::Rejected {
                     line,
@@ -145,13 +142,10 @@ pub(super) fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
                 });
                 continue;
             }
-        }
-        let line = record.position().map(|p| p.line()).unwrap_or(line);
-        if record.len() == 1 && record[0].is_empty() {
+        };
+        if fields.len() == 1 && fields.get(0).is_empty() {
             continue; // a blank line is no row
         }
-        // SAFETY: `rdr` is `export.reader()`, which read `record`
-        let fields = unsafe { Fields::of(&export, &record) };
         match conv.convert(&fields, ctx.privacy, &mut buf) {
             Outcome::Row => {
                 let hash = super::keyed::key_hash(ctx.spec, &buf);
@@ -170,7 +164,7 @@ pub(super) fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
             }),
         }
     }
-    drop(rdr);
+    drop(records);
     let encoding = export.encoding;
     ctx.buffers.give(export.text.into_bytes());
     Ok(Prepared {
