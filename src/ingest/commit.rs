@@ -1,6 +1,7 @@
 //! The one atomic commit of an ingest: rewritten month partitions and their key
 //! files, the other sources' tables, unknown-member counts, then the manifest.
 use super::classify::Working;
+use super::member_ids::MemberIds;
 use crate::store::{month_name, FileRecord, Manifest, Store};
 use crate::table::{self, ACTIVITY};
 use anyhow::Result;
@@ -138,48 +139,6 @@ pub(super) fn commit(
         manifest.files.push(r);
     }
     store.write_manifest(manifest)
-}
-
-/// The members source's ids, looked up once per event (20 M lookups at 20 M events).
-/// An id of up to 15 bytes is held as one number (its bytes and its length), so a
-/// lookup compares numbers in the table; a set of `String`s also followed a pointer to
-/// each id and called `memcmp`. (What is left is the table's cache misses.)
-#[derive(Clone, Default)]
-struct MemberIds {
-    short: std::collections::HashSet<u128, foldhash::fast::FixedState>,
-    long: std::collections::HashSet<Vec<u8>, foldhash::fast::FixedState>,
-}
-
-impl MemberIds {
-    /// The id's bytes and length as one number, if it has at most 15 bytes.
-    fn short_key(b: &[u8]) -> Option<u128> {
-        (b.len() < 16).then(|| {
-            let mut key = [0u8; 16];
-            key[..b.len()].copy_from_slice(b);
-            key[15] = b.len() as u8;
-            u128::from_le_bytes(key)
-        })
-    }
-
-    fn contains(&self, id: &[u8]) -> bool {
-        match Self::short_key(id) {
-            Some(key) => self.short.contains(&key),
-            None => self.long.contains(id),
-        }
-    }
-}
-
-impl FromIterator<String> for MemberIds {
-    fn from_iter<I: IntoIterator<Item = String>>(ids: I) -> Self {
-        let mut set = MemberIds::default();
-        for id in ids {
-            match Self::short_key(id.as_bytes()) {
-                Some(key) => set.short.insert(key),
-                None => set.long.insert(id.into_bytes()),
-            };
-        }
-        set
-    }
 }
 
 /// Rows of month frames held at once while months are written. At 20 M events a month
@@ -416,32 +375,4 @@ fn count_unknown_member_events(
         out.insert(month.clone(), unknown_members_in(&df, known)?);
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::MemberIds;
-
-    /// Ids short and long (15 and 16 bytes are the edge), multi-byte, and ids that
-    /// differ only in length or in trailing zero bytes are told apart.
-    #[test]
-    fn member_ids_are_found_exactly() {
-        let ids = ["M1", "", "a\0", "123456789012345", "1234567890123456", "会员一二三四五"];
-        let set: MemberIds = ids.iter().map(|s| s.to_string()).collect();
-        for id in ids {
-            assert!(set.contains(id.as_bytes()), "{id:?}");
-        }
-        for other in [
-            "M",
-            "M10",
-            "a",
-            "a\0\0",
-            "12345678901234",
-            "123456789012345 ",
-            "12345678901234567",
-            "会员",
-        ] {
-            assert!(!set.contains(other.as_bytes()), "{other:?}");
-        }
-    }
 }

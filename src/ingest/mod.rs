@@ -6,6 +6,7 @@ pub mod convert;
 pub mod event_keys;
 mod hash_groups;
 mod keyed;
+mod member_ids;
 mod month_order;
 mod prepare;
 pub mod privacy;
