@@ -12,7 +12,22 @@ pub const MAX_COUNT: i64 = 1_000_000_000_000_000;
 pub fn trim(s: &str) -> &str {
     match (s.as_bytes().first(), s.as_bytes().last()) {
         (Some(a), Some(z)) if a.is_ascii_graphic() && z.is_ascii_graphic() => s,
+        (None, _) => s,
         _ => s.trim(),
+    }
+}
+
+/// `s.trim().is_empty()`, deciding on the first byte when it cannot begin white space
+/// (a visible ASCII byte, or the lead byte of a character outside the few blocks that
+/// hold Unicode white space: a Chinese label is decided without a walk).
+pub fn is_blank(s: &str) -> bool {
+    match s.as_bytes().first() {
+        None => true,
+        Some(a) if a.is_ascii_graphic() => false,
+        // U+0085 and U+00A0 start with C2, U+1680 with E1, U+2000…U+205F with E2, and
+        // U+3000 with E3; every other lead byte starts a character that is not white space
+        Some(a) if *a >= 0x80 && !matches!(a, 0xC2 | 0xE1 | 0xE2 | 0xE3) => false,
+        _ => s.trim().is_empty(),
     }
 }
 
@@ -120,6 +135,7 @@ impl<'r> Fields<'r> {
         }
     }
 
+    #[inline]
     pub fn len(&self) -> usize {
         match self.cut {
             Cut::Record(r) => r.len(),
@@ -131,6 +147,7 @@ impl<'r> Fields<'r> {
         self.len() == 0
     }
 
+    #[inline]
     pub fn get(&self, i: usize) -> &'r str {
         match self.cut {
             // SAFETY: `of_record`'s caller read the record from decoded (UTF-8) text,
@@ -146,18 +163,86 @@ impl<'r> Fields<'r> {
     }
 }
 
-/// A column's `values:` mapping (export label → canonical value), with a fast hash
-/// for the lookup every value of the column makes (20 M at 20 M events).
+/// A column's `values:` mapping (export label → canonical value), looked up by every
+/// value of the column (20 M at 20 M events).
 struct Mapping<'a> {
     from: &'a indexmap::IndexMap<String, String>,
-    to: std::collections::HashMap<&'a str, &'a str, foldhash::fast::RandomState>,
+    to: Labels<'a, &'a str>,
 }
 
 impl<'a> Mapping<'a> {
     fn new(from: &'a indexmap::IndexMap<String, String>) -> Mapping<'a> {
         Mapping {
             from,
-            to: from.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
+            to: Labels::new(from.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+        }
+    }
+}
+
+/// A label of up to 16 bytes as two words and its length: its first and last eight
+/// bytes (overlapping when shorter), so two labels are equal when their words are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Word(u64, u64, usize);
+
+impl Word {
+    #[inline]
+    fn of(b: &[u8]) -> Option<Word> {
+        let n = b.len();
+        let u64_at = |i: usize| {
+            u64::from_le_bytes([
+                b[i],
+                b[i + 1],
+                b[i + 2],
+                b[i + 3],
+                b[i + 4],
+                b[i + 5],
+                b[i + 6],
+                b[i + 7],
+            ])
+        };
+        let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]) as u64;
+        Some(match n {
+            0 => Word(0, 0, 0),
+            1..=3 => Word(b[0] as u64 | (b[n / 2] as u64) << 8 | (b[n - 1] as u64) << 16, 0, n),
+            4..=7 => Word(u32_at(0) | u32_at(n - 4) << 32, 0, n),
+            8..=16 => Word(u64_at(0), u64_at(n - 8), n),
+            _ => return None,
+        })
+    }
+}
+
+/// Labels (action labels, mapped values) and what each stands for. A short label is
+/// compared as words in a short list: a hash map of `&str` hashed every value and
+/// called `memcmp` on every hit (Chinese labels of two characters are all six bytes).
+struct Labels<'a, V> {
+    short: Vec<(Word, V)>,
+    long: std::collections::HashMap<&'a str, V, foldhash::fast::RandomState>,
+}
+
+impl<'a, V: Copy> Labels<'a, V> {
+    fn new(labels: impl IntoIterator<Item = (&'a str, V)>) -> Labels<'a, V> {
+        let mut short: Vec<(Word, V)> = Vec::new();
+        let mut long = std::collections::HashMap::default();
+        for (label, v) in labels {
+            match Word::of(label.as_bytes()) {
+                // a later equal label replaces the earlier one, as in a map
+                Some(w) => match short.iter_mut().find(|(x, _)| *x == w) {
+                    Some(entry) => entry.1 = v,
+                    None => short.push((w, v)),
+                },
+                None => {
+                    long.insert(label, v);
+                }
+            }
+        }
+        Labels { short, long }
+    }
+
+    #[inline]
+    fn get(&self, label: &str) -> Option<V> {
+        match Word::of(label.as_bytes()) {
+            Some(w) => self.short.iter().find(|(x, _)| *x == w).map(|(_, v)| *v),
+            None => self.long.get(label).copied(),
         }
     }
 }
@@ -168,7 +253,7 @@ pub struct Converter<'a> {
     positions: Vec<Option<usize>>,
     header_len: usize,
     ts: TsParser,
-    ignore_actions: &'a [String],
+    ignore_actions: Labels<'a, ()>,
     /// The pipeline's layer ids: an override naming another layer is rejected (SPEC §4).
     layer_ids: &'a [String],
     /// Each column's `values:` mapping, looked up once (not by name for every value).
@@ -194,7 +279,7 @@ impl<'a> Converter<'a> {
             positions,
             header_len,
             ts,
-            ignore_actions,
+            ignore_actions: Labels::new(ignore_actions.iter().map(|a| (a.as_str(), ()))),
             layer_ids,
             maps: spec
                 .cols
@@ -253,7 +338,7 @@ impl<'a> Converter<'a> {
         if let Some(i) = self.action {
             if let Some(pos) = self.positions[i] {
                 let label = record.get(pos);
-                if self.ignore_actions.iter().any(|a| a == label) {
+                if self.ignore_actions.get(label).is_some() {
                     return Outcome::Ignored;
                 }
             }
@@ -319,8 +404,8 @@ impl<'a> Converter<'a> {
     ) -> Result<ValRef<'s>, (RejectKind, String)> {
         let name = self.spec.cols[col].name;
         let map = self.maps[col].as_ref();
-        let mapped = map.and_then(|m| m.to.get(raw).copied());
-        if trim(raw).is_empty() && mapped.is_none() {
+        let mapped = map.and_then(|m| m.to.get(raw));
+        if is_blank(raw) && mapped.is_none() {
             if required {
                 return Err((RejectKind::EmptyRequired, format!("empty required field '{name}'")));
             }
@@ -381,6 +466,79 @@ impl<'a> Converter<'a> {
                 Ok(x) if x.is_finite() && x.abs() <= MAX_COUNT as f64 => Ok(ValRef::Num(x)),
                 _ => Err((RejectKind::NotANumber, format!("'{raw}' in '{name}' is not a number"))),
             },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Labels, Word};
+    use proptest::prelude::*;
+
+    /// Labels of every length up to 20 bytes (past the words' 16), multi-byte, and
+    /// labels that differ in one byte or only in length, found exactly.
+    #[test]
+    fn labels_are_found_exactly() {
+        let labels = [
+            "",
+            "a",
+            "ab",
+            "abc",
+            "abcd",
+            "签到",
+            "发帖",
+            "精华",
+            "评论",
+            "浏览",
+            "完成任务",
+            "abcdefgh",
+            "abcdefghi",
+            "abcdefghijklmnop",
+            "abcdefghijklmnopq",
+            "分享给好友一起",
+        ];
+        let table = Labels::new(labels.iter().enumerate().map(|(i, l)| (*l, i)));
+        for (i, l) in labels.iter().enumerate() {
+            assert_eq!(table.get(l), Some(i), "{l:?}");
+        }
+        for other in [
+            "b",
+            "aa",
+            "abd",
+            "abce",
+            "签",
+            "签到 ",
+            "abcdefgi",
+            "abcdefghj",
+            "bbcdefghijklmnop",
+            "abcdefghijklmnoq",
+            "分享给好友一",
+        ] {
+            assert_eq!(table.get(other), None, "{other:?}");
+        }
+    }
+
+    proptest! {
+        /// A text's words differ from those of any near neighbour (one byte changed,
+        /// one added or taken off the end) and equal its copy's.
+        #[test]
+        fn words_tell_near_neighbours_apart(
+            a in prop::collection::vec(prop::sample::select(vec![0u8, 1, b'a', 0xe7, 0xad]), 0..18),
+            at in 0usize..18,
+            byte in prop::sample::select(vec![0u8, 1, b'a', 0xe7, 0xad]),
+            edit in 0u8..3,
+        ) {
+            let mut b = a.clone();
+            match edit {
+                0 if !b.is_empty() => { let i = at % b.len(); b[i] = byte; }
+                1 => b.push(byte),
+                _ => { b.pop(); }
+            }
+            prop_assert_eq!(Word::of(&a), Word::of(&a.clone()));
+            match (Word::of(&a), Word::of(&b)) {
+                (Some(x), Some(y)) => prop_assert_eq!(x == y, a == b, "{:?} {:?}", a, b),
+                _ => prop_assert!(a.len() > 16 || b.len() > 16),
+            }
         }
     }
 }

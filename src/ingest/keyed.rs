@@ -25,13 +25,36 @@ pub struct Keyed {
 /// The hash of a row's key: FNV-1a of the key text (the event-key index uses the
 /// same hash, so an event's hash is also where the index files it).
 pub fn key_hash(spec: &SourceSpec, row: &[u8]) -> u64 {
-    match spec.key {
-        // a text key: its bytes, as stored after the tag and length
-        [one] => match text_field(row, spec.index(one)) {
-            Some(text) => crate::event_keys::key_hash_bytes(text),
-            None => crate::event_keys::key_hash(&packed_ref(row, spec.index(one)).to_key()),
-        },
-        _ => crate::event_keys::key_hash(&spec.key_of_packed(row)),
+    KeyHash::of(spec).hash(row)
+}
+
+/// `key_hash` for the rows of one source, its key column found once (by name for every
+/// row, it was a string comparison per row).
+pub struct KeyHash<'s> {
+    spec: &'s SourceSpec,
+    /// the key's column, when the key is one column
+    single: Option<usize>,
+}
+
+impl<'s> KeyHash<'s> {
+    pub fn of(spec: &'s SourceSpec) -> KeyHash<'s> {
+        let single = match spec.key {
+            [one] => Some(spec.index(one)),
+            _ => None,
+        };
+        KeyHash { spec, single }
+    }
+
+    #[inline]
+    pub fn hash(&self, row: &[u8]) -> u64 {
+        match self.single {
+            // a text key: its bytes, as stored after the tag and length
+            Some(i) => match text_field(row, i) {
+                Some(text) => crate::event_keys::key_hash_bytes(text),
+                None => crate::event_keys::key_hash(&packed_ref(row, i).to_key()),
+            },
+            None => crate::event_keys::key_hash(&self.spec.key_of_packed(row)),
+        }
     }
 }
 

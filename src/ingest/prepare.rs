@@ -124,6 +124,7 @@ pub(super) fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
     rows.reserve(export.text.len() / 40);
     let mut arena = Vec::with_capacity(export.text.len());
     let mut months = Months::default();
+    let key_hash = super::keyed::KeyHash::of(ctx.spec);
     let mut records = super::records::Records::of(&export);
     let mut buf = Vec::with_capacity(256);
     while let Some(next) = records.next_record() {
@@ -148,7 +149,7 @@ pub(super) fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
         }
         match conv.convert(&fields, ctx.privacy, &mut buf) {
             Outcome::Row => {
-                let hash = super::keyed::key_hash(ctx.spec, &buf);
+                let hash = key_hash.hash(&buf);
                 let len = u32::try_from(buf.len()).map_err(|_| anyhow::anyhow!("{rel}:{line}: a row over 4 GB"))?;
                 let month = match activity {
                     true => months.of(crate::store::ts_of_packed(&buf)),

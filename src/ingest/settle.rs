@@ -9,7 +9,7 @@
 //! A gated file's rows are counted too (its table shows them) but change nothing:
 //! within a key, a gated file's rows count against the state before the file and
 //! against each other, and the state goes on as if the file had not been read.
-use super::keyed::{key_hash, same_key};
+use super::keyed::same_key;
 use crate::store::{month_of_packed, Counts};
 use crate::table::{Packed, SourceSpec};
 use anyhow::Result;
@@ -234,8 +234,9 @@ impl Settler {
                 anyhow::anyhow!("more than 4 billion activity rows in one ingest: ingest the exports in parts")
             })?;
         entries.par_iter_mut().for_each(|e| e.rank += s);
+        let key_hash = super::keyed::KeyHash::of(spec);
         entries.extend(stored.iter().enumerate().map(|(i, r)| Entry {
-            hash: key_hash(spec, r),
+            hash: key_hash.hash(r),
             rank: i as u32,
             month: month_of_packed(r),
         }));
@@ -425,6 +426,7 @@ impl Walk<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::keyed::key_hash;
     use super::*;
     use crate::table::{pack, Val, ACTIVITY};
 

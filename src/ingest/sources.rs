@@ -383,8 +383,36 @@ mod tests {
 
     #[test]
     fn trim_keeps_str_trim() {
-        for s in ["", " ", "a", " a ", "\ta", "a\u{3000}", "\u{3000}", "x y", "é "] {
+        for s in [
+            "",
+            " ",
+            "a",
+            " a ",
+            "\ta",
+            "a\u{3000}",
+            "\u{3000}",
+            "x y",
+            "é ",
+            "签到",
+            "\u{a0}",
+            "\u{85}",
+            "\u{1680}",
+            "\u{2003}",
+            "\u{205f}",
+            "\u{2028}",
+            "\u{3000}签",
+            "€",
+            "\u{feff}",
+        ] {
             assert_eq!(crate::convert::trim(s), s.trim(), "{s:?}");
+            assert_eq!(crate::convert::is_blank(s), s.trim().is_empty(), "{s:?}");
+        }
+        // every character as a whole value and before a letter: the lead bytes that
+        // decide without a walk never start white space
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            for s in [c.to_string(), format!("{c}x")] {
+                assert_eq!(crate::convert::is_blank(&s), s.trim().is_empty(), "{c:?}");
+            }
         }
     }
 }
