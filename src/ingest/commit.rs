@@ -157,19 +157,21 @@ fn write_months(
 ) -> Result<Vec<(u32, Option<MonthWritten>)>> {
     let frame = |m: u32, rows: Vec<&[u8]>| -> Result<Option<MonthFrame>> {
         Ok(match (unread.get(&m), rows.is_empty()) {
-            (Some(stored), _) => Some(add_to_month(store, spec, m, stored, rows, known)?),
-            (None, false) => Some(month_frame(store, spec, m, rows, known)?),
+            (Some(stored), _) => Some(add_to_month(store, spec, stored, rows, known)?),
+            (None, false) => Some(month_frame(spec, rows, known)?),
             (None, true) => None,
         })
     };
     let write = |m: u32, mut month: MonthFrame| -> Result<MonthWritten> {
         let partition = store.write_frame(&format!("events/month={}", month_name(m)), "part", &mut month.df)?;
+        drop(month.df);
+        let keys = crate::event_keys::write_month(store, &month_name(m), month.hashes)?;
         if let Some(b) = bar {
             b.inc(1);
         }
         Ok(MonthWritten {
             partition,
-            keys: month.keys,
+            keys,
             unknown: month.unknown,
         })
     };
@@ -269,26 +271,21 @@ struct MonthWritten {
     unknown: u64,
 }
 
-/// A month's partition to write: its frame (sorted as partitions are), its key file
-/// (written), its events of members the members source does not have.
+/// A month's partition to write: its frame (sorted as partitions are), its events' key
+/// hashes (for its key file: written with the partition, so building the next month
+/// never waits on the disk), its events of members the members source does not have.
 struct MonthFrame {
     df: polars::prelude::DataFrame,
-    keys: String,
+    hashes: Vec<u64>,
     unknown: u64,
 }
 
 /// A month's rows, one value each: times, ids, id hashes, whether the member is unknown.
 type FirstPass<'a> = (Vec<i64>, (Vec<&'a [u8]>, (Vec<u64>, Vec<bool>)));
 
-/// Sort one month's rows (by time, then event_id: ids are unique) into a frame, write
-/// its key file, and count its events of members `known` does not have.
-fn month_frame(
-    store: &Store,
-    spec: &'static table::SourceSpec,
-    month: u32,
-    rows: Vec<&[u8]>,
-    known: &MemberIds,
-) -> Result<MonthFrame> {
+/// Sort one month's rows (by time, then event_id: ids are unique) into a frame, hash
+/// their keys, and count its events of members `known` does not have.
+fn month_frame(spec: &'static table::SourceSpec, rows: Vec<&[u8]>, known: &MemberIds) -> Result<MonthFrame> {
     use crate::store::ts_of_packed;
     use rayon::prelude::*;
     use table::{text_bytes, text_field};
@@ -309,8 +306,7 @@ fn month_frame(
     let hashes = order.iter().map(|r| hash_of_row[*r as usize]).collect();
     drop((order, times, ids, hash_of_row));
     let df = crate::store::packed_frame(spec, &sorted)?;
-    let keys = crate::event_keys::write_month(store, &month_name(month), hashes)?;
-    Ok(MonthFrame { df, keys, unknown })
+    Ok(MonthFrame { df, hashes, unknown })
 }
 
 /// `month_frame` for a month whose stored rows all stay: the stored partition and the
@@ -319,7 +315,6 @@ fn month_frame(
 fn add_to_month(
     store: &Store,
     spec: &'static table::SourceSpec,
-    month: u32,
     stored: &str,
     rows: Vec<&[u8]>,
     known: &MemberIds,
@@ -331,9 +326,8 @@ fn add_to_month(
         .iter()
         .map(|id| crate::event_keys::key_hash(id.unwrap_or("")))
         .collect();
-    let keys = crate::event_keys::write_month(store, &month_name(month), hashes)?;
     let unknown = unknown_members_in(&df, known)?;
-    Ok(MonthFrame { df, keys, unknown })
+    Ok(MonthFrame { df, hashes, unknown })
 }
 
 /// The member ids of the members source: as ingested now, or else as stored (read
