@@ -95,6 +95,41 @@ pub(super) fn packed_to_frame(spec: &SourceSpec, rows: &[&[u8]]) -> Result<DataF
     Ok(DataFrame::new(n, cols)?)
 }
 
+/// The rows copied one after another into one buffer, in their order: their bytes and
+/// lengths (`rows_of` cuts them apart again).
+///
+/// A month's rows come in partition order (by time) but lie in memory in the files'
+/// order, so each is a jump. Decoding them where they lie waited on those loads with
+/// the decoding in between (the loads in flight are few); a plain copy keeps many loads
+/// in flight, and the decoding then walks memory in order. At 20 M events building the
+/// frames took about half the time.
+pub(super) fn gather(rows: &[&[u8]]) -> (Vec<u8>, Vec<u32>) {
+    const AHEAD: usize = 16;
+    let total = rows.iter().map(|r| r.len()).sum();
+    let mut bytes = Vec::with_capacity(total);
+    let mut lens = Vec::with_capacity(rows.len());
+    for (i, r) in rows.iter().enumerate() {
+        if let Some(next) = rows.get(i + AHEAD) {
+            prefetch(next);
+        }
+        bytes.extend_from_slice(r);
+        lens.push(u32::try_from(r.len()).expect("a packed row under 4 GiB"));
+    }
+    (bytes, lens)
+}
+
+/// The rows `gather` copied, as slices of its buffer.
+pub(super) fn rows_of<'b>(bytes: &'b [u8], lens: &[u32]) -> Vec<&'b [u8]> {
+    let mut at = 0;
+    lens.iter()
+        .map(|len| {
+            let row = &bytes[at..at + *len as usize];
+            at += *len as usize;
+            row
+        })
+        .collect()
+}
+
 /// A text column built as Arrow string views directly. polars' builder copies a short
 /// value into its view through a small `memcpy` on the stack and reads it back at
 /// once, so the read waits on the copy's stores for every value. Here a short value
@@ -343,6 +378,15 @@ mod tests {
             let expected = DataFrame::new(7, expected).unwrap();
             assert_eq!(built.schema(), expected.schema(), "{}", spec.name);
             assert!(built.equals_missing(&expected), "{}:\n{built}\n{expected}", spec.name);
+            // the rows gathered into one buffer first (as months are built) decode alike
+            let gathered = super::super::packed_frame(spec, &refs).unwrap();
+            assert!(
+                gathered.equals_missing(&expected),
+                "{}:\n{gathered}\n{expected}",
+                spec.name
+            );
+            let (bytes, lens) = gather(&refs);
+            assert_eq!(rows_of(&bytes, &lens), refs, "{}", spec.name);
         }
     }
 

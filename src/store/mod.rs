@@ -426,7 +426,10 @@ pub fn packed_frame(spec: &SourceSpec, rows: &[&[u8]]) -> Result<DataFrame> {
     const PIECE: usize = 1 << 18;
     let pieces: Vec<DataFrame> = rows
         .par_chunks(PIECE)
-        .map(|piece| packed_to_frame(spec, piece))
+        .map(|piece| {
+            let (bytes, lens) = frames::gather(piece);
+            packed_to_frame(spec, &frames::rows_of(&bytes, &lens))
+        })
         .collect::<Result<_>>()?;
     let mut pieces = pieces.into_iter();
     let mut df = match pieces.next() {
