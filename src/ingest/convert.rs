@@ -520,7 +520,7 @@ mod tests {
 
     proptest! {
         /// A text's words differ from those of any near neighbour (one byte changed,
-        /// one added or taken off the end) and equal its copy's.
+        /// one added or taken off the end); an edit that changes nothing keeps them.
         #[test]
         fn words_tell_near_neighbours_apart(
             a in prop::collection::vec(prop::sample::select(vec![0u8, 1, b'a', 0xe7, 0xad]), 0..18),
@@ -534,7 +534,6 @@ mod tests {
                 1 => b.push(byte),
                 _ => { b.pop(); }
             }
-            prop_assert_eq!(Word::of(&a), Word::of(&a.clone()));
             match (Word::of(&a), Word::of(&b)) {
                 (Some(x), Some(y)) => prop_assert_eq!(x == y, a == b, "{:?} {:?}", a, b),
                 _ => prop_assert!(a.len() > 16 || b.len() > 16),

@@ -33,8 +33,12 @@ pub enum Records<'t> {
 impl<'t> Records<'t> {
     /// The data records of `export` (its header skipped).
     pub fn of(export: &'t Export) -> Records<'t> {
-        // (a delimiter given as a line end or a quote is left to `csv`'s own rules)
-        let plain = !matches!(export.delimiter, b'\n' | b'\r' | b'"');
+        // fields are cut at the delimiter, so it must be ASCII for each to be whole
+        // UTF-8 characters (`sources::delimiter` takes one byte of a `str`: always so)
+        assert!(export.delimiter.is_ascii(), "an ASCII delimiter");
+        // (a delimiter given as a line end or a quote is left to `csv`'s own rules, and
+        // so is a text of 4 GiB or more, past the u32 field bounds)
+        let plain = !matches!(export.delimiter, b'\n' | b'\r' | b'"') && u32::try_from(export.text.len()).is_ok();
         match plain && memchr::memchr(b'"', export.text.as_bytes()).is_none() {
             true => Records::Lines(Lines::new(&export.text, export.delimiter)),
             false => Records::csv(export),
@@ -347,6 +351,19 @@ mod tests {
         ) {
             let e = export(&pieces.concat(), delimiter);
             prop_assert_eq!(by_lines(&e), by_csv(&e));
+            // and each record's line is one plus the line ends before its first byte,
+            // counted afresh over the text before it
+            let mut lines = Lines::new(&e.text, delimiter);
+            while let Some((line, _)) = lines.next_line() {
+                let start = lines.starts[0] as usize;
+                let before = e.text.as_bytes()[..start].to_vec();
+                let ends = before
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, b)| **b == b'\n' || (**b == b'\r' && before.get(i + 1) != Some(&b'\n')))
+                    .count() as u64;
+                prop_assert_eq!(line, 1 + ends, "{:?}", e.text);
+            }
         }
     }
 }
