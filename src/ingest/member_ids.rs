@@ -1,5 +1,6 @@
 //! The members source's ids, looked up once per event to count the events of members
 //! the members export does not have (20 M lookups at 20 M events).
+use super::short_text::ShortText;
 use std::collections::HashSet;
 
 type Set<T> = HashSet<T, foldhash::fast::FixedState>;
@@ -10,13 +11,13 @@ type Set<T> = HashSet<T, foldhash::fast::FixedState>;
 ///   that number, as a bit over the numbers' span when that is no bigger than a table
 ///   of them (130,000 ids from 100000 up: 16 KB, in the first-level cache), else in a
 ///   table of numbers;
-/// - another id of up to 15 bytes is one `u128` (its bytes and its length), so a lookup
+/// - another id of up to 16 bytes is held as a `ShortText` (numbers), so a lookup
 ///   compares numbers; a set of `String`s also followed a pointer and called `memcmp`;
 /// - a longer one is held as its bytes.
 #[derive(Clone, Default)]
 pub(super) struct MemberIds {
     numbers: Numbers,
-    short: Set<u128>,
+    short: Set<ShortText>,
     long: Set<Vec<u8>>,
 }
 
@@ -80,22 +81,12 @@ fn decimal(b: &[u8]) -> Option<u64> {
         .try_fold(0u64, |n, c| c.is_ascii_digit().then(|| n * 10 + (c - b'0') as u64))
 }
 
-/// The id's bytes and length as one number, if it has at most 15 bytes.
-fn short_key(b: &[u8]) -> Option<u128> {
-    (b.len() < 16).then(|| {
-        let mut key = [0u8; 16];
-        key[..b.len()].copy_from_slice(b);
-        key[15] = b.len() as u8;
-        u128::from_le_bytes(key)
-    })
-}
-
 impl MemberIds {
     pub(super) fn contains(&self, id: &[u8]) -> bool {
         if let Some(n) = decimal(id) {
             return self.numbers.contains(n);
         }
-        match short_key(id) {
+        match ShortText::of(id) {
             Some(key) => self.short.contains(&key),
             None => self.long.contains(id),
         }
@@ -111,7 +102,7 @@ impl FromIterator<String> for MemberIds {
                 numbers.push(n);
                 continue;
             }
-            match short_key(id.as_bytes()) {
+            match ShortText::of(id.as_bytes()) {
                 Some(key) => set.short.insert(key),
                 None => set.long.insert(id.into_bytes()),
             };
@@ -129,11 +120,18 @@ mod tests {
         ids.iter().map(|s| s.to_string()).collect()
     }
 
-    /// Ids short and long (15 and 16 bytes are the edge), multi-byte, and ids that
+    /// Ids short and long (16 and 17 bytes are the edge), multi-byte, and ids that
     /// differ only in length or in trailing zero bytes are told apart.
     #[test]
     fn member_ids_are_found_exactly() {
-        let ids = ["M1", "", "a\0", "12345678901234x", "123456789012345x", "会员一二三四五"];
+        let ids = [
+            "M1",
+            "",
+            "a\0",
+            "123456789012345x",
+            "1234567890123456x",
+            "会员一二三四五",
+        ];
         let set = set(&ids);
         for id in ids {
             assert!(set.contains(id.as_bytes()), "{id:?}");
@@ -143,8 +141,11 @@ mod tests {
             "M10",
             "a",
             "a\0\0",
-            "12345678901234",
-            "12345678901234x ",
+            "123456789012345",
+            "123456789012345x ",
+            "123456789012345y",
+            "1234567890123456",
+            "1234567890123456y",
             "会员",
             "0",
         ] {

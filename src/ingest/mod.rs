@@ -12,6 +12,7 @@ mod prepare;
 pub mod privacy;
 mod records;
 mod settle;
+mod short_text;
 pub mod sources;
 pub mod timestamps;
 use crate::error::{ErrorKind, KocError};
