@@ -217,20 +217,30 @@ impl<'a, V: Copy> Labels<'a, V> {
 }
 
 pub struct Converter<'a> {
-    spec: &'static SourceSpec,
     cfg: &'a SourceCfg,
-    positions: Vec<Option<usize>>,
+    /// The source's columns, in order, with all that reading each value needs.
+    columns: Vec<Column<'a>>,
     header_len: usize,
     ts: TsParser,
     ignore_actions: Labels<'a, ()>,
     /// The pipeline's layer ids: an override naming another layer is rejected (SPEC §4).
     layer_ids: &'a [String],
-    /// Each column's `values:` mapping, looked up once (not by name for every value).
-    maps: Vec<Option<Mapping<'a>>>,
     /// The column an override names its layer in (checked against the pipeline's).
     layer: Option<usize>,
-    /// The action column, if the source has one.
+    /// The action column's place in the export, if the source has one and the export it.
     action: Option<usize>,
+}
+
+/// One column of the source as the converter reads it (one list walked per row: the
+/// places, kinds and mappings were three lists indexed per value).
+struct Column<'a> {
+    name: &'static str,
+    kind: Kind,
+    required: bool,
+    /// Its field in the export's records (a column the export lacks reads as blank).
+    place: Option<usize>,
+    /// Its `values:` mapping, looked up once (not by name for every value).
+    map: Option<Mapping<'a>>,
 }
 
 impl<'a> Converter<'a> {
@@ -242,21 +252,27 @@ impl<'a> Converter<'a> {
         ignore_actions: &'a [String],
         layer_ids: &'a [String],
     ) -> Converter<'a> {
+        let action = spec.cols.iter().position(|c| c.kind == Kind::Action);
         Converter {
-            spec,
             cfg,
-            positions,
+            columns: spec
+                .cols
+                .iter()
+                .zip(&positions)
+                .map(|(c, place)| Column {
+                    name: c.name,
+                    kind: c.kind,
+                    required: c.required,
+                    place: *place,
+                    map: cfg.values.get(c.name).map(Mapping::new),
+                })
+                .collect(),
             header_len,
             ts,
             ignore_actions: Labels::new(ignore_actions.iter().map(|a| (a.as_str(), ()))),
             layer_ids,
-            maps: spec
-                .cols
-                .iter()
-                .map(|c| cfg.values.get(c.name).map(Mapping::new))
-                .collect(),
             layer: (spec.name == crate::table::OVERRIDES.name).then(|| spec.index("layer")),
-            action: spec.cols.iter().position(|c| c.kind == Kind::Action),
+            action: action.and_then(|i| positions[i]),
         }
     }
 
@@ -304,42 +320,50 @@ impl<'a> Converter<'a> {
             });
         }
         // an ignored action wins over other defects: the row is not wanted at all
-        if let Some(i) = self.action {
-            if let Some(pos) = self.positions[i] {
-                let label = record.get(pos);
-                if self.ignore_actions.get(label).is_some() {
-                    return Outcome::Ignored;
-                }
+        if let Some(place) = self.action {
+            if self.ignore_actions.get(record.get(place)).is_some() {
+                return Outcome::Ignored;
             }
         }
         buf.clear();
-        for (i, col) in self.spec.cols.iter().enumerate() {
-            let raw = self.positions[i].map(|p| record.get(p)).unwrap_or("");
-            let value = self.value(i, col.kind, col.required, raw);
-            match value.and_then(|v| {
-                if self.layer == Some(i) {
-                    self.known_layer(v)
-                } else {
-                    Ok(v)
+        if privacy.is_none() && self.layer.is_none() {
+            // nearly every row of a big export: nothing to check or treat but the value
+            for col in &self.columns {
+                let raw = col.place.map(|p| record.get(p)).unwrap_or("");
+                match self.value(col, raw) {
+                    Ok(v) => push_packed(buf, v),
+                    Err((kind, reason)) => return self.rejected(col, raw, kind, reason),
                 }
-            }) {
+            }
+            return Outcome::Row;
+        }
+        for (i, col) in self.columns.iter().enumerate() {
+            let raw = col.place.map(|p| record.get(p)).unwrap_or("");
+            let value = self.value(col, raw).and_then(|v| match self.layer == Some(i) {
+                true => self.known_layer(v),
+                false => Ok(v),
+            });
+            match value {
                 Ok(v) => match privacy.map(|p| p.treat(col.name, v)) {
                     None | Some(crate::privacy::Treated::Kept) => push_packed(buf, v),
                     Some(crate::privacy::Treated::Dropped) => push_packed(buf, ValRef::Null),
                     Some(crate::privacy::Treated::Hashed(h)) => push_packed(buf, ValRef::Str(&h)),
                 },
-                Err((kind, reason)) => {
-                    let header = self.cfg.columns.get(col.name).cloned().unwrap_or_default();
-                    return Outcome::Rejected(Defect {
-                        kind,
-                        column: header,
-                        value: raw.to_string(),
-                        reason,
-                    });
-                }
+                Err((kind, reason)) => return self.rejected(col, raw, kind, reason),
             }
         }
         Outcome::Row
+    }
+
+    /// The row rejected for its value `raw` of `col`, named by the export's header.
+    #[cold]
+    fn rejected(&self, col: &Column, raw: &str, kind: RejectKind, reason: String) -> Outcome {
+        Outcome::Rejected(Defect {
+            kind,
+            column: self.cfg.columns.get(col.name).cloned().unwrap_or_default(),
+            value: raw.to_string(),
+            reason,
+        })
     }
 
     /// An override's layer (after `values`) must be a layer id of the pipeline.
@@ -364,18 +388,17 @@ impl<'a> Converter<'a> {
     // inlined: returned through memory, its result was stored in parts and read back
     // whole, a store-forwarding stall on every value (half of `convert`'s time)
     #[inline(always)]
-    fn value<'s>(
-        &'s self,
-        col: usize,
-        kind: Kind,
-        required: bool,
-        raw: &'s str,
-    ) -> Result<ValRef<'s>, (RejectKind, String)> {
-        let name = self.spec.cols[col].name;
-        let map = self.maps[col].as_ref();
+    fn value<'s>(&'s self, col: &'s Column, raw: &'s str) -> Result<ValRef<'s>, (RejectKind, String)> {
+        let (name, kind, map) = (col.name, col.kind, col.map.as_ref());
+        if kind == Kind::Count && map.is_none() {
+            // an export's counts are nearly all a few digits
+            if let Some(n) = short_count(raw) {
+                return Ok(ValRef::Int(n));
+            }
+        }
         let mapped = map.and_then(|m| m.to.get(raw));
         if is_blank(raw) && mapped.is_none() {
-            if required {
+            if col.required {
                 return Err((RejectKind::EmptyRequired, format!("empty required field '{name}'")));
             }
             return Ok(match kind {
@@ -439,9 +462,53 @@ impl<'a> Converter<'a> {
     }
 }
 
+/// A count of one to fifteen ASCII digits (at most `MAX_COUNT` - 1), read without
+/// `str::parse`'s sign and overflow handling; `None` for anything else, which the full
+/// rules then read (blank, white space, a sign, too long, not a number).
+#[inline]
+fn short_count(raw: &str) -> Option<i64> {
+    let b = raw.as_bytes();
+    if b.is_empty() || b.len() > 15 {
+        return None;
+    }
+    let mut n: i64 = 0;
+    for &c in b {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n = n * 10 + d as i64;
+    }
+    Some(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::Labels;
+
+    /// Short digit runs read as `str::parse` reads them; anything else is left to it.
+    #[test]
+    fn short_counts_are_parsed_counts() {
+        for raw in ["0", "7", "42", "007", "999999999999999", "123456789012345"] {
+            assert_eq!(super::short_count(raw), raw.parse::<i64>().ok(), "{raw}");
+        }
+        for raw in [
+            "",
+            " 1",
+            "1 ",
+            "+1",
+            "-1",
+            "1.0",
+            "1e3",
+            "1000000000000000",
+            "١",
+            "12a",
+            "/",
+            ":",
+        ] {
+            assert_eq!(super::short_count(raw), None, "{raw}");
+        }
+    }
 
     /// Labels of every length up to 20 bytes (past the words' 16), multi-byte, and
     /// labels that differ in one byte or only in length, found exactly.
