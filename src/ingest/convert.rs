@@ -276,9 +276,10 @@ impl<'a> Converter<'a> {
         }
     }
 
-    /// Convert one record straight into packed bytes in `buf` (values borrowed from the
-    /// record or the mapping: nothing allocated per value); `privacy` drops and hashes
-    /// its columns on the way.
+    /// Convert one record straight into packed bytes appended to `buf` (values borrowed
+    /// from the record or the mapping: nothing allocated per value); `privacy` drops and
+    /// hashes its columns on the way. A row not kept may leave some of its values in
+    /// `buf`: the caller cuts them off.
     pub fn convert(&self, record: &Fields, privacy: Option<&crate::privacy::Privacy>, buf: &mut Vec<u8>) -> Outcome {
         if record.len() != self.header_len {
             let what = if record.len() < self.header_len {
@@ -325,7 +326,6 @@ impl<'a> Converter<'a> {
                 return Outcome::Ignored;
             }
         }
-        buf.clear();
         if privacy.is_none() && self.layer.is_none() {
             // nearly every row of a big export: nothing to check or treat but the value
             for col in &self.columns {

@@ -126,7 +126,6 @@ pub(super) fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
     let mut months = Months::default();
     let key_hash = super::keyed::KeyHash::of(ctx.spec);
     let mut records = super::records::Records::of(&export);
-    let mut buf = Vec::with_capacity(256);
     while let Some(next) = records.next_record() {
         let (line, fields) = match next {
             super::records::Next::Record(line, fields) => (line, fields),
@@ -147,22 +146,31 @@ pub(super) fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
         if fields.len() == 1 && fields.get(0).is_empty() {
             continue; // a blank line is no row
         }
-        match conv.convert(&fields, ctx.privacy, &mut buf) {
+        // the row is packed straight into the arena (not copied there from a buffer),
+        // and cut off it again when it is not kept
+        let start = arena.len();
+        match conv.convert(&fields, ctx.privacy, &mut arena) {
             Outcome::Row => {
-                let hash = key_hash.hash(&buf);
-                let len = u32::try_from(buf.len()).map_err(|_| anyhow::anyhow!("{rel}:{line}: a row over 4 GB"))?;
+                let row = &arena[start..];
+                let hash = key_hash.hash(row);
+                let len = u32::try_from(row.len()).map_err(|_| anyhow::anyhow!("{rel}:{line}: a row over 4 GB"))?;
                 let month = match activity {
-                    true => months.of(crate::store::ts_of_packed(&buf)),
+                    true => months.of(crate::store::ts_of_packed(row)),
                     false => 0,
                 };
                 rows.push(ParsedRow::Kept { hash, month, len });
-                arena.extend_from_slice(&buf);
             }
-            Outcome::Ignored => rows.push(ParsedRow::Ignored),
-            Outcome::Rejected(defect) => rows.push(ParsedRow::Rejected {
-                line,
-                defect: Box::new(defect),
-            }),
+            Outcome::Ignored => {
+                arena.truncate(start);
+                rows.push(ParsedRow::Ignored)
+            }
+            Outcome::Rejected(defect) => {
+                arena.truncate(start);
+                rows.push(ParsedRow::Rejected {
+                    line,
+                    defect: Box::new(defect),
+                })
+            }
         }
     }
     drop(records);

@@ -49,6 +49,7 @@ pub fn pack(row: &[Val]) -> Packed {
 pub fn push_packed(out: &mut Vec<u8>, v: ValRef) {
     match v {
         ValRef::Null => out.push(TAG_NULL),
+        ValRef::Str(s) if s.len() <= 16 => push_short_text(out, s.as_bytes()),
         ValRef::Str(s) => match u8::try_from(s.len()) {
             Ok(len) => {
                 out.extend_from_slice(&[TAG_STR8, len]);
@@ -85,6 +86,41 @@ pub fn push_packed(out: &mut Vec<u8>, v: ValRef) {
             out.push(TAG_DATE);
             out.extend_from_slice(&d.to_le_bytes());
         }
+    }
+}
+
+/// A text of at most 16 bytes (nearly every value of an export) appended as `TAG_STR8`,
+/// its length and its bytes, copied as two overlapping words: `extend_from_slice` called
+/// `memcpy` for every value, the longest part of packing a short one.
+#[inline(always)]
+fn push_short_text(out: &mut Vec<u8>, b: &[u8]) {
+    let n = b.len();
+    assert!(n <= 16);
+    out.reserve(2 + 16);
+    // SAFETY: `reserve` made room for 18 bytes past the length; every write below is
+    // within `at..at + 2 + n` (n ≤ 16), every read within `b`, and the length is moved
+    // past the bytes written, all of them set
+    unsafe {
+        let at = out.as_mut_ptr().add(out.len());
+        at.write(TAG_STR8);
+        at.add(1).write(n as u8);
+        let (src, dst) = (b.as_ptr(), at.add(2));
+        if n >= 8 {
+            dst.cast::<u64>().write_unaligned(src.cast::<u64>().read_unaligned());
+            dst.add(n - 8)
+                .cast::<u64>()
+                .write_unaligned(src.add(n - 8).cast::<u64>().read_unaligned());
+        } else if n >= 4 {
+            dst.cast::<u32>().write_unaligned(src.cast::<u32>().read_unaligned());
+            dst.add(n - 4)
+                .cast::<u32>()
+                .write_unaligned(src.add(n - 4).cast::<u32>().read_unaligned());
+        } else if n > 0 {
+            dst.write(*src);
+            dst.add(n / 2).write(*src.add(n / 2));
+            dst.add(n - 1).write(*src.add(n - 1));
+        }
+        out.set_len(out.len() + 2 + n);
     }
 }
 
@@ -248,6 +284,28 @@ fn raw_at(p: &[u8], at: usize) -> (RawRef<'_>, usize) {
 #[cfg(test)]
 mod packing_tests {
     use super::*;
+
+    /// Texts of every length up to past 16, from every offset of a longer text, appended
+    /// to rows of any length and spare room: the tag, the length and exactly the bytes.
+    #[test]
+    fn short_texts_pack_as_their_bytes() {
+        let text = "ab发帖c签到xyz0123456789KLMNOPQRSTUV";
+        for before in 0..3usize {
+            for start in 0..4 {
+                for n in 0..=20 {
+                    let b = &text.as_bytes()[start..start + n];
+                    let Ok(s) = std::str::from_utf8(b) else { continue };
+                    let mut out: Vec<u8> = Vec::with_capacity(before + n % 5);
+                    out.extend(std::iter::repeat_n(9u8, before));
+                    push_packed(&mut out, ValRef::Str(s));
+                    let mut expected = vec![9u8; before];
+                    expected.extend([TAG_STR8, n as u8]);
+                    expected.extend_from_slice(b);
+                    assert_eq!(out, expected, "{s:?} after {before}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn packed_rows_unpack_to_the_same_values_and_compare_as_rows() {
