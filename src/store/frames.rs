@@ -237,16 +237,8 @@ fn inline_view(b: &[u8]) -> View {
 /// Ask the CPU to start loading a packed row's first two cache lines (most rows fit).
 #[inline(always)]
 fn prefetch(row: &[u8]) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is a hint: it never faults and reads nothing, whatever the
-    // address (SSE, which every x86_64 has)
-    unsafe {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        _mm_prefetch::<_MM_HINT_T0>(row.as_ptr() as *const i8);
-        _mm_prefetch::<_MM_HINT_T0>(row.as_ptr().wrapping_add(64) as *const i8);
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = row;
+    super::prefetch(row.as_ptr());
+    super::prefetch(row.as_ptr().wrapping_add(64));
 }
 
 /// A stored frame as packed rows (ingest's working set), without a `Val` per value.
