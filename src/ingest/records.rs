@@ -225,16 +225,9 @@ impl<'t> Lines<'t> {
                 let block = _mm256_loadu_si256(bytes.as_ptr().add(i) as *const __m256i);
                 let line_ends = _mm256_or_si256(_mm256_cmpeq_epi8(block, newline), _mm256_cmpeq_epi8(block, ret));
                 let line_ends = _mm256_movemask_epi8(line_ends) as u32;
-                let mut delimiters = _mm256_movemask_epi8(_mm256_cmpeq_epi8(block, delimiter)) as u32;
-                if line_ends != 0 {
-                    delimiters &= (1 << line_ends.trailing_zeros()) - 1;
-                }
-                while delimiters != 0 {
-                    self.delimiter_at(i + delimiters.trailing_zeros() as usize);
-                    delimiters &= delimiters - 1;
-                }
-                if line_ends != 0 {
-                    return i + line_ends.trailing_zeros() as usize;
+                let delimiters = _mm256_movemask_epi8(_mm256_cmpeq_epi8(block, delimiter)) as u32;
+                if let Some(end) = self.block_at(i, line_ends, delimiters) {
+                    return end;
                 }
                 i += 32;
             }
@@ -257,16 +250,9 @@ impl<'t> Lines<'t> {
                 let block = _mm_loadu_si128(bytes.as_ptr().add(i) as *const __m128i);
                 let line_ends = _mm_or_si128(_mm_cmpeq_epi8(block, newline), _mm_cmpeq_epi8(block, ret));
                 let line_ends = _mm_movemask_epi8(line_ends) as u32;
-                let mut delimiters = _mm_movemask_epi8(_mm_cmpeq_epi8(block, delimiter)) as u32;
-                if line_ends != 0 {
-                    delimiters &= (1 << line_ends.trailing_zeros()) - 1;
-                }
-                while delimiters != 0 {
-                    self.delimiter_at(i + delimiters.trailing_zeros() as usize);
-                    delimiters &= delimiters - 1;
-                }
-                if line_ends != 0 {
-                    return i + line_ends.trailing_zeros() as usize;
+                let delimiters = _mm_movemask_epi8(_mm_cmpeq_epi8(block, delimiter)) as u32;
+                if let Some(end) = self.block_at(i, line_ends, delimiters) {
+                    return end;
                 }
                 i += 16;
             }
@@ -277,6 +263,20 @@ impl<'t> Lines<'t> {
     #[cfg(not(target_arch = "x86_64"))]
     fn scan_narrow(&mut self, from: usize) -> usize {
         self.scan_bytes(from)
+    }
+
+    /// Note a block's delimiters before its first line end (bit k of a mask stands for
+    /// byte `i + k`), and return where that line end is, if the block has one.
+    #[inline(always)]
+    fn block_at(&mut self, i: usize, line_ends: u32, mut delimiters: u32) -> Option<usize> {
+        if line_ends != 0 {
+            delimiters &= (1 << line_ends.trailing_zeros()) - 1;
+        }
+        while delimiters != 0 {
+            self.delimiter_at(i + delimiters.trailing_zeros() as usize);
+            delimiters &= delimiters - 1;
+        }
+        (line_ends != 0).then(|| i + line_ends.trailing_zeros() as usize)
     }
 
     /// `scan`, a byte at a time (the last bytes of the text, other machines).
