@@ -122,14 +122,9 @@ fn sort_hashes(mut hashes: Vec<u64>) -> Vec<u64> {
         sorted[*at] = h;
         *at += 1;
     }
-    let mut buckets: Vec<&mut [u64]> = Vec::with_capacity(1 << BITS);
-    let mut rest = &mut sorted[..];
-    for b in 0..1 << BITS {
-        let (this, after) = rest.split_at_mut(bounds[b + 1] - bounds[b]);
-        buckets.push(this);
-        rest = after;
-    }
-    buckets.into_par_iter().for_each(|b| b.sort_unstable());
+    super::hash_groups::buckets(&mut sorted, &bounds)
+        .into_par_iter()
+        .for_each(|b| b.sort_unstable());
     sorted
 }
 

@@ -58,17 +58,23 @@ pub(super) fn group_by_hash(entries: Vec<Entry>) -> Vec<Entry> {
         }
     });
     drop(entries);
-    let mut buckets: Vec<&mut [Entry]> = Vec::with_capacity(1 << BITS);
-    let mut rest = &mut grouped[..];
-    for b in 0..1 << BITS {
-        let (this, after) = rest.split_at_mut(bounds[b + 1] - bounds[b]);
-        buckets.push(this);
-        rest = after;
-    }
-    buckets
+    buckets(&mut grouped, &bounds)
         .into_par_iter()
         .for_each(|b| b.sort_unstable_by_key(|e| (e.hash, e.rank)));
     grouped
+}
+
+/// `items` cut into its buckets: bucket b is `bounds[b]..bounds[b + 1]` (bounds rise
+/// from 0 to the length).
+pub(super) fn buckets<'a, T>(items: &'a mut [T], bounds: &[usize]) -> Vec<&'a mut [T]> {
+    let mut out = Vec::with_capacity(bounds.len().saturating_sub(1));
+    let mut rest = items;
+    for b in bounds.windows(2) {
+        let (this, after) = rest.split_at_mut(b[1] - b[0]);
+        out.push(this);
+        rest = after;
+    }
+    out
 }
 
 /// Where the pieces write their entries: shared by the pieces, which write disjoint slots.
