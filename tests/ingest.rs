@@ -519,3 +519,42 @@ fn one_more_day_adds_to_its_month_as_a_whole_history_ingest_would() {
         [1, 0, 1, 0, 0, 0]
     );
 }
+
+/// A row rejected part way through (its count is the eighth value) leaves nothing
+/// behind: the rows kept around it are stored whole and exactly.
+#[test]
+fn a_row_rejected_part_way_leaves_the_rows_around_it_whole() {
+    let w = Workdir::new();
+    setup(&w);
+    // 1 rejected in 25 rows: under the gate (5 %)
+    let mut rows = String::new();
+    for i in 0..24 {
+        if i == 12 {
+            rows.push_str("bad,m1,2025-01-05 10:00:00,发帖,话题,任务,C-bad,-3,0,0\n");
+        }
+        rows.push_str(&format!(
+            "e{i:02},m{},2025-01-05 10:{i:02}:00,发帖,,,C{i},{i},1,2\n",
+            1 + i % 2
+        ));
+    }
+    assert_eq!(ingest_rows(&w, "activity_1.csv", &rows), [25, 24, 0, 0, 0, 1]);
+    let manifest = manifest(&w);
+    let stored = read_parquet(
+        &w.path()
+            .join("store")
+            .join(manifest["events"]["2025-01"].as_str().unwrap()),
+    );
+    let header = &stored[0];
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    assert_eq!(stored.len(), 25, "a header and 24 rows");
+    for (i, row) in stored[1..].iter().enumerate() {
+        assert_eq!(row[col("event_id")], format!("e{i:02}"));
+        assert_eq!(row[col("member_id")], format!("m{}", 1 + i % 2));
+        assert_eq!(row[col("content_id")], format!("C{i}"));
+        assert_eq!(
+            [&row[col("likes")], &row[col("comments")], &row[col("shares")]],
+            [&i.to_string(), "1", "2"]
+        );
+        assert_eq!(row[col("topic")], "");
+    }
+}

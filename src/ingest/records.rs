@@ -133,6 +133,7 @@ pub struct Lines<'t> {
     starts: Vec<u32>,
     ends: Vec<u32>,
     /// whether the machine has AVX2 (lines are scanned 32 bytes at a time)
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     wide: bool,
 }
 

@@ -26,7 +26,10 @@ text_enum! {
     }
 }
 
-/// Text values stored once each; rows hold a code (`Dict::NULL` for NULL).
+/// Text values stored once each; rows hold a code (`Dict::NULL` for NULL). A code
+/// stands for its text's identity only: codes are given by first sight column by
+/// column as months load, so their order means nothing (sort by the text, never by
+/// the code).
 #[derive(Default)]
 pub struct Dict {
     values: Vec<Box<str>>,
