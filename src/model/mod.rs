@@ -7,8 +7,9 @@ use anyhow::Result;
 use std::collections::HashMap;
 
 mod events;
-use events::{load_events, sorted_by_member};
+mod load;
 pub use events::{CountColumn, Dict, Event, Events, Field, TextColumn};
+use load::{load_events, sorted_by_member};
 
 #[derive(Debug, Clone)]
 pub struct Member {
