@@ -1,14 +1,14 @@
 //! Every stage in SPEC order, as a pure function of (store, pipeline, D).
-use crate::contests::ContestResult;
 use crate::fmt::Day;
-use crate::goals::{GoalResult, Incentive};
-use crate::layers::{Engine, LayerRow};
 use crate::model::Dataset;
 use crate::output::Table;
-use crate::points::Points;
-use crate::program::Program;
-use crate::scouting::Candidate;
-use crate::tiers::TierState;
+use crate::pipeline::program::Program;
+use crate::stages::contests::ContestResult;
+use crate::stages::goals::{GoalResult, Incentive};
+use crate::stages::layers::{Engine, LayerRow};
+use crate::stages::points::Points;
+use crate::stages::scouting::Candidate;
+use crate::stages::tiers::TierState;
 use anyhow::Result;
 
 pub struct Computed {
@@ -25,16 +25,16 @@ pub struct Computed {
     pub contests: Vec<ContestResult>,
     pub goals: Vec<GoalResult>,
     pub incentives: Vec<Incentive>,
-    pub care: Vec<crate::care::Occasion>,
+    pub care: Vec<crate::stages::care::Occasion>,
     /// None without a `hall_of_fame` section (and in a what-if).
-    pub hall_of_fame: Option<crate::hall_of_fame::HallOfFame>,
-    pub growth: Option<crate::growth::Growth>,
-    pub mentor_matches: Option<Vec<crate::growth_plan::Match>>,
-    pub team_proposals: Option<Vec<crate::growth_plan::Proposal>>,
+    pub hall_of_fame: Option<crate::stages::hall_of_fame::HallOfFame>,
+    pub growth: Option<crate::stages::growth::Growth>,
+    pub mentor_matches: Option<Vec<crate::stages::growth_plan::Match>>,
+    pub team_proposals: Option<Vec<crate::stages::growth_plan::Proposal>>,
     /// Output tables by file stem, in the order they are written.
     pub tables: Vec<Table>,
     /// The metric frame at D (scouting reads it; a scenario may reuse it).
-    pub snapshot_d: crate::layers::Snapshot,
+    pub snapshot_d: crate::stages::layers::Snapshot,
 }
 
 impl Computed {
@@ -147,15 +147,15 @@ pub fn reusable(base: &Program, scenario: &Program, as_of: Day) -> bool {
     let same = ["program", "points", "redemption", "tiers", "metrics", "layers"]
         .iter()
         .all(|k| a.get(k) == b.get(k));
-    same && crate::goals::layer_days(base, as_of) == crate::goals::layer_days(scenario, as_of)
+    same && crate::stages::goals::layer_days(base, as_of) == crate::stages::goals::layer_days(scenario, as_of)
 }
 
 /// Every day a layer is evaluated (regular snapshots, D, the goals' days): balances
 /// are needed there.
 pub fn balance_days(prog: &Program, d: Day) -> Vec<Day> {
-    let mut days = crate::layers::regular_snapshots(prog.start, d);
+    let mut days = crate::stages::layers::regular_snapshots(prog.start, d);
     days.push(d);
-    days.extend(crate::goals::layer_days(prog, d));
+    days.extend(crate::stages::goals::layer_days(prog, d));
     days.sort_unstable();
     days.dedup();
     days
@@ -166,23 +166,23 @@ pub fn compute_reusing(prog: &Program, ds: &Dataset, reuse: Option<Reuse>, purpo
     let p = &prog.pipeline;
     let d = ds.as_of;
     let start = prog.start;
-    let previous_snapshot = crate::layers::regular_snapshots(start, d).last().copied();
+    let previous_snapshot = crate::stages::layers::regular_snapshots(start, d).last().copied();
     let balance_days = balance_days(prog, d);
 
     let (points, tiers) = match &reuse {
         Some(r) => (r.base.points.clone(), r.base.tiers.clone()),
         None => {
-            let points = crate::points::compute(prog, ds, &balance_days)?;
+            let points = crate::stages::points::compute(prog, ds, &balance_days)?;
             timer.lap("points");
-            let ranges = crate::points::member_ledger_ranges(ds, &points.ledger);
-            let awards = |i: usize| crate::points::daily_awards(ds, &points.ledger[ranges[i].clone()]);
+            let ranges = crate::stages::points::member_ledger_ranges(ds, &points.ledger);
+            let awards = |i: usize| crate::stages::points::daily_awards(ds, &points.ledger[ranges[i].clone()]);
             let tiers: Vec<Option<TierState>> = match &p.tiers {
                 Some(cfg) => {
                     use rayon::prelude::*;
                     ds.members
                         .par_iter()
                         .enumerate()
-                        .map(|(i, m)| (m.joined <= d).then(|| crate::tiers::run(cfg, &awards(i), m.joined, d)))
+                        .map(|(i, m)| (m.joined <= d).then(|| crate::stages::tiers::run(cfg, &awards(i), m.joined, d)))
                         .collect()
                 }
                 None => vec![None; ds.members.len()],
@@ -203,7 +203,7 @@ pub fn compute_reusing(prog: &Program, ds: &Dataset, reuse: Option<Reuse>, purpo
         .map(|t| t.levels.iter().map(|l| l.id.clone()).collect())
         .unwrap_or_default();
 
-    let inputs = crate::layers::Inputs {
+    let inputs = crate::stages::layers::Inputs {
         awarded: &points.awarded_per_event,
         tiers: &tiers,
         balance_days: &balance_days,
@@ -222,19 +222,20 @@ pub fn compute_reusing(prog: &Program, ds: &Dataset, reuse: Option<Reuse>, purpo
     };
     timer.lap("layers");
     let level_ids = engine.level_ids.clone();
-    let newcomers = crate::scouting::compute(prog, ds, &points.awarded_per_event, &snap_d, &layer_at_d, &level_ids)?;
+    let newcomers =
+        crate::stages::scouting::compute(prog, ds, &points.awarded_per_event, &snap_d, &layer_at_d, &level_ids)?;
     timer.lap("scouting");
-    let contests = crate::contests::compute_all(prog, ds, &points.awarded_per_event, &layer_at_d, &level_ids)?;
+    let contests = crate::stages::contests::compute_all(prog, ds, &points.awarded_per_event, &layer_at_d, &level_ids)?;
     timer.lap("contests");
-    let measurer =
-        crate::goals::Measurer::new(prog, ds, &points.awarded_per_event, &engine).knowing_layers(d, layer_at_d.clone());
-    let goals = crate::goals::compute(prog, &measurer, d)?;
-    let incentives = crate::goals::incentives(p, ds, &goals);
+    let measurer = crate::stages::goals::Measurer::new(prog, ds, &points.awarded_per_event, &engine)
+        .knowing_layers(d, layer_at_d.clone());
+    let goals = crate::stages::goals::compute(prog, &measurer, d)?;
+    let incentives = crate::stages::goals::incentives(p, ds, &goals);
     timer.lap("goals");
-    let care = crate::care::compute(
+    let care = crate::stages::care::compute(
         p,
         ds,
-        &crate::care::Inputs {
+        &crate::stages::care::Inputs {
             layer_at_d: &layer_at_d,
             level_ids: &level_ids,
             tiers: &tiers,
@@ -250,14 +251,14 @@ pub fn compute_reusing(prog: &Program, ds: &Dataset, reuse: Option<Reuse>, purpo
     let mut tables = Vec::new();
     if purpose == Purpose::Run {
         let tier_q: Vec<Option<i64>> = tiers.iter().map(|t| t.as_ref().map(|s| s.q)).collect();
-        tables.push(crate::points::tables::balances(ds, &points, &tier_q));
-        tables.push(crate::points::tables::redemptions(ds, &points));
+        tables.push(crate::stages::points::tables::balances(ds, &points, &tier_q));
+        tables.push(crate::stages::points::tables::redemptions(ds, &points));
         if let Some(cfg) = &p.tiers {
-            tables.push(crate::tiers::tables::tiers(cfg, ds, &tiers, previous_snapshot));
-            tables.push(crate::tiers::tables::changes(cfg, ds, &tiers));
+            tables.push(crate::stages::tiers::tables::tiers(cfg, ds, &tiers, previous_snapshot));
+            tables.push(crate::stages::tiers::tables::changes(cfg, ds, &tiers));
         }
-        tables.extend(crate::layers::tables(ds, &history, &layer_at_d, &level_ids));
-        tables.push(crate::scouting::table(p, ds, &newcomers));
+        tables.extend(crate::stages::layers::tables(ds, &history, &layer_at_d, &level_ids));
+        tables.push(crate::stages::scouting::table(p, ds, &newcomers));
         for c in &contests {
             let mut t = c.table.clone();
             t.name = format!("contest_{}", c.id);
@@ -269,19 +270,19 @@ pub fn compute_reusing(prog: &Program, ds: &Dataset, reuse: Option<Reuse>, purpo
             j.name = format!("contest_{}_judges", c.id);
             tables.push(j);
         }
-        tables.push(crate::goals::goals_table(&goals));
-        tables.push(crate::goals::trend_table(&goals));
-        tables.push(crate::goals::incentives_table(&incentives));
-        tables.push(crate::care::table(ds, &care, &layer_at_d, &level_ids));
+        tables.push(crate::stages::goals::goals_table(&goals));
+        tables.push(crate::stages::goals::trend_table(&goals));
+        tables.push(crate::stages::goals::incentives_table(&incentives));
+        tables.push(crate::stages::care::table(ds, &care, &layer_at_d, &level_ids));
     }
     timer.lap("tables");
     let sticky: Vec<bool> = p.layers.iter().flat_map(|l| &l.levels).map(|l| l.sticky).collect();
     let fame = (purpose == Purpose::Run)
         .then(|| {
-            crate::hall_of_fame::compute(
+            crate::stages::hall_of_fame::compute(
                 prog,
                 ds,
-                &crate::hall_of_fame::Inputs {
+                &crate::stages::hall_of_fame::Inputs {
                     ledger: &points.ledger,
                     history: &history,
                     layer_at_d: &layer_at_d,
@@ -297,18 +298,18 @@ pub fn compute_reusing(prog: &Program, ds: &Dataset, reuse: Option<Reuse>, purpo
         fame
     });
     timer.lap("hall of fame");
-    let growth = crate::growth::compute(p, ds, &points.awarded_per_event);
+    let growth = crate::stages::growth::compute(p, ds, &points.awarded_per_event);
     let (mut mentor_matches, mut team_proposals) = (None, None);
     if let (Some(g), Some(cfg)) = (&growth, &p.growth) {
-        tables.push(crate::growth::table(ds, g, &layer_at_d, &level_ids));
+        tables.push(crate::stages::growth::table(ds, g, &layer_at_d, &level_ids));
         if let Some(m) = &cfg.mentoring {
-            let list = crate::growth_plan::match_mentors(ds, g, m, &newcomers, &layer_at_d, &level_ids);
-            tables.push(crate::growth_plan::matches_table(ds, g, &list));
+            let list = crate::stages::growth_plan::match_mentors(ds, g, m, &newcomers, &layer_at_d, &level_ids);
+            tables.push(crate::stages::growth_plan::matches_table(ds, g, &list));
             mentor_matches = Some(list);
         }
         if let Some(projects) = &cfg.projects {
-            let list = crate::growth_plan::propose_teams(ds, g, projects, &snap_d, &layer_at_d, &level_ids);
-            tables.push(crate::growth_plan::proposals_table(
+            let list = crate::stages::growth_plan::propose_teams(ds, g, projects, &snap_d, &layer_at_d, &level_ids);
+            tables.push(crate::stages::growth_plan::proposals_table(
                 ds,
                 g,
                 &list,

@@ -8,7 +8,11 @@
 //! (no files, environment or terminal), `output/` turns results into files and the
 //! report, `cmd/` is one file per command (the I/O edge). `model`, `store`, `table`
 //! and `fmt` are shared by all. The modules are re-exported at the root, so
-//! `crate::points` names the same module as `crate::stages::points`.
+//! `crate::stages::points` names the same module as `crate::stages::points`.
+//!
+//! No `unsafe` anywhere: speed comes from the data layout and the algorithms, and a
+//! bug in an offset is then a wrong value or an error, never undefined behaviour.
+#![forbid(unsafe_code)]
 /// An enum for a closed set the SPEC writes as text (statuses, occasions, settings):
 /// `as_str` gives the text, `parse` reads it back (None for anything else).
 macro_rules! text_enum {
@@ -57,9 +61,3 @@ pub mod progress;
 pub mod stages;
 pub mod store;
 pub mod table;
-
-pub use cmd::{check_store, cli, commands, explain, run, simulate, synth};
-pub use ingest::{convert, event_keys, privacy, sources, timestamps};
-pub use output::{actions, charts, report, report_growth, report_outcomes, report_sections, summary, templating, xlsx};
-pub use pipeline::{check, config, expr, limits, lint, overlay, program};
-pub use stages::{care, contests, goals, growth, growth_plan, hall_of_fame, layers, metrics, points, scouting, tiers};

@@ -15,5 +15,5 @@ fuzz_target!(|data: &[u8]| {
         text: text.to_string(),
         pipeline,
     };
-    let _ = koc::check::check(&loaded);
+    let _ = koc::check::check(loaded);
 });

@@ -1,10 +1,10 @@
 //! What each command does with the library, and what it prints (SPEC §2).
-use crate::cli::{AsOf, Cli, Command, Format, Stage};
+use crate::cmd::cli::{AsOf, Cli, Command, Format, Stage};
 use crate::compute::Computed;
-use crate::config;
 use crate::model::Dataset;
 use crate::output::Table;
-use crate::program::Program;
+use crate::pipeline::config;
+use crate::pipeline::program::Program;
 use crate::store::Store;
 use anyhow::Result;
 use serde_json::json;
@@ -16,7 +16,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
     };
     match cli.command {
         Command::Init { dir } => {
-            let last = crate::synth::init(&dir)?;
+            let last = crate::cmd::synth::init(&dir)?;
             out.line(&format!(
                 "scaffolded a program in {}; its sample data ends on {}, so try: koc run {}/pipeline.yaml --as-of {}",
                 dir.display(),
@@ -38,8 +38,8 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         }
         Command::Run(at) => {
             let loaded = load(&at.pipeline)?;
-            let d = crate::run::as_of(&loaded, at.as_of.as_deref())?;
-            let r = crate::run::run(&loaded, d, !cli.quiet)?;
+            let d = crate::cmd::run::as_of(&loaded, at.as_of.as_deref())?;
+            let r = crate::cmd::run::run(&loaded, d, !cli.quiet)?;
             out.warnings(&r.warnings);
             let report = r.folder.join("report.html");
             if out.json {
@@ -73,7 +73,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             sweep,
             out: dir,
         } => {
-            let req = crate::simulate::Request {
+            let req = crate::cmd::simulate::Request {
                 pipeline: at.pipeline,
                 scenarios,
                 sets,
@@ -81,11 +81,11 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
                 as_of: at.as_of,
                 out: dir,
             };
-            let r = crate::simulate::simulate(&req)?;
+            let r = crate::cmd::simulate::simulate(&req)?;
             if out.json {
                 out.json(&serde_json::to_value(&r.headline)?);
             } else {
-                for l in crate::summary::render(&r.headline) {
+                for l in crate::output::summary::render(&r.headline) {
                     out.line(&l);
                 }
                 out.line(&format!("simulation: {}", r.out.join("simulation.html").display()));
@@ -105,7 +105,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
                 .with_hint("use 1 to 10,000,000 members and 1 to 3,660 days")
                 .into());
             }
-            let n = crate::synth::write(&dir, members, days, seed)?;
+            let n = crate::cmd::synth::write(&dir, members, days, seed)?;
             out.line(&format!(
                 "wrote {n} events for {members} members over {days} days to {}",
                 dir.display()
@@ -120,11 +120,11 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::CheckStore { pipeline } => check_store(&out, &pipeline),
         Command::Explain { at, member } => {
             let (loaded, ds, computed) = compute_at(&at)?;
-            let v = crate::explain::explain(&loaded, &ds, &computed, &member)?;
+            let v = crate::cmd::explain::explain(&loaded, &ds, &computed, &member)?;
             if out.json {
                 out.json(&v);
             } else {
-                for l in crate::explain::render_text(&v, loaded.locale.is_en()) {
+                for l in crate::cmd::explain::render_text(&v, loaded.locale.is_en()) {
                     out.line(&l);
                 }
             }
@@ -149,13 +149,13 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
 
 /// Read the pipeline file and check it into the program the stages run.
 fn load(path: &std::path::Path) -> Result<Program> {
-    crate::check::check(config::load(path)?)
+    crate::pipeline::check::check(config::load(path)?)
 }
 
 fn validate(out: &Printer, path: &std::path::Path) -> Result<u8> {
     let loaded = load(path)?;
-    let mut warnings = crate::lint::rule_warnings(&loaded);
-    warnings.extend(crate::lint::stored_value_warnings(&loaded)?);
+    let mut warnings = crate::pipeline::lint::rule_warnings(&loaded);
+    warnings.extend(crate::pipeline::lint::stored_value_warnings(&loaded)?);
     if !out.quiet {
         for w in &warnings {
             eprintln!("warning: {w}");
@@ -163,12 +163,20 @@ fn validate(out: &Printer, path: &std::path::Path) -> Result<u8> {
     }
     let mut lines = Vec::new();
     for spec in crate::table::ALL {
-        let Some(cfg) = crate::check::source_cfg(&loaded.pipeline, spec.name) else {
+        let Some(cfg) = crate::pipeline::check::source_cfg(&loaded.pipeline, spec.name) else {
             continue;
         };
-        let files = crate::sources::files_of(&loaded, spec.name, cfg)?;
-        for f in &files {
-            let export = crate::sources::open(f, cfg)?;
+        let found = crate::ingest::sources::files_of(&loaded, spec.name, cfg)?;
+        for path in &found.skipped {
+            if !out.quiet {
+                eprintln!(
+                    "warning: sources.{}.path matches {path}: not a regular file, not read",
+                    spec.name
+                );
+            }
+        }
+        for f in &found.files {
+            let export = crate::ingest::sources::open(f, cfg)?;
             if export.is_empty() {
                 lines.push(format!(
                     "{:<16} {} (empty: 0 rows)",
@@ -201,7 +209,7 @@ fn validate(out: &Printer, path: &std::path::Path) -> Result<u8> {
 /// Compute everything from the stored events at D; the store is not written.
 fn compute_at(at: &AsOf) -> Result<(Program, Dataset, Computed)> {
     let loaded = load(&at.pipeline)?;
-    let d = crate::run::as_of(&loaded, at.as_of.as_deref())?;
+    let d = crate::cmd::run::as_of(&loaded, at.as_of.as_deref())?;
     let store = Store::open_read(&loaded.store_dir());
     let manifest = store.manifest()?;
     let ds = Dataset::load(&store, &manifest, d)?;
@@ -226,7 +234,7 @@ fn report(out: &Printer, at: &AsOf, dump: bool) -> Result<u8> {
         }
         warnings = serde_json::from_value(v["warnings"].clone()).unwrap_or_default();
     }
-    let ctx = crate::report::build(
+    let ctx = crate::output::report::build(
         &loaded,
         &ds,
         &computed,
@@ -246,13 +254,16 @@ fn report(out: &Printer, at: &AsOf, dump: bool) -> Result<u8> {
                 .into(),
         );
     }
-    crate::report::render_all(&loaded, &ctx, &folder)?;
+    crate::output::report::render_all(&loaded, &ctx, &folder)?;
     out.line(&format!("report: {}", folder.join("report.html").display()));
     Ok(0)
 }
 
 fn stage(out: &Printer, s: &Stage, which: &str, contest: Option<&str>) -> Result<u8> {
-    let (_loaded, ds, c) = compute_at(&s.at)?;
+    let (loaded, ds, c) = compute_at(&s.at)?;
+    if let Some(path) = &s.out {
+        crate::store::refuse_output_inside(&loaded.store_dir(), path, "--out")?;
+    }
     let table_name = match which {
         "points" => "balances".to_string(),
         "tiers" => "tiers".into(),
@@ -273,7 +284,7 @@ fn stage(out: &Printer, s: &Stage, which: &str, contest: Option<&str>) -> Result
             format!("contest_{id}")
         }
     };
-    let summary = crate::summary::of(which, &ds, &c, &table_name);
+    let summary = crate::output::summary::of(which, &ds, &c, &table_name);
     if out.json {
         out.json(&summary.json);
     } else {
@@ -325,7 +336,7 @@ fn check_store(out: &Printer, path: &std::path::Path) -> Result<u8> {
             loaded.path.display()
         )));
     }
-    let r = crate::check_store::check(&store)?;
+    let r = crate::cmd::check_store::check(&store)?;
     if out.json {
         out.json(&serde_json::to_value(&r)?);
     } else {
@@ -393,7 +404,7 @@ impl Printer {
             push([&f.path, &f.source, f.status.as_str()], &f.counts);
         }
         push(["total", "", ""], &r.totals);
-        for l in crate::summary::render(&t) {
+        for l in crate::output::summary::render(&t) {
             self.line(&l);
         }
         self.line(&format!(

@@ -2,12 +2,12 @@
 //! with the reasons, from the same computation as `koc run`. The JSON object is the
 //! contract; the text form renders it for a person in the program's locale.
 use crate::compute::Computed;
-use crate::config::Loaded;
 use crate::error::KocError;
 use crate::fmt::{fmt_day, fmt_num, Day};
-use crate::layers::{Engine, Inputs};
 use crate::model::Dataset;
-use crate::program::{Place, Program};
+use crate::pipeline::config::Loaded;
+use crate::pipeline::program::{Place, Program};
+use crate::stages::layers::{Engine, Inputs};
 use anyhow::Result;
 use polars::prelude::AnyValue;
 use serde_json::{json, Map, Value};
@@ -43,7 +43,7 @@ fn unknown_member(ds: &Dataset, id: &str) -> anyhow::Error {
     let mut near: Vec<(usize, &str)> = ds
         .members
         .iter()
-        .map(|m| (crate::config::edit_distance(id, &m.id), m.id.as_str()))
+        .map(|m| (crate::pipeline::config::edit_distance(id, &m.id), m.id.as_str()))
         .collect();
     near.sort();
     let near: Vec<&str> = near.iter().take(3).map(|(_, s)| *s).collect();
@@ -80,7 +80,7 @@ fn points(loaded: &Loaded, ds: &Dataset, c: &Computed, i: usize) -> Value {
                    "raw": e.raw, "awarded": e.awarded, "capped_by": e.capped_by.map(|c| c.as_str())})
         })
         .collect();
-    let lots: Vec<Value> = crate::points::lots_of(p, ds, &c.points, i)
+    let lots: Vec<Value> = crate::stages::points::lots_of(p, ds, &c.points, i)
         .iter()
         .map(|l| {
             json!({"earned_on": fmt_day(l.day), "points": l.points, "expires_on": l.expires.map(fmt_day), "left": l.left})
@@ -185,7 +185,7 @@ fn layer(loaded: &Program, ds: &Dataset, c: &Computed, engine: &Engine, i: usize
             .map(|(l, lv)| {
                 let mut values = Map::new();
                 if let Some(w) = loaded.conditions.get(&Place::Level(l)) {
-                    for name in crate::expr::names_in(std::iter::once(w)) {
+                    for name in crate::pipeline::expr::names_in(std::iter::once(w)) {
                         values.insert(name.clone(), cell(&e.snapshot.frame, &name));
                     }
                 }
@@ -196,7 +196,7 @@ fn layer(loaded: &Program, ds: &Dataset, c: &Computed, engine: &Engine, i: usize
         snapshots
             .push(json!({"date": fmt_day(s), "layer": cfg.levels[taken].id, "by": e.by[0].as_str(), "levels": levels}));
     }
-    let summary = crate::layers::summarize(&c.history, &c.layer_at_d, c.as_of);
+    let summary = crate::stages::layers::summarize(&c.history, &c.layer_at_d, c.as_of);
     Ok(
         json!({"layer": c.layer_at_d[i].map(|l| cfg.levels[l].id.clone()), "since": summary.since[i].map(fmt_day),
               "snapshots": snapshots}),
@@ -271,14 +271,18 @@ fn scouting(loaded: &Loaded, c: &Computed, engine: &Engine, i: usize) -> Result<
     let e = engine.evaluate_members(c.as_of, vec![i])?;
     let mut frame = e.snapshot.frame.clone();
     let layer = c.layer_at_d[i].map(|l| c.level_ids[l].as_str());
-    frame.with_column(crate::expr::text_col("layer", vec![layer]))?;
-    let names = crate::check::names(p);
+    frame.with_column(crate::pipeline::expr::text_col("layer", vec![layer]))?;
+    let names = crate::pipeline::check::names(p);
     let mut why = None;
     for part in conjuncts(&cfg.candidates) {
         // a part of a checked condition: it parses, and names only what it may
-        let expr = crate::expr::parse(&part, &names.candidates, "scouting.candidates", "")?;
-        if !crate::expr::eval_bool(&expr, &frame)?.first().copied().unwrap_or(false) {
-            let values: Vec<String> = crate::expr::names_in(std::iter::once(&expr))
+        let expr = crate::pipeline::expr::parse(&part, &names.candidates, "scouting.candidates", "")?;
+        if !crate::pipeline::expr::eval_bool(&expr, &frame)?
+            .first()
+            .copied()
+            .unwrap_or(false)
+        {
+            let values: Vec<String> = crate::pipeline::expr::names_in(std::iter::once(&expr))
                 .iter()
                 .map(|n| format!("{n} = {}", cell(&frame, n)))
                 .collect();
@@ -294,7 +298,7 @@ fn scouting(loaded: &Loaded, c: &Computed, engine: &Engine, i: usize) -> Result<
 
 /// The member's stage on the growth path (SPEC §15) and what put them there.
 fn growth(loaded: &Loaded, ds: &Dataset, c: &Computed, i: usize) -> Value {
-    use crate::growth::Stage;
+    use crate::stages::growth::Stage;
     let (Some(g), Some(cfg)) = (&c.growth, &loaded.pipeline.growth) else {
         return Value::Null;
     };

@@ -6,7 +6,7 @@ use crate::fmt::{fmt_day, Day};
 use crate::ingest::IngestReport;
 use crate::model::Dataset;
 use crate::output::Table;
-use crate::program::Program;
+use crate::pipeline::program::Program;
 use crate::store::{sha256_hex, Store};
 use anyhow::{Context, Result};
 use polars::prelude::*;
@@ -52,7 +52,7 @@ pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
     let stale_failed = stale.is_some() && loaded.pipeline.ingest.fail_on_stale;
     warnings.extend(stale);
     let ds = Dataset::load(&store, &manifest, as_of)?;
-    warnings.extend(crate::contests::unknown_contest_warnings(&loaded.pipeline, &ds));
+    warnings.extend(crate::stages::contests::unknown_contest_warnings(&loaded.pipeline, &ds));
     if std::env::var_os("KOC_TIMINGS").is_some() {
         eprintln!("timing ingest + load: {} ms", t0.elapsed().as_millis());
     }
@@ -81,9 +81,9 @@ pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
     if std::env::var_os("KOC_TIMINGS").is_some() {
         eprintln!("timing tables written: {} ms", t0.elapsed().as_millis());
     }
-    let ctx = crate::report::build(loaded, &ds, &computed, &manifest, &warnings, &ingest.gated, &runs)?;
+    let ctx = crate::output::report::build(loaded, &ds, &computed, &manifest, &warnings, &ingest.gated, &runs)?;
     let mask = loaded.pipeline.privacy.as_ref().is_some_and(|p| p.mask_nicknames);
-    crate::report::render_all(loaded, &ctx, tmp.path())?;
+    crate::output::report::render_all(loaded, &ctx, tmp.path())?;
     // the Parquet tables (ledger, layer history) are for tools, not for a spreadsheet
     // tables are copied only to mask nicknames
     let sheets: Vec<std::borrow::Cow<Table>> = computed
@@ -100,11 +100,11 @@ pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
             }
         })
         .collect();
-    crate::xlsx::write(
+    crate::output::xlsx::write(
         &tmp.path().join("report.xlsx"),
         &sheets,
         crate::fmt::date_of(as_of),
-        &crate::xlsx::summary(&ctx),
+        &crate::output::xlsx::summary(&ctx),
         !loaded.locale.is_en(),
     )?;
     let pipeline_sha = sha256_hex(loaded.text.as_bytes());
@@ -228,10 +228,10 @@ pub fn table_frame(t: &Table, ints: &[&str]) -> Result<DataFrame> {
 /// most a year after today: the day-by-day stages would otherwise run for hours on a
 /// typo like 9999-12-31.
 pub fn as_of(loaded: &Program, given: Option<&str>) -> Result<Day> {
-    let today = crate::timestamps::today(loaded.tz);
+    let today = crate::ingest::timestamps::today(loaded.tz);
     match given {
         Some(s) => {
-            let d = crate::timestamps::parse_day(s).ok_or_else(|| {
+            let d = crate::ingest::timestamps::parse_day(s).ok_or_else(|| {
                 KocError::usage(format!("--as-of '{s}' is not a date"))
                     .with_hint("use YYYY-MM-DD, a year from 1900 to 2200")
             })?;

@@ -223,7 +223,7 @@ pub fn init(dir: &Path) -> Result<crate::fmt::Day> {
     write(dir, 150, INIT_DAYS, 7)?;
     let templates = dir.join("templates");
     std::fs::create_dir_all(&templates)?;
-    for (name, text) in crate::report::EMBEDDED {
+    for (name, text) in crate::output::report::EMBEDDED {
         std::fs::write(templates.join(name), text)?;
     }
     let mut p = std::fs::read_to_string(dir.join("pipeline.yaml"))?;

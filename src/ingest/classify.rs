@@ -26,7 +26,7 @@ pub(super) struct Working {
 
 pub(super) struct LazyMonths {
     /// Where each stored event_id may live.
-    keys: crate::event_keys::KeyIndex,
+    keys: crate::ingest::event_keys::KeyIndex,
     /// Stored partition of each month.
     files: BTreeMap<u32, String>,
     loaded: BTreeSet<u32>,
@@ -50,12 +50,13 @@ impl Working {
             return Ok(w);
         }
         let mut lazy = LazyMonths {
-            keys: crate::event_keys::KeyIndex::load(store, manifest)?,
+            keys: crate::ingest::event_keys::KeyIndex::load(store, manifest)?,
             files: BTreeMap::new(),
             loaded: BTreeSet::new(),
         };
         for (name, rel) in &manifest.events {
-            lazy.files.insert(crate::event_keys::month_number(name), rel.clone());
+            lazy.files
+                .insert(crate::ingest::event_keys::month_number(name), rel.clone());
         }
         w.lazy = Some(lazy);
         Ok(w)
@@ -263,7 +264,7 @@ fn excel_safe(csv_bytes: &[u8]) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::convert::{Defect, RejectKind};
+    use crate::ingest::convert::{Defect, RejectKind};
 
     /// A line the CSV reader cannot read is a rejection like any other (SPEC §4: rows
     /// in = rows accounted for): counted, under its own reason, with an empty column

@@ -65,10 +65,6 @@ pub(super) fn commit(
             if let Some(b) = bar {
                 b.finish_and_clear();
             }
-            // the months' rows and frames are freed: hand the memory back once, at the
-            // end (trimming after every month cost a second in 20 M events and did not
-            // lower the peak, which is the reading of the files)
-            crate::store::release_freed_memory();
             let mut key_files: Vec<(String, String)> = Vec::new();
             let mut removed: Vec<String> = Vec::new();
             for (m, done) in written {
@@ -94,7 +90,7 @@ pub(super) fn commit(
                 .filter(|(m, _)| {
                     !key_files.iter().any(|(k, _)| k == *m)
                         && !manifest.event_keys.as_ref().is_some_and(|ix| {
-                            ix.hash == crate::event_keys::HASH
+                            ix.hash == crate::ingest::event_keys::HASH
                                 && ix.months.contains_key(*m)
                                 && ix.partitions.get(*m) == manifest.events.get(*m)
                         })
@@ -108,11 +104,11 @@ pub(super) fn commit(
                     .str()?
                     .iter()
                     .flatten()
-                    .map(crate::event_keys::key_hash)
+                    .map(crate::ingest::event_keys::key_hash)
                     .collect();
-                key_files.push((m.clone(), crate::event_keys::write_month(store, &m, hashes)?));
+                key_files.push((m.clone(), crate::ingest::event_keys::write_month(store, &m, hashes)?));
             }
-            crate::event_keys::record_months(manifest, key_files, &removed);
+            crate::ingest::event_keys::record_months(manifest, key_files, &removed);
             timer.lap("ingest: months and their keys written");
         } else {
             let rows: Vec<&[u8]> = w.rows.values().map(|p| &p[..]).collect();
@@ -165,7 +161,7 @@ fn write_months(
     let write = |m: u32, mut month: MonthFrame| -> Result<MonthWritten> {
         let partition = store.write_frame(&format!("events/month={}", month_name(m)), "part", &mut month.df)?;
         drop(month.df);
-        let keys = crate::event_keys::write_month(store, &month_name(m), month.hashes)?;
+        let keys = crate::ingest::event_keys::write_month(store, &month_name(m), month.hashes)?;
         if let Some(b) = bar {
             b.inc(1);
         }
@@ -296,7 +292,10 @@ fn month_frame(spec: &'static table::SourceSpec, rows: Vec<&[u8]>, known: &Membe
         .map(|p| {
             let id = text_bytes(p, 0);
             let unknown = text_field(p, 1).is_some_and(|member| !known.contains(member));
-            (ts_of_packed(p), (id, (crate::event_keys::key_hash_bytes(id), unknown)))
+            (
+                ts_of_packed(p),
+                (id, (crate::ingest::event_keys::key_hash_bytes(id), unknown)),
+            )
         })
         .unzip();
     let unknown = unknown_member.iter().filter(|u| **u).count() as u64;
@@ -325,7 +324,7 @@ fn add_to_month(
     let ids = df.column("event_id")?.str()?;
     let hashes = ids
         .iter()
-        .map(|id| crate::event_keys::key_hash(id.unwrap_or("")))
+        .map(|id| crate::ingest::event_keys::key_hash(id.unwrap_or("")))
         .collect();
     let unknown = unknown_members_in(&df, known)?;
     Ok(MonthFrame { df, hashes, unknown })

@@ -1,8 +1,8 @@
 //! One export row → canonical values, or the first defect that rejects it (SPEC §3).
 use super::short_text::ShortText;
-use crate::config::SourceCfg;
+use crate::ingest::timestamps::{parse_day, TsParser};
+use crate::pipeline::config::SourceCfg;
 use crate::table::{push_packed, Kind, SourceSpec, ValRef};
-use crate::timestamps::{parse_day, TsParser};
 
 /// The largest count or number an export may give: beyond it f64 sums stop being
 /// exact and point products could wrap, so such a row is rejected as a typo.
@@ -98,7 +98,7 @@ pub struct Fields<'r> {
 
 enum Cut<'r> {
     /// a record `csv` read
-    Record(&'r csv::ByteRecord),
+    Record(&'r csv::StringRecord),
     /// a line of the text cut by `records::Lines`: field i is `starts[i]..ends[i]`
     Bounds {
         text: &'r str,
@@ -109,23 +109,17 @@ enum Cut<'r> {
 
 impl<'r> Fields<'r> {
     /// The fields of a record `csv` read.
-    ///
-    /// # Safety
-    /// `record` must have been read by an export's `reader()` (from its decoded text,
-    /// with its ASCII delimiter: `sources::delimiter` takes one byte of a `str`).
-    pub unsafe fn of_record(record: &'r csv::ByteRecord) -> Fields<'r> {
-        debug_assert!(record.iter().all(|f| std::str::from_utf8(f).is_ok()));
+    pub fn of_record(record: &'r csv::StringRecord) -> Fields<'r> {
         Fields {
             cut: Cut::Record(record),
         }
     }
 
-    /// The fields `text[starts[i]..ends[i]]`.
-    ///
-    /// # Safety
-    /// Every bound must be in `text` and on a character boundary (a cut at an ASCII
-    /// byte), with `starts[i] <= ends[i]`, and both slices equally long.
-    pub unsafe fn of_bounds(text: &'r str, starts: &'r [u32], ends: &'r [u32]) -> Fields<'r> {
+    /// The fields `text[starts[i]..ends[i]]` (both slices equally long). The cutter
+    /// cuts at ASCII bytes only, so every bound is a character boundary; a bound that
+    /// were not would read as an empty field (and fail the debug assertion), never as
+    /// a broken character.
+    pub fn of_bounds(text: &'r str, starts: &'r [u32], ends: &'r [u32]) -> Fields<'r> {
         debug_assert_eq!(starts.len(), ends.len());
         debug_assert!(starts
             .iter()
@@ -151,11 +145,8 @@ impl<'r> Fields<'r> {
     #[inline]
     pub fn get(&self, i: usize) -> &'r str {
         match self.cut {
-            // SAFETY: `of_record`'s caller read the record from decoded (UTF-8) text,
-            // cut at ASCII bytes, so every field is whole UTF-8 characters
-            Cut::Record(r) => unsafe { std::str::from_utf8_unchecked(&r[i]) },
-            // SAFETY: `of_bounds`'s contract: in the text, on character boundaries
-            Cut::Bounds { text, starts, ends } => unsafe { text.get_unchecked(starts[i] as usize..ends[i] as usize) },
+            Cut::Record(r) => r.get(i).unwrap_or(""),
+            Cut::Bounds { text, starts, ends } => text.get(starts[i] as usize..ends[i] as usize).unwrap_or(""),
         }
     }
 
@@ -280,7 +271,12 @@ impl<'a> Converter<'a> {
     /// from the record or the mapping: nothing allocated per value); `privacy` drops and
     /// hashes its columns on the way. A row not kept may leave some of its values in
     /// `buf`: the caller cuts them off.
-    pub fn convert(&self, record: &Fields, privacy: Option<&crate::privacy::Privacy>, buf: &mut Vec<u8>) -> Outcome {
+    pub fn convert(
+        &self,
+        record: &Fields,
+        privacy: Option<&crate::ingest::privacy::Privacy>,
+        buf: &mut Vec<u8>,
+    ) -> Outcome {
         if record.len() != self.header_len {
             let what = if record.len() < self.header_len {
                 "too few"
@@ -309,10 +305,18 @@ impl<'a> Converter<'a> {
                     record.len()
                 )
             };
-            let mut value = record.iter().collect::<Vec<_>>().join(",");
-            if value.len() > 200 {
-                value = format!("{}…", crate::ingest::cut_at_char(&value, 200));
-            }
+            // the raw line is echoed only without privacy: its fields cannot be told
+            // apart, so dropped and hashed values would be written out as they are
+            let value = match privacy {
+                Some(_) => String::new(),
+                None => {
+                    let value = record.iter().collect::<Vec<_>>().join(",");
+                    match value.len() > 200 {
+                        true => format!("{}…", crate::ingest::cut_at_char(&value, 200)),
+                        false => value,
+                    }
+                }
+            };
             return Outcome::Rejected(Defect {
                 kind,
                 column: String::new(),
@@ -338,6 +342,11 @@ impl<'a> Converter<'a> {
             return Outcome::Row;
         }
         for (i, col) in self.columns.iter().enumerate() {
+            if privacy.is_some_and(|p| p.drops(col.name)) {
+                // a dropped column is not read at all: its values never reject a row
+                push_packed(buf, ValRef::Null);
+                continue;
+            }
             let raw = col.place.map(|p| record.get(p)).unwrap_or("");
             let value = self.value(col, raw).and_then(|v| match self.layer == Some(i) {
                 true => self.known_layer(v),
@@ -345,14 +354,37 @@ impl<'a> Converter<'a> {
             });
             match value {
                 Ok(v) => match privacy.map(|p| p.treat(col.name, v)) {
-                    None | Some(crate::privacy::Treated::Kept) => push_packed(buf, v),
-                    Some(crate::privacy::Treated::Dropped) => push_packed(buf, ValRef::Null),
-                    Some(crate::privacy::Treated::Hashed(h)) => push_packed(buf, ValRef::Str(&h)),
+                    None | Some(crate::ingest::privacy::Treated::Kept) => push_packed(buf, v),
+                    Some(crate::ingest::privacy::Treated::Dropped) => push_packed(buf, ValRef::Null),
+                    Some(crate::ingest::privacy::Treated::Hashed(h)) => push_packed(buf, ValRef::Str(&h)),
                 },
-                Err((kind, reason)) => return self.rejected(col, raw, kind, reason),
+                Err((kind, reason)) => return self.rejected_private(col, raw, kind, reason, privacy),
             }
         }
         Outcome::Row
+    }
+
+    /// `rejected`, with a hashed column's value (in the reason too) as its pseudonym.
+    #[cold]
+    fn rejected_private(
+        &self,
+        col: &Column,
+        raw: &str,
+        kind: RejectKind,
+        reason: String,
+        privacy: Option<&crate::ingest::privacy::Privacy>,
+    ) -> Outcome {
+        match privacy.filter(|p| p.hashes(col.name) && !is_blank(raw)) {
+            Some(p) => {
+                let hashed = p.pseudonym(raw);
+                let reason = match raw.is_empty() {
+                    true => reason,
+                    false => reason.replace(raw, &hashed),
+                };
+                self.rejected(col, &hashed, kind, reason)
+            }
+            None => self.rejected(col, raw, kind, reason),
+        }
     }
 
     /// The row rejected for its value `raw` of `col`, named by the export's header.

@@ -1,6 +1,14 @@
 //! Grouping settle's entries by key hash: each hash's entries in one run, in rank order.
-use super::settle::Entry;
 use rayon::prelude::*;
+
+/// A row's place in the settle's sort: its key's hash, then its rank (stored rows
+/// first, then the files' rows in file and line order), and its month.
+#[derive(Clone, Copy)]
+pub(super) struct Entry {
+    pub(super) hash: u64,
+    pub(super) rank: u32,
+    pub(super) month: u32,
+}
 
 /// The entries with each hash's in one run, in rank order: by a bucket of the hash's
 /// mixed bits (one counting pass), then by (hash, rank) in each bucket on all cores.
@@ -30,14 +38,8 @@ pub(super) fn group_by_hash(entries: Vec<Entry>) -> Vec<Entry> {
         })
         .collect();
     let mut bounds = vec![0usize; (1 << BITS) + 1];
-    let mut places: Vec<Vec<usize>> = vec![vec![0; 1 << BITS]; pieces.len()];
     for b in 0..1 << BITS {
-        let mut at = bounds[b];
-        for (count, place) in counts.iter().zip(&mut places) {
-            place[b] = at;
-            at += count[b];
-        }
-        bounds[b + 1] = at;
+        bounds[b + 1] = bounds[b] + counts.iter().map(|count| count[b]).sum::<usize>();
     }
     let mut grouped = vec![
         Entry {
@@ -47,14 +49,24 @@ pub(super) fn group_by_hash(entries: Vec<Entry>) -> Vec<Entry> {
         };
         entries.len()
     ];
-    let out = Target(grouped.as_mut_ptr());
-    pieces.into_par_iter().zip(places).for_each(|(piece, mut place)| {
+    // bucket b holds piece 0's entries of b, then piece 1's, …: the output cut into
+    // those slots, each piece given its own (disjoint slices, so no piece can write
+    // another's)
+    let mut slots: Vec<Vec<&mut [Entry]>> = (0..pieces.len()).map(|_| Vec::with_capacity(1 << BITS)).collect();
+    let mut rest: &mut [Entry] = &mut grouped;
+    for b in 0..1 << BITS {
+        for (count, slot) in counts.iter().zip(&mut slots) {
+            let (this, after) = std::mem::take(&mut rest).split_at_mut(count[b]);
+            slot.push(this);
+            rest = after;
+        }
+    }
+    pieces.into_par_iter().zip(slots).for_each(|(piece, mut slot)| {
+        let mut filled = vec![0usize; 1 << BITS];
         for e in piece {
-            let at = &mut place[bucket(e)];
-            // SAFETY: piece p writes bucket b's slots from its place on, as many as it
-            // counted there: the pieces' slots are disjoint and all below the length
-            unsafe { out.get().add(*at).write(*e) };
-            *at += 1;
+            let b = bucket(e);
+            slot[b][filled[b]] = *e;
+            filled[b] += 1;
         }
     });
     drop(entries);
@@ -77,21 +89,6 @@ pub(super) fn buckets<'a, T>(items: &'a mut [T], bounds: &[usize]) -> Vec<&'a mu
     out
 }
 
-/// Where the pieces write their entries: shared by the pieces, which write disjoint slots.
-#[derive(Clone, Copy)]
-struct Target(*mut Entry);
-
-// SAFETY: the pointer is only written through at slots no other piece writes
-unsafe impl Send for Target {}
-unsafe impl Sync for Target {}
-
-impl Target {
-    /// The pointer (a method, so closures capture the whole `Sync` wrapper).
-    fn get(self) -> *mut Entry {
-        self.0
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,7 +103,7 @@ mod tests {
                 .map(|i| {
                     let rank = (i as u64 * 7919 % n as u64) as u32;
                     Entry {
-                        hash: crate::event_keys::key_hash(&format!("E{}", rank / 5)),
+                        hash: crate::ingest::event_keys::key_hash(&format!("E{}", rank / 5)),
                         rank,
                         month: 202501,
                     }

@@ -50,10 +50,10 @@ impl<'s> KeyHash<'s> {
         match self.single {
             // a text key: its bytes, as stored after the tag and length
             Some(i) => match text_field(row, i) {
-                Some(text) => crate::event_keys::key_hash_bytes(text),
-                None => crate::event_keys::key_hash(&packed_ref(row, i).to_key()),
+                Some(text) => crate::ingest::event_keys::key_hash_bytes(text),
+                None => crate::ingest::event_keys::key_hash(&packed_ref(row, i).to_key()),
             },
-            None => crate::event_keys::key_hash(&self.spec.key_of_packed(row)),
+            None => crate::ingest::event_keys::key_hash(&self.spec.key_of_packed(row)),
         }
     }
 }
@@ -259,6 +259,6 @@ mod tests {
     #[test]
     fn the_hash_is_the_event_key_index_hash() {
         let row = event("E-1", 0);
-        assert_eq!(key_hash(&ACTIVITY, &row), crate::event_keys::key_hash("E-1"));
+        assert_eq!(key_hash(&ACTIVITY, &row), crate::ingest::event_keys::key_hash("E-1"));
     }
 }

@@ -5,18 +5,19 @@ mod commit;
 pub mod convert;
 pub mod event_keys;
 mod hash_groups;
+pub mod id_check;
 mod keyed;
 mod member_ids;
 mod month_order;
 mod prepare;
 pub mod privacy;
-mod records;
+pub mod records;
 mod settle;
 mod short_text;
 pub mod sources;
 pub mod timestamps;
 use crate::error::{ErrorKind, KocError};
-use crate::program::Program;
+use crate::pipeline::program::Program;
 use crate::store::{write_atomic, Counts, FileRecord, Store};
 use crate::table::{self, SourceSpec};
 use anyhow::Result;
@@ -99,7 +100,7 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
         ))
     };
     let batch = manifest.files.iter().map(|f| f.batch).max().unwrap_or(0) + 1;
-    let privacy = crate::privacy::Privacy::new(loaded.pipeline.privacy.as_ref())?;
+    let privacy = crate::ingest::privacy::Privacy::new(loaded.pipeline.privacy.as_ref())?;
     let mut report = IngestReport::default();
     let mut new_records: Vec<FileRecord> = Vec::new();
     let mut working: Vec<Working> = Vec::new();
@@ -119,10 +120,19 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
 
     let buffers = prepare::Buffers::default();
     for spec in table::ALL {
-        let Some(cfg) = crate::check::source_cfg(&loaded.pipeline, spec.name) else {
+        let Some(cfg) = crate::pipeline::check::source_cfg(&loaded.pipeline, spec.name) else {
             continue;
         };
-        let files = sources::files_of(loaded, spec.name, cfg)?;
+        let sources::SourceFiles { files, skipped } = sources::files_of(loaded, spec.name, cfg)?;
+        for path in skipped {
+            report.warn(
+                "not_a_regular_file",
+                format!(
+                    "sources.{}.path matches {path}: not a regular file, not read",
+                    spec.name
+                ),
+            );
+        }
         let mut w: Option<Working> = None;
         let ctx = PrepareCtx {
             loaded,
@@ -171,7 +181,19 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
                 .collect();
             let prepared = (0..files.len()).map_while(|i| from_readers[i % readers].recv().ok());
             for p in prepared {
-                let Prepared { rel, sha, stat, kind } = p?;
+                let Prepared {
+                    rel,
+                    sha,
+                    stat,
+                    kind,
+                    odd_ids,
+                } = p?;
+                let show_ids = privacy
+                    .as_ref()
+                    .is_none_or(|p| !p.hashes("member_id") && !p.drops("member_id"));
+                for (code, message) in odd_ids.warnings(&rel, show_ids) {
+                    report.warn(code, message);
+                }
                 let kind = if seen.contains(&sha) { PreparedKind::Known } else { kind };
                 let (encoding, rows, arena) = match kind {
                     PreparedKind::Known => {
@@ -403,7 +425,7 @@ impl IngestReport {
 fn unknown_contests(
     spec: &'static SourceSpec,
     rows: &[&table::Packed],
-    pipeline: &crate::config::Pipeline,
+    pipeline: &crate::pipeline::config::Pipeline,
     out: &mut BTreeMap<(&'static str, String), u64>,
 ) {
     let col = spec.index("contest_id");

@@ -2,13 +2,13 @@
 //! convert every row, and key and pack the accepted ones. Pure work on one file, so
 //! files run in parallel.
 use super::relative;
-use crate::config::Loaded;
-use crate::convert::{Converter, Defect, Outcome};
 use crate::fmt::Ts;
-use crate::sources;
+use crate::ingest::convert::{Converter, Defect, Outcome};
+use crate::ingest::sources;
+use crate::ingest::timestamps::TsParser;
+use crate::pipeline::config::Loaded;
 use crate::store::{sha256_hex, Manifest};
 use crate::table::{self, SourceSpec};
-use crate::timestamps::TsParser;
 use anyhow::Result;
 use std::path::Path;
 
@@ -16,9 +16,9 @@ use std::path::Path;
 pub(super) struct PrepareCtx<'a> {
     pub(super) loaded: &'a Loaded,
     pub(super) spec: &'static SourceSpec,
-    pub(super) cfg: &'a crate::config::SourceCfg,
+    pub(super) cfg: &'a crate::pipeline::config::SourceCfg,
     pub(super) tz: chrono_tz::Tz,
-    pub(super) privacy: Option<&'a crate::privacy::Privacy>,
+    pub(super) privacy: Option<&'a crate::ingest::privacy::Privacy>,
     pub(super) layer_ids: &'a [String],
     pub(super) manifest: &'a Manifest,
     pub(super) buffers: &'a Buffers,
@@ -30,6 +30,8 @@ pub(super) struct Prepared {
     pub(super) sha: String,
     pub(super) stat: Option<crate::store::FileStat>,
     pub(super) kind: PreparedKind,
+    /// Member ids that look like others but are not the same text (`id_check`).
+    pub(super) odd_ids: super::id_check::Oddities,
 }
 
 pub(super) enum PreparedKind {
@@ -81,10 +83,11 @@ pub(super) fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
             sha,
             stat,
             kind: PreparedKind::Known,
+            odd_ids: Default::default(),
         });
     }
     let mut bytes = ctx.buffers.take();
-    read_into(path, &mut bytes).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    sources::read_export_into(path, &mut bytes)?;
     let sha = sha256_hex(&bytes);
     if ctx.manifest.knows_sha(&sha) {
         ctx.buffers.give(bytes);
@@ -93,6 +96,7 @@ pub(super) fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
             sha,
             stat,
             kind: PreparedKind::Known,
+            odd_ids: Default::default(),
         });
     }
     let (export, spare) = sources::open_reusing(path, bytes, || ctx.buffers.take(), ctx.cfg)?;
@@ -107,12 +111,21 @@ pub(super) fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
             sha,
             stat,
             kind: PreparedKind::Empty { encoding },
+            odd_ids: Default::default(),
         });
     }
+    let header = export.map_header(ctx.spec, ctx.cfg)?;
+    let id_place = ctx
+        .spec
+        .cols
+        .iter()
+        .position(|c| c.name == "member_id")
+        .and_then(|i| header.0[i]);
+    let mut odd_ids = super::id_check::Oddities::default();
     let conv = Converter::new(
         ctx.spec,
         ctx.cfg,
-        export.map_header(ctx.spec, ctx.cfg)?,
+        header,
         TsParser::new(ctx.cfg.timestamp_formats.as_ref(), ctx.tz),
         &ctx.loaded.pipeline.ingest.ignore_actions,
         ctx.layer_ids,
@@ -134,7 +147,7 @@ pub(super) fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
                 rows.push(ParsedRow::Rejected {
                     line,
                     defect: Box::new(Defect {
-                        kind: crate::convert::RejectKind::Unreadable,
+                        kind: crate::ingest::convert::RejectKind::Unreadable,
                         column: String::new(),
                         value: String::new(),
                         reason: format!("unreadable row: {e}"),
@@ -145,6 +158,9 @@ pub(super) fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
         };
         if fields.len() == 1 && fields.get(0).is_empty() {
             continue; // a blank line is no row
+        }
+        if let Some(p) = id_place.filter(|p| *p < fields.len()) {
+            odd_ids.note(line, fields.get(p));
         }
         // the row is packed straight into the arena (not copied there from a buffer),
         // and cut off it again when it is not kept
@@ -181,6 +197,7 @@ pub(super) fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
         sha,
         stat,
         kind: PreparedKind::Rows { encoding, rows, arena },
+        odd_ids,
     })
 }
 
@@ -252,18 +269,6 @@ impl<T> Pool<T> {
             kept.clear();
         }
     }
-}
-
-/// Read a whole file into `bytes` (emptied first, its room reused).
-fn read_into(path: &Path, bytes: &mut Vec<u8>) -> std::io::Result<()> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
-    bytes.clear();
-    if let Ok(meta) = file.metadata() {
-        bytes.reserve(meta.len() as usize);
-    }
-    file.read_to_end(bytes)?;
-    Ok(())
 }
 
 /// The month of a time (`store::month_of_ts`), remembered

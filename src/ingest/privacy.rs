@@ -1,8 +1,8 @@
 //! Privacy (PIPL): the `privacy:` section drops or hashes chosen columns as rows are
 //! ingested, so the values never reach the store or any output, and masks nicknames
 //! in the reports that are shared outside the team.
-use crate::config::PrivacyCfg;
 use crate::error::usage_err;
+use crate::pipeline::config::PrivacyCfg;
 use crate::table::{Kind, ValRef, ALL};
 use anyhow::Result;
 use serde_json::Value;
@@ -46,7 +46,12 @@ impl Privacy {
         }))
     }
 
-    fn hashes(&self, column: &str) -> bool {
+    /// Whether the section drops `column` (its values are never read, checked or kept).
+    pub fn drops(&self, column: &str) -> bool {
+        self.drop.iter().any(|d| d == column)
+    }
+
+    pub fn hashes(&self, column: &str) -> bool {
         self.hash.iter().any(|h| h == column)
             || (MEMBER_REFERENCES.contains(&column) && self.hash.iter().any(|h| h == "member_id"))
     }

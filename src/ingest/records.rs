@@ -1,7 +1,7 @@
 //! An export's data records, each with the line koc names it by.
 //!
 //! Most exports hold no quote at all: every record is then one line cut at its
-//! delimiters, and koc cuts it itself, sixteen bytes at a time. `csv`'s reader walks
+//! delimiters, and koc cuts it itself with `memchr3` (delimiter and both line ends). `csv`'s reader walks
 //! a state machine over every byte and copies each field into its record (a fifth of
 //! reading the exports at 20 M events). A text with a quote anywhere is read by `csv`,
 //! which knows quoted fields. Both give the same records, which a property test holds
@@ -11,8 +11,8 @@
 //! `\r\n` and a lone `\r` each end a line). `csv`'s own position is the line where the
 //! reader stood when the record was asked for: in a file with `\r\n` line ends (Excel's)
 //! that was the line before the record, and after blank lines the first blank one.
-use crate::convert::Fields;
-use crate::sources::Export;
+use crate::ingest::convert::Fields;
+use crate::ingest::sources::Export;
 
 /// What the next record is: its line and its fields, or a record `csv` could not read.
 pub enum Next<'r> {
@@ -23,7 +23,7 @@ pub enum Next<'r> {
 pub enum Records<'t> {
     Csv {
         reader: csv::Reader<&'t [u8]>,
-        record: csv::ByteRecord,
+        record: csv::StringRecord,
         /// the line a byte of the text is on, counted on from the last record's
         lines: LineCount<'t>,
     },
@@ -52,7 +52,7 @@ impl<'t> Records<'t> {
         let _ = reader.byte_headers();
         Records::Csv {
             reader,
-            record: csv::ByteRecord::new(),
+            record: csv::StringRecord::new(),
             lines: LineCount {
                 text: export.text.as_bytes(),
                 at: 0,
@@ -67,12 +67,11 @@ impl<'t> Records<'t> {
             Records::Csv { reader, record, lines } => {
                 // where the reader stands: the record starts after any line ends there
                 let from = reader.position().byte() as usize;
-                match reader.read_byte_record(record) {
+                match reader.read_record(record) {
                     Ok(false) => None,
                     Ok(true) => {
                         let line = lines.of_record_from(from);
-                        // SAFETY: `reader` is the export's own reader (`Records::of`)
-                        Some(Next::Record(line, unsafe { Fields::of_record(record) }))
+                        Some(Next::Record(line, Fields::of_record(record)))
                     }
                     Err(e) => Some(Next::Unreadable(lines.of_record_from(from), e)),
                 }
@@ -132,9 +131,6 @@ pub struct Lines<'t> {
     /// the field bounds of the last record: field i is `starts[i]..ends[i]`
     starts: Vec<u32>,
     ends: Vec<u32>,
-    /// whether the machine has AVX2 (lines are scanned 32 bytes at a time)
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-    wide: bool,
 }
 
 impl<'t> Lines<'t> {
@@ -152,7 +148,6 @@ impl<'t> Lines<'t> {
             line: 1,
             starts: Vec::with_capacity(32),
             ends: Vec::with_capacity(32),
-            wide: has_avx2(),
         };
         lines.next_line(); // the header
         lines
@@ -169,11 +164,7 @@ impl<'t> Lines<'t> {
         }
         let end = self.cut_line(start);
         self.at = end;
-        // SAFETY: the text is UTF-8 and every field is cut at ASCII bytes
-        // (delimiter, line ends), so each is whole UTF-8 characters
-        Some((self.line, unsafe {
-            Fields::of_bounds(self.text, &self.starts, &self.ends)
-        }))
+        Some((self.line, Fields::of_bounds(self.text, &self.starts, &self.ends)))
     }
 
     /// Cut the line from `start` on at the delimiter into `starts` and `ends`, up to its
@@ -194,93 +185,22 @@ impl<'t> Lines<'t> {
         self.starts.push(offset(at + 1));
     }
 
-    /// Find the line end from `from` on, noting every delimiter before it: 32 bytes at
-    /// a time where the machine has AVX2, else 16.
+    /// Find the line end from `from` on, noting every delimiter before it.
     fn scan(&mut self, from: usize) -> usize {
-        #[cfg(target_arch = "x86_64")]
-        if self.wide {
-            // SAFETY: `wide` is set only where the CPU has AVX2 (`has_avx2`)
-            return unsafe { self.scan_wide(from) };
-        }
-        self.scan_narrow(from)
-    }
-
-    /// `scan` 32 bytes at a time (AVX2): one compare each for the delimiter and the two
-    /// line ends, and a bit walk over the delimiters found. A line of an export is about
-    /// 60 bytes: two blocks, where sixteen bytes at a time took four.
-    ///
-    /// # Safety
-    /// The CPU must have AVX2.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    unsafe fn scan_wide(&mut self, from: usize) -> usize {
-        use std::arch::x86_64::*;
         let bytes = self.text.as_bytes();
-        let mut i = from;
-        // SAFETY: the caller's CPU has AVX2; every load reads 32 bytes at i, and
-        // i + 32 <= bytes.len() (an unaligned load needs no alignment)
-        unsafe {
-            let delimiter = _mm256_set1_epi8(self.delimiter as i8);
-            let (newline, ret) = (_mm256_set1_epi8(b'\n' as i8), _mm256_set1_epi8(b'\r' as i8));
-            while i + 32 <= bytes.len() {
-                let block = _mm256_loadu_si256(bytes.as_ptr().add(i) as *const __m256i);
-                let line_ends = _mm256_or_si256(_mm256_cmpeq_epi8(block, newline), _mm256_cmpeq_epi8(block, ret));
-                let line_ends = _mm256_movemask_epi8(line_ends) as u32;
-                let delimiters = _mm256_movemask_epi8(_mm256_cmpeq_epi8(block, delimiter)) as u32;
-                if let Some(end) = self.block_at(i, line_ends, delimiters) {
-                    return end;
-                }
-                i += 32;
+        for i in memchr::memchr3_iter(self.delimiter, b'\n', b'\r', &bytes[from..]) {
+            let at = from + i;
+            if bytes[at] == self.delimiter {
+                self.delimiter_at(at);
+            } else {
+                return at;
             }
         }
-        self.scan_narrow(i)
+        bytes.len()
     }
 
-    /// `scan` sixteen bytes at a time (SSE2, which every x86_64 has).
-    #[cfg(target_arch = "x86_64")]
-    fn scan_narrow(&mut self, from: usize) -> usize {
-        use std::arch::x86_64::*;
-        let bytes = self.text.as_bytes();
-        let mut i = from;
-        // SAFETY: SSE2 is part of x86_64; every load reads 16 bytes at i, and
-        // i + 16 <= bytes.len() (an unaligned load needs no alignment)
-        unsafe {
-            let delimiter = _mm_set1_epi8(self.delimiter as i8);
-            let (newline, ret) = (_mm_set1_epi8(b'\n' as i8), _mm_set1_epi8(b'\r' as i8));
-            while i + 16 <= bytes.len() {
-                let block = _mm_loadu_si128(bytes.as_ptr().add(i) as *const __m128i);
-                let line_ends = _mm_or_si128(_mm_cmpeq_epi8(block, newline), _mm_cmpeq_epi8(block, ret));
-                let line_ends = _mm_movemask_epi8(line_ends) as u32;
-                let delimiters = _mm_movemask_epi8(_mm_cmpeq_epi8(block, delimiter)) as u32;
-                if let Some(end) = self.block_at(i, line_ends, delimiters) {
-                    return end;
-                }
-                i += 16;
-            }
-        }
-        self.scan_bytes(i)
-    }
-
-    #[cfg(not(target_arch = "x86_64"))]
-    fn scan_narrow(&mut self, from: usize) -> usize {
-        self.scan_bytes(from)
-    }
-
-    /// Note a block's delimiters before its first line end (bit k of a mask stands for
-    /// byte `i + k`), and return where that line end is, if the block has one.
-    #[inline(always)]
-    fn block_at(&mut self, i: usize, line_ends: u32, mut delimiters: u32) -> Option<usize> {
-        if line_ends != 0 {
-            delimiters &= (1 << line_ends.trailing_zeros()) - 1;
-        }
-        while delimiters != 0 {
-            self.delimiter_at(i + delimiters.trailing_zeros() as usize);
-            delimiters &= delimiters - 1;
-        }
-        (line_ends != 0).then(|| i + line_ends.trailing_zeros() as usize)
-    }
-
-    /// `scan`, a byte at a time (the last bytes of the text, other machines).
+    /// `scan`, a byte at a time: what `scan` is held to.
+    #[cfg(test)]
     fn scan_bytes(&mut self, from: usize) -> usize {
         let bytes = self.text.as_bytes();
         for (i, b) in bytes.iter().enumerate().skip(from) {
@@ -292,14 +212,6 @@ impl<'t> Lines<'t> {
         }
         bytes.len()
     }
-}
-
-/// Whether the CPU has AVX2 (checked once per file: the answer is cached by std).
-fn has_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    return std::is_x86_feature_detected!("avx2");
-    #[cfg(not(target_arch = "x86_64"))]
-    false
 }
 
 /// A position in an export as the u32 field bounds hold it.
@@ -378,10 +290,10 @@ mod tests {
     }
 
     proptest! {
-        /// 32 bytes at a time, sixteen or one: the same line end and the same fields,
-        /// from any start (lines crossing the blocks' edges, ends in the last bytes).
+        /// `memchr3` and a byte at a time: the same line end and the same fields, from
+        /// any start (ends in the last bytes, multi-byte characters around them).
         #[test]
-        fn blocks_and_bytes_cut_alike(
+        fn memchr_and_bytes_cut_alike(
             pieces in prop::collection::vec(prop::sample::select(vec![
                 "a", "bc", ",", "\n", "\r", "张", "12345678", "0123456789abcdef",
                 "0123456789abcdef0123456789abcdef",
@@ -390,19 +302,13 @@ mod tests {
         ) {
             let text = pieces.concat();
             let from = (0..=from.min(text.len())).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
-            let lines = |wide| Lines { text: &text, delimiter: b',', at: 0, line: 1, starts: vec![], ends: vec![], wide };
-            let mut by_bytes = lines(false);
+            let lines = || Lines { text: &text, delimiter: b',', at: 0, line: 1, starts: vec![], ends: vec![] };
+            let mut by_bytes = lines();
             let end = by_bytes.scan_bytes(from);
-            let mut narrow = lines(false);
-            prop_assert_eq!(narrow.scan(from), end);
-            prop_assert_eq!(&narrow.ends, &by_bytes.ends);
-            prop_assert_eq!(&narrow.starts, &by_bytes.starts);
-            if has_avx2() {
-                let mut wide = lines(true);
-                prop_assert_eq!(wide.scan(from), end);
-                prop_assert_eq!(&wide.ends, &by_bytes.ends);
-                prop_assert_eq!(&wide.starts, &by_bytes.starts);
-            }
+            let mut fast = lines();
+            prop_assert_eq!(fast.scan(from), end);
+            prop_assert_eq!(&fast.ends, &by_bytes.ends);
+            prop_assert_eq!(&fast.starts, &by_bytes.starts);
         }
     }
 

@@ -9,6 +9,7 @@
 //! A gated file's rows are counted too (its table shows them) but change nothing:
 //! within a key, a gated file's rows count against the state before the file and
 //! against each other, and the state goes on as if the file had not been read.
+use super::hash_groups::Entry;
 use super::keyed::same_key;
 use crate::store::{month_of_packed, Counts};
 use crate::table::{Packed, SourceSpec};
@@ -16,15 +17,6 @@ use anyhow::Result;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU32, Ordering};
-
-/// A row's place in the sort: its key's hash, then its rank (stored rows first, then
-/// the files' rows in file and line order), and its month.
-#[derive(Clone, Copy)]
-pub(super) struct Entry {
-    pub(super) hash: u64,
-    pub(super) rank: u32,
-    pub(super) month: u32,
-}
 
 /// One file's accepted rows: where they start (as ranks before the stored rows are
 /// counted in) and whether the reject gate holds the file back.

@@ -1,32 +1,148 @@
 //! Export files: globs, encodings, delimiters and header mapping (SPEC §3, §4).
-use crate::config::{Loaded, SourceCfg};
 use crate::error::usage_err;
+use crate::pipeline::config::{Loaded, SourceCfg};
 use anyhow::Result;
 use encoding_rs::{Encoding, GB18030, UTF_16BE, UTF_16LE, UTF_8};
 use std::path::{Path, PathBuf};
 
 /// The files a source's `path` names, in the byte order of their paths (SPEC §4).
-pub fn files_of(loaded: &Loaded, source: &str, cfg: &SourceCfg) -> Result<Vec<PathBuf>> {
+pub struct SourceFiles {
+    pub files: Vec<PathBuf>,
+    /// Glob matches that are not regular files (folders, FIFOs, devices, broken
+    /// links): not read, and said as a warning.
+    pub skipped: Vec<String>,
+}
+
+/// The most bytes one export may have: it is read whole into memory, and a file past
+/// this is far more likely a wrong path (a disk image, a dump) than a day of activity.
+pub const MAX_EXPORT_BYTES: u64 = 4 << 30;
+
+/// The files of a source. A plain path must be a regular file (following a link);
+/// a glob's matches that are not are skipped with a warning. Names that are not
+/// UTF-8 (GBK bytes from a Windows archive) are matched and read like any other:
+/// the file-name part of a glob is matched here, on the name as text with the bad
+/// bytes replaced, since the glob crate passes such names over.
+pub fn files_of(loaded: &Loaded, source: &str, cfg: &SourceCfg) -> Result<SourceFiles> {
     let full = loaded.resolve(&cfg.path);
     let pattern = full.to_string_lossy().to_string();
-    let has_glob = pattern.contains(['*', '?', '[']);
-    if !has_glob {
-        if !full.exists() {
-            return Err(usage_err(format!(
+    let has_glob = |p: &str| p.contains(['*', '?', '[']);
+    if !has_glob(&pattern) {
+        let meta = std::fs::metadata(&full).map_err(|_| {
+            usage_err(format!(
                 "{}: sources.{source}.path: no file at {}",
                 loaded.locate(&cfg.path),
                 full.display()
+            ))
+        })?;
+        if !meta.is_file() {
+            return Err(usage_err(format!(
+                "{}: sources.{source}.path: {} is {}, not a regular file\n  fix: point sources.{source}.path at an export file (or a glob such as exports/*.csv)",
+                loaded.locate(&cfg.path),
+                full.display(),
+                kind_of(&meta)
             )));
         }
-        return Ok(vec![full]);
+        check_size(&full, meta.len())?;
+        return Ok(SourceFiles {
+            files: vec![full],
+            skipped: vec![],
+        });
     }
-    let mut files: Vec<PathBuf> = glob::glob(&pattern)
-        .map_err(|e| usage_err(format!("{}: bad glob '{}': {e}", loaded.locate(&cfg.path), cfg.path)))?
-        .filter_map(|p| p.ok())
-        .filter(|p| p.is_file())
-        .collect();
+    let bad_glob =
+        |e: &dyn std::fmt::Display| usage_err(format!("{}: bad glob '{}': {e}", loaded.locate(&cfg.path), cfg.path));
+    let (dir_part, name_part) = match pattern.rfind('/') {
+        Some(i) => (&pattern[..i.max(1)], &pattern[i + 1..]),
+        None => (".", pattern.as_str()),
+    };
+    let name_pattern = glob::Pattern::new(name_part).map_err(|e| bad_glob(&e))?;
+    let dirs: Vec<PathBuf> = if has_glob(dir_part) {
+        glob::glob(dir_part)
+            .map_err(|e| bad_glob(&e))?
+            .filter_map(|p| p.ok())
+            .filter(|p| p.is_dir())
+            .collect()
+    } else {
+        vec![PathBuf::from(dir_part)]
+    };
+    let mut files = Vec::new();
+    let mut skipped = Vec::new();
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if !name_pattern.matches(&name.to_string_lossy()) {
+                continue;
+            }
+            let path = dir.join(&name);
+            match std::fs::metadata(&path) {
+                Ok(meta) if meta.is_file() => {
+                    check_size(&path, meta.len())?;
+                    files.push(path);
+                }
+                Ok(meta) => skipped.push(format!("{} ({})", path.display(), kind_of(&meta))),
+                Err(_) => skipped.push(format!("{} (a broken link)", path.display())),
+            }
+        }
+    }
     files.sort_by(|a, b| a.as_os_str().as_encoded_bytes().cmp(b.as_os_str().as_encoded_bytes()));
-    Ok(files)
+    skipped.sort();
+    Ok(SourceFiles { files, skipped })
+}
+
+/// What a path that is not a regular file is, in words.
+fn kind_of(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_dir() {
+        "a folder"
+    } else if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_char_device() || t.is_block_device() {
+        "a device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// An export past `MAX_EXPORT_BYTES` is an error naming it.
+pub fn check_size(path: &Path, len: u64) -> Result<()> {
+    if len > MAX_EXPORT_BYTES {
+        return Err(crate::error::KocError::new(
+            crate::error::ErrorKind::Runtime,
+            format!(
+                "{}: the file has {len} bytes, more than an export may have ({MAX_EXPORT_BYTES} bytes)",
+                path.display()
+            ),
+        )
+        .with_hint("split the export into smaller files (one per day or week), or check that the path names an export")
+        .into());
+    }
+    Ok(())
+}
+
+/// Read a whole export into `bytes` (emptied first, its room reused), never more than
+/// `MAX_EXPORT_BYTES` whatever the file claims (a file that grows while read).
+pub fn read_export_into(path: &Path, bytes: &mut Vec<u8>) -> Result<()> {
+    use std::io::Read;
+    let fail = |e: std::io::Error| anyhow::anyhow!("cannot read {}: {e}", path.display());
+    let file = std::fs::File::open(path).map_err(fail)?;
+    let meta = file.metadata().map_err(fail)?;
+    if !meta.is_file() {
+        return Err(usage_err(format!(
+            "{} is {}, not a regular file",
+            path.display(),
+            kind_of(&meta)
+        )));
+    }
+    check_size(path, meta.len())?;
+    bytes.clear();
+    bytes.reserve(meta.len() as usize);
+    file.take(MAX_EXPORT_BYTES + 1).read_to_end(bytes).map_err(fail)?;
+    check_size(path, bytes.len() as u64)
 }
 
 /// Decode a file's bytes: the encoding given, or detected from the BOM and content.
@@ -38,8 +154,22 @@ pub fn decode(bytes: &[u8], encoding: Option<&str>, file: &Path) -> Result<(Stri
 /// fresh memory was zeroed page by page, a tenth of reading the exports at 20 M events).
 fn decode_into(bytes: &[u8], encoding: Option<&str>, file: &Path, room: Vec<u8>) -> Result<(String, &'static str)> {
     let given = encoding.map(|e| e.to_ascii_lowercase()).filter(|e| e != "auto");
+    let nul_error = |why: String| {
+        usage_err(format!(
+            "{}: {why}\n  fix: remove the NUL bytes (e.g. `tr -d '\\000' < FILE > FIXED.csv`) or export the file again",
+            file.display()
+        ))
+    };
+    if given.is_none() && detect_utf16(bytes).is_none() {
+        nul_free(bytes).map_err(nul_error)?;
+    }
     let enc: &'static Encoding = match given.as_deref() {
-        None => detect(bytes),
+        None => detect(bytes).map_err(|why| {
+            usage_err(format!(
+                "{}: {why}\n  fix: save the export as UTF-8 (Excel: Save As › CSV UTF-8), or set sources.<name>.encoding to utf-8, gbk, gb18030 or utf-16 if it is one of them",
+                file.display()
+            ))
+        })?,
         Some("utf-8") | Some("utf8") => UTF_8,
         Some("gbk") | Some("gb18030") | Some("gb2312") => GB18030,
         Some("utf-16") | Some("utf16") => {
@@ -58,12 +188,15 @@ fn decode_into(bytes: &[u8], encoding: Option<&str>, file: &Path, room: Vec<u8>)
             )))
         }
     };
+    if enc != UTF_16LE && enc != UTF_16BE {
+        nul_free(bytes).map_err(nul_error)?;
+    }
     // a decoder with BOM removal strips a BOM of the chosen encoding only
     let mut decoder = enc.new_decoder_with_bom_removal();
     let mut room = room;
     room.clear();
-    // SAFETY: an empty vector is valid UTF-8
-    let mut text = unsafe { String::from_utf8_unchecked(room) };
+    // an empty vector: always UTF-8 (its room is what is reused)
+    let mut text = String::from_utf8(room).unwrap_or_default();
     let mut had_errors = false;
     let mut at = 0;
     loop {
@@ -106,17 +239,40 @@ fn decode_into(bytes: &[u8], encoding: Option<&str>, file: &Path, room: Vec<u8>)
     Ok((text, enc.name()))
 }
 
-fn detect(bytes: &[u8]) -> &'static Encoding {
+/// The encoding of an export without one given: a BOM, UTF-16 by its zeros, UTF-8 if
+/// the bytes are, else GBK/GB18030 when a detector trained on real text agrees. Any
+/// other (Big5, Shift_JIS, Latin-1 …) would decode as GB18030 into wrong text, so it
+/// is an error naming the detector's guess.
+fn detect(bytes: &[u8]) -> std::result::Result<&'static Encoding, String> {
     if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
-        return UTF_8;
+        return Ok(UTF_8);
     }
     if let Some(utf16) = detect_utf16(bytes) {
-        return utf16;
+        return Ok(utf16);
     }
     if std::str::from_utf8(bytes).is_ok() {
-        UTF_8
-    } else {
-        GB18030
+        return Ok(UTF_8);
+    }
+    let mut detector = chardetng::EncodingDetector::new();
+    detector.feed(bytes, true);
+    let guess = detector.guess(None, false);
+    if guess == GB18030 || guess == encoding_rs::GBK {
+        return Ok(GB18030);
+    }
+    Err(format!(
+        "the file is not UTF-8, UTF-16 or GBK/GB18030 text (it looks like {}); koc reads those four encodings only",
+        guess.name()
+    ))
+}
+
+/// An 8-bit export holds no NUL byte (UTF-16 text, which has them, is found before).
+fn nul_free(bytes: &[u8]) -> std::result::Result<(), String> {
+    match memchr::memchr(0, bytes) {
+        None => Ok(()),
+        Some(at) => Err(format!(
+            "the file holds {} NUL bytes (zero bytes), the first at byte {at}: padding left by a broken copy or transfer, not text",
+            memchr::memchr_iter(0, bytes).count()
+        )),
     }
 }
 
@@ -129,12 +285,15 @@ fn detect_utf16(bytes: &[u8]) -> Option<&'static Encoding> {
         return Some(UTF_16BE);
     }
     let sample = &bytes[..bytes.len().min(4096)];
+    // ASCII text as UTF-16 has a zero in every other byte and few in the others;
+    // NUL padding has zeros in both
     let zeros_odd = sample.iter().skip(1).step_by(2).filter(|b| **b == 0).count();
     let zeros_even = sample.iter().step_by(2).filter(|b| **b == 0).count();
-    if sample.len() >= 4 && zeros_odd * 4 > sample.len() / 2 {
+    let half = sample.len() / 2;
+    if sample.len() >= 4 && zeros_odd * 4 > half && zeros_even * 8 < half {
         return Some(UTF_16LE);
     }
-    if sample.len() >= 4 && zeros_even * 4 > sample.len() / 2 {
+    if sample.len() >= 4 && zeros_even * 4 > half && zeros_odd * 8 < half {
         return Some(UTF_16BE);
     }
     None
@@ -152,13 +311,14 @@ fn utf8_as_is(bytes: Vec<u8>, encoding: Option<&str>) -> std::result::Result<Str
     if !utf8 {
         return Err(bytes);
     }
-    // checked with SIMD (std's check was a twentieth of reading the files), then
-    // taken as text without a copy
-    if simdutf8::basic::from_utf8(&bytes).is_err() {
+    if memchr::memchr(0, &bytes).is_some() {
         return Err(bytes);
     }
-    // SAFETY: just checked to be UTF-8
-    let mut text = unsafe { String::from_utf8_unchecked(bytes) };
+    // checked once and taken as text without a copy
+    let mut text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => return Err(e.into_bytes()),
+    };
     for _ in 0..2 {
         if text.starts_with('\u{feff}') {
             text.drain(..3);
@@ -246,7 +406,8 @@ fn export(path: &Path, text: String, encoding: &'static str, cfg: &SourceCfg) ->
 }
 
 pub fn open(path: &Path, cfg: &SourceCfg) -> Result<Export> {
-    let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let mut bytes = Vec::new();
+    read_export_into(path, &mut bytes)?;
     open_owned(path, bytes, cfg)
 }
 
@@ -281,6 +442,18 @@ impl Export {
         for col in source.cols {
             let wanted = cfg.columns.get(col.name);
             let pos = wanted.and_then(|w| names.iter().position(|n| n == &w.trim()));
+            if let (Some(w), Some(first)) = (wanted, pos) {
+                if let Some(second) = names.iter().skip(first + 1).position(|n| n == &w.trim()) {
+                    return Err(usage_err(format!(
+                        "{}:1: the header has the column '{w}' twice (columns {} and {}), mapped to {}.{}: koc cannot tell which one holds the values\n  fix: rename or remove one of the two columns in the export",
+                        self.path.display(),
+                        first + 1,
+                        first + second + 2,
+                        source.name,
+                        col.name
+                    )));
+                }
+            }
             if col.required && pos.is_none() {
                 let msg = match wanted {
                     None => format!(
@@ -404,14 +577,14 @@ mod tests {
             "€",
             "\u{feff}",
         ] {
-            assert_eq!(crate::convert::trim(s), s.trim(), "{s:?}");
-            assert_eq!(crate::convert::is_blank(s), s.trim().is_empty(), "{s:?}");
+            assert_eq!(crate::ingest::convert::trim(s), s.trim(), "{s:?}");
+            assert_eq!(crate::ingest::convert::is_blank(s), s.trim().is_empty(), "{s:?}");
         }
         // every character as a whole value and before a letter: the lead bytes that
         // decide without a walk never start white space
         for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
             for s in [c.to_string(), format!("{c}x")] {
-                assert_eq!(crate::convert::is_blank(&s), s.trim().is_empty(), "{c:?}");
+                assert_eq!(crate::ingest::convert::is_blank(&s), s.trim().is_empty(), "{c:?}");
             }
         }
     }

@@ -80,23 +80,28 @@ impl TextColumn {
     }
 
     /// The values in `order`. Each is two dependent random reads (its bounds, then its
-    /// bytes), so both are asked for ahead of their turn: bounds two steps ahead, bytes
-    /// one (one at a time, they took 2.5–3 s of loading 20 M events; asked ahead, under 1 s).
+    /// bytes): the bounds of a block of values are read first, in a loop of
+    /// independent loads the CPU keeps in flight together, then their bytes (one read
+    /// after the other, these took 2.5–3 s of loading 20 M events).
     fn gather(self, order: &[u32]) -> TextColumn {
-        const AHEAD: usize = 16;
+        const BLOCK: usize = 16;
         let mut out = TextColumn {
             bytes: String::with_capacity(self.bytes.len()),
             ends: Vec::with_capacity(order.len()),
         };
-        let start_of = |i: usize| if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        for (k, i) in order.iter().enumerate() {
-            if let Some(far) = order.get(k + 2 * AHEAD) {
-                crate::store::prefetch(self.ends.as_ptr().wrapping_add((*far as usize).saturating_sub(1)));
+        let mut bounds = [(0usize, 0usize); BLOCK];
+        for block in order.chunks(BLOCK) {
+            for (b, i) in bounds.iter_mut().zip(block) {
+                let i = *i as usize;
+                *b = (
+                    if i == 0 { 0 } else { self.ends[i - 1] as usize },
+                    self.ends[i] as usize,
+                );
             }
-            if let Some(near) = order.get(k + AHEAD) {
-                crate::store::prefetch(self.bytes.as_ptr().wrapping_add(start_of(*near as usize)));
+            for (start, end) in &bounds[..block.len()] {
+                out.bytes.push_str(&self.bytes[*start..*end]);
+                out.ends.push(out.bytes.len() as u64);
             }
-            out.push(Some(self.get(*i as usize)));
         }
         out
     }

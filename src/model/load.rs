@@ -25,8 +25,6 @@ pub(super) fn load_events(store: &Store, manifest: &Manifest, as_of: Day) -> Res
     if out.len() >= u32::MAX as usize {
         anyhow::bail!("the store holds more than 4 billion events: more than one run can hold (split the program)");
     }
-    // the partitions' frames are freed: hand their memory back before the stages
-    crate::store::release_freed_memory();
     Ok((out, members.ids))
 }
 
@@ -116,38 +114,34 @@ fn read_month(store: &Store, rel: &str, as_of: Day, out: &mut Events, members: &
     Ok(())
 }
 
-/// Each kept value of a text column coded by `code` (None for null) and appended to `out`, which is asked
-/// once per distinct short value: a value of up to 12 bytes is held whole in its Arrow
-/// view, so the view's 16 bytes, as one number, stand for it without hashing or
-/// comparing its bytes. (A view's padding is zero in polars; were it not, a value
-/// would only be asked for once per padding, and get the same code.)
+/// Each kept value of a text column coded by `code` (None for null) and appended to
+/// `out`; `code` is asked once per distinct value of the month (a map of the values
+/// seen answers the rest).
 fn coded(
     values: &polars::prelude::StringChunked,
     kept: &impl Fn(usize) -> bool,
     out: &mut Vec<u32>,
     mut code: impl FnMut(Option<&str>) -> u32,
 ) {
-    use polars_arrow::array::{Array, View};
-    let mut short: FastMap<u128, u32> = FastMap::default();
+    let mut seen: FastMap<&str, u32> = FastMap::default();
+    let mut null = None;
     out.reserve(values.len());
-    let mut row = 0;
-    for array in values.downcast_iter() {
-        for (i, view) in array.views().iter().enumerate() {
-            row += 1;
-            if !kept(row - 1) {
-                continue;
-            }
-            let c = if !array.is_valid(i) {
-                code(None)
-            } else if view.length <= View::MAX_INLINE_SIZE {
-                *short
-                    .entry(view.as_u128())
-                    .or_insert_with(|| code(Some(array.value(i))))
-            } else {
-                code(Some(array.value(i)))
-            };
-            out.push(c);
+    for (row, value) in values.iter().enumerate() {
+        if !kept(row) {
+            continue;
         }
+        let c = match value {
+            None => *null.get_or_insert_with(|| code(None)),
+            Some(v) => match seen.get(v) {
+                Some(c) => *c,
+                None => {
+                    let c = code(Some(v));
+                    seen.insert(v, c);
+                    c
+                }
+            },
+        };
+        out.push(c);
     }
 }
 

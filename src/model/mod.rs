@@ -301,23 +301,23 @@ impl Dataset {
         use rayon::prelude::*;
         // always one cheap column, so the frame has the events' height; the columns
         // are built on all cores (20 M values each), in their order
-        let wanted: Vec<&str> = crate::check::EVENT_COLUMNS
+        let wanted: Vec<&str> = crate::pipeline::check::EVENT_COLUMNS
             .iter()
             .copied()
             .filter(|c| *c == "likes" || names.contains(*c))
             .collect();
         let mut cols: Vec<polars::prelude::Column> = wanted.par_iter().map(|name| self.build_column(name)).collect();
         if let (Some(a), true) = (awarded, names.contains("awarded_points")) {
-            cols.push(crate::expr::num_col(
+            cols.push(crate::pipeline::expr::num_col(
                 "awarded_points",
                 a.iter().map(|x| Some(*x as f64)).collect(),
             ));
         }
-        crate::expr::frame(cols)
+        crate::pipeline::expr::frame(cols)
     }
 
     fn build_column(&self, name: &str) -> polars::prelude::Column {
-        use crate::expr::{num_col, text_col};
+        use crate::pipeline::expr::{num_col, text_col};
         use polars::prelude::Column;
         let ev = &self.events;
         let n = ev.len();

@@ -2,9 +2,9 @@
 //! to offer a task, whom to surprise, and which incentives to change — each with the
 //! figure that makes it actionable. Built from the computed stages; pure.
 use crate::compute::Computed;
-use crate::config::Pipeline;
 use crate::fmt::fmt_day;
 use crate::model::Dataset;
+use crate::pipeline::config::Pipeline;
 use serde::Serialize;
 
 /// How many care dates ahead the list looks (days after D).
@@ -67,7 +67,12 @@ pub struct Change {
 }
 
 /// The action list; `names` gives each tier and layer its display name.
-pub fn compute(p: &Pipeline, ds: &Dataset, c: &Computed, names: &crate::report_sections::LevelNames) -> Actions {
+pub fn compute(
+    p: &Pipeline,
+    ds: &Dataset,
+    c: &Computed,
+    names: &crate::output::report_sections::LevelNames,
+) -> Actions {
     let mut keep: Vec<Keep> = ds
         .table_members()
         .filter_map(|(i, m)| {
@@ -143,7 +148,7 @@ pub fn compute(p: &Pipeline, ds: &Dataset, c: &Computed, names: &crate::report_s
                 .filter(|g| g.incentives.contains(&i.name) && g.status.needs_action())
                 .map(|g| g.name.clone())
                 .collect(),
-            mean_rating: i.mean_rating.map(crate::templating::people_number),
+            mean_rating: i.mean_rating.map(crate::output::templating::people_number),
         })
         .collect();
 

@@ -203,5 +203,5 @@ pub fn goal(series: &GoalSeries) -> String {
 
 /// An axis label: `12,300`, `0.45`, `13%`-free plain numbers, at most 2 decimals.
 fn axis_number(v: f64) -> String {
-    crate::templating::people_number(v)
+    crate::output::templating::people_number(v)
 }

@@ -9,15 +9,14 @@ use anyhow::Result;
 /// Rows per Parquet row group of the ledger (polars' default), and per batch built.
 const LEDGER_BATCH: usize = 512 * 512;
 
-/// Batches built and encoded at once: two per core. Each is built, and each of its
-/// columns encoded and compressed, as a task on all cores (polars' writer compressed
-/// every page on the writing thread); at most this many batches' columns exist at a
-/// time (the ledger is the largest output).
+/// Batches built at once, each as a task on all cores, then written in order by
+/// polars' writer; at most this many batches' columns exist at a time (the ledger is
+/// the largest output).
 const BATCHES_AT_ONCE: usize = 4;
 
-/// Write `ledger.parquet` a few batches at a time, one row group per batch. The file's
-/// bytes are those polars' own `write_batch` gives (its compression, encodings and
-/// statistics). Returns the number of rows.
+/// Write `ledger.parquet` a few batches at a time, one row group per batch, with
+/// polars' own writer (its compression, encodings and statistics). Returns the number
+/// of rows.
 pub fn write_ledger(cfg: &Pipeline, ds: &Dataset, pts: &Points, path: &std::path::Path) -> Result<usize> {
     use polars::prelude::*;
     use rayon::prelude::*;
@@ -25,14 +24,14 @@ pub fn write_ledger(cfg: &Pipeline, ds: &Dataset, pts: &Points, path: &std::path
     let file = std::fs::File::create(path).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     let first = ledger_batch(cfg, ds, &pts.ledger[..0])?;
     let mut writer = ParquetWriter::new(file).batched(first.schema()).map_err(failed)?;
-    let pages =
-        crate::store::parquet::Pages::new(&mut writer, first.schema(), ParquetCompression::default().into(), &[]);
     for window in pts.ledger.chunks(LEDGER_BATCH * BATCHES_AT_ONCE) {
         let frames: Vec<DataFrame> = window
             .par_chunks(LEDGER_BATCH)
             .map(|chunk| ledger_batch(cfg, ds, chunk))
             .collect::<Result<_>>()?;
-        pages.write(&mut writer, &frames).map_err(failed)?;
+        for frame in &frames {
+            writer.write_batch(frame).map_err(failed)?;
+        }
     }
     writer.finish().map_err(failed)?;
     Ok(pts.ledger.len())

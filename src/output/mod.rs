@@ -52,7 +52,7 @@ impl Table {
             .collect();
         for row in &mut self.rows {
             for &c in &cols {
-                row[c] = Cell::Text(crate::privacy::mask(row[c].as_str()));
+                row[c] = Cell::Text(crate::ingest::privacy::mask(row[c].as_str()));
             }
         }
     }

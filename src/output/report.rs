@@ -2,15 +2,15 @@
 //! rendered with minijinja from templates embedded in the binary (overridable by
 //! name). Undefined names are errors: a template naming a field the context lacks
 //! fails instead of printing a blank.
-use crate::actions::Actions;
 use crate::compute::Computed;
-use crate::config::Loaded;
 use crate::fmt::fmt_day;
 use crate::model::Dataset;
-use crate::program::Program;
-use crate::report_growth::{Growth, HallOfFame};
-use crate::report_outcomes::{self as outcomes, *};
-use crate::report_sections::{self as sections, *};
+use crate::output::actions::Actions;
+use crate::output::report_growth::{Growth, HallOfFame};
+use crate::output::report_outcomes::{self as outcomes, *};
+use crate::output::report_sections::{self as sections, *};
+use crate::pipeline::config::Loaded;
+use crate::pipeline::program::Program;
 use crate::store::{Counts, Manifest};
 use anyhow::{Context as _, Result};
 use indexmap::IndexMap;
@@ -33,7 +33,7 @@ const LABELS_EN: &str = include_str!("../../templates/labels.en.json");
 #[derive(Debug, Clone, Serialize)]
 pub struct Context {
     /// The locale: `zh-CN` or `en`.
-    pub lang: crate::program::Locale,
+    pub lang: crate::pipeline::program::Locale,
     /// The locale's labels (templates/labels.*.json).
     pub t: Value,
     pub program: ProgramInfo,
@@ -213,14 +213,14 @@ pub fn context(loaded: &Program, ds: &Dataset, c: &Computed, mut quality: Qualit
     let sep = if en { ", " } else { "、" };
     let names = LevelNames::new(p);
     let balances = &c.points.balances;
-    let sum = |f: fn(&crate::points::Balance) -> i64| balances.iter().map(f).sum::<i64>();
+    let sum = |f: fn(&crate::stages::points::Balance) -> i64| balances.iter().map(f).sum::<i64>();
     let newcomers = sections::newcomers(p, ds, c);
     let care = outcomes::care(ds, c, &t, &names, en);
     let headline = Headline {
         members: ds.table_members().count(),
         active_30d: ds
             .table_members()
-            .filter(|(i, _)| crate::metrics::last_active(ds, *i, c.as_of).is_some_and(|d| d > c.as_of - 30))
+            .filter(|(i, _)| crate::stages::metrics::last_active(ds, *i, c.as_of).is_some_and(|d| d > c.as_of - 30))
             .count(),
         points_issued: sum(|b| b.earned),
         points_redeemed: sum(|b| b.redeemed),
@@ -259,9 +259,9 @@ pub fn context(loaded: &Program, ds: &Dataset, c: &Computed, mut quality: Qualit
         contests: outcomes::contests(ds, c),
         care,
         incentives: outcomes::incentives(p, c, &t, sep),
-        actions: crate::actions::compute(p, ds, c, &names),
-        hall_of_fame: crate::report_growth::hall_of_fame(p, ds, c, &t),
-        growth: crate::report_growth::growth(p, ds, c, &t, &names.layers),
+        actions: crate::output::actions::compute(p, ds, c, &names),
+        hall_of_fame: crate::output::report_growth::hall_of_fame(p, ds, c, &t),
+        growth: crate::output::report_growth::growth(p, ds, c, &t, &names.layers),
         quality,
         banners: vec![],
         tonight: vec![],
@@ -273,7 +273,7 @@ pub fn context(loaded: &Program, ds: &Dataset, c: &Computed, mut quality: Qualit
 
 /// A bar chart of members per level.
 fn bars(names: &[String], counts: impl Iterator<Item = u64>) -> String {
-    crate::charts::bars(&names.iter().cloned().zip(counts.map(|n| n as f64)).collect::<Vec<_>>())
+    crate::output::charts::bars(&names.iter().cloned().zip(counts.map(|n| n as f64)).collect::<Vec<_>>())
 }
 
 impl Context {
@@ -328,7 +328,7 @@ impl Context {
         let previous = entries
             .flatten()
             .map(|e| e.file_name().to_string_lossy().to_string())
-            .filter(|n| n.len() == 10 && crate::timestamps::parse_day(n).is_some() && n.as_str() < as_of)
+            .filter(|n| n.len() == 10 && crate::ingest::timestamps::parse_day(n).is_some() && n.as_str() < as_of)
             .max();
         let Some(previous) = previous else { return };
         let Ok(text) = std::fs::read_to_string(runs.join(&previous).join("run.json")) else {
@@ -344,8 +344,8 @@ impl Context {
                 if let (Some(a), Some(b)) = (v.as_f64(), before.get(k).and_then(Value::as_f64)) {
                     let delta = a - b;
                     let shown = match delta {
-                        d if d > 0.0 => format!("▲ {}", crate::templating::people_number(d)),
-                        d if d < 0.0 => format!("▼ {}", crate::templating::people_number(-d)),
+                        d if d > 0.0 => format!("▲ {}", crate::output::templating::people_number(d)),
+                        d if d < 0.0 => format!("▼ {}", crate::output::templating::people_number(-d)),
                         _ => "=".to_string(),
                     };
                     changes.insert(
@@ -368,7 +368,7 @@ impl Context {
     pub fn to_value(&self, mask: bool) -> Result<Value> {
         let mut v = serde_json::to_value(self).context("the report context")?;
         if mask {
-            crate::privacy::mask_nicknames(&mut v);
+            crate::ingest::privacy::mask_nicknames(&mut v);
         }
         Ok(v)
     }
@@ -379,14 +379,14 @@ pub fn render_all(loaded: &Loaded, ctx: &Value, dir: &Path) -> Result<()> {
     let env = environment(loaded)?;
     for (name, _) in EMBEDDED {
         let tmpl = env.get_template(name)?;
-        let out = crate::templating::render_bounded(&tmpl, ctx).with_context(|| format!("rendering {name}"))?;
+        let out = crate::output::templating::render_bounded(&tmpl, ctx).with_context(|| format!("rendering {name}"))?;
         crate::store::write_atomic(&dir.join(name), &out)?;
     }
     Ok(())
 }
 
 fn environment(loaded: &Loaded) -> Result<Environment<'static>> {
-    let mut env = crate::templating::sandboxed_environment();
+    let mut env = crate::output::templating::sandboxed_environment();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     let override_dir = loaded
         .pipeline

@@ -1,12 +1,12 @@
 //! The report's hall of fame (SPEC §14) and growth path (SPEC §15) sections: the
 //! template context from the computed stages.
 use crate::compute::Computed;
-use crate::config::Pipeline;
 use crate::fmt::fmt_num;
-use crate::growth::Stage;
-use crate::hall_of_fame::FameDetail;
 use crate::model::Dataset;
-use crate::report::{as_text, label_of};
+use crate::output::report::{as_text, label_of};
+use crate::pipeline::config::Pipeline;
+use crate::stages::growth::Stage;
+use crate::stages::hall_of_fame::FameDetail;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -195,7 +195,7 @@ pub fn growth(p: &Pipeline, ds: &Dataset, c: &Computed, t: &Value, layer_names: 
             })
             .collect()
     });
-    let chart = crate::charts::bars(
+    let chart = crate::output::charts::bars(
         &stages
             .iter()
             .map(|s| (s.label.clone(), s.members as f64))

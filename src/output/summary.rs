@@ -65,7 +65,7 @@ pub fn of(which: &str, ds: &Dataset, c: &Computed, table_name: &str) -> Summary 
                 .points
                 .redemptions
                 .iter()
-                .filter(|r| r.status != crate::points::RedemptionStatus::Ok)
+                .filter(|r| r.status != crate::stages::points::RedemptionStatus::Ok)
                 .count();
             lines.push(format!(
                 "points issued {issued} · redeemed {redeemed} · expired {expired} · outstanding liability {liability}"
@@ -79,7 +79,7 @@ pub fn of(which: &str, ds: &Dataset, c: &Computed, table_name: &str) -> Summary 
         }
         "tiers" => {
             let per = c.members_per_tier();
-            let (promoted, demoted) = crate::tiers::promoted_demoted(&c.tiers, c.previous_snapshot);
+            let (promoted, demoted) = crate::stages::tiers::promoted_demoted(&c.tiers, c.previous_snapshot);
             lines.extend(render(&counts_table(
                 "tiers",
                 ["tier", "members"],

@@ -42,7 +42,7 @@ pub fn parse(text: &str, allowed: &[String], what: &str, location: &str) -> Resu
         let name = name.as_str();
         if !allowed.iter().any(|a| a == name) {
             let quote = format!("if '{name}' is a value, quote it: '{name}'");
-            let hint = match crate::config::suggest(name, allowed.iter().map(String::as_str)) {
+            let hint = match crate::pipeline::config::suggest(name, allowed.iter().map(String::as_str)) {
                 Some(s) => format!(" (did you mean '{s}'? {quote})"),
                 None => format!(" ({quote})"),
             };

@@ -2,12 +2,12 @@
 //! shape): a negative window, a NaN weight or a duplicate id parses fine but would
 //! panic, loop for hours or silently mislead later, so each is an error here, at
 //! `file:line:col` with the key it is about.
-use crate::config::{Loaded, Pipeline};
+use crate::pipeline::config::{Loaded, Pipeline};
 
 /// The longest window, grace period or horizon koc accepts: a century.
 pub const MAX_DAYS: i64 = 36_600;
 /// The largest number of points one setting may name.
-pub const MAX_POINTS: i64 = crate::points::MAX_AWARD;
+pub const MAX_POINTS: i64 = crate::stages::points::MAX_AWARD;
 
 /// Every problem found, as messages (the caller lists them with the rest).
 pub fn check(loaded: &Loaded) -> Vec<String> {
@@ -91,7 +91,7 @@ impl Checker<'_> {
         );
         self.sources(p);
         if let Some(cfg) = &p.privacy {
-            for problem in crate::privacy::check(cfg) {
+            for problem in crate::ingest::privacy::check(cfg) {
                 self.problems
                     .push(format!("{}: {problem}", self.loaded.locate("privacy:")));
             }
@@ -111,7 +111,9 @@ impl Checker<'_> {
                 }
             }
         }
-        if let Some(crate::config::Catalog::Prices(prices)) = p.redemption.as_ref().and_then(|r| r.catalog.as_ref()) {
+        if let Some(crate::pipeline::config::Catalog::Prices(prices)) =
+            p.redemption.as_ref().and_then(|r| r.catalog.as_ref())
+        {
             for (item, price) in prices {
                 self.non_negative(item, &format!("redemption.catalog.{item}"), *price);
             }
@@ -195,7 +197,7 @@ impl Checker<'_> {
                     );
                 }
             }
-            if let Some(crate::config::BaselineCfg::Number(b)) = &g.baseline {
+            if let Some(crate::pipeline::config::BaselineCfg::Number(b)) = &g.baseline {
                 if !b.is_finite() {
                     self.say(
                         &format!("id: {}", g.id),
@@ -211,7 +213,7 @@ impl Checker<'_> {
         }
     }
 
-    fn specialty(&mut self, what: &str, sp: &crate::config::SpecialtyCfg) {
+    fn specialty(&mut self, what: &str, sp: &crate::pipeline::config::SpecialtyCfg) {
         self.int(
             "window_days",
             &format!("{what}.window_days"),
@@ -231,7 +233,7 @@ impl Checker<'_> {
 
     fn sources(&mut self, p: &Pipeline) {
         for spec in crate::table::ALL {
-            let Some(cfg) = crate::check::source_cfg(p, spec.name) else {
+            let Some(cfg) = crate::pipeline::check::source_cfg(p, spec.name) else {
                 continue;
             };
             let what = format!("sources.{}", spec.name);

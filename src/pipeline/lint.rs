@@ -3,7 +3,7 @@
 //! numbers are not compared with each other, and rules that can never pay in full
 //! are pointed out. Works on the tokens of the SQL text (sqlparser's tokenizer, the
 //! one polars' SQL uses), so each finding has the line and column of the value.
-use crate::config::{suggest, Loaded};
+use crate::pipeline::config::{suggest, Loaded};
 use sqlparser::dialect::GenericDialect;
 use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 
@@ -242,7 +242,7 @@ pub fn stored_value_warnings(loaded: &Loaded) -> anyhow::Result<Vec<String>> {
     } else {
         &ALL_COLUMNS[..3]
     };
-    let exprs = crate::check::expressions(&loaded.pipeline);
+    let exprs = crate::pipeline::check::expressions(&loaded.pipeline);
     let wanted: Vec<(&str, String, &str, &String)> = exprs
         .iter()
         .flat_map(|(text, what)| {

@@ -1,11 +1,11 @@
 //! The care calendar (SPEC §10): birthdays and anniversaries in the coming days,
 //! and promotions and first featured posts since the previous snapshot.
-use crate::config::Pipeline;
 use crate::fmt::{date_of, day_of, fmt_day, Day};
-use crate::layers::LayerRow;
 use crate::model::Dataset;
 use crate::output::{p, t, Table};
-use crate::tiers::TierState;
+use crate::pipeline::config::Pipeline;
+use crate::stages::layers::LayerRow;
+use crate::stages::tiers::TierState;
 use chrono::{Datelike, NaiveDate};
 
 text_enum! {

@@ -1,12 +1,12 @@
 //! Contests judged against rubrics (SPEC §9): eligibility, score checks,
 //! normalisation (none | zscore), from_data criteria, ranks and prizes.
-use crate::config::ContestCfg;
-use crate::expr;
 use crate::fmt::{day_of_ts, fmt_num, percentiles, tie_key, Day};
-use crate::layers::LayerRow;
 use crate::model::{Dataset, Entry, Score};
 use crate::output::{p, t, Table};
-use crate::program::{Normalize, Place, Program};
+use crate::pipeline::config::ContestCfg;
+use crate::pipeline::expr;
+use crate::pipeline::program::{Normalize, Place, Program};
+use crate::stages::layers::LayerRow;
 use anyhow::Result;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -534,7 +534,7 @@ fn judges_table(c: &ContestCfg, valid: &[&Score], passed: &BTreeSet<&str>, stats
 
 /// SPEC §4: stored entries and judge scores of contest ids the pipeline does not have,
 /// as one warning per source and id (from the store, so every run says the same).
-pub fn unknown_contest_warnings(p: &crate::config::Pipeline, ds: &Dataset) -> Vec<crate::ingest::Warning> {
+pub fn unknown_contest_warnings(p: &crate::pipeline::config::Pipeline, ds: &Dataset) -> Vec<crate::ingest::Warning> {
     let known = |id: &str| p.contests.iter().any(|c| c.id == id);
     let mut counts: BTreeMap<(&str, &str), u64> = BTreeMap::new();
     for e in ds.entries.iter().filter(|e| !known(&e.contest_id)) {

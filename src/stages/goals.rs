@@ -1,11 +1,11 @@
 //! Goals against actuals, their weekly trend, and feedback per incentive (SPEC §10).
-use crate::config::{GoalCfg, Pipeline};
-use crate::expr;
 use crate::fmt::{fmt_day, fmt_num, fmt_opt_num, Day};
-use crate::layers::{Engine, LayerRow};
 use crate::model::Dataset;
 use crate::output::{p, t, Table};
-use crate::program::{Baseline, Direction, GoalPlan, Measure, MeasurePlan, Program};
+use crate::pipeline::config::{GoalCfg, Pipeline};
+use crate::pipeline::expr;
+use crate::pipeline::program::{Baseline, Direction, GoalPlan, Measure, MeasurePlan, Program};
+use crate::stages::layers::{Engine, LayerRow};
 use anyhow::Result;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -167,7 +167,8 @@ impl<'a> Measurer<'a> {
         };
         let ev = |i: &usize| self.ds.events.get(*i);
         let field = field_of(m);
-        let num = |i: &usize| field.and_then(|f| crate::metrics::field_num(&self.ds.events, *i, self.awarded[*i], f));
+        let num =
+            |i: &usize| field.and_then(|f| crate::stages::metrics::field_num(&self.ds.events, *i, self.awarded[*i], f));
         Ok(match &m.measure {
             Measure::Members => Some(accepted.iter().map(|i| ev(i).member).collect::<HashSet<_>>().len() as f64),
             Measure::Events => Some(accepted.len() as f64),
@@ -183,7 +184,7 @@ impl<'a> Measurer<'a> {
     /// A row-wise filter's value for every event (evaluated once, then sliced by span).
     /// None when the filter fails on some event (a strict `CAST` of a text, say): it is
     /// then evaluated per span, so only the events of a span can fail it, as before.
-    fn mask(&self, e: &crate::expr::SqlExpr) -> Result<Option<std::rc::Rc<Vec<bool>>>> {
+    fn mask(&self, e: &crate::pipeline::expr::SqlExpr) -> Result<Option<std::rc::Rc<Vec<bool>>>> {
         if let Some(mask) = self.masks.borrow().get(&e.what) {
             return Ok(mask.clone());
         }
@@ -235,7 +236,7 @@ fn field_of(m: &MeasurePlan) -> Option<crate::model::Field> {
 }
 
 /// Every `where` of a measure, ratios included.
-fn filters_of<'a>(m: &'a MeasurePlan, out: &mut Vec<&'a crate::expr::SqlExpr>) {
+fn filters_of<'a>(m: &'a MeasurePlan, out: &mut Vec<&'a crate::pipeline::expr::SqlExpr>) {
     out.extend(m.filter.iter());
     if let Measure::Ratio(a, b) = &m.measure {
         filters_of(a, out);

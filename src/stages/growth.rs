@@ -1,11 +1,11 @@
 //! The growth path (SPEC §15, 成长路径): explore → specialise → collaborate → lead.
 //! Each known member's stage at D, from teams, mentorships and the specialty rule
 //! of scouting (§8). Matching and proposals are in `growth_plan.rs`.
-use crate::config::{GrowthCfg, Pipeline, SpecialtyCfg};
 use crate::fmt::Day;
-use crate::layers::LayerRow;
 use crate::model::Dataset;
 use crate::output::{p, t, Table};
+use crate::pipeline::config::{GrowthCfg, Pipeline, SpecialtyCfg};
+use crate::stages::layers::LayerRow;
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -112,7 +112,7 @@ pub fn compute(p: &Pipeline, ds: &Dataset, awarded: &[i64]) -> Option<Growth> {
                 return None;
             }
             let id = m.id.as_str();
-            let specialty = spec_cfg.and_then(|s| crate::scouting::specialty(ds, awarded, s, i, d));
+            let specialty = spec_cfg.and_then(|s| crate::stages::scouting::specialty(ds, awarded, s, i, d));
             let completed_teams = completed.get(id).copied().unwrap_or(0);
             let active_mentees = mentees.get(id).copied().unwrap_or(0);
             Some(Standing {

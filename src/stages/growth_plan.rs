@@ -1,12 +1,12 @@
 //! The growth path made operable (SPEC §15): mentors proposed for flagged newcomers
 //! and members proposed for the roles of new project teams.
-use crate::config::{MentoringCfg, ProjectCfg};
 use crate::fmt::{fmt_bool, fmt_num};
-use crate::growth::{Growth, Stage};
-use crate::layers::{LayerRow, Snapshot};
 use crate::model::Dataset;
 use crate::output::{p, t, Table};
-use crate::scouting::Candidate;
+use crate::pipeline::config::{MentoringCfg, ProjectCfg};
+use crate::stages::growth::{Growth, Stage};
+use crate::stages::layers::{LayerRow, Snapshot};
+use crate::stages::scouting::Candidate;
 
 /// One flagged newcomer and the mentor proposed (None: no mentor left).
 #[derive(Debug, Clone, PartialEq)]

@@ -1,13 +1,13 @@
 //! The hall of fame (SPEC §14, 名人堂): per season, the top contributors by points,
 //! the members inducted into a sticky layer, and the contest winners.
-use crate::config::HallOfFameCfg;
-use crate::contests::ContestResult;
 use crate::fmt::{date_of, day_of, fmt_num, Day};
-use crate::layers::LayerRow;
 use crate::model::Dataset;
 use crate::output::{p, t, Table};
-use crate::points::LedgerEntry;
-use crate::program::{Program, Season as Kind};
+use crate::pipeline::config::HallOfFameCfg;
+use crate::pipeline::program::{Program, Season as Kind};
+use crate::stages::contests::ContestResult;
+use crate::stages::layers::LayerRow;
+use crate::stages::points::LedgerEntry;
 use chrono::{Datelike, NaiveDate};
 use std::collections::HashMap;
 
@@ -246,7 +246,7 @@ fn contest_winners(prog: &Program, ds: &Dataset, contests: &[ContestResult], k: 
         if to > ds.as_of || to < s.from || to > s.to {
             continue;
         }
-        for crate::contests::Placing {
+        for crate::stages::contests::Placing {
             rank,
             member_id,
             final_score,

@@ -1,11 +1,11 @@
 //! Layers (SPEC §7): snapshots at month ends and at D, first matching level from
 //! the top, sticky floors, overrides; movements against the previous snapshot.
-use crate::expr::{self, SqlExpr};
 use crate::fmt::{date_of, day_of, Day};
-use crate::metrics::{self, Metric};
 use crate::model::Dataset;
-use crate::program::{Place, Program};
-use crate::tiers::TierState;
+use crate::pipeline::expr::{self, SqlExpr};
+use crate::pipeline::program::{Place, Program};
+use crate::stages::metrics::{self, Metric};
+use crate::stages::tiers::TierState;
 use anyhow::Result;
 use chrono::{Datelike, NaiveDate};
 use polars::prelude::*;

@@ -1,13 +1,13 @@
 //! Metrics (SPEC §7): windowed count/sum/mean/distinct per member at a snapshot,
 //! plus the built-ins, as one DataFrame that `when`/`candidates` conditions run on.
-use crate::expr;
 use crate::fmt::Day;
 use crate::model::{Dataset, Events, Field};
-use crate::program::{Place, Program};
+use crate::pipeline::expr;
+use crate::pipeline::program::{Place, Program};
 use anyhow::Result;
 use std::collections::HashSet;
 
-pub use crate::program::Aggregate as Agg;
+pub use crate::pipeline::program::Aggregate as Agg;
 
 pub struct Metric {
     pub name: String,

@@ -1,10 +1,10 @@
 //! Points (SPEC §5): rules with caps and newbie limits → the ledger; lots spent
 //! FIFO by redemptions and expiring → balances.
-use crate::config::{Catalog, Pipeline};
-use crate::expr;
 use crate::fmt::{day_of_ts, Day, Ts};
 use crate::model::Dataset;
-use crate::program::{Place, Program};
+use crate::pipeline::config::{Catalog, Pipeline};
+use crate::pipeline::expr;
+use crate::pipeline::program::{Place, Program};
 use anyhow::Result;
 use std::collections::HashMap;
 

@@ -1,13 +1,13 @@
 //! Scouting high-potential newcomers (SPEC §8): candidates by condition,
 //! percentile features, weighted score, ranks, flags, reasons and specialty.
-use crate::config::{Pipeline, ScoutingCfg, SpecialtyCfg};
-use crate::expr;
 use crate::fmt::{fmt_bool, fmt_num, percentiles, tie_key, Day};
-use crate::layers::{LayerRow, Snapshot};
-use crate::metrics::field_key;
 use crate::model::Dataset;
 use crate::output::{p, t, Table};
-use crate::program::{Place, Program};
+use crate::pipeline::config::{Pipeline, ScoutingCfg, SpecialtyCfg};
+use crate::pipeline::expr;
+use crate::pipeline::program::{Place, Program};
+use crate::stages::layers::{LayerRow, Snapshot};
+use crate::stages::metrics::field_key;
 use anyhow::Result;
 use std::collections::BTreeMap;
 
@@ -145,7 +145,7 @@ impl HalfUp for f64 {
 /// The dominant value of `field` among the member's events in the window (explore → specialise).
 pub fn specialty(ds: &Dataset, awarded: &[i64], cfg: &SpecialtyCfg, member: usize, d: Day) -> Option<String> {
     let field = crate::model::Field::parse(&cfg.field)?; // checked: an event column
-    let range = crate::metrics::window_range(ds, member, d, Some(cfg.window_days));
+    let range = crate::stages::metrics::window_range(ds, member, d, Some(cfg.window_days));
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     let mut total = 0usize;
     for i in range {

@@ -1,7 +1,7 @@
 //! Tiers (SPEC §6): a daily state machine per member, run as jumps between the
 //! days where qualifying points change instead of visiting every day.
-use crate::config::TiersCfg;
 use crate::fmt::Day;
+use crate::pipeline::config::TiersCfg;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TierChange {
@@ -260,7 +260,7 @@ pub mod tables {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::TierLevel;
+    use crate::pipeline::config::TierLevel;
 
     /// tiers.csv's `change` (SPEC §6): the tier at D against the tier at the end of the
     /// previous regular snapshot, `new` for a member who had none then.

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-mod dictionary;
+pub mod checksum;
 mod files;
 mod frames;
 pub(crate) mod parquet;
@@ -210,6 +210,11 @@ impl Store {
             _lock: Some(file),
         };
         store.check_ownership()?;
+        if !store.dir.join("manifest.json").exists() && !store.has_partitions() {
+            // a new store gets its (empty) manifest before its first data file: files
+            // of a first ingest killed half way are then leftovers like any other's
+            store.write_manifest(&Manifest::default())?;
+        }
         store.remove_leftovers()?;
         Ok(store)
     }
@@ -359,21 +364,14 @@ impl Store {
     ) -> Result<String> {
         let mut buf = Vec::new();
         parquet::write(df, layout, &mut buf).map_err(|e| anyhow::anyhow!("writing parquet: {e}"))?;
-        // a content hash names the file (never overwritten); SipHash is enough for that
-        let mut h = std::hash::DefaultHasher::new();
-        std::hash::Hasher::write(&mut h, &buf);
-        let rel = format!("{rel_dir}/{stem}-{:016x}.parquet", std::hash::Hasher::finish(&h));
+        // the content's checksum names the file: never overwritten, verified on every read
+        let rel = format!("{rel_dir}/{stem}-{}.parquet", checksum::content_hex(&buf));
         write_atomic(&self.dir.join(&rel), &buf)?;
         Ok(rel)
     }
 
     pub fn read_rows(&self, spec: &SourceSpec, rel: &str) -> Result<Vec<Row>> {
-        let path = self.dir.join(rel);
-        let file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
-        let df = ParquetReader::new(file)
-            .finish()
-            .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
-        from_frame(spec, &df)
+        from_frame(spec, &self.frames_of(rel, None)?)
     }
 
     /// `read_rows`, packed straight from the columns (no `Val` per value).
@@ -381,17 +379,24 @@ impl Store {
         packed_from_frame(spec, &self.frames_of(rel, None)?)
     }
 
-    /// One stored Parquet file, optionally only some columns.
+    /// One stored Parquet file, optionally only some columns. Its bytes are checked
+    /// against the checksum in its name before they are decoded: a damaged or swapped
+    /// file is an error naming it, never a panic or other numbers.
     pub fn frames_of(&self, rel: &str, columns: Option<&[&str]>) -> Result<DataFrame> {
         let path = self.dir.join(rel);
-        let file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
-        let mut reader = ParquetReader::new(file);
-        if let Some(cols) = columns {
-            reader = reader.with_columns(Some(cols.iter().map(|c| c.to_string()).collect()));
+        let bytes = read_regular(&path)?;
+        checksum::verify(&path, rel, &bytes)?;
+        let columns: Option<Vec<String>> = columns.map(|cols| cols.iter().map(|c| c.to_string()).collect());
+        let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            ParquetReader::new(std::io::Cursor::new(bytes.as_slice()))
+                .with_columns(columns)
+                .finish()
+        }));
+        match decoded {
+            Ok(Ok(df)) => Ok(df),
+            Ok(Err(e)) => Err(checksum::damaged(&path, &format!("it cannot be read as Parquet ({e})")).into()),
+            Err(_) => Err(checksum::damaged(&path, "its Parquet cannot be decoded").into()),
         }
-        reader
-            .finish()
-            .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))
     }
 
     /// The stored Parquet frames of a source (events: one per month, in month order).
@@ -413,6 +418,56 @@ impl Store {
             None => Ok(vec![]),
         }
     }
+}
+
+/// Refuse an output path inside the store folder (`--out` of simulate or a stage):
+/// the store holds only what its own commands write, and the next ingest would
+/// refuse or delete anything else. Links and `..` are resolved first.
+pub fn refuse_output_inside(store_dir: &Path, out: &Path, option: &str) -> Result<()> {
+    let resolve = |p: &Path| -> PathBuf {
+        let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        // the deepest part that exists is resolved (links, `..`); the rest kept as given
+        let mut head = abs.as_path();
+        let mut tail = Vec::new();
+        loop {
+            if let Ok(real) = head.canonicalize() {
+                return tail.iter().rev().fold(real, |acc: PathBuf, part| acc.join(part));
+            }
+            match (head.parent(), head.file_name()) {
+                (Some(parent), Some(name)) => {
+                    tail.push(name.to_os_string());
+                    head = parent;
+                }
+                _ => return abs,
+            }
+        }
+    };
+    let store = resolve(store_dir);
+    let target = resolve(out);
+    if target.starts_with(&store) {
+        return Err(KocError::usage(format!(
+            "{option} {} is inside the store {}: koc never writes its outputs there",
+            out.display(),
+            store_dir.display()
+        ))
+        .with_hint(format!("give {option} a path outside {}", store_dir.display()))
+        .into());
+    }
+    Ok(())
+}
+
+/// The bytes of a store file: a regular file koc wrote (a link, folder or device in
+/// its place is an error naming it, as is a missing file).
+fn read_regular(path: &Path) -> Result<Vec<u8>> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_file() => {}
+        Ok(_) => return Err(checksum::damaged(path, "it is not a regular file").into()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(checksum::damaged(path, "the manifest names it but it is missing").into())
+        }
+        Err(e) => return Err(anyhow::anyhow!("cannot read {}: {e}", path.display())),
+    }
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
 /// The month partition of an event row, as a number (2025-07 → 202507): cheap to
@@ -466,33 +521,6 @@ pub fn month_of_ts(ts: crate::fmt::Ts) -> u32 {
 
 pub fn month_name(m: u32) -> String {
     format!("{:04}-{:02}", m / 100, m % 100)
-}
-
-/// Give memory freed by the allocator back to the system: glibc keeps freed small
-/// blocks in its arenas, so after the ingest's millions of rows are freed the process
-/// would stay at its peak while the next month is built.
-pub fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free pages of the allocator's own heaps.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
-/// Ask the CPU to start loading the cache line at `p`, for a read that comes soon: a
-/// loop over rows in another order than memory's keeps many loads in flight this way,
-/// not one at a time.
-#[inline(always)]
-pub fn prefetch<T>(p: *const T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is a hint: it never faults and reads nothing, whatever the
-    // address (SSE, which every x86_64 has)
-    unsafe {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        _mm_prefetch::<_MM_HINT_T0>(p as *const i8);
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {

@@ -90,38 +90,32 @@ pub fn push_packed(out: &mut Vec<u8>, v: ValRef) {
 }
 
 /// A text of at most 16 bytes (nearly every value of an export) appended as `TAG_STR8`,
-/// its length and its bytes, copied as two overlapping words: `extend_from_slice` called
-/// `memcpy` for every value, the longest part of packing a short one.
+/// its length and its bytes, copied as two overlapping words of a fixed size into a
+/// 16-byte block: `extend_from_slice` of the text itself called `memcpy` for every
+/// value, the longest part of packing a short one.
 #[inline(always)]
 fn push_short_text(out: &mut Vec<u8>, b: &[u8]) {
     let n = b.len();
     assert!(n <= 16);
-    out.reserve(2 + 16);
-    // SAFETY: `reserve` made room for 18 bytes past the length; every write below is
-    // within `at..at + 2 + n` (n ≤ 16), every read within `b`, and the length is moved
-    // past the bytes written, all of them set
-    unsafe {
-        let at = out.as_mut_ptr().add(out.len());
-        at.write(TAG_STR8);
-        at.add(1).write(n as u8);
-        let (src, dst) = (b.as_ptr(), at.add(2));
-        if n >= 8 {
-            dst.cast::<u64>().write_unaligned(src.cast::<u64>().read_unaligned());
-            dst.add(n - 8)
-                .cast::<u64>()
-                .write_unaligned(src.add(n - 8).cast::<u64>().read_unaligned());
-        } else if n >= 4 {
-            dst.cast::<u32>().write_unaligned(src.cast::<u32>().read_unaligned());
-            dst.add(n - 4)
-                .cast::<u32>()
-                .write_unaligned(src.add(n - 4).cast::<u32>().read_unaligned());
-        } else if n > 0 {
-            dst.write(*src);
-            dst.add(n / 2).write(*src.add(n / 2));
-            dst.add(n - 1).write(*src.add(n - 1));
-        }
-        out.set_len(out.len() + 2 + n);
+    let mut block = [0u8; 18];
+    block[0] = TAG_STR8;
+    block[1] = n as u8;
+    let text = &mut block[2..];
+    if n >= 8 {
+        text[..8].copy_from_slice(&b[..8]);
+        text[n - 8..n].copy_from_slice(&b[n - 8..]);
+    } else if n >= 4 {
+        text[..4].copy_from_slice(&b[..4]);
+        text[n - 4..n].copy_from_slice(&b[n - 4..]);
+    } else if n > 0 {
+        text[0] = b[0];
+        text[n / 2] = b[n / 2];
+        text[n - 1] = b[n - 1];
     }
+    // the whole block (a copy of a fixed size, no call), then cut to the text's end
+    let len = out.len();
+    out.extend_from_slice(&block);
+    out.truncate(len + 2 + n);
 }
 
 impl ValRef<'_> {

@@ -1,10 +1,10 @@
 //! `koc simulate` (SPEC §12): the same stored history under changed rules, side by
 //! side with the baseline. The events are read once; the store is never written.
 use crate::compute::Computed;
-use crate::config::{self, Loaded};
 use crate::model::Dataset;
 use crate::output::{p, t, Table};
-use crate::program::Program;
+use crate::pipeline::config::{self, Loaded};
+use crate::pipeline::program::Program;
 use crate::store::Store;
 use anyhow::{Context, Result};
 use std::collections::BTreeMap;
@@ -40,7 +40,7 @@ fn variants(base: &Loaded, req: &Request) -> Result<Vec<Variant>> {
         let overlay: serde_yaml::Value =
             serde_yaml::from_str(&text).map_err(|e| crate::error::usage_err(format!("{}: {e}", file.display())))?;
         let mut v = base_value.clone();
-        crate::overlay::merge(&mut v, &overlay);
+        crate::pipeline::overlay::merge(&mut v, &overlay);
         let name = file
             .file_stem()
             .map(|s| s.to_string_lossy().to_string())
@@ -53,7 +53,7 @@ fn variants(base: &Loaded, req: &Request) -> Result<Vec<Variant>> {
     }
     for (_, v) in specs.iter_mut() {
         for s in &req.sets {
-            crate::overlay::set(v, s)?;
+            crate::pipeline::overlay::set(v, s)?;
         }
     }
     if let Some(sweep) = &req.sweep {
@@ -63,9 +63,9 @@ fn variants(base: &Loaded, req: &Request) -> Result<Vec<Variant>> {
         for value in values.split(',') {
             let mut v = base_value.clone();
             for s in &req.sets {
-                crate::overlay::set(&mut v, s)?;
+                crate::pipeline::overlay::set(&mut v, s)?;
             }
-            crate::overlay::set(&mut v, &format!("{path}={value}"))?;
+            crate::pipeline::overlay::set(&mut v, &format!("{path}={value}"))?;
             specs.push((format!("{path}={value}"), v));
         }
     }
@@ -81,7 +81,7 @@ fn variants(base: &Loaded, req: &Request) -> Result<Vec<Variant>> {
                 text,
                 pipeline,
             };
-            let loaded = crate::check::check(loaded).with_context(|| format!("in scenario {name}"))?;
+            let loaded = crate::pipeline::check::check(loaded).with_context(|| format!("in scenario {name}"))?;
             Ok(Variant { name, loaded })
         })
         .collect()
@@ -116,14 +116,19 @@ pub struct Outcome {
 }
 
 pub fn simulate(req: &Request) -> Result<Outcome> {
-    let base = crate::check::check(config::load(&req.pipeline)?)?;
+    let base = crate::pipeline::check::check(config::load(&req.pipeline)?)?;
     let vars = variants(&base, req)?;
     if vars.is_empty() {
         return Err(crate::error::usage_err(
             "nothing to simulate: give --scenario FILE, --set PATH=VALUE or --sweep PATH=V1,V2",
         ));
     }
-    let d = crate::run::as_of(&base, req.as_of.as_deref())?;
+    let d = crate::cmd::run::as_of(&base, req.as_of.as_deref())?;
+    let out = req
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("simulation-{}", crate::fmt::fmt_day(d))));
+    crate::store::refuse_output_inside(&base.store_dir(), &out, "--out")?;
     let store = Store::open_read(&base.store_dir());
     let ds = Dataset::load(&store, &store.manifest()?, d)?;
     let baseline = crate::compute::compute_reusing(&base, &ds, None, crate::compute::Purpose::WhatIf)?;
@@ -136,10 +141,6 @@ pub fn simulate(req: &Request) -> Result<Outcome> {
             crate::compute::compute_reusing(&v.loaded, &ds, reuse, crate::compute::Purpose::WhatIf)
         })
         .collect::<Result<_>>()?;
-    let out = req
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("simulation-{}", crate::fmt::fmt_day(d))));
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
 
     let names: Vec<String> = std::iter::once("baseline".to_string())
@@ -207,7 +208,7 @@ fn headline_table(names: &[String], all: &[(&Program, &Computed)]) -> Table {
         }
         // the growth path (SPEC §15): members per stage, matches and filled roles
         if let Some(g) = &c.growth {
-            for (k, stage) in crate::growth::Stage::ALL.iter().enumerate() {
+            for (k, stage) in crate::stages::growth::Stage::ALL.iter().enumerate() {
                 let n = g.standings.iter().flatten().filter(|s| s.stage == *stage).count();
                 add(500 + k, format!("stage {}", stage.id()), n.to_string());
             }

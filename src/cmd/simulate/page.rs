@@ -6,7 +6,7 @@ use crate::compute::Computed;
 use crate::fmt::Day;
 use crate::model::Dataset;
 use crate::output::Table;
-use crate::program::Program;
+use crate::pipeline::program::Program;
 use anyhow::Result;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -36,7 +36,7 @@ pub(super) fn context(
     sweep: Option<&str>,
 ) -> Value {
     let b = all[0].1;
-    let report_t = crate::report::report_labels(base.locale.is_en());
+    let report_t = crate::output::report::report_labels(base.locale.is_en());
     let named = |moves: Vec<Value>| -> Vec<Value> {
         moves
             .into_iter()
@@ -81,7 +81,7 @@ pub(super) fn context(
                     json!({"id": sc.id, "name": base.pipeline.display_name(&sc.id), "moves": moves})
                 })
                 .collect();
-            let status_label = |st: &str| crate::report::label_of(&report_t, "status", st).to_string();
+            let status_label = |st: &str| crate::output::report::label_of(&report_t, "status", st).to_string();
             let goals: Vec<Value> = c
                 .goals
                 .iter()
@@ -118,7 +118,7 @@ pub(super) fn context(
                     .zip(&r.values[1..])
                     .map(|(n, v)| (n.rsplit('=').next().unwrap_or(n).to_string(), v.number.unwrap_or(0.0)))
                     .collect();
-                json!({"figure": label(&r.figure), "chart": crate::charts::bars(&bars)})
+                json!({"figure": label(&r.figure), "chart": crate::output::charts::bars(&bars)})
             })
             .collect();
         json!({"path": s.split('=').next().unwrap_or(s), "charts": charts})
@@ -171,7 +171,7 @@ fn compared_rows(headline: &Table) -> Vec<Compared> {
                             Some(format!(
                                 "{}{}",
                                 if x > b { "+" } else { "−" },
-                                crate::templating::people_number((x - b).abs())
+                                crate::output::templating::people_number((x - b).abs())
                             )),
                             (b != 0.0).then(|| {
                                 let pct = (x - b) / b.abs() * 100.0;
@@ -182,7 +182,7 @@ fn compared_rows(headline: &Table) -> Vec<Compared> {
                     };
                     Cell {
                         text: number
-                            .map(crate::templating::people_number)
+                            .map(crate::output::templating::people_number)
                             .unwrap_or_else(|| t.clone()),
                         number,
                         delta,
@@ -200,7 +200,7 @@ fn compared_rows(headline: &Table) -> Vec<Compared> {
 }
 
 /// A short verdict for scenario `k`: what it costs in points and what it changes.
-fn verdict(rows: &[Compared], k: usize, scenario: &Value, en: bool, pl: &crate::config::Pipeline) -> String {
+fn verdict(rows: &[Compared], k: usize, scenario: &Value, en: bool, pl: &crate::pipeline::config::Pipeline) -> String {
     let find = |f: &str| rows.iter().find(|r| r.figure == f).and_then(|r| r.values.get(k));
     let cost = |f: &str| {
         find(f)
@@ -261,8 +261,8 @@ fn verdict(rows: &[Compared], k: usize, scenario: &Value, en: bool, pl: &crate::
 
 /// A headline figure's id (`points_issued`, `tier gold`, `goal g1`, `contest c winner`,
 /// `stage lead`…) as people read it in the program's locale.
-fn figure_label(pl: &crate::config::Pipeline, report_t: &Value, figure: &str) -> String {
-    use crate::report::{label, label_of};
+fn figure_label(pl: &crate::pipeline::config::Pipeline, report_t: &Value, figure: &str) -> String {
+    use crate::output::report::{label, label_of};
     let t = |k: &str| label(report_t, k, k).to_string();
     let sim = |k: &str| label_of(report_t, "simulation", k).to_string();
     let (kind, rest) = figure.split_once(' ').unwrap_or((figure, ""));
@@ -286,11 +286,11 @@ const HTML: &str = include_str!("../../../templates/simulation.html");
 const MD: &str = include_str!("../../../templates/simulation.md");
 
 pub(super) fn render(out: &Path, ctx: &Value) -> Result<()> {
-    let mut env = crate::templating::sandboxed_environment();
+    let mut env = crate::output::templating::sandboxed_environment();
     env.add_template("simulation.html", HTML)?;
     env.add_template("simulation.md", MD)?;
     for name in ["simulation.html", "simulation.md"] {
-        let text = crate::templating::render_bounded(&env.get_template(name)?, ctx)?;
+        let text = crate::output::templating::render_bounded(&env.get_template(name)?, ctx)?;
         crate::store::write_atomic(&out.join(name), &text)?;
     }
     Ok(())

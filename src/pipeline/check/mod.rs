@@ -1,10 +1,10 @@
 //! Validation beyond serde (SPEC §3): every expression parses and names only what
 //! it can see, every referenced id exists. All problems are collected and reported
 //! together, as `koc validate` lists them.
-use crate::config::{Loaded, Pipeline, SourceCfg};
 use crate::error::{usage_err, KocError};
-use crate::expr;
-use crate::program::{Cadence, Conditions, Direction, Locale, Normalize, Place, Program, Season};
+use crate::pipeline::config::{Loaded, Pipeline, SourceCfg};
+use crate::pipeline::expr;
+use crate::pipeline::program::{Cadence, Conditions, Direction, Locale, Normalize, Place, Program, Season};
 use anyhow::Result;
 use chrono_tz::Tz;
 use parts::{check_measure, span_in_order, specialty_field, MeasureAt};
@@ -94,7 +94,7 @@ pub fn check(loaded: Loaded) -> Result<Program> {
     let conditions = std::cell::RefCell::new(Conditions::default());
     validate(&loaded, &conditions)?;
     let tz = timezone(&loaded)?;
-    crate::program::build(loaded, tz, conditions.into_inner())
+    crate::pipeline::program::build(loaded, tz, conditions.into_inner())
 }
 
 fn validate(loaded: &Loaded, conditions: &std::cell::RefCell<Conditions>) -> Result<()> {
@@ -106,7 +106,7 @@ fn validate(loaded: &Loaded, conditions: &std::cell::RefCell<Conditions>) -> Res
     };
     let p = &loaded.pipeline;
     note(timezone(loaded).map(|_| ()));
-    note(crate::config::date_key(loaded, "program.start", &p.program.start).map(|_| ()));
+    note(crate::pipeline::config::date_key(loaded, "program.start", &p.program.start).map(|_| ()));
     if Locale::parse(&p.program.locale).is_none() {
         note(Err(usage_err(format!(
             "{}: program.locale '{}' is not supported\n  fix: use zh-CN or en",
@@ -131,7 +131,7 @@ fn validate(loaded: &Loaded, conditions: &std::cell::RefCell<Conditions>) -> Res
         if let Some(cfg) = source_cfg(p, s.name) {
             for canonical in cfg.columns.keys().chain(cfg.values.keys()) {
                 if !s.cols.iter().any(|c| c.name == canonical) {
-                    let hint = crate::config::suggest(canonical, s.cols.iter().map(|c| c.name))
+                    let hint = crate::pipeline::config::suggest(canonical, s.cols.iter().map(|c| c.name))
                         .map(|h| format!("did you mean '{h}'?"))
                         .unwrap_or_else(|| {
                             format!(
@@ -388,7 +388,7 @@ fn validate(loaded: &Loaded, conditions: &std::cell::RefCell<Conditions>) -> Res
         };
         note(check_measure(loaded, &g.measure, &n, measure, conditions));
         note(span_in_order(loaded, &format!("goals[id={}].period", g.id), &g.period));
-        if let Some(crate::config::BaselineCfg::Span(s)) = &g.baseline {
+        if let Some(crate::pipeline::config::BaselineCfg::Span(s)) = &g.baseline {
             note(span_in_order(loaded, &format!("goals[id={}].baseline", g.id), s));
         }
         let t = &g.target;
@@ -448,7 +448,7 @@ fn validate(loaded: &Loaded, conditions: &std::cell::RefCell<Conditions>) -> Res
                     .filter(|m| !m.starts_with("ever_"))
                     .collect();
                 if !known.contains(&r.as_str()) {
-                    let hint = crate::config::suggest(r, known.iter().copied())
+                    let hint = crate::pipeline::config::suggest(r, known.iter().copied())
                         .map(|h| format!("did you mean '{h}'?"))
                         .unwrap_or_else(|| format!("use a metric or a built-in: {}", known.join(", ")));
                     note(Err(KocError::usage(format!(
@@ -462,8 +462,8 @@ fn validate(loaded: &Loaded, conditions: &std::cell::RefCell<Conditions>) -> Res
         }
     }
     problems.extend(layer_problems);
-    problems.extend(crate::limits::check(loaded));
-    let known = crate::lint::Known {
+    problems.extend(crate::pipeline::limits::check(loaded));
+    let known = crate::pipeline::lint::Known {
         actions: known_actions.as_deref(),
         layers: &layer_ids,
         metrics: &n.when,
@@ -471,7 +471,7 @@ fn validate(loaded: &Loaded, conditions: &std::cell::RefCell<Conditions>) -> Res
     let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
     for (text, what) in expressions(p) {
         let nth = seen.entry(text).or_insert(0);
-        problems.extend(crate::lint::expression(loaded, text, *nth, &what, &known));
+        problems.extend(crate::pipeline::lint::expression(loaded, text, *nth, &what, &known));
         *nth += 1;
     }
     if problems.is_empty() {

@@ -1,10 +1,10 @@
 //! Checks of one part of the pipeline that `validate` calls: a goal's measure, a date
 //! span, a specialty's field, and the list of every expression with its place.
 use super::{Names, EVENT_COLUMNS, NUMERIC_FIELDS};
-use crate::config::{Loaded, MeasureCfg, Pipeline};
 use crate::error::{usage_err, KocError};
-use crate::expr;
-use crate::program::{ratio_side, Conditions, Place};
+use crate::pipeline::config::{Loaded, MeasureCfg, Pipeline};
+use crate::pipeline::expr;
+use crate::pipeline::program::{ratio_side, Conditions, Place};
 use anyhow::Result;
 
 /// Every expression of the pipeline with its place (rule path).
@@ -64,9 +64,9 @@ pub(super) fn specialty_field(loaded: &Loaded, what: &str, field: &str) -> Resul
 }
 
 /// A `{from, to}` span: two dates, the first not after the second.
-pub(super) fn span_in_order(loaded: &Loaded, what: &str, span: &crate::config::SpanCfg) -> Result<()> {
-    let from = crate::config::date_key(loaded, &format!("{what}.from"), &span.from)?;
-    let to = crate::config::date_key(loaded, &format!("{what}.to"), &span.to)?;
+pub(super) fn span_in_order(loaded: &Loaded, what: &str, span: &crate::pipeline::config::SpanCfg) -> Result<()> {
+    let from = crate::pipeline::config::date_key(loaded, &format!("{what}.from"), &span.from)?;
+    let to = crate::pipeline::config::date_key(loaded, &format!("{what}.to"), &span.to)?;
     if from > to {
         return Err(usage_err(format!(
             "{}: {what}: from {} is after to {}",
