@@ -3,9 +3,9 @@
 //! Nothing may panic; every record must come out as a row, an ignored one or a reject,
 //! and the line cutter must give the fields `csv` gives.
 #![no_main]
-use koc::convert::{Converter, Outcome};
+use koc::ingest::convert::{Converter, Outcome};
 use koc::ingest::records::{Next, Records};
-use koc::timestamps::TsParser;
+use koc::ingest::timestamps::TsParser;
 use libfuzzer_sys::fuzz_target;
 
 const CFG: &str = "path: a.csv
@@ -15,9 +15,9 @@ values:
 ";
 
 fuzz_target!(|data: &[u8]| {
-    let cfg: koc::config::SourceCfg = serde_yaml::from_str(CFG).expect("config");
+    let cfg: koc::pipeline::config::SourceCfg = serde_yaml::from_str(CFG).expect("config");
     let path = std::path::Path::new("a.csv");
-    let Ok(export) = koc::sources::open_bytes(path, data, &cfg) else {
+    let Ok(export) = koc::ingest::sources::open_bytes(path, data, &cfg) else {
         return;
     };
     if export.is_empty() {

@@ -6,14 +6,14 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let path = std::path::Path::new("pipeline.yaml");
-    let Ok(pipeline) = koc::config::parse_text(path, text) else {
+    let Ok(pipeline) = koc::pipeline::config::parse_text(path, text) else {
         return;
     };
-    let loaded = koc::config::Loaded {
+    let loaded = koc::pipeline::config::Loaded {
         path: path.to_path_buf(),
         dir: std::path::PathBuf::from("."),
         text: text.to_string(),
         pipeline,
     };
-    let _ = koc::check::check(loaded);
+    let _ = koc::pipeline::check::check(loaded);
 });

@@ -142,6 +142,28 @@ pub(super) fn commit(
 /// month at once took the peak from 3.3 to 6 GB). Small months go several at a time.
 const ROWS_IN_FLIGHT: usize = 2_000_000;
 
+/// The two partition writers of the big-month path: joined, their months together
+/// (the first error wins).
+struct WriterPair<'s>(Vec<std::thread::ScopedJoinHandle<'s, Result<Vec<(u32, Option<MonthWritten>)>>>>);
+
+impl WriterPair<'_> {
+    fn join(self) -> Result<Vec<(u32, Option<MonthWritten>)>> {
+        let mut all = Vec::new();
+        let mut failed = None;
+        for h in self.0 {
+            match h.join() {
+                Ok(Ok(done)) => all.extend(done),
+                Ok(Err(e)) => failed = failed.or(Some(e)),
+                Err(_) => failed = failed.or(Some(anyhow::anyhow!("a partition writer panicked"))),
+            }
+        }
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(all),
+        }
+    }
+}
+
 /// Write each month's partition and key file (a month without rows is None: emptied).
 fn write_months(
     store: &Store,
@@ -221,13 +243,30 @@ fn write_months(
             }
         })?
     } else {
-        // big months: a month's frame is built while the one before it is encoded and
-        // written (two stages on all cores each)
+        // big months: a month's frame is built while the ones before it are encoded and
+        // written, by two writers (polars' writer compresses a file's pages on one
+        // thread, so one writer left a core idle)
+        let (tx, frames) = std::sync::mpsc::sync_channel::<(u32, MonthFrame)>(1);
+        let frames = std::sync::Mutex::new(frames);
         std::thread::scope(|scope| -> Result<Vec<_>> {
-            let (tx, frames) = std::sync::mpsc::sync_channel::<(u32, MonthFrame)>(1);
-            let writer = scope.spawn(move || -> Result<Vec<(u32, Option<MonthWritten>)>> {
-                frames.into_iter().map(|(m, f)| Ok((m, Some(write(m, f)?)))).collect()
-            });
+            let writers: Vec<_> = (0..2)
+                .map(|_| {
+                    let frames = &frames;
+                    scope.spawn(move || -> Result<Vec<(u32, Option<MonthWritten>)>> {
+                        let mut done = Vec::new();
+                        loop {
+                            let next = frames
+                                .lock()
+                                .map_err(|_| anyhow::anyhow!("a partition writer panicked"))?
+                                .recv();
+                            let Ok((m, f)) = next else { break };
+                            done.push((m, Some(write(m, f)?)));
+                        }
+                        Ok(done)
+                    })
+                })
+                .collect();
+            let writer = WriterPair(writers);
             let mut emptied = Vec::new();
             let mut failed = None;
             for (m, rows) in by_month {
@@ -246,9 +285,7 @@ fn write_months(
                 }
             }
             drop(tx);
-            let mut done = writer
-                .join()
-                .map_err(|_| anyhow::anyhow!("the partition writer panicked"))??;
+            let mut done = writer.join()?;
             if let Some(e) = failed {
                 return Err(e);
             }

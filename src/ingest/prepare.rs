@@ -99,13 +99,11 @@ pub(super) fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
             odd_ids: Default::default(),
         });
     }
-    let (export, spare) = sources::open_reusing(path, bytes, || ctx.buffers.take(), ctx.cfg)?;
-    if let Some(spare) = spare {
-        ctx.buffers.give(spare);
-    }
+    let export = sources::open_reusing(path, &bytes, || ctx.buffers.take(), ctx.cfg)?;
     if export.is_empty() {
         let encoding = export.encoding;
-        ctx.buffers.give(export.text.into_bytes());
+        ctx.buffers.give_text(export.text);
+        ctx.buffers.give(bytes);
         return Ok(Prepared {
             rel,
             sha,
@@ -191,7 +189,8 @@ pub(super) fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
     }
     drop(records);
     let encoding = export.encoding;
-    ctx.buffers.give(export.text.into_bytes());
+    ctx.buffers.give_text(export.text);
+    ctx.buffers.give(bytes);
     Ok(Prepared {
         rel,
         sha,
@@ -214,6 +213,13 @@ pub(super) struct Buffers {
 impl Buffers {
     fn take(&self) -> Vec<u8> {
         self.bytes.take()
+    }
+
+    /// A decoded text's buffer back (a UTF-8 file's text is its bytes: nothing to give).
+    fn give_text(&self, text: std::borrow::Cow<'_, str>) {
+        if let std::borrow::Cow::Owned(text) = text {
+            self.give(text.into_bytes());
+        }
     }
 
     fn give(&self, bytes: Vec<u8>) {

@@ -3,6 +3,7 @@ use crate::error::usage_err;
 use crate::pipeline::config::{Loaded, SourceCfg};
 use anyhow::Result;
 use encoding_rs::{Encoding, GB18030, UTF_16BE, UTF_16LE, UTF_8};
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 /// The files a source's `path` names, in the byte order of their paths (SPEC §4).
@@ -250,7 +251,7 @@ fn detect(bytes: &[u8]) -> std::result::Result<&'static Encoding, String> {
     if let Some(utf16) = detect_utf16(bytes) {
         return Ok(utf16);
     }
-    if std::str::from_utf8(bytes).is_ok() {
+    if simdutf8::basic::from_utf8(bytes).is_ok() {
         return Ok(UTF_8);
     }
     let mut detector = chardetng::EncodingDetector::new();
@@ -299,32 +300,23 @@ fn detect_utf16(bytes: &[u8]) -> Option<&'static Encoding> {
     None
 }
 
-/// A UTF-8 export (said, or found by `decode`'s rules) as text, checked once and not
-/// copied; else the bytes back, for `decode` (other encodings, and the error of a
+/// A UTF-8 export (said, or found by `decode`'s rules) as text, checked (with SIMD)
+/// and not copied; None for `decode` (other encodings, NUL bytes, and the error of a
 /// damaged file). The same text as `decode`: the BOM goes, and a second U+FEFF too.
-fn utf8_as_is(bytes: Vec<u8>, encoding: Option<&str>) -> std::result::Result<String, Vec<u8>> {
+fn utf8_as_is<'b>(bytes: &'b [u8], encoding: Option<&str>) -> Option<&'b str> {
     let given = encoding.map(|e| e.to_ascii_lowercase()).filter(|e| e != "auto");
     let utf8 = match given.as_deref() {
-        None => bytes.starts_with(&[0xEF, 0xBB, 0xBF]) || detect_utf16(&bytes).is_none(),
+        None => bytes.starts_with(&[0xEF, 0xBB, 0xBF]) || detect_utf16(bytes).is_none(),
         Some(e) => e == "utf-8" || e == "utf8",
     };
-    if !utf8 {
-        return Err(bytes);
+    if !utf8 || memchr::memchr(0, bytes).is_some() {
+        return None;
     }
-    if memchr::memchr(0, &bytes).is_some() {
-        return Err(bytes);
-    }
-    // checked once and taken as text without a copy
-    let mut text = match String::from_utf8(bytes) {
-        Ok(text) => text,
-        Err(e) => return Err(e.into_bytes()),
-    };
+    let mut text = simdutf8::basic::from_utf8(bytes).ok()?;
     for _ in 0..2 {
-        if text.starts_with('\u{feff}') {
-            text.drain(..3);
-        }
+        text = text.strip_prefix('\u{feff}').unwrap_or(text);
     }
-    Ok(text)
+    Some(text)
 }
 
 /// The delimiter given, or the most frequent of `, \t ; |` in the header line.
@@ -357,45 +349,35 @@ pub fn delimiter(text: &str, given: Option<&str>, file: &Path) -> Result<u8> {
     }
 }
 
-/// A decoded export, ready to be read row by row.
-pub struct Export {
+/// A decoded export, ready to be read row by row: a UTF-8 file's text is its bytes,
+/// borrowed (checked, not copied); another encoding's is decoded into a new text.
+pub struct Export<'b> {
     pub path: PathBuf,
     pub encoding: &'static str,
     pub delimiter: u8,
-    pub text: String,
+    pub text: Cow<'b, str>,
 }
 
-/// Decode an export already read into memory (ingest hashes the same bytes).
-pub fn open_bytes(path: &Path, bytes: &[u8], cfg: &SourceCfg) -> Result<Export> {
-    let (text, encoding) = decode(bytes, cfg.encoding.as_deref(), path)?;
-    export(path, text, encoding, cfg)
+/// Open an export already read into memory (ingest hashes the same bytes).
+pub fn open_bytes<'b>(path: &Path, bytes: &'b [u8], cfg: &SourceCfg) -> Result<Export<'b>> {
+    open_reusing(path, bytes, Vec::new, cfg)
 }
 
-/// `open_bytes` taking the bytes: a UTF-8 export becomes its text without a copy.
-pub fn open_owned(path: &Path, bytes: Vec<u8>, cfg: &SourceCfg) -> Result<Export> {
-    open_reusing(path, bytes, Vec::new, cfg).map(|(export, _)| export)
-}
-
-/// `open_owned` decoding (when the bytes are not UTF-8) into the room `room` gives, a
-/// buffer of an earlier file; gives back the raw bytes' buffer when the text did not
-/// take it.
-pub fn open_reusing(
+/// `open_bytes`, decoding (when the bytes are not UTF-8) into the room `room` gives, a
+/// buffer of an earlier file.
+pub fn open_reusing<'b>(
     path: &Path,
-    bytes: Vec<u8>,
+    bytes: &'b [u8],
     room: impl FnOnce() -> Vec<u8>,
     cfg: &SourceCfg,
-) -> Result<(Export, Option<Vec<u8>>)> {
-    let (text, encoding, spare) = match utf8_as_is(bytes, cfg.encoding.as_deref()) {
-        Ok(text) => (text, UTF_8.name(), None),
-        Err(bytes) => {
-            let (text, encoding) = decode_into(&bytes, cfg.encoding.as_deref(), path, room())?;
-            (text, encoding, Some(bytes))
+) -> Result<Export<'b>> {
+    let (text, encoding) = match utf8_as_is(bytes, cfg.encoding.as_deref()) {
+        Some(text) => (Cow::Borrowed(text), UTF_8.name()),
+        None => {
+            let (text, encoding) = decode_into(bytes, cfg.encoding.as_deref(), path, room())?;
+            (Cow::Owned(text), encoding)
         }
     };
-    Ok((export(path, text, encoding, cfg)?, spare))
-}
-
-fn export(path: &Path, text: String, encoding: &'static str, cfg: &SourceCfg) -> Result<Export> {
     let delimiter = delimiter(&text, cfg.delimiter.as_deref(), path)?;
     Ok(Export {
         path: path.to_path_buf(),
@@ -405,13 +387,18 @@ fn export(path: &Path, text: String, encoding: &'static str, cfg: &SourceCfg) ->
     })
 }
 
-pub fn open(path: &Path, cfg: &SourceCfg) -> Result<Export> {
+/// Read and open an export (`validate`: the header only is looked at).
+pub fn open(path: &Path, cfg: &SourceCfg) -> Result<Export<'static>> {
     let mut bytes = Vec::new();
     read_export_into(path, &mut bytes)?;
-    open_owned(path, bytes, cfg)
+    let export = open_bytes(path, &bytes, cfg)?;
+    Ok(Export {
+        text: Cow::Owned(export.text.into_owned()),
+        ..export
+    })
 }
 
-impl Export {
+impl Export<'_> {
     /// A 0-byte or BOM-only file: a day without rows, not an error.
     pub fn is_empty(&self) -> bool {
         self.text.trim().is_empty()
@@ -511,13 +498,14 @@ mod tests {
         for bytes in inputs {
             for enc in [None, Some("utf-8"), Some("gbk")] {
                 let c = cfg(enc);
-                let borrowed = open_bytes(path, &bytes, &c).map(|e| (e.text, e.encoding));
-                let owned = open_owned(path, bytes.clone(), &c).map(|e| (e.text, e.encoding));
+                let borrowed = open_bytes(path, &bytes, &c).map(|e| (e.text.into_owned(), e.encoding));
+                // the whole decoding, as a file that is not UTF-8 gets it
+                let decoded = decode(&bytes, enc, path);
                 // decoded into the room of an earlier file's text
                 let mut room = b"an earlier file's text".to_vec();
                 room.reserve(3);
-                let reused = open_reusing(path, bytes.clone(), || room, &c).map(|(e, _)| (e.text, e.encoding));
-                for other in [owned, reused] {
+                let reused = open_reusing(path, &bytes, || room, &c).map(|e| (e.text.into_owned(), e.encoding));
+                for other in [decoded, reused] {
                     match (&borrowed, other) {
                         (Ok(a), Ok(b)) => assert_eq!(a, &b, "{bytes:?} as {enc:?}"),
                         (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),

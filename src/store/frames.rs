@@ -6,11 +6,12 @@ use polars::prelude::*;
 const MS: i64 = 1000;
 
 /// Packed rows as a frame of the source's columns: one walk over each row's bytes,
-/// values appended to polars' builders (no intermediate rows).
+/// values appended to polars' builders (no intermediate rows); text as bytes, cast to
+/// text once per column.
 pub(super) fn packed_to_frame(spec: &SourceSpec, rows: &[&[u8]]) -> Result<DataFrame> {
     use crate::table::{packed_raw, RawRef, ValRef};
     enum Buf {
-        Text(StringChunkedBuilder),
+        Text(BinaryChunkedBuilder),
         Int(Vec<Option<i64>>),
         Num(Vec<Option<f64>>),
         Ts(Vec<Option<i64>>),
@@ -21,7 +22,7 @@ pub(super) fn packed_to_frame(spec: &SourceSpec, rows: &[&[u8]]) -> Result<DataF
         .cols
         .iter()
         .map(|c| match c.kind {
-            Kind::Text | Kind::Action => Buf::Text(StringChunkedBuilder::new(c.name.into(), n)),
+            Kind::Text | Kind::Action => Buf::Text(BinaryChunkedBuilder::new(c.name.into(), n)),
             Kind::Count => Buf::Int(Vec::with_capacity(n)),
             Kind::Num => Buf::Num(Vec::with_capacity(n)),
             Kind::Ts => Buf::Ts(Vec::with_capacity(n)),
@@ -32,11 +33,7 @@ pub(super) fn packed_to_frame(spec: &SourceSpec, rows: &[&[u8]]) -> Result<DataF
         for (buf, raw) in bufs.iter_mut().zip(packed_raw(r)) {
             let v = match (&mut *buf, raw) {
                 (Buf::Text(b), RawRef::Text(t)) => {
-                    // packed text is only ever written from a `&str` (`table::push_packed`)
-                    let text = std::str::from_utf8(t).map_err(|_| {
-                        anyhow::anyhow!("a packed text value is not UTF-8 (rows cut at a wrong offset)")
-                    })?;
-                    b.append_value(text);
+                    b.append_value(t);
                     continue;
                 }
                 (_, RawRef::Text(_)) => ValRef::Str(""),
@@ -72,17 +69,25 @@ pub(super) fn packed_to_frame(spec: &SourceSpec, rows: &[&[u8]]) -> Result<DataF
         .zip(spec.cols)
         .map(|(buf, c)| {
             let name: PlSmallStr = c.name.into();
-            match buf {
-                Buf::Text(b) => b.finish().into_column(),
+            Ok(match buf {
+                // packed text is only ever written from a `&str` (`table::push_packed`):
+                // polars checks the column's UTF-8 once, in bulk, and a row cut at a
+                // wrong offset is an error here, not a broken string
+                Buf::Text(b) => b
+                    .finish()
+                    .into_series()
+                    .strict_cast(&DataType::String)
+                    .map_err(|e| anyhow::anyhow!("a packed text of {} is not UTF-8: {e}", c.name))?
+                    .into_column(),
                 Buf::Int(b) => Int64Chunked::new(name, &b).into_column(),
                 Buf::Num(b) => Float64Chunked::new(name, &b).into_column(),
                 Buf::Ts(b) => Int64Chunked::new(name, &b)
                     .into_datetime(TimeUnit::Milliseconds, None)
                     .into_column(),
                 Buf::Date(b) => Int32Chunked::new(name, &b).into_date().into_column(),
-            }
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     Ok(DataFrame::new(n, cols)?)
 }
 

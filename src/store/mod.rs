@@ -533,6 +533,56 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
+    /// A new store has its (empty) manifest as soon as the lock is taken, before any
+    /// data file: a first ingest killed later leaves only leftovers.
+    #[test]
+    fn a_new_store_gets_its_manifest_before_anything_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let store_dir = dir.path().join("store");
+        let store = Store::open_locked(&store_dir).unwrap();
+        let m: Manifest = serde_json::from_slice(&std::fs::read(store_dir.join("manifest.json")).unwrap()).unwrap();
+        assert!(m.files.is_empty() && m.events.is_empty() && m.tables.is_empty());
+        drop(store);
+        // an uncommitted data file beside it is a leftover, removed by the next open
+        let leftover = store_dir.join("events/month=2025-01/part-0123456789abcdef.parquet");
+        std::fs::create_dir_all(leftover.parent().unwrap()).unwrap();
+        std::fs::write(&leftover, b"half written").unwrap();
+        Store::open_locked(&store_dir).unwrap();
+        assert!(!leftover.exists());
+    }
+
+    /// Outputs inside the store are refused, however the path is spelt; beside it not.
+    #[test]
+    fn outputs_inside_the_store_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("store");
+        std::fs::create_dir_all(store.join("runs")).unwrap();
+        std::os::unix::fs::symlink(store.join("runs"), dir.path().join("link")).unwrap();
+        for inside in [
+            store.join("events"),
+            store.join("runs/x/y"),
+            dir.path().join("link/sim"),
+            store.join("../store"),
+        ] {
+            assert!(
+                refuse_output_inside(&store, &inside, "--out").is_err(),
+                "{}",
+                inside.display()
+            );
+        }
+        for outside in [
+            dir.path().join("sim"),
+            dir.path().join("store2"),
+            dir.path().join("store-sim/x"),
+        ] {
+            assert!(
+                refuse_output_inside(&store, &outside, "--out").is_ok(),
+                "{}",
+                outside.display()
+            );
+        }
+    }
+
     /// A packed event's time is read where the spec puts `occurred_at`.
     #[test]
     fn occurred_at_is_where_the_spec_puts_it() {

@@ -110,6 +110,7 @@ pub fn load(path: &Path) -> Result<Loaded> {
 /// top-level section with a mistake is reported, not only the first: after an error,
 /// its section is set aside (line numbers kept) and the rest is read again.
 pub fn parse_text(path: &Path, text: &str) -> Result<Pipeline> {
+    check_nesting(path, text)?;
     let mut errors: Vec<anyhow::Error> = Vec::new();
     let mut current = text.to_string();
     let mut set_aside: Vec<usize> = Vec::new();
@@ -136,6 +137,44 @@ pub fn parse_text(path: &Path, text: &str) -> Result<Pipeline> {
     Err(usage_err(
         errors.iter().map(|e| format!("{e:#}")).collect::<Vec<_>>().join("\n"),
     ))
+}
+
+/// The deepest nesting of `[ ]` and `{ }` a pipeline file may have. A real pipeline
+/// nests three or four levels; the YAML reader's time grows faster than the text with
+/// the depth (200 KB of `[` took 50 s to be refused), so a deeper file is refused in
+/// one pass before it is parsed.
+const MAX_FLOW_DEPTH: usize = 32;
+
+/// One linear pass over the text: brackets outside quotes and comments, counted.
+fn check_nesting(path: &Path, text: &str) -> Result<()> {
+    let mut depth = 0usize;
+    for (n, line) in text.lines().enumerate() {
+        let mut quote: Option<char> = None;
+        let mut previous = ' ';
+        for (col, c) in line.chars().enumerate() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '#') if previous.is_whitespace() => break,
+                (None, '"' | '\'') if matches!(previous, ' ' | '[' | '{' | ',' | ':') => quote = Some(c),
+                (None, '[' | '{') => {
+                    depth += 1;
+                    if depth > MAX_FLOW_DEPTH {
+                        return Err(usage_err(format!(
+                            "{}:{}:{}: brackets nested more than {MAX_FLOW_DEPTH} deep\n  fix: a pipeline nests a few levels; write deep lists as indented blocks, or check for a missing `]` or `}}`",
+                            path.display(),
+                            n + 1,
+                            col + 1
+                        )));
+                    }
+                }
+                (None, ']' | '}') => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            previous = c;
+        }
+    }
+    Ok(())
 }
 
 /// The 0-based line of the top-level key whose section holds 1-based `line`.
@@ -277,4 +316,27 @@ pub fn date_key(loaded: &Loaded, what: &str, value: &str) -> Result<crate::fmt::
     parse_date_str(value)
         .map(crate::fmt::day_of)
         .ok_or_else(|| usage_err(format!("{}: {what} '{value}' is not a date", loaded.locate(value))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deep_brackets_are_refused_in_one_pass_and_quoted_ones_ignored() {
+        let path = Path::new("p.yaml");
+        let deep = format!("x: {}", "[".repeat(200_000));
+        let started = std::time::Instant::now();
+        let err = parse_text(path, &deep).unwrap_err().to_string();
+        assert!(err.contains("p.yaml:1:36: brackets nested more than 32 deep"), "{err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        let quoted = format!(
+            "x: '{}'\ny: \"{}\" # {}",
+            "[".repeat(99),
+            "{".repeat(99),
+            "[".repeat(99)
+        );
+        assert!(check_nesting(path, &quoted).is_ok());
+        assert!(check_nesting(path, "a: {b: [1, {c: [2]}]}\n").is_ok());
+    }
 }
