@@ -4,7 +4,7 @@ CARGO ?= cargo
 KOC := $(CARGO_TARGET_DIR)/release/koc
 DEMO_AS_OF ?= 2025-06-30
 
-.PHONY: build demo test lint bench screenshot clean
+.PHONY: build demo test fuzz-check lint bench screenshot clean
 
 build:
 	$(CARGO) build --release --bins
@@ -14,8 +14,13 @@ demo: build
 	$(KOC) run pipelines/demo.yaml --as-of $(DEMO_AS_OF) || test $$? -eq 3
 	@echo "open out/demo/runs/$(DEMO_AS_OF)/report.html"
 
-test: build
-	$(CARGO) test --release -- --test-threads=2
+# the test-release profile: release with koc's debug assertions on (Cargo.toml)
+test:
+	$(CARGO) test --profile test-release -- --test-threads=2
+
+# the fuzz targets compile against the library as it is (run them: docs/fuzzing.md)
+fuzz-check:
+	$(CARGO) check --manifest-path fuzz/Cargo.toml --bins
 
 lint:
 	$(CARGO) fmt --all -- --check

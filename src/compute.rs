@@ -53,64 +53,6 @@ impl Computed {
     }
 }
 
-/// ", resident now / peak" from /proc (Linux), for the timings.
-fn memory() -> String {
-    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
-        return String::new();
-    };
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<u64>().ok())
-            .map(|kb| kb / 1024)
-    };
-    match (field("VmRSS:"), field("VmHWM:")) {
-        (Some(now), Some(peak)) => format!(" (memory {now} MB, peak {peak} MB)"),
-        _ => String::new(),
-    }
-}
-
-/// The process's CPU time so far (user + system, all threads), in milliseconds: a
-/// stage's CPU against its wall time shows whether it kept both cores busy.
-fn cpu_ms() -> Option<u64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // the fields after the command's closing parenthesis: utime and stime are 12 and 13
-    let mut rest = stat.get(stat.rfind(')')? + 2..)?.split_whitespace();
-    let utime: u64 = rest.nth(11)?.parse().ok()?;
-    let stime: u64 = rest.next()?.parse().ok()?;
-    // clock ticks are 1/100 s on Linux
-    Some((utime + stime) * 10)
-}
-
-/// Stage timings on stderr when KOC_TIMINGS is set (for `make bench`).
-pub struct Timer(Option<(std::time::Instant, u64)>);
-
-impl Default for Timer {
-    fn default() -> Self {
-        Timer::new()
-    }
-}
-
-impl Timer {
-    pub fn new() -> Timer {
-        Timer(std::env::var_os("KOC_TIMINGS").map(|_| (std::time::Instant::now(), cpu_ms().unwrap_or(0))))
-    }
-    pub fn lap(&mut self, stage: &str) {
-        if let Some((t, cpu)) = self.0 {
-            let now = cpu_ms().unwrap_or(0);
-            eprintln!(
-                "timing {stage}: {} ms, cpu {} ms{}",
-                t.elapsed().as_millis(),
-                now.saturating_sub(cpu),
-                memory()
-            );
-            self.0 = Some((std::time::Instant::now(), now));
-        }
-    }
-}
-
 fn per_level(levels: usize, members: impl Iterator<Item = usize>) -> Vec<usize> {
     let mut counts = vec![0; levels];
     for l in members {
@@ -162,7 +104,7 @@ pub fn balance_days(prog: &Program, d: Day) -> Vec<Day> {
 }
 
 pub fn compute_reusing(prog: &Program, ds: &Dataset, reuse: Option<Reuse>, purpose: Purpose) -> Result<Computed> {
-    let mut timer = Timer::new();
+    let mut timer = crate::timing::Timer::new();
     let p = &prog.pipeline;
     let d = ds.as_of;
     let start = prog.start;

@@ -234,3 +234,13 @@ mod tests {
         assert_eq!(fmt_ts(ts_of(d.and_hms_opt(8, 3, 5).unwrap())), "2025-07-19 08:03:05");
     }
 }
+
+/// A text cell of a CSV output as Excel may open it: one starting with = + - @, a tab
+/// or CR gets a leading ' (formula injection, SPEC §11); numbers and dates are written
+/// without it.
+pub fn excel_text(s: &str) -> std::borrow::Cow<'_, str> {
+    match s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        true => format!("'{s}").into(),
+        false => s.into(),
+    }
+}

@@ -61,3 +61,4 @@ pub mod progress;
 pub mod stages;
 pub mod store;
 pub mod table;
+pub mod timing;

@@ -564,3 +564,31 @@ fn a_template_that_prints_gigabytes_stops_with_an_error() {
     run.expect_code(1);
     assert!(run.stderr().contains("larger than 256 MB"), "{}", run.stderr());
 }
+
+/// Fuel bounds steps and the output is bounded, but a value doubled forty times asks
+/// for a terabyte: the template renders in a process of its own under a memory limit,
+/// and the run says which template it was instead of aborting.
+#[test]
+fn a_template_that_builds_a_huge_string_stops_with_an_error_naming_it() {
+    let w = Workdir::new();
+    setup(&w, "report:\n  templates: templates/\n");
+    let doubling = "{% set s = s ~ s %}".repeat(40);
+    w.create(
+        "templates/report.md",
+        &format!("{{% set s = \"xxxxxxxx\" %}}{doubling}{{{{ s | length }}}}"),
+    );
+    let started = std::time::Instant::now();
+    let run = w.koc(&["run", "pipeline.yaml", "--as-of", "2025-01-31"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr().contains("rendering report.md") && run.stderr().contains("more than 2048 MB of memory"),
+        "{}",
+        run.stderr()
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    // a custom template that behaves renders as before, through its own process
+    w.create("templates/report.md", "# report {{ 40 + 2 }}\n");
+    let run = w.koc(&["run", "pipeline.yaml", "--as-of", "2025-01-31"]);
+    run.expect_code(0);
+    assert_eq!(w.read("store/runs/2025-01-31/report.md").trim_end(), "# report 42");
+}

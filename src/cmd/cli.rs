@@ -118,6 +118,10 @@ pub enum Command {
     },
     /// The man page (roff) on stdout, e.g. `koc man > /usr/local/share/man/man1/koc.1`.
     Man,
+    /// (internal) Render one custom report template of PIPELINE, its context as JSON on
+    /// stdin, under a memory limit: the child process `koc run` and `koc report` use.
+    #[command(name = "__render-template", hide = true)]
+    RenderTemplate { pipeline: PathBuf, name: String },
 }
 
 #[derive(Args, Debug)]

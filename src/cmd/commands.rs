@@ -137,6 +137,14 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             stdout_bytes(&buf);
             Ok(0)
         }
+        Command::RenderTemplate { pipeline, name } => {
+            crate::output::templating::limit_memory(crate::output::templating::TEMPLATE_MEMORY)?;
+            let loaded = config::load(&pipeline)?;
+            let ctx: serde_json::Value = serde_json::from_reader(std::io::BufReader::new(std::io::stdin().lock()))?;
+            let out = crate::output::report::render_one(&loaded, &name, &ctx)?;
+            stdout_bytes(&out);
+            Ok(0)
+        }
         Command::Man => {
             let mut buf = Vec::new();
             clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut buf)?;

@@ -134,7 +134,8 @@ pub(super) struct Tally<'a> {
 
 impl<'a> Tally<'a> {
     pub(super) fn new(spec: &'static SourceSpec, rel: &'a str) -> Result<Tally<'a>> {
-        let mut rejects = csv::Writer::from_writer(Vec::new());
+        // an output CSV like every other: a BOM, and text cells guarded (`fmt::excel_text`)
+        let mut rejects = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
         rejects.write_record(["source", "file", "line", "column", "value", "reason"])?;
         Ok(Tally {
             spec,
@@ -153,14 +154,17 @@ impl<'a> Tally<'a> {
             ParsedRow::Rejected { line, defect: d } => {
                 self.counts.rejected += 1;
                 *self.reasons.entry(d.kind.label().to_string()).or_insert(0) += 1;
-                self.rejects.write_record([
-                    self.spec.name,
-                    self.rel,
-                    &line.to_string(),
-                    &d.column,
-                    &d.value,
-                    &d.reason,
-                ])?;
+                use crate::fmt::excel_text;
+                let line = line.to_string();
+                let cells = [
+                    excel_text(self.spec.name),
+                    excel_text(self.rel),
+                    line.as_str().into(),
+                    excel_text(&d.column),
+                    excel_text(&d.value),
+                    excel_text(&d.reason),
+                ];
+                self.rejects.write_record(cells.iter().map(|c| c.as_bytes()))?;
             }
             accepted @ ParsedRow::Kept { .. } => return Ok(Some(accepted)),
         }
@@ -175,7 +179,7 @@ impl<'a> Tally<'a> {
     /// The rejects file's bytes (none when nothing was rejected).
     pub(super) fn rejects(self) -> Result<Vec<u8>> {
         if self.counts.rejected > 0 {
-            excel_safe(&self.rejects.into_inner()?)
+            Ok(self.rejects.into_inner()?)
         } else {
             Ok(vec![])
         }
@@ -231,34 +235,6 @@ pub(super) fn classify(
         rejects: tally.rejects()?,
         reasons,
     })
-}
-
-/// The rejects as an output CSV: with a BOM, and text cells guarded like every CSV output.
-fn excel_safe(csv_bytes: &[u8]) -> Result<Vec<u8>> {
-    let mut rdr = csv::ReaderBuilder::new().has_headers(false).from_reader(csv_bytes);
-    let mut rows = rdr.records();
-    let header: Vec<String> = match rows.next() {
-        Some(h) => h?.iter().map(str::to_string).collect(),
-        None => return Ok(vec![]),
-    };
-    let mut t = crate::output::Table::with_columns("rejects", header);
-    for r in rows {
-        let r = r?;
-        // line is a number; the rest is text from the export
-        t.push(
-            r.iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    if i == 2 {
-                        crate::output::p(c)
-                    } else {
-                        crate::output::t(c)
-                    }
-                })
-                .collect(),
-        );
-    }
-    t.to_csv()
 }
 
 #[cfg(test)]

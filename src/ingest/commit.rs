@@ -13,7 +13,7 @@ pub(super) fn commit(
     working: Vec<Working>,
     new_records: Vec<FileRecord>,
     progress: bool,
-    timer: &mut crate::compute::Timer,
+    timer: &mut crate::timing::Timer,
 ) -> Result<()> {
     if new_records.is_empty() {
         return Ok(());

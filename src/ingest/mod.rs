@@ -105,7 +105,7 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
     let mut new_records: Vec<FileRecord> = Vec::new();
     let mut working: Vec<Working> = Vec::new();
     let mut stat_updates: Vec<(String, String, crate::store::FileStat)> = Vec::new();
-    let mut timer = crate::compute::Timer::new();
+    let mut timer = crate::timing::Timer::new();
     // the sha256 of every file this ingest records (a copy of one is skipped)
     let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     // (source, contest_id) → rows naming a contest the pipeline does not have

@@ -3,7 +3,7 @@
 //! in the reports that are shared outside the team.
 use crate::error::usage_err;
 use crate::pipeline::config::PrivacyCfg;
-use crate::table::{Kind, ValRef, ALL};
+use crate::table::ValRef;
 use anyhow::Result;
 use serde_json::Value;
 
@@ -72,32 +72,6 @@ impl Privacy {
         let digest = crate::store::sha256_hex(format!("{}\u{1f}{value}", self.salt).as_bytes());
         digest[..16].to_string()
     }
-}
-
-/// Pipeline checks of the section: known columns; required ones can be hashed, not dropped.
-pub fn check(cfg: &PrivacyCfg) -> Vec<String> {
-    let mut out = Vec::new();
-    let columns = || ALL.iter().flat_map(|s| s.cols.iter());
-    for name in &cfg.drop {
-        match columns().find(|c| c.name == name) {
-            None => out.push(format!("privacy.drop: '{name}' is not a column of any source")),
-            Some(_) if columns().any(|c| c.name == name && c.required) => out.push(format!(
-                "privacy.drop: '{name}' is required by a source and cannot be dropped (hash it instead)"
-            )),
-            Some(c) if !matches!(c.kind, Kind::Text | Kind::Date) => {
-                out.push(format!("privacy.drop: '{name}' is not a text or date column"))
-            }
-            _ => {}
-        }
-    }
-    for name in &cfg.hash {
-        match columns().find(|c| c.name == name) {
-            None => out.push(format!("privacy.hash: '{name}' is not a column of any source")),
-            Some(c) if c.kind != Kind::Text => out.push(format!("privacy.hash: '{name}' is not a text column")),
-            _ => {}
-        }
-    }
-    out
 }
 
 /// `张三丰` → `张**`: the first character stays, so people can still tell rows apart.

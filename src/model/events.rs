@@ -3,26 +3,7 @@
 use crate::fmt::{Day, Ts};
 use std::collections::HashMap;
 
-text_enum! {
-    /// An event field a metric, goal, rule or specialty reads, resolved once from its
-    /// name (no string match per event).
-    pub enum Field {
-        EventId => "event_id",
-        MemberId => "member_id",
-        OccurredAt => "occurred_at",
-        Action => "action",
-        Topic => "topic",
-        TaskType => "task_type",
-        ContentId => "content_id",
-        Channel => "channel",
-        Likes => "likes",
-        Comments => "comments",
-        Shares => "shares",
-        Views => "views",
-        Date => "date",
-        AwardedPoints => "awarded_points",
-    }
-}
+use crate::table::Field;
 
 /// Text values stored once each; rows hold a code (`Dict::NULL` for NULL). A code
 /// stands for its text's identity only: codes are given by first sight column by

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 mod events;
 mod load;
-pub use events::{CountColumn, Dict, Event, Events, Field, TextColumn};
+pub use events::{CountColumn, Dict, Event, Events, TextColumn};
 use load::{load_events, sorted_by_member};
 
 #[derive(Debug, Clone)]
@@ -117,7 +117,7 @@ fn s(r: &Row, spec: &table::SourceSpec, col: &str) -> Option<String> {
 
 impl Dataset {
     pub fn load(store: &Store, manifest: &Manifest, as_of: Day) -> Result<Dataset> {
-        let mut timer = crate::compute::Timer::new();
+        let mut timer = crate::timing::Timer::new();
         let (raw_events, event_member_ids) = load_events(store, manifest, as_of)?;
         timer.lap("load: partitions read");
         let m_spec = &table::MEMBERS;

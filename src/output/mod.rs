@@ -87,10 +87,13 @@ impl Table {
         let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
         w.write_record(&self.columns)?;
         for row in &self.rows {
-            w.write_record(row.iter().map(|c| match c {
-                Cell::Text(s) if s.starts_with(['=', '+', '-', '@', '\t', '\r']) => format!("'{s}"),
-                other => other.as_str().to_string(),
-            }))?;
+            for c in row {
+                match c {
+                    Cell::Text(s) => w.write_field(crate::fmt::excel_text(s).as_bytes())?,
+                    Cell::Plain(s) => w.write_field(s)?,
+                }
+            }
+            w.write_record(None::<&[u8]>)?;
         }
         Ok(w.into_inner()?)
     }

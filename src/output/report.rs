@@ -375,25 +375,42 @@ impl Context {
 }
 
 /// Render every template into `dir`; `report.templates` overrides embedded ones by name.
+/// With custom templates, each renders in a child process under a memory limit
+/// (`templating::render_in_child`): the embedded ones are koc's own.
 pub fn render_all(loaded: &Loaded, ctx: &Value, dir: &Path) -> Result<()> {
-    let env = environment(loaded)?;
+    let custom = custom_templates(loaded).is_some();
     for (name, _) in EMBEDDED {
-        let tmpl = env.get_template(name)?;
-        let out = crate::output::templating::render_bounded(&tmpl, ctx).with_context(|| format!("rendering {name}"))?;
+        let out = match custom {
+            true => crate::output::templating::render_in_child(&loaded.path, name, ctx),
+            false => render_one(loaded, name, ctx),
+        }
+        .with_context(|| format!("rendering {name}"))?;
         crate::store::write_atomic(&dir.join(name), &out)?;
     }
     Ok(())
 }
 
-fn environment(loaded: &Loaded) -> Result<Environment<'static>> {
-    let mut env = crate::output::templating::sandboxed_environment();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    let override_dir = loaded
+/// One template rendered in this process (`koc __render-template` in the child).
+pub fn render_one(loaded: &Loaded, name: &str, ctx: &Value) -> Result<Vec<u8>> {
+    let env = environment(loaded)?;
+    let tmpl = env.get_template(name)?;
+    crate::output::templating::render_bounded(&tmpl, ctx)
+}
+
+/// The folder of the pipeline's own templates, if it has one.
+fn custom_templates(loaded: &Loaded) -> Option<std::path::PathBuf> {
+    loaded
         .pipeline
         .report
         .as_ref()
         .and_then(|r| r.templates.as_ref())
-        .map(|d| loaded.resolve(d));
+        .map(|d| loaded.resolve(d))
+}
+
+fn environment(loaded: &Loaded) -> Result<Environment<'static>> {
+    let mut env = crate::output::templating::sandboxed_environment();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    let override_dir = custom_templates(loaded);
     env.set_loader(move |name| {
         // only plain file names from the templates folder: no `../`, no absolute paths
         if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {

@@ -28,6 +28,61 @@ impl std::io::Write for Bounded {
     }
 }
 
+/// The address space a custom template's render may use. Fuel bounds its steps and
+/// `MAX_REPORT_BYTES` its output, but not the values it builds: `{% set s = s ~ s %}`
+/// forty times asks for a terabyte, and an allocation that fails aborts a process.
+/// So custom templates render in a child process of koc under this limit, and a
+/// template past it is an error naming it, while the run itself goes on to say so.
+pub const TEMPLATE_MEMORY: u64 = 2 << 30;
+
+/// The hidden command a child process renders a custom template with.
+pub const RENDER_COMMAND: &str = "__render-template";
+
+/// Render the template `name` of the pipeline `pipeline` in a child process of koc
+/// (`koc __render-template PIPELINE NAME`, the context as JSON on its stdin), under
+/// `TEMPLATE_MEMORY`.
+pub fn render_in_child(pipeline: &std::path::Path, name: &str, ctx: &Value) -> Result<Vec<u8>> {
+    use anyhow::Context;
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let exe = std::env::current_exe().context("cannot find the koc binary to render a custom template with")?;
+    let mut child = Command::new(exe)
+        .arg(RENDER_COMMAND)
+        .arg(pipeline)
+        .arg(name)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("cannot start a process to render a custom template")?;
+    let input = serde_json::to_vec(ctx)?;
+    let mut stdin = child.stdin.take().context("no stdin for the template's process")?;
+    // written from a thread: the child may fill its stdout before it has read all
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().context("the template's process")?;
+    let _ = feeder.join();
+    if out.status.success() {
+        return Ok(out.stdout);
+    }
+    let said = String::from_utf8_lossy(&out.stderr);
+    match said.trim().strip_prefix("error: ") {
+        Some(error) => Err(anyhow::anyhow!("{error}")),
+        None => Err(anyhow::anyhow!(
+            "the template {name} stopped ({}): it needs more than {} MB of memory, so a string or list in it grows without bound",
+            out.status,
+            TEMPLATE_MEMORY >> 20
+        )),
+    }
+}
+
+/// Limit this process's address space (the child that renders a custom template).
+pub fn limit_memory(bytes: u64) -> Result<()> {
+    rlimit::setrlimit(rlimit::Resource::AS, bytes, bytes)
+        .map_err(|e| anyhow::anyhow!("cannot limit the memory of a template's render: {e}"))
+}
+
 /// Render a template into memory, at most `MAX_REPORT_BYTES`. An error quotes the
 /// tag it stopped at (`{{ headline.no_such_field | num }}`), not only its line.
 pub fn render_bounded(tmpl: &minijinja::Template, ctx: &Value) -> Result<Vec<u8>> {

@@ -6,8 +6,10 @@ use crate::pipeline::config::{Loaded, Pipeline};
 
 /// The longest window, grace period or horizon koc accepts: a century.
 pub const MAX_DAYS: i64 = 36_600;
-/// The largest number of points one setting may name.
-pub const MAX_POINTS: i64 = crate::stages::points::MAX_AWARD;
+/// The most one ledger entry can pay, and so the largest number of points one setting
+/// may name. Counts reach 10^15 and `per.points` 10^9, so a product could wrap i64;
+/// the points stage saturates each entry here, which keeps every later sum exact.
+pub const MAX_POINTS: i64 = 1_000_000_000;
 
 /// Every problem found, as messages (the caller lists them with the rest).
 pub fn check(loaded: &Loaded) -> Vec<String> {
@@ -91,7 +93,7 @@ impl Checker<'_> {
         );
         self.sources(p);
         if let Some(cfg) = &p.privacy {
-            for problem in crate::ingest::privacy::check(cfg) {
+            for problem in privacy_problems(cfg) {
                 self.problems
                     .push(format!("{}: {problem}", self.loaded.locate("privacy:")));
             }
@@ -296,4 +298,31 @@ pub fn is_file_safe(id: &str) -> bool {
         && !id.starts_with('.')
         && id.len() <= 100
         && id.chars().all(|c| !c.is_control() && !r#"/\:*?"<>|"#.contains(c))
+}
+
+/// Pipeline checks of the section: known columns; required ones can be hashed, not dropped.
+fn privacy_problems(cfg: &crate::pipeline::config::PrivacyCfg) -> Vec<String> {
+    use crate::table::{Kind, ALL};
+    let mut out = Vec::new();
+    let columns = || ALL.iter().flat_map(|s| s.cols.iter());
+    for name in &cfg.drop {
+        match columns().find(|c| c.name == name) {
+            None => out.push(format!("privacy.drop: '{name}' is not a column of any source")),
+            Some(_) if columns().any(|c| c.name == name && c.required) => out.push(format!(
+                "privacy.drop: '{name}' is required by a source and cannot be dropped (hash it instead)"
+            )),
+            Some(c) if !matches!(c.kind, Kind::Text | Kind::Date) => {
+                out.push(format!("privacy.drop: '{name}' is not a text or date column"))
+            }
+            _ => {}
+        }
+    }
+    for name in &cfg.hash {
+        match columns().find(|c| c.name == name) {
+            None => out.push(format!("privacy.hash: '{name}' is not a column of any source")),
+            Some(c) if c.kind != Kind::Text => out.push(format!("privacy.hash: '{name}' is not a text column")),
+            _ => {}
+        }
+    }
+    out
 }

@@ -5,7 +5,7 @@
 use super::config::{BaselineCfg, Loaded, MeasureCfg};
 use super::expr::SqlExpr;
 use crate::fmt::Day;
-use crate::model::Field;
+use crate::table::Field;
 use anyhow::Result;
 use chrono_tz::Tz;
 use std::collections::HashMap;
@@ -185,39 +185,62 @@ pub struct GoalPlan {
     pub measure: MeasurePlan,
 }
 
-fn day(s: &str) -> Day {
-    super::config::parse_date_str(s).map(crate::fmt::day_of).unwrap_or(0)
+/// A date `check` accepted, as a day. `check` reports a bad one at its line first, so
+/// one that fails here is a bug, said as an error: never a silent day 0.
+fn day(s: &str, at: &str) -> Result<Day> {
+    super::config::parse_date_str(s)
+        .map(crate::fmt::day_of)
+        .ok_or_else(|| anyhow::anyhow!("{at}: '{s}' is not a date (YYYY-MM-DD)"))
+}
+
+/// A closed-set value `check` accepted; one that fails here is a bug, said as an error.
+fn closed<T>(parsed: Option<T>, value: &str, at: &str) -> Result<T> {
+    parsed.ok_or_else(|| anyhow::anyhow!("{at}: '{value}' is not one of the values it may take"))
 }
 
 /// The typed program of a pipeline that `check` accepted, with its parsed conditions.
 pub(super) fn build(loaded: Loaded, tz: Tz, conditions: Conditions) -> Result<Program> {
     let p = &loaded.pipeline;
-    let start = day(&p.program.start);
-    let locale = Locale::parse(&p.program.locale).unwrap_or(Locale::ZhCn);
+    let start = day(&p.program.start, "program.start")?;
+    let locale = closed(Locale::parse(&p.program.locale), &p.program.locale, "program.locale")?;
     let contests = p
         .contests
         .iter()
-        .map(|c| ContestPlan {
-            from: day(&c.window.from),
-            to: day(&c.window.to),
-            normalize: Normalize::parse(&c.judges.normalize).unwrap_or(Normalize::None),
+        .map(|c| -> Result<ContestPlan> {
+            let at = format!("contests.{}", c.id);
+            Ok(ContestPlan {
+                from: day(&c.window.from, &format!("{at}.window.from"))?,
+                to: day(&c.window.to, &format!("{at}.window.to"))?,
+                normalize: closed(
+                    Normalize::parse(&c.judges.normalize),
+                    &c.judges.normalize,
+                    &format!("{at}.judges.normalize"),
+                )?,
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let goals = p
         .goals
         .iter()
         .enumerate()
-        .map(|(i, g)| GoalPlan {
-            from: day(&g.period.from),
-            to: day(&g.period.to),
-            baseline: g.baseline.as_ref().map(|b| match b {
-                BaselineCfg::Number(x) => Baseline::Number(*x),
-                BaselineCfg::Span(s) => Baseline::Span(day(&s.from), day(&s.to)),
-            }),
-            direction: Direction::parse(&g.direction).unwrap_or(Direction::Up),
-            measure: measure_plan(&g.measure, i, String::new(), &conditions),
+        .map(|(i, g)| -> Result<GoalPlan> {
+            let at = format!("goals.{}", g.id);
+            Ok(GoalPlan {
+                from: day(&g.period.from, &format!("{at}.period.from"))?,
+                to: day(&g.period.to, &format!("{at}.period.to"))?,
+                baseline: match &g.baseline {
+                    None => None,
+                    Some(BaselineCfg::Number(x)) => Some(Baseline::Number(*x)),
+                    Some(BaselineCfg::Span(s)) => Some(Baseline::Span(
+                        day(&s.from, &format!("{at}.baseline.from"))?,
+                        day(&s.to, &format!("{at}.baseline.to"))?,
+                    )),
+                },
+                direction: closed(Direction::parse(&g.direction), &g.direction, &format!("{at}.direction"))?,
+                measure: measure_plan(&g.measure, i, String::new(), &conditions),
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let season = p.hall_of_fame.as_ref().and_then(|h| Season::parse(&h.season));
     let field = |name: &Option<String>| name.as_deref().and_then(Field::parse);
     let metrics = p

@@ -228,7 +228,7 @@ impl<'a> Measurer<'a> {
 }
 
 /// The field a sum or a mean adds up (None for the others).
-fn field_of(m: &MeasurePlan) -> Option<crate::model::Field> {
+fn field_of(m: &MeasurePlan) -> Option<crate::table::Field> {
     match m.measure {
         Measure::Sum(f) | Measure::Mean(f) => Some(f),
         _ => None,

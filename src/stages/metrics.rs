@@ -1,9 +1,10 @@
 //! Metrics (SPEC §7): windowed count/sum/mean/distinct per member at a snapshot,
 //! plus the built-ins, as one DataFrame that `when`/`candidates` conditions run on.
 use crate::fmt::Day;
-use crate::model::{Dataset, Events, Field};
+use crate::model::{Dataset, Events};
 use crate::pipeline::expr;
 use crate::pipeline::program::{Place, Program};
+use crate::table::Field;
 use anyhow::Result;
 use std::collections::HashSet;
 

@@ -66,9 +66,8 @@ pub struct Points {
     pub balance_at: Vec<Vec<i64>>,
 }
 
-/// The most one ledger entry can pay. Counts reach 10^15 and `per.points` 10^9, so a
-/// product could wrap i64; saturating each entry here keeps every later sum exact.
-pub const MAX_AWARD: i64 = 1_000_000_000;
+/// The most one ledger entry can pay (`limits::MAX_POINTS`, why: there).
+pub const MAX_AWARD: i64 = crate::pipeline::limits::MAX_POINTS;
 
 /// Compute points for everyone at D, and each member's balance at every day of `snapshots`.
 pub fn compute(prog: &Program, ds: &Dataset, snapshots: &[Day]) -> Result<Points> {
@@ -133,7 +132,7 @@ fn ledger_entries(prog: &Program, ds: &Dataset) -> Result<Vec<LedgerEntry>> {
                 }
                 let mut raw = match &rule.per {
                     Some(per) => {
-                        let field = per_field[ri].unwrap_or(crate::model::Field::Likes); // checked
+                        let field = per_field[ri].unwrap_or(crate::table::Field::Likes); // checked
                         (ds.events.count(field, ei) / per.every.max(1)).saturating_mul(per.points)
                     }
                     None => rule.points.unwrap_or(0),

@@ -144,7 +144,7 @@ impl HalfUp for f64 {
 
 /// The dominant value of `field` among the member's events in the window (explore → specialise).
 pub fn specialty(ds: &Dataset, awarded: &[i64], cfg: &SpecialtyCfg, member: usize, d: Day) -> Option<String> {
-    let field = crate::model::Field::parse(&cfg.field)?; // checked: an event column
+    let field = crate::table::Field::parse(&cfg.field)?; // checked: an event column
     let range = crate::stages::metrics::window_range(ds, member, d, Some(cfg.window_days));
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     let mut total = 0usize;

@@ -270,3 +270,24 @@ pub type Row = Vec<Val>;
 
 mod packed;
 pub use packed::*;
+
+text_enum! {
+    /// An event field a metric, goal, rule or specialty reads, resolved once from its
+    /// name (no string match per event).
+    pub enum Field {
+        EventId => "event_id",
+        MemberId => "member_id",
+        OccurredAt => "occurred_at",
+        Action => "action",
+        Topic => "topic",
+        TaskType => "task_type",
+        ContentId => "content_id",
+        Channel => "channel",
+        Likes => "likes",
+        Comments => "comments",
+        Shares => "shares",
+        Views => "views",
+        Date => "date",
+        AwardedPoints => "awarded_points",
+    }
+}
