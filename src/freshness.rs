@@ -1,7 +1,7 @@
 //! Freshness (SPEC §11): per source, the date of its last stored row and when its
 //! last file was ingested; a D too far past the last event is `stale_data`.
+use crate::diagnostics::{Code, Warning};
 use crate::fmt::{fmt_day, Day};
-use crate::ingest::Warning;
 use crate::store::{Manifest, Store};
 use crate::table::{Kind, ACTIVITY, ALL};
 use anyhow::Result;
@@ -84,8 +84,5 @@ pub fn stale_warning(f: &Freshness, d: Day, stale_after: i64) -> Option<Warning>
         None => "no events are stored: every activity-based figure is empty".to_string(),
         _ => return None,
     };
-    Some(Warning {
-        code: "stale_data".into(),
-        message,
-    })
+    Some(Warning::new(Code::StaleData, message))
 }

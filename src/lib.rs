@@ -50,6 +50,7 @@ macro_rules! text_enum {
 
 pub mod cmd;
 pub mod compute;
+pub mod diagnostics;
 pub mod error;
 pub mod fmt;
 pub mod freshness;

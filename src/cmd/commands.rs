@@ -232,7 +232,7 @@ fn report(out: &Printer, at: &AsOf, dump: bool) -> Result<u8> {
     let folder = store.dir.join("runs").join(crate::fmt::fmt_day(computed.as_of));
     // the gated files and warnings of that run, from its run.json
     let mut gated: Vec<String> = Vec::new();
-    let mut warnings: Vec<crate::ingest::Warning> = Vec::new();
+    let mut warnings: Vec<crate::diagnostics::Warning> = Vec::new();
     if let Ok(text) = std::fs::read_to_string(folder.join("run.json")) {
         let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
         for f in v["ingest"].as_array().into_iter().flatten() {
@@ -377,7 +377,7 @@ impl Printer {
         stdout_line(&serde_json::to_string_pretty(v).unwrap_or_default());
     }
     /// Warnings go to stderr as `warning: …` (SPEC §2); `--quiet` silences them.
-    pub fn warnings(&self, list: &[crate::ingest::Warning]) {
+    pub fn warnings(&self, list: &[crate::diagnostics::Warning]) {
         if !self.quiet {
             for w in list {
                 eprintln!("warning: {}", w.message);

@@ -20,7 +20,7 @@ pub struct RunOutcome {
     pub computed: Computed,
     pub gate_failed: bool,
     /// Every warning of the run (also in run.json and the report).
-    pub warnings: Vec<crate::ingest::Warning>,
+    pub warnings: Vec<crate::diagnostics::Warning>,
     /// D is stale and `ingest.fail_on_stale` is set: exit 3 after writing the run.
     pub stale_failed: bool,
 }
@@ -41,7 +41,7 @@ pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
     let mut warnings: Vec<_> = ingest
         .warnings
         .iter()
-        .filter(|w| w.code != "unknown_contest")
+        .filter(|w| w.code != crate::diagnostics::Code::UnknownContest)
         .cloned()
         .collect();
     let stale = if loaded.pipeline.sources.activity.is_some() {

@@ -142,11 +142,10 @@ pub(super) fn commit(
 /// month at once took the peak from 3.3 to 6 GB). Small months go several at a time.
 const ROWS_IN_FLIGHT: usize = 2_000_000;
 
-/// The two partition writers of the big-month path: joined, their months together
-/// (the first error wins).
-struct WriterPair<'s>(Vec<std::thread::ScopedJoinHandle<'s, Result<Vec<(u32, Option<MonthWritten>)>>>>);
+/// The threads that write months: joined, their months together (the first error wins).
+struct Writers<'s>(Vec<std::thread::ScopedJoinHandle<'s, Result<Vec<(u32, Option<MonthWritten>)>>>>);
 
-impl WriterPair<'_> {
+impl Writers<'_> {
     fn join(self) -> Result<Vec<(u32, Option<MonthWritten>)>> {
         let mut all = Vec::new();
         let mut failed = None;
@@ -228,19 +227,7 @@ fn write_months(
                     })
                 })
                 .collect();
-            let mut all = Vec::new();
-            let mut failed = None;
-            for h in handles {
-                match h.join() {
-                    Ok(Ok(done)) => all.extend(done),
-                    Ok(Err(e)) => failed = failed.or(Some(e)),
-                    Err(_) => failed = failed.or(Some(anyhow::anyhow!("a month writer panicked"))),
-                }
-            }
-            match failed {
-                Some(e) => Err(e),
-                None => Ok(all),
-            }
+            Writers(handles).join()
         })?
     } else {
         // big months: a month's frame is built while the ones before it are encoded and
@@ -266,7 +253,7 @@ fn write_months(
                     })
                 })
                 .collect();
-            let writer = WriterPair(writers);
+            let writer = Writers(writers);
             let mut emptied = Vec::new();
             let mut failed = None;
             for (m, rows) in by_month {

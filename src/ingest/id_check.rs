@@ -15,10 +15,10 @@ pub enum Oddity {
 }
 
 impl Oddity {
-    pub fn code(self) -> &'static str {
+    pub fn code(self) -> crate::diagnostics::Code {
         match self {
-            Oddity::Invisible => "member_id_invisible_characters",
-            Oddity::Scientific => "member_id_scientific_notation",
+            Oddity::Invisible => crate::diagnostics::Code::MemberIdInvisibleCharacters,
+            Oddity::Scientific => crate::diagnostics::Code::MemberIdScientificNotation,
         }
     }
 
@@ -88,7 +88,7 @@ impl Oddities {
 
     /// One warning per kind: (code, message). `show_ids` false (privacy hashes or drops
     /// member ids) names the line only.
-    pub fn warnings(&self, file: &str, show_ids: bool) -> Vec<(&'static str, String)> {
+    pub fn warnings(&self, file: &str, show_ids: bool) -> Vec<(crate::diagnostics::Code, String)> {
         self.seen
             .iter()
             .map(|(kind, (count, line, id))| {
@@ -144,7 +144,7 @@ mod tests {
         o.note(9, "M3 ");
         let w = o.warnings("exports/a.csv", true);
         assert_eq!(w.len(), 2);
-        assert_eq!(w[0].0, "member_id_invisible_characters");
+        assert_eq!(w[0].0, crate::diagnostics::Code::MemberIdInvisibleCharacters);
         assert!(
             w[0].1
                 .starts_with("exports/a.csv: 2 rows have a member id with invisible"),

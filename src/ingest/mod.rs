@@ -16,6 +16,7 @@ mod settle;
 mod short_text;
 pub mod sources;
 pub mod timestamps;
+use crate::diagnostics::{Code, Warning};
 use crate::error::{ErrorKind, KocError};
 use crate::pipeline::program::Program;
 use crate::store::{write_atomic, Counts, FileRecord, Store};
@@ -41,19 +42,9 @@ pub struct IngestReport {
     pub warnings: Vec<Warning>,
 }
 
-/// A warning of SPEC §2: a code and a message, on stderr, in run.json and the report.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
-pub struct Warning {
-    pub code: String,
-    pub message: String,
-}
-
 impl IngestReport {
-    pub fn warn(&mut self, code: &str, message: String) {
-        self.warnings.push(Warning {
-            code: code.into(),
-            message,
-        });
+    pub fn warn(&mut self, code: Code, message: String) {
+        self.warnings.push(Warning::new(code, message));
     }
 }
 
@@ -126,7 +117,7 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
         let sources::SourceFiles { files, skipped } = sources::files_of(loaded, spec.name, cfg)?;
         for path in skipped {
             report.warn(
-                "not_a_regular_file",
+                Code::NotARegularFile,
                 format!(
                     "sources.{}.path matches {path}: not a regular file, not read",
                     spec.name
@@ -218,7 +209,7 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
                     }
                     PreparedKind::Empty { encoding } => {
                         report.warn(
-                            "empty_file",
+                            Code::EmptyFile,
                             format!("{rel}: the file is empty (no header, no rows): counted as 0 rows"),
                         );
                         seen.insert(sha.clone());
@@ -392,12 +383,7 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
     commit(store, &mut manifest, working, new_records, progress, &mut timer)?;
     report.events_of_unknown_members = manifest.events_of_unknown_members;
     for ((source, id), n) in contest_ids {
-        report.warnings.push(Warning {
-            code: "unknown_contest".into(),
-            message: format!(
-                "{source}: {n} row(s) name contest '{id}', which no contest of the pipeline has (stored, e.g. for an earlier season; add the contest under contests: to judge them)"
-            ),
-        });
+        report.warnings.push(Warning::unknown_contest(source, n, &id));
     }
     Ok(report)
 }

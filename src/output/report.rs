@@ -194,7 +194,7 @@ pub fn build(
     ds: &Dataset,
     c: &Computed,
     manifest: &Manifest,
-    warnings: &[crate::ingest::Warning],
+    warnings: &[crate::diagnostics::Warning],
     gated: &[String],
     runs: &Path,
 ) -> Result<Value> {
@@ -281,7 +281,7 @@ impl Context {
     /// file, and tonight's files (the store's latest ingest) with their counts. Only
     /// what the store, pipeline and D fix goes in, so a re-run is identical: per-ingest
     /// notes (an empty file) show as that file's row and a banner from it.
-    pub fn add_run_notes(&mut self, warnings: &[crate::ingest::Warning], manifest: &Manifest) {
+    pub fn add_run_notes(&mut self, warnings: &[crate::diagnostics::Warning], manifest: &Manifest) {
         let en = self.lang.is_en();
         let banner = |kind, code: &str, message: String| Banner {
             kind,
@@ -290,8 +290,8 @@ impl Context {
         };
         let mut banners: Vec<Banner> = warnings
             .iter()
-            .filter(|w| w.code != "empty_file")
-            .map(|w| banner("warning", &w.code, w.message.clone()))
+            .filter(|w| w.code != crate::diagnostics::Code::EmptyFile)
+            .map(|w| banner("warning", w.code.as_str(), w.message.clone()))
             .collect();
         for f in manifest.last_batch().filter(|f| f.counts.rows == 0) {
             let message = if en {

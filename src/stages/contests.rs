@@ -534,7 +534,10 @@ fn judges_table(c: &ContestCfg, valid: &[&Score], passed: &BTreeSet<&str>, stats
 
 /// SPEC §4: stored entries and judge scores of contest ids the pipeline does not have,
 /// as one warning per source and id (from the store, so every run says the same).
-pub fn unknown_contest_warnings(p: &crate::pipeline::config::Pipeline, ds: &Dataset) -> Vec<crate::ingest::Warning> {
+pub fn unknown_contest_warnings(
+    p: &crate::pipeline::config::Pipeline,
+    ds: &Dataset,
+) -> Vec<crate::diagnostics::Warning> {
     let known = |id: &str| p.contests.iter().any(|c| c.id == id);
     let mut counts: BTreeMap<(&str, &str), u64> = BTreeMap::new();
     for e in ds.entries.iter().filter(|e| !known(&e.contest_id)) {
@@ -545,11 +548,6 @@ pub fn unknown_contest_warnings(p: &crate::pipeline::config::Pipeline, ds: &Data
     }
     counts
         .into_iter()
-        .map(|((source, id), n)| crate::ingest::Warning {
-            code: "unknown_contest".into(),
-            message: format!(
-                "{source}: {n} row(s) name contest '{id}', which no contest of the pipeline has (stored, e.g. for an earlier season; add the contest under contests: to judge them)"
-            ),
-        })
+        .map(|((source, id), n)| crate::diagnostics::Warning::unknown_contest(source, n, id))
         .collect()
 }
