@@ -186,6 +186,16 @@ pub fn percentiles(values: &[f64]) -> Vec<f64> {
         .collect()
 }
 
+/// A text cell of a CSV output as Excel may open it: one starting with = + - @, a tab
+/// or CR gets a leading ' (formula injection, SPEC §11); numbers and dates are written
+/// without it.
+pub fn excel_text(s: &str) -> std::borrow::Cow<'_, str> {
+    match s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        true => format!("'{s}").into(),
+        false => s.into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,15 +242,5 @@ mod tests {
         let d = NaiveDate::from_ymd_opt(2025, 7, 19).unwrap();
         assert_eq!(fmt_day(day_of(d)), "2025-07-19");
         assert_eq!(fmt_ts(ts_of(d.and_hms_opt(8, 3, 5).unwrap())), "2025-07-19 08:03:05");
-    }
-}
-
-/// A text cell of a CSV output as Excel may open it: one starting with = + - @, a tab
-/// or CR gets a leading ' (formula injection, SPEC §11); numbers and dates are written
-/// without it.
-pub fn excel_text(s: &str) -> std::borrow::Cow<'_, str> {
-    match s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        true => format!("'{s}").into(),
-        false => s.into(),
     }
 }

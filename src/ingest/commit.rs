@@ -142,11 +142,14 @@ pub(super) fn commit(
 /// month at once took the peak from 3.3 to 6 GB). Small months go several at a time.
 const ROWS_IN_FLIGHT: usize = 2_000_000;
 
+/// The months a writer thread wrote (None: a month left empty).
+type MonthsWritten = Vec<(u32, Option<MonthWritten>)>;
+
 /// The threads that write months: joined, their months together (the first error wins).
-struct Writers<'s>(Vec<std::thread::ScopedJoinHandle<'s, Result<Vec<(u32, Option<MonthWritten>)>>>>);
+struct Writers<'s>(Vec<std::thread::ScopedJoinHandle<'s, Result<MonthsWritten>>>);
 
 impl Writers<'_> {
-    fn join(self) -> Result<Vec<(u32, Option<MonthWritten>)>> {
+    fn join(self) -> Result<MonthsWritten> {
         let mut all = Vec::new();
         let mut failed = None;
         for h in self.0 {
