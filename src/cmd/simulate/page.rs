@@ -287,6 +287,8 @@ const MD: &str = include_str!("../../../templates/simulation.md");
 
 pub(super) fn render(out: &Path, ctx: &Value) -> Result<()> {
     let mut env = crate::output::templating::sandboxed_environment();
+    // a misspelt field is an error, not a blank cell (as in the report)
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     env.add_template("simulation.html", HTML)?;
     env.add_template("simulation.md", MD)?;
     for name in ["simulation.html", "simulation.md"] {
