@@ -1,4 +1,6 @@
-//! What the store folder may hold and which files koc wrote (it deletes only those).
+//! What the store folder may hold and which files koc wrote (it deletes only those);
+//! reading one of its files (a regular file only); no output of a command inside it.
+use crate::error::KocError;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
@@ -85,4 +87,54 @@ pub(super) fn remove_empty_dirs(root: &Path) {
             }
         }
     }
+}
+
+/// Refuse an output path inside the store folder (`--out` of simulate or a stage):
+/// the store holds only what its own commands write, and the next ingest would
+/// refuse or delete anything else. Links and `..` are resolved first.
+pub fn refuse_output_inside(store_dir: &Path, out: &Path, option: &str) -> Result<()> {
+    let resolve = |p: &Path| -> PathBuf {
+        let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        // the deepest part that exists is resolved (links, `..`); the rest kept as given
+        let mut head = abs.as_path();
+        let mut tail = Vec::new();
+        loop {
+            if let Ok(real) = head.canonicalize() {
+                return tail.iter().rev().fold(real, |acc: PathBuf, part| acc.join(part));
+            }
+            match (head.parent(), head.file_name()) {
+                (Some(parent), Some(name)) => {
+                    tail.push(name.to_os_string());
+                    head = parent;
+                }
+                _ => return abs,
+            }
+        }
+    };
+    let store = resolve(store_dir);
+    let target = resolve(out);
+    if target.starts_with(&store) {
+        return Err(KocError::usage(format!(
+            "{option} {} is inside the store {}: koc never writes its outputs there",
+            out.display(),
+            store_dir.display()
+        ))
+        .with_hint(format!("give {option} a path outside {}", store_dir.display()))
+        .into());
+    }
+    Ok(())
+}
+
+/// The bytes of a store file: a regular file koc wrote (a link, folder or device in
+/// its place is an error naming it, as is a missing file).
+pub(super) fn read_regular(path: &Path) -> Result<Vec<u8>> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_file() => {}
+        Ok(_) => return Err(super::checksum::damaged(path, "it is not a regular file").into()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(super::checksum::damaged(path, "the manifest names it but it is missing").into())
+        }
+        Err(e) => return Err(anyhow::anyhow!("cannot read {}: {e}", path.display())),
+    }
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }
