@@ -229,6 +229,9 @@ fn rejects_follow_privacy_no_raw_line_dropped_value_or_unhashed_id() {
     // m4's bad joined_at is written, but its member id only as the pseudonym
     assert!(all.contains("yesterday"), "{all}");
     assert!(!all.contains("m4") && !all.contains("m3"), "{all}");
+    // the rows themselves: m3 (line 4) with neither column nor value, m4 (line 5) named
+    assert!(all.contains("members.csv,4,,,\"too many fields"), "{all}");
+    assert!(all.contains("members.csv,5,joined_at,yesterday,"), "{all}");
     let store = w.path().join("store");
     let manifest = std::fs::read_to_string(store.join("manifest.json")).unwrap();
     let members: serde_json::Value = serde_json::from_str(&manifest).unwrap();
@@ -243,6 +246,32 @@ fn rejects_follow_privacy_no_raw_line_dropped_value_or_unhashed_id() {
         (counts["inserted"].as_u64(), counts["rejected"].as_u64()),
         (Some(2), Some(2))
     );
+}
+
+/// A rejected value of a hashed column is written as its pseudonym, in the value and
+/// in the reason (SPEC §3: no unhashed value of a hashed column in the rejects).
+#[test]
+fn a_rejected_value_of_a_hashed_column_is_written_hashed() {
+    let w = Workdir::new();
+    setup(&w, "privacy:\n  hash: [layer]\n  salt_env: KOC_TEST_SALT\n");
+    let text = w.read("pipeline.yaml").replace(
+        "ingest:\n",
+        "  overrides: {path: overrides.csv, columns: {member_id: member_id, layer: layer, from: from}}\ningest:\n",
+    );
+    w.create("pipeline.yaml", &text);
+    w.create(
+        "overrides.csv",
+        "member_id,layer,from\nm1,active,2025-01-01\nm2,vip_secret,2025-01-02\n",
+    );
+    let run = w.koc_env(&["ingest", "pipeline.yaml"], &[("KOC_TEST_SALT", "s3cret")]);
+    run.expect_code(0);
+    let mut all = String::new();
+    for e in std::fs::read_dir(w.path().join("store/rejects")).unwrap() {
+        all.push_str(&std::fs::read_to_string(e.unwrap().path()).unwrap());
+    }
+    assert!(all.contains("overrides.csv,3,layer,"), "{all}");
+    assert!(all.contains("unknown layer"), "{all}");
+    assert!(!all.contains("vip_secret"), "the raw value leaked: {all}");
 }
 
 #[test]

@@ -110,7 +110,7 @@ fn kind_of(meta: &std::fs::Metadata) -> &'static str {
 }
 
 /// An export past `MAX_EXPORT_BYTES` is an error naming it.
-pub fn check_size(path: &Path, len: u64) -> Result<()> {
+fn check_size(path: &Path, len: u64) -> Result<()> {
     if len > MAX_EXPORT_BYTES {
         return Err(crate::error::KocError::new(
             crate::error::ErrorKind::Runtime,
@@ -147,7 +147,8 @@ pub fn read_export_into(path: &Path, bytes: &mut Vec<u8>) -> Result<()> {
 }
 
 /// Decode a file's bytes: the encoding given, or detected from the BOM and content.
-pub fn decode(bytes: &[u8], encoding: Option<&str>, file: &Path) -> Result<(String, &'static str)> {
+#[cfg(test)]
+fn decode(bytes: &[u8], encoding: Option<&str>, file: &Path) -> Result<(String, &'static str)> {
     decode_into(bytes, encoding, file, Vec::new())
 }
 

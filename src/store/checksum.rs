@@ -19,7 +19,7 @@ pub fn content_hex(bytes: &[u8]) -> String {
 }
 
 /// The hash named in a data file's name (`<stem>-<16 hex>.parquet`), if it has one.
-pub fn named_hex(rel: &str) -> Option<&str> {
+fn named_hex(rel: &str) -> Option<&str> {
     let name = rel.rsplit('/').next()?;
     let stem = name.strip_suffix(".parquet")?;
     let (_, hex) = stem.rsplit_once('-')?;
