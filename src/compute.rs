@@ -33,6 +33,10 @@ pub struct Computed {
     pub team_proposals: Option<Vec<crate::stages::growth_plan::Proposal>>,
     /// Output tables by file stem, in the order they are written.
     pub tables: Vec<Table>,
+    /// Every badge award at D, in badges.csv's order (none without `badges`).
+    pub badges: Vec<crate::stages::badges::Award>,
+    /// What to tell members about D (none without `notices`).
+    pub notices: Vec<crate::stages::notices::Notice>,
     /// The metric frame at D (scouting reads it; a scenario may reuse it).
     pub snapshot_d: crate::stages::layers::Snapshot,
 }
@@ -262,7 +266,27 @@ pub fn compute_reusing(prog: &Program, ds: &Dataset, reuse: Option<Reuse>, purpo
         }
     }
     timer.lap("growth");
+    let badges = crate::stages::badges::compute(prog, ds, &points.awarded_per_event)?;
+    if purpose == Purpose::Run && !prog.badges.is_empty() {
+        tables.push(crate::output::messages::badges_table(prog, ds, &badges));
+    }
+    let notices = crate::stages::notices::compute(
+        prog,
+        ds,
+        &crate::stages::notices::Inputs {
+            awards: &badges,
+            points: &points,
+            tiers: &tiers,
+            contests: &contests,
+            history: &history,
+            layer_at_d: &layer_at_d,
+            level_ids: &level_ids,
+        },
+    );
+    timer.lap("badges and notices");
     Ok(Computed {
+        badges,
+        notices,
         as_of: d,
         points,
         tiers,

@@ -51,6 +51,11 @@ pub fn days_in_month(y: i32, m: u32) -> u32 {
     }
 }
 
+/// Whether `day` is the last day of its month (a layer cadence date, SPEC §7).
+pub fn is_month_end(day: Day) -> bool {
+    civil_from_days(day + 1).2 == 1
+}
+
 pub fn date_of(day: Day) -> NaiveDate {
     EPOCH + Duration::days(day as i64)
 }

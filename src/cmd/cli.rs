@@ -111,6 +111,19 @@ pub enum Command {
         /// The member_id.
         member: String,
     },
+    /// Send a finished run: the operations digest to the group robots and the notices
+    /// to a webhook (the pipeline's `notify`). Sends only what was not sent for D yet.
+    /// Example: `koc run pipeline.yaml && koc notify pipeline.yaml`
+    Notify {
+        #[command(flatten)]
+        at: AsOf,
+        /// Print each request (URLs' queries and secrets left out); send and record nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Send everything again, also what was sent before.
+        #[arg(long)]
+        force: bool,
+    },
     /// Shell completions on stdout, e.g. `koc completions bash > /etc/bash_completion.d/koc`.
     Completions {
         /// bash, zsh, fish, powershell or elvish.

@@ -130,6 +130,17 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             }
             Ok(0)
         }
+        Command::Notify { at, dry_run, force } => {
+            let loaded = load(&at.pipeline)?;
+            let d = crate::cmd::run::as_of(&loaded, at.as_of.as_deref())?;
+            let options = crate::cmd::notify::Options { dry_run, force };
+            let report = crate::cmd::notify::notify(&loaded, d, &options, &mut |line| out.line(line))?;
+            if out.json {
+                out.json(&serde_json::to_value(&report)?);
+            }
+            report.result()?;
+            Ok(0)
+        }
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             let mut buf = Vec::new();

@@ -36,7 +36,29 @@ pub fn explain(loaded: &Program, ds: &Dataset, c: &Computed, member_id: &str) ->
             "date": fmt_day(o.day), "occasion": o.occasion.as_str(), "detail": o.detail,
         })).collect::<Vec<_>>(),
         "growth": growth(loaded, ds, c, i),
+        "badges": badges(loaded, ds, c, i)?,
     }))
+}
+
+/// Progress toward every badge in listed order (SPEC §13, §16); null without badges.
+fn badges(loaded: &Program, ds: &Dataset, c: &Computed, i: usize) -> Result<Value> {
+    if loaded.badges.is_empty() {
+        return Ok(Value::Null);
+    }
+    let progress = crate::stages::badges::progress_of(loaded, ds, &c.points.awarded_per_event, i)?;
+    Ok(loaded
+        .badges
+        .iter()
+        .zip(progress)
+        .map(|(b, p)| {
+            json!({
+                "badge_id": b.id, "name": b.name, "grade": b.grade.as_str(),
+                "goal": b.goal.target(), "progress": p.value,
+                "awarded_on": p.earned_at.map(|e| fmt_day(ds.events.day[e])),
+                "event_id": p.earned_at.map(|e| ds.events.id(e)),
+            })
+        })
+        .collect())
 }
 
 fn unknown_member(ds: &Dataset, id: &str) -> anyhow::Error {
@@ -538,6 +560,18 @@ pub fn render_text(v: &Value, en: bool) -> Vec<String> {
             s(&o["occasion"]),
             s(&o["detail"])
         ));
+    }
+    for b in v["badges"].as_array().into_iter().flatten() {
+        let state = match b["awarded_on"].as_str() {
+            Some(day) => format!(
+                "{} {day} ({} {})",
+                t("获得于", "earned on"),
+                t("事件", "event"),
+                s(&b["event_id"])
+            ),
+            None => format!("{} {} / {}", t("进度", "progress"), s(&b["progress"]), s(&b["goal"])),
+        };
+        out.push(format!("{} {}: {state}", t("勋章", "Badge"), s(&b["name"])));
     }
     out
 }

@@ -3,6 +3,7 @@ pub mod check_store;
 pub mod cli;
 pub mod commands;
 pub mod explain;
+pub mod notify;
 pub mod run;
 pub mod simulate;
 pub mod synth;

@@ -84,6 +84,18 @@ pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
     let ctx = crate::output::report::build(loaded, &ds, &computed, &manifest, &warnings, &ingest.gated, &runs)?;
     let mask = loaded.pipeline.privacy.as_ref().is_some_and(|p| p.mask_nicknames);
     crate::output::report::render_all(loaded, &ctx, tmp.path())?;
+    if loaded.notices.is_some() {
+        let notices = crate::output::messages::notices_table(loaded, &ds, &computed.notices)?;
+        write_table(tmp.path(), &notices)?;
+        row_counts.insert(notices.name.clone(), json!(notices.rows.len()));
+    }
+    let report_path = std::fs::canonicalize(&runs)
+        .unwrap_or_else(|_| runs.clone())
+        .join(fmt_day(as_of))
+        .join("report.html");
+    let notices_count = loaded.notices.is_some().then_some(computed.notices.len());
+    let digest = crate::output::digest::render(loaded, &ctx, &report_path, notices_count)?;
+    crate::store::write_atomic(&tmp.path().join(crate::output::digest::FILE), &digest)?;
     // the Parquet tables (ledger, layer history) are for tools, not for a spreadsheet
     // tables are copied only to mask nicknames
     let sheets: Vec<std::borrow::Cow<Table>> = computed
@@ -130,6 +142,7 @@ pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
     std::fs::write(&run_json_path, serde_json::to_vec_pretty(&run_json)?)
         .with_context(|| format!("cannot write {}", run_json_path.display()))?;
     let folder = runs.join(fmt_day(as_of));
+    keep_notify_record(&folder, tmp.path())?;
     replace_dir(tmp.keep(), &folder)?;
     Ok(RunOutcome {
         folder,
@@ -164,6 +177,17 @@ fn recover_runs(runs: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A re-run of D keeps what `koc notify` already sent for D (SPEC §17): the record
+/// moves into the new folder, so a later notify does not send it twice.
+fn keep_notify_record(folder: &Path, new: &Path) -> Result<()> {
+    let record = folder.join(crate::cmd::notify::RECORD);
+    match std::fs::read(&record) {
+        Ok(bytes) => crate::store::write_atomic(&new.join(crate::cmd::notify::RECORD), &bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("cannot read {}", record.display()))),
+    }
 }
 
 /// Swap a finished folder in place of `dest`: the old one is moved aside, then removed.

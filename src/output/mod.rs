@@ -2,11 +2,14 @@
 //! sheets of report.xlsx, and handed to the report templates.
 pub mod actions;
 pub mod charts;
+pub mod digest;
 pub mod ledger;
+pub mod messages;
 pub mod report;
 pub mod report_growth;
 pub mod report_outcomes;
 pub mod report_sections;
+pub mod robots;
 pub mod summary;
 pub mod templating;
 pub mod xlsx;

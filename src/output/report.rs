@@ -58,6 +58,8 @@ pub struct Context {
     pub actions: Actions,
     /// None without a hall_of_fame section.
     pub hall_of_fame: Option<HallOfFame>,
+    /// None without a badges section.
+    pub badges: Option<crate::output::messages::BadgeSection>,
     /// None without a growth section.
     pub growth: Option<Growth>,
     pub quality: Quality,
@@ -261,6 +263,12 @@ pub fn context(loaded: &Program, ds: &Dataset, c: &Computed, mut quality: Qualit
         incentives: outcomes::incentives(p, c, &t, sep),
         actions: crate::output::actions::compute(p, ds, c, &names),
         hall_of_fame: crate::output::report_growth::hall_of_fame(p, ds, c, &t),
+        badges: crate::output::messages::badge_section(
+            loaded,
+            ds,
+            &c.badges,
+            p.privacy.as_ref().is_some_and(|x| x.mask_nicknames),
+        ),
         growth: crate::output::report_growth::growth(p, ds, c, &t, &names.layers),
         quality,
         banners: vec![],
@@ -390,6 +398,15 @@ pub fn render_all(loaded: &Loaded, ctx: &Value, dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A message template (notices, the digest) rendered: in a child process when the
+/// pipeline has its own templates folder, as `render_all` does for the report.
+pub fn render_text(loaded: &Loaded, name: &str, ctx: &Value) -> Result<Vec<u8>> {
+    match custom_templates(loaded) {
+        Some(_) => crate::output::templating::render_in_child(&loaded.path, name, ctx),
+        None => render_one(loaded, name, ctx),
+    }
+}
+
 /// One template rendered in this process (`koc __render-template` in the child).
 pub fn render_one(loaded: &Loaded, name: &str, ctx: &Value) -> Result<Vec<u8>> {
     let env = environment(loaded)?;
@@ -433,7 +450,12 @@ fn environment(loaded: &Loaded) -> Result<Environment<'static>> {
                 }
             }
         }
-        Ok(EMBEDDED.iter().find(|(n, _)| *n == name).map(|(_, t)| t.to_string()))
+        Ok(EMBEDDED
+            .iter()
+            .chain(&crate::output::messages::NOTICE_TEMPLATES)
+            .chain(&crate::output::digest::TEMPLATES)
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| t.to_string()))
     });
     Ok(env)
 }

@@ -31,6 +31,46 @@ pub struct Program {
     pub goals: Vec<GoalPlan>,
     /// `hall_of_fame.season`, when the section is there.
     pub season: Option<Season>,
+    /// One per `badges` entry, in order (none without the section).
+    pub badges: Vec<BadgePlan>,
+    /// The notices to write, when the pipeline has a `notices` section.
+    pub notices: Option<NoticesPlan>,
+}
+
+/// A badge as the stage reads it (SPEC §16).
+#[derive(Debug, Clone)]
+pub struct BadgePlan {
+    pub id: String,
+    pub name: String,
+    pub grade: super::config::messaging::Grade,
+    /// The canonical action a matching event has, if the badge names one.
+    pub action: Option<String>,
+    pub filter: Option<SqlExpr>,
+    pub goal: BadgeGoal,
+}
+
+/// What earns a badge: a number of matching events or dates, or a running total.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadgeGoal {
+    Events(i64),
+    Days(i64),
+    Sum(Field, i64),
+}
+
+impl BadgeGoal {
+    /// The `count` or `reach` (explain's `goal`).
+    pub fn target(self) -> i64 {
+        match self {
+            BadgeGoal::Events(n) | BadgeGoal::Days(n) | BadgeGoal::Sum(_, n) => n,
+        }
+    }
+}
+
+/// `notices:` as the stage reads it (SPEC §17).
+#[derive(Debug, Clone)]
+pub struct NoticesPlan {
+    pub kinds: Vec<super::config::messaging::NoticeKind>,
+    pub expiring_days_ahead: i64,
 }
 
 impl std::ops::Deref for Program {
@@ -99,6 +139,8 @@ pub enum Place {
     Candidates,
     /// `contests[i].rubric[j].from_data`
     FromData(usize, usize),
+    /// `badges[i].where`
+    Badge(usize),
     /// `goals[i].measure…where`; the text is the path inside the measure
     /// (`` or `.ratio.numerator`…)
     Measure(usize, String),
@@ -259,7 +301,43 @@ pub(super) fn build(loaded: Loaded, tz: Tz, conditions: Conditions) -> Result<Pr
         .flat_map(|x| &x.rules)
         .map(|r| r.per.as_ref().and_then(|per| Field::parse(&per.field)))
         .collect();
+    let badges = p
+        .badges
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, b)| -> Result<BadgePlan> {
+            use super::config::messaging::Distinct;
+            let goal = match (&b.sum, b.reach, b.count, b.distinct) {
+                (Some(f), Some(reach), None, None) => {
+                    BadgeGoal::Sum(closed(Field::parse(f), f, &format!("badges.{}.sum", b.id))?, reach)
+                }
+                (None, None, n, Some(Distinct::Days)) => BadgeGoal::Days(n.unwrap_or(1)),
+                (None, None, n, _) => BadgeGoal::Events(n.unwrap_or(1)),
+                _ => anyhow::bail!("badges.{}: count and sum together passed the checks", b.id),
+            };
+            Ok(BadgePlan {
+                id: b.id.clone(),
+                name: b.name.clone(),
+                grade: b.grade,
+                action: b.action.clone(),
+                filter: conditions.get(&Place::Badge(i)).cloned(),
+                goal,
+            })
+        })
+        .collect::<Result<_>>()?;
+    let notices = p.notices.as_ref().map(|n| NoticesPlan {
+        kinds: n
+            .kinds
+            .clone()
+            .unwrap_or_else(|| super::config::messaging::NoticeKind::ALL.to_vec()),
+        expiring_days_ahead: n
+            .expiring_days_ahead
+            .unwrap_or(super::config::messaging::DEFAULT_EXPIRING_DAYS_AHEAD),
+    });
     Ok(Program {
+        badges,
+        notices,
         metrics,
         per_fields,
         tz,

@@ -1,5 +1,6 @@
 //! The computations of SPEC §5–§10, §14 and §15: pure functions of the loaded data
 //! and the checked pipeline (no files, environment or terminal).
+pub mod badges;
 pub mod care;
 pub mod contests;
 pub mod goals;
@@ -8,6 +9,7 @@ pub mod growth_plan;
 pub mod hall_of_fame;
 pub mod layers;
 pub mod metrics;
+pub mod notices;
 pub mod points;
 pub mod scouting;
 pub mod tiers;

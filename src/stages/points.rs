@@ -252,6 +252,24 @@ pub fn expiring_between(p: &Pipeline, ds: &Dataset, points: &Points, from: Day, 
         .sum()
 }
 
+/// Per member, the unconsumed points of lots whose expiry day is exactly `day`
+/// (notices' `points_expiring`); members with none are left out.
+pub fn expiring_on(p: &Pipeline, ds: &Dataset, points: &Points, day: Day) -> Vec<(usize, i64)> {
+    let ranges = member_ledger_ranges(ds, &points.ledger);
+    let spent = ok_redemptions_by_member(ds, points);
+    (0..ds.members.len())
+        .filter(|m| !ranges[*m].is_empty())
+        .filter_map(|m| {
+            let left: i64 = replayed_lots(p, ds, points, &ranges, &spent, m)
+                .iter()
+                .filter(|l| l.expires == Some(day))
+                .map(|l| l.left)
+                .sum();
+            (left > 0).then_some((m, left))
+        })
+        .collect()
+}
+
 /// One member's lots at D (`koc explain`).
 pub fn lots_of(p: &Pipeline, ds: &Dataset, points: &Points, member: usize) -> Vec<Lot> {
     let ranges = member_ledger_ranges(ds, &points.ledger);

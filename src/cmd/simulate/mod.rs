@@ -171,7 +171,7 @@ fn headline_table(names: &[String], all: &[(&Program, &Computed)]) -> Table {
     let mut add = |order: usize, label: String, value: String| {
         rows.entry(order).or_insert_with(|| (label, Vec::new())).1.push(value);
     };
-    for (_, c) in all {
+    for (prog, c) in all {
         let b = &c.points.balances;
         add(
             0,
@@ -216,6 +216,11 @@ fn headline_table(names: &[String], all: &[(&Program, &Computed)]) -> Table {
         if let Some(m) = &c.mentor_matches {
             let matched = m.iter().filter(|x| x.mentor.is_some()).count();
             add(600, "mentor_matches".into(), format!("{matched} / {}", m.len()));
+        }
+        // badges (SPEC §16): holders at D, so a sweep of `badges.<id>.count` shows
+        // how many members a threshold rewards
+        for (k, n) in crate::stages::badges::holders(prog, &c.badges).iter().enumerate() {
+            add(700 + k, format!("badge {}", prog.badges[k].id), n.to_string());
         }
         if let Some(tp) = &c.team_proposals {
             let filled = tp.iter().filter(|x| x.member.is_some()).count();

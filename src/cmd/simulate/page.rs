@@ -278,6 +278,16 @@ fn figure_label(pl: &crate::pipeline::config::Pipeline, report_t: &Value, figure
         }
         "stage" => format!("{} · {}", t("stage_h"), label_of(report_t, "stage", rest)),
         "mentor_matches" | "team_roles_filled" => sim(kind),
+        "badge" => {
+            let name = pl
+                .badges
+                .iter()
+                .flatten()
+                .find(|b| b.id == rest)
+                .map(|b| b.name.as_str())
+                .unwrap_or(rest);
+            format!("{} · {name}", t("badge_holders"))
+        }
         _ => figure.to_string(),
     }
 }

@@ -9,6 +9,7 @@ use anyhow::Result;
 use chrono_tz::Tz;
 use parts::{check_measure, span_in_order, specialty_field, MeasureAt};
 
+mod messaging;
 mod parts;
 pub use parts::expressions;
 
@@ -462,6 +463,7 @@ fn validate(loaded: &Loaded, conditions: &std::cell::RefCell<Conditions>) -> Res
         }
     }
     problems.extend(layer_problems);
+    problems.extend(messaging::check(loaded, &n, known_actions.as_deref(), conditions));
     problems.extend(crate::pipeline::limits::check(loaded));
     let known = crate::pipeline::lint::Known {
         actions: known_actions.as_deref(),

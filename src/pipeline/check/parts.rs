@@ -47,6 +47,11 @@ pub fn expressions(p: &Pipeline) -> Vec<(&str, String)> {
     for g in &p.goals {
         measure(&g.measure, format!("goals[id={}].measure", g.id), &mut out);
     }
+    for b in p.badges.iter().flatten() {
+        if let Some(w) = &b.where_ {
+            out.push((w, format!("badges[id={}].where", b.id)));
+        }
+    }
     out
 }
 

@@ -37,6 +37,12 @@ pub struct Pipeline {
     pub hall_of_fame: Option<HallOfFameCfg>,
     #[serde(default)]
     pub growth: Option<GrowthCfg>,
+    #[serde(default)]
+    pub badges: Option<Vec<BadgeCfg>>,
+    #[serde(default, deserialize_with = "messaging::present")]
+    pub notices: Option<NoticesCfg>,
+    #[serde(default)]
+    pub notify: Vec<NotifyCfg>,
 }
 
 /// PIPL: columns dropped or hashed at ingest, nicknames masked in the reports.
@@ -558,4 +564,6 @@ pub struct RoleCfg {
 }
 
 mod load;
+pub mod messaging;
 pub use load::{date_key, edit_distance, load, locate_in, locate_nth_in, parse_date_str, parse_text, suggest, Loaded};
+pub use messaging::{BadgeCfg, NoticesCfg, NotifyCfg};
