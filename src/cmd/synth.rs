@@ -223,7 +223,10 @@ pub fn init(dir: &Path) -> Result<crate::fmt::Day> {
     write(dir, 150, INIT_DAYS, 7)?;
     let templates = dir.join("templates");
     std::fs::create_dir_all(&templates)?;
-    for (name, text) in crate::output::report::EMBEDDED {
+    let messages = crate::output::messages::NOTICE_TEMPLATES
+        .iter()
+        .chain(&crate::output::digest::TEMPLATES);
+    for (name, text) in crate::output::report::EMBEDDED.iter().chain(messages) {
         std::fs::write(templates.join(name), text)?;
     }
     let mut p = std::fs::read_to_string(dir.join("pipeline.yaml"))?;

@@ -28,7 +28,11 @@ impl Request {
     /// every secret replaced.
     pub fn shown(&self) -> String {
         let url = self.url.split(['?', '#']).next().unwrap_or_default();
-        let body = redact(&String::from_utf8_lossy(&self.body), &self.secrets);
+        let text = match serde_json::from_slice::<Value>(&self.body) {
+            Ok(v) if self.content_type == "application/json" => serde_json::to_string_pretty(&v).unwrap_or_default(),
+            _ => String::from_utf8_lossy(&self.body).into_owned(),
+        };
+        let body = redact(&text, &self.secrets);
         format!("POST {url}\nContent-Type: {}\n\n{body}", self.content_type)
     }
 }
