@@ -287,3 +287,34 @@ fn badge_checks_are_pipeline_errors() {
         assert!(words.iter().any(|x| err.contains(*x)), "{section}: {err}");
     }
 }
+
+/// `koc simulate` compares each badge's holders at D (SPEC §16): a sweep of
+/// `badges.busy.count` shows how many members a threshold rewards. At D = 01-20, m1 has
+/// 6 matching events (a1…a6) and m2 one (b2): count 1 → 2 holders, 3 → 1, 7 → 0.
+#[test]
+fn a_sweep_of_a_badge_count_shows_its_holders() {
+    let w = Workdir::new();
+    program(&w, &format!("{RULES}{BADGES}"));
+    w.koc(&["ingest", "pipeline.yaml", "--quiet"]).expect_code(0);
+    let out = w.koc(&[
+        "simulate",
+        "pipeline.yaml",
+        "--as-of",
+        "2025-01-20",
+        "--sweep",
+        "badges.busy.count=1,3,7",
+        "--out",
+        "sim",
+        "--format",
+        "json",
+    ]);
+    out.expect_code(0);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+    let text = v.to_string();
+    let row = v["rows"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r[0] == "badge busy"))
+        .unwrap_or_else(|| panic!("no badge row in {text}"));
+    // baseline (count 3), then the three values of the sweep
+    assert_eq!(row, &serde_json::json!(["badge busy", "1", "2", "1", "0"]), "{text}");
+}
