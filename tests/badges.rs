@@ -277,7 +277,10 @@ fn badge_checks_are_pipeline_errors() {
     ];
     for (section, words) in cases {
         let w = Workdir::new();
-        w.create("pipeline.yaml", &small_pipeline(&format!("{RULES}badges:\n{section}")));
+        let text = small_pipeline(&format!("{RULES}badges:\n{section}"));
+        w.create("pipeline.yaml", &text);
+        // the mistake is reported at the line of its badge (the section's last line)
+        let line = text.trim_end().lines().count();
         w.create("members.csv", MEMBERS_HEADER);
         w.create("activity_1.csv", ACTIVITY_HEADER);
         let run = w.koc(&["validate", "pipeline.yaml"]);
@@ -285,6 +288,7 @@ fn badge_checks_are_pipeline_errors() {
         let err = run.stderr();
         assert!(err.contains("badges"), "{section}: {err}");
         assert!(words.iter().any(|x| err.contains(*x)), "{section}: {err}");
+        assert!(err.contains(&format!("pipeline.yaml:{line}:")), "at line {line}: {err}");
     }
 }
 

@@ -56,3 +56,37 @@ fn badges_and_notices_match_at_three_dates() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The badges table is a sheet of report.xlsx, named and headed in the program's
+/// language (SPEC §16).
+#[test]
+fn report_xlsx_has_the_badges_sheet_in_chinese() {
+    use std::io::Read;
+    let w = program();
+    w.koc(&["run", "program/pipeline.yaml", "--as-of", "2025-07-19", "--quiet"])
+        .expect_code(0);
+    let file = std::fs::File::open(w.path().join("store/runs/2025-07-19/report.xlsx")).unwrap();
+    let mut zip = zip::ZipArchive::new(file).expect("report.xlsx is a zip");
+    let mut part = |name: &str| -> String {
+        let mut s = String::new();
+        zip.by_name(name).unwrap().read_to_string(&mut s).unwrap();
+        s
+    };
+    let workbook = part("xl/workbook.xml");
+    let sheets: Vec<String> = workbook
+        .split("<sheet name=\"")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap().to_string())
+        .collect();
+    let k = sheets
+        .iter()
+        .position(|s| s == "勋章")
+        .unwrap_or_else(|| panic!("{sheets:?}"))
+        + 1;
+    // big sheets are written in constant memory: strings inline in the sheet
+    let sheet = part(&format!("xl/worksheets/sheet{k}.xml"));
+    assert!(sheet.contains("初出茅庐"), "the awards are rows of the sheet");
+    for header in ["勋章ID", "勋章等级", "获得日期", "事件ID"] {
+        assert!(sheet.contains(header), "{header} heads a column");
+    }
+}

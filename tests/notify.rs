@@ -358,5 +358,9 @@ fn notify_needs_a_finished_run_and_a_notify_section() {
     let said = out.stderr();
     assert!(said.contains("no notices section"), "{said}");
     assert!(said.contains("is not the name of an environment variable"), "{said}");
+    assert!(
+        !said.contains("qyapi"),
+        "an address pasted into the pipeline is not repeated: {said}"
+    );
     assert!(said.contains("is not signed"), "{said}");
 }

@@ -23,10 +23,15 @@ pub(super) fn check(
     let badges = p.badges.as_deref().unwrap_or_default();
     for (i, b) in badges.iter().enumerate() {
         let what = format!("badges[id={}]", b.id);
+        // positions inside this badge: the section, then this badge's own `id: …`
+        let id_key = format!("id: {}", b.id);
+        let same_id_before = badges[..i].iter().filter(|x| x.id == b.id).count();
+        let anchors = [("\nbadges:", 0), (id_key.as_str(), same_id_before)];
+        let at = |needle: &str| loaded.locate_from(&anchors, needle);
         if badges[..i].iter().any(|x| x.id == b.id) {
             say(
                 &mut problems,
-                loaded.locate_nth(&b.id, 1),
+                at(&b.id),
                 format!("{what}: the id is used by an earlier badge"),
                 "give every badge its own id",
             );
@@ -34,7 +39,7 @@ pub(super) fn check(
         if b.name.trim().is_empty() {
             say(
                 &mut problems,
-                loaded.locate(&b.id),
+                at(&b.id),
                 format!("{what}: name is empty"),
                 "give the name members see, e.g. name: 初出茅庐",
             );
@@ -42,13 +47,13 @@ pub(super) fn check(
         match (&b.sum, b.reach) {
             (Some(_), _) if b.count.is_some() => say(
                 &mut problems,
-                loaded.locate(&format!("count: {}", b.count.unwrap_or_default())),
+                at("count:"),
                 format!("{what}: give count or sum with reach, not both"),
                 "count matching events with `count`, or add up a field with `sum` and `reach`",
             ),
             (Some(_), _) if b.distinct.is_some() => say(
                 &mut problems,
-                loaded.locate("distinct:"),
+                at("distinct:"),
                 format!("{what}: distinct counts dates, it does not go with sum"),
                 "remove distinct, or count with `count` instead of `sum`",
             ),
@@ -56,7 +61,7 @@ pub(super) fn check(
                 if !NUMERIC_FIELDS.contains(&f.as_str()) {
                     say(
                         &mut problems,
-                        loaded.locate(&format!("sum: {f}")),
+                        at(&format!("sum: {f}")),
                         format!("{what}: sum '{f}' is not a number field"),
                         &format!("sum takes one of {}", NUMERIC_FIELDS.join(", ")),
                     );
@@ -64,7 +69,7 @@ pub(super) fn check(
                 if !(1..=MAX_BADGE_REACH).contains(&reach) {
                     say(
                         &mut problems,
-                        loaded.locate(&format!("reach: {reach}")),
+                        at(&format!("reach: {reach}")),
                         format!("{what}: reach {reach} is out of range"),
                         "use a whole number from 1 to 1000000000000",
                     );
@@ -72,13 +77,13 @@ pub(super) fn check(
             }
             (Some(f), None) => say(
                 &mut problems,
-                loaded.locate(&format!("sum: {f}")),
+                at(&format!("sum: {f}")),
                 format!("{what}: sum needs reach, the total that earns the badge"),
                 "add e.g. reach: 1000",
             ),
             (None, Some(reach)) => say(
                 &mut problems,
-                loaded.locate(&format!("reach: {reach}")),
+                at(&format!("reach: {reach}")),
                 format!("{what}: reach goes with sum"),
                 "add sum: FIELD (e.g. sum: likes), or count events with `count` instead",
             ),
@@ -86,7 +91,7 @@ pub(super) fn check(
                 if let Some(c) = b.count.filter(|c| !(1..=MAX_BADGE_COUNT).contains(c)) {
                     say(
                         &mut problems,
-                        loaded.locate(&format!("count: {c}")),
+                        at(&format!("count: {c}")),
                         format!("{what}: count {c} is out of range"),
                         "use a whole number from 1 to 1000000",
                     );
@@ -100,14 +105,14 @@ pub(super) fn check(
                     .unwrap_or_default();
                 say(
                     &mut problems,
-                    loaded.locate(&format!("action: {action}")),
+                    at(&format!("action: {action}")),
                     format!("{what}: unknown action '{action}'"),
                     &format!("{hint}use one of the mapped actions: {}", known.join(", ")),
                 );
             }
         }
         if let Some(w) = &b.where_ {
-            match expr::parse(w, &n.metric_where, &format!("{what}.where"), &loaded.locate(w)) {
+            match expr::parse(w, &n.metric_where, &format!("{what}.where"), &at(w)) {
                 Ok(e) => conditions.borrow_mut().insert(Place::Badge(i), e),
                 Err(e) => problems.push(format!("{e:#}")),
             }
@@ -117,7 +122,7 @@ pub(super) fn check(
         if notices.kinds.as_ref().is_some_and(Vec::is_empty) {
             say(
                 &mut problems,
-                loaded.locate("kinds:"),
+                loaded.locate_from(&[("\nnotices:", 0)], "kinds:"),
                 "notices.kinds is empty".into(),
                 "list the kinds to write, or leave kinds out for all seven",
             );
@@ -125,7 +130,7 @@ pub(super) fn check(
         if let Some(days) = notices.expiring_days_ahead.filter(|d| *d < 1) {
             say(
                 &mut problems,
-                loaded.locate(&format!("expiring_days_ahead: {days}")),
+                loaded.locate_from(&[("\nnotices:", 0)], "expiring_days_ahead:"),
                 format!("notices.expiring_days_ahead {days} must be at least 1"),
                 "give the number of days before expiry to tell members, e.g. 7",
             );
@@ -133,12 +138,14 @@ pub(super) fn check(
     }
     for (i, c) in p.notify.iter().enumerate() {
         let what = format!("notify[{i}] ({})", c.channel.as_str());
-        let at = loaded.locate_nth(&format!("url_env: {}", c.url_env), 0);
+        let notify_anchors = [("\nnotify:", 0), ("channel:", i)];
+        let at = loaded.locate_from(&notify_anchors, "url_env:");
         if !is_env_name(&c.url_env) {
             say(
                 &mut problems,
                 at.clone(),
-                format!("{what}: url_env '{}' is not the name of an environment variable", c.url_env),
+                // the value is not repeated: it may be the address itself, a secret
+                format!("{what}: url_env is not the name of an environment variable"),
                 "give the variable's name (e.g. KOC_WECOM_URL), never the URL: set the URL in the environment of the cron job",
             );
         }
@@ -146,15 +153,15 @@ pub(super) fn check(
             if !is_env_name(s) {
                 say(
                     &mut problems,
-                    loaded.locate(s),
-                    format!("{what}: secret_env '{s}' is not the name of an environment variable"),
+                    loaded.locate_from(&notify_anchors, "secret_env:"),
+                    format!("{what}: secret_env is not the name of an environment variable"),
                     "give the variable's name (e.g. KOC_DINGTALK_SECRET), never the secret itself",
                 );
             }
             if matches!(c.channel, Channel::Wecom | Channel::Webhook) {
                 say(
                     &mut problems,
-                    loaded.locate(s),
+                    loaded.locate_from(&notify_anchors, "secret_env:"),
                     format!("{what}: a {} request is not signed", c.channel.as_str()),
                     "remove secret_env (only dingtalk and feishu robots sign their messages)",
                 );

@@ -34,6 +34,28 @@ impl Loaded {
         locate_in(&self.path, &self.text, needle)
     }
 
+    /// `file:line:col` of `needle` found after a path of anchors, each `(text, n)` the
+    /// n-th (0-based) occurrence of `text` after the previous anchor: a key of the
+    /// third badge is found inside that badge, not at the first place its text stands.
+    /// Without `needle` after the last anchor, the last anchor's place.
+    pub fn locate_from(&self, anchors: &[(&str, usize)], needle: &str) -> String {
+        let mut at = 0usize;
+        for (text, n) in anchors {
+            match self.text[at..].match_indices(text).nth(*n) {
+                Some((i, _)) => at += i,
+                None => return self.locate(needle),
+            }
+        }
+        let pos = match self.text[at..].find(needle) {
+            Some(i) if !needle.is_empty() => at + i,
+            _ => at,
+        };
+        let before = &self.text[..pos];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map(|s| s.chars().count()).unwrap_or(0) + 1;
+        format!("{}:{line}:{col}", self.path.display())
+    }
+
     /// `file:line:col` of the `nth` place `needle` appears in the pipeline text.
     pub fn locate_nth(&self, needle: &str, nth: usize) -> String {
         locate_nth_in(&self.path, &self.text, needle, nth)
