@@ -245,3 +245,31 @@ fn without_a_notices_section_there_is_no_notices_file() {
     assert!(run.join("badges.csv").exists());
     assert!(!run.join("notices.csv").exists());
 }
+
+/// The sentences come from `notices.<locale>` in the pipeline's templates folder when it
+/// has one (rendered in a child process, as custom report templates are); a template
+/// that does not write one line per notice is an error naming it.
+#[test]
+fn a_custom_notices_template_writes_the_sentences() {
+    let w = Workdir::new();
+    program(&w, "notices: {kinds: [badge, tier_up]}\nreport: {templates: tpl}\n");
+    w.create(
+        "tpl/notices.en",
+        "{% for n in notices %}[{{ n.kind }}] {{ n.nickname }} · {{ n.name }} · {{ n.value or '-' }}\n{% endfor %}",
+    );
+    let t = read_csv(&w.run_at("2025-02-28").join("notices.csv"));
+    let texts: Vec<&str> = t[1..].iter().map(|r| r[5].as_str()).collect();
+    assert_eq!(
+        texts,
+        ["[badge] AlphaNick · Poster · -", "[tier_up] AlphaNick · Silver · 20"],
+        "{t:?}"
+    );
+    w.create("tpl/notices.en", "{% for n in notices %}{{ n.kind }} {% endfor %}\n");
+    let out = w.koc(&["run", "pipeline.yaml", "--as-of", "2025-02-28", "--quiet"]);
+    out.expect_code(1);
+    assert!(
+        out.stderr().contains("notices.en wrote 1 lines for 2 notices"),
+        "{}",
+        out.stderr()
+    );
+}
