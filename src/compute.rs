@@ -86,7 +86,7 @@ pub struct Reuse<'a> {
 /// Whether `scenario` leaves points, tiers and layers as in `base`: the sections they
 /// read are equal, and so are the days goals need layers at.
 pub fn reusable(base: &Program, scenario: &Program, as_of: Day) -> bool {
-    let value = |l: &Program| serde_yaml::from_str::<serde_yaml::Value>(&l.text).ok();
+    let value = |l: &Program| serde_saphyr::from_str::<serde_json::Value>(&l.text).ok();
     let (Some(a), Some(b)) = (value(base), value(scenario)) else {
         return false;
     };

@@ -15,7 +15,7 @@ values:
 ";
 
 fuzz_target!(|data: &[u8]| {
-    let cfg: koc::pipeline::config::SourceCfg = serde_yaml::from_str(CFG).expect("config");
+    let cfg: koc::pipeline::config::SourceCfg = serde_saphyr::from_str(CFG).expect("config");
     let path = std::path::Path::new("a.csv");
     let Ok(export) = koc::ingest::sources::open_bytes(path, data, &cfg) else {
         return;

@@ -469,7 +469,7 @@ mod tests {
 
     fn cfg(encoding: Option<&str>) -> SourceCfg {
         let enc = encoding.map(|e| format!("\nencoding: {e}")).unwrap_or_default();
-        serde_yaml::from_str(&format!("path: a.csv\ncolumns: {{member_id: id}}{enc}")).expect("config")
+        serde_saphyr::from_str(&format!("path: a.csv\ncolumns: {{member_id: id}}{enc}")).expect("config")
     }
 
     /// `text` as UTF-16 with its BOM, little- or big-endian.

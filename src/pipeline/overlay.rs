@@ -2,12 +2,12 @@
 //! maps by key, lists of maps by `id`, anything else replaced — and `--set PATH=VALUE`.
 use crate::error::usage_err;
 use anyhow::Result;
-use serde_yaml::{Mapping, Value};
+use serde_json::{Map as Mapping, Value};
 
 /// Merge `overlay` onto `base` in place.
 pub fn merge(base: &mut Value, overlay: &Value) {
     match (base, overlay) {
-        (Value::Mapping(b), Value::Mapping(o)) => {
+        (Value::Object(b), Value::Object(o)) => {
             for (k, v) in o {
                 match b.get_mut(k) {
                     Some(existing) => merge(existing, v),
@@ -17,7 +17,7 @@ pub fn merge(base: &mut Value, overlay: &Value) {
                 }
             }
         }
-        (Value::Sequence(b), Value::Sequence(o)) if is_id_list(b) && is_id_list(o) => {
+        (Value::Array(b), Value::Array(o)) if is_id_list(b) && is_id_list(o) => {
             for item in o {
                 let id = item.get("id").cloned();
                 match b.iter_mut().find(|x| x.get("id") == id.as_ref()) {
@@ -41,15 +41,15 @@ pub fn set(root: &mut Value, assignment: &str) -> Result<()> {
     let (path, raw) = assignment
         .split_once('=')
         .ok_or_else(|| usage_err(format!("--set '{assignment}': expected PATH=VALUE")))?;
-    let value: Value = serde_yaml::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_string()));
+    let value: Value = serde_saphyr::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_string()));
     let parts: Vec<&str> = path.split('.').collect();
     let mut node = root;
     for (i, part) in parts.iter().enumerate() {
         let last = i + 1 == parts.len();
         let here = parts[..i].join(".");
         node = match node {
-            Value::Mapping(m) => {
-                let key = Value::String(part.to_string());
+            Value::Object(m) => {
+                let key = part.to_string();
                 if last {
                     m.insert(key, value);
                     return Ok(());
@@ -59,7 +59,7 @@ pub fn set(root: &mut Value, assignment: &str) -> Result<()> {
                 }
                 m.get_mut(&key).expect("checked")
             }
-            Value::Sequence(items) => {
+            Value::Array(items) => {
                 let ids: Vec<String> = items
                     .iter()
                     .filter_map(|x| x.get("id").and_then(Value::as_str).map(str::to_string))
@@ -86,8 +86,8 @@ pub fn set(root: &mut Value, assignment: &str) -> Result<()> {
     Ok(())
 }
 
-fn keys_of(m: &Mapping) -> Vec<String> {
-    m.keys().filter_map(|k| k.as_str().map(str::to_string)).collect()
+fn keys_of(m: &Mapping<String, Value>) -> Vec<String> {
+    m.keys().cloned().collect()
 }
 
 fn nothing_there(path: &str, here: &str, exists: &[String]) -> anyhow::Error {
@@ -107,7 +107,7 @@ mod tests {
     use super::*;
 
     fn y(s: &str) -> Value {
-        serde_yaml::from_str(s).unwrap()
+        serde_saphyr::from_str(s).unwrap()
     }
 
     #[test]

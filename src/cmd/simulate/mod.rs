@@ -30,15 +30,15 @@ struct Variant {
 /// Build the variants: each scenario file (with every --set on top), or one variant of
 /// the --set values alone, or one per sweep value.
 fn variants(base: &Loaded, req: &Request) -> Result<Vec<Variant>> {
-    let base_value: serde_yaml::Value = serde_yaml::from_str(&base.text)?;
-    let mut specs: Vec<(String, serde_yaml::Value)> = Vec::new();
+    let base_value: serde_json::Value = serde_saphyr::from_str(&base.text)?;
+    let mut specs: Vec<(String, serde_json::Value)> = Vec::new();
     // where each scenario's own text is, to report its mistakes at its own lines
     let mut sources: std::collections::HashMap<String, (PathBuf, String)> = Default::default();
     for file in &req.scenarios {
         let text = std::fs::read_to_string(file)
             .map_err(|e| crate::error::usage_err(format!("cannot read scenario {}: {e}", file.display())))?;
-        let overlay: serde_yaml::Value =
-            serde_yaml::from_str(&text).map_err(|e| crate::error::usage_err(format!("{}: {e}", file.display())))?;
+        let overlay: serde_json::Value = serde_saphyr::from_str(&text)
+            .map_err(|e| crate::error::usage_err(format!("{}: {}", file.display(), e.without_snippet())))?;
         let mut v = base_value.clone();
         crate::pipeline::overlay::merge(&mut v, &overlay);
         let name = file
@@ -72,7 +72,7 @@ fn variants(base: &Loaded, req: &Request) -> Result<Vec<Variant>> {
     specs
         .into_iter()
         .map(|(name, v)| {
-            let text = serde_yaml::to_string(&v)?;
+            let text = serde_saphyr::to_string(&v)?;
             let pipeline =
                 config::parse_text(&base.path, &text).map_err(|e| scenario_error(e, &name, sources.get(&name)))?;
             let loaded = Loaded {

@@ -242,30 +242,31 @@ fn without_section(text: &str, start: usize) -> String {
 
 /// One attempt: the pipeline, or the first error with its line.
 fn parse_once(path: &Path, text: &str) -> std::result::Result<Pipeline, (anyhow::Error, Option<usize>)> {
-    let de = serde_yaml::Deserializer::from_str(text);
-    serde_path_to_error::deserialize::<_, Pipeline>(de).map_err(|e| {
-        let line = e.inner().location().map(|l| l.line());
-        let yaml_path = e.path().to_string();
-        let inner = e.into_inner();
-        let location = inner
+    let mut yaml_path = String::new();
+    serde_saphyr::with_deserializer_from_str(text, |de| {
+        serde_path_to_error::deserialize::<_, Pipeline>(de).map_err(|e| {
+            yaml_path = e.path().to_string();
+            e.into_inner()
+        })
+    })
+    .map_err(|e| {
+        let e = e.without_snippet();
+        let line = e.location().map(|l| l.line() as usize);
+        let location = e
             .location()
             .map(|l| format!("{}:{}:{}", path.display(), l.line(), l.column()))
             .unwrap_or_else(|| path.display().to_string());
-        let msg = inner.to_string();
-        // serde_yaml appends " at line X column Y"; we put the position first instead.
+        let msg = e.to_string();
+        // the reader appends " at line X, column Y"; the position goes first instead
         let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-        // serde_yaml may prefix its own path ("points.rules[0]: ..."): keep the message only
-        let msg = ["unknown field `", "missing field `", "invalid type", "unknown variant"]
-            .iter()
-            .find_map(|k| msg.find(k).map(|i| msg[i..].to_string()))
-            .unwrap_or(msg);
         let unknown = msg.starts_with("unknown field");
         let (msg, hint) = explain_serde_message(&msg);
         // an unknown key is reported in its parent's path
         let yaml_path = match (unknown, yaml_path.rfind('.')) {
             (true, Some(i)) => yaml_path[..i].to_string(),
             (true, None) => "the top level".to_string(),
-            _ => yaml_path,
+            _ if yaml_path.is_empty() || yaml_path == "." => "the top level".to_string(),
+            _ => yaml_path.clone(),
         };
         let mut err = KocError::usage(format!("{location}: {msg} in {yaml_path}"));
         if let Some(h) = hint {
@@ -279,11 +280,17 @@ fn parse_once(path: &Path, text: &str) -> std::result::Result<Pipeline, (anyhow:
 fn explain_serde_message(msg: &str) -> (String, Option<String>) {
     if let Some(rest) = msg.strip_prefix("unknown field `") {
         let key = rest.split('`').next().unwrap_or("");
+        // "unknown field `x`, expected one of a, b, c" (or "expected `a`")
         let expected: Vec<&str> = rest
-            .split('`')
-            .skip(1)
-            .filter(|s| !s.is_empty() && !s.contains(',') && !s.contains("expected"))
-            .collect();
+            .split_once("expected")
+            .map(|(_, list)| {
+                list.trim_start_matches(" one of")
+                    .split(',')
+                    .map(|s| s.trim().trim_matches('`'))
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
         let best = expected
             .iter()
             .map(|c| (edit_distance(key, c), *c))
@@ -298,6 +305,15 @@ fn explain_serde_message(msg: &str) -> (String, Option<String>) {
     if let Some(rest) = msg.strip_prefix("missing field `") {
         let key = rest.split('`').next().unwrap_or("");
         return (format!("missing key '{key}'"), Some(format!("add '{key}:' here")));
+    }
+    if msg.starts_with("while parsing")
+        || msg.contains("did not find expected")
+        || msg.contains("mapping values are not allowed")
+    {
+        return (
+            msg.to_string(),
+            Some("check the indentation of this line and of the one above: keys of one map start at the same column, and each item of a list starts with '- ' at the same column".into()),
+        );
     }
     (msg.to_string(), None)
 }
