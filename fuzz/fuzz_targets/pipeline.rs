@@ -9,11 +9,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(pipeline) = koc::pipeline::config::parse_text(path, text) else {
         return;
     };
-    let loaded = koc::pipeline::config::Loaded {
-        path: path.to_path_buf(),
-        dir: std::path::PathBuf::from("."),
-        text: text.to_string(),
+    let loaded = koc::pipeline::config::Loaded::new(
+        path.to_path_buf(),
+        std::path::PathBuf::from("."),
+        text.to_string(),
         pipeline,
-    };
+    );
     let _ = koc::pipeline::check::check(loaded);
 });

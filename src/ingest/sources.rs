@@ -31,14 +31,14 @@ pub fn files_of(loaded: &Loaded, source: &str, cfg: &SourceCfg) -> Result<Source
         let meta = std::fs::metadata(&full).map_err(|_| {
             usage_err(format!(
                 "{}: sources.{source}.path: no file at {}",
-                loaded.locate(&cfg.path),
+                loaded.at(&format!("sources.{source}.path")),
                 full.display()
             ))
         })?;
         if !meta.is_file() {
             return Err(usage_err(format!(
                 "{}: sources.{source}.path: {} is {}, not a regular file\n  fix: point sources.{source}.path at an export file (or a glob such as exports/*.csv)",
-                loaded.locate(&cfg.path),
+                loaded.at(&format!("sources.{source}.path")),
                 full.display(),
                 kind_of(&meta)
             )));
@@ -49,8 +49,13 @@ pub fn files_of(loaded: &Loaded, source: &str, cfg: &SourceCfg) -> Result<Source
             skipped: vec![],
         });
     }
-    let bad_glob =
-        |e: &dyn std::fmt::Display| usage_err(format!("{}: bad glob '{}': {e}", loaded.locate(&cfg.path), cfg.path));
+    let bad_glob = |e: &dyn std::fmt::Display| {
+        usage_err(format!(
+            "{}: bad glob '{}': {e}",
+            loaded.at(&format!("sources.{source}.path")),
+            cfg.path
+        ))
+    };
     let (dir_part, name_part) = match pattern.rfind('/') {
         Some(i) => (&pattern[..i.max(1)], &pattern[i + 1..]),
         None => (".", pattern.as_str()),

@@ -27,19 +27,18 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
-    fn say(&mut self, needle: &str, what: &str, problem: &str, fix: &str) {
-        self.problems.push(format!(
-            "{}: {what}: {problem}\n  fix: {fix}",
-            self.loaded.locate(needle)
-        ));
+    /// A problem of the value at `at` (its path in the file, `points.rules[2].points`).
+    fn say(&mut self, at: &str, what: &str, problem: &str, fix: &str) {
+        self.problems
+            .push(format!("{}: {what}: {problem}\n  fix: {fix}", self.loaded.at(at)));
     }
 
     /// An integer setting within lo..=hi.
-    fn int(&mut self, key: &str, what: &str, v: Option<i64>, lo: i64, hi: i64) {
+    fn int(&mut self, at: &str, what: &str, v: Option<i64>, lo: i64, hi: i64) {
         if let Some(v) = v {
             if v < lo || v > hi {
                 self.say(
-                    &format!("{key}: {v}"),
+                    at,
                     what,
                     &format!("{v} is out of range"),
                     &format!("use a whole number from {lo} to {hi}"),
@@ -49,23 +48,19 @@ impl Checker<'_> {
     }
 
     /// A number setting that must be finite and ≥ 0 (weights, prices).
-    fn non_negative(&mut self, needle: &str, what: &str, v: f64) {
+    fn non_negative(&mut self, at: &str, what: &str, v: f64) {
         if !v.is_finite() || v < 0.0 {
-            self.say(
-                needle,
-                what,
-                &format!("{v} is not a number ≥ 0"),
-                "use a finite number ≥ 0",
-            );
+            self.say(at, what, &format!("{v} is not a number ≥ 0"), "use a finite number ≥ 0");
         }
     }
 
+    /// Ids of the list at path `what` (`points.rules`), each reported at its own entry.
     fn unique<'b>(&mut self, what: &str, ids: impl IntoIterator<Item = &'b str>) {
         let mut seen = std::collections::HashSet::new();
-        for id in ids {
+        for (i, id) in ids.into_iter().enumerate() {
             if !seen.insert(id) {
                 self.say(
-                    &format!("id: {id}"),
+                    &format!("{what}[{i}].id"),
                     what,
                     &format!("the id '{id}' is used twice"),
                     "give every entry its own id",
@@ -78,14 +73,14 @@ impl Checker<'_> {
         let r = p.ingest.max_reject_ratio;
         if !(0.0..=1.0).contains(&r) {
             self.say(
-                "max_reject_ratio",
+                "ingest.max_reject_ratio",
                 "ingest.max_reject_ratio",
                 &format!("{r} is not a share"),
                 "use a number from 0 to 1 (0.05 = 5 % of a file's rows)",
             );
         }
         self.int(
-            "stale_after_days",
+            "ingest.stale_after_days",
             "ingest.stale_after_days",
             Some(p.ingest.stale_after_days),
             0,
@@ -95,21 +90,34 @@ impl Checker<'_> {
         if let Some(cfg) = &p.privacy {
             for problem in privacy_problems(cfg) {
                 self.problems
-                    .push(format!("{}: {problem}", self.loaded.locate("privacy:")));
+                    .push(format!("{}: {problem}", self.loaded.at_key("privacy")));
             }
         }
         if let Some(points) = &p.points {
-            self.int("daily_cap", "points.daily_cap", points.daily_cap, 0, MAX_POINTS);
-            self.int("expiry_days", "points.expiry_days", points.expiry_days, 0, MAX_DAYS);
+            self.int("points.daily_cap", "points.daily_cap", points.daily_cap, 0, MAX_POINTS);
+            self.int(
+                "points.expiry_days",
+                "points.expiry_days",
+                points.expiry_days,
+                0,
+                MAX_DAYS,
+            );
             self.unique("points.rules", points.rules.iter().map(|r| r.id.as_str()));
-            for r in &points.rules {
+            for (i, r) in points.rules.iter().enumerate() {
                 let what = format!("points.rules[id={}]", r.id);
-                self.int("points", &what, r.points, 0, MAX_POINTS);
-                self.int("max_per_event", &what, r.max_per_event, 0, MAX_POINTS);
-                self.int("daily_cap", &what, r.daily_cap, 0, MAX_POINTS);
-                self.int("max_times", &what, r.max_times, 0, MAX_POINTS);
+                let at = |key: &str| format!("points.rules[{i}].{key}");
+                self.int(&at("points"), &what, r.points, 0, MAX_POINTS);
+                self.int(&at("max_per_event"), &what, r.max_per_event, 0, MAX_POINTS);
+                self.int(&at("daily_cap"), &what, r.daily_cap, 0, MAX_POINTS);
+                self.int(&at("max_times"), &what, r.max_times, 0, MAX_POINTS);
                 if let Some(per) = &r.per {
-                    self.int("points", &format!("{what}.per"), Some(per.points), 0, MAX_POINTS);
+                    self.int(
+                        &at("per.points"),
+                        &format!("{what}.per"),
+                        Some(per.points),
+                        0,
+                        MAX_POINTS,
+                    );
                 }
             }
         }
@@ -117,16 +125,17 @@ impl Checker<'_> {
             p.redemption.as_ref().and_then(|r| r.catalog.as_ref())
         {
             for (item, price) in prices {
-                self.non_negative(item, &format!("redemption.catalog.{item}"), *price);
+                let at = format!("redemption.catalog.{item}");
+                self.non_negative(&at, &at, *price);
             }
         }
         if let Some(t) = &p.tiers {
-            self.int("window_days", "tiers.window_days", t.window_days, 1, MAX_DAYS);
-            self.int("grace_days", "tiers.grace_days", Some(t.grace_days), 0, MAX_DAYS);
+            self.int("tiers.window_days", "tiers.window_days", t.window_days, 1, MAX_DAYS);
+            self.int("tiers.grace_days", "tiers.grace_days", Some(t.grace_days), 0, MAX_DAYS);
             self.unique("tiers.levels", t.levels.iter().map(|l| l.id.as_str()));
-            for l in &t.levels {
+            for (i, l) in t.levels.iter().enumerate() {
                 self.int(
-                    "min",
+                    &format!("tiers.levels[{i}].min"),
                     &format!("tiers.levels[id={}].min", l.id),
                     Some(l.min),
                     0,
@@ -136,7 +145,7 @@ impl Checker<'_> {
         }
         for (name, m) in &p.metrics {
             self.int(
-                "window_days",
+                &format!("metrics.{name}.window_days"),
                 &format!("metrics.{name}.window_days"),
                 m.window_days,
                 1,
@@ -147,37 +156,41 @@ impl Checker<'_> {
             self.unique("layers.levels", l.levels.iter().map(|x| x.id.as_str()));
         }
         if let Some(s) = &p.scouting {
-            for f in &s.features {
-                self.non_negative(&f.metric, &format!("scouting.features[{}].weight", f.metric), f.weight);
+            for (i, f) in s.features.iter().enumerate() {
+                self.non_negative(
+                    &format!("scouting.features[{i}].weight"),
+                    &format!("scouting.features[{}].weight", f.metric),
+                    f.weight,
+                );
             }
             if let Some(ms) = s.flag.min_score {
-                self.non_negative("min_score", "scouting.flag.min_score", ms);
+                self.non_negative("scouting.flag.min_score", "scouting.flag.min_score", ms);
             }
             if let Some(sp) = &s.specialty {
                 self.specialty("scouting.specialty", sp);
             }
         }
         self.unique("contests", p.contests.iter().map(|c| c.id.as_str()));
-        for c in &p.contests {
+        for (ci, c) in p.contests.iter().enumerate() {
             let what = format!("contests[id={}]", c.id);
             if !is_file_safe(&c.id) {
                 self.say(
-                    &format!("id: {}", c.id),
+                    &format!("contests[{ci}].id"),
                     &what,
                     &format!("the id '{}' cannot name a file (contest_<id>.csv)", c.id),
                     "use letters, digits, '-', '_' or '.', not starting with '.'",
                 );
             }
-            for r in &c.rubric {
+            for (ri, r) in c.rubric.iter().enumerate() {
                 self.non_negative(
-                    &r.criterion,
+                    &format!("contests[{ci}].rubric[{ri}].weight"),
                     &format!("{what}.rubric[{}].weight", r.criterion),
                     r.weight,
                 );
                 if let Some([lo, hi]) = r.scale {
                     if !(lo.is_finite() && hi.is_finite() && lo < hi) {
                         self.say(
-                            &r.criterion,
+                            &format!("contests[{ci}].rubric[{ri}].scale"),
                             &format!("{what}.rubric[{}].scale", r.criterion),
                             &format!("[{lo}, {hi}] is not a scale"),
                             "give [lowest, highest] with lowest < highest",
@@ -187,12 +200,12 @@ impl Checker<'_> {
             }
         }
         self.unique("goals", p.goals.iter().map(|g| g.id.as_str()));
-        for g in &p.goals {
+        for (gi, g) in p.goals.iter().enumerate() {
             let t = &g.target;
             for v in [t.value, t.multiply, t.add].into_iter().flatten() {
                 if !v.is_finite() {
                     self.say(
-                        &format!("id: {}", g.id),
+                        &format!("goals[{gi}].target"),
                         &format!("goals[id={}].target", g.id),
                         &format!("{v} is not a finite number"),
                         "give a finite number",
@@ -202,7 +215,7 @@ impl Checker<'_> {
             if let Some(crate::pipeline::config::BaselineCfg::Number(b)) = &g.baseline {
                 if !b.is_finite() {
                     self.say(
-                        &format!("id: {}", g.id),
+                        &format!("goals[{gi}].baseline"),
                         &format!("goals[id={}].baseline", g.id),
                         &format!("{b} is not a finite number"),
                         "give a finite number or a {from, to} span",
@@ -211,13 +224,13 @@ impl Checker<'_> {
             }
         }
         if let Some(c) = &p.care {
-            self.int("horizon_days", "care.horizon_days", Some(c.horizon_days), 0, 3_660);
+            self.int("care.horizon_days", "care.horizon_days", Some(c.horizon_days), 0, 3_660);
         }
     }
 
     fn specialty(&mut self, what: &str, sp: &crate::pipeline::config::SpecialtyCfg) {
         self.int(
-            "window_days",
+            &format!("{what}.window_days"),
             &format!("{what}.window_days"),
             Some(sp.window_days),
             1,
@@ -225,7 +238,7 @@ impl Checker<'_> {
         );
         if !(0.0..=1.0).contains(&sp.min_share) {
             self.say(
-                "min_share",
+                &format!("{what}.min_share"),
                 &format!("{what}.min_share"),
                 &format!("{} is not a share", sp.min_share),
                 "use a number from 0 to 1",
@@ -241,7 +254,7 @@ impl Checker<'_> {
             let what = format!("sources.{}", spec.name);
             if cfg.path.trim().is_empty() {
                 self.say(
-                    "path: \"\"",
+                    &format!("{what}.path"),
                     &format!("{what}.path"),
                     "the path is empty",
                     "give the export's file or glob",
@@ -253,7 +266,7 @@ impl Checker<'_> {
                 ];
                 if !known.contains(&e.to_ascii_lowercase().as_str()) {
                     self.say(
-                        e,
+                        &format!("{what}.encoding"),
                         &format!("{what}.encoding"),
                         &format!("unknown encoding '{e}'"),
                         "use auto, utf-8, gbk, gb18030 or utf-16",
@@ -268,20 +281,20 @@ impl Checker<'_> {
                         "use one ASCII character (, \\t ; |) or auto".to_string()
                     };
                     self.say(
-                        d,
+                        &format!("{what}.delimiter"),
                         &format!("{what}.delimiter"),
                         &format!("delimiter '{d}' is not usable"),
                         &hint,
                     );
                 }
             }
-            for f in cfg.timestamp_formats.iter().flatten() {
+            for (fi, f) in cfg.timestamp_formats.iter().flatten().enumerate() {
                 let has_date = ["%Y", "%y", "%F", "%D", "%G"].iter().any(|t| f.contains(t))
                     && (["%F", "%D", "%j"].iter().any(|t| f.contains(t))
                         || ((f.contains("%m") || f.contains("%b")) && (f.contains("%d") || f.contains("%e"))));
                 if !has_date {
                     self.say(
-                        f,
+                        &format!("{what}.timestamp_formats[{fi}]"),
                         &format!("{what}.timestamp_formats"),
                         &format!("'{f}' has no full date (year, month and day)"),
                         "include %Y, %m and %d, e.g. \"%Y/%m/%d %H:%M\"",

@@ -50,11 +50,11 @@ enum Literal {
 }
 
 /// Errors in one expression, each at `file:line:col` of the value.
-/// `nth`: how many expressions with the same text come before this one in the file.
-pub fn expression(loaded: &Loaded, text: &str, nth: usize, what: &str, known: &Known) -> Vec<String> {
+/// `at`: the expression's path in the file.
+pub fn expression(loaded: &Loaded, text: &str, at: &str, what: &str, known: &Known) -> Vec<String> {
     let mut out = Vec::new();
     for c in comparisons(text) {
-        let at = position(loaded, text, nth, c.line, c.col);
+        let at = position(loaded, at, c.line, c.col);
         let is_text = TEXT.contains(&c.column.as_str()) || c.column == "date";
         let is_number = NUMBERS.contains(&c.column.as_str()) || known.metrics.contains(&c.column);
         match &c.literal {
@@ -104,8 +104,8 @@ fn unknown_value(at: &str, what: &str, column: &str, value: &str, known: &[Strin
 
 /// `file:line:col` of a token: the expression's own place in the pipeline text,
 /// moved by the token's place inside it.
-fn position(loaded: &Loaded, text: &str, nth: usize, line: u64, col: u64) -> String {
-    let base = loaded.locate_nth(text, nth);
+fn position(loaded: &Loaded, at: &str, line: u64, col: u64) -> String {
+    let base = loaded.at(at);
     let mut parts = base.rsplitn(3, ':');
     let (Some(c0), Some(l0), Some(file)) = (parts.next(), parts.next(), parts.next()) else {
         return base;
@@ -200,7 +200,7 @@ pub fn rule_warnings(loaded: &Loaded) -> Vec<String> {
     let Some(points) = &loaded.pipeline.points else {
         return out;
     };
-    for r in &points.rules {
+    for (i, r) in points.rules.iter().enumerate() {
         let Some(pays) = r.points.or(r.max_per_event) else {
             continue;
         };
@@ -211,7 +211,7 @@ pub fn rule_warnings(loaded: &Loaded) -> Vec<String> {
             if let Some(cap) = cap.filter(|c| pays > *c) {
                 out.push(format!(
                     "{}: rule '{}' pays {pays} but {name} is {cap}: every award is cut to {cap}",
-                    loaded.locate(&format!("id: {}", r.id)),
+                    loaded.at(&format!("points.rules[{i}].id")),
                     r.id
                 ));
                 break;
@@ -245,10 +245,12 @@ pub fn stored_value_warnings(loaded: &Loaded) -> anyhow::Result<Vec<String>> {
     let exprs = crate::pipeline::check::expressions(&loaded.pipeline);
     let wanted: Vec<(&str, String, &str, &String)> = exprs
         .iter()
-        .flat_map(|(text, what)| {
-            columns
-                .iter()
-                .flat_map(move |c| literals_of(text, c).into_iter().map(move |l| (*c, l, *text, what)))
+        .flat_map(|e| {
+            columns.iter().flat_map(move |c| {
+                literals_of(e.text, c)
+                    .into_iter()
+                    .map(move |l| (*c, l, e.at.as_str(), &e.what))
+            })
         })
         .collect();
     if wanted.is_empty() {
@@ -276,7 +278,7 @@ pub fn stored_value_warnings(loaded: &Loaded) -> anyhow::Result<Vec<String>> {
         .map(|r| r.action.clone())
         .collect();
     seen.entry("action").or_default().extend(rule_actions);
-    for (column, value, text, what) in wanted {
+    for (column, value, at, what) in wanted {
         let values = seen.get(column).cloned().unwrap_or_default();
         if values.contains(&value) {
             continue;
@@ -286,7 +288,7 @@ pub fn stored_value_warnings(loaded: &Loaded) -> anyhow::Result<Vec<String>> {
             .unwrap_or_default();
         out.push(format!(
             "{}: {what}: {column} '{value}' occurs in none of {} stored events{hint}",
-            loaded.locate(text),
+            loaded.at(at),
             crate::fmt::thousands(events as i64)
         ));
     }

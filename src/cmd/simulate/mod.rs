@@ -75,12 +75,7 @@ fn variants(base: &Loaded, req: &Request) -> Result<Vec<Variant>> {
             let text = serde_saphyr::to_string(&v)?;
             let pipeline =
                 config::parse_text(&base.path, &text).map_err(|e| scenario_error(e, &name, sources.get(&name)))?;
-            let loaded = Loaded {
-                path: base.path.clone(),
-                dir: base.dir.clone(),
-                text,
-                pipeline,
-            };
+            let loaded = Loaded::new(base.path.clone(), base.dir.clone(), text, pipeline);
             let loaded = crate::pipeline::check::check(loaded).with_context(|| format!("in scenario {name}"))?;
             Ok(Variant { name, loaded })
         })
@@ -98,8 +93,10 @@ fn scenario_error(err: anyhow::Error, name: &str, source: Option<&(PathBuf, Stri
     let key = what.split('\'').nth(1).unwrap_or("");
     let rest: Vec<&str> = message.lines().skip(1).collect();
     let at = match source {
-        Some((path, text)) if !key.is_empty() && text.contains(key) => config::locate_in(path, text, key),
-        Some((path, _)) => path.display().to_string(),
+        Some((path, text)) => match config::spans::Spans::of(text).find_key(key).filter(|_| !key.is_empty()) {
+            Some(p) => format!("{}:{}:{}", path.display(), p.line, p.col),
+            None => path.display().to_string(),
+        },
         None => format!("scenario '{name}'"),
     };
     let mut out = format!("{at}: {what}");

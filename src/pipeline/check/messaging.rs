@@ -23,15 +23,12 @@ pub(super) fn check(
     let badges = p.badges.as_deref().unwrap_or_default();
     for (i, b) in badges.iter().enumerate() {
         let what = format!("badges[id={}]", b.id);
-        // positions inside this badge: the section, then this badge's own `id: …`
-        let id_key = format!("id: {}", b.id);
-        let same_id_before = badges[..i].iter().filter(|x| x.id == b.id).count();
-        let anchors = [("\nbadges:", 0), (id_key.as_str(), same_id_before)];
-        let at = |needle: &str| loaded.locate_from(&anchors, needle);
+        // the place of one of this badge's keys
+        let at = |key: &str| loaded.at(&format!("badges[{i}].{key}"));
         if badges[..i].iter().any(|x| x.id == b.id) {
             say(
                 &mut problems,
-                at(&b.id),
+                at("id"),
                 format!("{what}: the id is used by an earlier badge"),
                 "give every badge its own id",
             );
@@ -39,7 +36,7 @@ pub(super) fn check(
         if b.name.trim().is_empty() {
             say(
                 &mut problems,
-                at(&b.id),
+                at("id"),
                 format!("{what}: name is empty"),
                 "give the name members see, e.g. name: 初出茅庐",
             );
@@ -47,13 +44,13 @@ pub(super) fn check(
         match (&b.sum, b.reach) {
             (Some(_), _) if b.count.is_some() => say(
                 &mut problems,
-                at("count:"),
+                at("count"),
                 format!("{what}: give count or sum with reach, not both"),
                 "count matching events with `count`, or add up a field with `sum` and `reach`",
             ),
             (Some(_), _) if b.distinct.is_some() => say(
                 &mut problems,
-                at("distinct:"),
+                at("distinct"),
                 format!("{what}: distinct counts dates, it does not go with sum"),
                 "remove distinct, or count with `count` instead of `sum`",
             ),
@@ -61,7 +58,7 @@ pub(super) fn check(
                 if !NUMERIC_FIELDS.contains(&f.as_str()) {
                     say(
                         &mut problems,
-                        at(&format!("sum: {f}")),
+                        at("sum"),
                         format!("{what}: sum '{f}' is not a number field"),
                         &format!("sum takes one of {}", NUMERIC_FIELDS.join(", ")),
                     );
@@ -69,21 +66,21 @@ pub(super) fn check(
                 if !(1..=MAX_BADGE_REACH).contains(&reach) {
                     say(
                         &mut problems,
-                        at(&format!("reach: {reach}")),
+                        at("reach"),
                         format!("{what}: reach {reach} is out of range"),
                         "use a whole number from 1 to 1000000000000",
                     );
                 }
             }
-            (Some(f), None) => say(
+            (Some(_), None) => say(
                 &mut problems,
-                at(&format!("sum: {f}")),
+                at("sum"),
                 format!("{what}: sum needs reach, the total that earns the badge"),
                 "add e.g. reach: 1000",
             ),
-            (None, Some(reach)) => say(
+            (None, Some(_)) => say(
                 &mut problems,
-                at(&format!("reach: {reach}")),
+                at("reach"),
                 format!("{what}: reach goes with sum"),
                 "add sum: FIELD (e.g. sum: likes), or count events with `count` instead",
             ),
@@ -91,7 +88,7 @@ pub(super) fn check(
                 if let Some(c) = b.count.filter(|c| !(1..=MAX_BADGE_COUNT).contains(c)) {
                     say(
                         &mut problems,
-                        at(&format!("count: {c}")),
+                        at("count"),
                         format!("{what}: count {c} is out of range"),
                         "use a whole number from 1 to 1000000",
                     );
@@ -105,14 +102,19 @@ pub(super) fn check(
                     .unwrap_or_default();
                 say(
                     &mut problems,
-                    at(&format!("action: {action}")),
+                    at("action"),
                     format!("{what}: unknown action '{action}'"),
                     &format!("{hint}use one of the mapped actions: {}", known.join(", ")),
                 );
             }
         }
         if let Some(w) = &b.where_ {
-            match expr::parse(w, &n.metric_where, &format!("{what}.where"), &at(w)) {
+            match expr::parse(
+                w,
+                &n.metric_where,
+                &format!("{what}.where"),
+                &loaded.at(&format!("badges[{i}].where")),
+            ) {
                 Ok(e) => conditions.borrow_mut().insert(Place::Badge(i), e),
                 Err(e) => problems.push(format!("{e:#}")),
             }
@@ -122,7 +124,7 @@ pub(super) fn check(
         if notices.kinds.as_ref().is_some_and(Vec::is_empty) {
             say(
                 &mut problems,
-                loaded.locate_from(&[("\nnotices:", 0)], "kinds:"),
+                loaded.at("notices.kinds"),
                 "notices.kinds is empty".into(),
                 "list the kinds to write, or leave kinds out for all seven",
             );
@@ -130,7 +132,7 @@ pub(super) fn check(
         if let Some(days) = notices.expiring_days_ahead.filter(|d| *d < 1) {
             say(
                 &mut problems,
-                loaded.locate_from(&[("\nnotices:", 0)], "expiring_days_ahead:"),
+                loaded.at("notices.expiring_days_ahead"),
                 format!("notices.expiring_days_ahead {days} must be at least 1"),
                 "give the number of days before expiry to tell members, e.g. 7",
             );
@@ -138,8 +140,7 @@ pub(super) fn check(
     }
     for (i, c) in p.notify.iter().enumerate() {
         let what = format!("notify[{i}] ({})", c.channel.as_str());
-        let notify_anchors = [("\nnotify:", 0), ("channel:", i)];
-        let at = loaded.locate_from(&notify_anchors, "url_env:");
+        let at = loaded.at(&format!("notify[{i}].url_env"));
         if !is_env_name(&c.url_env) {
             say(
                 &mut problems,
@@ -153,7 +154,7 @@ pub(super) fn check(
             if !is_env_name(s) {
                 say(
                     &mut problems,
-                    loaded.locate_from(&notify_anchors, "secret_env:"),
+                    loaded.at(&format!("notify[{i}].secret_env")),
                     format!("{what}: secret_env is not the name of an environment variable"),
                     "give the variable's name (e.g. KOC_DINGTALK_SECRET), never the secret itself",
                 );
@@ -161,7 +162,7 @@ pub(super) fn check(
             if matches!(c.channel, Channel::Wecom | Channel::Webhook) {
                 say(
                     &mut problems,
-                    loaded.locate_from(&notify_anchors, "secret_env:"),
+                    loaded.at(&format!("notify[{i}].secret_env")),
                     format!("{what}: a {} request is not signed", c.channel.as_str()),
                     "remove secret_env (only dingtalk and feishu robots sign their messages)",
                 );

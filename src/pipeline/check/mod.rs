@@ -53,7 +53,7 @@ pub fn timezone(loaded: &Loaded) -> Result<Tz> {
     tz.parse::<Tz>().map_err(|_| {
         usage_err(format!(
             "{}: program.timezone '{tz}' is not an IANA time zone\n  fix: use a name like Asia/Shanghai",
-            loaded.locate(tz)
+            loaded.at("program.timezone")
         ))
     })
 }
@@ -107,18 +107,19 @@ fn validate(loaded: &Loaded, conditions: &std::cell::RefCell<Conditions>) -> Res
     };
     let p = &loaded.pipeline;
     note(timezone(loaded).map(|_| ()));
-    note(crate::pipeline::config::date_key(loaded, "program.start", &p.program.start).map(|_| ()));
+    note(crate::pipeline::config::date_key(loaded, "program.start", "program.start", &p.program.start).map(|_| ()));
     if Locale::parse(&p.program.locale).is_none() {
         note(Err(usage_err(format!(
             "{}: program.locale '{}' is not supported\n  fix: use zh-CN or en",
-            loaded.locate(&p.program.locale),
+            loaded.at("program.locale"),
             p.program.locale
         ))));
     }
     let n = names(p);
     // each condition is parsed here, once, and kept for the stages
-    let exp = |text: &str, allowed: &[String], what: &str, place: Place| -> Result<()> {
-        let e = expr::parse(text, allowed, what, &loaded.locate(text))?;
+    // `at`: the expression's path in the file, where its own columns count from
+    let exp = |text: &str, allowed: &[String], what: &str, place: Place, at: &str| -> Result<()> {
+        let e = expr::parse(text, allowed, what, &loaded.at(at))?;
         conditions.borrow_mut().insert(place, e);
         Ok(())
     };
@@ -142,7 +143,15 @@ fn validate(loaded: &Loaded, conditions: &std::cell::RefCell<Conditions>) -> Res
                         });
                     note(Err(KocError::usage(format!(
                         "{}: sources.{}: '{canonical}' is not a column of this source",
-                        loaded.locate(canonical),
+                        loaded.at_key(&format!(
+                            "sources.{}.{}.{canonical}",
+                            s.name,
+                            if cfg.columns.contains_key(canonical) {
+                                "columns"
+                            } else {
+                                "values"
+                            }
+                        )),
                         s.name
                     ))
                     .with_hint(hint)
@@ -153,7 +162,7 @@ fn validate(loaded: &Loaded, conditions: &std::cell::RefCell<Conditions>) -> Res
                 if !cfg.columns.contains_key(c.name) {
                     note(Err(usage_err(format!(
                         "{}: sources.{}.columns does not map the required column '{}'",
-                        loaded.locate(&cfg.path),
+                        loaded.at_key(&format!("sources.{}.columns", s.name)),
                         s.name,
                         c.name
                     ))));
@@ -168,7 +177,7 @@ fn validate(loaded: &Loaded, conditions: &std::cell::RefCell<Conditions>) -> Res
                 if !acts.contains(&r.action) {
                     note(Err(usage_err(format!(
                         "{}: {what}: unknown action '{}'\n  fix: use one of the mapped actions: {}",
-                        loaded.locate(&format!("action: {}", r.action)),
+                        loaded.at(&format!("points.rules[{i}].action")),
                         r.action,
                         acts.join(", ")
                     ))));
@@ -177,20 +186,20 @@ fn validate(loaded: &Loaded, conditions: &std::cell::RefCell<Conditions>) -> Res
             if r.points.is_none() && r.per.is_none() {
                 note(Err(usage_err(format!(
                     "{}: {what}: give 'points' or 'per'",
-                    loaded.locate(&r.id)
+                    loaded.at(&format!("points.rules[{i}].id"))
                 ))));
             }
             if let Some(per) = &r.per {
                 if per.every <= 0 {
                     note(Err(usage_err(format!(
                         "{}: {what}: per.every must be > 0",
-                        loaded.locate(&r.id)
+                        loaded.at(&format!("points.rules[{i}].per.every"))
                     ))));
                 }
                 if !["likes", "comments", "shares", "views"].contains(&per.field.as_str()) {
                     note(Err(usage_err(format!(
                         "{}: {what}: per.field '{}' is not a count column (likes, comments, shares, views)",
-                        loaded.locate(&per.field),
+                        loaded.at(&format!("points.rules[{i}].per.field")),
                         per.field
                     ))));
                 }
@@ -202,12 +211,18 @@ fn validate(loaded: &Loaded, conditions: &std::cell::RefCell<Conditions>) -> Res
                 if v < 0 {
                     note(Err(usage_err(format!(
                         "{}: {what}: numbers must be ≥ 0",
-                        loaded.locate(&r.id)
+                        loaded.at(&format!("points.rules[{i}].id"))
                     ))));
                 }
             }
             if let Some(w) = &r.where_ {
-                note(exp(w, &n.rule_where, &format!("{what}.where"), Place::Rule(i)));
+                note(exp(
+                    w,
+                    &n.rule_where,
+                    &format!("{what}.where"),
+                    Place::Rule(i),
+                    &format!("points.rules[{i}].where"),
+                ));
             }
         }
     }
@@ -217,11 +232,12 @@ fn validate(loaded: &Loaded, conditions: &std::cell::RefCell<Conditions>) -> Res
         .map(|l| l.levels.iter().map(|x| x.id.clone()).collect())
         .unwrap_or_default();
     let mut layer_problems = Vec::new();
-    let layer_ref = |id: &str, what: &str, out: &mut Vec<String>| {
+    // `at`: the path of the reference in the file
+    let layer_ref = |id: &str, what: &str, at: String, out: &mut Vec<String>| {
         if !layer_ids.iter().any(|l| l == id) {
             out.push(format!(
                 "{}: {what}: layer '{id}' is not defined in layers.levels (defined: {})",
-                loaded.locate(id),
+                loaded.at(&at),
                 layer_ids.join(", ")
             ));
         }
@@ -230,13 +246,13 @@ fn validate(loaded: &Loaded, conditions: &std::cell::RefCell<Conditions>) -> Res
         if t.levels.is_empty() || t.levels[0].min != 0 {
             note(Err(usage_err(format!(
                 "{}: tiers.levels: the lowest level must have min 0",
-                loaded.locate("tiers:")
+                loaded.at("tiers.levels[0].min")
             ))));
         }
         if t.levels.windows(2).any(|w| w[1].min <= w[0].min) {
             note(Err(usage_err(format!(
                 "{}: tiers.levels must be listed from the lowest, with increasing min",
-                loaded.locate("tiers:")
+                loaded.at_key("tiers.levels")
             ))));
         }
     }
@@ -250,22 +266,23 @@ fn validate(loaded: &Loaded, conditions: &std::cell::RefCell<Conditions>) -> Res
         if forms.iter().filter(|b| **b).count() != 1 {
             note(Err(usage_err(format!(
                 "{}: metrics.{name}: give exactly one of count, sum, mean, distinct",
-                loaded.locate(name)
+                loaded.at_key(&format!("metrics.{name}"))
             ))));
         }
         if let Some(c) = &m.count {
             if c != "events" {
                 note(Err(usage_err(format!(
                     "{}: metrics.{name}: count must be 'events'",
-                    loaded.locate(name)
+                    loaded.at(&format!("metrics.{name}.count"))
                 ))));
             }
         }
-        for f in [&m.sum, &m.mean].into_iter().flatten() {
+        for (key, f) in [("sum", &m.sum), ("mean", &m.mean)] {
+            let Some(f) = f else { continue };
             if !NUMERIC_FIELDS.contains(&f.as_str()) {
                 note(Err(usage_err(format!(
                     "{}: metrics.{name}: '{f}' is not a number field\n  fix: sum and mean take one of {}",
-                    loaded.locate(&format!("{name}:")),
+                    loaded.at(&format!("metrics.{name}.{key}")),
                     NUMERIC_FIELDS.join(", ")
                 ))));
             }
@@ -274,7 +291,7 @@ fn validate(loaded: &Loaded, conditions: &std::cell::RefCell<Conditions>) -> Res
             if !n.metric_where.contains(f) {
                 note(Err(usage_err(format!(
                     "{}: metrics.{name}: unknown field '{f}'",
-                    loaded.locate(&format!("{name}:"))
+                    loaded.at(&format!("metrics.{name}.distinct"))
                 ))));
             }
         }
@@ -284,6 +301,7 @@ fn validate(loaded: &Loaded, conditions: &std::cell::RefCell<Conditions>) -> Res
                 &n.metric_where,
                 &format!("metrics.{name}.where"),
                 Place::Metric(mi),
+                &format!("metrics.{name}.where"),
             ));
         }
     }
@@ -291,14 +309,14 @@ fn validate(loaded: &Loaded, conditions: &std::cell::RefCell<Conditions>) -> Res
         if l.cadence.as_deref().is_some_and(|c| Cadence::parse(c).is_none()) {
             note(Err(usage_err(format!(
                 "{}: layers.cadence: only 'month' is supported",
-                loaded.locate("cadence")
+                loaded.at("layers.cadence")
             ))));
         }
         let defaults = l.levels.iter().filter(|x| x.default).count();
         if defaults != 1 {
             note(Err(usage_err(format!(
                 "{}: layers.levels needs exactly one level with default: true",
-                loaded.locate("layers:")
+                loaded.at_key("layers.levels")
             ))));
         }
         for (li, lv) in l.levels.iter().enumerate() {
@@ -308,6 +326,7 @@ fn validate(loaded: &Loaded, conditions: &std::cell::RefCell<Conditions>) -> Res
                     &n.when,
                     &format!("layers.levels[id={}].when", lv.id),
                     Place::Level(li),
+                    &format!("layers.levels[{li}].when"),
                 ));
             }
         }
@@ -323,12 +342,13 @@ fn validate(loaded: &Loaded, conditions: &std::cell::RefCell<Conditions>) -> Res
             &n.candidates,
             "scouting.candidates",
             Place::Candidates,
+            "scouting.candidates",
         ));
-        for f in &s.features {
+        for (fi, f) in s.features.iter().enumerate() {
             if !n.when.contains(&f.metric) || f.metric.starts_with("ever_") {
                 note(Err(usage_err(format!(
                     "{}: scouting.features: '{}' is not a metric or a numeric built-in",
-                    loaded.locate(&f.metric),
+                    loaded.at(&format!("scouting.features[{fi}].metric")),
                     f.metric
                 ))));
             }
@@ -338,19 +358,21 @@ fn validate(loaded: &Loaded, conditions: &std::cell::RefCell<Conditions>) -> Res
         note(span_in_order(
             loaded,
             &format!("contests[id={}].window", c.id),
+            &format!("contests[{ci}].window"),
             &c.window,
         ));
-        for l in c.eligible_layers.iter().flatten() {
+        for (k, l) in c.eligible_layers.iter().flatten().enumerate() {
             layer_ref(
                 l,
                 &format!("contests[id={}].eligible_layers", c.id),
+                format!("contests[{ci}].eligible_layers[{k}]"),
                 &mut layer_problems,
             );
         }
         if Normalize::parse(&c.judges.normalize).is_none() {
             note(Err(usage_err(format!(
                 "{}: contests[id={}].judges.normalize must be zscore or none",
-                loaded.locate(&c.judges.normalize),
+                loaded.at(&format!("contests[{ci}].judges.normalize")),
                 c.id
             ))));
         }
@@ -362,20 +384,21 @@ fn validate(loaded: &Loaded, conditions: &std::cell::RefCell<Conditions>) -> Res
                     &n.metric_where,
                     &format!("contests[id={}].rubric[{}].from_data", c.id, r.criterion),
                     Place::FromData(ci, ri),
+                    &format!("contests[{ci}].rubric[{ri}].from_data"),
                 )),
                 _ => note(Err(usage_err(format!(
                     "{}: contests[id={}].rubric: criterion '{}' needs exactly one of scale or from_data",
-                    loaded.locate(&r.criterion),
+                    loaded.at(&format!("contests[{ci}].rubric[{ri}].criterion")),
                     c.id,
                     r.criterion
                 )))),
             }
         }
-        for t in &c.tie_break {
+        for (k, t) in c.tie_break.iter().enumerate() {
             if !c.rubric.iter().any(|r| &r.criterion == t) {
                 note(Err(usage_err(format!(
                     "{}: contests[id={}].tie_break: '{t}' is not a criterion of the rubric",
-                    loaded.locate(t),
+                    loaded.at(&format!("contests[{ci}].tie_break[{k}]")),
                     c.id
                 ))));
             }
@@ -388,9 +411,19 @@ fn validate(loaded: &Loaded, conditions: &std::cell::RefCell<Conditions>) -> Res
             what: format!("goals[id={}].measure", g.id),
         };
         note(check_measure(loaded, &g.measure, &n, measure, conditions));
-        note(span_in_order(loaded, &format!("goals[id={}].period", g.id), &g.period));
+        note(span_in_order(
+            loaded,
+            &format!("goals[id={}].period", g.id),
+            &format!("goals[{gi}].period"),
+            &g.period,
+        ));
         if let Some(crate::pipeline::config::BaselineCfg::Span(s)) = &g.baseline {
-            note(span_in_order(loaded, &format!("goals[id={}].baseline", g.id), s));
+            note(span_in_order(
+                loaded,
+                &format!("goals[id={}].baseline", g.id),
+                &format!("goals[{gi}].baseline"),
+                s,
+            ));
         }
         let t = &g.target;
         if [t.value.is_some(), t.multiply.is_some(), t.add.is_some()]
@@ -401,28 +434,28 @@ fn validate(loaded: &Loaded, conditions: &std::cell::RefCell<Conditions>) -> Res
         {
             note(Err(usage_err(format!(
                 "{}: goals[id={}].target: give exactly one of value, multiply, add",
-                loaded.locate(&g.id),
+                loaded.at(&format!("goals[{gi}].target")),
                 g.id
             ))));
         }
         if Direction::parse(&g.direction).is_none() {
             note(Err(usage_err(format!(
                 "{}: goals[id={}].direction must be up or down",
-                loaded.locate(&g.id),
+                loaded.at(&format!("goals[{gi}].direction")),
                 g.id
             ))));
         }
     }
     if let Some(c) = &p.care {
-        for l in c.layers.iter().flatten() {
-            layer_ref(l, "care.layers", &mut layer_problems);
+        for (k, l) in c.layers.iter().flatten().enumerate() {
+            layer_ref(l, "care.layers", format!("care.layers[{k}]"), &mut layer_problems);
         }
     }
     if let Some(h) = &p.hall_of_fame {
         if Season::parse(&h.season).is_none() {
             note(Err(usage_err(format!(
                 "{}: hall_of_fame.season '{}' is not a season\n  fix: use month, quarter or year",
-                loaded.locate(&format!("season: {}", h.season)),
+                loaded.at("hall_of_fame.season"),
                 h.season
             ))));
         }
@@ -432,14 +465,24 @@ fn validate(loaded: &Loaded, conditions: &std::cell::RefCell<Conditions>) -> Res
             note(specialty_field(loaded, "growth.specialty", &sp.field));
         }
         if let Some(m) = &g.mentoring {
-            for l in &m.mentor_layers {
-                layer_ref(l, "growth.mentoring.mentor_layers", &mut layer_problems);
+            for (k, l) in m.mentor_layers.iter().enumerate() {
+                layer_ref(
+                    l,
+                    "growth.mentoring.mentor_layers",
+                    format!("growth.mentoring.mentor_layers[{k}]"),
+                    &mut layer_problems,
+                );
             }
         }
-        for pr in g.projects.iter().flatten() {
+        for (pi, pr) in g.projects.iter().flatten().enumerate() {
             let what = format!("growth.projects[id={}]", pr.id);
-            for l in pr.from_layers.iter().flatten() {
-                layer_ref(l, &format!("{what}.from_layers"), &mut layer_problems);
+            for (k, l) in pr.from_layers.iter().flatten().enumerate() {
+                layer_ref(
+                    l,
+                    &format!("{what}.from_layers"),
+                    format!("growth.projects[{pi}].from_layers[{k}]"),
+                    &mut layer_problems,
+                );
             }
             if let Some(r) = &pr.rank_by {
                 let known: Vec<&str> = n
@@ -454,7 +497,7 @@ fn validate(loaded: &Loaded, conditions: &std::cell::RefCell<Conditions>) -> Res
                         .unwrap_or_else(|| format!("use a metric or a built-in: {}", known.join(", ")));
                     note(Err(KocError::usage(format!(
                         "{}: {what}.rank_by: '{r}' is not a metric or a numeric built-in",
-                        loaded.locate(&format!("rank_by: {r}"))
+                        loaded.at(&format!("growth.projects[{pi}].rank_by"))
                     ))
                     .with_hint(hint)
                     .into()));
@@ -470,11 +513,10 @@ fn validate(loaded: &Loaded, conditions: &std::cell::RefCell<Conditions>) -> Res
         layers: &layer_ids,
         metrics: &n.when,
     };
-    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    for (text, what) in expressions(p) {
-        let nth = seen.entry(text).or_insert(0);
-        problems.extend(crate::pipeline::lint::expression(loaded, text, *nth, &what, &known));
-        *nth += 1;
+    for e in expressions(p) {
+        problems.extend(crate::pipeline::lint::expression(
+            loaded, e.text, &e.at, &e.what, &known,
+        ));
     }
     if problems.is_empty() {
         Ok(())

@@ -12,9 +12,48 @@ pub struct Loaded {
     pub dir: PathBuf,
     pub text: String,
     pub pipeline: Pipeline,
+    /// Where each key and value stands, by path (`points.rules[2].where`).
+    pub spans: std::sync::Arc<super::spans::Spans>,
 }
 
 impl Loaded {
+    /// A pipeline read from `text` (its folder resolves relative paths).
+    pub fn new(path: PathBuf, dir: PathBuf, text: String, pipeline: Pipeline) -> Loaded {
+        let spans = std::sync::Arc::new(super::spans::Spans::of(&text));
+        Loaded {
+            path,
+            dir,
+            text,
+            pipeline,
+            spans,
+        }
+    }
+
+    /// `file:line:col` of the value at `path` (`points.rules[2].action`), or of its
+    /// nearest enclosing value; the file alone when the path is not in it. A quoted
+    /// value's place is that of its text, inside the quote (where an expression's own
+    /// columns count from).
+    pub fn at(&self, path: &str) -> String {
+        let place = self.spans.value(path).map(|mut p| {
+            if self.text.get(p.offset..).is_some_and(|t| t.starts_with(['"', '\''])) {
+                p.col += 1;
+            }
+            p
+        });
+        self.place(place)
+    }
+
+    /// `file:line:col` of the key ending `path` (`tiers` for the section).
+    pub fn at_key(&self, path: &str) -> String {
+        self.place(self.spans.key(path))
+    }
+
+    fn place(&self, place: Option<super::spans::Place>) -> String {
+        match place {
+            Some(p) => format!("{}:{}:{}", self.path.display(), p.line, p.col),
+            None => self.path.display().to_string(),
+        }
+    }
     /// A path from the pipeline file, relative to the pipeline's folder.
     pub fn resolve(&self, p: &str) -> PathBuf {
         let p = Path::new(p);
@@ -27,83 +66,6 @@ impl Loaded {
 
     pub fn store_dir(&self) -> PathBuf {
         self.resolve(&self.pipeline.store)
-    }
-
-    /// `file:line:col` of the first place `needle` appears in the pipeline text.
-    pub fn locate(&self, needle: &str) -> String {
-        locate_in(&self.path, &self.text, needle)
-    }
-
-    /// `file:line:col` of `needle` found after a path of anchors, each `(text, n)` the
-    /// n-th (0-based) occurrence of `text` after the previous anchor: a key of the
-    /// third badge is found inside that badge, not at the first place its text stands.
-    /// Without `needle` after the last anchor, the last anchor's place.
-    pub fn locate_from(&self, anchors: &[(&str, usize)], needle: &str) -> String {
-        let mut at = 0usize;
-        for (text, n) in anchors {
-            match self.text[at..].match_indices(text).nth(*n) {
-                Some((i, _)) => at += i,
-                None => return self.locate(needle),
-            }
-        }
-        let pos = match self.text[at..].find(needle) {
-            Some(i) if !needle.is_empty() => at + i,
-            _ => at,
-        };
-        let before = &self.text[..pos];
-        let line = before.matches('\n').count() + 1;
-        let col = before.rsplit('\n').next().map(|s| s.chars().count()).unwrap_or(0) + 1;
-        format!("{}:{line}:{col}", self.path.display())
-    }
-
-    /// `file:line:col` of the `nth` place `needle` appears in the pipeline text.
-    pub fn locate_nth(&self, needle: &str, nth: usize) -> String {
-        locate_nth_in(&self.path, &self.text, needle, nth)
-    }
-}
-
-pub fn locate_in(path: &Path, text: &str, needle: &str) -> String {
-    locate_nth_in(path, text, needle, 0)
-}
-
-/// `file:line:col` of the `nth` (0-based) place `needle` appears: when the same text
-/// stands in several places (two rules with one `where`), each is reported at its own.
-pub fn locate_nth_in(path: &Path, text: &str, needle: &str, nth: usize) -> String {
-    let found = if needle.is_empty() {
-        None
-    } else {
-        // prefer the needle as a whole YAML value (quoted, or a plain value ending
-        // its line), then as a word, then anywhere
-        let all: Vec<usize> = text.match_indices(needle).map(|(i, _)| i).collect();
-        let around = |i: usize| (text[..i].chars().next_back(), text[i + needle.len()..].chars().next());
-        let whole: Vec<usize> = all
-            .iter()
-            .copied()
-            .filter(|&i| match around(i) {
-                (Some(q @ ('"' | '\'')), Some(r)) => q == r,
-                (Some(' '), None | Some('\n' | '\r')) => true,
-                _ => false,
-            })
-            .collect();
-        let word: Vec<usize> = all
-            .iter()
-            .copied()
-            .filter(|&i| {
-                let (b, a) = around(i);
-                b.is_none_or(|c| !c.is_alphanumeric() && c != '_') && a.is_none_or(|c| !c.is_alphanumeric() && c != '_')
-            })
-            .collect();
-        [whole, word, all]
-            .into_iter()
-            .find_map(|list| list.get(nth).or(list.first()).copied())
-    };
-    if let Some(pos) = found {
-        let before = &text[..pos];
-        let line = before.matches('\n').count() + 1;
-        let col = before.rsplit('\n').next().map(|s| s.chars().count()).unwrap_or(0) + 1;
-        format!("{}:{line}:{col}", path.display())
-    } else {
-        path.display().to_string()
     }
 }
 
@@ -120,12 +82,7 @@ pub fn load(path: &Path) -> Result<Loaded> {
     } else {
         dir
     };
-    Ok(Loaded {
-        path: path.to_path_buf(),
-        dir,
-        text,
-        pipeline,
-    })
+    Ok(Loaded::new(path.to_path_buf(), dir, text, pipeline))
 }
 
 /// Parse pipeline text (also used by `simulate` after an overlay merge). Every
@@ -350,10 +307,11 @@ pub fn parse_date_str(s: &str) -> Option<chrono::NaiveDate> {
 }
 
 /// A date key of the pipeline (program.start, windows, periods) or an error naming it.
-pub fn date_key(loaded: &Loaded, what: &str, value: &str) -> Result<crate::fmt::Day> {
+/// `what` names it in the message; `at` is its path in the file.
+pub fn date_key(loaded: &Loaded, what: &str, at: &str, value: &str) -> Result<crate::fmt::Day> {
     parse_date_str(value)
         .map(crate::fmt::day_of)
-        .ok_or_else(|| usage_err(format!("{}: {what} '{value}' is not a date", loaded.locate(value))))
+        .ok_or_else(|| usage_err(format!("{}: {what} '{value}' is not a date", loaded.at(at))))
 }
 
 #[cfg(test)]

@@ -565,5 +565,6 @@ pub struct RoleCfg {
 
 mod load;
 pub mod messaging;
-pub use load::{date_key, edit_distance, load, locate_in, locate_nth_in, parse_date_str, parse_text, suggest, Loaded};
+pub mod spans;
+pub use load::{date_key, edit_distance, load, parse_date_str, parse_text, suggest, Loaded};
 pub use messaging::{BadgeCfg, NoticesCfg, NotifyCfg};
