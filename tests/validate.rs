@@ -74,6 +74,36 @@ fn an_unknown_action_in_a_rule_is_refused() {
     assert!(run.stderr().contains("unknown action 'share'"), "{}", run.stderr());
 }
 
+/// Positions come from the YAML itself: the same mistake in two rules is reported at
+/// each rule's own line, and the text standing earlier in a comment is not taken for it.
+#[test]
+fn each_mistake_is_reported_at_its_own_value_not_where_its_text_first_appears() {
+    let w = Workdir::new();
+    setup(
+        &w,
+        "# rules (action: share is not mapped yet)\npoints:\n  rules:\n    - {id: a, action: share, points: 5}\n    - {id: b, action: share, points: 6}\n",
+    );
+    let text = w.read("pipeline.yaml");
+    let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    let (a, b) = (line_of("id: a,"), line_of("id: b,"));
+    let run = w.koc(&["validate", "pipeline.yaml"]);
+    run.expect_code(2);
+    let err = run.stderr();
+    // `    - {id: a, action: share…`: the value starts at column 23
+    assert!(
+        err.contains(&format!(
+            "pipeline.yaml:{a}:23: points.rules[0] (id a): unknown action 'share'"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "pipeline.yaml:{b}:23: points.rules[1] (id b): unknown action 'share'"
+        )),
+        "{err}"
+    );
+}
+
 #[test]
 fn a_missing_required_header_names_the_file() {
     let w = Workdir::new();
