@@ -187,3 +187,32 @@ fn an_expression_that_fails_on_the_data_names_its_rule_and_line() {
         run.stderr()
     );
 }
+
+/// Closed sets are read as enums: a value outside one is refused at its line and column
+/// with the values it may take, every section's mistake in one listing.
+#[test]
+fn a_value_outside_a_closed_set_is_refused_where_it_stands() {
+    let w = Workdir::new();
+    setup(
+        &w,
+        "hall_of_fame: {season: week}\ngoals:\n  - {id: g, measure: {count: events}, period: {from: 2025-01-01, to: 2025-01-31}, target: {value: 1}, direction: sideways}\n",
+    );
+    let text = w.read("pipeline.yaml").replace("locale: en", "locale: fr");
+    w.create("pipeline.yaml", &text);
+    let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    let run = w.koc(&["validate", "pipeline.yaml"]);
+    run.expect_code(2);
+    let err = run.stderr();
+    for (needle, value, listed) in [
+        ("locale: fr", "fr", "zh-CN, en"),
+        ("season: week", "week", "month, quarter, year"),
+        ("direction: sideways", "sideways", "up, down"),
+    ] {
+        let at = format!("pipeline.yaml:{}:", line_of(needle));
+        assert!(
+            err.lines()
+                .any(|l| l.contains(&at) && l.contains(&format!("unknown variant `{value}`")) && l.contains(listed)),
+            "{needle} at {at}: {err}"
+        );
+    }
+}

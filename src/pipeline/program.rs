@@ -80,50 +80,7 @@ impl std::ops::Deref for Program {
     }
 }
 
-text_enum! {
-    pub enum Locale {
-        ZhCn => "zh-CN",
-        En => "en",
-    }
-}
-
-impl Locale {
-    pub fn is_en(self) -> bool {
-        self == Locale::En
-    }
-}
-
-text_enum! {
-    /// How judges' scores are put on one scale (SPEC §9).
-    pub enum Normalize {
-        None => "none",
-        ZScore => "zscore",
-    }
-}
-
-text_enum! {
-    /// Whether a goal is met by reaching its target or by staying under it (SPEC §10).
-    pub enum Direction {
-        Up => "up",
-        Down => "down",
-    }
-}
-
-text_enum! {
-    /// The hall of fame's season (SPEC §14).
-    pub enum Season {
-        Month => "month",
-        Quarter => "quarter",
-        Year => "year",
-    }
-}
-
-text_enum! {
-    /// How often layers are evaluated (SPEC §7): month ends.
-    pub enum Cadence {
-        Month => "month",
-    }
-}
+pub use super::config::sets::{Cadence, Direction, Locale, Normalize, Season};
 
 /// Where a condition stands in the pipeline, by position (ids may repeat in a file
 /// that failed other checks; positions never do).
@@ -244,7 +201,7 @@ fn closed<T>(parsed: Option<T>, value: &str, at: &str) -> Result<T> {
 pub(super) fn build(loaded: Loaded, tz: Tz, conditions: Conditions) -> Result<Program> {
     let p = &loaded.pipeline;
     let start = day(&p.program.start, "program.start")?;
-    let locale = closed(Locale::parse(&p.program.locale), &p.program.locale, "program.locale")?;
+    let locale = p.program.locale;
     let contests = p
         .contests
         .iter()
@@ -253,11 +210,7 @@ pub(super) fn build(loaded: Loaded, tz: Tz, conditions: Conditions) -> Result<Pr
             Ok(ContestPlan {
                 from: day(&c.window.from, &format!("{at}.window.from"))?,
                 to: day(&c.window.to, &format!("{at}.window.to"))?,
-                normalize: closed(
-                    Normalize::parse(&c.judges.normalize),
-                    &c.judges.normalize,
-                    &format!("{at}.judges.normalize"),
-                )?,
+                normalize: c.judges.normalize,
             })
         })
         .collect::<Result<_>>()?;
@@ -278,12 +231,12 @@ pub(super) fn build(loaded: Loaded, tz: Tz, conditions: Conditions) -> Result<Pr
                         day(&s.to, &format!("{at}.baseline.to"))?,
                     )),
                 },
-                direction: closed(Direction::parse(&g.direction), &g.direction, &format!("{at}.direction"))?,
+                direction: g.direction,
                 measure: measure_plan(&g.measure, i, String::new(), &conditions),
             })
         })
         .collect::<Result<_>>()?;
-    let season = p.hall_of_fame.as_ref().and_then(|h| Season::parse(&h.season));
+    let season = p.hall_of_fame.as_ref().map(|h| h.season);
     let field = |name: &Option<String>| name.as_deref().and_then(Field::parse);
     let metrics = p
         .metrics

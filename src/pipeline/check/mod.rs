@@ -4,7 +4,7 @@
 use crate::error::{usage_err, KocError};
 use crate::pipeline::config::{Loaded, Pipeline, SourceCfg};
 use crate::pipeline::expr;
-use crate::pipeline::program::{Cadence, Conditions, Direction, Locale, Normalize, Place, Program, Season};
+use crate::pipeline::program::{Conditions, Place, Program};
 use anyhow::Result;
 use chrono_tz::Tz;
 use parts::{check_measure, span_in_order, specialty_field, MeasureAt};
@@ -108,13 +108,6 @@ fn validate(loaded: &Loaded, conditions: &std::cell::RefCell<Conditions>) -> Res
     let p = &loaded.pipeline;
     note(timezone(loaded).map(|_| ()));
     note(crate::pipeline::config::date_key(loaded, "program.start", "program.start", &p.program.start).map(|_| ()));
-    if Locale::parse(&p.program.locale).is_none() {
-        note(Err(usage_err(format!(
-            "{}: program.locale '{}' is not supported\n  fix: use zh-CN or en",
-            loaded.at("program.locale"),
-            p.program.locale
-        ))));
-    }
     let n = names(p);
     // each condition is parsed here, once, and kept for the stages
     // `at`: the expression's path in the file, where its own columns count from
@@ -306,12 +299,6 @@ fn validate(loaded: &Loaded, conditions: &std::cell::RefCell<Conditions>) -> Res
         }
     }
     if let Some(l) = &p.layers {
-        if l.cadence.as_deref().is_some_and(|c| Cadence::parse(c).is_none()) {
-            note(Err(usage_err(format!(
-                "{}: layers.cadence: only 'month' is supported",
-                loaded.at("layers.cadence")
-            ))));
-        }
         let defaults = l.levels.iter().filter(|x| x.default).count();
         if defaults != 1 {
             note(Err(usage_err(format!(
@@ -368,13 +355,6 @@ fn validate(loaded: &Loaded, conditions: &std::cell::RefCell<Conditions>) -> Res
                 format!("contests[{ci}].eligible_layers[{k}]"),
                 &mut layer_problems,
             );
-        }
-        if Normalize::parse(&c.judges.normalize).is_none() {
-            note(Err(usage_err(format!(
-                "{}: contests[id={}].judges.normalize must be zscore or none",
-                loaded.at(&format!("contests[{ci}].judges.normalize")),
-                c.id
-            ))));
         }
         for (ri, r) in c.rubric.iter().enumerate() {
             match (&r.scale, &r.from_data) {
@@ -438,26 +418,10 @@ fn validate(loaded: &Loaded, conditions: &std::cell::RefCell<Conditions>) -> Res
                 g.id
             ))));
         }
-        if Direction::parse(&g.direction).is_none() {
-            note(Err(usage_err(format!(
-                "{}: goals[id={}].direction must be up or down",
-                loaded.at(&format!("goals[{gi}].direction")),
-                g.id
-            ))));
-        }
     }
     if let Some(c) = &p.care {
         for (k, l) in c.layers.iter().flatten().enumerate() {
             layer_ref(l, "care.layers", format!("care.layers[{k}]"), &mut layer_problems);
-        }
-    }
-    if let Some(h) = &p.hall_of_fame {
-        if Season::parse(&h.season).is_none() {
-            note(Err(usage_err(format!(
-                "{}: hall_of_fame.season '{}' is not a season\n  fix: use month, quarter or year",
-                loaded.at("hall_of_fame.season"),
-                h.season
-            ))));
         }
     }
     if let Some(g) = &p.growth {

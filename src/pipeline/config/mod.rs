@@ -70,15 +70,12 @@ pub struct Program {
     #[serde(default = "default_tz")]
     pub timezone: String,
     pub start: String,
-    #[serde(default = "default_locale")]
-    pub locale: String,
+    #[serde(default)]
+    pub locale: sets::Locale,
 }
 
 fn default_tz() -> String {
     "Asia/Shanghai".into()
-}
-fn default_locale() -> String {
-    "zh-CN".into()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -240,7 +237,7 @@ pub struct MetricCfg {
 #[serde(deny_unknown_fields)]
 pub struct LayersCfg {
     #[serde(default)]
-    pub cadence: Option<String>,
+    pub cadence: Option<sets::Cadence>,
     pub levels: Vec<LayerLevel>,
 }
 
@@ -332,13 +329,13 @@ pub struct SpanCfg {
 #[serde(deny_unknown_fields)]
 pub struct JudgesCfg {
     #[serde(default = "default_normalize")]
-    pub normalize: String,
+    pub normalize: sets::Normalize,
     #[serde(default = "one_usize")]
     pub min_judges: usize,
 }
 
-fn default_normalize() -> String {
-    "none".into()
+fn default_normalize() -> sets::Normalize {
+    sets::Normalize::None
 }
 fn one_usize() -> usize {
     1
@@ -383,13 +380,13 @@ pub struct GoalCfg {
     pub baseline: Option<BaselineCfg>,
     pub target: TargetCfg,
     #[serde(default = "default_direction")]
-    pub direction: String,
+    pub direction: sets::Direction,
     #[serde(default)]
     pub incentives: Vec<String>,
 }
 
-fn default_direction() -> String {
-    "up".into()
+fn default_direction() -> sets::Direction {
+    sets::Direction::Up
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -487,13 +484,13 @@ impl Pipeline {
 #[serde(deny_unknown_fields)]
 pub struct HallOfFameCfg {
     #[serde(default = "default_season")]
-    pub season: String,
+    pub season: sets::Season,
     #[serde(default = "default_top")]
     pub top_contributors: usize,
 }
 
-fn default_season() -> String {
-    "quarter".into()
+fn default_season() -> sets::Season {
+    sets::Season::Quarter
 }
 fn default_top() -> usize {
     10
@@ -565,6 +562,7 @@ pub struct RoleCfg {
 
 mod load;
 pub mod messaging;
+pub mod sets;
 pub mod spans;
 pub use load::{date_key, edit_distance, load, parse_date_str, parse_text, suggest, Loaded};
 pub use messaging::{BadgeCfg, NoticesCfg, NotifyCfg};
