@@ -10,6 +10,8 @@ pub enum Code {
     EmptyFile,
     /// A glob matched a folder, FIFO, device or broken link: not read.
     NotARegularFile,
+    /// A source's glob matches no file: nothing from it was read.
+    NoMatchingFile,
     /// The newest stored event is older than `ingest.stale_after_days` before D.
     StaleData,
     /// Rows name a contest the pipeline does not have.
@@ -26,6 +28,7 @@ impl Code {
         match self {
             Code::EmptyFile => "empty_file",
             Code::NotARegularFile => "not_a_regular_file",
+            Code::NoMatchingFile => "no_matching_file",
             Code::StaleData => "stale_data",
             Code::UnknownContest => "unknown_contest",
             Code::MemberIdInvisibleCharacters => "member_id_invisible_characters",
@@ -67,6 +70,7 @@ mod tests {
         for code in [
             Code::EmptyFile,
             Code::NotARegularFile,
+            Code::NoMatchingFile,
             Code::StaleData,
             Code::UnknownContest,
             Code::MemberIdInvisibleCharacters,

@@ -181,11 +181,18 @@ fn validate(out: &Printer, path: &std::path::Path) -> Result<u8> {
         }
     }
     let mut lines = Vec::new();
-    for spec in crate::table::ALL {
-        let Some(cfg) = crate::pipeline::check::source_cfg(&loaded.pipeline, spec.name) else {
-            continue;
-        };
-        let found = crate::ingest::sources::files_of(&loaded, spec.name, cfg)?;
+    let configured: Vec<_> = crate::table::ALL
+        .iter()
+        .filter_map(|spec| crate::pipeline::check::source_cfg(&loaded.pipeline, spec.name).map(|c| (spec, c)))
+        .collect();
+    // every source's path first: all missing files and folders in one listing
+    let all = crate::ingest::sources::all_files(&loaded, configured.iter().map(|(s, c)| (s.name, *c)))?;
+    for ((spec, _), (_, cfg, found)) in configured.iter().zip(&all) {
+        if let Some(message) = found.nothing_matched(spec.name, cfg) {
+            if !out.quiet {
+                eprintln!("warning: {message}");
+            }
+        }
         for path in &found.skipped {
             if !out.quiet {
                 eprintln!(

@@ -110,11 +110,25 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
         .collect();
 
     let buffers = prepare::Buffers::default();
+    // every source's path first: all missing files and folders in one error
+    let configured = table::ALL
+        .iter()
+        .filter_map(|spec| crate::pipeline::check::source_cfg(&loaded.pipeline, spec.name).map(|c| (spec.name, c)));
+    let mut found: std::collections::HashMap<&str, sources::SourceFiles> = sources::all_files(loaded, configured)?
+        .into_iter()
+        .map(|(name, _, files)| (name, files))
+        .collect();
     for spec in table::ALL {
         let Some(cfg) = crate::pipeline::check::source_cfg(&loaded.pipeline, spec.name) else {
             continue;
         };
-        let sources::SourceFiles { files, skipped } = sources::files_of(loaded, spec.name, cfg)?;
+        let Some(source_files) = found.remove(spec.name) else {
+            continue;
+        };
+        if let Some(message) = source_files.nothing_matched(spec.name, cfg) {
+            report.warn(Code::NoMatchingFile, message);
+        }
+        let sources::SourceFiles { files, skipped } = source_files;
         for path in skipped {
             report.warn(
                 Code::NotARegularFile,

@@ -14,6 +14,39 @@ pub struct SourceFiles {
     pub skipped: Vec<String>,
 }
 
+impl SourceFiles {
+    /// The warning for a glob that matched nothing: a night without new exports, or
+    /// a pattern that no longer fits the files' names.
+    pub fn nothing_matched(&self, source: &str, cfg: &SourceCfg) -> Option<String> {
+        (self.files.is_empty() && self.skipped.is_empty()).then(|| {
+            format!(
+                "sources.{source}.path '{}' matches no file: nothing was read from {source}; check the pattern against the exports' names",
+                cfg.path
+            )
+        })
+    }
+}
+
+/// Every source's files, or every source's path problem in one error (a missing file
+/// or folder of one source does not hide another's).
+pub fn all_files<'p>(
+    loaded: &Loaded,
+    sources: impl IntoIterator<Item = (&'p str, &'p SourceCfg)>,
+) -> Result<Vec<(&'p str, &'p SourceCfg, SourceFiles)>> {
+    let mut found = Vec::new();
+    let mut problems = Vec::new();
+    for (name, cfg) in sources {
+        match files_of(loaded, name, cfg) {
+            Ok(f) => found.push((name, cfg, f)),
+            Err(e) => problems.push(format!("{e:#}")),
+        }
+    }
+    match problems.len() {
+        0 => Ok(found),
+        _ => Err(usage_err(problems.join("\n"))),
+    }
+}
+
 /// The most bytes one export may have: it is read whole into memory, and a file past
 /// this is far more likely a wrong path (a disk image, a dump) than a day of activity.
 pub const MAX_EXPORT_BYTES: u64 = 4 << 30;
@@ -70,6 +103,9 @@ pub fn files_of(loaded: &Loaded, source: &str, cfg: &SourceCfg) -> Result<Source
     } else {
         vec![PathBuf::from(dir_part)]
     };
+    if dirs.iter().all(|d| !d.is_dir()) {
+        return Err(missing_folder(loaded, source, cfg, dir_part));
+    }
     let mut files = Vec::new();
     let mut skipped = Vec::new();
     for dir in dirs {
@@ -95,6 +131,39 @@ pub fn files_of(loaded: &Loaded, source: &str, cfg: &SourceCfg) -> Result<Source
     files.sort_by(|a, b| a.as_os_str().as_encoded_bytes().cmp(b.as_os_str().as_encoded_bytes()));
     skipped.sort();
     Ok(SourceFiles { files, skipped })
+}
+
+/// The error for a glob whose folder does not exist, with the nearest folder name
+/// beside it (a misspelt `exprots/*.csv`).
+fn missing_folder(loaded: &Loaded, source: &str, cfg: &SourceCfg, dir: &str) -> anyhow::Error {
+    let dir = Path::new(dir);
+    let near = dir
+        .parent()
+        .and_then(|parent| std::fs::read_dir(parent).ok())
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.path().is_dir())
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let hint = match crate::pipeline::config::suggest(&name, near.iter().map(String::as_str)) {
+        Some(s) => format!("did you mean the folder '{s}'?"),
+        None => "check the folder part of the path (relative paths start at the pipeline file's folder)".into(),
+    };
+    crate::error::KocError::usage(format!(
+        "{}: sources.{source}.path '{}': the folder {} does not exist",
+        loaded.at(&format!("sources.{source}.path")),
+        cfg.path,
+        dir.display()
+    ))
+    .with_hint(hint)
+    .into()
 }
 
 /// What a path that is not a regular file is, in words.
