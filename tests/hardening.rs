@@ -257,6 +257,12 @@ fn timestamps_outside_1900_to_2200_are_rejected_rows() {
     );
     let run = w.koc(&["ingest", "pipeline.yaml", "--format", "json"]);
     run.expect_code(3);
+    // the gate's fix names the rejects file itself, not a placeholder
+    assert!(
+        run.stderr().contains("fix: read rejects/activity_02-") && run.stderr().contains(".csv in the store's folder"),
+        "{}",
+        run.stderr()
+    );
     assert!(!w.path().join("store/events").read_dir().unwrap().any(|e| e
         .unwrap()
         .file_name()

@@ -242,9 +242,16 @@ fn a_second_command_on_a_locked_store_exits_4_and_a_dead_lock_is_recovered() {
         .open(w.path().join("store/.lock"))
         .unwrap();
     fs4::fs_std::FileExt::try_lock_exclusive(&lock).unwrap();
+    // a holder writes its process id into the lock file; the message names it
+    std::fs::write(w.path().join("store/.lock"), "4242\n").unwrap();
     let run = w.koc(&["ingest", "pipeline.yaml"]);
     run.expect_code(4);
-    assert!(run.stderr().contains("lock"));
+    assert!(
+        run.stderr()
+            .contains("another koc command (process 4242) holds the lock"),
+        "{}",
+        run.stderr()
+    );
     drop(lock); // the holder died: the OS releases its lock
     w.koc(&["ingest", "pipeline.yaml", "--quiet"]).expect_code(0);
 }

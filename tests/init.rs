@@ -48,6 +48,19 @@ fn stage_commands_print_a_summary_and_write_their_table() {
     assert!(run.stdout().contains("in their grace period"), "{}", run.stdout());
     let expected = read_csv(&repo().join("tests/conformance/expected/tiers.csv"));
     assert_eq!(read_csv(&w.path().join("tiers.csv")).len(), expected.len());
+    // `--out -`: the table on stdout (for a pipe), the summary on stderr, no file named -
+    let run = w.koc(&["tiers", "program/pipeline.yaml", "--as-of", "2025-07-19", "--out", "-"]);
+    run.expect_code(0);
+    let table = run.stdout();
+    assert!(
+        table
+            .trim_start_matches('\u{feff}')
+            .starts_with("member_id,nickname,tier,"),
+        "{table}"
+    );
+    assert_eq!(table.lines().count(), expected.len());
+    assert!(run.stderr().contains("in their grace period"), "{}", run.stderr());
+    assert!(!w.path().join("-").exists());
     let run = w.koc(&[
         "points",
         "program/pipeline.yaml",

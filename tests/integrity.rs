@@ -155,6 +155,30 @@ fn a_first_run_killed_at_any_instant_heals_on_the_next_run() {
 }
 
 /// The store folder `koc synth` gives its pipeline.
+/// A first run killed between the temp file of its first manifest and the rename
+/// leaves only that temp file: the store is koc's, and the next run uses it.
+#[test]
+fn a_store_holding_only_a_killed_writes_temp_file_is_used() {
+    let w = Workdir::new();
+    setup(&w, "");
+    std::fs::create_dir_all(w.path().join("store")).unwrap();
+    std::fs::write(w.path().join("store/.tmpAbC123"), b"{").unwrap();
+    w.run_at("2025-01-31");
+    // a file koc did not write is still refused
+    let w = Workdir::new();
+    setup(&w, "");
+    std::fs::create_dir_all(w.path().join("store")).unwrap();
+    std::fs::write(w.path().join("store/notes.txt"), b"mine").unwrap();
+    let run = w.koc(&["run", "pipeline.yaml", "--as-of", "2025-01-31"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr()
+            .contains("is not a koc store and is not empty (it holds notes.txt)"),
+        "{}",
+        run.stderr()
+    );
+}
+
 fn store_of(prog: &Path) -> PathBuf {
     let text = std::fs::read_to_string(prog.join("pipeline.yaml")).unwrap();
     let line = text.lines().find(|l| l.starts_with("store:")).expect("a store line");

@@ -287,7 +287,9 @@ fn report(out: &Printer, at: &AsOf, dump: bool) -> Result<u8> {
 
 fn stage(out: &Printer, s: &Stage, which: &str, contest: Option<&str>) -> Result<u8> {
     let (loaded, ds, c) = compute_at(&s.at)?;
-    if let Some(path) = &s.out {
+    // `--out -`: the table on stdout, the summary on stderr
+    let to_stdout = s.out.as_deref().is_some_and(|p| p.as_os_str() == "-");
+    if let Some(path) = s.out.as_ref().filter(|_| !to_stdout) {
         crate::store::refuse_output_inside(&loaded.store_dir(), path, "--out")?;
     }
     let table_name = match which {
@@ -311,6 +313,17 @@ fn stage(out: &Printer, s: &Stage, which: &str, contest: Option<&str>) -> Result
         }
     };
     let summary = crate::output::summary::of(which, &ds, &c, &table_name);
+    if to_stdout {
+        if !out.quiet {
+            for l in &summary.lines {
+                eprintln!("{l}");
+            }
+        }
+        if let Some(t) = c.table(&table_name) {
+            stdout_bytes(&t.to_csv()?);
+        }
+        return Ok(0);
+    }
     if out.json {
         out.json(&summary.json);
     } else {

@@ -415,7 +415,15 @@ impl IngestReport {
                 self.gated.join(", ")
             ),
         )
-        .with_hint("read the rejects in STORE/rejects/, fix the export and ingest again")
+        .with_hint(format!(
+            "read {} in the store's folder, fix the export and ingest again",
+            self.files
+                .iter()
+                .filter(|f| f.status == FileStatus::Gated)
+                .filter_map(|f| f.rejects_file.clone())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
         .into())
     }
 }

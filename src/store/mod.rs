@@ -196,14 +196,24 @@ impl Store {
             .open(&lock_path)
             .with_context(|| format!("cannot open {}", lock_path.display()))?;
         match fs4::fs_std::FileExt::try_lock_exclusive(&file) {
-            Ok(true) => {}
+            Ok(true) => {
+                // the holder's process id, for the message another command gives
+                use std::io::Write;
+                let mut f = &file;
+                let _ = file.set_len(0).and_then(|_| writeln!(f, "{}", std::process::id()));
+            }
             _ => {
+                let holder = std::fs::read_to_string(&lock_path)
+                    .ok()
+                    .and_then(|t| t.trim().parse::<u32>().ok())
+                    .map(|pid| format!(" (process {pid})"))
+                    .unwrap_or_default();
                 return Err(KocError::new(
                     ErrorKind::Locked,
-                    format!("another koc command holds the lock of the store {}", dir.display()),
+                    format!("another koc command{holder} holds the lock of the store {}", dir.display()),
                 )
-                .with_hint("wait for it to finish, or check for a stuck koc process")
-                .into())
+                .with_hint("wait for it to finish (a nightly run takes minutes), or check that the process is still alive: `ps -p PID`")
+                .into());
             }
         }
         let store = Store {
@@ -283,7 +293,9 @@ impl Store {
             let mut others: Vec<String> = std::fs::read_dir(&self.dir)?
                 .flatten()
                 .map(|e| e.file_name().to_string_lossy().to_string())
-                .filter(|n| !OWN_ENTRIES.contains(&n.as_str()))
+                // a `.tmp…` is koc's own: the temp file of an atomic write a kill
+                // interrupted (the first manifest's, killed before its rename)
+                .filter(|n| !OWN_ENTRIES.contains(&n.as_str()) && !n.starts_with(".tmp"))
                 .collect();
             if !others.is_empty() {
                 others.sort();
