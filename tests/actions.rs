@@ -131,3 +131,54 @@ fn the_headline_shows_the_change_since_the_previous_run() {
         .read(&format!("store/runs/{AS_OF}/report.md"))
         .contains("对比上次运行 2025-06-30"));
 }
+
+/// "Newly flagged newcomers" (issue 28): a newcomer flagged at the previous run was
+/// offered a task then, so tonight's list holds only the newly flagged. On the
+/// conformance program, 2 of the 6 flagged at 07-19 were flagged at 07-12.
+#[test]
+fn the_action_list_offers_a_task_only_to_the_newly_flagged() {
+    let w = Workdir::new();
+    w.copy_dir(&repo().join("tests/conformance/program"), "program");
+    for d in ["2025-07-12", "2025-07-19"] {
+        w.koc(&["run", "program/pipeline.yaml", "--as-of", d, "--quiet"])
+            .expect_code(0);
+    }
+    let flagged = |d: &str| -> Vec<String> {
+        read_csv(&w.path().join(format!("store/runs/{d}/newcomers.csv")))[1..]
+            .iter()
+            .filter(|r| r[4] == "true")
+            .map(|r| r[0].clone())
+            .collect()
+    };
+    let (before, now) = (flagged("2025-07-12"), flagged("2025-07-19"));
+    let out = w.koc(&[
+        "report",
+        "program/pipeline.yaml",
+        "--as-of",
+        "2025-07-19",
+        "--dump-context",
+    ]);
+    out.expect_code(0);
+    let ctx: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+    let offered: Vec<String> = ctx["actions"]["newcomers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["member_id"].as_str().unwrap().to_string())
+        .collect();
+    let expected: Vec<String> = now.iter().filter(|m| !before.contains(m)).cloned().collect();
+    assert_eq!(
+        (now.len(), expected.len()),
+        (6, 4),
+        "the fixture: 6 flagged, 2 of them before"
+    );
+    let mut sorted = offered.clone();
+    sorted.sort();
+    let mut want = expected.clone();
+    want.sort();
+    assert_eq!(sorted, want);
+    assert_eq!(
+        ctx["headline"]["flagged_newcomers"], 6,
+        "the headline still counts every flagged newcomer"
+    );
+}

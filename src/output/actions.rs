@@ -12,8 +12,11 @@ pub const CARE_DAYS: i32 = 14;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Actions {
-    /// In grace, earliest demotion first.
+    /// In grace and still able to keep the tier under the daily cap, earliest demotion first.
     pub keep: Vec<Keep>,
+    /// In grace but past reach: more points needed than the daily cap allows by the
+    /// demotion day (not worth a reminder).
+    pub keep_out_of_reach: usize,
     /// Members of the upper layers (core, alumni…) at the previous snapshot who are lower now.
     pub slipped: Vec<Slipped>,
     /// Newly flagged newcomers with the task to offer them.
@@ -73,19 +76,33 @@ pub fn compute(
     c: &Computed,
     names: &crate::output::report_sections::LevelNames,
 ) -> Actions {
+    // the most a member can still earn by the demotion day: the program's daily cap
+    // on each day after D up to it (the tier is decided at the end of that day)
+    let daily_cap = p.points.as_ref().and_then(|x| x.daily_cap);
+    let reachable = |k: &Keep, demotion_on: Option<crate::fmt::Day>| match (daily_cap, demotion_on) {
+        (Some(cap), Some(on)) => k.points_needed <= cap.saturating_mul((on - c.as_of).max(0) as i64),
+        _ => true,
+    };
+    let mut keep_out_of_reach = 0;
     let mut keep: Vec<Keep> = ds
         .table_members()
         .filter_map(|(i, m)| {
             let s = c.tiers.get(i)?.as_ref()?;
             s.below_since?;
             let min = p.tiers.as_ref()?.levels.get(s.tier)?.min;
-            Some(Keep {
+            let k = Keep {
                 member_id: m.id.clone(),
                 nickname: m.nickname.clone(),
                 tier: names.tiers[s.tier].clone(),
                 points_needed: (min - s.q).max(0),
                 by: s.demotion_on.map(fmt_day),
-            })
+            };
+            if reachable(&k, s.demotion_on) {
+                Some(k)
+            } else {
+                keep_out_of_reach += 1;
+                None
+            }
         })
         .collect();
     keep.sort_by(|a, b| {
@@ -154,6 +171,7 @@ pub fn compute(
 
     Actions {
         keep,
+        keep_out_of_reach,
         slipped,
         newcomers,
         care,

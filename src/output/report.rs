@@ -186,6 +186,27 @@ pub fn quality(manifest: &Manifest, ds: &Dataset, gated: &[String]) -> Quality {
     }
 }
 
+/// The member ids flagged in a run's newcomers.csv.
+fn flagged_in(csv_text: &str) -> std::collections::HashSet<String> {
+    let mut reader = csv::Reader::from_reader(csv_text.trim_start_matches('\u{feff}').as_bytes());
+    let columns: Vec<String> = reader
+        .headers()
+        .map(|h| h.iter().map(str::to_string).collect())
+        .unwrap_or_default();
+    let (Some(id), Some(flag)) = (
+        columns.iter().position(|c| c == "member_id"),
+        columns.iter().position(|c| c == "flagged"),
+    ) else {
+        return Default::default();
+    };
+    reader
+        .records()
+        .flatten()
+        .filter(|r| r.get(flag) == Some("true"))
+        .filter_map(|r| r.get(id).map(|s| s.trim_start_matches('\'').to_string()))
+        .collect()
+}
+
 /// The report's labels in the program's locale (also used by the simulation page).
 pub fn report_labels(en: bool) -> Value {
     serde_json::from_str(if en { LABELS_EN } else { LABELS_ZH }).expect("embedded labels are valid JSON")
@@ -344,6 +365,12 @@ impl Context {
             .filter(|n| n.len() == 10 && crate::ingest::timestamps::parse_day(n).is_some() && n.as_str() < as_of)
             .max();
         let Some(previous) = previous else { return };
+        // newcomers flagged at the previous run were offered their task then: the
+        // action list keeps the newly flagged ones
+        if let Ok(text) = std::fs::read_to_string(runs.join(&previous).join("newcomers.csv")) {
+            let before = flagged_in(&text);
+            self.actions.newcomers.retain(|o| !before.contains(&o.member_id));
+        }
         let Ok(text) = std::fs::read_to_string(runs.join(&previous).join("run.json")) else {
             return;
         };
