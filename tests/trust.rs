@@ -114,6 +114,13 @@ fn completions_and_man_page() {
         "{}",
         &man.stdout()[..200.min(man.stdout().len())]
     );
+    for section in [".SH \"EXIT STATUS\"", ".SH FILES", ".SH ENVIRONMENT", ".SH EXAMPLES"] {
+        assert!(man.stdout().contains(section), "the man page has {section}");
+    }
+    assert!(
+        man.stdout().contains("koc notify"),
+        "the examples show the nightly cron pair"
+    );
 }
 
 #[test]

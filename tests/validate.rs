@@ -216,3 +216,32 @@ fn a_value_outside_a_closed_set_is_refused_where_it_stands() {
         );
     }
 }
+
+/// `validate --format json` lists the problems as data (exit 2 still), each with its
+/// place and fix.
+#[test]
+fn validate_as_json_lists_every_problem_with_its_place_and_fix() {
+    let w = Workdir::new();
+    setup(
+        &w,
+        "points:\n  rules:\n    - {id: a, action: share, points: 5}\nhall_of_fame: {season: week}\n",
+    );
+    let run = w.koc(&["validate", "pipeline.yaml", "--format", "json"]);
+    run.expect_code(2);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout()).expect("JSON on stdout");
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["exit"], 2);
+    let problems = v["problems"].as_array().unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p["message"].as_str().unwrap().contains("unknown variant `week`")
+                && p["at"].as_str().unwrap().starts_with("pipeline.yaml:")),
+        "{v}"
+    );
+    let ok = w.koc(&["validate", "pipeline.yaml"]);
+    assert!(
+        ok.stderr().contains("unknown variant `week`"),
+        "the text listing still goes to stderr"
+    );
+}

@@ -26,7 +26,14 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             ));
             Ok(0)
         }
-        Command::Validate { pipeline } => validate(&out, &pipeline),
+        Command::Validate { pipeline } => {
+            let result = validate(&out, &pipeline);
+            if let (true, Err(e)) = (out.json, &result) {
+                // the listing as data too (the text still goes to stderr)
+                out.json(&json!({"ok": false, "exit": crate::error::exit_code_of(e), "problems": problems_of(&format!("{e:#}"))}));
+            }
+            result
+        }
         Command::Ingest { pipeline } => {
             let loaded = load(&pipeline)?;
             let store = Store::open_locked(&loaded.store_dir())?;
@@ -159,6 +166,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Man => {
             let mut buf = Vec::new();
             clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut buf)?;
+            buf.extend_from_slice(MAN_SECTIONS.as_bytes());
             stdout_bytes(&buf);
             Ok(0)
         }
@@ -341,6 +349,94 @@ fn stage(out: &Printer, s: &Stage, which: &str, contest: Option<&str>) -> Result
         })?;
     }
     Ok(0)
+}
+
+/// The man page's sections clap does not write (roff).
+const MAN_SECTIONS: &str = r#".SH "EXIT STATUS"
+.TP
+\fB0\fR
+ok (warnings, if any, went to stderr and run.json)
+.TP
+\fB1\fR
+a runtime error: a damaged store file (named, with the repair), a full disk, a failed notify delivery
+.TP
+\fB2\fR
+a usage or pipeline-file error, at file:line:column with a fix
+.TP
+\fB3\fR
+the data-quality gate: a file with too many rejected rows changed nothing (the run folder is still written)
+.TP
+\fB4\fR
+another koc command (its process id named) holds the store's lock
+.SH FILES
+.TP
+\fIPIPELINE\fR
+the pipeline file (YAML); paths in it are relative to its folder
+.TP
+\fISTORE\fR/manifest.json, \fISTORE\fR/events/, \fISTORE\fR/tables/
+the event store; every data file is named by its checksum and verified when read
+.TP
+\fISTORE\fR/rejects/
+rejected rows with line, column, value and reason (following privacy:)
+.TP
+\fISTORE\fR/runs/\fID\fR/
+one folder per as-of date: report.html, report.md, report.xlsx, run.json, the CSV and Parquet outputs, digest.md, notices.csv and notify.json
+.SH ENVIRONMENT
+.TP
+\fBRAYON_NUM_THREADS\fR, \fBPOLARS_MAX_THREADS\fR
+threads to use (outputs are the same whatever the count)
+.TP
+the variables a pipeline's \fBnotify\fR entries name (url_env, secret_env), and privacy's salt_env
+read by koc notify and koc ingest; never printed or written
+.TP
+\fBKOC_TIMINGS\fR
+print each stage's time and memory to stderr
+.SH EXAMPLES
+.nf
+koc init myprogram && koc run myprogram/pipeline.yaml --as-of 2025-03-31
+koc validate pipelines/prod.yaml
+koc run pipelines/prod.yaml --quiet && koc notify pipelines/prod.yaml --quiet
+koc explain pipelines/prod.yaml M10023 --as-of 2025-06-30
+koc simulate pipelines/prod.yaml --sweep badges.regular.count=10,30,60
+koc tiers pipelines/prod.yaml --out - | head
+.fi
+"#;
+
+/// A listing of problems (`file:line:col: what` lines, each with its `  fix: …`) as
+/// objects with `at`, `message` and `fix`.
+fn problems_of(listing: &str) -> Vec<serde_json::Value> {
+    let mut out: Vec<serde_json::Value> = Vec::new();
+    for line in listing.lines() {
+        if let Some(fix) = line
+            .trim_start()
+            .strip_prefix("fix: ")
+            .filter(|_| line.starts_with(' '))
+        {
+            if let Some(last) = out.last_mut() {
+                last["fix"] = json!(fix);
+                continue;
+            }
+        }
+        if line.starts_with(' ') {
+            if let Some(last) = out.last_mut() {
+                let message = format!("{}\n{}", last["message"].as_str().unwrap_or_default(), line.trim());
+                last["message"] = json!(message);
+                continue;
+            }
+        }
+        // "file:line:col: message" (a path may hold ':' only in odd names)
+        let parts: Vec<&str> = line.splitn(4, ':').collect();
+        let positioned = parts.len() == 4 && parts[1].parse::<u64>().is_ok() && parts[2].parse::<u64>().is_ok();
+        let (at, message) = match positioned {
+            true => (
+                format!("{}:{}:{}", parts[0], parts[1], parts[2]),
+                parts[3].trim().to_string(),
+            ),
+            false => (String::new(), line.to_string()),
+        };
+        out.push(json!({"at": at, "message": message, "fix": null}));
+    }
+    out
 }
 
 /// Bytes on stdout, quiet on a closed pipe like `stdout_line`.
