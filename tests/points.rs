@@ -100,6 +100,29 @@ fn rules_apply_in_order_with_max_times_then_rule_cap_then_program_cap() {
     assert_eq!(ledger[1][2..4], ["2025-01-05 10:00:00", "2025-01-05"]);
 }
 
+/// `koc explain`'s text sums what each limit cut (from the ledger above: the program's
+/// daily cap 1 + 12 over two entries, the rule's 40 over one) and leaves out the
+/// entries of a once-only rule that had already paid (e2's and e4's first_post).
+#[test]
+fn explain_sums_the_points_each_limit_cut() {
+    let w = Workdir::new();
+    program(&w);
+    w.koc(&["ingest", "pipeline.yaml", "--quiet"]).expect_code(0);
+    let out = w.koc(&["explain", "pipeline.yaml", "m1", "--as-of", "2025-01-20"]);
+    out.expect_code(0);
+    let text = out.stdout();
+    assert!(
+        text.contains("  points cut by limits: the daily cap −13 (2 entries) · the rule's daily cap −40 (1 entries)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("2 entries of once-only rules that had already paid are left out"),
+        "{text}"
+    );
+    assert!(!text.contains("first_post: 50 → 0"), "{text}");
+    assert!(text.contains("e2 post: 40 → 0 (cut by the rule's daily cap)"), "{text}");
+}
+
 #[test]
 fn redemptions_spend_fifo_lots_and_refusals_consume_nothing() {
     let w = Workdir::new();

@@ -410,9 +410,59 @@ pub fn render_text(v: &Value, en: bool) -> Vec<String> {
         t("余额", "balance"),
         s(&p["balance"])
     ));
-    for e in p["entries"].as_array().into_iter().flatten() {
+    let entries: Vec<&Value> = p["entries"].as_array().into_iter().flatten().collect();
+    let cap_name = |c: &str| match c {
+        "max_times" => t("次数上限", "max_times"),
+        "rule_daily_cap" => t("规则每日上限", "the rule's daily cap"),
+        "daily_cap" => t("每日积分上限", "the daily cap"),
+        _ => "",
+    };
+    // what each limit cut, summed; a once-only rule that already paid is not a loss
+    let used_up = |e: &Value| e["capped_by"] == "max_times" && e["awarded"].as_i64() == Some(0);
+    let mut lost: Vec<(&str, i64, usize)> = Vec::new();
+    for e in entries.iter().filter(|e| !used_up(e)) {
+        let Some(c) = e["capped_by"].as_str() else { continue };
+        let cut = e["raw"].as_i64().unwrap_or(0) - e["awarded"].as_i64().unwrap_or(0);
+        match lost.iter_mut().find(|(name, ..)| *name == c) {
+            Some(x) => {
+                x.1 += cut;
+                x.2 += 1;
+            }
+            None => lost.push((c, cut, 1)),
+        }
+    }
+    if !lost.is_empty() {
+        let parts: Vec<String> = lost
+            .iter()
+            .map(|(c, points, n)| {
+                format!(
+                    "{} −{} ({n} {})",
+                    cap_name(c),
+                    crate::fmt::thousands(*points),
+                    t("条", "entries")
+                )
+            })
+            .collect();
+        out.push(format!(
+            "  {}: {}",
+            t("被上限截去的积分", "points cut by limits"),
+            parts.join(" · ")
+        ));
+    }
+    let hidden = entries.iter().filter(|e| used_up(e)).count();
+    if hidden > 0 {
+        out.push(format!(
+            "  {}",
+            if en {
+                format!("{hidden} entries of once-only rules that had already paid are left out (see --format json)")
+            } else {
+                format!("另有 {hidden} 条一次性规则（已发放过）的记录未列出（见 --format json）")
+            }
+        ));
+    }
+    for e in entries.iter().filter(|e| !used_up(e)) {
         let cut = match e["capped_by"].as_str() {
-            Some(c) => format!(" ({} {c})", t("被上限截断:", "cut by")),
+            Some(c) => format!(" ({} {})", t("被截断:", "cut by"), cap_name(c)),
             None => String::new(),
         };
         out.push(format!(
