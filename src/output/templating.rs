@@ -121,7 +121,10 @@ pub fn sandboxed_environment() -> Environment<'static> {
     env.add_filter("num", num_filter);
     env.add_filter("pct", pct_filter);
     env.set_auto_escape_callback(|name| {
-        if name.ends_with(".md") {
+        if name.starts_with("digest.") {
+            // a group robot's Markdown: links and HTML defused, names shown as written
+            AutoEscape::Custom("robot")
+        } else if name.ends_with(".md") {
             AutoEscape::Custom("markdown")
         } else {
             minijinja::default_auto_escape_callback(name)
@@ -131,6 +134,10 @@ pub fn sandboxed_environment() -> Environment<'static> {
         if state.auto_escape() == AutoEscape::Custom("markdown") && !value.is_safe() && !value.is_none() {
             let text = value.to_string();
             return out.write_str(&markdown_escape(&text)).map_err(minijinja::Error::from);
+        }
+        if state.auto_escape() == AutoEscape::Custom("robot") && !value.is_safe() && !value.is_none() {
+            let text = value.to_string();
+            return out.write_str(&robot_escape(&text)).map_err(minijinja::Error::from);
         }
         minijinja::escape_formatter(out, state, value)
     });
@@ -220,9 +227,34 @@ pub fn markdown_escape(s: &str) -> String {
     out
 }
 
+/// Text safe in a group robot's Markdown (WeCom, DingTalk, Feishu): no link, image,
+/// HTML tag or code span can be made from it, and it stays on its line. Robots show a
+/// backslash as it is, so nothing else is escaped: `海边奶爸_` reads as written.
+pub fn robot_escape(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '[' => '［',
+            ']' => '］',
+            '<' => '‹',
+            '>' => '›',
+            '`' => '\'',
+            '\n' | '\r' => ' ',
+            c => c,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn robot_text_cannot_make_links_or_tags_and_keeps_names_as_written() {
+        assert_eq!(
+            robot_escape("[点我](http://x) <b>海边奶爸_</b>\n`x`"),
+            "［点我］(http://x) ‹b›海边奶爸_‹/b› 'x'"
+        );
+    }
 
     #[test]
     fn markdown_escape_defuses_html_links_and_tables() {
