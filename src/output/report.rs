@@ -65,11 +65,10 @@ pub struct Context {
     pub quality: Quality,
     /// Warnings and gated files (`add_run_notes`).
     pub banners: Vec<Banner>,
-    /// The store's latest ingest (`add_run_notes`): a function of the store, so a
-    /// night without new files shows the previous ingest, with its time.
+    /// The store's latest ingest (`add_run_notes`): a function of the store's data,
+    /// so re-runs give the same bytes; headed "latest ingest", not "tonight's files",
+    /// since a night without new files shows the previous batch.
     pub tonight: Vec<TonightFile>,
-    /// When the latest ingest read its files (program-local time).
-    pub tonight_at: Option<String>,
     /// The headline figures against the previous run, by figure (`add_changes`).
     pub changes: Option<IndexMap<String, Change>>,
     /// The date of the previous run, when there is one.
@@ -297,7 +296,6 @@ pub fn context(loaded: &Program, ds: &Dataset, c: &Computed, mut quality: Qualit
         quality,
         banners: vec![],
         tonight: vec![],
-        tonight_at: None,
         changes: None,
         previous_run: None,
         t,
@@ -343,7 +341,6 @@ impl Context {
             banners.push(banner("gated", "gated_file", message));
         }
         self.banners = banners;
-        self.tonight_at = manifest.last_batch().filter_map(|f| f.ingested_at.clone()).max();
         self.tonight = manifest
             .last_batch()
             .map(|f| TonightFile {
