@@ -136,7 +136,7 @@ pub fn compute(
             member_id: ds.members[n.member].id.clone(),
             nickname: ds.members[n.member].nickname.clone(),
             rank: n.rank,
-            specialty: n.specialty.clone(),
+            specialty: n.specialty.as_deref().map(|s| p.display_name(s)),
         })
         .collect();
 

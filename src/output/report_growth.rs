@@ -162,10 +162,13 @@ pub fn growth(p: &Pipeline, ds: &Dataset, c: &Computed, t: &Value, layer_names: 
         list.iter()
             .map(|m| {
                 let (mine, mentors) = (specialty(m.newcomer), m.mentor.and_then(specialty));
+                // compared as ids, shown as names
+                let same_specialty = mine.is_some() && mine == mentors;
+                let (mine, mentors) = (mine.map(|s| p.display_name(&s)), mentors.map(|s| p.display_name(&s)));
                 MatchRow {
                     newcomer_id: ds.members[m.newcomer].id.clone(),
                     newcomer_nickname: nick(m.newcomer),
-                    same_specialty: mine.is_some() && mine == mentors,
+                    same_specialty,
                     newcomer_specialty: mine,
                     mentor_id: m.mentor.map(|k| ds.members[k].id.clone()),
                     mentor_nickname: m.mentor.and_then(nick),
@@ -186,10 +189,10 @@ pub fn growth(p: &Pipeline, ds: &Dataset, c: &Computed, t: &Value, layer_names: 
         list.iter()
             .map(|pr| ProposalRow {
                 project: project_name(&pr.project),
-                role: pr.role.clone(),
+                role: p.display_name(&pr.role),
                 member_id: pr.member.map(|k| ds.members[k].id.clone()),
                 nickname: pr.member.and_then(nick),
-                specialty: pr.member.and_then(specialty),
+                specialty: pr.member.and_then(specialty).map(|s| p.display_name(&s)),
                 layer: pr.member.and_then(|k| c.layer_at_d[k]).map(|l| layer_names[l].clone()),
                 value: pr.value.map(fmt_num),
             })

@@ -348,7 +348,7 @@ pub fn newcomers(p: &Pipeline, ds: &Dataset, c: &Computed) -> Vec<NewcomerRow> {
                         percentile: r.percentile,
                     })
                     .collect(),
-                specialty: n.specialty.clone(),
+                specialty: n.specialty.as_deref().map(|s| p.display_name(s)),
             }
         })
         .collect()
