@@ -42,20 +42,46 @@ impl Code {
 pub struct Warning {
     pub code: Code,
     pub message: String,
+    /// The same in Chinese, for a zh-CN program's report (the message stays English
+    /// on stderr and in logs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zh: Option<String>,
 }
 
 impl Warning {
     pub fn new(code: Code, message: String) -> Warning {
-        Warning { code, message }
+        Warning {
+            code,
+            message,
+            zh: None,
+        }
+    }
+
+    /// A warning with its Chinese wording for the report.
+    pub fn bilingual(code: Code, message: String, zh: String) -> Warning {
+        Warning {
+            code,
+            message,
+            zh: Some(zh),
+        }
+    }
+
+    /// The message in the report's language.
+    pub fn for_report(&self, en: bool) -> &str {
+        match (&self.zh, en) {
+            (Some(zh), false) => zh,
+            _ => &self.message,
+        }
     }
 
     /// `n` rows of `source` name contest `id`, which the pipeline does not have.
     pub fn unknown_contest(source: &str, n: u64, id: &str) -> Warning {
-        Warning::new(
+        Warning::bilingual(
             Code::UnknownContest,
             format!(
                 "{source}: {n} row(s) name contest '{id}', which no contest of the pipeline has (stored, e.g. for an earlier season; add the contest under contests: to judge them)"
             ),
+            format!("{source}：{n} 行属于赛事“{id}”，但流水线中没有这个赛事（数据已保存；如需评奖，请在 contests 中添加）"),
         )
     }
 }

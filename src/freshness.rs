@@ -73,16 +73,27 @@ fn last_day(store: &Store, rel: &str, col: &str, kind: Kind) -> Result<Option<Da
 
 /// `stale_data` when D is more than `stale_after` days after the last stored event.
 pub fn stale_warning(f: &Freshness, d: Day, stale_after: i64) -> Option<Warning> {
-    let message = match f.last_event {
-        Some(last) if (d - last) as i64 > stale_after => format!(
-            "the last stored event is of {} but the run is as of {} ({} days later; ingest.stale_after_days is {stale_after}): \
-             tonight's export may be missing, and activity-based figures will look low",
-            fmt_day(last),
-            fmt_day(d),
-            d - last
+    let (message, zh) = match f.last_event {
+        Some(last) if (d - last) as i64 > stale_after => (
+            format!(
+                "the last stored event is of {} but the run is as of {} ({} days later; ingest.stale_after_days is {stale_after}): \
+                 tonight's export may be missing, and activity-based figures will look low",
+                fmt_day(last),
+                fmt_day(d),
+                d - last
+            ),
+            format!(
+                "最新入库的行为数据停在 {}，本次计算截至 {}（晚了 {} 天，超过 ingest.stale_after_days = {stale_after}）：今晚的导出可能缺失，基于行为的数字会偏低",
+                fmt_day(last),
+                fmt_day(d),
+                d - last
+            ),
         ),
-        None => "no events are stored: every activity-based figure is empty".to_string(),
+        None => (
+            "no events are stored: every activity-based figure is empty".to_string(),
+            "库中没有任何行为数据：所有基于行为的数字都为空".to_string(),
+        ),
         _ => return None,
     };
-    Some(Warning::new(Code::StaleData, message))
+    Some(Warning::bilingual(Code::StaleData, message, zh))
 }

@@ -395,3 +395,29 @@ fn the_workbook_has_a_summary_frozen_headers_filters_and_typed_cells() {
         "earned_total is a number: {c2}"
     );
 }
+
+/// A zh-CN program's report says its warnings in Chinese (the message stays English on
+/// stderr and in run.json, which also keeps the Chinese as `zh`).
+#[test]
+fn a_chinese_report_says_its_stale_data_warning_in_chinese() {
+    let w = Workdir::new();
+    w.copy_dir(&repo().join("tests/conformance/program"), "program");
+    let run = w.koc(&["run", "program/pipeline.yaml", "--as-of", "2025-09-30"]);
+    run.expect_code(0);
+    assert!(
+        run.stderr().contains("warning: the last stored event is of 2025-07-19"),
+        "{}",
+        run.stderr()
+    );
+    let report = w.read("store/runs/2025-09-30/report.md");
+    assert!(
+        report.contains("最新入库的行为数据停在 2025-07-19，本次计算截至 2025-09-30（晚了 73 天"),
+        "{report}"
+    );
+    assert!(!report.contains("the last stored event"), "one language per report");
+    let json: serde_json::Value = serde_json::from_str(&w.read("store/runs/2025-09-30/run.json")).unwrap();
+    assert!(json["warnings"][0]["zh"]
+        .as_str()
+        .unwrap()
+        .starts_with("最新入库的行为数据"));
+}

@@ -196,9 +196,9 @@ fn validate(out: &Printer, path: &std::path::Path) -> Result<u8> {
     // every source's path first: all missing files and folders in one listing
     let all = crate::ingest::sources::all_files(&loaded, configured.iter().map(|(s, c)| (s.name, *c)))?;
     for ((spec, _), (_, cfg, found)) in configured.iter().zip(&all) {
-        if let Some(message) = found.nothing_matched(spec.name, cfg) {
+        if let Some(warning) = found.nothing_matched(spec.name, cfg) {
             if !out.quiet {
-                eprintln!("warning: {message}");
+                eprintln!("warning: {}", warning.message);
             }
         }
         for path in &found.skipped {

@@ -125,8 +125,8 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
         let Some(source_files) = found.remove(spec.name) else {
             continue;
         };
-        if let Some(message) = source_files.nothing_matched(spec.name, cfg) {
-            report.warn(Code::NoMatchingFile, message);
+        if let Some(warning) = source_files.nothing_matched(spec.name, cfg) {
+            report.warnings.push(warning);
         }
         let sources::SourceFiles { files, skipped } = source_files;
         for path in skipped {

@@ -17,11 +17,18 @@ pub struct SourceFiles {
 impl SourceFiles {
     /// The warning for a glob that matched nothing: a night without new exports, or
     /// a pattern that no longer fits the files' names.
-    pub fn nothing_matched(&self, source: &str, cfg: &SourceCfg) -> Option<String> {
+    pub fn nothing_matched(&self, source: &str, cfg: &SourceCfg) -> Option<crate::diagnostics::Warning> {
         (self.files.is_empty() && self.skipped.is_empty()).then(|| {
-            format!(
-                "sources.{source}.path '{}' matches no file: nothing was read from {source}; check the pattern against the exports' names",
-                cfg.path
+            crate::diagnostics::Warning::bilingual(
+                crate::diagnostics::Code::NoMatchingFile,
+                format!(
+                    "sources.{source}.path '{}' matches no file: nothing was read from {source}; check the pattern against the exports' names",
+                    cfg.path
+                ),
+                format!(
+                    "sources.{source}.path“{}”没有匹配到任何文件，本次没有读取 {source} 的数据；请核对路径模式与导出文件名",
+                    cfg.path
+                ),
             )
         })
     }

@@ -322,7 +322,7 @@ impl Context {
         let mut banners: Vec<Banner> = warnings
             .iter()
             .filter(|w| w.code != crate::diagnostics::Code::EmptyFile)
-            .map(|w| banner("warning", w.code.as_str(), w.message.clone()))
+            .map(|w| banner("warning", w.code.as_str(), w.for_report(en).to_string()))
             .collect();
         for f in manifest.last_batch().filter(|f| f.counts.rows == 0) {
             let message = if en {
