@@ -89,4 +89,15 @@ fn report_xlsx_has_the_badges_sheet_in_chinese() {
     for header in ["勋章ID", "勋章等级", "获得日期", "事件ID"] {
         assert!(sheet.contains(header), "{header} heads a column");
     }
+    // closed sets as people read them (the CSV keeps `bronze`)
+    assert!(
+        sheet.contains(">铜<") && !sheet.contains(">bronze<"),
+        "grades in Chinese"
+    );
+    let k = sheets.iter().position(|s| s == "会员等级").unwrap() + 1;
+    let tiers = part(&format!("xl/worksheets/sheet{k}.xml"));
+    assert!(
+        !tiers.contains(">bronze<") && !tiers.contains(">promoted<"),
+        "tier ids and moves are shown by name"
+    );
 }

@@ -112,12 +112,14 @@ pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
             }
         })
         .collect();
+    let shown = crate::output::xlsx::display_names(&loaded.pipeline, loaded.locale.is_en());
     crate::output::xlsx::write(
         &tmp.path().join("report.xlsx"),
         &sheets,
         crate::fmt::date_of(as_of),
         &crate::output::xlsx::summary(&ctx),
         !loaded.locale.is_en(),
+        &shown,
     )?;
     let pipeline_sha = sha256_hex(loaded.text.as_bytes());
     let inputs: Vec<_> = manifest

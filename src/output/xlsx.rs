@@ -53,12 +53,17 @@ impl Names {
 
 /// `created` (the as-of date) is the file's creation time, so the same run gives the
 /// same bytes. `summary` holds (label, value) rows for the first sheet.
+/// What a person reads in place of an id in a sheet: `(table, column, value)` → the
+/// display name or label (None: the value as it is).
+pub type Shown<'a> = &'a dyn Fn(&str, &str, &str) -> Option<String>;
+
 pub fn write(
     path: &Path,
     tables: &[std::borrow::Cow<Table>],
     created: chrono::NaiveDate,
     summary: &[(String, String)],
     zh: bool,
+    shown: Shown,
 ) -> Result<()> {
     use chrono::Datelike;
     let mut wb = Workbook::new();
@@ -106,7 +111,10 @@ pub fn write(
         let rows = t.rows.len().min(1_048_575);
         for (r, row) in t.rows.iter().take(rows).enumerate() {
             for (c, cell) in row.iter().enumerate() {
-                write_cell(ws, r as u32 + 1, c as u16, cell, &date)?;
+                match shown(&t.name, &t.columns[c], cell.as_str()) {
+                    Some(name) => write_cell(ws, r as u32 + 1, c as u16, &Cell::Text(name), &date)?,
+                    None => write_cell(ws, r as u32 + 1, c as u16, cell, &date)?,
+                }
             }
         }
         ws.set_freeze_panes(1, 0)?;
@@ -116,6 +124,38 @@ pub fn write(
     }
     wb.save(path)?;
     Ok(())
+}
+
+/// The names people read in the sheets: tiers, layers, specialties and roles by their
+/// display names, closed sets (moves, statuses, recommendations, stages…) by the
+/// locale's labels. The CSVs keep the ids.
+pub fn display_names(
+    p: &crate::pipeline::config::Pipeline,
+    en: bool,
+) -> impl Fn(&str, &str, &str) -> Option<String> + '_ {
+    let labels = crate::output::report::report_labels(en);
+    move |table: &str, column: &str, value: &str| {
+        if value.is_empty() || value == "(new)" {
+            return None;
+        }
+        let label = |group: &str| labels[group][value].as_str().map(str::to_string);
+        match column {
+            "tier" | "next_tier" | "previous_tier" | "from_tier" | "to_tier" | "layer" | "previous_layer"
+            | "from_layer" | "to_layer" | "specialty" | "newcomer_specialty" | "mentor_specialty" | "role" => {
+                Some(p.display_name(value))
+            }
+            "moved" => label("moved"),
+            "change" => label("tier_change"),
+            "recommendation" => label("recommendation"),
+            "stage" => label("stage"),
+            "category" => label("fame_category"),
+            "grade" => label("grade"),
+            "occasion" => label("occasion"),
+            "status" if table == "redemptions" => label("redemption_status"),
+            "status" if table == "goals" => label("status"),
+            _ => None,
+        }
+    }
 }
 
 /// One cell as Excel should hold it: a number, a date, a boolean, or text.
