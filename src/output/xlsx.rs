@@ -57,6 +57,9 @@ impl Names {
 /// display name or label (None: the value as it is).
 pub type Shown<'a> = &'a dyn Fn(&str, &str, &str) -> Option<String>;
 
+/// The column `Shown` is asked with for a header (a metric or criterion id).
+pub const HEADER: &str = "";
+
 pub fn write(
     path: &Path,
     tables: &[std::borrow::Cow<Table>],
@@ -105,7 +108,12 @@ pub fn write(
             ws.set_column_width(c as u16, (widest.clamp(6, 50) + 1) as f64)?;
         }
         for (c, h) in t.columns.iter().enumerate() {
-            ws.write_string_with_format(0, c as u16, names.column(h), &header)?;
+            // a feature or criterion column is named by report.names when the map lacks it
+            let name = match names.column(h) {
+                same if same == *h => shown(&t.name, HEADER, h).unwrap_or(same),
+                name => name,
+            };
+            ws.write_string_with_format(0, c as u16, name, &header)?;
         }
         // a sheet holds at most 1,048,576 rows; the CSV has them all
         let rows = t.rows.len().min(1_048_575);
@@ -140,6 +148,7 @@ pub fn display_names(
         }
         let label = |group: &str| labels[group][value].as_str().map(str::to_string);
         match column {
+            HEADER => p.report.as_ref().and_then(|r| r.names.get(value)).cloned(),
             "tier" | "next_tier" | "previous_tier" | "from_tier" | "to_tier" | "layer" | "previous_layer"
             | "from_layer" | "to_layer" | "specialty" | "newcomer_specialty" | "mentor_specialty" | "role" => {
                 Some(p.display_name(value))
