@@ -131,7 +131,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             if out.json {
                 out.json(&v);
             } else {
-                for l in crate::cmd::explain::render_text(&v, loaded.locale.is_en()) {
+                for l in crate::output::explain_text::render_text(&v, loaded.locale.is_en()) {
                     out.line(&l);
                 }
             }
@@ -194,7 +194,7 @@ fn validate(out: &Printer, path: &std::path::Path) -> Result<u8> {
         .filter_map(|spec| crate::pipeline::check::source_cfg(&loaded.pipeline, spec.name).map(|c| (spec, c)))
         .collect();
     // every source's path first: all missing files and folders in one listing
-    let all = crate::ingest::sources::all_files(&loaded, configured.iter().map(|(s, c)| (s.name, *c)))?;
+    let all = crate::ingest::paths::all_files(&loaded, configured.iter().map(|(s, c)| (s.name, *c)))?;
     for ((spec, _), (_, cfg, found)) in configured.iter().zip(&all) {
         if let Some(warning) = found.nothing_matched(spec.name, cfg) {
             if !out.quiet {

@@ -9,6 +9,7 @@ pub mod id_check;
 mod keyed;
 mod member_ids;
 mod month_order;
+pub mod paths;
 mod prepare;
 pub mod privacy;
 pub mod records;
@@ -114,7 +115,7 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
     let configured = table::ALL
         .iter()
         .filter_map(|spec| crate::pipeline::check::source_cfg(&loaded.pipeline, spec.name).map(|c| (spec.name, c)));
-    let mut found: std::collections::HashMap<&str, sources::SourceFiles> = sources::all_files(loaded, configured)?
+    let mut found: std::collections::HashMap<&str, paths::SourceFiles> = paths::all_files(loaded, configured)?
         .into_iter()
         .map(|(name, _, files)| (name, files))
         .collect();
@@ -128,7 +129,7 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
         if let Some(warning) = source_files.nothing_matched(spec.name, cfg) {
             report.warnings.push(warning);
         }
-        let sources::SourceFiles { files, skipped } = source_files;
+        let paths::SourceFiles { files, skipped } = source_files;
         for path in skipped {
             report.warn(
                 Code::NotARegularFile,

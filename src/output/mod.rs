@@ -3,6 +3,7 @@
 pub mod actions;
 pub mod charts;
 pub mod digest;
+pub mod explain_text;
 pub mod ledger;
 pub mod messages;
 pub mod report;
