@@ -245,3 +245,26 @@ fn validate_as_json_lists_every_problem_with_its_place_and_fix() {
         "the text listing still goes to stderr"
     );
 }
+
+/// One round: a rule's mistake, a header that lacks a mapped column and a missing file
+/// come in one listing (validate does not stop at the first kind of problem).
+#[test]
+fn rules_headers_and_files_are_reported_together() {
+    let w = Workdir::new();
+    setup(&w, "points:\n  rules:\n    - {id: a, action: share, points: 5}\n");
+    w.create("activity_1.csv", "event_id,member_id,action\n");
+    let text = w.read("pipeline.yaml").replace(
+        "ingest:",
+        "  redemptions:\n    path: redemption.csv\n    columns: {redemption_id: id, member_id: member_id, redeemed_at: at, item: item, points: points}\ningest:",
+    );
+    w.create("pipeline.yaml", &text);
+    let run = w.koc(&["validate", "pipeline.yaml"]);
+    run.expect_code(2);
+    let err = run.stderr();
+    assert!(err.contains("unknown action 'share'"), "{err}");
+    assert!(err.contains("sources.redemptions.path: no file at"), "{err}");
+    assert!(
+        err.contains("activity_1.csv:1: the header has no column 'occurred_at'"),
+        "{err}"
+    );
+}

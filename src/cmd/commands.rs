@@ -180,7 +180,18 @@ fn load(path: &std::path::Path) -> Result<Program> {
 }
 
 fn validate(out: &Printer, path: &std::path::Path) -> Result<u8> {
-    let loaded = load(path)?;
+    // the YAML's shape first (nothing else can be read without it); then the rules and
+    // every source's files, all of their problems in one listing
+    let raw = config::load(path)?;
+    let checked = crate::pipeline::check::check(raw.clone());
+    let files = source_files(out, &raw);
+    let (loaded, lines) = match (checked, files) {
+        (Ok(p), Ok(lines)) => (p, lines),
+        (Err(e), Ok(_)) | (Ok(_), Err(e)) => return Err(e),
+        (Err(rules), Err(files)) => {
+            return Err(crate::error::usage_err(format!("{rules:#}\n{files:#}")));
+        }
+    };
     let mut warnings = crate::pipeline::lint::rule_warnings(&loaded);
     warnings.extend(crate::pipeline::lint::stored_value_warnings(&loaded)?);
     if !out.quiet {
@@ -188,14 +199,34 @@ fn validate(out: &Printer, path: &std::path::Path) -> Result<u8> {
             eprintln!("warning: {w}");
         }
     }
+    if out.json {
+        out.json(&json!({"ok": true, "files": lines}));
+    } else {
+        for l in &lines {
+            out.line(l);
+        }
+        out.line(&format!("{}: ok", path.display()));
+    }
+    Ok(0)
+}
+
+/// Every source's files opened and their headers mapped: a line per file, or every
+/// problem (missing files and folders, unreadable files, headers) in one error.
+fn source_files(out: &Printer, loaded: &config::Loaded) -> Result<Vec<String>> {
     let mut lines = Vec::new();
+    let mut problems: Vec<String> = Vec::new();
     let configured: Vec<_> = crate::table::ALL
         .iter()
         .filter_map(|spec| crate::pipeline::check::source_cfg(&loaded.pipeline, spec.name).map(|c| (spec, c)))
         .collect();
-    // every source's path first: all missing files and folders in one listing
-    let all = crate::ingest::paths::all_files(&loaded, configured.iter().map(|(s, c)| (s.name, *c)))?;
-    for ((spec, _), (_, cfg, found)) in configured.iter().zip(&all) {
+    for (spec, cfg) in &configured {
+        let found = match crate::ingest::paths::files_of(loaded, spec.name, cfg) {
+            Ok(found) => found,
+            Err(e) => {
+                problems.push(format!("{e:#}"));
+                continue;
+            }
+        };
         if let Some(warning) = found.nothing_matched(spec.name, cfg) {
             if !out.quiet {
                 eprintln!("warning: {}", warning.message);
@@ -210,7 +241,13 @@ fn validate(out: &Printer, path: &std::path::Path) -> Result<u8> {
             }
         }
         for f in &found.files {
-            let export = crate::ingest::sources::open(f, cfg)?;
+            let export = match crate::ingest::sources::open(f, cfg) {
+                Ok(e) => e,
+                Err(e) => {
+                    problems.push(format!("{e:#}"));
+                    continue;
+                }
+            };
             if export.is_empty() {
                 lines.push(format!(
                     "{:<16} {} (empty: 0 rows)",
@@ -219,7 +256,10 @@ fn validate(out: &Printer, path: &std::path::Path) -> Result<u8> {
                 ));
                 continue;
             }
-            export.map_header(spec, cfg)?;
+            if let Err(e) = export.map_header(spec, cfg) {
+                problems.push(format!("{e:#}"));
+                continue;
+            }
             lines.push(format!(
                 "{:<16} {} ({}, delimiter {:?})",
                 spec.name,
@@ -229,15 +269,10 @@ fn validate(out: &Printer, path: &std::path::Path) -> Result<u8> {
             ));
         }
     }
-    if out.json {
-        out.json(&json!({"ok": true, "files": lines}));
-    } else {
-        for l in &lines {
-            out.line(l);
-        }
-        out.line(&format!("{}: ok", path.display()));
+    match problems.is_empty() {
+        true => Ok(lines),
+        false => Err(crate::error::usage_err(problems.join("\n"))),
     }
-    Ok(0)
 }
 
 /// Compute everything from the stored events at D; the store is not written.
