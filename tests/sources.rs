@@ -104,3 +104,25 @@ fn a_pattern_that_matches_nothing_is_a_warning_and_the_latest_ingest_is_not_call
         "{json}"
     );
 }
+
+/// Only the path as the pipeline writes it is a pattern: a pipeline in a folder named
+/// `koc[1]` reads its files, with a plain path and with a glob.
+#[test]
+fn a_pipeline_folder_with_glob_characters_is_matched_as_it_is() {
+    let w = Workdir::new();
+    let dir = "koc[1]";
+    w.create(&format!("{dir}/pipeline.yaml"), &small_pipeline(""));
+    w.create(
+        &format!("{dir}/members.csv"),
+        &format!("{MEMBERS_HEADER}m1,A,2025-01-01,,\n"),
+    );
+    w.create(
+        &format!("{dir}/activity_1.csv"),
+        &format!("{ACTIVITY_HEADER}e1,m1,2025-01-05 10:00:00,发帖,,,,1,0,0\n"),
+    );
+    let out = w.koc(&["run", &format!("{dir}/pipeline.yaml"), "--as-of", "2025-01-05"]);
+    out.expect_code(0);
+    assert!(!out.stderr().contains("matches no file"), "{}", out.stderr());
+    let balances = read_csv(&w.path().join(format!("{dir}/store/runs/2025-01-05/balances.csv")));
+    assert_eq!(balances.len(), 2, "m1's row: {balances:?}");
+}

@@ -348,21 +348,23 @@ fn post(agent: &ureq::Agent, request: &Request) -> std::result::Result<String, S
         .send(&request.body[..])
         .map_err(|e| clean(&e.to_string()))?;
     let status = response.status().as_u16();
-    let answer = response
+    let full = response
         .body_mut()
         .with_config()
         .limit(64 * 1024)
         .read_to_string()
         .unwrap_or_default();
-    let answer = clean(answer.trim());
+    // the robot's verdict from the whole answer; only what is kept is cut short
+    let verdict = robots::robot_error(full.trim());
+    let answer = clean(full.trim());
     if status >= 400 {
         return Err(format!("HTTP {status}: {answer}"));
     }
     if !(200..300).contains(&status) {
         return Err(format!("HTTP {status} (not a success): {answer}"));
     }
-    if let Some(error) = robots::robot_error(&answer) {
-        return Err(format!("HTTP {status}, {error}"));
+    if let Some(error) = verdict {
+        return Err(clean(&format!("HTTP {status}, {error}")));
     }
     Ok(if answer.is_empty() {
         format!("HTTP {status}")

@@ -61,9 +61,16 @@ pub fn all_files<'p>(
 /// bytes replaced, since the glob crate passes such names over.
 pub fn files_of(loaded: &Loaded, source: &str, cfg: &SourceCfg) -> Result<SourceFiles> {
     let full = loaded.resolve(&cfg.path);
-    let pattern = full.to_string_lossy().to_string();
     let has_glob = |p: &str| p.contains(['*', '?', '[']);
-    if !has_glob(&pattern) {
+    // only the path as the pipeline writes it is a pattern: the pipeline's own folder
+    // (`/data/koc[1]/`) is matched as it is
+    let pattern = if Path::new(&cfg.path).is_absolute() {
+        cfg.path.clone()
+    } else {
+        let base = glob::Pattern::escape(&loaded.dir.to_string_lossy());
+        format!("{base}/{}", cfg.path)
+    };
+    if !has_glob(&cfg.path) {
         let meta = std::fs::metadata(&full).map_err(|_| {
             usage_err(format!(
                 "{}: sources.{source}.path: no file at {}",

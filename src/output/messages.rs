@@ -72,11 +72,27 @@ fn notice_context(prog: &Program, ds: &Dataset, notices: &[Notice], mask: bool) 
         .map(|n| {
             let m = &ds.members[n.member];
             let badge = prog.badges.iter().find(|b| b.id == n.reference);
+            // each kind's ref is looked up in its own section (ids of tiers, layers and
+            // contests may repeat across sections)
+            let own = |name: Option<&Option<String>>| name.cloned().flatten();
             let name = match n.kind {
-                NoticeKind::Badge => badge.map(|b| b.name.clone()).unwrap_or_else(|| n.reference.clone()),
-                NoticeKind::PointsExpiring | NoticeKind::GraceStarted => n.reference.clone(),
-                _ => p.display_name(&n.reference),
-            };
+                NoticeKind::Badge => badge.map(|b| b.name.clone()),
+                NoticeKind::PointsExpiring | NoticeKind::GraceStarted => Some(n.reference.clone()),
+                NoticeKind::TierUp | NoticeKind::TierDown => own(p
+                    .tiers
+                    .iter()
+                    .flat_map(|t| &t.levels)
+                    .find(|l| l.id == n.reference)
+                    .map(|l| &l.name)),
+                NoticeKind::LayerUp => own(p
+                    .layers
+                    .iter()
+                    .flat_map(|l| &l.levels)
+                    .find(|l| l.id == n.reference)
+                    .map(|l| &l.name)),
+                NoticeKind::ContestAward => own(p.contests.iter().find(|c| c.id == n.reference).map(|c| &c.name)),
+            }
+            .unwrap_or_else(|| p.display_name(&n.reference));
             NoticeView {
                 kind: n.kind.as_str(),
                 member_id: &m.id,

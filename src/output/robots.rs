@@ -27,7 +27,14 @@ impl Request {
     /// The request as `--dry-run` prints it: the URL without its query, the body with
     /// every secret replaced.
     pub fn shown(&self) -> String {
-        let url = self.url.split(['?', '#']).next().unwrap_or_default();
+        // scheme and host only: a robot's token may stand in the path (Feishu) or the query
+        let url = match self.url.split_once("://") {
+            Some((scheme, rest)) => format!(
+                "{scheme}://{}/…",
+                rest.split(['/', '?', '#']).next().unwrap_or_default()
+            ),
+            None => "…".to_string(),
+        };
         let text = match serde_json::from_slice::<Value>(&self.body) {
             Ok(v) if self.content_type == "application/json" => serde_json::to_string_pretty(&v).unwrap_or_default(),
             _ => String::from_utf8_lossy(&self.body).into_owned(),
@@ -39,8 +46,11 @@ impl Request {
 
 /// `text` with each of `secrets` (and the query of any URL among them) as `***`.
 pub fn redact(text: &str, secrets: &[String]) -> String {
+    // the longest first: a URL holds its query and the signature, replaced whole
+    let mut secrets: Vec<&String> = secrets.iter().filter(|s| s.len() >= 4).collect();
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
     let mut out = text.to_string();
-    for s in secrets.iter().filter(|s| s.len() >= 4) {
+    for s in secrets {
         out = out.replace(s.as_str(), "***");
     }
     out
@@ -108,7 +118,9 @@ pub fn dingtalk(url: &str, secret: Option<&str>, timestamp_ms: i64, digest: &str
             let encoded = percent_encoding::utf8_percent_encode(&sign, percent_encoding::NON_ALPHANUMERIC).to_string();
             let glue = if url.contains('?') { '&' } else { '?' };
             let signed = format!("{url}{glue}timestamp={timestamp_ms}&sign={encoded}");
-            json_request(&signed, body, vec![secret.to_string(), sign, encoded])
+            let mut secrets = vec![secret.to_string(), sign, encoded, url.to_string()];
+            secrets.extend(url.split_once('?').map(|(_, q)| q.to_string()));
+            json_request(&signed, body, secrets)
         }
         None => json_request(url, body, vec![]),
     }
@@ -222,6 +234,9 @@ mod tests {
             !shown.contains("T0KEN") && !shown.contains("SECabc") && !shown.contains(&sign),
             "{shown}"
         );
+        // an answer that echoes the signed URL keeps none of it
+        let echoed = redact(&format!("404 for {}", r.url), &r.secrets);
+        assert!(!echoed.contains("T0KEN") && !echoed.contains("sign="), "{echoed}");
     }
 
     #[test]

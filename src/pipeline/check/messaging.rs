@@ -129,12 +129,12 @@ pub(super) fn check(
                 "list the kinds to write, or leave kinds out for all seven",
             );
         }
-        if let Some(days) = notices.expiring_days_ahead.filter(|d| *d < 1) {
+        if let Some(days) = notices.expiring_days_ahead.filter(|d| !(1..=3660).contains(d)) {
             say(
                 &mut problems,
                 loaded.at("notices.expiring_days_ahead"),
-                format!("notices.expiring_days_ahead {days} must be at least 1"),
-                "give the number of days before expiry to tell members, e.g. 7",
+                format!("notices.expiring_days_ahead {days} is out of range"),
+                "give the number of days before expiry to tell members, from 1 to 3660 (e.g. 7)",
             );
         }
     }
