@@ -356,6 +356,8 @@ fn a_fifo_or_device_as_a_source_is_an_error_at_once_and_a_glob_match_a_warning()
         runjson.contains("activity_03.csv (a FIFO (named pipe))") && runjson.contains("activity_old.csv (a folder)"),
         "{runjson}"
     );
+    // a Chinese report says it in Chinese (run.json keeps both)
+    assert!(runjson.contains("不是普通文件，未读取"), "{runjson}");
 }
 
 #[test]

@@ -131,13 +131,14 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
         }
         let paths::SourceFiles { files, skipped } = source_files;
         for path in skipped {
-            report.warn(
+            report.warnings.push(Warning::bilingual(
                 Code::NotARegularFile,
                 format!(
                     "sources.{}.path matches {path}: not a regular file, not read",
                     spec.name
                 ),
-            );
+                format!("sources.{}.path 匹配到 {path}：不是普通文件，未读取", spec.name),
+            ));
         }
         let mut w: Option<Working> = None;
         let ctx = PrepareCtx {
