@@ -116,7 +116,8 @@ fn serve(stream: std::net::TcpStream, log: &Mutex<Vec<Received>>) {
                     .into(),
             ),
         },
-        "/hook" => (200, "accepted".into()),
+        // a plain webhook: any 2xx is success, even with a `code` in its body
+        "/hook" => (200, r#"{"code":1,"msg":"queued"}"#.into()),
         "/broken" => (500, "internal error".into()),
         "/silent" => {
             std::thread::sleep(std::time::Duration::from_secs(20));

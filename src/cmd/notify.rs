@@ -355,7 +355,11 @@ fn post(agent: &ureq::Agent, request: &Request) -> std::result::Result<String, S
         .read_to_string()
         .unwrap_or_default();
     // the robot's verdict from the whole answer; only what is kept is cut short
-    let verdict = robots::robot_error(full.trim());
+    let verdict = if request.robot {
+        robots::robot_error(full.trim())
+    } else {
+        None
+    };
     let answer = clean(full.trim());
     if status >= 400 {
         return Err(format!("HTTP {status}: {answer}"));

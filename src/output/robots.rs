@@ -19,6 +19,9 @@ pub struct Request {
     pub url: String,
     pub content_type: &'static str,
     pub body: Vec<u8>,
+    /// A group robot, whose own error code in an HTTP 200 answer is a failure; for a
+    /// plain webhook any 2xx is success, whatever its body says.
+    pub robot: bool,
     /// Texts that must never be printed or recorded (secret, signature, the URL's query).
     pub secrets: Vec<String>,
 }
@@ -94,6 +97,7 @@ fn json_request(url: &str, body: Value, mut secrets: Vec<String>) -> Request {
         url: url.to_string(),
         content_type: "application/json",
         body: serde_json::to_vec(&body).expect("a JSON value serializes"),
+        robot: true,
         secrets,
     }
 }
@@ -177,6 +181,7 @@ pub fn notices_batch(url: &str, columns: &[String], rows: &[Vec<String>]) -> Req
         url: url.to_string(),
         content_type: "application/x-ndjson",
         body,
+        robot: false,
         secrets,
     }
 }
