@@ -1,7 +1,6 @@
 //! Every stage in SPEC order, as a pure function of (store, pipeline, D).
 use crate::fmt::Day;
 use crate::model::Dataset;
-use crate::output::Table;
 use crate::pipeline::program::Program;
 use crate::stages::contests::ContestResult;
 use crate::stages::goals::{GoalResult, Incentive};
@@ -31,8 +30,6 @@ pub struct Computed {
     pub growth: Option<crate::stages::growth::Growth>,
     pub mentor_matches: Option<Vec<crate::stages::growth_plan::Match>>,
     pub team_proposals: Option<Vec<crate::stages::growth_plan::Proposal>>,
-    /// Output tables by file stem, in the order they are written.
-    pub tables: Vec<Table>,
     /// Every badge award at D, in badges.csv's order (none without `badges`).
     pub badges: Vec<crate::stages::badges::Award>,
     /// What to tell members about D (none without `notices`).
@@ -51,10 +48,6 @@ impl Computed {
     pub fn members_per_layer(&self) -> Vec<usize> {
         per_level(self.level_ids.len(), self.layer_at_d.iter().flatten().copied())
     }
-
-    pub fn table(&self, name: &str) -> Option<&Table> {
-        self.tables.iter().find(|t| t.name == name)
-    }
 }
 
 fn per_level(levels: usize, members: impl Iterator<Item = usize>) -> Vec<usize> {
@@ -69,8 +62,8 @@ pub fn compute(prog: &Program, ds: &Dataset) -> Result<Computed> {
     compute_reusing(prog, ds, None, Purpose::Run)
 }
 
-/// What a computation is for: a run writes every output table; a what-if scenario
-/// only compares typed figures, so the big string tables are not built for it.
+/// What a computation is for: a run writes every output; a what-if scenario only
+/// compares typed figures, so the ledger is dropped and the hall of fame not computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
     Run,
@@ -194,34 +187,6 @@ pub fn compute_reusing(prog: &Program, ds: &Dataset, reuse: Option<Reuse>, purpo
     drop(engine);
 
     timer.lap("care");
-    let mut tables = Vec::new();
-    if purpose == Purpose::Run {
-        let tier_q: Vec<Option<i64>> = tiers.iter().map(|t| t.as_ref().map(|s| s.q)).collect();
-        tables.push(crate::stages::points::tables::balances(ds, &points, &tier_q));
-        tables.push(crate::stages::points::tables::redemptions(ds, &points));
-        if let Some(cfg) = &p.tiers {
-            tables.push(crate::stages::tiers::tables::tiers(cfg, ds, &tiers, previous_snapshot));
-            tables.push(crate::stages::tiers::tables::changes(cfg, ds, &tiers));
-        }
-        tables.extend(crate::stages::layers::tables(ds, &history, &layer_at_d, &level_ids));
-        tables.push(crate::stages::scouting::table(p, ds, &newcomers));
-        for c in &contests {
-            let mut t = c.table.clone();
-            t.name = format!("contest_{}", c.id);
-            tables.push(t);
-            let mut r = c.rejects.clone();
-            r.name = format!("contest_{}_rejects", c.id);
-            tables.push(r);
-            let mut j = c.judges.clone();
-            j.name = format!("contest_{}_judges", c.id);
-            tables.push(j);
-        }
-        tables.push(crate::stages::goals::goals_table(&goals));
-        tables.push(crate::stages::goals::trend_table(&goals));
-        tables.push(crate::stages::goals::incentives_table(&incentives));
-        tables.push(crate::stages::care::table(ds, &care, &layer_at_d, &level_ids));
-    }
-    timer.lap("tables");
     let sticky: Vec<bool> = p.layers.iter().flat_map(|l| &l.levels).map(|l| l.sticky).collect();
     let fame = (purpose == Purpose::Run)
         .then(|| {
@@ -239,37 +204,22 @@ pub fn compute_reusing(prog: &Program, ds: &Dataset, reuse: Option<Reuse>, purpo
             )
         })
         .flatten();
-    let hall_of_fame = fame.map(|(fame, table)| {
-        tables.push(table);
-        fame
-    });
+    let hall_of_fame = fame;
     timer.lap("hall of fame");
     let growth = crate::stages::growth::compute(p, ds, &points.awarded_per_event);
     let (mut mentor_matches, mut team_proposals) = (None, None);
     if let (Some(g), Some(cfg)) = (&growth, &p.growth) {
-        tables.push(crate::stages::growth::table(ds, g, &layer_at_d, &level_ids));
         if let Some(m) = &cfg.mentoring {
             let list = crate::stages::growth_plan::match_mentors(ds, g, m, &newcomers, &layer_at_d, &level_ids);
-            tables.push(crate::stages::growth_plan::matches_table(ds, g, &list));
             mentor_matches = Some(list);
         }
         if let Some(projects) = &cfg.projects {
             let list = crate::stages::growth_plan::propose_teams(ds, g, projects, &snap_d, &layer_at_d, &level_ids);
-            tables.push(crate::stages::growth_plan::proposals_table(
-                ds,
-                g,
-                &list,
-                &layer_at_d,
-                &level_ids,
-            ));
             team_proposals = Some(list);
         }
     }
     timer.lap("growth");
     let badges = crate::stages::badges::compute(prog, ds, &points.awarded_per_event)?;
-    if purpose == Purpose::Run && !prog.badges.is_empty() {
-        tables.push(crate::output::messages::badges_table(prog, ds, &badges));
-    }
     let notices = crate::stages::notices::compute(
         prog,
         ds,
@@ -304,7 +254,6 @@ pub fn compute_reusing(prog: &Program, ds: &Dataset, reuse: Option<Reuse>, purpo
         growth,
         mentor_matches,
         team_proposals,
-        tables,
         snapshot_d: snap_d,
     })
 }

@@ -421,3 +421,108 @@ fn a_chinese_report_says_its_stale_data_warning_in_chinese() {
         .unwrap()
         .starts_with("最新入库的行为数据"));
 }
+
+/// report.xlsx holds each value as its type says, not as its text looks: a redemption's
+/// time is a date-time, a goal's elapsed share and an incentive's share of 4+ ratings are
+/// percentages, a count is a whole number, and an id made of digits stays text.
+#[test]
+fn the_workbook_types_cells_from_the_rows_not_from_their_text() {
+    use std::io::Read;
+    let w = Workdir::new();
+    w.copy_dir(&repo().join("tests/conformance/program"), "program");
+    w.koc(&["run", "program/pipeline.yaml", "--as-of", "2025-07-20", "--quiet"])
+        .expect_code(0);
+    let file = std::fs::File::open(w.path().join("store/runs/2025-07-20/report.xlsx")).expect("report.xlsx");
+    let mut zip = zip::ZipArchive::new(file).expect("report.xlsx is a zip");
+    let mut part = |name: &str| -> String {
+        let mut s = String::new();
+        zip.by_name(name)
+            .unwrap_or_else(|_| panic!("{name} in report.xlsx"))
+            .read_to_string(&mut s)
+            .unwrap();
+        s
+    };
+    let styles = part("xl/styles.xml");
+    // the style index of each number format, as cells refer to it (s="…")
+    let format_id = |code: &str| -> String {
+        let at = styles
+            .find(&format!("formatCode=\"{code}\""))
+            .unwrap_or_else(|| panic!("{code}: {styles}"));
+        let before = &styles[..at];
+        before
+            .rsplit("numFmtId=\"")
+            .next()
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let xfs: Vec<String> = styles
+        .split("<cellXfs")
+        .nth(1)
+        .unwrap()
+        .split("<xf ")
+        .skip(1)
+        .map(|x| {
+            x.split("numFmtId=\"")
+                .nth(1)
+                .unwrap_or("0")
+                .split('"')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let style_of = |code: &str| -> String {
+        let id = format_id(code);
+        xfs.iter().position(|x| *x == id).unwrap().to_string()
+    };
+    let (percent, time) = (style_of("0.0%"), style_of("yyyy-mm-dd hh:mm:ss"));
+    let workbook = part("xl/workbook.xml");
+    let sheets: Vec<String> = workbook
+        .split("<sheet name=\"")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap().to_string())
+        .collect();
+    let mut sheet = |name: &str| {
+        let k = sheets
+            .iter()
+            .position(|s| s == name)
+            .unwrap_or_else(|| panic!("{name}: {sheets:?}"))
+            + 1;
+        part(&format!("xl/worksheets/sheet{k}.xml"))
+    };
+    let cell = |sheet: &str, at: &str| -> String {
+        let c = sheet
+            .split(&format!("<c r=\"{at}\""))
+            .nth(1)
+            .unwrap_or_else(|| panic!("{at}: {sheet}"));
+        c.split("</c>").next().unwrap().to_string()
+    };
+    // 积分兑换: C is redeemed_at, E is points
+    let redemptions = sheet("积分兑换");
+    assert!(
+        cell(&redemptions, "C2").contains(&format!("s=\"{time}\"")),
+        "{}",
+        cell(&redemptions, "C2")
+    );
+    assert!(!cell(&redemptions, "E2").contains("t=\""), "points are a number");
+    assert!(
+        cell(&redemptions, "B2").contains("t=\""),
+        "a member id of digits stays text"
+    );
+    // 目标与实际: I is elapsed
+    let goals = sheet("目标与实际");
+    assert!(
+        cell(&goals, "I2").contains(&format!("s=\"{percent}\"")),
+        "{}",
+        cell(&goals, "I2")
+    );
+    // 激励与反馈: E is share_4plus (a share where there are responses)
+    let incentives = sheet("激励与反馈");
+    assert!(
+        incentives.contains(&format!("s=\"{percent}\"")),
+        "share_4plus as a percentage: {incentives}"
+    );
+}

@@ -355,14 +355,15 @@ fn stage(out: &Printer, s: &Stage, which: &str, contest: Option<&str>) -> Result
             format!("contest_{id}")
         }
     };
-    let summary = crate::output::summary::of(which, &ds, &c, &table_name);
+    let tables = crate::output::tables::build(&loaded, &ds, &c);
+    let summary = crate::output::summary::of(which, &ds, &c, &tables, &table_name);
     if to_stdout {
         if !out.quiet {
             for l in &summary.lines {
                 eprintln!("{l}");
             }
         }
-        if let Some(t) = c.table(&table_name) {
+        if let Some(t) = tables.get(&table_name) {
             stdout_bytes(&t.to_csv()?);
         }
         return Ok(0);
@@ -374,7 +375,7 @@ fn stage(out: &Printer, s: &Stage, which: &str, contest: Option<&str>) -> Result
             out.line(l);
         }
     }
-    if let (Some(path), Some(t)) = (&s.out, c.table(&table_name)) {
+    if let (Some(path), Some(t)) = (&s.out, tables.get(&table_name)) {
         std::fs::write(path, t.to_csv()?).map_err(|e| {
             crate::error::KocError::new(
                 crate::error::ErrorKind::Runtime,

@@ -74,7 +74,8 @@ pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
         &tmp.path().join("ledger.parquet"),
     )?;
     row_counts.insert("ledger".into(), json!(ledger_rows));
-    for t in &computed.tables {
+    let tables = crate::output::tables::build(loaded, &ds, &computed);
+    for t in &tables.0 {
         write_table(tmp.path(), t)?;
         row_counts.insert(t.name.clone(), json!(t.rows.len()));
     }
@@ -98,8 +99,8 @@ pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
     crate::store::write_atomic(&tmp.path().join(crate::output::digest::FILE), &digest)?;
     // the Parquet tables (ledger, layer history) are for tools, not for a spreadsheet
     // tables are copied only to mask nicknames
-    let sheets: Vec<std::borrow::Cow<Table>> = computed
-        .tables
+    let sheets: Vec<std::borrow::Cow<Table>> = tables
+        .0
         .iter()
         .filter(|t| !PARQUET.iter().any(|(n, _)| *n == t.name))
         .map(|t| {

@@ -10,36 +10,6 @@ use crate::stages::notices::Notice;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-/// badges.csv: every award, in the stage's order (awarded_on, badge_id, member_id).
-pub fn badges_table(prog: &Program, ds: &Dataset, awards: &[Award]) -> Table {
-    let mut tb = Table::new(
-        "badges",
-        &[
-            "member_id",
-            "nickname",
-            "badge_id",
-            "name",
-            "grade",
-            "awarded_on",
-            "event_id",
-        ],
-    );
-    for a in awards {
-        let m = &ds.members[a.member];
-        let b = &prog.badges[a.badge];
-        tb.push(vec![
-            t(&m.id),
-            t(m.nickname.clone().unwrap_or_default()),
-            t(&b.id),
-            t(&b.name),
-            p(b.grade.as_str()),
-            p(fmt_day(a.day)),
-            t(ds.events.id(a.event)),
-        ]);
-    }
-    tb
-}
-
 /// The built-in sentence templates, one per locale (`notices.<locale>` in the
 /// report.templates folder overrides them).
 pub const NOTICE_TEMPLATES: [(&str, &str); 2] = [

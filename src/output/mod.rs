@@ -12,33 +12,104 @@ pub mod report_outcomes;
 pub mod report_sections;
 pub mod robots;
 pub mod summary;
+pub mod tables;
 pub mod templating;
 pub mod xlsx;
+use crate::fmt::{fmt_bool, fmt_day, fmt_num, fmt_ts, Day, Ts};
 use anyhow::Result;
 use serde::Serialize;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum Cell {
+/// One cell of an output table: its text as the CSV writes it and, for what a
+/// spreadsheet should hold as a number, date or boolean, the typed value (report.xlsx
+/// writes the value, never a guess from the text).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cell {
+    text: String,
+    value: Value,
+}
+
+/// What a cell holds, for the sheets.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Value {
     /// Text from the data or ids: guarded against formula injection in CSV.
-    Text(String),
-    /// A number, date or boolean already formatted: written as is.
-    Plain(String),
+    Text,
+    /// A closed-set value or other text koc wrote itself: written as is.
+    Plain,
+    Int(i64),
+    Num(f64),
+    /// A share of 1 (0.13 is 13 %).
+    Ratio(f64),
+    Date(Day),
+    Time(Ts),
+    Bool(bool),
+    /// Nothing (an optional value that is absent).
+    Empty,
 }
 
 impl Cell {
     pub fn as_str(&self) -> &str {
-        match self {
-            Cell::Text(s) | Cell::Plain(s) => s,
-        }
+        &self.text
+    }
+
+    pub fn value(&self) -> Value {
+        self.value
     }
 }
 
-pub fn t(s: impl Into<String>) -> Cell {
-    Cell::Text(s.into())
+impl Serialize for Cell {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
 }
+
+fn cell(text: String, value: Value) -> Cell {
+    Cell { text, value }
+}
+
+/// Text from the data (ids, nicknames, names): guarded in CSV.
+pub fn t(s: impl Into<String>) -> Cell {
+    cell(s.into(), Value::Text)
+}
+/// Text koc wrote itself (a closed-set value, a formatted note): as is.
 pub fn p(s: impl Into<String>) -> Cell {
-    Cell::Plain(s.into())
+    let text = s.into();
+    let value = if text.is_empty() { Value::Empty } else { Value::Plain };
+    cell(text, value)
+}
+pub fn int(x: impl Into<i64>) -> Cell {
+    let x = x.into();
+    cell(x.to_string(), Value::Int(x))
+}
+/// A count (usize in the stages).
+pub fn count(n: usize) -> Cell {
+    int(n as i64)
+}
+pub fn num(x: f64) -> Cell {
+    cell(fmt_num(x), Value::Num(x))
+}
+pub fn opt_num(x: Option<f64>) -> Cell {
+    x.map(num).unwrap_or_else(empty)
+}
+pub fn ratio(x: f64) -> Cell {
+    cell(fmt_num(x), Value::Ratio(x))
+}
+pub fn opt_ratio(x: Option<f64>) -> Cell {
+    x.map(ratio).unwrap_or_else(empty)
+}
+pub fn date(d: Day) -> Cell {
+    cell(fmt_day(d), Value::Date(d))
+}
+pub fn opt_date(d: Option<Day>) -> Cell {
+    d.map(date).unwrap_or_else(empty)
+}
+pub fn time(ts: Ts) -> Cell {
+    cell(fmt_ts(ts), Value::Time(ts))
+}
+pub fn boolean(b: bool) -> Cell {
+    cell(fmt_bool(b).to_string(), Value::Bool(b))
+}
+pub fn empty() -> Cell {
+    cell(String::new(), Value::Empty)
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -56,7 +127,7 @@ impl Table {
             .collect();
         for row in &mut self.rows {
             for &c in &cols {
-                row[c] = Cell::Text(crate::ingest::privacy::mask(row[c].as_str()));
+                row[c] = t(crate::ingest::privacy::mask(row[c].as_str()));
             }
         }
     }
@@ -92,9 +163,9 @@ impl Table {
         w.write_record(&self.columns)?;
         for row in &self.rows {
             for c in row {
-                match c {
-                    Cell::Text(s) => w.write_field(crate::fmt::excel_text(s).as_bytes())?,
-                    Cell::Plain(s) => w.write_field(s)?,
+                match c.value {
+                    Value::Text => w.write_field(crate::fmt::excel_text(&c.text).as_bytes())?,
+                    _ => w.write_field(&c.text)?,
                 }
             }
             w.write_record(None::<&[u8]>)?;

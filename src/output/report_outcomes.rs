@@ -146,7 +146,7 @@ pub fn contests(ds: &Dataset, c: &Computed) -> Vec<ContestSection> {
                 })
                 .collect(),
             ranked: k.podium.len(),
-            entries: k.table.rows.len(),
+            entries: k.entries.len(),
             rejected_scores: k.rejected_by_reason.values().sum(),
         })
         .collect()

@@ -49,7 +49,7 @@ fn counts_table(name: &str, head: [&str; 2], rows: Vec<(String, String)>) -> Tab
 }
 
 #[allow(clippy::needless_late_init)] // one summary per arm, each sets both
-pub fn of(which: &str, ds: &Dataset, c: &Computed, table_name: &str) -> Summary {
+pub fn of(which: &str, ds: &Dataset, c: &Computed, tables: &super::tables::Tables, table_name: &str) -> Summary {
     let mut lines = vec![format!("as of {}", fmt_day(c.as_of))];
     let json;
     match which {
@@ -120,7 +120,7 @@ pub fn of(which: &str, ds: &Dataset, c: &Computed, table_name: &str) -> Summary 
                     .zip(per.iter().map(|n| n.to_string()))
                     .collect(),
             )));
-            if let Some(m) = c.table("layer_movements") {
+            if let Some(m) = tables.get("layer_movements") {
                 lines.push(String::new());
                 lines.extend(render(m));
             }
@@ -143,7 +143,7 @@ pub fn of(which: &str, ds: &Dataset, c: &Computed, table_name: &str) -> Summary 
             json = json!({"candidates": c.newcomers.len(), "flagged": flagged.len()});
         }
         "care" => {
-            let t = c.table("care_calendar");
+            let t = tables.get("care_calendar");
             lines.push(format!("{} occasions", c.care.len()));
             if let Some(t) = t {
                 lines.extend(render(t));
@@ -151,14 +151,14 @@ pub fn of(which: &str, ds: &Dataset, c: &Computed, table_name: &str) -> Summary 
             json = json!({"occasions": c.care.len()});
         }
         _ => {
-            if let Some(t) = c.table(table_name) {
+            if let Some(t) = tables.get(table_name) {
                 lines.extend(render(t));
             }
-            if let Some(j) = c.table(&format!("{table_name}_judges")) {
+            if let Some(j) = tables.get(&format!("{table_name}_judges")) {
                 lines.push(String::new());
                 lines.extend(render(j));
             }
-            json = json!({"contest": table_name, "entries": c.table(table_name).map(|t| t.rows.len())});
+            json = json!({"contest": table_name, "entries": tables.get(table_name).map(|t| t.rows.len())});
         }
     }
     Summary { lines, json }

@@ -2,17 +2,17 @@
 //! figures and the action list), then one sheet per output table with a frozen bold
 //! header, an autofilter, column widths, real numbers, dates and booleans, and —
 //! in a zh-CN program — Chinese headers and sheet names.
-use crate::output::{Cell, Table};
+use crate::output::{empty, int, num, p, Cell, Table, Value};
 use anyhow::Result;
+use chrono::{Datelike, Timelike};
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook, Worksheet};
-use serde_json::Value;
 use std::path::Path;
 
 const COLUMNS_ZH: &str = include_str!("../../templates/columns.zh-CN.json");
 
 /// Header and sheet names for the program's locale (ids where no name is known).
 struct Names {
-    map: Option<Value>,
+    map: Option<serde_json::Value>,
 }
 
 impl Names {
@@ -64,7 +64,7 @@ pub fn write(
     path: &Path,
     tables: &[std::borrow::Cow<Table>],
     created: chrono::NaiveDate,
-    summary: &[(String, String)],
+    summary: &[(String, Cell)],
     zh: bool,
     shown: Shown,
 ) -> Result<()> {
@@ -74,7 +74,7 @@ pub fn write(
     wb.set_properties(&DocProperties::new().set_creation_datetime(&when));
     let names = Names::new(zh);
     let header = Format::new().set_bold().set_background_color("#E8EEF7");
-    let date = Format::new().set_num_format("yyyy-mm-dd");
+    let formats = Formats::new();
     let mut used: Vec<String> = Vec::new();
 
     let ws = wb.add_worksheet();
@@ -82,12 +82,12 @@ pub fn write(
     ws.set_column_width(0, 34)?;
     ws.set_column_width(1, 60)?;
     for (r, (label, value)) in summary.iter().enumerate() {
-        let bold = value.is_empty();
+        let bold = value.as_str().is_empty();
         if bold {
             ws.write_string_with_format(r as u32, 0, label, &header)?;
         } else {
             ws.write_string(r as u32, 0, label)?;
-            write_cell(ws, r as u32, 1, &Cell::Plain(value.clone()), &date)?;
+            write_cell(ws, r as u32, 1, value, &formats)?;
         }
     }
 
@@ -120,8 +120,8 @@ pub fn write(
         for (r, row) in t.rows.iter().take(rows).enumerate() {
             for (c, cell) in row.iter().enumerate() {
                 match shown(&t.name, &t.columns[c], cell.as_str()) {
-                    Some(name) => write_cell(ws, r as u32 + 1, c as u16, &Cell::Text(name), &date)?,
-                    None => write_cell(ws, r as u32 + 1, c as u16, cell, &date)?,
+                    Some(name) => write_cell(ws, r as u32 + 1, c as u16, &crate::output::t(name), &formats)?,
+                    None => write_cell(ws, r as u32 + 1, c as u16, cell, &formats)?,
                 }
             }
         }
@@ -167,41 +167,70 @@ pub fn display_names(
     }
 }
 
-/// One cell as Excel should hold it: a number, a date, a boolean, or text.
-fn write_cell(ws: &mut Worksheet, r: u32, c: u16, cell: &Cell, date: &Format) -> Result<()> {
-    match cell {
-        Cell::Plain(s) => {
-            if let Some(d) = as_date(s) {
-                ws.write_datetime_with_format(r, c, &d, date)?;
-            } else if s == "true" || s == "false" {
-                ws.write_boolean(r, c, s == "true")?;
-            } else {
-                match s.parse::<f64>() {
-                    Ok(x) if !s.is_empty() && x.is_finite() => {
-                        // thousands separators, two decimals for fractions (the CSV keeps all six)
-                        let shown = if x.fract() == 0.0 { "#,##0" } else { "#,##0.00" };
-                        ws.write_number_with_format(r, c, x, &Format::new().set_num_format(shown))?
-                    }
-                    _ => ws.write_string(r, c, excel_text(s).as_ref())?,
-                };
-            }
+/// One cell as Excel should hold it, from its typed value: a number with separators
+/// (two decimals for fractions; the CSV keeps all six), a percentage, a date or
+/// date-time, a boolean, or text.
+fn write_cell(ws: &mut Worksheet, r: u32, c: u16, cell: &Cell, f: &Formats) -> Result<()> {
+    match cell.value() {
+        Value::Text | Value::Plain => {
+            ws.write_string(r, c, excel_text(cell.as_str()).as_ref())?;
         }
-        Cell::Text(s) => {
-            ws.write_string(r, c, excel_text(s).as_ref())?;
+        Value::Empty => {}
+        Value::Int(x) => {
+            ws.write_number_with_format(r, c, x as f64, &f.int)?;
+        }
+        Value::Num(x) if x.is_finite() => {
+            let shown = if x.fract() == 0.0 { &f.int } else { &f.num };
+            ws.write_number_with_format(r, c, x, shown)?;
+        }
+        Value::Ratio(x) if x.is_finite() => {
+            ws.write_number_with_format(r, c, x, &f.percent)?;
+        }
+        Value::Num(_) | Value::Ratio(_) => {}
+        Value::Date(d) => {
+            let d = crate::fmt::date_of(d);
+            ws.write_datetime_with_format(
+                r,
+                c,
+                &ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day() as u8)?,
+                &f.date,
+            )?;
+        }
+        Value::Time(ts) => {
+            let t = chrono::DateTime::from_timestamp(ts, 0).unwrap_or_default().naive_utc();
+            let when = ExcelDateTime::from_ymd(t.year() as u16, t.month() as u8, t.day() as u8)?.and_hms(
+                t.hour() as u16,
+                t.minute() as u8,
+                t.second() as f64,
+            )?;
+            ws.write_datetime_with_format(r, c, &when, &f.time)?;
+        }
+        Value::Bool(b) => {
+            ws.write_boolean(r, c, b)?;
         }
     }
     Ok(())
 }
 
-/// `YYYY-MM-DD` as an Excel date.
-fn as_date(s: &str) -> Option<ExcelDateTime> {
-    let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
+/// The number formats of the sheets.
+struct Formats {
+    int: Format,
+    num: Format,
+    percent: Format,
+    date: Format,
+    time: Format,
+}
+
+impl Formats {
+    fn new() -> Formats {
+        Formats {
+            int: Format::new().set_num_format("#,##0"),
+            num: Format::new().set_num_format("#,##0.00"),
+            percent: Format::new().set_num_format("0.0%"),
+            date: Format::new().set_num_format("yyyy-mm-dd"),
+            time: Format::new().set_num_format("yyyy-mm-dd hh:mm:ss"),
+        }
     }
-    let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
-    use chrono::Datelike;
-    ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day() as u8).ok()
 }
 
 /// Characters as Excel columns count them (a CJK character is about two).
@@ -245,7 +274,8 @@ fn sheet_name(table: &str, used: &mut Vec<String>) -> String {
 
 /// The summary sheet's rows from the report context: headline figures, then the
 /// action list (a row with an empty value is a heading).
-pub fn summary(ctx: &Value) -> Vec<(String, String)> {
+pub fn summary(ctx: &serde_json::Value) -> Vec<(String, Cell)> {
+    use serde_json::Value;
     let t = &ctx["t"];
     let label = |k: &str| t[k].as_str().unwrap_or(k).to_string();
     let text = |v: &Value| match v {
@@ -253,10 +283,22 @@ pub fn summary(ctx: &Value) -> Vec<(String, String)> {
         Value::Null => String::new(),
         other => other.to_string(),
     };
+    // a headline figure as the number it is (JSON keeps integers apart from fractions)
+    let figure = |v: &Value| match v {
+        Value::Number(n) => n
+            .as_i64()
+            .map(int)
+            .or_else(|| n.as_f64().map(num))
+            .unwrap_or_else(empty),
+        other => p(text(other)),
+    };
+    let as_of = chrono::NaiveDate::parse_from_str(&text(&ctx["as_of"]), "%Y-%m-%d")
+        .map(|d| crate::output::date(crate::fmt::day_of(d)))
+        .unwrap_or_else(|_| p(text(&ctx["as_of"])));
     let mut rows = vec![
-        (text(&ctx["program"]["name"]), String::new()),
-        (label("as_of"), text(&ctx["as_of"])),
-        (label("headline"), String::new()),
+        (text(&ctx["program"]["name"]), empty()),
+        (label("as_of"), as_of),
+        (label("headline"), empty()),
     ];
     for k in [
         "members",
@@ -272,15 +314,15 @@ pub fn summary(ctx: &Value) -> Vec<(String, String)> {
         } else {
             &ctx["headline"][k]
         };
-        rows.push((label(k), text(v)));
+        rows.push((label(k), figure(v)));
     }
     rows.push((
         label("goals_on_track"),
-        format!(
+        p(format!(
             "{} / {}",
             text(&ctx["headline"]["goals_on_track"]),
             text(&ctx["headline"]["goals"])
-        ),
+        )),
     ));
     let a = &ctx["actions"];
     let who = |x: &Value| {
@@ -294,8 +336,8 @@ pub fn summary(ctx: &Value) -> Vec<(String, String)> {
     };
     let mut section = |title: &str, items: Vec<(String, String)>| {
         if !items.is_empty() {
-            rows.push((format!("{} ({})", label(title), items.len()), String::new()));
-            rows.extend(items);
+            rows.push((format!("{} ({})", label(title), items.len()), empty()));
+            rows.extend(items.into_iter().map(|(who, what)| (who, p(what))));
         }
     };
     let list = |k: &str| a[k].as_array().cloned().unwrap_or_default();

@@ -1,8 +1,7 @@
 //! The care calendar (SPEC §10): birthdays and anniversaries in the coming days,
 //! and promotions and first featured posts since the previous snapshot.
-use crate::fmt::{date_of, day_of, fmt_day, Day};
+use crate::fmt::{date_of, day_of, Day};
 use crate::model::Dataset;
-use crate::output::{p, t, Table};
 use crate::pipeline::config::Pipeline;
 use crate::stages::layers::LayerRow;
 use crate::stages::tiers::TierState;
@@ -127,25 +126,6 @@ pub fn compute(p: &Pipeline, ds: &Dataset, inp: &Inputs) -> Vec<Occasion> {
         ))
     });
     out
-}
-
-pub fn table(ds: &Dataset, list: &[Occasion], layer_at_d: &LayerRow, level_ids: &[String]) -> Table {
-    let mut tb = Table::new(
-        "care_calendar",
-        &["date", "member_id", "nickname", "layer", "occasion", "detail"],
-    );
-    for o in list {
-        let m = &ds.members[o.member];
-        tb.push(vec![
-            p(fmt_day(o.day)),
-            t(&m.id),
-            t(m.nickname.clone().unwrap_or_default()),
-            t(layer_at_d[o.member].map(|l| level_ids[l].clone()).unwrap_or_default()),
-            p(o.occasion.as_str()),
-            t(&o.detail),
-        ]);
-    }
-    tb
 }
 
 #[cfg(test)]

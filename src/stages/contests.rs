@@ -1,8 +1,7 @@
 //! Contests judged against rubrics (SPEC §9): eligibility, score checks,
 //! normalisation (none | zscore), from_data criteria, ranks and prizes.
-use crate::fmt::{day_of_ts, fmt_num, percentiles, tie_key, Day};
+use crate::fmt::{day_of_ts, percentiles, tie_key, Day};
 use crate::model::{Dataset, Entry, Score};
-use crate::output::{p, t, Table};
 use crate::pipeline::config::ContestCfg;
 use crate::pipeline::expr;
 use crate::pipeline::program::{Normalize, Place, Program};
@@ -24,9 +23,14 @@ text_enum! {
 pub struct ContestResult {
     pub id: String,
     pub name: String,
-    pub table: Table,
-    pub rejects: Table,
-    pub judges: Table,
+    /// The rubric's criteria, in its order (contest_<id>.csv's value columns).
+    pub criteria: Vec<String>,
+    /// The criteria judges score (those with a scale), in the rubric's order.
+    pub judged_criteria: Vec<String>,
+    /// Judge scores refused, in contest_<id>_rejects.csv's order.
+    pub rejects: Vec<RejectedScore>,
+    /// How each judge scored, by judge id (contest_<id>_judges.csv).
+    pub judges: Vec<JudgeRow>,
     /// Ranked entries, best first.
     pub podium: Vec<Placing>,
     /// Every entry, as contest_<id>.csv lists them (ranked by rank, then by entry id).
@@ -44,6 +48,27 @@ pub struct JudgeStats {
     pub scores: usize,
     pub mean_raw: f64,
     pub sd_raw: f64,
+}
+
+/// A judge score refused and why (SPEC §9: the first defect).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RejectedScore {
+    pub contest_id: String,
+    pub entry_id: String,
+    pub judge_id: String,
+    pub criterion: String,
+    pub score: f64,
+    pub reason: &'static str,
+}
+
+/// One judge's leniency: overall, against the panel, and per judged criterion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JudgeRow {
+    pub stats: JudgeStats,
+    /// The mean z of the judge's scores against the panel of each entry and criterion.
+    pub mean_z: f64,
+    /// Per judged criterion: scores given, their raw mean and spread (None without scores).
+    pub criteria: Vec<(usize, Option<f64>, Option<f64>)>,
 }
 
 /// One ranked entry of a contest.
@@ -68,6 +93,10 @@ pub struct EntryOutcome {
     pub final_score: Option<f64>,
     /// Empty below the prizes and for unranked entries.
     pub award: String,
+    /// The criteria's values of a ranked entry, in the rubric's order (None unranked).
+    pub values: Option<Vec<f64>>,
+    /// Judges with a valid score for the entry.
+    pub judges: usize,
 }
 
 impl Placing {
@@ -148,10 +177,7 @@ fn compute(
     let entry_ids: BTreeSet<&str> = entries.iter().map(|e| e.id.as_str()).collect();
 
     // judge scores: the first defect rejects (SPEC §9), never clamped
-    let mut rejects = Table::new(
-        "rejects",
-        &["contest_id", "entry_id", "judge_id", "criterion", "score", "reason"],
-    );
+    let mut rejects = Vec::new();
     let mut rejected_by_reason: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut valid: Vec<&Score> = Vec::new();
     let mut scores: Vec<&Score> = ds.scores.iter().filter(|s| s.contest_id == c.id).collect();
@@ -175,14 +201,14 @@ fn compute(
         match reason {
             Some(r) => {
                 *rejected_by_reason.entry(r).or_insert(0) += 1;
-                rejects.push(vec![
-                    t(&s.contest_id),
-                    t(&s.entry_id),
-                    t(&s.judge_id),
-                    t(&s.criterion),
-                    p(fmt_num(s.score)),
-                    p(r),
-                ])
+                rejects.push(RejectedScore {
+                    contest_id: s.contest_id.clone(),
+                    entry_id: s.entry_id.clone(),
+                    judge_id: s.judge_id.clone(),
+                    criterion: s.criterion.clone(),
+                    score: s.score,
+                    reason: r,
+                })
             }
             None => valid.push(s),
         }
@@ -331,13 +357,6 @@ fn compute(
         rows[*i].rank = Some(k + 1);
         rows[*i].award = awards.next().unwrap_or_default();
     }
-    let mut cols: Vec<String> = ["entry_id", "member_id", "nickname", "status", "final", "rank", "award"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    cols.extend(c.rubric.iter().map(|r| r.criterion.clone()));
-    cols.push("judges".into());
-    let mut table = Table::with_columns(&format!("contest_{}", c.id), cols);
     let mut others: Vec<usize> = (0..rows.len()).filter(|i| rows[*i].rank.is_none()).collect();
     others.sort_by(|a, b| rows[*a].entry.id.cmp(&rows[*b].entry.id));
     let mut podium = Vec::new();
@@ -352,27 +371,9 @@ fn compute(
             rank: r.rank,
             final_score: is_ranked.then_some(r.final_score),
             award: r.award.clone(),
+            values: is_ranked.then(|| r.values.clone()),
+            judges: r.judges,
         });
-        let mut row = vec![
-            t(&r.entry.id),
-            t(&r.entry.member_id),
-            t(ds.nickname(&r.entry.member_id)),
-            p(r.status.as_str()),
-            p(if is_ranked {
-                fmt_num(r.final_score)
-            } else {
-                String::new()
-            }),
-            p(r.rank.map(|x| x.to_string()).unwrap_or_default()),
-            t(&r.award),
-        ];
-        row.extend(
-            r.values
-                .iter()
-                .map(|v| p(if is_ranked { fmt_num(*v) } else { String::new() })),
-        );
-        row.push(p(r.judges.to_string()));
-        table.push(row);
         if let Some(rank) = r.rank {
             podium.push(Placing {
                 rank,
@@ -387,9 +388,10 @@ fn compute(
     Ok(ContestResult {
         id: c.id.clone(),
         name: c.name.clone().unwrap_or_else(|| c.id.clone()),
-        table,
+        criteria: c.rubric.iter().map(|r| r.criterion.clone()).collect(),
+        judged_criteria: judged(c).map(str::to_string).collect(),
         rejects,
-        judges: judges_table(c, &valid, &passed, &judge_stats),
+        judges: judge_rows(c, &valid, &passed, &judge_stats),
         podium,
         entries,
         rejected_by_reason,
@@ -469,23 +471,17 @@ fn judge_stats(valid: &[&Score]) -> Vec<JudgeStats> {
         .collect()
 }
 
-/// How lenient or harsh each judge was: raw mean and spread per criterion and overall,
-/// and the mean z of their scores against the panel.
-fn judges_table(c: &ContestCfg, valid: &[&Score], passed: &BTreeSet<&str>, stats: &[JudgeStats]) -> Table {
-    let judged: Vec<&str> = c
-        .rubric
+/// The criteria judges score: those with a scale, in the rubric's order.
+fn judged(c: &ContestCfg) -> impl Iterator<Item = &str> {
+    c.rubric
         .iter()
         .filter(|r| r.scale.is_some())
         .map(|r| r.criterion.as_str())
-        .collect();
-    let mut cols: Vec<String> = ["judge_id", "scores", "mean_raw", "sd_raw", "mean_z"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    for cr in &judged {
-        cols.extend([format!("{cr}_scores"), format!("{cr}_mean_raw"), format!("{cr}_sd_raw")]);
-    }
-    let mut tb = Table::with_columns(&format!("contest_{}_judges", c.id), cols);
+}
+
+/// How lenient or harsh each judge was: raw mean and spread per criterion and overall,
+/// and the mean z of their scores against the panel.
+fn judge_rows(c: &ContestCfg, valid: &[&Score], passed: &BTreeSet<&str>, stats: &[JudgeStats]) -> Vec<JudgeRow> {
     // panel mean and sd per (entry, criterion): a judge's z is how far they sat from the panel
     let mut panel: HashMap<(&str, &str), Vec<f64>> = HashMap::new();
     for s in valid.iter().filter(|s| passed.contains(s.entry_id.as_str())) {
@@ -494,6 +490,7 @@ fn judges_table(c: &ContestCfg, valid: &[&Score], passed: &BTreeSet<&str>, stats
             .or_default()
             .push(s.score);
     }
+    let mut out = Vec::new();
     for j in stats {
         let mine: Vec<&&Score> = valid.iter().filter(|s| s.judge_id == j.judge_id).collect();
         let zs: Vec<f64> = mine
@@ -512,24 +509,20 @@ fn judges_table(c: &ContestCfg, valid: &[&Score], passed: &BTreeSet<&str>, stats
                 }
             })
             .collect();
-        let mut row = vec![
-            t(&j.judge_id),
-            p(j.scores.to_string()),
-            p(fmt_num(j.mean_raw)),
-            p(fmt_num(j.sd_raw)),
-            p(fmt_num(mean(&zs))),
-        ];
-        for cr in &judged {
-            let v: Vec<f64> = mine.iter().filter(|s| s.criterion == *cr).map(|s| s.score).collect();
-            row.extend([
-                p(v.len().to_string()),
-                p(if v.is_empty() { String::new() } else { fmt_num(mean(&v)) }),
-                p(if v.is_empty() { String::new() } else { fmt_num(sd(&v)) }),
-            ]);
-        }
-        tb.push(row);
+        let criteria = judged(c)
+            .map(|cr| {
+                let v: Vec<f64> = mine.iter().filter(|s| s.criterion == cr).map(|s| s.score).collect();
+                let some = !v.is_empty();
+                (v.len(), some.then(|| mean(&v)), some.then(|| sd(&v)))
+            })
+            .collect();
+        out.push(JudgeRow {
+            stats: j.clone(),
+            mean_z: mean(&zs),
+            criteria,
+        });
     }
-    tb
+    out
 }
 
 /// SPEC §4: stored entries and judge scores of contest ids the pipeline does not have,

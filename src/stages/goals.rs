@@ -1,7 +1,6 @@
 //! Goals against actuals, their weekly trend, and feedback per incentive (SPEC §10).
-use crate::fmt::{fmt_day, fmt_num, fmt_opt_num, Day};
+use crate::fmt::Day;
 use crate::model::Dataset;
-use crate::output::{p, t, Table};
 use crate::pipeline::config::{GoalCfg, Pipeline};
 use crate::pipeline::expr;
 use crate::pipeline::program::{Baseline, Direction, GoalPlan, Measure, MeasurePlan, Program};
@@ -325,51 +324,6 @@ fn goal(g: &GoalCfg, plan: &GoalPlan, meas: &Measurer, d: Day) -> Result<GoalRes
     Ok(r)
 }
 
-pub fn goals_table(goals: &[GoalResult]) -> Table {
-    let mut tb = Table::new(
-        "goals",
-        &[
-            "goal_id",
-            "name",
-            "period_from",
-            "period_to",
-            "baseline",
-            "target",
-            "actual",
-            "projection",
-            "elapsed",
-            "status",
-            "incentives",
-        ],
-    );
-    for g in goals {
-        tb.push(vec![
-            t(&g.id),
-            t(&g.name),
-            p(fmt_day(g.from)),
-            p(fmt_day(g.to)),
-            p(fmt_opt_num(g.baseline)),
-            p(fmt_opt_num(g.target)),
-            p(fmt_opt_num(g.actual)),
-            p(fmt_opt_num(g.projection)),
-            p(fmt_num(g.elapsed)),
-            p(g.status.as_str()),
-            t(g.incentives.join("; ")),
-        ]);
-    }
-    tb
-}
-
-pub fn trend_table(goals: &[GoalResult]) -> Table {
-    let mut tb = Table::new("goal_trend", &["goal_id", "week_from", "week_to", "value"]);
-    for g in goals {
-        for (a, b, v) in &g.trend {
-            tb.push(vec![t(&g.id), p(fmt_day(*a)), p(fmt_day(*b)), p(fmt_opt_num(*v))]);
-        }
-    }
-    tb
-}
-
 pub struct Incentive {
     pub name: String,
     pub goals: Vec<String>,
@@ -434,31 +388,4 @@ pub fn incentives(p: &Pipeline, ds: &Dataset, goals: &[GoalResult]) -> Vec<Incen
             }
         })
         .collect()
-}
-
-pub fn incentives_table(list: &[Incentive]) -> Table {
-    let mut tb = Table::new(
-        "incentives",
-        &[
-            "incentive",
-            "goals",
-            "responses",
-            "mean_rating",
-            "share_4plus",
-            "comments",
-            "recommendation",
-        ],
-    );
-    for i in list {
-        tb.push(vec![
-            t(&i.name),
-            t(i.goals.join("; ")),
-            p(i.responses.to_string()),
-            p(fmt_opt_num(i.mean_rating)),
-            p(fmt_opt_num(i.share_4plus)),
-            t(&i.comments),
-            p(i.recommendation),
-        ]);
-    }
-    tb
 }

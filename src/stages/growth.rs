@@ -3,9 +3,7 @@
 //! of scouting (§8). Matching and proposals are in `growth_plan.rs`.
 use crate::fmt::Day;
 use crate::model::Dataset;
-use crate::output::{p, t, Table};
 use crate::pipeline::config::{GrowthCfg, Pipeline, SpecialtyCfg};
-use crate::stages::layers::LayerRow;
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -131,37 +129,6 @@ pub fn compute(p: &Pipeline, ds: &Dataset, awarded: &[i64]) -> Option<Growth> {
         })
         .collect();
     Some(Growth { standings })
-}
-
-/// `growth.csv`: every known member.
-pub fn table(ds: &Dataset, g: &Growth, layer_at_d: &LayerRow, level_ids: &[String]) -> Table {
-    let mut tb = Table::new(
-        "growth",
-        &[
-            "member_id",
-            "nickname",
-            "layer",
-            "stage",
-            "specialty",
-            "completed_teams",
-            "active_mentees",
-            "mentor_id",
-        ],
-    );
-    for (i, m) in ds.table_members() {
-        let Some(s) = &g.standings[i] else { continue };
-        tb.push(vec![
-            t(&m.id),
-            t(m.nickname.clone().unwrap_or_default()),
-            t(layer_at_d[i].map(|l| level_ids[l].clone()).unwrap_or_default()),
-            p(s.stage.id()),
-            t(s.specialty.clone().unwrap_or_default()),
-            p(s.completed_teams.to_string()),
-            p(s.active_mentees.to_string()),
-            t(s.mentor_id.clone().unwrap_or_default()),
-        ]);
-    }
-    tb
 }
 
 #[cfg(test)]

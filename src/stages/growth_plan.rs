@@ -1,8 +1,6 @@
 //! The growth path made operable (SPEC §15): mentors proposed for flagged newcomers
 //! and members proposed for the roles of new project teams.
-use crate::fmt::{fmt_bool, fmt_num};
 use crate::model::Dataset;
-use crate::output::{p, t, Table};
 use crate::pipeline::config::{MentoringCfg, ProjectCfg};
 use crate::stages::growth::{Growth, Stage};
 use crate::stages::layers::{LayerRow, Snapshot};
@@ -56,49 +54,6 @@ pub fn match_mentors(
         out.push(Match { newcomer: n, mentor });
     }
     out
-}
-
-pub fn matches_table(ds: &Dataset, g: &Growth, list: &[Match]) -> Table {
-    let mut tb = Table::new(
-        "mentor_matches",
-        &[
-            "newcomer_id",
-            "newcomer_nickname",
-            "newcomer_specialty",
-            "mentor_id",
-            "mentor_nickname",
-            "mentor_specialty",
-            "same_specialty",
-        ],
-    );
-    let specialty = |i: usize| {
-        g.standings[i]
-            .as_ref()
-            .and_then(|s| s.specialty.clone())
-            .unwrap_or_default()
-    };
-    for m in list {
-        let n = &ds.members[m.newcomer];
-        let mut row = vec![
-            t(&n.id),
-            t(n.nickname.clone().unwrap_or_default()),
-            t(specialty(m.newcomer)),
-        ];
-        match m.mentor {
-            Some(k) => {
-                let same = !specialty(m.newcomer).is_empty() && specialty(k) == specialty(m.newcomer);
-                row.extend([
-                    t(&ds.members[k].id),
-                    t(ds.members[k].nickname.clone().unwrap_or_default()),
-                    t(specialty(k)),
-                    p(fmt_bool(same)),
-                ]);
-            }
-            None => row.extend([t(""), t(""), t(""), p(fmt_bool(false))]),
-        }
-        tb.push(row);
-    }
-    tb
 }
 
 /// One role of a project and the member proposed for it (None: nobody fits).
@@ -164,48 +119,6 @@ fn ranks_before(v: Option<f64>, best: Option<f64>) -> bool {
         (Some(_), None) => true,
         _ => false,
     }
-}
-
-pub fn proposals_table(
-    ds: &Dataset,
-    g: &Growth,
-    list: &[Proposal],
-    layer_at_d: &LayerRow,
-    level_ids: &[String],
-) -> Table {
-    let mut tb = Table::new(
-        "team_proposals",
-        &[
-            "project_id",
-            "role",
-            "member_id",
-            "nickname",
-            "specialty",
-            "layer",
-            "value",
-        ],
-    );
-    for pr in list {
-        let mut row = vec![t(&pr.project), t(&pr.role)];
-        match pr.member {
-            Some(i) => {
-                let m = &ds.members[i];
-                row.extend([
-                    t(&m.id),
-                    t(m.nickname.clone().unwrap_or_default()),
-                    t(g.standings[i]
-                        .as_ref()
-                        .and_then(|s| s.specialty.clone())
-                        .unwrap_or_default()),
-                    t(layer_at_d[i].map(|l| level_ids[l].clone()).unwrap_or_default()),
-                    p(pr.value.map(fmt_num).unwrap_or_default()),
-                ]);
-            }
-            None => row.extend([t(""), t(""), t(""), t(""), p("")]),
-        }
-        tb.push(row);
-    }
-    tb
 }
 
 #[cfg(test)]

@@ -1,8 +1,7 @@
 //! The hall of fame (SPEC §14, 名人堂): per season, the top contributors by points,
 //! the members inducted into a sticky layer, and the contest winners.
-use crate::fmt::{date_of, day_of, fmt_num, Day};
+use crate::fmt::{date_of, day_of, Day};
 use crate::model::Dataset;
-use crate::output::{p, t, Table};
 use crate::pipeline::config::HallOfFameCfg;
 use crate::pipeline::program::{Program, Season as Kind};
 use crate::stages::contests::ContestResult;
@@ -121,8 +120,8 @@ impl FameDetail {
     }
 }
 
-/// The hall of fame and `hall_of_fame.csv` (None without a `hall_of_fame` section).
-pub fn compute(prog: &Program, ds: &Dataset, inp: &Inputs) -> Option<(HallOfFame, Table)> {
+/// The hall of fame (None without a `hall_of_fame` section).
+pub fn compute(prog: &Program, ds: &Dataset, inp: &Inputs) -> Option<HallOfFame> {
     let cfg: &HallOfFameCfg = prog.pipeline.hall_of_fame.as_ref()?;
     let seasons = seasons(prog.season?, prog.start, ds.as_of);
     let mut rows: Vec<Fame> = Vec::new();
@@ -147,22 +146,7 @@ pub fn compute(prog: &Program, ds: &Dataset, inp: &Inputs) -> Option<(HallOfFame
                 b.detail.tie().as_bytes(),
             ))
     });
-    let mut tb = Table::new(
-        "hall_of_fame",
-        &["season", "category", "rank", "member_id", "nickname", "value", "detail"],
-    );
-    for r in &rows {
-        tb.push(vec![
-            p(&seasons[r.season].name),
-            p(r.category),
-            p(r.rank.to_string()),
-            t(&r.member_id),
-            t(ds.nickname(&r.member_id)),
-            p(r.value.map(fmt_num).unwrap_or_default()),
-            t(r.detail.text()),
-        ]);
-    }
-    Some((HallOfFame { seasons, rows }, tb))
+    Some(HallOfFame { seasons, rows })
 }
 
 /// Per season, the members with the most points awarded by ledger entries dated in

@@ -1,9 +1,8 @@
 //! Scouting high-potential newcomers (SPEC §8): candidates by condition,
 //! percentile features, weighted score, ranks, flags, reasons and specialty.
-use crate::fmt::{fmt_bool, fmt_num, percentiles, tie_key, Day};
+use crate::fmt::{fmt_num, percentiles, tie_key, Day};
 use crate::model::Dataset;
-use crate::output::{p, t, Table};
-use crate::pipeline::config::{Pipeline, ScoutingCfg, SpecialtyCfg};
+use crate::pipeline::config::{ScoutingCfg, SpecialtyCfg};
 use crate::pipeline::expr;
 use crate::pipeline::program::{Place, Program};
 use crate::stages::layers::{LayerRow, Snapshot};
@@ -163,41 +162,4 @@ pub fn specialty(ds: &Dataset, awarded: &[i64], cfg: &SpecialtyCfg, member: usiz
         })?;
     let share = n as f64 / total as f64;
     (tie_key(share) >= tie_key(cfg.min_share) && n >= cfg.min_events).then(|| value.clone())
-}
-
-pub fn table(pl: &Pipeline, ds: &Dataset, cands: &[Candidate]) -> Table {
-    let features: Vec<String> = pl
-        .scouting
-        .as_ref()
-        .map(|s| s.features.iter().map(|f| f.metric.clone()).collect())
-        .unwrap_or_default();
-    let mut cols: Vec<String> = [
-        "member_id",
-        "nickname",
-        "score",
-        "rank",
-        "flagged",
-        "reasons",
-        "specialty",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    cols.extend(features);
-    let mut tb = Table::with_columns("newcomers", cols);
-    for c in cands {
-        let m = &ds.members[c.member];
-        let mut row = vec![
-            t(&m.id),
-            t(m.nickname.clone().unwrap_or_default()),
-            p(fmt_num(c.score)),
-            p(c.rank.to_string()),
-            p(fmt_bool(c.flagged)),
-            t(&c.reasons),
-            t(c.specialty.clone().unwrap_or_default()),
-        ];
-        row.extend(c.values.iter().map(|v| p(fmt_num(*v))));
-        tb.push(row);
-    }
-    tb
 }

@@ -195,68 +195,6 @@ fn first_day_below(cfg: &TiersCfg, awards: &[(Day, i64)], as_of: Day, min: i64) 
     }
 }
 
-/// `tiers.csv` and `tier_changes.csv` (SPEC §6).
-pub mod tables {
-    use super::*;
-    use crate::fmt::fmt_day;
-    use crate::model::Dataset;
-    use crate::output::{p, t, Table};
-
-    pub fn tiers(cfg: &TiersCfg, ds: &Dataset, states: &[Option<TierState>], previous_snapshot: Option<Day>) -> Table {
-        let mut tb = Table::new(
-            "tiers",
-            &[
-                "member_id",
-                "nickname",
-                "tier",
-                "tier_since",
-                "qualifying_points",
-                "next_tier",
-                "points_to_next",
-                "below_since",
-                "demotion_on",
-                "previous_tier",
-                "change",
-            ],
-        );
-        let id = |i: usize| cfg.levels[i].id.clone();
-        for (i, m) in ds.table_members() {
-            let Some(s) = &states[i] else { continue };
-            let next = cfg.levels.get(s.tier + 1);
-            let prev = previous_snapshot.and_then(|d| s.tier_at(d));
-            tb.push(vec![
-                t(&m.id),
-                t(m.nickname.clone().unwrap_or_default()),
-                t(id(s.tier)),
-                p(fmt_day(s.since)),
-                p(s.q.to_string()),
-                t(next.map(|l| l.id.clone()).unwrap_or_default()),
-                p(next.map(|l| (l.min - s.q).to_string()).unwrap_or_default()),
-                p(s.below_since.map(fmt_day).unwrap_or_default()),
-                p(s.demotion_on.map(fmt_day).unwrap_or_default()),
-                t(prev.map(id).unwrap_or_default()),
-                p(TierMove::between(prev, s.tier).as_str()),
-            ]);
-        }
-        tb
-    }
-
-    pub fn changes(cfg: &TiersCfg, ds: &Dataset, states: &[Option<TierState>]) -> Table {
-        let mut tb = Table::new("tier_changes", &["member_id", "date", "from_tier", "to_tier"]);
-        for (i, m) in ds.table_members() {
-            for c in states[i].iter().flat_map(|s| &s.changes) {
-                tb.push(vec![
-                    t(&m.id),
-                    p(fmt_day(c.day)),
-                    t(&cfg.levels[c.from].id),
-                    t(&cfg.levels[c.to].id),
-                ]);
-            }
-        }
-        tb
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

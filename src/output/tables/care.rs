@@ -1,0 +1,24 @@
+//! `care_calendar.csv` (SPEC §11).
+use crate::model::Dataset;
+use crate::output::{date, p, t, Table};
+use crate::stages::care::Occasion;
+use crate::stages::layers::LayerRow;
+
+pub fn table(ds: &Dataset, list: &[Occasion], layer_at_d: &LayerRow, level_ids: &[String]) -> Table {
+    let mut tb = Table::new(
+        "care_calendar",
+        &["date", "member_id", "nickname", "layer", "occasion", "detail"],
+    );
+    for o in list {
+        let m = &ds.members[o.member];
+        tb.push(vec![
+            date(o.day),
+            t(&m.id),
+            t(m.nickname.clone().unwrap_or_default()),
+            t(layer_at_d[o.member].map(|l| level_ids[l].clone()).unwrap_or_default()),
+            p(o.occasion.as_str()),
+            t(&o.detail),
+        ]);
+    }
+    tb
+}

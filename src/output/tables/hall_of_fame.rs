@@ -1,0 +1,24 @@
+//! `hall_of_fame.csv` (SPEC §14).
+use crate::model::Dataset;
+use crate::output::{count, opt_num, p, t, Table};
+use crate::stages::hall_of_fame::HallOfFame;
+
+pub fn table(ds: &Dataset, fame: &HallOfFame) -> Table {
+    let (seasons, rows) = (&fame.seasons, &fame.rows);
+    let mut tb = Table::new(
+        "hall_of_fame",
+        &["season", "category", "rank", "member_id", "nickname", "value", "detail"],
+    );
+    for r in rows {
+        tb.push(vec![
+            p(&seasons[r.season].name),
+            p(r.category),
+            count(r.rank),
+            t(&r.member_id),
+            t(ds.nickname(&r.member_id)),
+            opt_num(r.value),
+            t(r.detail.text()),
+        ]);
+    }
+    tb
+}
