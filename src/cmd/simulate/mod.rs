@@ -146,87 +146,136 @@ pub fn simulate(req: &Request) -> Result<Outcome> {
     let all: Vec<(&Program, &Computed)> = std::iter::once((&base, &baseline))
         .chain(vars.iter().map(|v| &v.loaded).zip(results.iter()))
         .collect();
-    let headline = headline_table(&names, &all);
+    let compared = figures(&all);
+    let headline = headline_table(&names, &compared);
     let members = members_table(&ds, &names, &all);
     std::fs::write(out.join("simulation_members.csv"), members.to_csv()?)?;
     if req.sweep.is_some() {
-        let mut sweep = headline_table(&names[1..], &all[1..]);
+        let mut sweep = headline_table(&names[1..], &figures(&all[1..]));
         sweep.name = "sweep".into();
         std::fs::write(out.join("sweep.csv"), transpose(&sweep).to_csv()?)?;
     }
-    let ctx = context(&base, &ds, d, &names, &all, &headline, req.sweep.as_deref());
+    let ctx = context(&base, &ds, d, &names, &all, &compared, req.sweep.as_deref());
     render(&out, &ctx)?;
     Ok(Outcome { out, headline })
 }
 
-/// Rows: figures; columns: baseline and each scenario.
-fn headline_table(names: &[String], all: &[(&Program, &Computed)]) -> Table {
-    let mut cols = vec!["figure".to_string()];
-    cols.extend(names.iter().cloned());
-    let mut tb = Table::with_columns("simulation", cols);
-    let mut rows: BTreeMap<usize, (String, Vec<String>)> = BTreeMap::new();
-    let mut add = |order: usize, label: String, value: String| {
-        rows.entry(order).or_insert_with(|| (label, Vec::new())).1.push(value);
+/// One value of a compared figure, as the stages give it.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Amount {
+    /// Points or members.
+    Count(i64),
+    /// A goal's status.
+    Status(crate::stages::goals::GoalStatus),
+    /// A contest's winning entry id (empty: no winner).
+    Entry(String),
+    /// Of `of` places, how many were filled (mentor matches, team roles).
+    Filled { filled: usize, of: usize },
+}
+
+impl Amount {
+    /// The number a change is measured on (counts only).
+    pub(super) fn number(&self) -> Option<f64> {
+        match self {
+            Amount::Count(n) => Some(*n as f64),
+            _ => None,
+        }
+    }
+
+    fn cell(&self) -> crate::output::Cell {
+        match self {
+            Amount::Count(n) => crate::output::int(*n),
+            Amount::Status(s) => p(s.as_str()),
+            Amount::Entry(id) => t(id),
+            Amount::Filled { filled, of } => p(format!("{filled} / {of}")),
+        }
+    }
+}
+
+/// One figure of the comparison: its id and its value in the baseline and each scenario.
+pub(super) struct Figure {
+    pub(super) id: String,
+    pub(super) values: Vec<Amount>,
+}
+
+/// The compared figures in their order: points, tiers, layers, newcomers, goals,
+/// contests, the growth path, badges.
+fn figures(all: &[(&Program, &Computed)]) -> Vec<Figure> {
+    let mut rows: BTreeMap<usize, Figure> = BTreeMap::new();
+    let mut add = |order: usize, id: String, value: Amount| {
+        rows.entry(order)
+            .or_insert_with(|| Figure { id, values: Vec::new() })
+            .values
+            .push(value);
     };
+    let count = |n: usize| Amount::Count(n as i64);
     for (prog, c) in all {
         let b = &c.points.balances;
         add(
             0,
             "points_issued".into(),
-            b.iter().map(|x| x.earned).sum::<i64>().to_string(),
+            Amount::Count(b.iter().map(|x| x.earned).sum()),
         );
         add(
             1,
             "points_redeemed".into(),
-            b.iter().map(|x| x.redeemed).sum::<i64>().to_string(),
+            Amount::Count(b.iter().map(|x| x.redeemed).sum()),
         );
-        add(
-            2,
-            "liability".into(),
-            b.iter().map(|x| x.balance).sum::<i64>().to_string(),
-        );
+        add(2, "liability".into(), Amount::Count(b.iter().map(|x| x.balance).sum()));
         for (i, n) in c.members_per_tier().iter().enumerate() {
-            add(10 + i, format!("tier {}", c.tier_ids[i]), n.to_string());
+            add(10 + i, format!("tier {}", c.tier_ids[i]), count(*n));
         }
         for (i, n) in c.members_per_layer().iter().enumerate() {
-            add(100 + i, format!("layer {}", c.level_ids[i]), n.to_string());
+            add(100 + i, format!("layer {}", c.level_ids[i]), count(*n));
         }
         add(
             200,
             "newcomers_flagged".into(),
-            c.newcomers.iter().filter(|n| n.flagged).count().to_string(),
+            count(c.newcomers.iter().filter(|n| n.flagged).count()),
         );
         for (k, g) in c.goals.iter().enumerate() {
-            add(300 + k, format!("goal {}", g.id), g.status.as_str().to_string());
+            add(300 + k, format!("goal {}", g.id), Amount::Status(g.status));
         }
         for (k, ct) in c.contests.iter().enumerate() {
             let winner = ct.podium.first().map(|w| w.entry_id.clone()).unwrap_or_default();
-            add(400 + k, format!("contest {} winner", ct.id), winner);
+            add(400 + k, format!("contest {} winner", ct.id), Amount::Entry(winner));
         }
         // the growth path (SPEC §15): members per stage, matches and filled roles
         if let Some(g) = &c.growth {
             for (k, stage) in crate::stages::growth::Stage::ALL.iter().enumerate() {
                 let n = g.standings.iter().flatten().filter(|s| s.stage == *stage).count();
-                add(500 + k, format!("stage {}", stage.id()), n.to_string());
+                add(500 + k, format!("stage {}", stage.id()), count(n));
             }
         }
         if let Some(m) = &c.mentor_matches {
-            let matched = m.iter().filter(|x| x.mentor.is_some()).count();
-            add(600, "mentor_matches".into(), format!("{matched} / {}", m.len()));
+            let filled = m.iter().filter(|x| x.mentor.is_some()).count();
+            add(600, "mentor_matches".into(), Amount::Filled { filled, of: m.len() });
         }
         // badges (SPEC §16): holders at D, so a sweep of `badges.<id>.count` shows
         // how many members a threshold rewards
         for (k, n) in crate::stages::badges::holders(prog, &c.badges).iter().enumerate() {
-            add(700 + k, format!("badge {}", prog.badges[k].id), n.to_string());
+            add(
+                700 + k,
+                format!("badge {}", prog.badges[k].id),
+                Amount::Count(*n as i64),
+            );
         }
         if let Some(tp) = &c.team_proposals {
             let filled = tp.iter().filter(|x| x.member.is_some()).count();
-            add(601, "team_roles_filled".into(), format!("{filled} / {}", tp.len()));
+            add(601, "team_roles_filled".into(), Amount::Filled { filled, of: tp.len() });
         }
     }
-    for (_, (label, values)) in rows {
-        let mut r = vec![t(label)];
-        r.extend(values.into_iter().map(p));
+    rows.into_values().collect()
+}
+
+/// Rows: figures; columns: baseline and each scenario.
+fn headline_table(names: &[String], figures: &[Figure]) -> Table {
+    let mut cols = vec!["figure".to_string()];
+    cols.extend(names.iter().cloned());
+    let mut tb = Table::with_columns("simulation", cols);
+    for f in figures {
+        let mut r = vec![t(&f.id)];
+        r.extend(f.values.iter().map(Amount::cell));
         tb.push(r);
     }
     tb

@@ -5,7 +5,6 @@ use super::view;
 use crate::compute::Computed;
 use crate::fmt::Day;
 use crate::model::Dataset;
-use crate::output::Table;
 use crate::pipeline::program::Program;
 use anyhow::Result;
 use serde_json::{json, Value};
@@ -32,7 +31,7 @@ pub(super) fn context(
     d: Day,
     names: &[String],
     all: &[(&Program, &Computed)],
-    headline: &Table,
+    figures: &[super::Figure],
     sweep: Option<&str>,
 ) -> Value {
     let b = all[0].1;
@@ -105,7 +104,7 @@ pub(super) fn context(
         .collect();
     let en = base.locale.is_en();
     let pl = &base.pipeline;
-    let rows = compared_rows(headline);
+    let rows = compared_rows(figures);
     let label = |figure: &str| figure_label(pl, &report_t, figure);
     // a sweep: one chart per figure that changes across the values
     let chart = sweep.map(|s| {
@@ -154,18 +153,17 @@ struct Cell {
     pct: Option<String>,
 }
 
-fn compared_rows(headline: &Table) -> Vec<Compared> {
-    headline
-        .rows
+fn compared_rows(figures: &[super::Figure]) -> Vec<Compared> {
+    figures
         .iter()
-        .map(|r| {
-            let texts: Vec<String> = r[1..].iter().map(|c| c.as_str().to_string()).collect();
-            let base = texts.first().and_then(|t| t.parse::<f64>().ok());
-            let values: Vec<Cell> = texts
+        .map(|f| {
+            let base = f.values.first().and_then(super::Amount::number);
+            let values: Vec<Cell> = f
+                .values
                 .iter()
                 .enumerate()
-                .map(|(k, t)| {
-                    let number = t.parse::<f64>().ok();
+                .map(|(k, v)| {
+                    let number = v.number();
                     let (delta, pct) = match (k > 0, number, base) {
                         (true, Some(x), Some(b)) if x != b => (
                             Some(format!(
@@ -181,9 +179,12 @@ fn compared_rows(headline: &Table) -> Vec<Compared> {
                         _ => (None, None),
                     };
                     Cell {
-                        text: number
-                            .map(crate::output::templating::people_number)
-                            .unwrap_or_else(|| t.clone()),
+                        text: match v {
+                            super::Amount::Count(n) => crate::output::templating::people_number(*n as f64),
+                            super::Amount::Status(s) => s.as_str().to_string(),
+                            super::Amount::Entry(id) => id.clone(),
+                            super::Amount::Filled { filled, of } => format!("{filled} / {of}"),
+                        },
                         number,
                         delta,
                         pct,
@@ -191,8 +192,8 @@ fn compared_rows(headline: &Table) -> Vec<Compared> {
                 })
                 .collect();
             Compared {
-                figure: r[0].as_str().to_string(),
-                changes: texts.iter().any(|t| *t != texts[0]),
+                figure: f.id.clone(),
+                changes: f.values.iter().any(|v| *v != f.values[0]),
                 values,
             }
         })
@@ -306,4 +307,41 @@ pub(super) fn render(out: &Path, ctx: &Value) -> Result<()> {
         crate::store::write_atomic(&out.join(name), &text)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Amount, Figure};
+    use super::compared_rows;
+
+    /// A change is measured on counts only: an entry id made of digits is an id, and a
+    /// status is a word, however their text looks.
+    #[test]
+    fn changes_are_measured_on_counts_not_on_text_that_looks_like_a_number() {
+        let rows = compared_rows(&[
+            Figure {
+                id: "liability".into(),
+                values: vec![Amount::Count(1_000), Amount::Count(1_250)],
+            },
+            Figure {
+                id: "contest c winner".into(),
+                values: vec![Amount::Entry("12".into()), Amount::Entry("13".into())],
+            },
+        ]);
+        let scenario = &rows[0].values[1];
+        assert_eq!(
+            (
+                scenario.text.as_str(),
+                scenario.delta.as_deref(),
+                scenario.pct.as_deref()
+            ),
+            ("1,250", Some("+250"), Some("+25.0%"))
+        );
+        let winner = &rows[1].values[1];
+        assert!(rows[1].changes);
+        assert_eq!(
+            (winner.text.as_str(), winner.number, winner.delta.as_deref()),
+            ("13", None, None)
+        );
+    }
 }
