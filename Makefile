@@ -16,7 +16,7 @@ demo: build
 
 # the test-release profile: release with koc's debug assertions on (Cargo.toml)
 test:
-	$(CARGO) test --profile test-release -- --test-threads=2
+	$(CARGO) test --workspace --profile test-release -- --test-threads=2
 
 # the fuzz targets compile against the library as it is (run them: docs/fuzzing.md)
 fuzz-check:
@@ -24,7 +24,7 @@ fuzz-check:
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --release --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --release --all-targets -- -D warnings
 
 bench: build
 	bash bench/run.sh

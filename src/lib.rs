@@ -1,73 +1,9 @@
 //! koc: the nightly batch of a KOC (key opinion consumer) cultivation program.
 //!
-//! Stages follow SPEC.md: sources → ingest → store → points → tiers → metrics and
-//! layers → scouting → contests → goals and care → report → run.
-//!
-//! The folders show the boundary: `pipeline/` reads and checks the pipeline file,
-//! `ingest/` turns exports into the store, `stages/` computes from the loaded data
-//! (no files, environment or terminal), `output/` turns results into files and the
-//! report, `cmd/` is one file per command (the I/O edge). `model`, `store`, `table`
-//! and `fmt` are shared by all. The modules are re-exported at the root, so
-//! `crate::stages::points` names the same module as `crate::stages::points`.
-//!
-//! No `unsafe` anywhere: speed comes from the data layout and the algorithms, and a
-//! bug in an offset is then a wrong value or an error, never undefined behaviour.
+//! This crate is the edge: `cmd/` is one file per command (files, environment,
+//! terminal), `output/` turns the engine's typed results into CSV, Parquet, the
+//! report, the workbook, notices and messages. The engine (`koc_engine`: pipeline,
+//! store, ingest, model, stages) knows neither.
 #![forbid(unsafe_code)]
-/// An enum for a closed set the SPEC writes as text (statuses, occasions, settings):
-/// `as_str` gives the text, `parse` reads it back (None for anything else).
-macro_rules! text_enum {
-    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        $vis enum $name {
-            $($(#[$vmeta])* $variant),+
-        }
-
-        impl $name {
-            /// As the SPEC and the output files write it.
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $text),+
-                }
-            }
-
-            #[allow(dead_code)]
-            pub fn parse(text: &str) -> Option<$name> {
-                match text {
-                    $($text => Some($name::$variant),)+
-                    _ => None,
-                }
-            }
-        }
-
-        impl serde::Serialize for $name {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
-            }
-        }
-
-        /// Read from its text; anything else is refused where it stands, listing the values.
-        impl<'de> serde::Deserialize<'de> for $name {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let text = String::deserialize(d)?;
-                $name::parse(&text).ok_or_else(|| serde::de::Error::unknown_variant(&text, &[$($text),+]))
-            }
-        }
-    };
-}
-
 pub mod cmd;
-pub mod compute;
-pub mod diagnostics;
-pub mod error;
-pub mod fmt;
-pub mod freshness;
-pub mod ingest;
-pub mod model;
 pub mod output;
-pub mod pipeline;
-pub mod progress;
-pub mod stages;
-pub mod store;
-pub mod table;
-pub mod timing;

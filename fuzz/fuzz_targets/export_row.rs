@@ -3,9 +3,9 @@
 //! Nothing may panic; every record must come out as a row, an ignored one or a reject,
 //! and the line cutter must give the fields `csv` gives.
 #![no_main]
-use koc::ingest::convert::{Converter, Outcome};
-use koc::ingest::records::{Next, Records};
-use koc::ingest::timestamps::TsParser;
+use koc_engine::ingest::convert::{Converter, Outcome};
+use koc_engine::ingest::records::{Next, Records};
+use koc_engine::ingest::timestamps::TsParser;
 use libfuzzer_sys::fuzz_target;
 
 const CFG: &str = "path: a.csv
@@ -15,20 +15,20 @@ values:
 ";
 
 fuzz_target!(|data: &[u8]| {
-    let cfg: koc::pipeline::config::SourceCfg = serde_saphyr::from_str(CFG).expect("config");
+    let cfg: koc_engine::pipeline::config::SourceCfg = serde_saphyr::from_str(CFG).expect("config");
     let path = std::path::Path::new("a.csv");
-    let Ok(export) = koc::ingest::sources::open_bytes(path, data, &cfg) else {
+    let Ok(export) = koc_engine::ingest::sources::open_bytes(path, data, &cfg) else {
         return;
     };
     if export.is_empty() {
         return;
     }
-    let Ok(header) = export.map_header(&koc::table::ACTIVITY, &cfg) else {
+    let Ok(header) = export.map_header(&koc_engine::table::ACTIVITY, &cfg) else {
         return;
     };
     let ignore = vec!["浏览".to_string()];
     let conv = Converter::new(
-        &koc::table::ACTIVITY,
+        &koc_engine::table::ACTIVITY,
         &cfg,
         header,
         TsParser::new(None, chrono_tz::Asia::Shanghai),
@@ -50,7 +50,7 @@ fuzz_target!(|data: &[u8]| {
         }
         buf.clear();
         match conv.convert(&fields, None, &mut buf) {
-            Outcome::Row => assert_eq!(koc::table::unpack(&buf).len(), koc::table::ACTIVITY.cols.len()),
+            Outcome::Row => assert_eq!(koc_engine::table::unpack(&buf).len(), koc_engine::table::ACTIVITY.cols.len()),
             Outcome::Ignored | Outcome::Rejected(_) => {}
         }
     }

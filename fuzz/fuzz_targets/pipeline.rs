@@ -6,14 +6,14 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let path = std::path::Path::new("pipeline.yaml");
-    let Ok(pipeline) = koc::pipeline::config::parse_text(path, text) else {
+    let Ok(pipeline) = koc_engine::pipeline::config::parse_text(path, text) else {
         return;
     };
-    let loaded = koc::pipeline::config::Loaded::new(
+    let loaded = koc_engine::pipeline::config::Loaded::new(
         path.to_path_buf(),
         std::path::PathBuf::from("."),
         text.to_string(),
         pipeline,
     );
-    let _ = koc::pipeline::check::check(loaded);
+    let _ = koc_engine::pipeline::check::check(loaded);
 });

@@ -15,7 +15,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::from(koc::error::exit_code_of(&err))
+            ExitCode::from(koc_engine::error::exit_code_of(&err))
         }
     }
 }

@@ -2,9 +2,9 @@
 //! against the files, every data file readable with its source's columns, events in
 //! the right month partition, no duplicate event ids — and say how to repair each
 //! finding.
-use crate::store::{Manifest, Store};
-use crate::table::{SourceSpec, ACTIVITY, ALL};
 use anyhow::Result;
+use koc_engine::store::{Manifest, Store};
+use koc_engine::table::{SourceSpec, ACTIVITY, ALL};
 use std::collections::HashSet;
 
 /// One problem found in the store, with how to repair it.
@@ -119,7 +119,7 @@ fn check_file(store: &Store, spec: &SourceSpec, rel: &str, month: Option<&str>, 
                 ts.physical()
                     .iter()
                     .flatten()
-                    .filter(|ms| crate::store::month_name(month_of_ms(*ms)) != month)
+                    .filter(|ms| koc_engine::store::month_name(month_of_ms(*ms)) != month)
                     .count()
             })
             .unwrap_or(0);
@@ -139,7 +139,7 @@ fn month_of_ms(ms: i64) -> u32 {
     let day = ms
         .div_euclid(86_400_000)
         .clamp(i32::MIN as i64 / 2, i32::MAX as i64 / 2);
-    let (y, m, _) = crate::fmt::civil_from_days(day as crate::fmt::Day);
+    let (y, m, _) = koc_engine::fmt::civil_from_days(day as koc_engine::fmt::Day);
     (y as i64 * 100 + m as i64).clamp(0, u32::MAX as i64) as u32
 }
 

@@ -1,12 +1,12 @@
 //! What each command does with the library, and what it prints (SPEC §2).
 use crate::cmd::cli::{AsOf, Cli, Command, Format, Stage};
-use crate::compute::Computed;
-use crate::model::Dataset;
 use crate::output::Table;
-use crate::pipeline::config;
-use crate::pipeline::program::Program;
-use crate::store::Store;
 use anyhow::Result;
+use koc_engine::compute::Computed;
+use koc_engine::model::Dataset;
+use koc_engine::pipeline::config;
+use koc_engine::pipeline::program::Program;
+use koc_engine::store::Store;
 use serde_json::json;
 
 pub fn dispatch(cli: Cli) -> Result<u8> {
@@ -20,9 +20,9 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             out.line(&format!(
                 "scaffolded a program in {}; its sample data ends on {}, so try: koc run {}/pipeline.yaml --as-of {}",
                 dir.display(),
-                crate::fmt::fmt_day(last),
+                koc_engine::fmt::fmt_day(last),
                 dir.display(),
-                crate::fmt::fmt_day(last)
+                koc_engine::fmt::fmt_day(last)
             ));
             Ok(0)
         }
@@ -30,14 +30,14 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             let result = validate(&out, &pipeline);
             if let (true, Err(e)) = (out.json, &result) {
                 // the listing as data too (the text still goes to stderr)
-                out.json(&json!({"ok": false, "exit": crate::error::exit_code_of(e), "problems": problems_of(&format!("{e:#}"))}));
+                out.json(&json!({"ok": false, "exit": koc_engine::error::exit_code_of(e), "problems": problems_of(&format!("{e:#}"))}));
             }
             result
         }
         Command::Ingest { pipeline } => {
             let loaded = load(&pipeline)?;
             let store = Store::open_locked(&loaded.store_dir())?;
-            let report = crate::ingest::ingest(&loaded, &store, !cli.quiet)?;
+            let report = koc_engine::ingest::ingest(&loaded, &store, !cli.quiet)?;
             out.warnings(&report.warnings);
             out.ingest(&report);
             report.gate(loaded.pipeline.ingest.max_reject_ratio)?;
@@ -60,11 +60,11 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
                 r.ingest.gate(loaded.pipeline.ingest.max_reject_ratio)?;
             }
             if r.stale_failed {
-                return Err(crate::error::KocError::new(
-                    crate::error::ErrorKind::QualityGate,
+                return Err(koc_engine::error::KocError::new(
+                    koc_engine::error::ErrorKind::QualityGate,
                     format!(
                         "the data is stale for {} (ingest.fail_on_stale is set); the run folder was written",
-                        crate::fmt::fmt_day(d)
+                        koc_engine::fmt::fmt_day(d)
                     ),
                 )
                 .with_hint("check that tonight's exports arrived, then run again")
@@ -106,7 +106,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             seed,
         } => {
             if members == 0 || members > 10_000_000 || days == 0 || days > 3_660 {
-                return Err(crate::error::KocError::usage(format!(
+                return Err(koc_engine::error::KocError::usage(format!(
                     "koc synth --members {members} --days {days}: out of range"
                 ))
                 .with_hint("use 1 to 10,000,000 members and 1 to 3,660 days")
@@ -176,24 +176,24 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
 
 /// Read the pipeline file and check it into the program the stages run.
 fn load(path: &std::path::Path) -> Result<Program> {
-    crate::pipeline::check::check(config::load(path)?)
+    koc_engine::pipeline::check::check(config::load(path)?)
 }
 
 fn validate(out: &Printer, path: &std::path::Path) -> Result<u8> {
     // the YAML's shape first (nothing else can be read without it); then the rules and
     // every source's files, all of their problems in one listing
     let raw = config::load(path)?;
-    let checked = crate::pipeline::check::check(raw.clone());
+    let checked = koc_engine::pipeline::check::check(raw.clone());
     let files = source_files(out, &raw);
     let (loaded, lines) = match (checked, files) {
         (Ok(p), Ok(lines)) => (p, lines),
         (Err(e), Ok(_)) | (Ok(_), Err(e)) => return Err(e),
         (Err(rules), Err(files)) => {
-            return Err(crate::error::usage_err(format!("{rules:#}\n{files:#}")));
+            return Err(koc_engine::error::usage_err(format!("{rules:#}\n{files:#}")));
         }
     };
-    let mut warnings = crate::pipeline::lint::rule_warnings(&loaded);
-    warnings.extend(crate::pipeline::lint::stored_value_warnings(&loaded)?);
+    let mut warnings = koc_engine::pipeline::lint::rule_warnings(&loaded);
+    warnings.extend(koc_engine::pipeline::lint::stored_value_warnings(&loaded)?);
     if !out.quiet {
         for w in &warnings {
             eprintln!("warning: {w}");
@@ -215,12 +215,12 @@ fn validate(out: &Printer, path: &std::path::Path) -> Result<u8> {
 fn source_files(out: &Printer, loaded: &config::Loaded) -> Result<Vec<String>> {
     let mut lines = Vec::new();
     let mut problems: Vec<String> = Vec::new();
-    let configured: Vec<_> = crate::table::ALL
+    let configured: Vec<_> = koc_engine::table::ALL
         .iter()
-        .filter_map(|spec| crate::pipeline::check::source_cfg(&loaded.pipeline, spec.name).map(|c| (spec, c)))
+        .filter_map(|spec| koc_engine::pipeline::check::source_cfg(&loaded.pipeline, spec.name).map(|c| (spec, c)))
         .collect();
     for (spec, cfg) in &configured {
-        let found = match crate::ingest::paths::files_of(loaded, spec.name, cfg) {
+        let found = match koc_engine::ingest::paths::files_of(loaded, spec.name, cfg) {
             Ok(found) => found,
             Err(e) => {
                 problems.push(format!("{e:#}"));
@@ -241,7 +241,7 @@ fn source_files(out: &Printer, loaded: &config::Loaded) -> Result<Vec<String>> {
             }
         }
         for f in &found.files {
-            let export = match crate::ingest::sources::open(f, cfg) {
+            let export = match koc_engine::ingest::sources::open(f, cfg) {
                 Ok(e) => e,
                 Err(e) => {
                     problems.push(format!("{e:#}"));
@@ -252,7 +252,7 @@ fn source_files(out: &Printer, loaded: &config::Loaded) -> Result<Vec<String>> {
                 lines.push(format!(
                     "{:<16} {} (empty: 0 rows)",
                     spec.name,
-                    crate::ingest::relative(&loaded.dir, f)
+                    koc_engine::ingest::relative(&loaded.dir, f)
                 ));
                 continue;
             }
@@ -263,7 +263,7 @@ fn source_files(out: &Printer, loaded: &config::Loaded) -> Result<Vec<String>> {
             lines.push(format!(
                 "{:<16} {} ({}, delimiter {:?})",
                 spec.name,
-                crate::ingest::relative(&loaded.dir, f),
+                koc_engine::ingest::relative(&loaded.dir, f),
                 export.encoding,
                 export.delimiter as char
             ));
@@ -271,7 +271,7 @@ fn source_files(out: &Printer, loaded: &config::Loaded) -> Result<Vec<String>> {
     }
     match problems.is_empty() {
         true => Ok(lines),
-        false => Err(crate::error::usage_err(problems.join("\n"))),
+        false => Err(koc_engine::error::usage_err(problems.join("\n"))),
     }
 }
 
@@ -282,7 +282,7 @@ fn compute_at(at: &AsOf) -> Result<(Program, Dataset, Computed)> {
     let store = Store::open_read(&loaded.store_dir());
     let manifest = store.manifest()?;
     let ds = Dataset::load(&store, &manifest, d)?;
-    let computed = crate::compute::compute(&loaded, &ds)?;
+    let computed = koc_engine::compute::compute(&loaded, &ds)?;
     Ok((loaded, ds, computed))
 }
 
@@ -290,10 +290,10 @@ fn report(out: &Printer, at: &AsOf, dump: bool) -> Result<u8> {
     let (loaded, ds, computed) = compute_at(at)?;
     let store = Store::open_read(&loaded.store_dir());
     let manifest = store.manifest()?;
-    let folder = store.dir.join("runs").join(crate::fmt::fmt_day(computed.as_of));
+    let folder = store.dir.join("runs").join(koc_engine::fmt::fmt_day(computed.as_of));
     // the gated files and warnings of that run, from its run.json
     let mut gated: Vec<String> = Vec::new();
-    let mut warnings: Vec<crate::diagnostics::Warning> = Vec::new();
+    let mut warnings: Vec<koc_engine::diagnostics::Warning> = Vec::new();
     if let Ok(text) = std::fs::read_to_string(folder.join("run.json")) {
         let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
         for f in v["ingest"].as_array().into_iter().flatten() {
@@ -318,7 +318,7 @@ fn report(out: &Printer, at: &AsOf, dump: bool) -> Result<u8> {
     }
     if !folder.exists() {
         return Err(
-            crate::error::KocError::usage(format!("no finished run at {}", folder.display()))
+            koc_engine::error::KocError::usage(format!("no finished run at {}", folder.display()))
                 .with_hint("run `koc run` for that date first")
                 .into(),
         );
@@ -333,7 +333,7 @@ fn stage(out: &Printer, s: &Stage, which: &str, contest: Option<&str>) -> Result
     // `--out -`: the table on stdout, the summary on stderr
     let to_stdout = s.out.as_deref().is_some_and(|p| p.as_os_str() == "-");
     if let Some(path) = s.out.as_ref().filter(|_| !to_stdout) {
-        crate::store::refuse_output_inside(&loaded.store_dir(), path, "--out")?;
+        koc_engine::store::refuse_output_inside(&loaded.store_dir(), path, "--out")?;
     }
     let table_name = match which {
         "points" => "balances".to_string(),
@@ -347,7 +347,7 @@ fn stage(out: &Printer, s: &Stage, which: &str, contest: Option<&str>) -> Result
                 None => c.contests.first().map(|k| k.id.clone()).unwrap_or_default(),
             };
             if !c.contests.iter().any(|k| k.id == id) {
-                return Err(crate::error::usage_err(format!(
+                return Err(koc_engine::error::usage_err(format!(
                     "no contest '{id}' in the pipeline (known: {})",
                     c.contests.iter().map(|k| k.id.as_str()).collect::<Vec<_>>().join(", ")
                 )));
@@ -377,8 +377,8 @@ fn stage(out: &Printer, s: &Stage, which: &str, contest: Option<&str>) -> Result
     }
     if let (Some(path), Some(t)) = (&s.out, tables.get(&table_name)) {
         std::fs::write(path, t.to_csv()?).map_err(|e| {
-            crate::error::KocError::new(
-                crate::error::ErrorKind::Runtime,
+            koc_engine::error::KocError::new(
+                koc_engine::error::ErrorKind::Runtime,
                 format!("cannot write --out {}: {e}", path.display()),
             )
             .with_hint("give a path in an existing folder you can write to")
@@ -501,7 +501,7 @@ fn check_store(out: &Printer, path: &std::path::Path) -> Result<u8> {
     let loaded = load(path)?;
     let store = Store::open_read(&loaded.store_dir());
     if !store.dir.exists() {
-        return Err(crate::error::usage_err(format!(
+        return Err(koc_engine::error::usage_err(format!(
             "no store at {} (sets `store:` in {})",
             store.dir.display(),
             loaded.path.display()
@@ -540,14 +540,14 @@ impl Printer {
         stdout_line(&serde_json::to_string_pretty(v).unwrap_or_default());
     }
     /// Warnings go to stderr as `warning: …` (SPEC §2); `--quiet` silences them.
-    pub fn warnings(&self, list: &[crate::diagnostics::Warning]) {
+    pub fn warnings(&self, list: &[koc_engine::diagnostics::Warning]) {
         if !self.quiet {
             for w in list {
                 eprintln!("warning: {}", w.message);
             }
         }
     }
-    pub fn ingest(&self, r: &crate::ingest::IngestReport) {
+    pub fn ingest(&self, r: &koc_engine::ingest::IngestReport) {
         if self.json {
             self.json(&serde_json::to_value(r).unwrap_or_default());
             return;
@@ -566,7 +566,7 @@ impl Printer {
                 "rejected",
             ],
         );
-        let mut push = |labels: [&str; 3], c: &crate::store::Counts| {
+        let mut push = |labels: [&str; 3], c: &koc_engine::store::Counts| {
             let mut row: Vec<crate::output::Cell> = labels.iter().map(|s| crate::output::p(*s)).collect();
             row.extend(c.values().iter().map(|n| crate::output::p(n.to_string())));
             t.push(row);

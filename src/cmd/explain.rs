@@ -1,14 +1,14 @@
 //! `koc explain PIPELINE MEMBER` (SPEC §13): everything computed about one member,
 //! with the reasons, from the same computation as `koc run`. The JSON object is the
 //! contract; the text form renders it for a person in the program's locale.
-use crate::compute::Computed;
-use crate::error::KocError;
-use crate::fmt::{fmt_day, fmt_num, Day};
-use crate::model::Dataset;
-use crate::pipeline::config::Loaded;
-use crate::pipeline::program::{Place, Program};
-use crate::stages::layers::{Engine, Inputs};
 use anyhow::Result;
+use koc_engine::compute::Computed;
+use koc_engine::error::KocError;
+use koc_engine::fmt::{fmt_day, fmt_num, Day};
+use koc_engine::model::Dataset;
+use koc_engine::pipeline::config::Loaded;
+use koc_engine::pipeline::program::{Place, Program};
+use koc_engine::stages::layers::{Engine, Inputs};
 use polars::prelude::AnyValue;
 use serde_json::{json, Map, Value};
 
@@ -19,7 +19,7 @@ pub fn explain(loaded: &Program, ds: &Dataset, c: &Computed, member_id: &str) ->
     };
     let m = &ds.members[i];
     // one engine (its metric masks cover every event) for the layer and scouting parts
-    let days = crate::compute::balance_days(loaded, c.as_of);
+    let days = koc_engine::compute::balance_days(loaded, c.as_of);
     let engine = engine(loaded, ds, c, &days)?;
     Ok(json!({
         "member_id": m.id,
@@ -45,7 +45,7 @@ fn badges(loaded: &Program, ds: &Dataset, c: &Computed, i: usize) -> Result<Valu
     if loaded.badges.is_empty() {
         return Ok(Value::Null);
     }
-    let progress = crate::stages::badges::progress_of(loaded, ds, &c.points.awarded_per_event, i)?;
+    let progress = koc_engine::stages::badges::progress_of(loaded, ds, &c.points.awarded_per_event, i)?;
     Ok(loaded
         .badges
         .iter()
@@ -65,7 +65,7 @@ fn unknown_member(ds: &Dataset, id: &str) -> anyhow::Error {
     let mut near: Vec<(usize, &str)> = ds
         .members
         .iter()
-        .map(|m| (crate::pipeline::config::edit_distance(id, &m.id), m.id.as_str()))
+        .map(|m| (koc_engine::pipeline::config::edit_distance(id, &m.id), m.id.as_str()))
         .collect();
     near.sort();
     let near: Vec<&str> = near.iter().take(3).map(|(_, s)| *s).collect();
@@ -102,7 +102,7 @@ fn points(loaded: &Loaded, ds: &Dataset, c: &Computed, i: usize) -> Value {
                    "raw": e.raw, "awarded": e.awarded, "capped_by": e.capped_by.map(|c| c.as_str())})
         })
         .collect();
-    let lots: Vec<Value> = crate::stages::points::lots_of(p, ds, &c.points, i)
+    let lots: Vec<Value> = koc_engine::stages::points::lots_of(p, ds, &c.points, i)
         .iter()
         .map(|l| {
             json!({"earned_on": fmt_day(l.day), "points": l.points, "expires_on": l.expires.map(fmt_day), "left": l.left})
@@ -116,7 +116,7 @@ fn points(loaded: &Loaded, ds: &Dataset, c: &Computed, i: usize) -> Value {
         .filter(|o| &ds.redemptions[o.redemption].member_id == id)
         .map(|o| {
             let r = &ds.redemptions[o.redemption];
-            json!({"redemption_id": r.id, "date": fmt_day(crate::fmt::day_of_ts(r.ts)), "item": r.item,
+            json!({"redemption_id": r.id, "date": fmt_day(koc_engine::fmt::day_of_ts(r.ts)), "item": r.item,
                    "points": r.points, "status": o.status.as_str(), "balance_after": o.balance_after})
         })
         .collect();
@@ -207,7 +207,7 @@ fn layer(loaded: &Program, ds: &Dataset, c: &Computed, engine: &Engine, i: usize
             .map(|(l, lv)| {
                 let mut values = Map::new();
                 if let Some(w) = loaded.conditions.get(&Place::Level(l)) {
-                    for name in crate::pipeline::expr::names_in(std::iter::once(w)) {
+                    for name in koc_engine::pipeline::expr::names_in(std::iter::once(w)) {
                         values.insert(name.clone(), cell(&e.snapshot.frame, &name));
                     }
                 }
@@ -218,7 +218,7 @@ fn layer(loaded: &Program, ds: &Dataset, c: &Computed, engine: &Engine, i: usize
         snapshots
             .push(json!({"date": fmt_day(s), "layer": cfg.levels[taken].id, "by": e.by[0].as_str(), "levels": levels}));
     }
-    let summary = crate::stages::layers::summarize(&c.history, &c.layer_at_d, c.as_of);
+    let summary = koc_engine::stages::layers::summarize(&c.history, &c.layer_at_d, c.as_of);
     Ok(
         json!({"layer": c.layer_at_d[i].map(|l| cfg.levels[l].id.clone()), "since": summary.since[i].map(fmt_day),
               "snapshots": snapshots}),
@@ -280,7 +280,11 @@ fn scouting(loaded: &Loaded, c: &Computed, engine: &Engine, i: usize) -> Result<
             .map(|(f, feat)| {
                 let all: Vec<f64> = c.newcomers.iter().map(|x| x.values[f]).collect();
                 let k = c.newcomers.iter().position(|x| x.member == i).unwrap_or(0);
-                let pct = if n == 1 { 1.0 } else { crate::fmt::percentiles(&all)[k] };
+                let pct = if n == 1 {
+                    1.0
+                } else {
+                    koc_engine::fmt::percentiles(&all)[k]
+                };
                 json!({"name": feat.metric, "value": num(cand.values[f]), "percentile": num(pct)})
             })
             .collect();
@@ -293,18 +297,18 @@ fn scouting(loaded: &Loaded, c: &Computed, engine: &Engine, i: usize) -> Result<
     let e = engine.evaluate_members(c.as_of, vec![i])?;
     let mut frame = e.snapshot.frame.clone();
     let layer = c.layer_at_d[i].map(|l| c.level_ids[l].as_str());
-    frame.with_column(crate::pipeline::expr::text_col("layer", vec![layer]))?;
-    let names = crate::pipeline::check::names(p);
+    frame.with_column(koc_engine::pipeline::expr::text_col("layer", vec![layer]))?;
+    let names = koc_engine::pipeline::check::names(p);
     let mut why = None;
     for part in conjuncts(&cfg.candidates) {
         // a part of a checked condition: it parses, and names only what it may
-        let expr = crate::pipeline::expr::parse(&part, &names.candidates, "scouting.candidates", "")?;
-        if !crate::pipeline::expr::eval_bool(&expr, &frame)?
+        let expr = koc_engine::pipeline::expr::parse(&part, &names.candidates, "scouting.candidates", "")?;
+        if !koc_engine::pipeline::expr::eval_bool(&expr, &frame)?
             .first()
             .copied()
             .unwrap_or(false)
         {
-            let values: Vec<String> = crate::pipeline::expr::names_in(std::iter::once(&expr))
+            let values: Vec<String> = koc_engine::pipeline::expr::names_in(std::iter::once(&expr))
                 .iter()
                 .map(|n| format!("{n} = {}", cell(&frame, n)))
                 .collect();
@@ -320,7 +324,7 @@ fn scouting(loaded: &Loaded, c: &Computed, engine: &Engine, i: usize) -> Result<
 
 /// The member's stage on the growth path (SPEC §15) and what put them there.
 fn growth(loaded: &Loaded, ds: &Dataset, c: &Computed, i: usize) -> Value {
-    use crate::stages::growth::Stage;
+    use koc_engine::stages::growth::Stage;
     let (Some(g), Some(cfg)) = (&c.growth, &loaded.pipeline.growth) else {
         return Value::Null;
     };

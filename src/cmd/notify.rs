@@ -2,13 +2,13 @@
 //! notices to each webhook in batches — and record in `runs/<D>/notify.json` what went,
 //! so a later notify sends only the rest. URLs and secrets come from the environment
 //! and never reach a line printed or written.
-use crate::error::{ErrorKind, KocError};
-use crate::fmt::{fmt_day, Day};
 use crate::output::robots::{self, Request};
-use crate::pipeline::config::messaging::{Channel, Send};
-use crate::pipeline::config::NotifyCfg;
-use crate::pipeline::program::Program;
 use anyhow::{Context, Result};
+use koc_engine::error::{ErrorKind, KocError};
+use koc_engine::fmt::{fmt_day, Day};
+use koc_engine::pipeline::config::messaging::{Channel, Send};
+use koc_engine::pipeline::config::NotifyCfg;
+use koc_engine::pipeline::program::Program;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -112,7 +112,7 @@ pub fn notify(prog: &Program, d: Day, options: &Options, say: &mut dyn FnMut(&st
         .into());
     }
     // one notify at a time per store, and none while a run replaces the folder
-    let _store = crate::store::Store::open_locked(&prog.store_dir())?;
+    let _store = koc_engine::store::Store::open_locked(&prog.store_dir())?;
     let record_path = folder.join(RECORD);
     let mut record = read_record(&record_path)?;
     record.as_of = fmt_day(d);
@@ -390,7 +390,7 @@ fn read_record(path: &Path) -> Result<Record> {
 }
 
 fn write_record(path: &Path, record: &Record) -> Result<()> {
-    crate::store::write_atomic(path, &serde_json::to_vec_pretty(record)?)
+    koc_engine::store::write_atomic(path, &serde_json::to_vec_pretty(record)?)
 }
 
 /// Now as (milliseconds, seconds) since the Unix epoch, for the robots' signatures.

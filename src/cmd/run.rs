@@ -1,14 +1,14 @@
 //! `koc run` (SPEC §11): ingest, compute, render, and write `STORE/runs/<D>/`
 //! as a whole (temp folder, then rename).
-use crate::compute::Computed;
-use crate::error::KocError;
-use crate::fmt::{fmt_day, Day};
-use crate::ingest::IngestReport;
-use crate::model::Dataset;
 use crate::output::Table;
-use crate::pipeline::program::Program;
-use crate::store::{sha256_hex, Store};
 use anyhow::{Context, Result};
+use koc_engine::compute::Computed;
+use koc_engine::error::KocError;
+use koc_engine::fmt::{fmt_day, Day};
+use koc_engine::ingest::IngestReport;
+use koc_engine::model::Dataset;
+use koc_engine::pipeline::program::Program;
+use koc_engine::store::{sha256_hex, Store};
 use polars::prelude::*;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -20,7 +20,7 @@ pub struct RunOutcome {
     pub computed: Computed,
     pub gate_failed: bool,
     /// Every warning of the run (also in run.json and the report).
-    pub warnings: Vec<crate::diagnostics::Warning>,
+    pub warnings: Vec<koc_engine::diagnostics::Warning>,
     /// D is stale and `ingest.fail_on_stale` is set: exit 3 after writing the run.
     pub stale_failed: bool,
 }
@@ -31,39 +31,42 @@ const PARQUET: [(&str, &[&str]); 1] = [("layer_history", &[])];
 pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
     let t0 = Instant::now();
     let store = Store::open_locked(&loaded.store_dir())?;
-    let ingest = crate::ingest::ingest(loaded, &store, progress)?;
+    let ingest = koc_engine::ingest::ingest(loaded, &store, progress)?;
     // gated files changed nothing; the run goes on with the rest, then exits 3
     let gate_error = ingest.gate(loaded.pipeline.ingest.max_reject_ratio).err();
     let t_ingest = t0.elapsed();
     let manifest = store.manifest()?;
-    let freshness = crate::freshness::of(&store, &manifest)?;
+    let freshness = koc_engine::freshness::of(&store, &manifest)?;
     // per-ingest notes stay on stderr; what the store says is a warning of every run
     let mut warnings: Vec<_> = ingest
         .warnings
         .iter()
-        .filter(|w| w.code != crate::diagnostics::Code::UnknownContest)
+        .filter(|w| w.code != koc_engine::diagnostics::Code::UnknownContest)
         .cloned()
         .collect();
     let stale = if loaded.pipeline.sources.activity.is_some() {
-        crate::freshness::stale_warning(&freshness, as_of, loaded.pipeline.ingest.stale_after_days)
+        koc_engine::freshness::stale_warning(&freshness, as_of, loaded.pipeline.ingest.stale_after_days)
     } else {
         None
     };
     let stale_failed = stale.is_some() && loaded.pipeline.ingest.fail_on_stale;
     warnings.extend(stale);
     let ds = Dataset::load(&store, &manifest, as_of)?;
-    warnings.extend(crate::stages::contests::unknown_contest_warnings(&loaded.pipeline, &ds));
+    warnings.extend(koc_engine::stages::contests::unknown_contest_warnings(
+        &loaded.pipeline,
+        &ds,
+    ));
     if std::env::var_os("KOC_TIMINGS").is_some() {
         eprintln!("timing ingest + load: {} ms", t0.elapsed().as_millis());
     }
-    let computed = crate::compute::compute(loaded, &ds)?;
+    let computed = koc_engine::compute::compute(loaded, &ds)?;
     let t_compute = t0.elapsed() - t_ingest;
     let runs = store.dir.join("runs");
     std::fs::create_dir_all(&runs).with_context(|| format!("cannot create {}", runs.display()))?;
     recover_runs(&runs)?;
     let tmp = tempfile::Builder::new()
         .prefix(".tmp-")
-        .permissions(crate::store::dir_mode())
+        .permissions(koc_engine::store::dir_mode())
         .tempdir_in(&runs)
         .with_context(|| format!("cannot create a folder in {}", runs.display()))?;
     let mut row_counts = serde_json::Map::new();
@@ -96,7 +99,7 @@ pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
         .join("report.html");
     let notices_count = loaded.notices.is_some().then_some(computed.notices.len());
     let digest = crate::output::digest::render(loaded, &ctx, &report_path, notices_count)?;
-    crate::store::write_atomic(&tmp.path().join(crate::output::digest::FILE), &digest)?;
+    koc_engine::store::write_atomic(&tmp.path().join(crate::output::digest::FILE), &digest)?;
     // the Parquet tables (ledger, layer history) are for tools, not for a spreadsheet
     // tables are copied only to mask nicknames
     let sheets: Vec<std::borrow::Cow<Table>> = tables
@@ -117,7 +120,7 @@ pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
     crate::output::xlsx::write(
         &tmp.path().join("report.xlsx"),
         &sheets,
-        crate::fmt::date_of(as_of),
+        koc_engine::fmt::date_of(as_of),
         &crate::output::xlsx::summary(&ctx),
         !loaded.locale.is_en(),
         &shown,
@@ -187,7 +190,7 @@ fn recover_runs(runs: &Path) -> Result<()> {
 fn keep_notify_record(folder: &Path, new: &Path) -> Result<()> {
     let record = folder.join(crate::cmd::notify::RECORD);
     match std::fs::read(&record) {
-        Ok(bytes) => crate::store::write_atomic(&new.join(crate::cmd::notify::RECORD), &bytes),
+        Ok(bytes) => koc_engine::store::write_atomic(&new.join(crate::cmd::notify::RECORD), &bytes),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(anyhow::Error::new(e).context(format!("cannot read {}", record.display()))),
     }
@@ -255,10 +258,10 @@ pub fn table_frame(t: &Table, ints: &[&str]) -> Result<DataFrame> {
 /// most a year after today: the day-by-day stages would otherwise run for hours on a
 /// typo like 9999-12-31.
 pub fn as_of(loaded: &Program, given: Option<&str>) -> Result<Day> {
-    let today = crate::ingest::timestamps::today(loaded.tz);
+    let today = koc_engine::ingest::timestamps::today(loaded.tz);
     match given {
         Some(s) => {
-            let d = crate::ingest::timestamps::parse_day(s).ok_or_else(|| {
+            let d = koc_engine::ingest::timestamps::parse_day(s).ok_or_else(|| {
                 KocError::usage(format!("--as-of '{s}' is not a date"))
                     .with_hint("use YYYY-MM-DD, a year from 1900 to 2200")
             })?;

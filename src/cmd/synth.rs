@@ -45,7 +45,7 @@ pub fn write(dir: &Path, members: usize, days: usize, seed: u64) -> Result<u64> 
     std::fs::create_dir_all(&exports)?;
     std::fs::write(dir.join("pipeline.yaml"), PIPELINE)?;
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-    let start = crate::fmt::day_of(chrono::NaiveDate::from_ymd_opt(2025, 1, 1).expect("date"));
+    let start = koc_engine::fmt::day_of(chrono::NaiveDate::from_ymd_opt(2025, 1, 1).expect("date"));
 
     let mut m = BufWriter::new(std::fs::File::create(exports.join("members.csv"))?);
     m.write_all("\u{feff}用户ID,昵称,注册时间,城市,生日,购车日期\n".as_bytes())?;
@@ -78,7 +78,7 @@ pub fn write(dir: &Path, members: usize, days: usize, seed: u64) -> Result<u64> 
             "{},{},{} 09:00:00,上海,{},",
             100000 + i,
             nick,
-            crate::fmt::fmt_day(joined[i]),
+            koc_engine::fmt::fmt_day(joined[i]),
             birthday
         )?;
     }
@@ -91,7 +91,7 @@ pub fn write(dir: &Path, members: usize, days: usize, seed: u64) -> Result<u64> 
     let mut out: Option<BufWriter<std::fs::File>> = None;
     for d in 0..days as i32 {
         let day = start + d;
-        let month = crate::fmt::fmt_day(day)[..7].replace('-', "");
+        let month = koc_engine::fmt::fmt_day(day)[..7].replace('-', "");
         if month != current_month {
             if let Some(mut w) = out.take() {
                 w.flush()?;
@@ -105,7 +105,7 @@ pub fn write(dir: &Path, members: usize, days: usize, seed: u64) -> Result<u64> 
             current_month = month;
         }
         let w = out.as_mut().expect("open month file");
-        let date = crate::fmt::fmt_day(day);
+        let date = koc_engine::fmt::fmt_day(day);
         for i in 0..members {
             if joined[i] > day || !rng.chance(level[i]) {
                 continue;
@@ -154,7 +154,7 @@ pub fn write(dir: &Path, members: usize, days: usize, seed: u64) -> Result<u64> 
             r,
             "R{k:07},{},{} 12:00:00,{item},{cost}",
             100000 + rng.below(members as u64),
-            crate::fmt::fmt_day(day)
+            koc_engine::fmt::fmt_day(day)
         )?;
     }
     r.flush()?;
@@ -172,13 +172,19 @@ pub fn write(dir: &Path, members: usize, days: usize, seed: u64) -> Result<u64> 
 
 /// Project teams (three members each; two of three projects done) and mentorships
 /// (a third of them ended), for the growth path (SPEC §15).
-fn growth_exports(exports: &Path, members: usize, days: usize, start: crate::fmt::Day, rng: &mut Rng) -> Result<()> {
+fn growth_exports(
+    exports: &Path,
+    members: usize,
+    days: usize,
+    start: koc_engine::fmt::Day,
+    rng: &mut Rng,
+) -> Result<()> {
     let member = |rng: &mut Rng| 100000 + rng.below(members as u64);
     let mut t = BufWriter::new(std::fs::File::create(exports.join("teams.csv"))?);
     t.write_all("团队ID,用户ID,角色,项目,完成日期\n".as_bytes())?;
     for k in 0..(members / 30).max(1) {
         let project = ["五分钟车型纪录片", "充电地图共建", "自驾路书"][k % 3];
-        let done = (k % 3 != 2).then(|| crate::fmt::fmt_day(start + rng.below(days as u64) as i32));
+        let done = (k % 3 != 2).then(|| koc_engine::fmt::fmt_day(start + rng.below(days as u64) as i32));
         for role in ["脚本", "摄像", "技术顾问"] {
             writeln!(
                 t,
@@ -198,11 +204,11 @@ fn growth_exports(exports: &Path, members: usize, days: usize, start: crate::fmt
         }
         let from = start + rng.below(days as u64) as i32;
         let until = if k % 3 == 0 {
-            crate::fmt::fmt_day(from + 60)
+            koc_engine::fmt::fmt_day(from + 60)
         } else {
             String::new()
         };
-        writeln!(m, "{mentor},{mentee},{},{until}", crate::fmt::fmt_day(from))?;
+        writeln!(m, "{mentor},{mentee},{},{until}", koc_engine::fmt::fmt_day(from))?;
     }
     m.flush()?;
     Ok(())
@@ -213,9 +219,9 @@ const INIT_DAYS: usize = 120;
 
 /// `koc init DIR`: a small synthetic program plus copies of the report templates.
 /// Returns the last day of its sample data (the `--as-of` to try it with).
-pub fn init(dir: &Path) -> Result<crate::fmt::Day> {
+pub fn init(dir: &Path) -> Result<koc_engine::fmt::Day> {
     if dir.join("pipeline.yaml").exists() {
-        return Err(crate::error::usage_err(format!(
+        return Err(koc_engine::error::usage_err(format!(
             "{} already holds a pipeline.yaml; choose an empty folder",
             dir.display()
         )));
@@ -232,6 +238,6 @@ pub fn init(dir: &Path) -> Result<crate::fmt::Day> {
     let mut p = std::fs::read_to_string(dir.join("pipeline.yaml"))?;
     p.push_str("\nreport:\n  templates: templates/   # edit these files to change the report\n");
     std::fs::write(dir.join("pipeline.yaml"), p)?;
-    let first = crate::fmt::day_of(chrono::NaiveDate::from_ymd_opt(2025, 1, 1).expect("date"));
-    Ok(first + INIT_DAYS as crate::fmt::Day - 1)
+    let first = koc_engine::fmt::day_of(chrono::NaiveDate::from_ymd_opt(2025, 1, 1).expect("date"));
+    Ok(first + INIT_DAYS as koc_engine::fmt::Day - 1)
 }

@@ -1,10 +1,10 @@
 //! The action list that opens the report (issue 14): who to keep, who slipped, whom
 //! to offer a task, whom to surprise, and which incentives to change — each with the
 //! figure that makes it actionable. Built from the computed stages; pure.
-use crate::compute::Computed;
-use crate::fmt::fmt_day;
-use crate::model::Dataset;
-use crate::pipeline::config::Pipeline;
+use koc_engine::compute::Computed;
+use koc_engine::fmt::fmt_day;
+use koc_engine::model::Dataset;
+use koc_engine::pipeline::config::Pipeline;
 use serde::Serialize;
 
 /// How many care dates ahead the list looks (days after D).
@@ -79,7 +79,7 @@ pub fn compute(
     // the most a member can still earn by the demotion day: the program's daily cap
     // on each day after D up to it (the tier is decided at the end of that day)
     let daily_cap = p.points.as_ref().and_then(|x| x.daily_cap);
-    let reachable = |k: &Keep, demotion_on: Option<crate::fmt::Day>| match (daily_cap, demotion_on) {
+    let reachable = |k: &Keep, demotion_on: Option<koc_engine::fmt::Day>| match (daily_cap, demotion_on) {
         (Some(cap), Some(on)) => k.points_needed <= cap.saturating_mul((on - c.as_of).max(0) as i64),
         _ => true,
     };

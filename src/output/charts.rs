@@ -32,7 +32,7 @@ pub fn bars(items: &[(String, f64)]) -> String {
             bh = row - 8.0,
             c = COLORS[i % COLORS.len()],
             vx = label_w + w + 6.0,
-            val = crate::fmt::fmt_num(*v),
+            val = koc_engine::fmt::fmt_num(*v),
         );
     }
     s.push_str("</svg>");
@@ -63,7 +63,7 @@ pub fn line(points: &[(String, Option<f64>)], target: Option<f64>) -> String {
             ty = y(t),
             r = w - pad,
             tt = y(t) - 4.0,
-            tv = crate::fmt::fmt_num(t)
+            tv = koc_engine::fmt::fmt_num(t)
         );
     }
     let mut path = String::new();

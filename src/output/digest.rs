@@ -17,7 +17,7 @@ pub const FILE: &str = "digest.md";
 /// The digest of a run: the report's context (nicknames already masked when the
 /// pipeline says so), the run folder's report path and the notices' count.
 pub fn render(
-    loaded: &crate::pipeline::program::Program,
+    loaded: &koc_engine::pipeline::program::Program,
     report_ctx: &Value,
     report_path: &std::path::Path,
     notices: Option<usize>,

@@ -62,7 +62,7 @@ pub fn render_text(v: &Value, en: bool) -> Vec<String> {
                 format!(
                     "{} −{} ({n} {})",
                     cap_name(c),
-                    crate::fmt::thousands(*points),
+                    koc_engine::fmt::thousands(*points),
                     t("条", "entries")
                 )
             })

@@ -1,10 +1,10 @@
 //! `ledger.parquet` (SPEC §5), the largest output: written row group by row group
 //! straight from the typed ledger, never as a table of strings.
-use crate::fmt::{write_day, write_ts};
-use crate::model::Dataset;
-use crate::pipeline::config::Pipeline;
-use crate::stages::points::{rule_ids, LedgerEntry, Points};
 use anyhow::Result;
+use koc_engine::fmt::{write_day, write_ts};
+use koc_engine::model::Dataset;
+use koc_engine::pipeline::config::Pipeline;
+use koc_engine::stages::points::{rule_ids, LedgerEntry, Points};
 
 /// Rows per Parquet row group of the ledger (polars' default), and per batch built.
 const LEDGER_BATCH: usize = 512 * 512;

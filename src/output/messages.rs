@@ -1,13 +1,13 @@
 //! What badges and notices look like to people: badges.csv, notices.csv with the
 //! sentence for each member (SPEC §16, §17), and the report's badge section.
-use crate::fmt::{fmt_day, Day};
-use crate::model::Dataset;
 use crate::output::{p, t, Table};
-use crate::pipeline::config::messaging::NoticeKind;
-use crate::pipeline::program::Program;
-use crate::stages::badges::Award;
-use crate::stages::notices::Notice;
 use anyhow::{Context, Result};
+use koc_engine::fmt::{fmt_day, Day};
+use koc_engine::model::Dataset;
+use koc_engine::pipeline::config::messaging::NoticeKind;
+use koc_engine::pipeline::program::Program;
+use koc_engine::stages::badges::Award;
+use koc_engine::stages::notices::Notice;
 use serde::Serialize;
 
 /// The built-in sentence templates, one per locale (`notices.<locale>` in the
@@ -175,13 +175,13 @@ pub fn badge_section(prog: &Program, ds: &Dataset, awards: &[Award], mask: bool)
     for a in awards.iter().filter(|a| a.day >= from) {
         let m = &ds.members[a.member];
         let shown = match (&m.nickname, mask) {
-            (Some(n), true) => crate::ingest::privacy::mask(n),
+            (Some(n), true) => koc_engine::ingest::privacy::mask(n),
             (Some(n), false) => n.clone(),
             (None, _) => m.id.clone(),
         };
         by_badge[a.badge].push(shown);
     }
-    let holders = crate::stages::badges::holders(prog, awards);
+    let holders = koc_engine::stages::badges::holders(prog, awards);
     Some(BadgeSection {
         recent: prog
             .badges

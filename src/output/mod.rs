@@ -15,8 +15,8 @@ pub mod summary;
 pub mod tables;
 pub mod templating;
 pub mod xlsx;
-use crate::fmt::{fmt_bool, fmt_day, fmt_num, fmt_ts, Day, Ts};
 use anyhow::Result;
+use koc_engine::fmt::{fmt_bool, fmt_day, fmt_num, fmt_ts, Day, Ts};
 use serde::Serialize;
 
 /// One cell of an output table: its text as the CSV writes it and, for what a
@@ -127,7 +127,7 @@ impl Table {
             .collect();
         for row in &mut self.rows {
             for &c in &cols {
-                row[c] = t(crate::ingest::privacy::mask(row[c].as_str()));
+                row[c] = t(koc_engine::ingest::privacy::mask(row[c].as_str()));
             }
         }
     }
@@ -164,7 +164,7 @@ impl Table {
         for row in &self.rows {
             for c in row {
                 match c.value {
-                    Value::Text => w.write_field(crate::fmt::excel_text(&c.text).as_bytes())?,
+                    Value::Text => w.write_field(koc_engine::fmt::excel_text(&c.text).as_bytes())?,
                     _ => w.write_field(&c.text)?,
                 }
             }

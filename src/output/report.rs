@@ -2,18 +2,18 @@
 //! rendered with minijinja from templates embedded in the binary (overridable by
 //! name). Undefined names are errors: a template naming a field the context lacks
 //! fails instead of printing a blank.
-use crate::compute::Computed;
-use crate::fmt::fmt_day;
-use crate::model::Dataset;
 use crate::output::actions::Actions;
 use crate::output::report_growth::{Growth, HallOfFame};
 use crate::output::report_outcomes::{self as outcomes, *};
 use crate::output::report_sections::{self as sections, *};
-use crate::pipeline::config::Loaded;
-use crate::pipeline::program::Program;
-use crate::store::{Counts, Manifest};
 use anyhow::{Context as _, Result};
 use indexmap::IndexMap;
+use koc_engine::compute::Computed;
+use koc_engine::fmt::fmt_day;
+use koc_engine::model::Dataset;
+use koc_engine::pipeline::config::Loaded;
+use koc_engine::pipeline::program::Program;
+use koc_engine::store::{Counts, Manifest};
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 use serde_json::Value;
@@ -33,7 +33,7 @@ const LABELS_EN: &str = include_str!("../../templates/labels.en.json");
 #[derive(Debug, Clone, Serialize)]
 pub struct Context {
     /// The locale: `zh-CN` or `en`.
-    pub lang: crate::pipeline::program::Locale,
+    pub lang: koc_engine::pipeline::program::Locale,
     /// The locale's labels (templates/labels.*.json).
     pub t: Value,
     pub program: ProgramInfo,
@@ -219,7 +219,7 @@ pub fn build(
     ds: &Dataset,
     c: &Computed,
     manifest: &Manifest,
-    warnings: &[crate::diagnostics::Warning],
+    warnings: &[koc_engine::diagnostics::Warning],
     gated: &[String],
     runs: &Path,
 ) -> Result<Value> {
@@ -238,14 +238,16 @@ pub fn context(loaded: &Program, ds: &Dataset, c: &Computed, mut quality: Qualit
     let sep = if en { ", " } else { "、" };
     let names = LevelNames::new(p);
     let balances = &c.points.balances;
-    let sum = |f: fn(&crate::stages::points::Balance) -> i64| balances.iter().map(f).sum::<i64>();
+    let sum = |f: fn(&koc_engine::stages::points::Balance) -> i64| balances.iter().map(f).sum::<i64>();
     let newcomers = sections::newcomers(p, ds, c);
     let care = outcomes::care(ds, c, &t, &names, en);
     let headline = Headline {
         members: ds.table_members().count(),
         active_30d: ds
             .table_members()
-            .filter(|(i, _)| crate::stages::metrics::last_active(ds, *i, c.as_of).is_some_and(|d| d > c.as_of - 30))
+            .filter(|(i, _)| {
+                koc_engine::stages::metrics::last_active(ds, *i, c.as_of).is_some_and(|d| d > c.as_of - 30)
+            })
             .count(),
         points_issued: sum(|b| b.earned),
         points_redeemed: sum(|b| b.redeemed),
@@ -312,7 +314,7 @@ impl Context {
     /// file, and tonight's files (the store's latest ingest) with their counts. Only
     /// what the store, pipeline and D fix goes in, so a re-run is identical: per-ingest
     /// notes (an empty file) show as that file's row and a banner from it.
-    pub fn add_run_notes(&mut self, warnings: &[crate::diagnostics::Warning], manifest: &Manifest) {
+    pub fn add_run_notes(&mut self, warnings: &[koc_engine::diagnostics::Warning], manifest: &Manifest) {
         let en = self.lang.is_en();
         let banner = |kind, code: &str, message: String| Banner {
             kind,
@@ -321,7 +323,7 @@ impl Context {
         };
         let mut banners: Vec<Banner> = warnings
             .iter()
-            .filter(|w| w.code != crate::diagnostics::Code::EmptyFile)
+            .filter(|w| w.code != koc_engine::diagnostics::Code::EmptyFile)
             .map(|w| banner("warning", w.code.as_str(), w.for_report(en).to_string()))
             .collect();
         for f in manifest.last_batch().filter(|f| f.counts.rows == 0) {
@@ -359,7 +361,7 @@ impl Context {
         let previous = entries
             .flatten()
             .map(|e| e.file_name().to_string_lossy().to_string())
-            .filter(|n| n.len() == 10 && crate::ingest::timestamps::parse_day(n).is_some() && n.as_str() < as_of)
+            .filter(|n| n.len() == 10 && koc_engine::ingest::timestamps::parse_day(n).is_some() && n.as_str() < as_of)
             .max();
         let Some(previous) = previous else { return };
         // newcomers flagged at the previous run were offered their task then: the
@@ -405,7 +407,7 @@ impl Context {
     pub fn to_value(&self, mask: bool) -> Result<Value> {
         let mut v = serde_json::to_value(self).context("the report context")?;
         if mask {
-            crate::ingest::privacy::mask_nicknames(&mut v);
+            koc_engine::ingest::privacy::mask_nicknames(&mut v);
         }
         Ok(v)
     }
@@ -422,7 +424,7 @@ pub fn render_all(loaded: &Loaded, ctx: &Value, dir: &Path) -> Result<()> {
             false => render_one(loaded, name, ctx),
         }
         .with_context(|| format!("rendering {name}"))?;
-        crate::store::write_atomic(&dir.join(name), &out)?;
+        koc_engine::store::write_atomic(&dir.join(name), &out)?;
     }
     Ok(())
 }

@@ -1,12 +1,12 @@
 //! The report's hall of fame (SPEC §14) and growth path (SPEC §15) sections: the
 //! template context from the computed stages.
-use crate::compute::Computed;
-use crate::fmt::fmt_num;
-use crate::model::Dataset;
 use crate::output::report::{as_text, label_of};
-use crate::pipeline::config::Pipeline;
-use crate::stages::growth::Stage;
-use crate::stages::hall_of_fame::FameDetail;
+use koc_engine::compute::Computed;
+use koc_engine::fmt::fmt_num;
+use koc_engine::model::Dataset;
+use koc_engine::pipeline::config::Pipeline;
+use koc_engine::stages::growth::Stage;
+use koc_engine::stages::hall_of_fame::FameDetail;
 use serde::Serialize;
 use serde_json::Value;
 

@@ -2,14 +2,14 @@
 //! contests, goals and their charts, the care calendar, incentives, rejected judge
 //! scores. The members' sections (points, tiers, layers, newcomers) are in
 //! `report_sections.rs`.
-use crate::compute::Computed;
-use crate::fmt::{fmt_day, fmt_num};
-use crate::model::Dataset;
 use crate::output::charts;
 use crate::output::report::{as_text, label, label_of};
 use crate::output::report_sections::LevelNames;
 use crate::output::templating::people_number;
-use crate::pipeline::config::Pipeline;
+use koc_engine::compute::Computed;
+use koc_engine::fmt::{fmt_day, fmt_num};
+use koc_engine::model::Dataset;
+use koc_engine::pipeline::config::Pipeline;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -122,7 +122,7 @@ pub struct ScoreRejects {
 
 /// The contests: judges, podium, near misses and counts.
 pub fn contests(ds: &Dataset, c: &Computed) -> Vec<ContestSection> {
-    let placed = |x: &crate::stages::contests::Placing| Placed {
+    let placed = |x: &koc_engine::stages::contests::Placing| Placed {
         rank: x.rank,
         entry_id: x.entry_id.clone(),
         member_id: x.member_id.clone(),
@@ -153,7 +153,7 @@ pub fn contests(ds: &Dataset, c: &Computed) -> Vec<ContestSection> {
 }
 
 /// A contest's judges, each against the panel's mean of the judges' means.
-fn judges(stats: &[crate::stages::contests::JudgeStats]) -> Vec<JudgeRow> {
+fn judges(stats: &[koc_engine::stages::contests::JudgeStats]) -> Vec<JudgeRow> {
     let panel = if stats.is_empty() {
         0.0
     } else {
@@ -228,7 +228,7 @@ pub fn goals(p: &Pipeline, c: &Computed, t: &Value, sep: &str) -> Vec<GoalRow> {
 /// An honest goal chart: count and sum goals as the cumulative actual against the
 /// target pro-rated over the period; mean and ratio goals week by week against the
 /// target; the partial last week marked, not drawn as a collapse.
-fn goal_chart(g: &crate::stages::goals::GoalResult, t: &Value) -> String {
+fn goal_chart(g: &koc_engine::stages::goals::GoalResult, t: &Value) -> String {
     let cumulative = g.accumulates;
     let span = (g.to - g.from + 1).max(1) as f64;
     let mut running = 0.0;
@@ -278,8 +278,8 @@ pub fn care(ds: &Dataset, c: &Computed, t: &Value, names: &LevelNames, en: bool)
 }
 
 /// A care occasion's detail for people: `53 岁`, `1 周年`, tier names, the post's content id.
-fn care_detail(ds: &Dataset, o: &crate::stages::care::Occasion, tier_names: &[String], en: bool) -> String {
-    use crate::stages::care::{About, Kind};
+fn care_detail(ds: &Dataset, o: &koc_engine::stages::care::Occasion, tier_names: &[String], en: bool) -> String {
+    use koc_engine::stages::care::{About, Kind};
     let tier = |k: usize| tier_names.get(k).cloned().unwrap_or_default();
     match (o.about, en) {
         (About::Years(1), true) if o.occasion != Kind::Birthday => "1st anniversary".into(),

@@ -2,14 +2,14 @@
 //! computed stages: what the templates may name (the program's outcomes are in
 //! `report_outcomes.rs`). Figures are written for people here (dates, shares,
 //! rounded numbers); the templates only lay them out.
-use crate::compute::Computed;
-use crate::fmt::fmt_day;
-use crate::model::Dataset;
 use crate::output::charts;
 use crate::output::report::{as_text, label, label_of};
 use crate::output::templating::people_number;
-use crate::pipeline::config::Pipeline;
-use crate::stages::points::RedemptionStatus;
+use koc_engine::compute::Computed;
+use koc_engine::fmt::fmt_day;
+use koc_engine::model::Dataset;
+use koc_engine::pipeline::config::Pipeline;
+use koc_engine::stages::points::RedemptionStatus;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -193,7 +193,7 @@ pub fn points(p: &Pipeline, ds: &Dataset, c: &Computed, t: &Value, h: &Headline)
             e.1 += r.points;
         } else {
             refused_list.push(RefusedRow {
-                date: fmt_day(crate::fmt::day_of_ts(r.ts)),
+                date: fmt_day(koc_engine::fmt::day_of_ts(r.ts)),
                 member_id: r.member_id.clone(),
                 nickname: ds.nickname(&r.member_id),
                 item: r.item.clone(),
@@ -223,7 +223,7 @@ pub fn points(p: &Pipeline, ds: &Dataset, c: &Computed, t: &Value, h: &Headline)
         redemption_rate: (issued > 0).then(|| redeemed as f64 / issued as f64),
         by_item,
         refused_list,
-        expiring_30d: crate::stages::points::expiring_between(p, ds, pts, c.as_of, c.as_of + 30),
+        expiring_30d: koc_engine::stages::points::expiring_between(p, ds, pts, c.as_of, c.as_of + 30),
         chart: charts::bars(&[
             bar("points_issued", "issued", issued),
             bar("points_redeemed", "redeemed", redeemed),
@@ -256,7 +256,7 @@ pub fn tiers(p: &Pipeline, counts: &[u64], sep: &str) -> Vec<TierRow> {
 
 /// The members tiers.csv calls promoted / demoted, so the report and the CSV agree.
 pub fn tier_changes(c: &Computed) -> TierChanges {
-    let (promotions, demotions) = crate::stages::tiers::promoted_demoted(&c.tiers, c.previous_snapshot);
+    let (promotions, demotions) = koc_engine::stages::tiers::promoted_demoted(&c.tiers, c.previous_snapshot);
     TierChanges { promotions, demotions }
 }
 
@@ -295,7 +295,7 @@ pub fn layers(c: &Computed, layer_names: &[String]) -> Vec<LayerCount> {
 
 /// layer_movements.csv with the layers' names, and the same as a grid.
 pub fn movements(ds: &Dataset, c: &Computed, layer_names: &[String], new: &str) -> (Vec<MovementRow>, MovementMatrix) {
-    let moves = crate::stages::layers::movements(ds, &c.history, &c.layer_at_d);
+    let moves = koc_engine::stages::layers::movements(ds, &c.history, &c.layer_at_d);
     let name = |from: Option<usize>| from.map_or(new, |l| layer_names[l].as_str()).to_string();
     let rows = moves
         .iter()

@@ -1,8 +1,8 @@
 //! What the single-stage commands print: a few figures and a table, as text or JSON.
-use crate::compute::Computed;
-use crate::fmt::fmt_day;
-use crate::model::Dataset;
 use crate::output::{p, Table};
+use koc_engine::compute::Computed;
+use koc_engine::fmt::fmt_day;
+use koc_engine::model::Dataset;
 use serde_json::{json, Value};
 
 pub struct Summary {
@@ -65,7 +65,7 @@ pub fn of(which: &str, ds: &Dataset, c: &Computed, tables: &super::tables::Table
                 .points
                 .redemptions
                 .iter()
-                .filter(|r| r.status != crate::stages::points::RedemptionStatus::Ok)
+                .filter(|r| r.status != koc_engine::stages::points::RedemptionStatus::Ok)
                 .count();
             lines.push(format!(
                 "points issued {issued} · redeemed {redeemed} · expired {expired} · outstanding liability {liability}"
@@ -79,7 +79,7 @@ pub fn of(which: &str, ds: &Dataset, c: &Computed, tables: &super::tables::Table
         }
         "tiers" => {
             let per = c.members_per_tier();
-            let (promoted, demoted) = crate::stages::tiers::promoted_demoted(&c.tiers, c.previous_snapshot);
+            let (promoted, demoted) = koc_engine::stages::tiers::promoted_demoted(&c.tiers, c.previous_snapshot);
             lines.extend(render(&counts_table(
                 "tiers",
                 ["tier", "members"],
@@ -134,7 +134,7 @@ pub fn of(which: &str, ds: &Dataset, c: &Computed, tables: &super::tables::Table
                 t.push(vec![
                     p(n.rank.to_string()),
                     p(&ds.members[n.member].id),
-                    p(crate::fmt::fmt_num(n.score)),
+                    p(koc_engine::fmt::fmt_num(n.score)),
                     p(n.specialty.clone().unwrap_or_default()),
                     p(&n.reasons),
                 ]);

@@ -192,7 +192,7 @@ fn pct_filter(state: &State, v: minijinja::Value) -> Result<minijinja::Value, Er
 /// 1234567 → `1,234,567`; 46.613769 → `46.61`; 0.5 → `0.5`.
 pub fn people_number(x: f64) -> String {
     let rounded = (x * 100.0).round() / 100.0;
-    let whole = crate::fmt::thousands(rounded.trunc() as i64);
+    let whole = koc_engine::fmt::thousands(rounded.trunc() as i64);
     let frac = ((rounded.abs().fract()) * 100.0).round() as i64;
     let sign = if rounded < 0.0 && rounded.trunc() == 0.0 {
         "-"

@@ -138,7 +138,7 @@ pub fn write(
 /// display names, closed sets (moves, statuses, recommendations, stages…) by the
 /// locale's labels. The CSVs keep the ids.
 pub fn display_names(
-    p: &crate::pipeline::config::Pipeline,
+    p: &koc_engine::pipeline::config::Pipeline,
     en: bool,
 ) -> impl Fn(&str, &str, &str) -> Option<String> + '_ {
     let labels = crate::output::report::report_labels(en);
@@ -188,7 +188,7 @@ fn write_cell(ws: &mut Worksheet, r: u32, c: u16, cell: &Cell, f: &Formats) -> R
         }
         Value::Num(_) | Value::Ratio(_) => {}
         Value::Date(d) => {
-            let d = crate::fmt::date_of(d);
+            let d = koc_engine::fmt::date_of(d);
             ws.write_datetime_with_format(
                 r,
                 c,
@@ -293,7 +293,7 @@ pub fn summary(ctx: &serde_json::Value) -> Vec<(String, Cell)> {
         other => p(text(other)),
     };
     let as_of = chrono::NaiveDate::parse_from_str(&text(&ctx["as_of"]), "%Y-%m-%d")
-        .map(|d| crate::output::date(crate::fmt::day_of(d)))
+        .map(|d| crate::output::date(koc_engine::fmt::day_of(d)))
         .unwrap_or_else(|_| p(text(&ctx["as_of"])));
     let mut rows = vec![
         (text(&ctx["program"]["name"]), empty()),

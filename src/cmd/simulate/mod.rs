@@ -1,12 +1,12 @@
 //! `koc simulate` (SPEC §12): the same stored history under changed rules, side by
 //! side with the baseline. The events are read once; the store is never written.
-use crate::compute::Computed;
-use crate::model::Dataset;
 use crate::output::{p, t, Table};
-use crate::pipeline::config::{self, Loaded};
-use crate::pipeline::program::Program;
-use crate::store::Store;
 use anyhow::{Context, Result};
+use koc_engine::compute::Computed;
+use koc_engine::model::Dataset;
+use koc_engine::pipeline::config::{self, Loaded};
+use koc_engine::pipeline::program::Program;
+use koc_engine::store::Store;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -36,11 +36,11 @@ fn variants(base: &Loaded, req: &Request) -> Result<Vec<Variant>> {
     let mut sources: std::collections::HashMap<String, (PathBuf, String)> = Default::default();
     for file in &req.scenarios {
         let text = std::fs::read_to_string(file)
-            .map_err(|e| crate::error::usage_err(format!("cannot read scenario {}: {e}", file.display())))?;
+            .map_err(|e| koc_engine::error::usage_err(format!("cannot read scenario {}: {e}", file.display())))?;
         let overlay: serde_json::Value = serde_saphyr::from_str(&text)
-            .map_err(|e| crate::error::usage_err(format!("{}: {}", file.display(), e.without_snippet())))?;
+            .map_err(|e| koc_engine::error::usage_err(format!("{}: {}", file.display(), e.without_snippet())))?;
         let mut v = base_value.clone();
-        crate::pipeline::overlay::merge(&mut v, &overlay);
+        koc_engine::pipeline::overlay::merge(&mut v, &overlay);
         let name = file
             .file_stem()
             .map(|s| s.to_string_lossy().to_string())
@@ -53,19 +53,19 @@ fn variants(base: &Loaded, req: &Request) -> Result<Vec<Variant>> {
     }
     for (_, v) in specs.iter_mut() {
         for s in &req.sets {
-            crate::pipeline::overlay::set(v, s)?;
+            koc_engine::pipeline::overlay::set(v, s)?;
         }
     }
     if let Some(sweep) = &req.sweep {
         let (path, values) = sweep
             .split_once('=')
-            .ok_or_else(|| crate::error::usage_err(format!("--sweep '{sweep}': expected PATH=V1,V2,...")))?;
+            .ok_or_else(|| koc_engine::error::usage_err(format!("--sweep '{sweep}': expected PATH=V1,V2,...")))?;
         for value in values.split(',') {
             let mut v = base_value.clone();
             for s in &req.sets {
-                crate::pipeline::overlay::set(&mut v, s)?;
+                koc_engine::pipeline::overlay::set(&mut v, s)?;
             }
-            crate::pipeline::overlay::set(&mut v, &format!("{path}={value}"))?;
+            koc_engine::pipeline::overlay::set(&mut v, &format!("{path}={value}"))?;
             specs.push((format!("{path}={value}"), v));
         }
     }
@@ -76,7 +76,7 @@ fn variants(base: &Loaded, req: &Request) -> Result<Vec<Variant>> {
             let pipeline =
                 config::parse_text(&base.path, &text).map_err(|e| scenario_error(e, &name, sources.get(&name)))?;
             let loaded = Loaded::new(base.path.clone(), base.dir.clone(), text, pipeline);
-            let loaded = crate::pipeline::check::check(loaded).with_context(|| format!("in scenario {name}"))?;
+            let loaded = koc_engine::pipeline::check::check(loaded).with_context(|| format!("in scenario {name}"))?;
             Ok(Variant { name, loaded })
         })
         .collect()
@@ -104,7 +104,7 @@ fn scenario_error(err: anyhow::Error, name: &str, source: Option<&(PathBuf, Stri
         out.push('\n');
         out.push_str(l);
     }
-    crate::error::usage_err(out)
+    koc_engine::error::usage_err(out)
 }
 
 pub struct Outcome {
@@ -113,10 +113,10 @@ pub struct Outcome {
 }
 
 pub fn simulate(req: &Request) -> Result<Outcome> {
-    let base = crate::pipeline::check::check(config::load(&req.pipeline)?)?;
+    let base = koc_engine::pipeline::check::check(config::load(&req.pipeline)?)?;
     let vars = variants(&base, req)?;
     if vars.is_empty() {
-        return Err(crate::error::usage_err(
+        return Err(koc_engine::error::usage_err(
             "nothing to simulate: give --scenario FILE, --set PATH=VALUE or --sweep PATH=V1,V2",
         ));
     }
@@ -124,18 +124,18 @@ pub fn simulate(req: &Request) -> Result<Outcome> {
     let out = req
         .out
         .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("simulation-{}", crate::fmt::fmt_day(d))));
-    crate::store::refuse_output_inside(&base.store_dir(), &out, "--out")?;
+        .unwrap_or_else(|| PathBuf::from(format!("simulation-{}", koc_engine::fmt::fmt_day(d))));
+    koc_engine::store::refuse_output_inside(&base.store_dir(), &out, "--out")?;
     let store = Store::open_read(&base.store_dir());
     let ds = Dataset::load(&store, &store.manifest()?, d)?;
-    let baseline = crate::compute::compute_reusing(&base, &ds, None, crate::compute::Purpose::WhatIf)?;
+    let baseline = koc_engine::compute::compute_reusing(&base, &ds, None, koc_engine::compute::Purpose::WhatIf)?;
     // a scenario that leaves points, tiers and layers alone reuses them from the baseline
     let results: Vec<Computed> = vars
         .iter()
         .map(|v| {
-            let reuse =
-                crate::compute::reusable(&base, &v.loaded, d).then_some(crate::compute::Reuse { base: &baseline });
-            crate::compute::compute_reusing(&v.loaded, &ds, reuse, crate::compute::Purpose::WhatIf)
+            let reuse = koc_engine::compute::reusable(&base, &v.loaded, d)
+                .then_some(koc_engine::compute::Reuse { base: &baseline });
+            koc_engine::compute::compute_reusing(&v.loaded, &ds, reuse, koc_engine::compute::Purpose::WhatIf)
         })
         .collect::<Result<_>>()?;
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
@@ -166,7 +166,7 @@ pub(super) enum Amount {
     /// Points or members.
     Count(i64),
     /// A goal's status.
-    Status(crate::stages::goals::GoalStatus),
+    Status(koc_engine::stages::goals::GoalStatus),
     /// A contest's winning entry id (empty: no winner).
     Entry(String),
     /// Of `of` places, how many were filled (mentor matches, team roles).
@@ -242,7 +242,7 @@ fn figures(all: &[(&Program, &Computed)]) -> Vec<Figure> {
         }
         // the growth path (SPEC §15): members per stage, matches and filled roles
         if let Some(g) = &c.growth {
-            for (k, stage) in crate::stages::growth::Stage::ALL.iter().enumerate() {
+            for (k, stage) in koc_engine::stages::growth::Stage::ALL.iter().enumerate() {
                 let n = g.standings.iter().flatten().filter(|s| s.stage == *stage).count();
                 add(500 + k, format!("stage {}", stage.id()), count(n));
             }
@@ -253,7 +253,7 @@ fn figures(all: &[(&Program, &Computed)]) -> Vec<Figure> {
         }
         // badges (SPEC §16): holders at D, so a sweep of `badges.<id>.count` shows
         // how many members a threshold rewards
-        for (k, n) in crate::stages::badges::holders(prog, &c.badges).iter().enumerate() {
+        for (k, n) in koc_engine::stages::badges::holders(prog, &c.badges).iter().enumerate() {
             add(
                 700 + k,
                 format!("badge {}", prog.badges[k].id),
@@ -332,7 +332,7 @@ fn members_table(ds: &Dataset, names: &[String], all: &[(&Program, &Computed)]) 
                 t(&v.tier),
                 t(&v.layer),
                 p(v.balance.to_string()),
-                p(crate::fmt::fmt_bool(v.flagged)),
+                p(koc_engine::fmt::fmt_bool(v.flagged)),
             ]);
             if k > 0 {
                 let mut changed = Vec::new();

@@ -2,11 +2,11 @@
 //! change, the moves per scenario, a verdict, charts for a sweep; labels from the
 //! report's label files (`simulation`).
 use super::view;
-use crate::compute::Computed;
-use crate::fmt::Day;
-use crate::model::Dataset;
-use crate::pipeline::program::Program;
 use anyhow::Result;
+use koc_engine::compute::Computed;
+use koc_engine::fmt::Day;
+use koc_engine::model::Dataset;
+use koc_engine::pipeline::program::Program;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -129,7 +129,7 @@ pub(super) fn context(
         "program": base.pipeline.program.name,
         "lang": if en { "en" } else { "zh-CN" },
         "t": report_t["simulation"],
-        "as_of": crate::fmt::fmt_day(d),
+        "as_of": koc_engine::fmt::fmt_day(d),
         "names": names,
         "rows": rows.iter().map(|r| json!({"figure": label(&r.figure), "changes": r.changes, "values": r.values.iter().map(|v| json!({"value": v.text, "delta": v.delta, "pct": v.pct})).collect::<Vec<_>>()})).collect::<Vec<_>>(),
         "scenarios": scenarios,
@@ -201,7 +201,13 @@ fn compared_rows(figures: &[super::Figure]) -> Vec<Compared> {
 }
 
 /// A short verdict for scenario `k`: what it costs in points and what it changes.
-fn verdict(rows: &[Compared], k: usize, scenario: &Value, en: bool, pl: &crate::pipeline::config::Pipeline) -> String {
+fn verdict(
+    rows: &[Compared],
+    k: usize,
+    scenario: &Value,
+    en: bool,
+    pl: &koc_engine::pipeline::config::Pipeline,
+) -> String {
     let find = |f: &str| rows.iter().find(|r| r.figure == f).and_then(|r| r.values.get(k));
     let cost = |f: &str| {
         find(f)
@@ -262,7 +268,7 @@ fn verdict(rows: &[Compared], k: usize, scenario: &Value, en: bool, pl: &crate::
 
 /// A headline figure's id (`points_issued`, `tier gold`, `goal g1`, `contest c winner`,
 /// `stage lead`…) as people read it in the program's locale.
-fn figure_label(pl: &crate::pipeline::config::Pipeline, report_t: &Value, figure: &str) -> String {
+fn figure_label(pl: &koc_engine::pipeline::config::Pipeline, report_t: &Value, figure: &str) -> String {
     use crate::output::report::{label, label_of};
     let t = |k: &str| label(report_t, k, k).to_string();
     let sim = |k: &str| label_of(report_t, "simulation", k).to_string();
@@ -304,7 +310,7 @@ pub(super) fn render(out: &Path, ctx: &Value) -> Result<()> {
     env.add_template("simulation.md", MD)?;
     for name in ["simulation.html", "simulation.md"] {
         let text = crate::output::templating::render_bounded(&env.get_template(name)?, ctx)?;
-        crate::store::write_atomic(&out.join(name), &text)?;
+        koc_engine::store::write_atomic(&out.join(name), &text)?;
     }
     Ok(())
 }

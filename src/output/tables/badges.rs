@@ -1,8 +1,8 @@
 //! `badges.csv` (SPEC §16).
-use crate::model::Dataset;
 use crate::output::{date, p, t, Table};
-use crate::pipeline::program::Program;
-use crate::stages::badges::Award;
+use koc_engine::model::Dataset;
+use koc_engine::pipeline::program::Program;
+use koc_engine::stages::badges::Award;
 
 /// badges.csv: every award, in the stage's order (awarded_on, badge_id, member_id).
 pub fn table(prog: &Program, ds: &Dataset, awards: &[Award]) -> Table {

@@ -1,8 +1,8 @@
 //! `care_calendar.csv` (SPEC §11).
-use crate::model::Dataset;
 use crate::output::{date, p, t, Table};
-use crate::stages::care::Occasion;
-use crate::stages::layers::LayerRow;
+use koc_engine::model::Dataset;
+use koc_engine::stages::care::Occasion;
+use koc_engine::stages::layers::LayerRow;
 
 pub fn table(ds: &Dataset, list: &[Occasion], layer_at_d: &LayerRow, level_ids: &[String]) -> Table {
     let mut tb = Table::new(

@@ -1,7 +1,7 @@
 //! `contest_<id>.csv`, `contest_<id>_rejects.csv` and `contest_<id>_judges.csv` (SPEC §9).
-use crate::model::Dataset;
 use crate::output::{count, empty, num, opt_num, p, t, Table};
-use crate::stages::contests::ContestResult;
+use koc_engine::model::Dataset;
+use koc_engine::stages::contests::ContestResult;
 
 /// The contest's three tables, in the order they are written.
 pub fn tables(ds: &Dataset, c: &ContestResult) -> [Table; 3] {

@@ -1,6 +1,6 @@
 //! `goals.csv`, `goal_trend.csv` and `incentives.csv` (SPEC §10).
 use crate::output::{count, date, opt_num, opt_ratio, p, ratio, t, Table};
-use crate::stages::goals::{GoalResult, Incentive};
+use koc_engine::stages::goals::{GoalResult, Incentive};
 
 pub fn goals_table(goals: &[GoalResult]) -> Table {
     let mut tb = Table::new(

@@ -1,9 +1,9 @@
 //! `growth.csv`, `mentor_matches.csv` and `team_proposals.csv` (SPEC §15).
-use crate::model::Dataset;
 use crate::output::{boolean, count, empty, opt_num, p, t, Table};
-use crate::stages::growth::Growth;
-use crate::stages::growth_plan::{Match, Proposal};
-use crate::stages::layers::LayerRow;
+use koc_engine::model::Dataset;
+use koc_engine::stages::growth::Growth;
+use koc_engine::stages::growth_plan::{Match, Proposal};
+use koc_engine::stages::layers::LayerRow;
 
 /// `growth.csv`: every known member.
 pub fn table(ds: &Dataset, g: &Growth, layer_at_d: &LayerRow, level_ids: &[String]) -> Table {

@@ -1,7 +1,7 @@
 //! `hall_of_fame.csv` (SPEC §14).
-use crate::model::Dataset;
 use crate::output::{count, opt_num, p, t, Table};
-use crate::stages::hall_of_fame::HallOfFame;
+use koc_engine::model::Dataset;
+use koc_engine::stages::hall_of_fame::HallOfFame;
 
 pub fn table(ds: &Dataset, fame: &HallOfFame) -> Table {
     let (seasons, rows) = (&fame.seasons, &fame.rows);

@@ -1,8 +1,8 @@
 //! `layers.csv`, `layer_movements.csv` and `layer_history` (SPEC §7).
-use crate::fmt::Day;
-use crate::model::Dataset;
 use crate::output::{date, int, opt_date, p, t, Table};
-use crate::stages::layers::{moved, movements, summarize, LayerRow};
+use koc_engine::fmt::Day;
+use koc_engine::model::Dataset;
+use koc_engine::stages::layers::{moved, movements, summarize, LayerRow};
 
 /// `layers.csv`, `layer_movements.csv` and `layer_history` (SPEC §7).
 pub fn tables(ds: &Dataset, history: &[(Day, LayerRow)], at_d: &LayerRow, ids: &[String]) -> Vec<Table> {

@@ -11,10 +11,10 @@ pub mod points;
 pub mod scouting;
 pub mod tiers;
 
-use crate::compute::Computed;
-use crate::model::Dataset;
 use crate::output::Table;
-use crate::pipeline::program::Program;
+use koc_engine::compute::Computed;
+use koc_engine::model::Dataset;
+use koc_engine::pipeline::program::Program;
 
 /// Every output table of a run, by file stem, in the order they are written.
 pub fn build(prog: &Program, ds: &Dataset, c: &Computed) -> Tables {

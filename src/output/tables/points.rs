@@ -1,7 +1,7 @@
 //! `balances.csv` and `redemptions.csv` (SPEC §5).
-use crate::model::Dataset;
 use crate::output::{int, opt_date, p, t, time, Table};
-use crate::stages::points::{Points, RedemptionOutcome};
+use koc_engine::model::Dataset;
+use koc_engine::stages::points::{Points, RedemptionOutcome};
 
 pub fn balances(ds: &Dataset, pts: &Points, tier_q: &[Option<i64>]) -> Table {
     let mut tb = Table::new(

@@ -1,8 +1,8 @@
 //! `newcomers.csv` (SPEC §8).
-use crate::model::Dataset;
 use crate::output::{boolean, count, num, t, Table};
-use crate::pipeline::config::Pipeline;
-use crate::stages::scouting::Candidate;
+use koc_engine::model::Dataset;
+use koc_engine::pipeline::config::Pipeline;
+use koc_engine::stages::scouting::Candidate;
 
 pub fn table(pl: &Pipeline, ds: &Dataset, cands: &[Candidate]) -> Table {
     let features: Vec<String> = pl

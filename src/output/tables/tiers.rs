@@ -1,9 +1,9 @@
 //! `tiers.csv` and `tier_changes.csv` (SPEC §6).
-use crate::fmt::Day;
-use crate::model::Dataset;
 use crate::output::{date, empty, int, opt_date, p, t, Table};
-use crate::pipeline::config::TiersCfg;
-use crate::stages::tiers::{TierMove, TierState};
+use koc_engine::fmt::Day;
+use koc_engine::model::Dataset;
+use koc_engine::pipeline::config::TiersCfg;
+use koc_engine::stages::tiers::{TierMove, TierState};
 
 pub fn tiers(cfg: &TiersCfg, ds: &Dataset, states: &[Option<TierState>], previous_snapshot: Option<Day>) -> Table {
     let mut tb = Table::new(
