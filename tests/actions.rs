@@ -182,3 +182,63 @@ fn the_action_list_offers_a_task_only_to_the_newly_flagged() {
         "the headline still counts every flagged newcomer"
     );
 }
+
+/// Two consecutive nights: the second night's action list offers tasks only to the
+/// newcomers flagged since the first, and actions.csv marks as not new each item the
+/// first night listed too (same member, action and due date).
+#[test]
+fn the_second_of_two_nights_lists_what_is_new() {
+    let w = Workdir::new();
+    w.copy_dir(&repo().join("tests/conformance/program"), "program");
+    for d in ["2025-07-18", AS_OF] {
+        w.koc(&["run", "program/pipeline.yaml", "--as-of", d, "--quiet"])
+            .expect_code(0);
+    }
+    let runs = w.path().join("store/runs");
+    let first = read_csv(&runs.join("2025-07-18/actions.csv"));
+    let second = read_csv(&runs.join(AS_OF).join("actions.csv"));
+    assert_eq!(second[0], ["member_id", "nickname", "action", "due", "reason", "new"]);
+    let key = |r: &Vec<String>| (r[0].clone(), r[2].clone(), r[3].clone());
+    let before: std::collections::HashSet<_> = first.iter().skip(1).map(key).collect();
+    assert!(
+        first.iter().skip(1).all(|r| r[5] == "true"),
+        "the first night's items are all new"
+    );
+    let (mut old, mut new) = (0, 0);
+    for r in second.iter().skip(1) {
+        assert_eq!(r[5] == "false", before.contains(&key(r)), "{r:?}");
+        if r[5] == "false" {
+            old += 1
+        } else {
+            new += 1
+        }
+    }
+    assert!(
+        old > 0 && new > 0,
+        "kept reminders repeat, new care dates come: {old} old, {new} new"
+    );
+    // the task offers: flagged on the second night and not on the first
+    let flagged = |d: &str| -> std::collections::HashSet<String> {
+        let t = read_csv(&runs.join(d).join("newcomers.csv"));
+        let f = t[0].iter().position(|c| c == "flagged").unwrap();
+        t.iter()
+            .skip(1)
+            .filter(|r| r[f] == "true")
+            .map(|r| r[0].clone())
+            .collect()
+    };
+    let (was, now) = (flagged("2025-07-18"), flagged(AS_OF));
+    let offers: Vec<&Vec<String>> = second.iter().skip(1).filter(|r| r[2] == "offer_task").collect();
+    assert_eq!(offers.len(), now.difference(&was).count());
+    assert!(offers.iter().all(|r| now.contains(&r[0]) && !was.contains(&r[0])));
+    // every row of the list, in the program's language
+    let ctx = w.koc(&["report", "program/pipeline.yaml", "--as-of", AS_OF, "--dump-context"]);
+    let ctx: serde_json::Value = serde_json::from_str(&ctx.stdout()).unwrap();
+    let listed: usize = ["keep", "slipped", "newcomers", "care", "incentives"]
+        .iter()
+        .map(|k| ctx["actions"][k].as_array().unwrap().len())
+        .sum();
+    assert_eq!(second.len() - 1, listed);
+    let keep = second.iter().find(|r| r[2] == "keep_tier").unwrap();
+    assert!(keep[4].starts_with("还需 ") && keep[4].contains(" 分保住"), "{keep:?}");
+}

@@ -479,6 +479,7 @@ fn the_workbook_types_cells_from_the_rows_not_from_their_text() {
         xfs.iter().position(|x| *x == id).unwrap().to_string()
     };
     let (percent, time) = (style_of("0.0%"), style_of("yyyy-mm-dd hh:mm:ss"));
+    let strings = part("xl/sharedStrings.xml");
     let workbook = part("xl/workbook.xml");
     let sheets: Vec<String> = workbook
         .split("<sheet name=\"")
@@ -500,6 +501,14 @@ fn the_workbook_types_cells_from_the_rows_not_from_their_text() {
             .unwrap_or_else(|| panic!("{at}: {sheet}"));
         c.split("</c>").next().unwrap().to_string()
     };
+    // the summary sheet ends with the action list as a table with a filter
+    let summary = sheet("概览");
+    assert!(summary.contains("<autoFilter ref=\"A"), "{summary}");
+    // (the summary sheet's text is in the shared strings; the big sheets hold theirs inline)
+    for header in ["用户ID", "行动", "截止日期", "原因", "新增", "保级提醒"] {
+        assert!(strings.contains(header), "{header} on the summary sheet");
+    }
+    assert!(!strings.contains(">keep_tier<"), "actions by their label");
     // 积分兑换: C is redeemed_at, E is points
     let redemptions = sheet("积分兑换");
     assert!(

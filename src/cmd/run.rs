@@ -85,7 +85,10 @@ pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
     if std::env::var_os("KOC_TIMINGS").is_some() {
         eprintln!("timing tables written: {} ms", t0.elapsed().as_millis());
     }
-    let ctx = crate::output::report::build(loaded, &ds, &computed, &manifest, &warnings, &ingest.gated, &runs)?;
+    let (ctx, actions) =
+        crate::output::report::build_with_actions(loaded, &ds, &computed, &manifest, &warnings, &ingest.gated, &runs)?;
+    write_table(tmp.path(), &actions)?;
+    row_counts.insert(actions.name.clone(), json!(actions.rows.len()));
     let mask = loaded.pipeline.privacy.as_ref().is_some_and(|p| p.mask_nicknames);
     crate::output::report::render_all(loaded, &ctx, tmp.path())?;
     if loaded.notices.is_some() {
@@ -122,6 +125,13 @@ pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
         &sheets,
         koc_engine::fmt::date_of(as_of),
         &crate::output::xlsx::summary(&ctx),
+        &if mask {
+            let mut a = actions.clone();
+            a.mask_nicknames();
+            a
+        } else {
+            actions
+        },
         !loaded.locale.is_en(),
         &shown,
     )?;

@@ -25,6 +25,11 @@ pub struct Actions {
     pub care: Vec<CareDate>,
     /// Incentives whose recommendation is not `keep`, with the reason.
     pub incentives: Vec<Change>,
+    /// The items of the previous run's list, as (member_id, action, due) of its
+    /// actions.csv (the reason in place of a member for an incentive): an item found
+    /// there is not new.
+    #[serde(skip)]
+    pub listed_before: std::collections::HashSet<(String, String, String)>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -176,5 +181,104 @@ pub fn compute(
         newcomers,
         care,
         incentives,
+        listed_before: Default::default(),
     }
+}
+
+/// `actions.csv`: every item of the action list as a row (member_id, nickname, action,
+/// due, reason, new), in the list's order, with the reason in the program's language;
+/// `new` is false for an item the previous run listed too.
+pub fn table(a: &Actions, labels: &serde_json::Value) -> crate::output::Table {
+    use crate::output::{boolean, empty, p, t, Table};
+    let label = |k: &str| labels[k].as_str().unwrap_or(k).to_string();
+    let fill = |k: &str, values: &[(&str, String)]| {
+        values.iter().fold(label(k), |text, (name, value)| {
+            text.replace(&format!("{{{name}}}"), value)
+        })
+    };
+    let mut tb = Table::new("actions", &["member_id", "nickname", "action", "due", "reason", "new"]);
+    let mut push = |member_id: &str, nickname: &Option<String>, action: &str, due: Option<&str>, reason: String| {
+        // an incentive has no member: its reason (the incentive and the advice) names it
+        let who = if member_id.is_empty() { &reason } else { member_id };
+        let key = (who.to_string(), action.to_string(), due.unwrap_or("").to_string());
+        tb.push(vec![
+            t(member_id),
+            t(nickname.clone().unwrap_or_default()),
+            p(action),
+            due.and_then(koc_engine::ingest::timestamps::parse_day)
+                .map(crate::output::date)
+                .unwrap_or_else(empty),
+            t(reason),
+            boolean(!a.listed_before.contains(&key)),
+        ]);
+    };
+    for k in &a.keep {
+        let reason = fill(
+            "reason_keep",
+            &[("points", k.points_needed.to_string()), ("tier", k.tier.clone())],
+        );
+        push(&k.member_id, &k.nickname, "keep_tier", k.by.as_deref(), reason);
+    }
+    for m in &a.slipped {
+        let reason = fill("reason_slipped", &[("from", m.from.clone()), ("to", m.to.clone())]);
+        push(&m.member_id, &m.nickname, "win_back", None, reason);
+    }
+    for n in &a.newcomers {
+        let rank = ("rank", n.rank.to_string());
+        let reason = match &n.specialty {
+            Some(s) => fill("reason_offer_specialty", &[rank, ("specialty", s.clone())]),
+            None => fill("reason_offer_any", &[rank]),
+        };
+        push(&n.member_id, &n.nickname, "offer_task", None, reason);
+    }
+    for o in &a.care {
+        let reason = labels["occasion"][o.occasion]
+            .as_str()
+            .unwrap_or(o.occasion)
+            .to_string();
+        push(&o.member_id, &o.nickname, "care", Some(&o.date), reason);
+    }
+    for i in &a.incentives {
+        let recommendation = labels["recommendation"][i.recommendation]
+            .as_str()
+            .unwrap_or(i.recommendation)
+            .to_string();
+        let mut reason = fill(
+            "reason_incentive",
+            &[("incentive", i.incentive.clone()), ("recommendation", recommendation)],
+        );
+        if !i.goals_behind.is_empty() {
+            reason.push_str(&fill("reason_goals_behind", &[("goals", i.goals_behind.join("、"))]));
+        }
+        push("", &None, "change_incentive", None, reason);
+    }
+    tb
+}
+
+/// The items an earlier run's actions.csv listed, as (member_id, action, due); the
+/// reason stands for the member of an incentive's row.
+pub fn listed_in(csv_text: &str) -> std::collections::HashSet<(String, String, String)> {
+    let mut reader = csv::Reader::from_reader(csv_text.trim_start_matches('\u{feff}').as_bytes());
+    let columns: Vec<String> = reader
+        .headers()
+        .map(|h| h.iter().map(str::to_string).collect())
+        .unwrap_or_default();
+    let at = |name: &str| columns.iter().position(|c| c == name);
+    let (Some(member), Some(action), Some(due), Some(reason)) =
+        (at("member_id"), at("action"), at("due"), at("reason"))
+    else {
+        return Default::default();
+    };
+    reader
+        .records()
+        .flatten()
+        .map(|r| {
+            let field = |k: usize| r.get(k).unwrap_or("").to_string();
+            let who = match field(member) {
+                id if id.is_empty() => field(reason),
+                id => id,
+            };
+            (who, field(action), field(due))
+        })
+        .collect()
 }

@@ -223,10 +223,25 @@ pub fn build(
     gated: &[String],
     runs: &Path,
 ) -> Result<Value> {
+    Ok(build_with_actions(loaded, ds, c, manifest, warnings, gated, runs)?.0)
+}
+
+/// `build`, and the action list as `actions.csv` (ids and nicknames as the data has them).
+pub fn build_with_actions(
+    loaded: &Program,
+    ds: &Dataset,
+    c: &Computed,
+    manifest: &Manifest,
+    warnings: &[koc_engine::diagnostics::Warning],
+    gated: &[String],
+    runs: &Path,
+) -> Result<(Value, crate::output::Table)> {
     let mut report = context(loaded, ds, c, quality(manifest, ds, gated));
     report.add_run_notes(warnings, manifest);
     report.add_changes(runs);
-    report.to_value(loaded.pipeline.privacy.as_ref().is_some_and(|p| p.mask_nicknames))
+    let actions = crate::output::actions::table(&report.actions, &report_labels(loaded.locale.is_en()));
+    let ctx = report.to_value(loaded.pipeline.privacy.as_ref().is_some_and(|p| p.mask_nicknames))?;
+    Ok((ctx, actions))
 }
 
 /// The context from the computed stages; `add_run_notes` and `add_changes` add what
@@ -369,6 +384,9 @@ impl Context {
         if let Ok(text) = std::fs::read_to_string(runs.join(&previous).join("newcomers.csv")) {
             let before = flagged_in(&text);
             self.actions.newcomers.retain(|o| !before.contains(&o.member_id));
+        }
+        if let Ok(text) = std::fs::read_to_string(runs.join(&previous).join("actions.csv")) {
+            self.actions.listed_before = crate::output::actions::listed_in(&text);
         }
         let Ok(text) = std::fs::read_to_string(runs.join(&previous).join("run.json")) else {
             return;

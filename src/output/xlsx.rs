@@ -65,6 +65,7 @@ pub fn write(
     tables: &[std::borrow::Cow<Table>],
     created: chrono::NaiveDate,
     summary: &[(String, Cell)],
+    actions: &Table,
     zh: bool,
     shown: Shown,
 ) -> Result<()> {
@@ -79,8 +80,9 @@ pub fn write(
 
     let ws = wb.add_worksheet();
     ws.set_name(sheet_name(&names.table("summary"), &mut used))?;
-    ws.set_column_width(0, 34)?;
-    ws.set_column_width(1, 60)?;
+    for (c, width) in [34, 24, 16, 12, 60, 8].into_iter().enumerate() {
+        ws.set_column_width(c as u16, width)?;
+    }
     for (r, (label, value)) in summary.iter().enumerate() {
         let bold = value.as_str().is_empty();
         if bold {
@@ -89,6 +91,28 @@ pub fn write(
             ws.write_string(r as u32, 0, label)?;
             write_cell(ws, r as u32, 1, value, &formats)?;
         }
+    }
+    // the action list as a table under the figures, with a filter (one per sheet)
+    let top = summary.len() as u32;
+    for (c, h) in actions.columns.iter().enumerate() {
+        ws.write_string_with_format(top, c as u16, names.column(h), &header)?;
+    }
+    for (r, row) in actions.rows.iter().enumerate() {
+        for (c, cell) in row.iter().enumerate() {
+            let at = top + 1 + r as u32;
+            match shown(&actions.name, &actions.columns[c], cell.as_str()) {
+                Some(name) => write_cell(ws, at, c as u16, &crate::output::t(name), &formats)?,
+                None => write_cell(ws, at, c as u16, cell, &formats)?,
+            }
+        }
+    }
+    if !actions.columns.is_empty() {
+        ws.autofilter(
+            top,
+            0,
+            top + actions.rows.len() as u32,
+            actions.columns.len() as u16 - 1,
+        )?;
     }
 
     for t in tables {
@@ -154,6 +178,7 @@ pub fn display_names(
                 Some(p.display_name(value))
             }
             "moved" => label("moved"),
+            "action" => label("action"),
             "change" => label("tier_change"),
             "recommendation" => label("recommendation"),
             "stage" => label("stage"),
@@ -272,8 +297,8 @@ fn sheet_name(table: &str, used: &mut Vec<String>) -> String {
     name
 }
 
-/// The summary sheet's rows from the report context: headline figures, then the
-/// action list (a row with an empty value is a heading).
+/// The summary sheet's rows from the report context: the headline figures, then the
+/// title of the action list's table (a row with an empty value is a heading).
 pub fn summary(ctx: &serde_json::Value) -> Vec<(String, Cell)> {
     use serde_json::Value;
     let t = &ctx["t"];
@@ -324,89 +349,8 @@ pub fn summary(ctx: &serde_json::Value) -> Vec<(String, Cell)> {
             text(&ctx["headline"]["goals"])
         )),
     ));
-    let a = &ctx["actions"];
-    let who = |x: &Value| {
-        let nick = text(&x["nickname"]);
-        let id = text(&x["member_id"]);
-        if nick.is_empty() {
-            id
-        } else {
-            format!("{nick} ({id})")
-        }
-    };
-    let mut section = |title: &str, items: Vec<(String, String)>| {
-        if !items.is_empty() {
-            rows.push((format!("{} ({})", label(title), items.len()), empty()));
-            rows.extend(items.into_iter().map(|(who, what)| (who, p(what))));
-        }
-    };
-    let list = |k: &str| a[k].as_array().cloned().unwrap_or_default();
-    section(
-        "actions_keep",
-        list("keep")
-            .iter()
-            .map(|k| {
-                (
-                    who(k),
-                    format!(
-                        "{} · {} {} · {} {}",
-                        text(&k["tier"]),
-                        label("points_needed"),
-                        text(&k["points_needed"]),
-                        label("by_date"),
-                        text(&k["by"])
-                    ),
-                )
-            })
-            .collect(),
-    );
-    section(
-        "actions_slipped",
-        list("slipped")
-            .iter()
-            .map(|m| (who(m), format!("{} → {}", text(&m["from"]), text(&m["to"]))))
-            .collect(),
-    );
-    section(
-        "actions_newcomers",
-        list("newcomers")
-            .iter()
-            .map(|n| (who(n), text(&n["specialty"])))
-            .collect(),
-    );
-    section(
-        "actions_care",
-        list("care")
-            .iter()
-            .map(|o| {
-                (
-                    who(o),
-                    format!(
-                        "{} · {}",
-                        text(&o["date"]),
-                        text(&t["occasion"][o["occasion"].as_str().unwrap_or("")])
-                    ),
-                )
-            })
-            .collect(),
-    );
-    section(
-        "actions_incentives",
-        list("incentives")
-            .iter()
-            .map(|i| {
-                let goals: Vec<String> = i["goals_behind"].as_array().into_iter().flatten().map(text).collect();
-                (
-                    text(&i["incentive"]),
-                    format!(
-                        "{} · {}",
-                        text(&t["recommendation"][i["recommendation"].as_str().unwrap_or("")]),
-                        goals.join("、")
-                    ),
-                )
-            })
-            .collect(),
-    );
+    // the action list follows as a filterable table (`actions`), under this title
+    rows.push((label("actions_table"), empty()));
     rows
 }
 
