@@ -193,7 +193,7 @@ fn validate(out: &Printer, path: &std::path::Path) -> Result<u8> {
         }
     };
     let mut warnings = koc_engine::pipeline::lint::rule_warnings(&loaded);
-    warnings.extend(koc_engine::pipeline::lint::stored_value_warnings(&loaded)?);
+    warnings.extend(crate::cmd::stored_values::stored_value_warnings(&loaded)?);
     if !out.quiet {
         for w in &warnings {
             eprintln!("warning: {w}");
@@ -217,7 +217,7 @@ fn source_files(out: &Printer, loaded: &config::Loaded) -> Result<Vec<String>> {
     let mut problems: Vec<String> = Vec::new();
     let configured: Vec<_> = koc_engine::table::ALL
         .iter()
-        .filter_map(|spec| koc_engine::pipeline::check::source_cfg(&loaded.pipeline, spec.name).map(|c| (spec, c)))
+        .filter_map(|spec| loaded.pipeline.sources.of(spec.name).map(|c| (spec, c)))
         .collect();
     for (spec, cfg) in &configured {
         let found = match koc_engine::ingest::paths::files_of(loaded, spec.name, cfg) {

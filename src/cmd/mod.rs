@@ -6,4 +6,5 @@ pub mod explain;
 pub mod notify;
 pub mod run;
 pub mod simulate;
+pub mod stored_values;
 pub mod synth;

@@ -1,5 +1,6 @@
 //! `koc ingest` (SPEC §4): export rows → canonical rows, rejects, upsert counts,
 //! the reject-ratio gate, and one atomic commit of the store.
+pub mod blank;
 mod classify;
 mod commit;
 pub mod convert;
@@ -114,13 +115,13 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
     // every source's path first: all missing files and folders in one error
     let configured = table::ALL
         .iter()
-        .filter_map(|spec| crate::pipeline::check::source_cfg(&loaded.pipeline, spec.name).map(|c| (spec.name, c)));
+        .filter_map(|spec| loaded.pipeline.sources.of(spec.name).map(|c| (spec.name, c)));
     let mut found: std::collections::HashMap<&str, paths::SourceFiles> = paths::all_files(loaded, configured)?
         .into_iter()
         .map(|(name, _, files)| (name, files))
         .collect();
     for spec in table::ALL {
-        let Some(cfg) = crate::pipeline::check::source_cfg(&loaded.pipeline, spec.name) else {
+        let Some(cfg) = loaded.pipeline.sources.of(spec.name) else {
             continue;
         };
         let Some(source_files) = found.remove(spec.name) else {

@@ -1,6 +1,5 @@
 //! Which export files a source's `path` names (SPEC §3, §4): a plain path must be a
 //! regular file, a glob's folder must exist, and every source's problems come together.
-use super::sources::check_size;
 use crate::error::usage_err;
 use crate::pipeline::config::{Loaded, SourceCfg};
 use anyhow::Result;
@@ -191,4 +190,24 @@ pub(super) fn kind_of(meta: &std::fs::Metadata) -> &'static str {
     } else {
         "not a regular file"
     }
+}
+
+/// The most bytes one export may have: it is read whole into memory, and a file past
+/// this is far more likely a wrong path (a disk image, a dump) than a day of activity.
+pub const MAX_EXPORT_BYTES: u64 = 4 << 30;
+
+/// An export past `MAX_EXPORT_BYTES` is an error naming it.
+pub(super) fn check_size(path: &Path, len: u64) -> Result<()> {
+    if len > MAX_EXPORT_BYTES {
+        return Err(crate::error::KocError::new(
+            crate::error::ErrorKind::Runtime,
+            format!(
+                "{}: the file has {len} bytes, more than an export may have ({MAX_EXPORT_BYTES} bytes)",
+                path.display()
+            ),
+        )
+        .with_hint("split the export into smaller files (one per day or week), or check that the path names an export")
+        .into());
+    }
+    Ok(())
 }

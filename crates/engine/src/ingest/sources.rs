@@ -6,28 +6,8 @@ use encoding_rs::{Encoding, GB18030, UTF_16BE, UTF_16LE, UTF_8};
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
-/// The most bytes one export may have: it is read whole into memory, and a file past
-/// this is far more likely a wrong path (a disk image, a dump) than a day of activity.
-pub const MAX_EXPORT_BYTES: u64 = 4 << 30;
-
-/// An export past `MAX_EXPORT_BYTES` is an error naming it.
-pub(super) fn check_size(path: &Path, len: u64) -> Result<()> {
-    if len > MAX_EXPORT_BYTES {
-        return Err(crate::error::KocError::new(
-            crate::error::ErrorKind::Runtime,
-            format!(
-                "{}: the file has {len} bytes, more than an export may have ({MAX_EXPORT_BYTES} bytes)",
-                path.display()
-            ),
-        )
-        .with_hint("split the export into smaller files (one per day or week), or check that the path names an export")
-        .into());
-    }
-    Ok(())
-}
-
 /// Read a whole export into `bytes` (emptied first, its room reused), never more than
-/// `MAX_EXPORT_BYTES` whatever the file claims (a file that grows while read).
+/// `paths::MAX_EXPORT_BYTES` whatever the file claims (a file that grows while read).
 pub fn read_export_into(path: &Path, bytes: &mut Vec<u8>) -> Result<()> {
     use std::io::Read;
     let fail = |e: std::io::Error| anyhow::anyhow!("cannot read {}: {e}", path.display());
@@ -40,11 +20,13 @@ pub fn read_export_into(path: &Path, bytes: &mut Vec<u8>) -> Result<()> {
             super::paths::kind_of(&meta)
         )));
     }
-    check_size(path, meta.len())?;
+    super::paths::check_size(path, meta.len())?;
     bytes.clear();
     bytes.reserve(meta.len() as usize);
-    file.take(MAX_EXPORT_BYTES + 1).read_to_end(bytes).map_err(fail)?;
-    check_size(path, bytes.len() as u64)
+    file.take(super::paths::MAX_EXPORT_BYTES + 1)
+        .read_to_end(bytes)
+        .map_err(fail)?;
+    super::paths::check_size(path, bytes.len() as u64)
 }
 
 /// Decode a file's bytes: the encoding given, or detected from the BOM and content.
@@ -467,14 +449,14 @@ mod tests {
             "€",
             "\u{feff}",
         ] {
-            assert_eq!(crate::ingest::convert::trim(s), s.trim(), "{s:?}");
-            assert_eq!(crate::ingest::convert::is_blank(s), s.trim().is_empty(), "{s:?}");
+            assert_eq!(crate::ingest::blank::trim(s), s.trim(), "{s:?}");
+            assert_eq!(crate::ingest::blank::is_blank(s), s.trim().is_empty(), "{s:?}");
         }
         // every character as a whole value and before a letter: the lead bytes that
         // decide without a walk never start white space
         for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
             for s in [c.to_string(), format!("{c}x")] {
-                assert_eq!(crate::ingest::convert::is_blank(&s), s.trim().is_empty(), "{c:?}");
+                assert_eq!(crate::ingest::blank::is_blank(&s), s.trim().is_empty(), "{c:?}");
             }
         }
     }

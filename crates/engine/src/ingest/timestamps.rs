@@ -26,7 +26,7 @@ impl TsParser {
     /// Local wall time in the program time zone, or None if unparseable or outside
     /// the years 1900–2200.
     pub fn parse(&self, s: &str) -> Option<Ts> {
-        let t = crate::ingest::convert::trim(s);
+        let t = crate::ingest::blank::trim(s);
         for (i, f) in self.formats.iter().enumerate() {
             if self.fast == Some(i) {
                 // the common shape without chrono's format interpreter (same result),

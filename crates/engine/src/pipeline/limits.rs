@@ -248,7 +248,7 @@ impl Checker<'_> {
 
     fn sources(&mut self, p: &Pipeline) {
         for spec in crate::table::ALL {
-            let Some(cfg) = crate::pipeline::check::source_cfg(p, spec.name) else {
+            let Some(cfg) = p.sources.of(spec.name) else {
                 continue;
             };
             let what = format!("sources.{}", spec.name);

@@ -2,7 +2,7 @@
 //! it can see, every referenced id exists. All problems are collected and reported
 //! together, as `koc validate` lists them.
 use crate::error::{usage_err, KocError};
-use crate::pipeline::config::{Loaded, Pipeline, SourceCfg};
+use crate::pipeline::config::{Loaded, Pipeline};
 use crate::pipeline::expr;
 use crate::pipeline::program::{Conditions, Place, Program};
 use anyhow::Result;
@@ -31,22 +31,6 @@ pub const EVENT_COLUMNS: [&str; 13] = [
 /// Event fields `sum` and `mean` can add up.
 pub const NUMERIC_FIELDS: [&str; 5] = ["likes", "comments", "shares", "views", "awarded_points"];
 pub const BUILTINS: [&str; 4] = ["tenure_days", "days_since_active", "balance", "tier_rank"];
-
-pub fn source_cfg<'a>(p: &'a Pipeline, name: &str) -> Option<&'a SourceCfg> {
-    let s = &p.sources;
-    match name {
-        "members" => s.members.as_ref(),
-        "activity" => s.activity.as_ref(),
-        "redemptions" => s.redemptions.as_ref(),
-        "contest_entries" => s.contest_entries.as_ref(),
-        "judge_scores" => s.judge_scores.as_ref(),
-        "feedback" => s.feedback.as_ref(),
-        "overrides" => s.overrides.as_ref(),
-        "teams" => s.teams.as_ref(),
-        "mentorships" => s.mentorships.as_ref(),
-        _ => None,
-    }
-}
 
 pub fn timezone(loaded: &Loaded) -> Result<Tz> {
     let tz = &loaded.pipeline.program.timezone;
@@ -123,7 +107,7 @@ fn validate(loaded: &Loaded, conditions: &std::cell::RefCell<Conditions>) -> Res
         .and_then(|a| a.values.get("action"))
         .map(|m| m.values().cloned().collect());
     for s in crate::table::ALL {
-        if let Some(cfg) = source_cfg(p, s.name) {
+        if let Some(cfg) = p.sources.of(s.name) {
             for canonical in cfg.columns.keys().chain(cfg.values.keys()) {
                 if !s.cols.iter().any(|c| c.name == canonical) {
                     let hint = crate::pipeline::config::suggest(canonical, s.cols.iter().map(|c| c.name))

@@ -94,6 +94,24 @@ pub struct Sources {
     pub mentorships: Option<SourceCfg>,
 }
 
+impl Sources {
+    /// The source named `name` (a `table::SourceSpec` name), if the pipeline has it.
+    pub fn of(&self, name: &str) -> Option<&SourceCfg> {
+        match name {
+            "members" => self.members.as_ref(),
+            "activity" => self.activity.as_ref(),
+            "redemptions" => self.redemptions.as_ref(),
+            "contest_entries" => self.contest_entries.as_ref(),
+            "judge_scores" => self.judge_scores.as_ref(),
+            "feedback" => self.feedback.as_ref(),
+            "overrides" => self.overrides.as_ref(),
+            "teams" => self.teams.as_ref(),
+            "mentorships" => self.mentorships.as_ref(),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceCfg {
