@@ -92,13 +92,13 @@ fn each_mistake_is_reported_at_its_own_value_not_where_its_text_first_appears() 
     // `    - {id: a, action: share…`: the value starts at column 23
     assert!(
         err.contains(&format!(
-            "pipeline.yaml:{a}:23: points.rules[0] (id a): unknown action 'share'"
+            "pipeline.yaml:{a}:23: points.rules[id=a]: unknown action 'share'"
         )),
         "{err}"
     );
     assert!(
         err.contains(&format!(
-            "pipeline.yaml:{b}:23: points.rules[1] (id b): unknown action 'share'"
+            "pipeline.yaml:{b}:23: points.rules[id=b]: unknown action 'share'"
         )),
         "{err}"
     );
@@ -182,7 +182,7 @@ fn an_expression_that_fails_on_the_data_names_its_rule_and_line() {
     run.expect_code(2);
     assert!(
         run.stderr()
-            .contains("pipeline.yaml:24:48: points.rules[0] (id p).where: the expression \"CAST(topic AS INTEGER) > 5\" cannot be evaluated"),
+            .contains("pipeline.yaml:24:48: points.rules[id=p].where: the expression \"CAST(topic AS INTEGER) > 5\" cannot be evaluated"),
         "{}",
         run.stderr()
     );

@@ -225,50 +225,7 @@ fn layer(loaded: &Program, ds: &Dataset, c: &Computed, engine: &Engine, i: usize
     )
 }
 
-/// The parts of a condition joined by a top-level AND, as SQL text (sqlparser's AST,
-/// so `likes BETWEEN 5 AND 10` and a parenthesized OR stay whole). A text sqlparser
-/// cannot read stays one part.
-fn conjuncts(text: &str) -> Vec<String> {
-    use sqlparser::ast::{BinaryOperator, Expr};
-    fn split(e: Expr, out: &mut Vec<String>) {
-        match e {
-            Expr::BinaryOp {
-                left,
-                op: BinaryOperator::And,
-                right,
-            } => {
-                split(*left, out);
-                split(*right, out);
-            }
-            Expr::Nested(inner)
-                if matches!(
-                    *inner,
-                    Expr::BinaryOp {
-                        op: BinaryOperator::And,
-                        ..
-                    }
-                ) =>
-            {
-                split(*inner, out)
-            }
-            other => out.push(other.to_string()),
-        }
-    }
-    let dialect = sqlparser::dialect::GenericDialect {};
-    match sqlparser::parser::Parser::new(&dialect)
-        .try_with_sql(text)
-        .and_then(|mut p| p.parse_expr())
-    {
-        Ok(e) => {
-            let mut out = Vec::new();
-            split(e, &mut out);
-            out
-        }
-        Err(_) => vec![text.trim().to_string()],
-    }
-}
-
-fn scouting(loaded: &Loaded, c: &Computed, engine: &Engine, i: usize) -> Result<Value> {
+fn scouting(loaded: &Program, c: &Computed, engine: &Engine, i: usize) -> Result<Value> {
     let p = &loaded.pipeline;
     let Some(cfg) = &p.scouting else { return Ok(Value::Null) };
     if let Some(cand) = c.newcomers.iter().find(|n| n.member == i) {
@@ -300,9 +257,11 @@ fn scouting(loaded: &Loaded, c: &Computed, engine: &Engine, i: usize) -> Result<
     frame.with_column(koc_engine::pipeline::expr::text_col("layer", vec![layer]))?;
     let names = koc_engine::pipeline::check::names(p);
     let mut why = None;
-    for part in conjuncts(&cfg.candidates) {
-        // a part of a checked condition: it parses, and names only what it may
-        let expr = koc_engine::pipeline::expr::parse(&part, &names.candidates, "scouting.candidates", "")?;
+    let Some(candidates) = loaded.conditions.get(&Place::Candidates) else {
+        return Ok(Value::Null);
+    };
+    for expr in candidates.conjuncts(&names.candidates)? {
+        let part = &expr.text;
         if !koc_engine::pipeline::expr::eval_bool(&expr, &frame)?
             .first()
             .copied()
@@ -380,23 +339,4 @@ fn contests(c: &Computed, member_id: &str) -> Vec<Value> {
         }
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::conjuncts;
-
-    #[test]
-    fn a_condition_splits_at_its_top_level_ands_only() {
-        assert_eq!(
-            conjuncts("posts_90d >= 2 AND (likes_30d > 5 OR featured_90d >= 1) and likes_30d BETWEEN 5 AND 10"),
-            [
-                "posts_90d >= 2",
-                "(likes_30d > 5 OR featured_90d >= 1)",
-                "likes_30d BETWEEN 5 AND 10"
-            ]
-        );
-        assert_eq!(conjuncts("(a = 1 AND b = 'x and y')"), ["a = 1", "b = 'x and y'"]);
-        assert_eq!(conjuncts("days_since_join <= 60"), ["days_since_join <= 60"]);
-    }
 }

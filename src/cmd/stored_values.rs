@@ -1,10 +1,11 @@
 //! `koc validate` against the store: values a condition compares with that no stored
 //! event has (read from the store, so this lives with the commands, not in the engine).
-use koc_engine::pipeline::config::{suggest, Loaded};
+use koc_engine::pipeline::config::suggest;
+use koc_engine::pipeline::program::Program;
 
 /// Warnings (exit 0): a literal compared with `topic`, `task_type` or `channel` that no
 /// stored event has (a typo there silently matches nothing). Needs the store.
-pub fn stored_value_warnings(loaded: &Loaded) -> anyhow::Result<Vec<String>> {
+pub fn stored_value_warnings(loaded: &Program) -> anyhow::Result<Vec<String>> {
     let store = koc_engine::store::Store::open_read(&loaded.store_dir());
     if !store.dir.join("manifest.json").exists() {
         return Ok(vec![]);
@@ -23,14 +24,15 @@ pub fn stored_value_warnings(loaded: &Loaded) -> anyhow::Result<Vec<String>> {
     } else {
         &ALL_COLUMNS[..3]
     };
-    let exprs = koc_engine::pipeline::check::expressions(&loaded.pipeline);
-    let wanted: Vec<(&str, String, &str, &String)> = exprs
-        .iter()
+    let wanted: Vec<(&str, String, &str, &String)> = loaded
+        .conditions
+        .in_file_order()
+        .into_iter()
         .flat_map(|e| {
             columns.iter().flat_map(move |c| {
-                koc_engine::pipeline::lint::literals_of(e.text, c)
+                koc_engine::pipeline::lint::literals_of(e, c)
                     .into_iter()
-                    .map(move |l| (*c, l, e.at.as_str(), &e.what))
+                    .map(move |l| (*c, l, e.location.as_str(), &e.what))
             })
         })
         .collect();
@@ -68,8 +70,7 @@ pub fn stored_value_warnings(loaded: &Loaded) -> anyhow::Result<Vec<String>> {
             .map(|s| format!("; did you mean '{s}'?"))
             .unwrap_or_default();
         out.push(format!(
-            "{}: {what}: {column} '{value}' occurs in none of {} stored events{hint}",
-            loaded.at(at),
+            "{at}: {what}: {column} '{value}' occurs in none of {} stored events{hint}",
             koc_engine::fmt::thousands(events as i64)
         ));
     }

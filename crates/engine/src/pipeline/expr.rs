@@ -1,5 +1,7 @@
-//! SQL conditions and formulas (SPEC §1 "expressions"), translated by polars' SQL
-//! support into polars expressions and evaluated over a DataFrame of candidates.
+//! SQL conditions and formulas (SPEC §1 "expressions"): parsed once into sqlparser's
+//! AST, which serves the checks (`lint`), `koc explain` (its parts) and the evaluation:
+//! polars' SQL support translates the AST's text into a polars expression evaluated
+//! over a DataFrame of candidates (polars takes SQL as text only).
 use crate::error::usage_err;
 use anyhow::Result;
 use polars::prelude::*;
@@ -9,6 +11,8 @@ use polars::prelude::*;
 #[derive(Clone, Debug)]
 pub struct SqlExpr {
     pub text: String,
+    /// The parsed SQL, with the place of each name and value inside `text`.
+    pub ast: sqlparser::ast::Expr,
     pub expr: Expr,
     /// The rule path (`points.rules[id=x].where`).
     pub what: String,
@@ -32,7 +36,38 @@ impl SqlExpr {
 /// expression's place in the pipeline, `location` is its file:line:col.
 pub fn parse(text: &str, allowed: &[String], what: &str, location: &str) -> Result<SqlExpr> {
     check_size(text, what, location)?;
-    let expr = polars::sql::sql_expr(text).map_err(|e| {
+    let does_not_parse = |why: String| {
+        usage_err(format!(
+            "{location}: {what}: the expression \"{text}\" does not parse: {why}"
+        ))
+    };
+    let ast = parse_ast(text).map_err(|e| does_not_parse(e.to_string()))?;
+    translated(text, ast, allowed, what, location)
+}
+
+/// One expression of SQL text, all of it (a trailing word is an error, not ignored).
+fn parse_ast(text: &str) -> std::result::Result<sqlparser::ast::Expr, sqlparser::parser::ParserError> {
+    use sqlparser::tokenizer::Token;
+    let dialect = sqlparser::dialect::GenericDialect {};
+    let mut parser = sqlparser::parser::Parser::new(&dialect).try_with_sql(text)?;
+    let ast = parser.parse_expr()?;
+    match parser.peek_token().token {
+        Token::EOF => Ok(ast),
+        other => Err(sqlparser::parser::ParserError::ParserError(format!(
+            "unexpected '{other}' after the expression"
+        ))),
+    }
+}
+
+/// The polars expression of a parsed AST, its names checked against `allowed`.
+fn translated(
+    text: &str,
+    ast: sqlparser::ast::Expr,
+    allowed: &[String],
+    what: &str,
+    location: &str,
+) -> Result<SqlExpr> {
+    let expr = polars::sql::sql_expr(ast.to_string()).map_err(|e| {
         usage_err(format!(
             "{location}: {what}: the expression \"{text}\" does not parse: {}",
             clean_polars_message(&e.to_string())
@@ -54,11 +89,116 @@ pub fn parse(text: &str, allowed: &[String], what: &str, location: &str) -> Resu
     }
     Ok(SqlExpr {
         text: text.to_string(),
+        ast,
         expr,
         what: what.to_string(),
         location: location.to_string(),
     })
 }
+
+impl SqlExpr {
+    /// The parts joined by a top-level AND (`likes BETWEEN 5 AND 10` and a parenthesized
+    /// OR stay whole), each with its own polars expression: `koc explain` says which
+    /// part is false.
+    pub fn conjuncts(&self, allowed: &[String]) -> Result<Vec<SqlExpr>> {
+        use sqlparser::ast::{BinaryOperator, Expr as Sql};
+        fn split(e: &Sql, out: &mut Vec<Sql>) {
+            match e {
+                Sql::BinaryOp {
+                    left,
+                    op: BinaryOperator::And,
+                    right,
+                } => {
+                    split(left, out);
+                    split(right, out);
+                }
+                Sql::Nested(inner)
+                    if matches!(
+                        **inner,
+                        Sql::BinaryOp {
+                            op: BinaryOperator::And,
+                            ..
+                        }
+                    ) =>
+                {
+                    split(inner, out)
+                }
+                other => out.push(other.clone()),
+            }
+        }
+        let mut parts = Vec::new();
+        split(&self.ast, &mut parts);
+        parts
+            .into_iter()
+            .map(|ast| translated(&ast.to_string(), ast, allowed, &self.what, &self.location))
+            .collect()
+    }
+
+    /// Whether the condition holds or not for each row on its own, whatever the other
+    /// rows: no aggregate (`AVG(likes)`), no window (`OVER`), only scalar functions koc
+    /// knows (an unknown function counts as not row-wise: the safe side). Such a
+    /// condition may be evaluated once over every event and its mask sliced; any other
+    /// is evaluated over the rows it is meant for.
+    pub fn is_row_wise(&self) -> bool {
+        row_wise(&self.ast)
+    }
+}
+
+fn row_wise(ast: &sqlparser::ast::Expr) -> bool {
+    {
+        use sqlparser::ast::{Expr as Sql, ObjectNamePart};
+        use std::ops::ControlFlow;
+        let found = sqlparser::ast::visit_expressions(ast, |e| match e {
+            Sql::Function(f) => {
+                let name = match f.name.0.last() {
+                    Some(ObjectNamePart::Identifier(id)) => id.value.to_ascii_lowercase(),
+                    _ => String::new(),
+                };
+                if f.over.is_some() || !SCALAR.contains(&name.as_str()) {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            }
+            _ => ControlFlow::Continue(()),
+        });
+        found.is_continue()
+    }
+}
+
+/// Scalar functions of polars' SQL whose value depends on their row alone.
+const SCALAR: [&str; 30] = [
+    "abs",
+    "cast",
+    "try_cast",
+    "coalesce",
+    "nullif",
+    "lower",
+    "upper",
+    "length",
+    "char_length",
+    "octet_length",
+    "trim",
+    "ltrim",
+    "rtrim",
+    "substr",
+    "substring",
+    "concat",
+    "starts_with",
+    "ends_with",
+    "strpos",
+    "replace",
+    "round",
+    "floor",
+    "ceil",
+    "ceiling",
+    "sqrt",
+    "greatest",
+    "least",
+    "left",
+    "right",
+    "reverse",
+];
 
 /// The most terms (AND/OR/NOT and operators) and the deepest nesting an expression
 /// may have: the SQL parser recurses once per term, and 6,000 ORs overflow its stack.
@@ -123,70 +263,6 @@ pub fn names_in<'a>(exprs: impl IntoIterator<Item = &'a SqlExpr>) -> std::collec
         out.extend(e.expr.clone().meta().root_names().iter().map(|n| n.to_string()));
     }
     out
-}
-
-/// Whether a condition holds or not for each row on its own, whatever the other rows:
-/// no aggregate (`AVG(likes)`), no window (`OVER`), only scalar functions koc knows.
-/// Such a condition may be evaluated once over every event and its mask sliced; any
-/// other is evaluated over the rows it is meant for. Read from the SQL's tokens, so an
-/// unknown function counts as not row-wise (the safe side).
-pub fn is_row_wise(sql: &str) -> bool {
-    use sqlparser::dialect::GenericDialect;
-    use sqlparser::tokenizer::{Token, Tokenizer};
-    /// Scalar functions of polars' SQL whose value depends on their row alone.
-    const SCALAR: [&str; 30] = [
-        "abs",
-        "cast",
-        "try_cast",
-        "coalesce",
-        "nullif",
-        "lower",
-        "upper",
-        "length",
-        "char_length",
-        "octet_length",
-        "trim",
-        "ltrim",
-        "rtrim",
-        "substr",
-        "substring",
-        "concat",
-        "starts_with",
-        "ends_with",
-        "strpos",
-        "replace",
-        "round",
-        "floor",
-        "ceil",
-        "ceiling",
-        "sqrt",
-        "greatest",
-        "least",
-        "left",
-        "right",
-        "reverse",
-    ];
-    /// Words that may stand before a parenthesis without calling a function.
-    const OPERATORS: [&str; 12] = [
-        "in", "and", "or", "not", "is", "when", "then", "else", "case", "between", "like", "as",
-    ];
-    let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize() else {
-        return false;
-    };
-    let significant: Vec<&Token> = tokens.iter().filter(|t| !matches!(t, Token::Whitespace(_))).collect();
-    significant.iter().enumerate().all(|(i, t)| match t {
-        Token::Word(w) => {
-            let word = w.value.to_ascii_lowercase();
-            let unquoted = w.quote_style.is_none();
-            if unquoted && word == "over" {
-                return false;
-            }
-            // polars calls `"max"(x)` MAX too: a quoted name before `(` is a call
-            let calls = matches!(significant.get(i + 1), Some(Token::LParen));
-            !calls || (unquoted && (SCALAR.contains(&word.as_str()) || OPERATORS.contains(&word.as_str())))
-        }
-        _ => true,
-    })
 }
 
 fn clean_polars_message(msg: &str) -> String {
@@ -327,7 +403,9 @@ pub fn frame(columns: Vec<Column>) -> Result<DataFrame> {
 
 #[cfg(test)]
 mod tests {
-    use super::is_row_wise;
+    fn is_row_wise(sql: &str) -> bool {
+        super::row_wise(&super::parse_ast(sql).unwrap())
+    }
 
     #[test]
     fn row_wise_conditions_are_told_from_aggregates_and_windows() {
@@ -351,5 +429,26 @@ mod tests {
         ] {
             assert!(!is_row_wise(sql), "{sql}");
         }
+    }
+
+    /// `koc explain` says which part of a condition is false: the parts are split at
+    /// the top-level ANDs only, each a condition of its own.
+    #[test]
+    fn a_condition_splits_at_its_top_level_ands_only() {
+        let names = ["posts_90d", "likes_30d", "featured_90d", "a", "b", "days_since_join"].map(String::from);
+        let parts = |sql: &str| -> Vec<String> {
+            let e = super::parse(sql, &names, "scouting.candidates", "p.yaml:3:15").unwrap();
+            e.conjuncts(&names).unwrap().into_iter().map(|p| p.text).collect()
+        };
+        assert_eq!(
+            parts("posts_90d >= 2 AND (likes_30d > 5 OR featured_90d >= 1) and likes_30d BETWEEN 5 AND 10"),
+            [
+                "posts_90d >= 2",
+                "(likes_30d > 5 OR featured_90d >= 1)",
+                "likes_30d BETWEEN 5 AND 10"
+            ]
+        );
+        assert_eq!(parts("(a = 1 AND b = 'x and y')"), ["a = 1", "b = 'x and y'"]);
+        assert_eq!(parts("days_since_join <= 60"), ["days_since_join <= 60"]);
     }
 }

@@ -1,11 +1,11 @@
 //! What `koc validate` can know beyond "it parses" (SPEC §3): the literal a condition
 //! compares with `action` or `layer` must exist (with a did-you-mean), text and
 //! numbers are not compared with each other, and rules that can never pay in full
-//! are pointed out. Works on the tokens of the SQL text (sqlparser's tokenizer, the
-//! one polars' SQL uses), so each finding has the line and column of the value.
+//! are pointed out. Works on each expression's parsed AST (the one the evaluation
+//! uses), whose values keep their line and column, so each finding has them.
 use crate::pipeline::config::{suggest, Loaded};
-use sqlparser::dialect::GenericDialect;
-use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
+use crate::pipeline::expr::SqlExpr;
+use sqlparser::ast::{BinaryOperator, Expr as Sql, Value};
 
 /// Columns holding text (compared with 'strings' only).
 const TEXT: [&str; 9] = [
@@ -21,11 +21,6 @@ const TEXT: [&str; 9] = [
 ];
 /// Event fields that hold numbers (everything a metric or built-in yields is a number too).
 const NUMBERS: [&str; 5] = ["likes", "comments", "shares", "views", "awarded_points"];
-
-/// SQL words that are operators, not columns.
-const OPERATOR_WORDS: [&str; 10] = [
-    "and", "or", "not", "in", "is", "like", "between", "null", "true", "false",
-];
 
 /// The ids literals are checked against.
 pub struct Known<'a> {
@@ -50,11 +45,11 @@ enum Literal {
 }
 
 /// Errors in one expression, each at `file:line:col` of the value.
-/// `at`: the expression's path in the file.
-pub fn expression(loaded: &Loaded, text: &str, at: &str, what: &str, known: &Known) -> Vec<String> {
+pub fn expression(e: &SqlExpr, known: &Known) -> Vec<String> {
     let mut out = Vec::new();
-    for c in comparisons(text) {
-        let at = position(loaded, at, c.line, c.col);
+    let what = e.what.as_str();
+    for c in comparisons(&e.ast) {
+        let at = position(&e.location, c.line, c.col);
         let is_text = TEXT.contains(&c.column.as_str()) || c.column == "date";
         let is_number = NUMBERS.contains(&c.column.as_str()) || known.metrics.contains(&c.column);
         match &c.literal {
@@ -82,9 +77,9 @@ pub fn expression(loaded: &Loaded, text: &str, at: &str, what: &str, known: &Kno
     out
 }
 
-/// Literals compared with `column` in `text` (for warnings against stored values).
-pub fn literals_of(text: &str, column: &str) -> Vec<String> {
-    comparisons(text)
+/// Literals compared with `column` in an expression (for warnings against stored values).
+pub fn literals_of(e: &SqlExpr, column: &str) -> Vec<String> {
+    comparisons(&e.ast)
         .into_iter()
         .filter(|c| c.column == column)
         .filter_map(|c| match c.literal {
@@ -102,16 +97,15 @@ fn unknown_value(at: &str, what: &str, column: &str, value: &str, known: &[Strin
     format!("{at}: {what}: {column} '{value}' does not exist, so this comparison is never true\n  fix: {fix}")
 }
 
-/// `file:line:col` of a token: the expression's own place in the pipeline text,
-/// moved by the token's place inside it.
-fn position(loaded: &Loaded, at: &str, line: u64, col: u64) -> String {
-    let base = loaded.at(at);
-    let mut parts = base.rsplitn(3, ':');
+/// `file:line:col` of a value: the expression's own place in the pipeline text
+/// (`location`), moved by the value's place inside it.
+fn position(location: &str, line: u64, col: u64) -> String {
+    let mut parts = location.rsplitn(3, ':');
     let (Some(c0), Some(l0), Some(file)) = (parts.next(), parts.next(), parts.next()) else {
-        return base;
+        return location.to_string();
     };
     let (Ok(c0), Ok(l0)) = (c0.parse::<u64>(), l0.parse::<u64>()) else {
-        return base;
+        return location.to_string();
     };
     if line <= 1 {
         format!("{file}:{l0}:{}", c0 + col - 1)
@@ -120,41 +114,44 @@ fn position(loaded: &Loaded, at: &str, line: u64, col: u64) -> String {
     }
 }
 
-/// Every `column <op> literal`, `literal <op> column` and `column [NOT] IN (literals)`.
-fn comparisons(text: &str) -> Vec<Comparison> {
-    let dialect = GenericDialect {};
-    let Ok(tokens) = Tokenizer::new(&dialect, text).tokenize_with_location() else {
-        return vec![];
-    };
-    let t: Vec<&TokenWithSpan> = tokens
-        .iter()
-        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
-        .collect();
-    let column = |i: usize| match t.get(i).map(|x| &x.token) {
-        Some(Token::Word(w))
-            if (w.quote_style.is_none() || w.quote_style == Some('"'))
-                && !OPERATOR_WORDS.contains(&w.value.to_ascii_lowercase().as_str()) =>
-        {
-            Some(w.value.to_ascii_lowercase())
+/// Every `column <op> literal`, `literal <op> column` and `column [NOT] IN (literals)`,
+/// anywhere in the expression.
+fn comparisons(ast: &Sql) -> Vec<Comparison> {
+    use std::ops::ControlFlow;
+    fn column(e: &Sql) -> Option<String> {
+        match e {
+            Sql::Identifier(id) if id.quote_style.is_none() || id.quote_style == Some('"') => {
+                Some(id.value.to_ascii_lowercase())
+            }
+            Sql::Nested(inner) => column(inner),
+            _ => None,
         }
-        _ => None,
-    };
-    let literal = |i: usize| -> Option<(Literal, u64, u64)> {
-        let tok = t.get(i)?;
-        let lit = match &tok.token {
-            Token::SingleQuotedString(s) => Literal::Text(s.clone()),
-            Token::Number(n, _) => Literal::Number(n.clone()),
-            _ => return None,
-        };
-        Some((lit, tok.span.start.line, tok.span.start.column))
-    };
-    let is_cmp = |i: usize| {
+    }
+    fn literal(e: &Sql) -> Option<(Literal, u64, u64)> {
+        match e {
+            Sql::Value(v) => {
+                let lit = match &v.value {
+                    Value::SingleQuotedString(s) => Literal::Text(s.clone()),
+                    Value::Number(n, _) => Literal::Number(n.to_string()),
+                    _ => return None,
+                };
+                Some((lit, v.span.start.line, v.span.start.column))
+            }
+            Sql::Nested(inner) => literal(inner),
+            _ => None,
+        }
+    }
+    let is_cmp = |op: &BinaryOperator| {
         matches!(
-            t.get(i).map(|x| &x.token),
-            Some(Token::Eq | Token::DoubleEq | Token::Neq | Token::Lt | Token::Gt | Token::LtEq | Token::GtEq)
+            op,
+            BinaryOperator::Eq
+                | BinaryOperator::NotEq
+                | BinaryOperator::Lt
+                | BinaryOperator::Gt
+                | BinaryOperator::LtEq
+                | BinaryOperator::GtEq
         )
     };
-    let is_kw = |i: usize, kw: &str| matches!(t.get(i).map(|x| &x.token), Some(Token::Word(w)) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(kw));
     let mut out = Vec::new();
     let mut push = |column: String, (literal, line, col): (Literal, u64, u64)| {
         out.push(Comparison {
@@ -164,33 +161,26 @@ fn comparisons(text: &str) -> Vec<Comparison> {
             col,
         })
     };
-    for i in 0..t.len() {
-        let Some(name) = column(i) else { continue };
-        if is_cmp(i + 1) {
-            if let Some(l) = literal(i + 2) {
-                push(name.clone(), l);
-            }
-        }
-        if i >= 2 && is_cmp(i - 1) {
-            if let Some(l) = literal(i - 2) {
-                push(name.clone(), l);
-            }
-        }
-        let mut j = i + 1;
-        if is_kw(j, "not") {
-            j += 1;
-        }
-        if is_kw(j, "in") && matches!(t.get(j + 1).map(|x| &x.token), Some(Token::LParen)) {
-            let mut k = j + 2;
-            while let Some(l) = literal(k) {
-                push(name.clone(), l);
-                if !matches!(t.get(k + 1).map(|x| &x.token), Some(Token::Comma)) {
-                    break;
+    let _ = sqlparser::ast::visit_expressions(ast, |e| {
+        match e {
+            Sql::BinaryOp { left, op, right } if is_cmp(op) => {
+                if let (Some(c), Some(l)) = (column(left), literal(right)) {
+                    push(c, l);
+                } else if let (Some(l), Some(c)) = (literal(left), column(right)) {
+                    push(c, l);
                 }
-                k += 2;
             }
+            Sql::InList { expr, list, .. } => {
+                if let Some(c) = column(expr) {
+                    for l in list.iter().filter_map(literal) {
+                        push(c.clone(), l);
+                    }
+                }
+            }
+            _ => {}
         }
-    }
+        ControlFlow::<()>::Continue(())
+    });
     out
 }
 
@@ -227,7 +217,14 @@ mod tests {
 
     #[test]
     fn finds_comparisons_in_every_form() {
-        let c = comparisons("action = 'feature' AND 'x' <> topic AND layer NOT IN ('core', 'activ') AND likes > 5");
+        let sql = "action = 'feature' AND 'x' <> topic AND layer NOT IN ('core', 'activ') AND likes > 5";
+        let c = comparisons(
+            &sqlparser::parser::Parser::new(&sqlparser::dialect::GenericDialect {})
+                .try_with_sql(sql)
+                .unwrap()
+                .parse_expr()
+                .unwrap(),
+        );
         let pairs: Vec<(String, String)> = c
             .iter()
             .map(|c| {

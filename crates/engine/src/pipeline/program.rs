@@ -115,6 +115,19 @@ impl Conditions {
     pub fn get(&self, place: &Place) -> Option<&SqlExpr> {
         self.0.get(place)
     }
+
+    /// Every condition, in the order they stand in the pipeline file.
+    pub fn in_file_order(&self) -> Vec<&SqlExpr> {
+        let place = |e: &SqlExpr| -> (u64, u64) {
+            let mut parts = e.location.rsplitn(3, ':');
+            let col = parts.next().and_then(|c| c.parse().ok()).unwrap_or(0);
+            let line = parts.next().and_then(|l| l.parse().ok()).unwrap_or(0);
+            (line, col)
+        };
+        let mut all: Vec<&SqlExpr> = self.0.values().collect();
+        all.sort_by(|a, b| (place(a), &a.what).cmp(&(place(b), &b.what)));
+        all
+    }
 }
 
 /// What a metric computes over its events, and from which field (SPEC §7).
@@ -149,7 +162,7 @@ pub struct MeasurePlan {
     pub filter: Option<SqlExpr>,
     /// The filter names `layer`: each span needs the layers at its end (a snapshot).
     pub needs_layer: bool,
-    /// The filter holds or not for each event on its own (`expr::is_row_wise`) and
+    /// The filter holds or not for each event on its own (`SqlExpr::is_row_wise`) and
     /// does not name `layer`: it is evaluated once over every event, not per span.
     pub once: bool,
 }
@@ -348,7 +361,7 @@ fn measure_plan(m: &MeasureCfg, goal: usize, path: String, conditions: &Conditio
     let needs_layer = filter
         .as_ref()
         .is_some_and(|f| super::expr::names_in(std::iter::once(f)).contains("layer"));
-    let once = !needs_layer && filter.as_ref().is_some_and(|f| super::expr::is_row_wise(&f.text));
+    let once = !needs_layer && filter.as_ref().is_some_and(|f| f.is_row_wise());
     MeasurePlan {
         measure,
         filter,

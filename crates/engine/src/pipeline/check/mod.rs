@@ -11,7 +11,6 @@ use parts::{check_measure, span_in_order, specialty_field, MeasureAt};
 
 mod messaging;
 mod parts;
-pub use parts::expressions;
 
 pub const EVENT_COLUMNS: [&str; 13] = [
     "event_id",
@@ -149,7 +148,7 @@ fn validate(loaded: &Loaded, conditions: &std::cell::RefCell<Conditions>) -> Res
     }
     if let Some(points) = &p.points {
         for (i, r) in points.rules.iter().enumerate() {
-            let what = format!("points.rules[{i}] (id {})", r.id);
+            let what = format!("points.rules[id={}]", r.id);
             if let Some(acts) = &known_actions {
                 if !acts.contains(&r.action) {
                     note(Err(usage_err(format!(
@@ -461,10 +460,8 @@ fn validate(loaded: &Loaded, conditions: &std::cell::RefCell<Conditions>) -> Res
         layers: &layer_ids,
         metrics: &n.when,
     };
-    for e in expressions(p) {
-        problems.extend(crate::pipeline::lint::expression(
-            loaded, e.text, &e.at, &e.what, &known,
-        ));
+    for e in conditions.borrow().in_file_order() {
+        problems.extend(crate::pipeline::lint::expression(e, &known));
     }
     if problems.is_empty() {
         Ok(())

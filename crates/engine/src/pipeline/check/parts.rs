@@ -1,111 +1,11 @@
 //! Checks of one part of the pipeline that `validate` calls: a goal's measure, a date
-//! span, a specialty's field, and the list of every expression with its place.
+//! span, a specialty's field.
 use super::{Names, EVENT_COLUMNS, NUMERIC_FIELDS};
 use crate::error::{usage_err, KocError};
-use crate::pipeline::config::{Loaded, MeasureCfg, Pipeline};
+use crate::pipeline::config::{Loaded, MeasureCfg};
 use crate::pipeline::expr;
 use crate::pipeline::program::{ratio_side, Conditions, Place};
 use anyhow::Result;
-
-/// An expression of the pipeline: its text, its rule path for messages and its path
-/// in the file.
-pub struct Expression<'a> {
-    pub text: &'a str,
-    /// `points.rules[id=featured].where`
-    pub what: String,
-    /// `points.rules[3].where`
-    pub at: String,
-}
-
-/// Every expression of the pipeline with its place.
-pub fn expressions(p: &Pipeline) -> Vec<Expression<'_>> {
-    let mut out: Vec<Expression> = Vec::new();
-    fn ex(text: &str, what: String, at: String) -> Expression<'_> {
-        Expression { text, what, at }
-    }
-    for (i, r) in p.points.iter().flat_map(|x| &x.rules).enumerate() {
-        if let Some(w) = &r.where_ {
-            out.push(ex(
-                w,
-                format!("points.rules[id={}].where", r.id),
-                format!("points.rules[{i}].where"),
-            ));
-        }
-    }
-    for (name, m) in &p.metrics {
-        if let Some(w) = &m.where_ {
-            out.push(ex(w, format!("metrics.{name}.where"), format!("metrics.{name}.where")));
-        }
-    }
-    for (i, lv) in p.layers.iter().flat_map(|l| &l.levels).enumerate() {
-        if let Some(w) = &lv.when {
-            out.push(ex(
-                w,
-                format!("layers.levels[id={}].when", lv.id),
-                format!("layers.levels[{i}].when"),
-            ));
-        }
-    }
-    if let Some(s) = &p.scouting {
-        out.push(ex(
-            &s.candidates,
-            "scouting.candidates".into(),
-            "scouting.candidates".into(),
-        ));
-    }
-    for (ci, c) in p.contests.iter().enumerate() {
-        for (ri, r) in c.rubric.iter().enumerate() {
-            if let Some(f) = &r.from_data {
-                out.push(ex(
-                    f,
-                    format!("contests[id={}].rubric[{}].from_data", c.id, r.criterion),
-                    format!("contests[{ci}].rubric[{ri}].from_data"),
-                ));
-            }
-        }
-    }
-    fn measure<'a>(m: &'a MeasureCfg, what: String, at: String, out: &mut Vec<Expression<'a>>) {
-        if let Some(r) = &m.ratio {
-            measure(
-                &r.numerator,
-                ratio_side(&what, "numerator"),
-                ratio_side(&at, "numerator"),
-                out,
-            );
-            measure(
-                &r.denominator,
-                ratio_side(&what, "denominator"),
-                ratio_side(&at, "denominator"),
-                out,
-            );
-        }
-        if let Some(w) = &m.where_ {
-            out.push(Expression {
-                text: w,
-                what: format!("{what}.where"),
-                at: format!("{at}.where"),
-            });
-        }
-    }
-    for (gi, g) in p.goals.iter().enumerate() {
-        measure(
-            &g.measure,
-            format!("goals[id={}].measure", g.id),
-            format!("goals[{gi}].measure"),
-            &mut out,
-        );
-    }
-    for (i, b) in p.badges.iter().flatten().enumerate() {
-        if let Some(w) = &b.where_ {
-            out.push(Expression {
-                text: w,
-                what: format!("badges[id={}].where", b.id),
-                at: format!("badges[{i}].where"),
-            });
-        }
-    }
-    out
-}
 
 /// A specialty's `field` must be an event column (SPEC §8).
 pub(super) fn specialty_field(loaded: &Loaded, what: &str, field: &str) -> Result<()> {
