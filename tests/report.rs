@@ -535,3 +535,35 @@ fn the_workbook_types_cells_from_the_rows_not_from_their_text() {
         "share_4plus as a percentage: {incentives}"
     );
 }
+
+/// A night with no new export says so on stderr and in run.json, and nowhere the
+/// report's readers see it twice (the report stays the store's: byte-identical).
+#[test]
+fn a_night_with_no_new_export_says_so() {
+    let w = Workdir::new();
+    program(&w, "");
+    let args = ["run", "pipeline.yaml", "--as-of", "2025-01-31"];
+    let first = w.koc(&args);
+    first.expect_code(0);
+    assert!(!first.stderr().contains("no new export file"), "{}", first.stderr());
+    let report = w.read("store/runs/2025-01-31/report.md");
+    let second = w.koc(&args);
+    second.expect_code(0);
+    assert!(
+        second
+            .stderr()
+            .contains("warning: no new export file: every file the sources name was ingested before"),
+        "{}",
+        second.stderr()
+    );
+    let json: serde_json::Value = serde_json::from_str(&w.read("store/runs/2025-01-31/run.json")).unwrap();
+    assert!(
+        json["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["code"] == "no_new_files"),
+        "{json}"
+    );
+    assert_eq!(w.read("store/runs/2025-01-31/report.md"), report);
+}

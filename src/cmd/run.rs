@@ -51,6 +51,18 @@ pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
     };
     let stale_failed = stale.is_some() && loaded.pipeline.ingest.fail_on_stale;
     warnings.extend(stale);
+    if !ingest
+        .files
+        .iter()
+        .any(|f| f.status == koc_engine::ingest::FileStatus::Ingested)
+    {
+        warnings.push(koc_engine::diagnostics::Warning::new(
+            koc_engine::diagnostics::Code::NoNewFiles,
+            "no new export file: every file the sources name was ingested before, so tonight's \
+             figures are computed from the data already stored"
+                .into(),
+        ));
+    }
     let ds = Dataset::load(&store, &manifest, as_of)?;
     warnings.extend(koc_engine::stages::contests::unknown_contest_warnings(
         &loaded.pipeline,

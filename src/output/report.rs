@@ -338,7 +338,7 @@ impl Context {
         };
         let mut banners: Vec<Banner> = warnings
             .iter()
-            .filter(|w| w.code != koc_engine::diagnostics::Code::EmptyFile)
+            .filter(|w| w.shown_in_report())
             .map(|w| banner("warning", w.code.as_str(), w.for_report(en).to_string()))
             .collect();
         for f in manifest.last_batch().filter(|f| f.counts.rows == 0) {

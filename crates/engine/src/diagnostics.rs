@@ -20,6 +20,10 @@ pub enum Code {
     MemberIdInvisibleCharacters,
     /// Member ids in scientific notation (Excel's display of a long number).
     MemberIdScientificNotation,
+    /// The run found no export it had not ingested before: its figures are the
+    /// previous night's data. Said on stderr and in run.json only (the report and the
+    /// digest stay a function of the store, so a re-run gives the same bytes).
+    NoNewFiles,
 }
 
 impl Code {
@@ -33,6 +37,7 @@ impl Code {
             Code::UnknownContest => "unknown_contest",
             Code::MemberIdInvisibleCharacters => "member_id_invisible_characters",
             Code::MemberIdScientificNotation => "member_id_scientific_notation",
+            Code::NoNewFiles => "no_new_files",
         }
     }
 }
@@ -64,6 +69,12 @@ impl Warning {
             message,
             zh: Some(zh),
         }
+    }
+
+    /// Whether the report and the digest show it (not when it depends on what the
+    /// run found in the exports folder rather than on the store).
+    pub fn shown_in_report(&self) -> bool {
+        !matches!(self.code, Code::EmptyFile | Code::NoNewFiles)
     }
 
     /// The message in the report's language.
