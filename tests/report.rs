@@ -567,3 +567,37 @@ fn a_night_with_no_new_export_says_so() {
     );
     assert_eq!(w.read("store/runs/2025-01-31/report.md"), report);
 }
+
+/// At a terminal a run names each stage as it goes (a long run never looks frozen);
+/// `script` (util-linux, in every Debian) gives the run a terminal.
+#[test]
+fn at_a_terminal_a_run_names_each_stage() {
+    let w = Workdir::new();
+    w.copy_dir(&repo().join("tests/conformance/program"), "program");
+    let command = format!(
+        "{} run program/pipeline.yaml --as-of 2025-07-19",
+        env!("CARGO_BIN_EXE_koc")
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(w.path())
+        .output()
+        .expect("script (util-linux) runs the command at a terminal");
+    let text = String::from_utf8_lossy(&out.stdout);
+    for stage in [
+        "ingest",
+        "loading the store",
+        "points",
+        "metrics and layers",
+        "goals",
+        "the report",
+    ] {
+        assert!(
+            text.contains(&format!("koc run 2025-07-19: {stage} (")),
+            "{stage}: {text}"
+        );
+    }
+    // without a terminal (this test's own pipes), no stage line
+    let plain = w.koc(&["run", "program/pipeline.yaml", "--as-of", "2025-07-19"]);
+    assert!(!plain.stderr().contains("koc run 2025-07-19: points"));
+}

@@ -87,6 +87,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
                 sweep,
                 as_of: at.as_of,
                 out: dir,
+                progress: !cli.quiet,
             };
             let r = crate::cmd::simulate::simulate(&req)?;
             if out.json {

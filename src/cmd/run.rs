@@ -30,6 +30,8 @@ const PARQUET: [(&str, &[&str]); 1] = [("layer_history", &[])];
 
 pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
     let t0 = Instant::now();
+    let _stages = koc_engine::progress::stages(progress, &format!("koc run {}", fmt_day(as_of)));
+    koc_engine::progress::stage("ingest");
     let store = Store::open_locked(&loaded.store_dir())?;
     let ingest = koc_engine::ingest::ingest(loaded, &store, progress)?;
     // gated files changed nothing; the run goes on with the rest, then exits 3
@@ -63,6 +65,7 @@ pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
                 .into(),
         ));
     }
+    koc_engine::progress::stage("loading the store");
     let ds = Dataset::load(&store, &manifest, as_of)?;
     warnings.extend(koc_engine::stages::contests::unknown_contest_warnings(
         &loaded.pipeline,
@@ -81,6 +84,7 @@ pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
         .permissions(koc_engine::store::dir_mode())
         .tempdir_in(&runs)
         .with_context(|| format!("cannot create a folder in {}", runs.display()))?;
+    koc_engine::progress::stage("writing the tables");
     let mut row_counts = serde_json::Map::new();
     let ledger_rows = crate::output::ledger::write_ledger(
         &loaded.pipeline,
@@ -97,6 +101,7 @@ pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
     if std::env::var_os("KOC_TIMINGS").is_some() {
         eprintln!("timing tables written: {} ms", t0.elapsed().as_millis());
     }
+    koc_engine::progress::stage("the report");
     let (ctx, actions) =
         crate::output::report::build_with_actions(loaded, &ds, &computed, &manifest, &warnings, &ingest.gated, &runs)?;
     write_table(tmp.path(), &actions)?;

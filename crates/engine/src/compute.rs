@@ -111,10 +111,12 @@ pub fn compute_reusing(prog: &Program, ds: &Dataset, reuse: Option<Reuse>, purpo
     let (points, tiers) = match &reuse {
         Some(r) => (r.base.points.clone(), r.base.tiers.clone()),
         None => {
+            crate::progress::stage("points");
             let points = crate::stages::points::compute(prog, ds, &balance_days)?;
             timer.lap("points");
             let ranges = crate::stages::points::member_ledger_ranges(ds, &points.ledger);
             let awards = |i: usize| crate::stages::points::daily_awards(ds, &points.ledger[ranges[i].clone()]);
+            crate::progress::stage("tiers");
             let tiers: Vec<Option<TierState>> = match &p.tiers {
                 Some(cfg) => {
                     use rayon::prelude::*;
@@ -148,6 +150,7 @@ pub fn compute_reusing(prog: &Program, ds: &Dataset, reuse: Option<Reuse>, purpo
         balance_days: &balance_days,
         balance_at: &points.balance_at,
     };
+    crate::progress::stage("metrics and layers");
     let mut engine = Engine::new(prog, ds, inputs)?;
     let (layer_at_d, snap_d) = match &reuse {
         Some(r) => {
@@ -161,16 +164,20 @@ pub fn compute_reusing(prog: &Program, ds: &Dataset, reuse: Option<Reuse>, purpo
     };
     timer.lap("layers");
     let level_ids = engine.level_ids.clone();
+    crate::progress::stage("newcomers");
     let newcomers =
         crate::stages::scouting::compute(prog, ds, &points.awarded_per_event, &snap_d, &layer_at_d, &level_ids)?;
     timer.lap("scouting");
+    crate::progress::stage("contests");
     let contests = crate::stages::contests::compute_all(prog, ds, &points.awarded_per_event, &layer_at_d, &level_ids)?;
     timer.lap("contests");
+    crate::progress::stage("goals");
     let measurer = crate::stages::goals::Measurer::new(prog, ds, &points.awarded_per_event, &engine)
         .knowing_layers(d, layer_at_d.clone());
     let goals = crate::stages::goals::compute(prog, &measurer, d)?;
     let incentives = crate::stages::goals::incentives(p, ds, &goals);
     timer.lap("goals");
+    crate::progress::stage("care calendar");
     let care = crate::stages::care::compute(
         p,
         ds,
@@ -188,6 +195,7 @@ pub fn compute_reusing(prog: &Program, ds: &Dataset, reuse: Option<Reuse>, purpo
 
     timer.lap("care");
     let sticky: Vec<bool> = p.layers.iter().flat_map(|l| &l.levels).map(|l| l.sticky).collect();
+    crate::progress::stage("hall of fame");
     let fame = (purpose == Purpose::Run)
         .then(|| {
             crate::stages::hall_of_fame::compute(
@@ -206,6 +214,7 @@ pub fn compute_reusing(prog: &Program, ds: &Dataset, reuse: Option<Reuse>, purpo
         .flatten();
     let hall_of_fame = fame;
     timer.lap("hall of fame");
+    crate::progress::stage("growth path");
     let growth = crate::stages::growth::compute(p, ds, &points.awarded_per_event);
     let (mut mentor_matches, mut team_proposals) = (None, None);
     if let (Some(g), Some(cfg)) = (&growth, &p.growth) {
@@ -219,6 +228,7 @@ pub fn compute_reusing(prog: &Program, ds: &Dataset, reuse: Option<Reuse>, purpo
         }
     }
     timer.lap("growth");
+    crate::progress::stage("badges and notices");
     let badges = crate::stages::badges::compute(prog, ds, &points.awarded_per_event)?;
     let notices = crate::stages::notices::compute(
         prog,

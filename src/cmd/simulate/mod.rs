@@ -20,6 +20,8 @@ pub struct Request {
     pub sweep: Option<String>,
     pub as_of: Option<String>,
     pub out: Option<PathBuf>,
+    /// A line naming the stage at a terminal.
+    pub progress: bool,
 }
 
 struct Variant {
@@ -126,13 +128,17 @@ pub fn simulate(req: &Request) -> Result<Outcome> {
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("simulation-{}", koc_engine::fmt::fmt_day(d))));
     koc_engine::store::refuse_output_inside(&base.store_dir(), &out, "--out")?;
+    let _stages = koc_engine::progress::stages(req.progress, "koc simulate");
+    koc_engine::progress::stage("loading the store");
     let store = Store::open_read(&base.store_dir());
     let ds = Dataset::load(&store, &store.manifest()?, d)?;
+    koc_engine::progress::part("koc simulate: baseline");
     let baseline = koc_engine::compute::compute_reusing(&base, &ds, None, koc_engine::compute::Purpose::WhatIf)?;
     // a scenario that leaves points, tiers and layers alone reuses them from the baseline
     let results: Vec<Computed> = vars
         .iter()
         .map(|v| {
+            koc_engine::progress::part(&format!("koc simulate: {}", v.name));
             let reuse = koc_engine::compute::reusable(&base, &v.loaded, d)
                 .then_some(koc_engine::compute::Reuse { base: &baseline });
             koc_engine::compute::compute_reusing(&v.loaded, &ds, reuse, koc_engine::compute::Purpose::WhatIf)
