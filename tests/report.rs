@@ -147,13 +147,17 @@ fn a_failed_run_leaves_the_previous_run_folder_intact() {
     run.expect_code(1);
     assert!(run.stderr().contains("report.html"), "{}", run.stderr());
     assert_eq!(before, snapshot_dir(&folder));
-    let leftovers: Vec<_> = std::fs::read_dir(w.path().join("store/runs"))
+    let mut leftovers: Vec<_> = std::fs::read_dir(w.path().join("store/runs"))
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
+    leftovers.sort();
     assert_eq!(
         leftovers,
-        vec![std::ffi::OsString::from("2025-01-31")],
+        vec![
+            std::ffi::OsString::from("2025-01-31"),
+            std::ffi::OsString::from("index.html")
+        ],
         "no temp folder left behind"
     );
 }
@@ -339,7 +343,7 @@ fn a_run_killed_between_its_two_renames_is_put_back_by_the_next_command() {
         .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
         .collect();
     names.sort();
-    assert_eq!(names, ["2025-01-15", "2025-01-31"]);
+    assert_eq!(names, ["2025-01-15", "2025-01-31", "index.html"]);
     assert!(runs.join("2025-01-31/report.html").exists());
 }
 
@@ -600,4 +604,64 @@ fn at_a_terminal_a_run_names_each_stage() {
     // without a terminal (this test's own pipes), no stage line
     let plain = w.koc(&["run", "program/pipeline.yaml", "--as-of", "2025-07-19"]);
     assert!(!plain.stderr().contains("koc run 2025-07-19: points"));
+}
+
+/// Three nights, then the middle one again: history.parquet holds each night's headline
+/// figures once (the re-run replaced its rows), the report shows the figures' trend over
+/// the runs up to D, and runs/index.html lists every run, newest first, with its links.
+#[test]
+fn the_nights_are_kept_as_history_a_trend_and_an_index() {
+    use polars::prelude::*;
+    let w = Workdir::new();
+    w.copy_dir(&repo().join("tests/conformance/program"), "program");
+    for d in ["2025-07-17", "2025-07-18", "2025-07-19", "2025-07-18"] {
+        w.koc(&["run", "program/pipeline.yaml", "--as-of", d, "--quiet"])
+            .expect_code(0);
+    }
+    let file = std::fs::File::open(w.path().join("store/history.parquet")).expect("history.parquet");
+    let df = ParquetReader::new(file).finish().unwrap();
+    assert_eq!(
+        df.get_column_names().iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+        ["date", "figure", "value"]
+    );
+    let figures = df.column("figure").unwrap().str().unwrap().clone();
+    let values = df.column("value").unwrap().f64().unwrap().clone();
+    let dates = df.column("date").unwrap().cast(&DataType::String).unwrap();
+    let dates = dates.str().unwrap().clone();
+    let members: Vec<(String, f64)> = (0..df.height())
+        .filter(|&i| figures.get(i) == Some("members"))
+        .map(|i| (dates.get(i).unwrap().to_string(), values.get(i).unwrap()))
+        .collect();
+    let headline = |d: &str| -> serde_json::Value {
+        serde_json::from_str::<serde_json::Value>(&w.read(&format!("store/runs/{d}/run.json"))).unwrap()["headline"]
+            .clone()
+    };
+    let expected: Vec<(String, f64)> = ["2025-07-17", "2025-07-18", "2025-07-19"]
+        .iter()
+        .map(|d| (d.to_string(), headline(d)["members"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(members, expected, "one row per night, the re-run's replaced");
+    // the trend of the last run: three nights, each a block character
+    let md = w.read("store/runs/2025-07-19/report.md");
+    let trend = md
+        .lines()
+        .find(|l| l.ends_with("| 近 12 次运行 |"))
+        .unwrap_or_else(|| panic!("{md}"));
+    let first = trend.split('|').nth(1).unwrap().trim();
+    assert_eq!(first.chars().count(), 3, "{trend}");
+    assert!(first.chars().all(|c| ('▁'..='█').contains(&c)), "{trend}");
+    assert!(w
+        .read("store/runs/2025-07-19/report.html")
+        .contains("<svg class=\"trend\""));
+    // the first night has no trend yet
+    assert!(!w.read("store/runs/2025-07-17/report.md").contains("近 12 次运行"));
+    let index = w.read("store/runs/index.html");
+    assert!(index.contains("历次运行"), "{index}");
+    let at = |d: &str| {
+        index
+            .find(&format!("<td>{d}</td>"))
+            .unwrap_or_else(|| panic!("{d}: {index}"))
+    };
+    assert!(at("2025-07-19") < at("2025-07-18") && at("2025-07-18") < at("2025-07-17"));
+    assert!(index.contains("href=\"2025-07-17/report.html\"") && index.contains("href=\"2025-07-19/report.xlsx\""));
 }

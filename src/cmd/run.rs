@@ -177,6 +177,10 @@ pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
     let folder = runs.join(fmt_day(as_of));
     keep_notify_record(&folder, tmp.path())?;
     replace_dir(tmp.keep(), &folder)?;
+    // the nights' record, the run now among them: history.parquet and runs/index.html
+    let nights = crate::output::history::nights(&runs, &fmt_day(as_of), &ctx["headline"]);
+    crate::output::history::write_parquet(&store.dir.join(crate::output::history::FILE), &nights)?;
+    crate::output::history::write_index(loaded, &runs, &nights, &ctx)?;
     Ok(RunOutcome {
         folder,
         ingest,

@@ -4,6 +4,7 @@ pub mod actions;
 pub mod charts;
 pub mod digest;
 pub mod explain_text;
+pub mod history;
 pub mod ledger;
 pub mod messages;
 pub mod report;

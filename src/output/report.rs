@@ -73,6 +73,8 @@ pub struct Context {
     pub changes: Option<IndexMap<String, Change>>,
     /// The date of the previous run, when there is one.
     pub previous_run: Option<String>,
+    /// Each headline figure over the last runs up to D, by figure (`add_changes`).
+    pub trends: IndexMap<String, crate::output::history::Trend>,
 }
 
 /// Data quality: files, rows, rejects by reason, unknown members, gated files.
@@ -315,6 +317,7 @@ pub fn context(loaded: &Program, ds: &Dataset, c: &Computed, mut quality: Qualit
         tonight: vec![],
         changes: None,
         previous_run: None,
+        trends: IndexMap::new(),
         t,
     }
 }
@@ -371,6 +374,9 @@ impl Context {
     /// The headline figures against the latest earlier run folder of the store (its
     /// run.json keeps them), when there is one.
     pub fn add_changes(&mut self, runs: &Path) {
+        let now = serde_json::to_value(&self.headline).expect("the headline serializes");
+        let nights = crate::output::history::nights(runs, &self.as_of, &now);
+        self.trends = crate::output::history::trends(&nights, &self.as_of);
         let as_of = self.as_of.as_str();
         let Ok(entries) = std::fs::read_dir(runs) else { return };
         let previous = entries
@@ -501,6 +507,7 @@ fn environment(loaded: &Loaded) -> Result<Environment<'static>> {
         }
         Ok(EMBEDDED
             .iter()
+            .chain(&crate::output::history::TEMPLATES)
             .chain(&crate::output::messages::NOTICE_TEMPLATES)
             .chain(&crate::output::digest::TEMPLATES)
             .find(|(n, _)| *n == name)

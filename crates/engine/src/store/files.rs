@@ -5,9 +5,10 @@ use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
 /// Entries a store folder may hold besides `events/` and `tables/`.
-pub(super) const OWN_ENTRIES: [&str; 8] = [
+pub(super) const OWN_ENTRIES: [&str; 9] = [
     ".lock",
     "manifest.json",
+    "history.parquet",
     "events",
     "tables",
     "runs",
