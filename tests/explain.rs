@@ -5,6 +5,20 @@ use common::*;
 
 const AS_OF: &str = "2025-07-19";
 
+/// The conformance program's tiers and layers: id → display name.
+const TIER_NAMES: [(&str, &str); 4] = [
+    ("bronze", "青铜"),
+    ("silver", "白银"),
+    ("gold", "黄金"),
+    ("diamond", "钻石"),
+];
+const LAYER_NAMES: [(&str, &str); 4] = [
+    ("alumni", "荣誉校友"),
+    ("core", "核心伙伴"),
+    ("active", "活跃贡献者"),
+    ("newcomer", "初阶用户"),
+];
+
 fn col(t: &[Vec<String>], name: &str) -> usize {
     t[0].iter()
         .position(|c| c == name)
@@ -172,10 +186,15 @@ fn explain_agrees_with_every_output_of_the_run() {
             assert_eq!(text(&e["status"]), r[col(&redemptions, "status")]);
             assert_eq!(text(&e["balance_after"]), r[col(&redemptions, "balance_after")]);
         }
-        // the text form is for a person: it names the member and the tier
+        // the text form is for a person: it names the member and the tier by its name
         let human = w.koc(&["explain", "program/pipeline.yaml", id, "--as-of", AS_OF]);
         human.expect_code(0);
-        assert!(human.stdout().contains(id.as_str()) && human.stdout().contains(&t[col(&tiers, "tier")]));
+        let tier_name = TIER_NAMES
+            .iter()
+            .find(|(id, _)| *id == t[col(&tiers, "tier")])
+            .unwrap()
+            .1;
+        assert!(human.stdout().contains(id.as_str()) && human.stdout().contains(tier_name));
     }
 }
 
@@ -258,4 +277,102 @@ fn explain_lists_a_members_contest_entries_as_the_contest_files_do() {
         checked.0 >= 1 && checked.1 >= 1,
         "ranked and unranked entries checked: {checked:?}"
     );
+}
+
+/// The text opens with a summary of at most 15 lines in Chinese that answers the
+/// team's questions: the override holding a layer with its reason and period, the
+/// newcomer cut-off, the points each limit cut; `--format reply` is a few sentences to
+/// the member. Neither shows a tier or layer id outside a quoted condition.
+#[test]
+fn explain_answers_in_a_short_summary_and_a_reply() {
+    let w = Workdir::new();
+    w.copy_dir(&repo().join("tests/conformance/program"), "program");
+    w.koc(&["run", "program/pipeline.yaml", "--as-of", AS_OF, "--quiet"])
+        .expect_code(0);
+    let run = w.path().join("store/runs").join(AS_OF);
+    let summary_of = |id: &str| -> (Vec<String>, String) {
+        let out = w.koc(&["explain", "program/pipeline.yaml", id, "--as-of", AS_OF]);
+        out.expect_code(0);
+        let text = out.stdout();
+        let summary: Vec<String> = text.lines().take_while(|l| !l.is_empty()).map(str::to_string).collect();
+        (summary, text)
+    };
+    let no_ids = |text: &str| {
+        // ids may stand inside a quoted condition (`…`) only
+        let outside: String = text.split('`').step_by(2).collect::<Vec<_>>().join(" ");
+        for (id, _) in TIER_NAMES.iter().chain(&LAYER_NAMES) {
+            let word = outside
+                .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+                .any(|w| w == *id);
+            assert!(!word, "'{id}' shows outside a condition: {text}");
+        }
+    };
+    // 99771: made honorary alumni by hand, open-ended, with the export's reason
+    let (summary, text) = summary_of("99771");
+    assert!(summary.len() <= 15, "{summary:?}");
+    assert!(
+        summary
+            .iter()
+            .any(|l| l.contains("人工指定：品牌老友，授予荣誉校友（2025-04-11 至 长期）")),
+        "{summary:?}"
+    );
+    no_ids(&text);
+    // the best candidate not flagged: its rank and the cut-off (top 7, score ≥ 0.7)
+    let newcomers = read_csv(&run.join("newcomers.csv"));
+    let missed = newcomers
+        .iter()
+        .skip(1)
+        .find(|r| r[col(&newcomers, "flagged")] == "false")
+        .unwrap();
+    let (summary, text) = summary_of(&missed[0]);
+    let expected = format!(
+        "高潜新人：第 {} 名，未入选（入选线为前 7 名且得分 ≥ 0.7）。",
+        missed[col(&newcomers, "rank")]
+    );
+    assert!(summary.contains(&expected), "{summary:?}");
+    no_ids(&text);
+    // the points cut by limits: the ledger's raw minus awarded, once-only rules that
+    // already paid aside
+    let v = explain_json(&w, "100013");
+    let cut: i64 = v["points"]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            let once_only_paid = e["capped_by"] == "max_times" && e["awarded"] == 0;
+            !e["capped_by"].is_null() && !once_only_paid
+        })
+        .map(|e| e["raw"].as_i64().unwrap() - e["awarded"].as_i64().unwrap())
+        .sum();
+    assert!(cut > 0);
+    let (summary, text) = summary_of("100013");
+    assert!(
+        summary.iter().any(|l| l.starts_with(&format!("被上限截去 {cut} 分："))),
+        "{summary:?}"
+    );
+    assert!(text.lines().count() < 60, "details grouped: {text}");
+    no_ids(&text);
+    // the reply: a few sentences to the member, balance and tier by name
+    let reply = w.koc(&[
+        "explain",
+        "program/pipeline.yaml",
+        "100013",
+        "--as-of",
+        AS_OF,
+        "--format",
+        "reply",
+    ]);
+    reply.expect_code(0);
+    let said = reply.stdout();
+    let lines: Vec<&str> = said.lines().collect();
+    assert!((2..=6).contains(&lines.len()), "{lines:?}");
+    assert!(
+        lines[0].starts_with("您好，") && lines[0].contains("您的积分余额为"),
+        "{lines:?}"
+    );
+    assert!(lines.iter().any(|l| l.contains("青铜")), "{lines:?}");
+    no_ids(&said);
+    // reply is explain's alone
+    w.koc(&["--format", "reply", "run", "program/pipeline.yaml", "--as-of", AS_OF])
+        .expect_code(2);
 }

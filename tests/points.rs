@@ -100,9 +100,10 @@ fn rules_apply_in_order_with_max_times_then_rule_cap_then_program_cap() {
     assert_eq!(ledger[1][2..4], ["2025-01-05 10:00:00", "2025-01-05"]);
 }
 
-/// `koc explain`'s text sums what each limit cut (from the ledger above: the program's
-/// daily cap 1 + 12 over two entries, the rule's 40 over one) and leaves out the
-/// entries of a once-only rule that had already paid (e2's and e4's first_post).
+/// `koc explain`'s text sums what each limit cut, per rule and limit (from the ledger
+/// above: the rule's daily cap 40 of post, the program's daily cap 12 of likes_bonus and
+/// 1 of adas), groups the awards per rule, and leaves out the entries of a once-only
+/// rule that had already paid (e2's and e4's first_post).
 #[test]
 fn explain_sums_the_points_each_limit_cut() {
     let w = Workdir::new();
@@ -112,15 +113,21 @@ fn explain_sums_the_points_each_limit_cut() {
     out.expect_code(0);
     let text = out.stdout();
     assert!(
-        text.contains("  points cut by limits: the daily cap −13 (2 entries) · the rule's daily cap −40 (1 entries)"),
+        text.contains(
+            "Limits cut 53 points: post, the rule's daily cap −40 (1×); likes_bonus, the daily cap −12 (1×); adas, the daily cap −1 (1×)."
+        ),
         "{text}"
     );
+    assert!(text.contains("  post: 3 awards, 120 → 80 points"), "{text}");
+    assert!(text.contains("  first_post: 1 award, 50 → 50 points"), "{text}");
     assert!(
         text.contains("2 entries of once-only rules that had already paid are left out"),
         "{text}"
     );
-    assert!(!text.contains("first_post: 50 → 0"), "{text}");
-    assert!(text.contains("e2 post: 40 → 0 (cut by the rule's daily cap)"), "{text}");
+    assert!(
+        text.contains("    the rule's daily cap cut 40 points of post (1×)"),
+        "{text}"
+    );
 }
 
 #[test]

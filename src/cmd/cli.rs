@@ -23,6 +23,8 @@ pub struct Cli {
 pub enum Format {
     Text,
     Json,
+    /// `koc explain` only: a few sentences to paste to the member.
+    Reply,
 }
 
 #[derive(Subcommand, Debug)]

@@ -14,6 +14,12 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         quiet: cli.quiet,
         json: cli.format == Format::Json,
     };
+    let reply = cli.format == Format::Reply;
+    if reply && !matches!(cli.command, Command::Explain { .. }) {
+        return Err(koc_engine::error::usage_err(
+            "--format reply is for koc explain (a few sentences to the member); use text or json here",
+        ));
+    }
     match cli.command {
         Command::Init { dir } => {
             let last = crate::cmd::synth::init(&dir)?;
@@ -128,11 +134,16 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::CheckStore { pipeline } => check_store(&out, &pipeline),
         Command::Explain { at, member } => {
             let (loaded, ds, computed) = compute_at(&at)?;
-            let v = crate::cmd::explain::explain(&loaded, &ds, &computed, &member)?;
+            let (v, extras) = crate::cmd::explain::explain_with_extras(&loaded, &ds, &computed, &member)?;
+            let en = loaded.locale.is_en();
             if out.json {
                 out.json(&v);
+            } else if reply {
+                for l in crate::output::explain_summary::reply(&v, &extras, en) {
+                    out.line(&l);
+                }
             } else {
-                for l in crate::output::explain_text::render_text(&v, loaded.locale.is_en()) {
+                for l in crate::output::explain_text::render_text(&v, &extras, en) {
                     out.line(&l);
                 }
             }

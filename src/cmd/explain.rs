@@ -1,6 +1,7 @@
 //! `koc explain PIPELINE MEMBER` (SPEC §13): everything computed about one member,
 //! with the reasons, from the same computation as `koc run`. The JSON object is the
 //! contract; the text form renders it for a person in the program's locale.
+use crate::output::explain_summary::{Extras, LayerMiss, OverrideNote};
 use anyhow::Result;
 use koc_engine::compute::Computed;
 use koc_engine::error::KocError;
@@ -14,6 +15,12 @@ use serde_json::{json, Map, Value};
 
 /// The explanation of `member_id` at D, as SPEC §13's JSON object.
 pub fn explain(loaded: &Program, ds: &Dataset, c: &Computed, member_id: &str) -> Result<Value> {
+    Ok(explain_with_extras(loaded, ds, c, member_id)?.0)
+}
+
+/// The JSON object and what its text form needs besides (display names, the override
+/// holding the layer, which part of each higher layer's condition is false).
+pub fn explain_with_extras(loaded: &Program, ds: &Dataset, c: &Computed, member_id: &str) -> Result<(Value, Extras)> {
     let Some(&i) = ds.index.get(member_id).filter(|i| ds.members[**i].joined <= c.as_of) else {
         return Err(unknown_member(ds, member_id));
     };
@@ -21,7 +28,8 @@ pub fn explain(loaded: &Program, ds: &Dataset, c: &Computed, member_id: &str) ->
     // one engine (its metric masks cover every event) for the layer and scouting parts
     let days = koc_engine::compute::balance_days(loaded, c.as_of);
     let engine = engine(loaded, ds, c, &days)?;
-    Ok(json!({
+    let extras = extras(loaded, ds, c, &engine, i)?;
+    let v = json!({
         "member_id": m.id,
         "nickname": m.nickname,
         "as_of": fmt_day(c.as_of),
@@ -37,7 +45,116 @@ pub fn explain(loaded: &Program, ds: &Dataset, c: &Computed, member_id: &str) ->
         })).collect::<Vec<_>>(),
         "growth": growth(loaded, ds, c, i),
         "badges": badges(loaded, ds, c, i)?,
-    }))
+    });
+    Ok((v, extras))
+}
+
+/// A part of a condition and the values (by name) it read.
+type FalsePart = (String, Vec<(String, Value)>);
+
+/// The first part (at a top-level AND) of a condition that is false on a one-row
+/// frame, with the values it read; None when every part holds.
+fn first_false_part(
+    cond: &koc_engine::pipeline::expr::SqlExpr,
+    allowed: &[String],
+    frame: &polars::prelude::DataFrame,
+) -> Result<Option<FalsePart>> {
+    for part in cond.conjuncts(allowed)? {
+        let holds = koc_engine::pipeline::expr::eval_bool(&part, frame)?
+            .first()
+            .copied()
+            .unwrap_or(false);
+        if !holds {
+            let values = koc_engine::pipeline::expr::names_in(std::iter::once(&part))
+                .into_iter()
+                .map(|n| {
+                    let v = cell(frame, &n);
+                    (n, v)
+                })
+                .collect();
+            return Ok(Some((part.text.clone(), values)));
+        }
+    }
+    Ok(None)
+}
+
+/// What `scouting.candidates` reads for member `i` at D: the metrics and the layer.
+fn candidate_frame(engine: &Engine, c: &Computed, i: usize) -> Result<polars::prelude::DataFrame> {
+    let e = engine.evaluate_members(c.as_of, vec![i])?;
+    let mut frame = e.snapshot.frame.clone();
+    let layer = c.layer_at_d[i].map(|l| c.level_ids[l].as_str());
+    frame.with_column(koc_engine::pipeline::expr::text_col("layer", vec![layer]))?;
+    Ok(frame)
+}
+
+/// A value as the text form shows it (text without quotes).
+fn shown(v: &Value) -> String {
+    v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())
+}
+
+fn extras(loaded: &Program, ds: &Dataset, c: &Computed, engine: &Engine, i: usize) -> Result<Extras> {
+    let p = &loaded.pipeline;
+    let mut names = std::collections::HashMap::new();
+    let ids = p
+        .tiers
+        .iter()
+        .flat_map(|t| t.levels.iter().map(|l| l.id.clone()))
+        .chain(p.layers.iter().flat_map(|l| l.levels.iter().map(|l| l.id.clone())))
+        .chain(p.points.iter().flat_map(|x| x.rules.iter().map(|r| r.id.clone())))
+        .chain(p.metrics.keys().cloned());
+    for id in ids {
+        names.insert(id.clone(), p.display_name(&id));
+    }
+    let id = &ds.members[i].id;
+    let override_at_d = ds
+        .overrides
+        .iter()
+        .filter(|o| &o.member_id == id && o.from <= c.as_of && o.until.is_none_or(|u| c.as_of <= u))
+        .max_by_key(|o| o.from)
+        .map(|o| OverrideNote {
+            reason: o.reason.clone(),
+            from: fmt_day(o.from),
+            until: o.until.map(fmt_day),
+        });
+    // the levels listed above the member's layer at D: the first part of each that is false
+    let mut layer_misses = Vec::new();
+    if let (Some(cfg), Some(taken)) = (&p.layers, c.layer_at_d[i]) {
+        let e = engine.evaluate_members(c.as_of, vec![i])?;
+        let allowed = koc_engine::pipeline::check::names(p).when;
+        for (l, lv) in cfg.levels.iter().enumerate().take(taken) {
+            let Some(when) = loaded.conditions.get(&Place::Level(l)) else {
+                continue;
+            };
+            if let Some((part, values)) = first_false_part(when, &allowed, &e.snapshot.frame)? {
+                layer_misses.push(LayerMiss {
+                    layer: p.display_name(&lv.id),
+                    part,
+                    values: values.iter().map(|(n, v)| (n.clone(), shown(v))).collect(),
+                });
+            }
+        }
+    }
+    let flag = p.scouting.as_ref().map(|s| &s.flag);
+    let candidates = loaded.conditions.get(&Place::Candidates);
+    let scouting_miss = match candidates {
+        Some(cond) if !c.newcomers.iter().any(|n| n.member == i) => {
+            let allowed = koc_engine::pipeline::check::names(p).candidates;
+            first_false_part(cond, &allowed, &candidate_frame(engine, c, i)?)?.map(|(part, values)| LayerMiss {
+                layer: String::new(),
+                part,
+                values: values.iter().map(|(n, v)| (n.clone(), shown(v))).collect(),
+            })
+        }
+        _ => None,
+    };
+    Ok(Extras {
+        names,
+        override_at_d,
+        layer_misses,
+        scouting_miss,
+        flag_top: flag.and_then(|f| f.top),
+        flag_min_score: flag.and_then(|f| f.min_score),
+    })
 }
 
 /// Progress toward every badge in listed order (SPEC §13, §16); null without badges.
@@ -251,30 +368,15 @@ fn scouting(loaded: &Program, c: &Computed, engine: &Engine, i: usize) -> Result
         );
     }
     // which part of `candidates` is false for this member at D
-    let e = engine.evaluate_members(c.as_of, vec![i])?;
-    let mut frame = e.snapshot.frame.clone();
-    let layer = c.layer_at_d[i].map(|l| c.level_ids[l].as_str());
-    frame.with_column(koc_engine::pipeline::expr::text_col("layer", vec![layer]))?;
+    let frame = candidate_frame(engine, c, i)?;
     let names = koc_engine::pipeline::check::names(p);
-    let mut why = None;
     let Some(candidates) = loaded.conditions.get(&Place::Candidates) else {
         return Ok(Value::Null);
     };
-    for expr in candidates.conjuncts(&names.candidates)? {
-        let part = &expr.text;
-        if !koc_engine::pipeline::expr::eval_bool(&expr, &frame)?
-            .first()
-            .copied()
-            .unwrap_or(false)
-        {
-            let values: Vec<String> = koc_engine::pipeline::expr::names_in(std::iter::once(&expr))
-                .iter()
-                .map(|n| format!("{n} = {}", cell(&frame, n)))
-                .collect();
-            why = Some(format!("`{part}` is false ({})", values.join(", ")));
-            break;
-        }
-    }
+    let why = first_false_part(candidates, &names.candidates, &frame)?.map(|(part, values)| {
+        let values: Vec<String> = values.iter().map(|(n, v)| format!("{n} = {v}")).collect();
+        format!("`{part}` is false ({})", values.join(", "))
+    });
     Ok(
         json!({"candidate": false, "why_not": why.unwrap_or_else(|| "the candidates condition is false".into()),
               "score": null, "rank": null, "flagged": false, "features": []}),

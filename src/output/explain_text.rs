@@ -1,25 +1,25 @@
-//! `koc explain`'s text form (SPEC §13): the explain object as lines for a person, in
-//! the program's locale.
+//! `koc explain`'s text form (SPEC §13): the summary (`explain_summary`), then the
+//! details grouped (a repeated award or cut is one line with its count), in the
+//! program's locale with display names.
+use crate::output::explain_summary::{cuts, limit_name, summary, Extras};
 use serde_json::Value;
 
 /// The explanation as text for a person, in the program's locale.
-pub fn render_text(v: &Value, en: bool) -> Vec<String> {
+pub fn render_text(v: &Value, x: &Extras, en: bool) -> Vec<String> {
     let t = |zh: &'static str, e: &'static str| if en { e } else { zh };
     let s = |x: &Value| match x {
         Value::String(s) => s.clone(),
         Value::Null => "—".into(),
         other => other.to_string(),
     };
-    let mut out = vec![format!(
-        "{} {} ({}) · {} {} · {} {}",
-        t("成员", "Member"),
-        s(&v["member_id"]),
-        s(&v["nickname"]),
+    let mut out = summary(v, x, en);
+    out.push(String::new());
+    out.push(format!(
+        "{} · {} {}",
+        t("明细", "Details"),
         t("加入于", "joined"),
-        s(&v["joined"]),
-        t("截至", "as of"),
-        s(&v["as_of"])
-    )];
+        s(&v["joined"])
+    ));
     let p = &v["points"];
     out.push(String::new());
     out.push(format!(
@@ -35,43 +35,47 @@ pub fn render_text(v: &Value, en: bool) -> Vec<String> {
         s(&p["balance"])
     ));
     let entries: Vec<&Value> = p["entries"].as_array().into_iter().flatten().collect();
-    let cap_name = |c: &str| match c {
-        "max_times" => t("次数上限", "max_times"),
-        "rule_daily_cap" => t("规则每日上限", "the rule's daily cap"),
-        "daily_cap" => t("每日积分上限", "the daily cap"),
-        _ => "",
-    };
-    // what each limit cut, summed; a once-only rule that already paid is not a loss
+    // a once-only rule that already paid is not a loss: counted, not listed
     let used_up = |e: &Value| e["capped_by"] == "max_times" && e["awarded"].as_i64() == Some(0);
-    let mut lost: Vec<(&str, i64, usize)> = Vec::new();
+    // per rule: awards, points before and after the limits
+    let mut by_rule: Vec<(String, usize, i64, i64)> = Vec::new();
     for e in entries.iter().filter(|e| !used_up(e)) {
-        let Some(c) = e["capped_by"].as_str() else { continue };
-        let cut = e["raw"].as_i64().unwrap_or(0) - e["awarded"].as_i64().unwrap_or(0);
-        match lost.iter_mut().find(|(name, ..)| *name == c) {
-            Some(x) => {
-                x.1 += cut;
-                x.2 += 1;
+        let rule = s(&e["rule_id"]);
+        let (raw, awarded) = (e["raw"].as_i64().unwrap_or(0), e["awarded"].as_i64().unwrap_or(0));
+        match by_rule.iter_mut().find(|r| r.0 == rule) {
+            Some(r) => {
+                r.1 += 1;
+                r.2 += raw;
+                r.3 += awarded;
             }
-            None => lost.push((c, cut, 1)),
+            None => by_rule.push((rule, 1, raw, awarded)),
         }
     }
-    if !lost.is_empty() {
-        let parts: Vec<String> = lost
-            .iter()
-            .map(|(c, points, n)| {
-                format!(
-                    "{} −{} ({n} {})",
-                    cap_name(c),
-                    koc_engine::fmt::thousands(*points),
-                    t("条", "entries")
-                )
-            })
-            .collect();
-        out.push(format!(
-            "  {}: {}",
-            t("被上限截去的积分", "points cut by limits"),
-            parts.join(" · ")
-        ));
+    for (rule, count, raw, awarded) in &by_rule {
+        let (raw, awarded) = (koc_engine::fmt::thousands(*raw), koc_engine::fmt::thousands(*awarded));
+        out.push(match en {
+            true => format!(
+                "  {}: {count} award{}, {raw} → {awarded} points",
+                x.name(rule),
+                if *count == 1 { "" } else { "s" }
+            ),
+            false => format!("  {}：{count} 次，{raw} → {awarded} 分", x.name(rule)),
+        });
+    }
+    for (rule, limit, points, times) in cuts(v) {
+        let points = koc_engine::fmt::thousands(points);
+        out.push(match en {
+            true => format!(
+                "    {} cut {points} points of {} ({times}×)",
+                limit_name(&limit, en),
+                x.name(&rule)
+            ),
+            false => format!(
+                "    {}截去{}的 {points} 分（{times} 次）",
+                limit_name(&limit, en),
+                x.name(&rule)
+            ),
+        });
     }
     let hidden = entries.iter().filter(|e| used_up(e)).count();
     if hidden > 0 {
@@ -82,20 +86,6 @@ pub fn render_text(v: &Value, en: bool) -> Vec<String> {
             } else {
                 format!("另有 {hidden} 条一次性规则（已发放过）的记录未列出（见 --format json）")
             }
-        ));
-    }
-    for e in entries.iter().filter(|e| !used_up(e)) {
-        let cut = match e["capped_by"].as_str() {
-            Some(c) => format!(" ({} {})", t("被截断:", "cut by"), cap_name(c)),
-            None => String::new(),
-        };
-        out.push(format!(
-            "  {} {} {}: {} → {}{cut}",
-            s(&e["date"]),
-            s(&e["event_id"]),
-            s(&e["rule_id"]),
-            s(&e["raw"]),
-            s(&e["awarded"])
         ));
     }
     for r in p["redemptions"].as_array().into_iter().flatten() {
@@ -117,13 +107,16 @@ pub fn render_text(v: &Value, en: bool) -> Vec<String> {
         out.push(format!(
             "{}: {} ({} {}) · {} {} · {} {} ({})",
             t("等级", "Tier"),
-            s(&tier["tier"]),
+            x.name(&s(&tier["tier"])),
             t("自", "since"),
             s(&tier["since"]),
             t("有效积分", "qualifying points"),
             s(&tier["qualifying_points"]),
             t("下一级", "next"),
-            s(&tier["next_tier"]),
+            tier["next_tier"]
+                .as_str()
+                .map(|id| x.name(id))
+                .unwrap_or_else(|| "—".into()),
             s(&tier["points_to_next"])
         ));
         if let Some(g) = tier["grace"].as_object() {
@@ -141,8 +134,8 @@ pub fn render_text(v: &Value, en: bool) -> Vec<String> {
             out.push(format!(
                 "  {} {} → {} ({} {})",
                 s(&ch["date"]),
-                s(&ch["from"]),
-                s(&ch["to"]),
+                x.name(&s(&ch["from"])),
+                x.name(&s(&ch["to"])),
                 t("有效积分", "qualifying points"),
                 s(&ch["qualifying_points"])
             ));
@@ -154,25 +147,44 @@ pub fn render_text(v: &Value, en: bool) -> Vec<String> {
         out.push(format!(
             "{}: {} ({} {})",
             t("分层", "Layer"),
-            s(&layer["layer"]),
+            x.name(&s(&layer["layer"])),
             t("自", "since"),
             s(&layer["since"])
         ));
-        for snap in layer["snapshots"].as_array().into_iter().flatten() {
+        let snapshots: Vec<&Value> = layer["snapshots"].as_array().into_iter().flatten().collect();
+        // the month ends before D on one line; D's levels one by one, with what failed
+        if snapshots.len() > 1 {
+            let earlier: Vec<String> = snapshots[..snapshots.len() - 1]
+                .iter()
+                .map(|snap| {
+                    let by = match snap["by"].as_str() {
+                        Some("override") => t("（人工）", " (set by hand)"),
+                        _ => "",
+                    };
+                    format!("{} {}{by}", s(&snap["date"]), x.name(&s(&snap["layer"])))
+                })
+                .collect();
             out.push(format!(
-                "  {} {} ({})",
-                s(&snap["date"]),
-                s(&snap["layer"]),
-                s(&snap["by"])
+                "  {}: {}",
+                t("此前的月末", "earlier month ends"),
+                earlier.join(" · ")
             ));
+        }
+        if let Some(snap) = snapshots.last() {
             for l in snap["levels"].as_array().into_iter().flatten() {
-                out.push(format!(
-                    "    {} {}: {} {}",
-                    if l["matched"] == true { "✓" } else { "✗" },
-                    s(&l["layer"]),
-                    s(&l["when"]),
-                    l["values"]
-                ));
+                let id = s(&l["layer"]);
+                let name = x.name(&id);
+                let matched = l["matched"] == true;
+                let miss = x.layer_misses.iter().find(|m| m.layer == name);
+                let why = match (matched, miss) {
+                    (true, _) => t("条件成立", "its condition holds").to_string(),
+                    (false, Some(m)) => match en {
+                        true => format!("`{}` is false ({})", m.part, m.shown(", ")),
+                        false => format!("`{}` 不成立（{}）", m.part, m.shown("，")),
+                    },
+                    (false, None) => t("条件不成立", "its condition is false").to_string(),
+                };
+                out.push(format!("  {} {name}: {why}", if matched { "✓" } else { "✗" }));
             }
         }
     }
@@ -188,23 +200,22 @@ pub fn render_text(v: &Value, en: bool) -> Vec<String> {
                 t("排名", "rank"),
                 s(&sc["rank"]),
                 t("入选", "flagged"),
-                s(&sc["flagged"])
+                if sc["flagged"] == true {
+                    t("是", "yes")
+                } else {
+                    t("否", "no")
+                }
             ));
             for f in sc["features"].as_array().into_iter().flatten() {
                 out.push(format!(
                     "  {} = {} (p {})",
-                    s(&f["name"]),
+                    x.name(&s(&f["name"])),
                     s(&f["value"]),
                     s(&f["percentile"])
                 ));
             }
         } else {
-            out.push(format!(
-                "{}: {} — {}",
-                t("高潜新人", "Scouting"),
-                t("不是候选人", "not a candidate"),
-                s(&sc["why_not"])
-            ));
+            out.push(crate::output::explain_summary::scouting_line(sc, x, en));
         }
     }
     for k in v["contests"].as_array().into_iter().flatten() {
@@ -231,7 +242,7 @@ pub fn render_text(v: &Value, en: bool) -> Vec<String> {
             "{} {} {} {}",
             t("关怀", "Care"),
             s(&o["date"]),
-            s(&o["occasion"]),
+            occasion(&s(&o["occasion"]), en),
             s(&o["detail"])
         ));
     }
@@ -248,4 +259,10 @@ pub fn render_text(v: &Value, en: bool) -> Vec<String> {
         out.push(format!("{} {}: {state}", t("勋章", "Badge"), s(&b["name"])));
     }
     out
+}
+
+/// A care occasion's name in the language.
+fn occasion(id: &str, en: bool) -> String {
+    let labels = crate::output::report::report_labels(en);
+    labels["occasion"][id].as_str().unwrap_or(id).to_string()
 }

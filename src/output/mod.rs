@@ -3,6 +3,7 @@
 pub mod actions;
 pub mod charts;
 pub mod digest;
+pub mod explain_summary;
 pub mod explain_text;
 pub mod history;
 pub mod ledger;

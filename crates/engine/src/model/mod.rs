@@ -65,6 +65,8 @@ pub struct Override {
     pub layer: String,
     pub from: Day,
     pub until: Option<Day>,
+    /// Why the team set it (the export's `reason`, for `koc explain`).
+    pub reason: Option<String>,
 }
 
 /// One member of a collaborative project team (SPEC §15).
@@ -234,6 +236,7 @@ impl Dataset {
                 layer: s(r, o_spec, "layer").unwrap_or_default(),
                 from: r[o_spec.index("from")].day().unwrap_or(0),
                 until: r[o_spec.index("until")].day(),
+                reason: s(r, o_spec, "reason"),
             })
             .collect();
         let t_spec = &table::TEAMS;
