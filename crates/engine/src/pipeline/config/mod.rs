@@ -492,7 +492,14 @@ impl Pipeline {
                     .and_then(|l| l.name.clone())
             })
             .or_else(|| self.goals.iter().find(|g| g.id == id).and_then(|g| g.name.clone()))
-            .or_else(|| self.contests.iter().find(|c| c.id == id).and_then(|c| c.name.clone()));
+            .or_else(|| self.contests.iter().find(|c| c.id == id).and_then(|c| c.name.clone()))
+            .or_else(|| {
+                self.badges
+                    .iter()
+                    .flatten()
+                    .find(|b| b.id == id)
+                    .map(|b| b.name.clone())
+            });
         own.unwrap_or_else(|| id.to_string())
     }
 }

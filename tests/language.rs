@@ -1,0 +1,158 @@
+//! One language per report: a zh-CN program's report.html, report.md and digest show no
+//! id of a closed set (statuses, moves, occasions… — the keys of the locale's label
+//! groups) and no pipeline id that has a display name (tiers, layers, goals, contests,
+//! badges), anywhere a person reads them. Ids stay in the CSVs, which are data.
+mod common;
+use common::*;
+use std::collections::BTreeSet;
+
+/// `html` without the elements `tag` (their content included).
+fn without(html: &str, tag: &str) -> String {
+    let (open, close) = (format!("<{tag}"), format!("</{tag}>"));
+    let mut out = String::new();
+    let mut rest = html;
+    while let Some(a) = rest.find(&open) {
+        out.push_str(&rest[..a]);
+        rest = match rest[a..].find(&close) {
+            Some(b) => &rest[a + b + close.len()..],
+            None => "",
+        };
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The visible text of an HTML page: no tags, no style or title, entities decoded.
+fn visible(html: &str) -> String {
+    let page = without(&without(html, "style"), "title");
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in page.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                text.push(' ');
+            }
+            _ if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&amp;", "&")
+}
+
+/// ASCII words (letters, digits, `_`, `-`) of a text.
+fn words(text: &str) -> BTreeSet<String> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .filter(|w| w.chars().any(|c| c.is_ascii_alphabetic()))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Ids a Chinese reader must never meet: every key of a label group (a closed set) and
+/// every id of the pipeline that has a `name`.
+fn forbidden(pipeline: &str) -> BTreeSet<String> {
+    let labels: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo().join("templates/labels.zh-CN.json")).unwrap()).unwrap();
+    let mut out = BTreeSet::new();
+    for (group, v) in labels.as_object().unwrap() {
+        // groups keyed by data (sources by their stem, simulation's texts) are not closed sets of values
+        if ["simulation", "source_names"].contains(&group.as_str()) {
+            continue;
+        }
+        if let Some(map) = v.as_object() {
+            out.extend(map.keys().filter(|k| k.len() > 2).cloned());
+        }
+    }
+    // a project role may be named like a closed-set value (`lead`, a growth stage): it
+    // is the pipeline's own id, without a display name, and shows as written
+    for line in pipeline.lines() {
+        if let Some(a) = line.find("role: ") {
+            let id: String = line[a + 6..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+                .collect();
+            out.remove(&id);
+        }
+    }
+    // `{id: x, name: y}` entries of the pipeline
+    for line in pipeline.lines() {
+        if let (Some(a), true) = (line.find("id: "), line.contains("name: ")) {
+            let id: String = line[a + 4..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+                .collect();
+            if !id.is_empty() {
+                out.insert(id);
+            }
+        }
+    }
+    out
+}
+
+fn check(folder: &std::path::Path, pipeline: &str) -> Vec<String> {
+    let forbidden = forbidden(pipeline);
+    let mut found = Vec::new();
+    for (file, text) in [
+        (
+            "report.html",
+            visible(&std::fs::read_to_string(folder.join("report.html")).unwrap()),
+        ),
+        // Markdown's backslash escapes (`activity\_202501`) are not word breaks
+        (
+            "report.md",
+            std::fs::read_to_string(folder.join("report.md"))
+                .unwrap()
+                .replace('\\', ""),
+        ),
+        (
+            "digest.md",
+            std::fs::read_to_string(folder.join("digest.md"))
+                .unwrap()
+                .replace('\\', ""),
+        ),
+    ] {
+        for w in words(&text).intersection(&forbidden) {
+            let at = text.find(w.as_str()).unwrap();
+            let before: String = text[..at]
+                .chars()
+                .rev()
+                .take(40)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            let after: String = text[at..].chars().take(40).collect();
+            let around = format!("{before}{after}").replace('\n', " ");
+            found.push(format!("{file}: '{w}' in …{around}…"));
+        }
+    }
+    found
+}
+
+#[test]
+fn a_chinese_report_shows_no_id_of_a_closed_set_or_a_named_pipeline_entry() {
+    for (program, pipeline, d) in [
+        ("tests/conformance/program", None, "2025-07-19"),
+        (
+            "tests/conformance-v2/program",
+            Some("tests/conformance-v3/pipeline.yaml"),
+            "2025-06-30",
+        ),
+    ] {
+        let w = Workdir::new();
+        w.copy_dir(&repo().join(program), "program");
+        if let Some(p) = pipeline {
+            std::fs::copy(repo().join(p), w.path().join("program/pipeline.yaml")).unwrap();
+        }
+        w.koc(&["run", "program/pipeline.yaml", "--as-of", d, "--quiet"])
+            .expect_code(0);
+        let text = w.read("program/pipeline.yaml");
+        let found = check(&w.path().join("store/runs").join(d), &text);
+        assert!(found.is_empty(), "{program}:\n{}", found.join("\n"));
+    }
+}
