@@ -7,11 +7,22 @@ fn an_initialised_program_runs_as_it_is() {
     let w = Workdir::new();
     w.koc(&["init", "prog"]).expect_code(0);
     assert!(w.path().join("prog/templates/report.html").exists());
-    w.koc(&["validate", "prog/pipeline.yaml"]).expect_code(0);
-    w.koc(&["run", "prog/pipeline.yaml", "--as-of", "2025-04-30", "--quiet"])
-        .expect_code(0);
-    let tiers = read_csv(&w.path().join("prog/store/runs/2025-04-30/tiers.csv"));
+    // a first look without noise: no warning about its own rules, no banner about its
+    // own sample files, every section with something to show
+    let validate = w.koc(&["validate", "prog/pipeline.yaml"]);
+    validate.expect_code(0);
+    assert!(!validate.stderr().contains("warning"), "{}", validate.stderr());
+    let run = w.koc(&["run", "prog/pipeline.yaml", "--as-of", "2025-04-30", "--quiet"]);
+    run.expect_code(0);
+    assert!(!run.stderr().contains("warning"), "{}", run.stderr());
+    let folder = w.path().join("prog/store/runs/2025-04-30");
+    let tiers = read_csv(&folder.join("tiers.csv"));
     assert_eq!(tiers.len(), 151, "every member of the 150 joined by then has a tier");
+    let report = w.read("prog/store/runs/2025-04-30/report.md");
+    assert!(!report.contains("注意"), "no banner: {report}");
+    let contest = read_csv(&folder.join("contest_spring-photo.csv"));
+    assert!(contest.iter().skip(1).any(|r| r[6] == "一等奖"), "{contest:?}");
+    assert!(read_csv(&folder.join("incentives.csv")).len() > 1);
     // a second init into the same folder refuses to overwrite
     w.koc(&["init", "prog"]).expect_code(2);
 }

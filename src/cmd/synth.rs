@@ -158,16 +158,69 @@ pub fn write(dir: &Path, members: usize, days: usize, seed: u64) -> Result<u64> 
         )?;
     }
     r.flush()?;
-    for (name, header) in [
-        ("contest_entries.csv", "作品ID,赛事ID,用户ID,提交时间,内容ID,作品标题\n"),
-        ("judge_scores.csv", "赛事ID,作品ID,评委,评分项,分数\n"),
-        ("feedback.csv", "问卷编号,用户ID,提交时间,激励项目,评分,意见\n"),
-        ("overrides.csv", "用户ID,分层,生效日期,截止日期,原因\n"),
-    ] {
-        std::fs::write(exports.join(name), header)?;
-    }
+    small_exports(&exports, members, days, start, &mut rng)?;
     growth_exports(&exports, members, days, start, &mut rng)?;
     Ok(events)
+}
+
+/// A photo contest's entries and three judges' scores, feedback on the posting bonus,
+/// and one override: every source of the program has rows, so a first report has no
+/// banner about an empty sample file.
+fn small_exports(
+    exports: &Path,
+    members: usize,
+    days: usize,
+    start: koc_engine::fmt::Day,
+    rng: &mut Rng,
+) -> Result<()> {
+    let member = |rng: &mut Rng| 100000 + rng.below(members as u64);
+    // the contest runs in March and April of the program's first year
+    let (from, to) = (start + 59, start + 119);
+    let mut e = BufWriter::new(std::fs::File::create(exports.join("contest_entries.csv"))?);
+    e.write_all("作品ID,赛事ID,用户ID,提交时间,内容ID,作品标题\n".as_bytes())?;
+    let mut j = BufWriter::new(std::fs::File::create(exports.join("judge_scores.csv"))?);
+    j.write_all("赛事ID,作品ID,评委,评分项,分数\n".as_bytes())?;
+    let entries = (members / 20).clamp(3, 200);
+    for k in 0..entries {
+        let day = (from + rng.below((to - from) as u64) as i32).min(start + days as i32 - 1);
+        writeln!(
+            e,
+            "SP{k:04},spring-photo,{},{} 20:00:00,C{k},春日出行 {k}",
+            member(rng),
+            koc_engine::fmt::fmt_day(day)
+        )?;
+        for judge in ["zhang", "li", "wang"] {
+            for criterion in ["composition", "story"] {
+                writeln!(j, "spring-photo,SP{k:04},{judge},{criterion},{}", 4 + rng.below(7))?;
+            }
+        }
+    }
+    e.flush()?;
+    j.flush()?;
+    let mut f = BufWriter::new(std::fs::File::create(exports.join("feedback.csv"))?);
+    f.write_all("问卷编号,用户ID,提交时间,激励项目,评分,意见\n".as_bytes())?;
+    let comments = ["奖励到账很快", "希望多一些任务", "规则清楚", ""];
+    for k in 0..(members / 50).clamp(3, 500) {
+        let day = start + rng.below(days as u64) as i32;
+        writeln!(
+            f,
+            "Q{k:05},{},{} 21:00:00,post_bonus,{},{}",
+            member(rng),
+            koc_engine::fmt::fmt_day(day),
+            2 + rng.below(4),
+            comments[rng.below(4) as usize]
+        )?;
+    }
+    f.flush()?;
+    std::fs::write(
+        exports.join("overrides.csv"),
+        format!(
+            "用户ID,分层,生效日期,截止日期,原因\n{},core,{},,车友会会长，长期核心伙伴\n",
+            member(rng),
+            koc_engine::fmt::fmt_day(start + 31)
+        ),
+    )?;
+    Ok(())
 }
 
 /// Project teams (three members each; two of three projects done) and mentorships
