@@ -249,8 +249,8 @@ fn a_program_bigger_than_the_work_pieces_gives_the_same_files_whatever_the_threa
 }
 
 /// The demo report in headless Chromium, at desktop and phone width and in both
-/// locales: loads with no console error and no request to the network, and a
-/// screenshot is written. Skipped where Chromium is missing, except in CI
+/// locales: loads with no console error and no request to the network, a screenshot
+/// is written, and the layout measured in the page holds (tests/browser/layout.sh). Skipped where Chromium is missing, except in CI
 /// (KOC_REQUIRE_BROWSER=1, set by .ci/run), where that is a failure.
 #[test]
 fn the_demo_report_renders_in_headless_chromium() {
@@ -301,6 +301,22 @@ fn the_demo_report_renders_in_headless_chromium() {
             }
             assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
             assert!(std::fs::metadata(&shot).unwrap().len() > 10_000);
+            // the layout as measured in the page: the action list's first table fits
+            // the window (its deadline column is not scrolled away on a phone), and
+            // every header stands over its column as its numbers do
+            let layout = std::process::Command::new("bash")
+                .arg(repo().join("tests/browser/layout.sh"))
+                .arg(&report)
+                .arg(size)
+                .output()
+                .unwrap();
+            let measured = String::from_utf8_lossy(&layout.stdout);
+            assert_eq!(
+                measured.trim(),
+                "data-layout=\"fit=yes\"",
+                "{size}: {}",
+                String::from_utf8_lossy(&layout.stderr)
+            );
         }
     }
     // the simulation page too

@@ -32,7 +32,7 @@ pub fn bars(items: &[(String, f64)]) -> String {
             bh = row - 8.0,
             c = COLORS[i % COLORS.len()],
             vx = label_w + w + 6.0,
-            val = koc_engine::fmt::fmt_num(*v),
+            val = crate::output::templating::people_number(*v),
         );
     }
     s.push_str("</svg>");
@@ -108,6 +108,9 @@ pub struct GoalSeries<'a> {
     /// The y axis' title (what the values are).
     pub y_title: &'a str,
     pub partial_label: &'a str,
+    /// The values are shares (a ratio goal): the axis shows percentages, as the
+    /// goal's table does.
+    pub percent: bool,
 }
 
 /// A goal chart with a labelled y axis: the actual line (blue) and the target line
@@ -138,7 +141,7 @@ pub fn goal(series: &GoalSeries) -> String {
             r = w - pad,
             tx = left - 4.0,
             ty = y(v) + 3.0,
-            label = escape(&axis_number(v)),
+            label = escape(&axis_number(v, series.percent)),
         );
     }
     let _ = write!(
@@ -201,7 +204,43 @@ pub fn goal(series: &GoalSeries) -> String {
     s
 }
 
-/// An axis label: `12,300`, `0.45`, `13%`-free plain numbers, at most 2 decimals.
-fn axis_number(v: f64) -> String {
-    crate::output::templating::people_number(v)
+/// An axis label: `12,300` or `0.45` (at most 2 decimals), or `13.0%` for a share.
+fn axis_number(v: f64, percent: bool) -> String {
+    match percent {
+        true => format!("{:.1}%", v * 100.0),
+        false => crate::output::templating::people_number(v),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bar labels have thousands separators; a ratio goal's axis is in percent, as its
+    /// table is (a share of 0.15 is 15.0%, never 0.15).
+    #[test]
+    fn labels_are_written_for_people() {
+        let svg = bars(&[("发帖".to_string(), 12_345.0), ("评论".to_string(), 0.5)]);
+        assert!(svg.contains(">12,345<") && svg.contains(">0.5<"), "{svg}");
+        let points = [
+            ("06-01".to_string(), Some(0.10), Some(0.15)),
+            ("06-08".to_string(), Some(0.12), Some(0.15)),
+        ];
+        let series = |percent| GoalSeries {
+            points: &points,
+            partial_last: false,
+            y_title: "share",
+            partial_label: "partial",
+            percent,
+        };
+        // ticks at 0, half and all of the highest value (0.15)
+        let svg = goal(&series(true));
+        assert!(
+            svg.contains(">15.0%<") && svg.contains(">7.5%<") && svg.contains(">0.0%<"),
+            "{svg}"
+        );
+        assert!(!svg.contains(">0.15<"));
+        let svg = goal(&series(false));
+        assert!(svg.contains(">0.15<"), "{svg}");
+    }
 }

@@ -256,6 +256,7 @@ fn goal_chart(g: &koc_engine::stages::goals::GoalResult, t: &Value) -> String {
         partial_last,
         y_title: label(t, y_title, y_title),
         partial_label: label(t, "chart_partial", "chart_partial"),
+        percent: g.is_ratio,
     })
 }
 
