@@ -268,3 +268,32 @@ fn rules_headers_and_files_are_reported_together() {
         "{err}"
     );
 }
+
+/// A key indented one space too deep folds into the value above it (`90 grace_days:
+/// 7`): the error says the number is not one, in words, and names the line to move.
+#[test]
+fn a_key_indented_too_deep_is_named_with_its_line() {
+    let w = Workdir::new();
+    setup(
+        &w,
+        "tiers:\n  window_days: 90\n   grace_days: 7\n  levels:\n    - {id: bronze, min: 0}\n",
+    );
+    let text = w.read("pipeline.yaml");
+    let line = text.lines().position(|l| l.starts_with("  window_days")).unwrap() + 1;
+    let run = w.koc(&["validate", "pipeline.yaml"]);
+    run.expect_code(2);
+    let err = run.stderr();
+    assert!(
+        err.contains(&format!(
+            "pipeline.yaml:{line}:16: expected a whole number in tiers.window_days"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "fix: line {} is indented deeper than the key above it",
+            line + 1
+        )),
+        "{err}"
+    );
+}

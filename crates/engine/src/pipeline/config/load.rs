@@ -217,7 +217,12 @@ fn parse_once(path: &Path, text: &str) -> std::result::Result<Pipeline, (anyhow:
         // the reader appends " at line X, column Y"; the position goes first instead
         let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
         let unknown = msg.starts_with("unknown field");
-        let (msg, hint) = explain_serde_message(&msg);
+        let (msg, mut hint) = explain_serde_message(&msg);
+        if let Some(folded) = line.and_then(|l| folded_continuation(text, l)) {
+            hint = Some(format!(
+                "line {folded} is indented deeper than the key above it, so YAML reads it as the rest of this value: start it at the same column as that key"
+            ));
+        }
         // an unknown key is reported in its parent's path
         let yaml_path = match (unknown, yaml_path.rfind('.')) {
             (true, Some(i)) => yaml_path[..i].to_string(),
@@ -231,6 +236,20 @@ fn parse_once(path: &Path, text: &str) -> std::result::Result<Pipeline, (anyhow:
         }
         (anyhow::Error::from(err), line)
     })
+}
+
+/// The number of the line after `line` (1-based) when it holds `key: value` indented
+/// deeper than `line`'s key: YAML folds it into `line`'s plain value, which then reads
+/// as `90 grace_days: 7` and fails as a number.
+fn folded_continuation(text: &str, line: usize) -> Option<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let (here, next) = (lines.get(line.checked_sub(1)?)?, lines.get(line)?);
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let is_key = |l: &str| {
+        let t = l.trim_start();
+        !t.starts_with('#') && !t.starts_with('-') && t.split_once(": ").is_some()
+    };
+    (is_key(here) && is_key(next) && indent(next) > indent(here)).then_some(line + 1)
 }
 
 /// Turn serde's "unknown field `x`, expected one of `a`, `b`" into a message and a did-you-mean.
@@ -262,6 +281,17 @@ fn explain_serde_message(msg: &str) -> (String, Option<String>) {
     if let Some(rest) = msg.strip_prefix("missing field `") {
         let key = rest.split('`').next().unwrap_or("");
         return (format!("missing key '{key}'"), Some(format!("add '{key}:' here")));
+    }
+    // serde's type names in words
+    for (ty, words) in [
+        ("invalid i64", "expected a whole number"),
+        ("invalid u64", "expected a whole number ≥ 0"),
+        ("invalid usize", "expected a whole number ≥ 0"),
+        ("invalid f64", "expected a number"),
+    ] {
+        if let Some(rest) = msg.strip_prefix(ty) {
+            return (format!("{words}{rest}"), None);
+        }
     }
     if msg.starts_with("while parsing")
         || msg.contains("did not find expected")
