@@ -154,5 +154,23 @@ fn a_chinese_report_shows_no_id_of_a_closed_set_or_a_named_pipeline_entry() {
         let text = w.read("program/pipeline.yaml");
         let found = check(&w.path().join("store/runs").join(d), &text);
         assert!(found.is_empty(), "{program}:\n{}", found.join("\n"));
+        // the simulation page too (the swept path is the analyst's own code: left out)
+        let sweep = "tiers.levels.gold.min";
+        w.koc(&[
+            "simulate",
+            "program/pipeline.yaml",
+            "--sweep",
+            &format!("{sweep}=900,1300"),
+            "--as-of",
+            d,
+            "--out",
+            "sim",
+            "--quiet",
+        ])
+        .expect_code(0);
+        let page = visible(&w.read("sim/simulation.html")).replace(sweep, "");
+        let forbidden = forbidden(&text);
+        let shown: Vec<String> = words(&page).intersection(&forbidden).cloned().collect();
+        assert!(shown.is_empty(), "{program}: simulation.html shows {shown:?}");
     }
 }

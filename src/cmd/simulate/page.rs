@@ -104,7 +104,7 @@ pub(super) fn context(
         .collect();
     let en = base.locale.is_en();
     let pl = &base.pipeline;
-    let rows = compared_rows(figures);
+    let rows = compared_rows(figures, &report_t["status"]);
     let label = |figure: &str| figure_label(pl, &report_t, figure);
     // a sweep: one chart per figure that changes across the values
     let chart = sweep.map(|s| {
@@ -153,7 +153,8 @@ struct Cell {
     pct: Option<String>,
 }
 
-fn compared_rows(figures: &[super::Figure]) -> Vec<Compared> {
+/// `statuses`: the goal statuses' labels in the program's language.
+fn compared_rows(figures: &[super::Figure], statuses: &Value) -> Vec<Compared> {
     figures
         .iter()
         .map(|f| {
@@ -181,7 +182,7 @@ fn compared_rows(figures: &[super::Figure]) -> Vec<Compared> {
                     Cell {
                         text: match v {
                             super::Amount::Count(n) => crate::output::templating::people_number(*n as f64),
-                            super::Amount::Status(s) => s.as_str().to_string(),
+                            super::Amount::Status(s) => statuses[s.as_str()].as_str().unwrap_or(s.as_str()).to_string(),
                             super::Amount::Entry(id) => id.clone(),
                             super::Amount::Filled { filled, of } => format!("{filled} / {of}"),
                         },
@@ -324,16 +325,27 @@ mod tests {
     /// status is a word, however their text looks.
     #[test]
     fn changes_are_measured_on_counts_not_on_text_that_looks_like_a_number() {
-        let rows = compared_rows(&[
-            Figure {
-                id: "liability".into(),
-                values: vec![Amount::Count(1_000), Amount::Count(1_250)],
-            },
-            Figure {
-                id: "contest c winner".into(),
-                values: vec![Amount::Entry("12".into()), Amount::Entry("13".into())],
-            },
-        ]);
+        let statuses = serde_json::json!({"on_track": "在轨", "behind": "落后"});
+        let rows = compared_rows(
+            &[
+                Figure {
+                    id: "liability".into(),
+                    values: vec![Amount::Count(1_000), Amount::Count(1_250)],
+                },
+                Figure {
+                    id: "contest c winner".into(),
+                    values: vec![Amount::Entry("12".into()), Amount::Entry("13".into())],
+                },
+                Figure {
+                    id: "goal g".into(),
+                    values: vec![
+                        Amount::Status(koc_engine::stages::goals::GoalStatus::OnTrack),
+                        Amount::Status(koc_engine::stages::goals::GoalStatus::Behind),
+                    ],
+                },
+            ],
+            &statuses,
+        );
         let scenario = &rows[0].values[1];
         assert_eq!(
             (
@@ -349,5 +361,12 @@ mod tests {
             (winner.text.as_str(), winner.number, winner.delta.as_deref()),
             ("13", None, None)
         );
+        // a goal's status by its label, and a change without a number
+        let goal = &rows[2];
+        assert_eq!(
+            (goal.values[0].text.as_str(), goal.values[1].text.as_str()),
+            ("在轨", "落后")
+        );
+        assert!(goal.changes && goal.values[1].delta.is_none());
     }
 }
