@@ -126,3 +126,45 @@ fn a_pipeline_folder_with_glob_characters_is_matched_as_it_is() {
     let balances = read_csv(&w.path().join(format!("{dir}/store/runs/2025-01-05/balances.csv")));
     assert_eq!(balances.len(), 2, "m1's row: {balances:?}");
 }
+
+/// A new program whose glob matches none of its exports (a misspelt pattern) stops
+/// before anything is read: exit 2 naming the path and the folder's nearest names, no
+/// run folder, nothing stored.
+#[test]
+fn a_glob_that_never_matched_stops_the_first_run() {
+    let w = Workdir::new();
+    w.create(
+        "pipeline.yaml",
+        &small_pipeline("").replace("activity*.csv", "actvity_*.csv"),
+    );
+    w.create("members.csv", &format!("{MEMBERS_HEADER}m1,A,2025-01-01,,\n"));
+    w.create(
+        "activity_1.csv",
+        &format!("{ACTIVITY_HEADER}e1,m1,2025-01-05 10:00:00,发帖,,,,1,0,0\n"),
+    );
+    let validate = w.koc(&["validate", "pipeline.yaml"]);
+    validate.expect_code(2);
+    assert!(
+        validate.stderr().contains("'actvity_*.csv' matches no file"),
+        "{}",
+        validate.stderr()
+    );
+    let out = w.koc(&["run", "pipeline.yaml", "--as-of", "2025-01-05"]);
+    out.expect_code(2);
+    let err = out.stderr();
+    assert!(
+        err.contains(
+            "sources.activity.path 'actvity_*.csv' matches no file, and the store has no file of activity yet"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("the folder holds 'activity_1.csv'"), "{err}");
+    assert!(!w.path().join("store/runs/2025-01-05").exists());
+    assert!(
+        !w.path().join("store/events").exists()
+            || std::fs::read_dir(w.path().join("store/events"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
+}

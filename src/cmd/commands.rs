@@ -231,6 +231,12 @@ fn source_files(out: &Printer, loaded: &config::Loaded) -> Result<Vec<String>> {
         .iter()
         .filter_map(|spec| loaded.pipeline.sources.of(spec.name).map(|c| (spec, c)))
         .collect();
+    // the sources the store already has files of (none before the first ingest)
+    let store = Store::open_read(&loaded.store_dir());
+    let stored: std::collections::BTreeSet<String> = match store.dir.join("manifest.json").exists() {
+        true => store.manifest()?.files.iter().map(|f| f.source.clone()).collect(),
+        false => Default::default(),
+    };
     for (spec, cfg) in &configured {
         let found = match koc_engine::ingest::paths::files_of(loaded, spec.name, cfg) {
             Ok(found) => found,
@@ -240,8 +246,17 @@ fn source_files(out: &Printer, loaded: &config::Loaded) -> Result<Vec<String>> {
             }
         };
         if let Some(warning) = found.nothing_matched(spec.name, cfg) {
-            if !out.quiet {
-                eprintln!("warning: {}", warning.message);
+            // as `koc run` would: a mistake for a source the store has never had a
+            // file of, a night without exports otherwise
+            if stored.contains(spec.name) {
+                if !out.quiet {
+                    eprintln!("warning: {}", warning.message);
+                }
+            } else {
+                problems.push(format!(
+                    "{:#}",
+                    koc_engine::ingest::paths::never_matched(loaded, spec.name, cfg)
+                ));
             }
         }
         for path in &found.skipped {

@@ -120,6 +120,25 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
         .into_iter()
         .map(|(name, _, files)| (name, files))
         .collect();
+    // a glob that matches nothing for a source the store has never had a file of is a
+    // mistake (a misspelt pattern), said before anything is read; once the source has
+    // files, an empty match is a night without exports (or exports archived): a warning
+    let never: Vec<String> = table::ALL
+        .iter()
+        .filter(|spec| {
+            found
+                .get(spec.name)
+                .is_some_and(|f| f.files.is_empty() && f.skipped.is_empty())
+        })
+        .filter(|spec| !manifest.files.iter().any(|f| f.source == spec.name))
+        .filter_map(|spec| {
+            let cfg = loaded.pipeline.sources.of(spec.name)?;
+            Some(format!("{:#}", paths::never_matched(loaded, spec.name, cfg)))
+        })
+        .collect();
+    if !never.is_empty() {
+        return Err(crate::error::usage_err(never.join("\n")));
+    }
     for spec in table::ALL {
         let Some(cfg) = loaded.pipeline.sources.of(spec.name) else {
             continue;

@@ -142,6 +142,47 @@ pub fn files_of(loaded: &Loaded, source: &str, cfg: &SourceCfg) -> Result<Source
     Ok(SourceFiles { files, skipped })
 }
 
+/// The error for a glob that matches no file of a source the store has never had a
+/// file of: the pattern, its folder, and the folder's nearest file names.
+pub fn never_matched(loaded: &Loaded, source: &str, cfg: &SourceCfg) -> anyhow::Error {
+    let full = loaded.resolve(&cfg.path);
+    let folder = full.parent().map(Path::to_path_buf).unwrap_or_default();
+    let pattern = full
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let mut names: Vec<String> = std::fs::read_dir(&folder)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().is_file())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    names.sort_by_key(|n| crate::pipeline::config::edit_distance(&pattern, n));
+    let hint = match names.len() {
+        0 => format!(
+            "the folder {} is empty: put the exports there, or point the path at them",
+            folder.display()
+        ),
+        _ => format!(
+            "check the pattern against the exports' names; the folder holds {}",
+            names
+                .iter()
+                .take(3)
+                .map(|n| format!("'{n}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    crate::error::KocError::usage(format!(
+        "{}: sources.{source}.path '{}' matches no file, and the store has no file of {source} yet",
+        loaded.at(&format!("sources.{source}.path")),
+        cfg.path
+    ))
+    .with_hint(hint)
+    .into()
+}
+
 /// The error for a glob whose folder does not exist, with the nearest folder name
 /// beside it (a misspelt `exprots/*.csv`).
 fn missing_folder(loaded: &Loaded, source: &str, cfg: &SourceCfg, dir: &str) -> anyhow::Error {
