@@ -67,10 +67,7 @@ pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
     }
     koc_engine::progress::stage("loading the store");
     let ds = Dataset::load(&store, &manifest, as_of)?;
-    warnings.extend(koc_engine::stages::contests::unknown_contest_warnings(
-        &loaded.pipeline,
-        &ds,
-    ));
+    warnings.extend(koc_engine::stages::contests::unknown_contest_warnings(loaded, &ds));
     if std::env::var_os("KOC_TIMINGS").is_some() {
         eprintln!("timing ingest + load: {} ms", t0.elapsed().as_millis());
     }

@@ -169,7 +169,7 @@ pub fn compute_reusing(prog: &Program, ds: &Dataset, reuse: Option<Reuse>, purpo
         crate::stages::scouting::compute(prog, ds, &points.awarded_per_event, &snap_d, &layer_at_d, &level_ids)?;
     timer.lap("scouting");
     crate::progress::stage("contests");
-    let contests = crate::stages::contests::compute_all(prog, ds, &points.awarded_per_event, &layer_at_d, &level_ids)?;
+    let contests = crate::stages::contests::compute_all(prog, ds, &points.awarded_per_event, &layer_at_d)?;
     timer.lap("contests");
     crate::progress::stage("goals");
     let measurer = crate::stages::goals::Measurer::new(prog, ds, &points.awarded_per_event, &engine)

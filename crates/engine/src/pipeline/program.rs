@@ -139,11 +139,53 @@ pub enum Aggregate {
     Distinct(Field),
 }
 
-#[derive(Debug, Clone, Copy)]
+/// A contest as its stage reads it (SPEC §9): everything typed, no defaults left to fill.
+#[derive(Debug, Clone)]
 pub struct ContestPlan {
+    pub id: String,
+    /// The display name (`name`, else the id).
+    pub name: String,
     pub from: Day,
     pub to: Day,
     pub normalize: Normalize,
+    /// The layers (indices into `layers.levels`) whose members may enter; None: all.
+    pub eligible_layers: Option<Vec<usize>>,
+    pub max_entries_per_member: Option<usize>,
+    pub min_judges: usize,
+    /// The rubric, in its order.
+    pub criteria: Vec<CriterionPlan>,
+    /// Indices into `criteria`, in tie-break order.
+    pub tie_break: Vec<usize>,
+    /// The awards from the first place down (each prize as many times as its count).
+    pub awards: Vec<String>,
+}
+
+/// One criterion of a rubric.
+#[derive(Debug, Clone)]
+pub struct CriterionPlan {
+    pub name: String,
+    pub weight: f64,
+    pub source: CriterionSource,
+}
+
+/// Where a criterion's value comes from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CriterionSource {
+    /// Judges' scores on a scale: a score outside it is refused, and `none`
+    /// normalisation maps the scale onto 0…1.
+    Scale(f64, f64),
+    /// Judges' scores without a scale: nothing is refused, and `none` normalisation
+    /// takes them as they are (SPEC §9: 0…1).
+    Unscaled,
+    /// The condition at `Place::FromData` over the entry's content (no judge scores).
+    FromData,
+}
+
+impl CriterionPlan {
+    /// Judges score it (it is not computed from the data).
+    pub fn judged(&self) -> bool {
+        self.source != CriterionSource::FromData
+    }
 }
 
 /// What a goal counts over a span.
@@ -220,10 +262,50 @@ pub(super) fn build(loaded: Loaded, tz: Tz, conditions: Conditions) -> Result<Pr
         .iter()
         .map(|c| -> Result<ContestPlan> {
             let at = format!("contests.{}", c.id);
+            let levels: Vec<&str> = p.layers.iter().flat_map(|l| &l.levels).map(|l| l.id.as_str()).collect();
+            let level = |id: &String| {
+                levels
+                    .iter()
+                    .position(|l| l == id)
+                    .ok_or_else(|| anyhow::anyhow!("{at}.eligible_layers: '{id}' is not a layer"))
+            };
+            let criteria: Vec<CriterionPlan> = c
+                .rubric
+                .iter()
+                .map(|r| CriterionPlan {
+                    name: r.criterion.clone(),
+                    weight: r.weight,
+                    source: match (&r.from_data, r.scale) {
+                        (Some(_), _) => CriterionSource::FromData,
+                        (None, Some([lo, hi])) => CriterionSource::Scale(lo, hi),
+                        (None, None) => CriterionSource::Unscaled,
+                    },
+                })
+                .collect();
             Ok(ContestPlan {
+                id: c.id.clone(),
+                name: c.name.clone().unwrap_or_else(|| c.id.clone()),
                 from: day(&c.window.from, &format!("{at}.window.from"))?,
                 to: day(&c.window.to, &format!("{at}.window.to"))?,
                 normalize: c.judges.normalize,
+                eligible_layers: c
+                    .eligible_layers
+                    .as_ref()
+                    .map(|ids| ids.iter().map(level).collect::<Result<_>>())
+                    .transpose()?,
+                max_entries_per_member: c.max_entries_per_member,
+                min_judges: c.judges.min_judges,
+                tie_break: c
+                    .tie_break
+                    .iter()
+                    .filter_map(|t| criteria.iter().position(|r| &r.name == t))
+                    .collect(),
+                criteria,
+                awards: c
+                    .prizes
+                    .iter()
+                    .flat_map(|pz| std::iter::repeat_n(pz.award.clone(), pz.count))
+                    .collect(),
             })
         })
         .collect::<Result<_>>()?;

@@ -2,9 +2,8 @@
 //! normalisation (none | zscore), from_data criteria, ranks and prizes.
 use crate::fmt::{day_of_ts, percentiles, tie_key, Day};
 use crate::model::{Dataset, Entry, Score};
-use crate::pipeline::config::ContestCfg;
 use crate::pipeline::expr;
-use crate::pipeline::program::{Normalize, Place, Program};
+use crate::pipeline::program::{ContestPlan, CriterionSource, Normalize, Place, Program};
 use crate::stages::layers::LayerRow;
 use anyhow::Result;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -115,22 +114,11 @@ struct Row<'a> {
     judges: usize,
 }
 
-pub fn compute_all(
-    prog: &Program,
-    ds: &Dataset,
-    awarded: &[i64],
-    layer_at_d: &LayerRow,
-    level_ids: &[String],
-) -> Result<Vec<ContestResult>> {
-    let pl = &prog.pipeline;
-    let frame = if pl
-        .contests
-        .iter()
-        .any(|c| c.rubric.iter().any(|r| r.from_data.is_some()))
-    {
+pub fn compute_all(prog: &Program, ds: &Dataset, awarded: &[i64], layer_at_d: &LayerRow) -> Result<Vec<ContestResult>> {
+    let frame = if prog.contests.iter().any(|c| c.criteria.iter().any(|r| !r.judged())) {
         let exprs =
-            pl.contests.iter().enumerate().flat_map(|(k, c)| {
-                (0..c.rubric.len()).filter_map(move |j| prog.conditions.get(&Place::FromData(k, j)))
+            prog.contests.iter().enumerate().flat_map(|(k, c)| {
+                (0..c.criteria.len()).filter_map(move |j| prog.conditions.get(&Place::FromData(k, j)))
             });
         Some(FromData {
             frame: ds.event_frame(&expr::names_in(exprs), Some(awarded))?,
@@ -139,12 +127,12 @@ pub fn compute_all(
     } else {
         None
     };
-    pl.contests
+    prog.contests
         .iter()
         .enumerate()
         .map(|(k, c)| {
             let at = At { prog, contest: k };
-            compute(at, c, ds, frame.as_ref(), layer_at_d, level_ids)
+            compute(at, c, ds, frame.as_ref(), layer_at_d)
         })
         .collect()
 }
@@ -164,14 +152,12 @@ struct At<'a> {
 
 fn compute(
     at: At,
-    c: &ContestCfg,
+    c: &ContestPlan,
     ds: &Dataset,
     data: Option<&FromData>,
     layer_at_d: &LayerRow,
-    level_ids: &[String],
 ) -> Result<ContestResult> {
-    let plan = at.prog.contests[at.contest];
-    let (from, to): (Day, Day) = (plan.from, plan.to);
+    let (from, to): (Day, Day) = (c.from, c.to);
     let mut entries: Vec<&Entry> = ds.entries.iter().filter(|e| e.contest_id == c.id).collect();
     entries.sort_by(|a, b| (a.ts, &a.id).cmp(&(b.ts, &b.id)));
     let entry_ids: BTreeSet<&str> = entries.iter().map(|e| e.id.as_str()).collect();
@@ -183,17 +169,17 @@ fn compute(
     let mut scores: Vec<&Score> = ds.scores.iter().filter(|s| s.contest_id == c.id).collect();
     scores.sort_by(|a, b| (&a.entry_id, &a.judge_id, &a.criterion).cmp(&(&b.entry_id, &b.judge_id, &b.criterion)));
     for s in scores {
-        let crit = c.rubric.iter().find(|r| r.criterion == s.criterion);
+        let crit = c.criteria.iter().find(|r| r.name == s.criterion);
         let reason = if !entry_ids.contains(s.entry_id.as_str()) {
             Some("unknown_entry")
         } else if crit.is_none() {
             Some("unknown_criterion")
-        } else if crit.is_some_and(|r| r.from_data.is_some()) {
+        } else if crit.is_some_and(|r| !r.judged()) {
             Some("from_data_criterion")
-        } else if crit
-            .and_then(|r| r.scale)
-            .is_some_and(|[lo, hi]| s.score < lo || s.score > hi)
-        {
+        } else if crit.is_some_and(|r| match r.source {
+            CriterionSource::Scale(lo, hi) => s.score < lo || s.score > hi,
+            _ => false,
+        }) {
             Some("out_of_scale")
         } else {
             None
@@ -236,7 +222,7 @@ fn compute(
                 .index
                 .get(&e.member_id)
                 .and_then(|m| layer_at_d.get(*m).copied().flatten());
-            !layer.is_some_and(|l| allowed.contains(&level_ids[l]))
+            !layer.is_some_and(|l| allowed.contains(&l))
         }) {
             EntryStatus::IneligibleLayer
         } else if c.max_entries_per_member.is_some_and(|max| {
@@ -245,7 +231,7 @@ fn compute(
             *n > max
         }) {
             EntryStatus::OverLimit
-        } else if judges.len() < c.judges.min_judges {
+        } else if judges.len() < c.min_judges {
             EntryStatus::InsufficientJudges
         } else {
             EntryStatus::Ranked
@@ -253,7 +239,7 @@ fn compute(
         rows.push(Row {
             entry: e,
             status,
-            values: vec![0.0; c.rubric.len()],
+            values: vec![0.0; c.criteria.len()],
             final_score: 0.0,
             rank: None,
             award: String::new(),
@@ -269,8 +255,8 @@ fn compute(
     let ranked: Vec<usize> = (0..rows.len())
         .filter(|i| rows[*i].status == EntryStatus::Ranked)
         .collect();
-    for (ci, crit) in c.rubric.iter().enumerate() {
-        let raw: Vec<f64> = if crit.from_data.is_some() {
+    for (ci, crit) in c.criteria.iter().enumerate() {
+        let raw: Vec<f64> = if !crit.judged() {
             let e = at
                 .prog
                 .conditions
@@ -294,15 +280,19 @@ fn compute(
                 })
                 .collect();
             percentiles(&v)
-        } else if plan.normalize == Normalize::ZScore {
-            let z = zscores(&valid, &crit.criterion, &passed);
+        } else if c.normalize == Normalize::ZScore {
+            let z = zscores(&valid, &crit.name, &passed);
             let v: Vec<f64> = ranked
                 .iter()
                 .map(|i| mean(z.get(rows[*i].entry.id.as_str()).map(|v| v.as_slice()).unwrap_or(&[])))
                 .collect();
             percentiles(&v)
         } else {
-            let [lo, hi] = crit.scale.unwrap_or([0.0, 1.0]);
+            // an unscaled criterion's scores are taken as they are (SPEC §9: 0…1)
+            let (lo, hi) = match crit.source {
+                CriterionSource::Scale(lo, hi) => (lo, hi),
+                _ => (0.0, 1.0),
+            };
             ranked
                 .iter()
                 .map(|i| {
@@ -310,7 +300,7 @@ fn compute(
                         .get(rows[*i].entry.id.as_str())
                         .into_iter()
                         .flatten()
-                        .filter(|s| s.criterion == crit.criterion)
+                        .filter(|s| s.criterion == crit.name)
                         .map(|s| s.score)
                         .collect();
                     if s.is_empty() || hi == lo {
@@ -325,34 +315,33 @@ fn compute(
             rows[*i].values[ci] = raw[k];
         }
     }
-    let total_w: f64 = c.rubric.iter().map(|r| r.weight).sum();
+    let total_w: f64 = c.criteria.iter().map(|r| r.weight).sum();
     for i in &ranked {
         let r = &mut rows[*i];
         r.final_score = if total_w > 0.0 {
-            100.0 * c.rubric.iter().zip(&r.values).map(|(cr, v)| cr.weight * v).sum::<f64>() / total_w
+            100.0
+                * c.criteria
+                    .iter()
+                    .zip(&r.values)
+                    .map(|(cr, v)| cr.weight * v)
+                    .sum::<f64>()
+                / total_w
         } else {
             0.0
         };
     }
-    let tie_idx: Vec<usize> = c
-        .tie_break
-        .iter()
-        .filter_map(|tb| c.rubric.iter().position(|r| &r.criterion == tb))
-        .collect();
+    let tie_idx = &c.tie_break;
     let mut order = ranked.clone();
     order.sort_by(|a, b| {
         let (ra, rb) = (&rows[*a], &rows[*b]);
         let mut o = tie_key(rb.final_score).cmp(&tie_key(ra.final_score));
-        for ti in &tie_idx {
+        for ti in tie_idx {
             o = o.then(tie_key(rb.values[*ti]).cmp(&tie_key(ra.values[*ti])));
         }
         o.then(ra.entry.ts.cmp(&rb.entry.ts))
             .then(ra.entry.id.cmp(&rb.entry.id))
     });
-    let mut awards = c
-        .prizes
-        .iter()
-        .flat_map(|pz| std::iter::repeat_n(pz.award.clone(), pz.count));
+    let mut awards = c.awards.iter().cloned();
     for (k, i) in order.iter().enumerate() {
         rows[*i].rank = Some(k + 1);
         rows[*i].award = awards.next().unwrap_or_default();
@@ -387,8 +376,8 @@ fn compute(
     let judge_stats = judge_stats(&valid);
     Ok(ContestResult {
         id: c.id.clone(),
-        name: c.name.clone().unwrap_or_else(|| c.id.clone()),
-        criteria: c.rubric.iter().map(|r| r.criterion.clone()).collect(),
+        name: c.name.clone(),
+        criteria: c.criteria.iter().map(|r| r.name.clone()).collect(),
         judged_criteria: judged(c).map(str::to_string).collect(),
         rejects,
         judges: judge_rows(c, &valid, &passed, &judge_stats),
@@ -472,16 +461,16 @@ fn judge_stats(valid: &[&Score]) -> Vec<JudgeStats> {
 }
 
 /// The criteria judges score: those with a scale, in the rubric's order.
-fn judged(c: &ContestCfg) -> impl Iterator<Item = &str> {
-    c.rubric
+fn judged(c: &ContestPlan) -> impl Iterator<Item = &str> {
+    c.criteria
         .iter()
-        .filter(|r| r.scale.is_some())
-        .map(|r| r.criterion.as_str())
+        .filter(|r| matches!(r.source, CriterionSource::Scale(..)))
+        .map(|r| r.name.as_str())
 }
 
 /// How lenient or harsh each judge was: raw mean and spread per criterion and overall,
 /// and the mean z of their scores against the panel.
-fn judge_rows(c: &ContestCfg, valid: &[&Score], passed: &BTreeSet<&str>, stats: &[JudgeStats]) -> Vec<JudgeRow> {
+fn judge_rows(c: &ContestPlan, valid: &[&Score], passed: &BTreeSet<&str>, stats: &[JudgeStats]) -> Vec<JudgeRow> {
     // panel mean and sd per (entry, criterion): a judge's z is how far they sat from the panel
     let mut panel: HashMap<(&str, &str), Vec<f64>> = HashMap::new();
     for s in valid.iter().filter(|s| passed.contains(s.entry_id.as_str())) {
@@ -527,11 +516,8 @@ fn judge_rows(c: &ContestCfg, valid: &[&Score], passed: &BTreeSet<&str>, stats: 
 
 /// SPEC §4: stored entries and judge scores of contest ids the pipeline does not have,
 /// as one warning per source and id (from the store, so every run says the same).
-pub fn unknown_contest_warnings(
-    p: &crate::pipeline::config::Pipeline,
-    ds: &Dataset,
-) -> Vec<crate::diagnostics::Warning> {
-    let known = |id: &str| p.contests.iter().any(|c| c.id == id);
+pub fn unknown_contest_warnings(prog: &Program, ds: &Dataset) -> Vec<crate::diagnostics::Warning> {
+    let known = |id: &str| prog.contests.iter().any(|c| c.id == id);
     let mut counts: BTreeMap<(&str, &str), u64> = BTreeMap::new();
     for e in ds.entries.iter().filter(|e| !known(&e.contest_id)) {
         *counts.entry(("contest_entries", e.contest_id.as_str())).or_default() += 1;
