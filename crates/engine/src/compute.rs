@@ -175,7 +175,7 @@ pub fn compute_reusing(prog: &Program, ds: &Dataset, reuse: Option<Reuse>, purpo
     let measurer = crate::stages::goals::Measurer::new(prog, ds, &points.awarded_per_event, &engine)
         .knowing_layers(d, layer_at_d.clone());
     let goals = crate::stages::goals::compute(prog, &measurer, d)?;
-    let incentives = crate::stages::goals::incentives(p, ds, &goals);
+    let incentives = crate::stages::goals::incentives(prog, ds, &goals);
     timer.lap("goals");
     crate::progress::stage("care calendar");
     let care = crate::stages::care::compute(

@@ -230,13 +230,29 @@ pub enum Baseline {
     Span(Day, Day),
 }
 
+/// A goal as its stage reads it (SPEC §10).
 #[derive(Debug, Clone)]
 pub struct GoalPlan {
+    pub id: String,
+    /// The display name (`name`, else the id).
+    pub name: String,
     pub from: Day,
     pub to: Day,
     pub baseline: Option<Baseline>,
+    pub target: Target,
     pub direction: Direction,
     pub measure: MeasurePlan,
+    /// The incentives it is meant to move, as the pipeline lists them.
+    pub incentives: Vec<String>,
+}
+
+/// A goal's target: a value, or the baseline times or plus a number (`check` accepts
+/// exactly one of the three).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Target {
+    Value(f64),
+    Multiply(f64),
+    Add(f64),
 }
 
 /// A date `check` accepted, as a day. `check` reports a bad one at its line first, so
@@ -315,7 +331,17 @@ pub(super) fn build(loaded: Loaded, tz: Tz, conditions: Conditions) -> Result<Pr
         .enumerate()
         .map(|(i, g)| -> Result<GoalPlan> {
             let at = format!("goals.{}", g.id);
+            let target = match (g.target.value, g.target.multiply, g.target.add) {
+                (Some(v), None, None) => Target::Value(v),
+                (None, Some(k), None) => Target::Multiply(k),
+                (None, None, Some(a)) => Target::Add(a),
+                _ => anyhow::bail!("{at}.target: give exactly one of value, multiply, add"),
+            };
             Ok(GoalPlan {
+                id: g.id.clone(),
+                name: g.name.clone().unwrap_or_else(|| g.id.clone()),
+                target,
+                incentives: g.incentives.clone(),
                 from: day(&g.period.from, &format!("{at}.period.from"))?,
                 to: day(&g.period.to, &format!("{at}.period.to"))?,
                 baseline: match &g.baseline {

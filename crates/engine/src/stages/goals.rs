@@ -1,9 +1,8 @@
 //! Goals against actuals, their weekly trend, and feedback per incentive (SPEC §10).
 use crate::fmt::Day;
 use crate::model::Dataset;
-use crate::pipeline::config::{GoalCfg, Pipeline};
 use crate::pipeline::expr;
-use crate::pipeline::program::{Baseline, Direction, GoalPlan, Measure, MeasurePlan, Program};
+use crate::pipeline::program::{Baseline, Direction, GoalPlan, Measure, MeasurePlan, Program, Target};
 use crate::stages::layers::{Engine, LayerRow};
 use anyhow::Result;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -244,15 +243,10 @@ fn filters_of<'a>(m: &'a MeasurePlan, out: &mut Vec<&'a crate::pipeline::expr::S
 }
 
 pub fn compute(prog: &Program, meas: &Measurer, d: Day) -> Result<Vec<GoalResult>> {
-    prog.pipeline
-        .goals
-        .iter()
-        .zip(&prog.goals)
-        .map(|(g, plan)| goal(g, plan, meas, d))
-        .collect()
+    prog.goals.iter().map(|plan| goal(plan, meas, d)).collect()
 }
 
-fn goal(g: &GoalCfg, plan: &GoalPlan, meas: &Measurer, d: Day) -> Result<GoalResult> {
+fn goal(plan: &GoalPlan, meas: &Measurer, d: Day) -> Result<GoalResult> {
     let (from, to) = (plan.from, plan.to);
     let baseline = match plan.baseline {
         None => None,
@@ -266,19 +260,17 @@ fn goal(g: &GoalCfg, plan: &GoalPlan, meas: &Measurer, d: Day) -> Result<GoalRes
             }
         }
     };
-    let tg = &g.target;
-    let target = match (tg.value, tg.multiply, tg.add) {
-        (Some(v), _, _) => Some(v),
-        (_, Some(k), _) => baseline.map(|b| b * k),
-        (_, _, Some(a)) => baseline.map(|b| b + a),
-        _ => None,
+    let target = match plan.target {
+        Target::Value(v) => Some(v),
+        Target::Multiply(k) => baseline.map(|b| b * k),
+        Target::Add(a) => baseline.map(|b| b + a),
     };
     let up = plan.direction == Direction::Up;
     let meets = |x: f64, t: f64| if up { x >= t - 1e-9 } else { x <= t + 1e-9 };
     let within = |x: f64, t: f64| if up { x >= 0.9 * t - 1e-9 } else { x <= 1.1 * t + 1e-9 };
     let mut r = GoalResult {
-        id: g.id.clone(),
-        name: g.name.clone().unwrap_or_else(|| g.id.clone()),
+        id: plan.id.clone(),
+        name: plan.name.clone(),
         from,
         to,
         baseline,
@@ -287,7 +279,7 @@ fn goal(g: &GoalCfg, plan: &GoalPlan, meas: &Measurer, d: Day) -> Result<GoalRes
         projection: None,
         elapsed: 0.0,
         status: GoalStatus::NotStarted,
-        incentives: g.incentives.clone(),
+        incentives: plan.incentives.clone(),
         accumulates: plan.measure.accumulates(),
         is_ratio: matches!(plan.measure.measure, Measure::Ratio(..)),
         trend: vec![],
@@ -335,9 +327,9 @@ pub struct Incentive {
 }
 
 /// Feedback and a recommendation per incentive named by a goal or a response.
-pub fn incentives(p: &Pipeline, ds: &Dataset, goals: &[GoalResult]) -> Vec<Incentive> {
+pub fn incentives(prog: &Program, ds: &Dataset, goals: &[GoalResult]) -> Vec<Incentive> {
     let mut names: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for g in &p.goals {
+    for g in &prog.goals {
         for i in &g.incentives {
             names.entry(i.clone()).or_default().push(g.id.clone());
         }
