@@ -29,8 +29,8 @@ pub struct Program {
     pub contests: Vec<ContestPlan>,
     /// One per `goals` entry, in order.
     pub goals: Vec<GoalPlan>,
-    /// `hall_of_fame.season`, when the section is there.
-    pub season: Option<Season>,
+    /// The hall of fame, when the pipeline has the section.
+    pub hall_of_fame: Option<HallOfFamePlan>,
     /// One per `badges` entry, in order (none without the section).
     pub badges: Vec<BadgePlan>,
     /// The notices to write, when the pipeline has a `notices` section.
@@ -137,6 +137,14 @@ pub enum Aggregate {
     Sum(Field),
     Mean(Field),
     Distinct(Field),
+}
+
+/// `hall_of_fame:` as its stage reads it (SPEC §14).
+#[derive(Debug, Clone, Copy)]
+pub struct HallOfFamePlan {
+    pub season: Season,
+    /// How many contributors each season lists.
+    pub top_contributors: usize,
 }
 
 /// A contest as its stage reads it (SPEC §9): everything typed, no defaults left to fill.
@@ -357,7 +365,10 @@ pub(super) fn build(loaded: Loaded, tz: Tz, conditions: Conditions) -> Result<Pr
             })
         })
         .collect::<Result<_>>()?;
-    let season = p.hall_of_fame.as_ref().map(|h| h.season);
+    let hall_of_fame = p.hall_of_fame.as_ref().map(|h| HallOfFamePlan {
+        season: h.season,
+        top_contributors: h.top_contributors,
+    });
     let field = |name: &Option<String>| name.as_deref().and_then(Field::parse);
     let metrics = p
         .metrics
@@ -419,7 +430,7 @@ pub(super) fn build(loaded: Loaded, tz: Tz, conditions: Conditions) -> Result<Pr
         locale,
         contests,
         goals,
-        season,
+        hall_of_fame,
         conditions,
         loaded,
     })

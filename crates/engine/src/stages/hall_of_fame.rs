@@ -2,7 +2,6 @@
 //! the members inducted into a sticky layer, and the contest winners.
 use crate::fmt::{date_of, day_of, Day};
 use crate::model::Dataset;
-use crate::pipeline::config::HallOfFameCfg;
 use crate::pipeline::program::{Program, Season as Kind};
 use crate::stages::contests::ContestResult;
 use crate::stages::layers::LayerRow;
@@ -122,10 +121,10 @@ impl FameDetail {
 
 /// The hall of fame (None without a `hall_of_fame` section).
 pub fn compute(prog: &Program, ds: &Dataset, inp: &Inputs) -> Option<HallOfFame> {
-    let cfg: &HallOfFameCfg = prog.pipeline.hall_of_fame.as_ref()?;
-    let seasons = seasons(prog.season?, prog.start, ds.as_of);
+    let plan = prog.hall_of_fame?;
+    let seasons = seasons(plan.season, prog.start, ds.as_of);
     let mut rows: Vec<Fame> = Vec::new();
-    rows.extend(top_contributors(ds, inp.ledger, &seasons, cfg.top_contributors));
+    rows.extend(top_contributors(ds, inp.ledger, &seasons, plan.top_contributors));
     for (k, s) in seasons.iter().enumerate() {
         rows.extend(contest_winners(prog, ds, inp.contests, k, s));
     }
