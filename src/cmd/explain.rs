@@ -134,7 +134,7 @@ fn extras(loaded: &Program, ds: &Dataset, c: &Computed, engine: &Engine, i: usiz
             }
         }
     }
-    let flag = p.scouting.as_ref().map(|s| &s.flag);
+    let flag = loaded.scouting.as_ref();
     let candidates = loaded.conditions.get(&Place::Candidates);
     let scouting_miss = match candidates {
         Some(cond) if !c.newcomers.iter().any(|n| n.member == i) => {
@@ -152,8 +152,9 @@ fn extras(loaded: &Program, ds: &Dataset, c: &Computed, engine: &Engine, i: usiz
         override_at_d,
         layer_misses,
         scouting_miss,
-        flag_top: flag.and_then(|f| f.top),
-        flag_min_score: flag.and_then(|f| f.min_score),
+        flag_top: flag.and_then(|f| f.flag_top),
+        // a minimum of 0 holds for every score: no cut-off to name
+        flag_min_score: flag.map(|f| f.flag_min_score).filter(|m| *m > 0.0),
     })
 }
 

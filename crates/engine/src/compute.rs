@@ -215,7 +215,7 @@ pub fn compute_reusing(prog: &Program, ds: &Dataset, reuse: Option<Reuse>, purpo
     let hall_of_fame = fame;
     timer.lap("hall of fame");
     crate::progress::stage("growth path");
-    let growth = crate::stages::growth::compute(p, ds, &points.awarded_per_event);
+    let growth = crate::stages::growth::compute(prog, ds, &points.awarded_per_event);
     let (mut mentor_matches, mut team_proposals) = (None, None);
     if let (Some(g), Some(cfg)) = (&growth, &p.growth) {
         if let Some(m) = &cfg.mentoring {

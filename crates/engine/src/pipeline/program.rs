@@ -31,6 +31,10 @@ pub struct Program {
     pub goals: Vec<GoalPlan>,
     /// The hall of fame, when the pipeline has the section.
     pub hall_of_fame: Option<HallOfFamePlan>,
+    /// Newcomer scouting, when the pipeline has the section.
+    pub scouting: Option<ScoutingPlan>,
+    /// The specialty rule of the growth path: `growth.specialty`, else scouting's.
+    pub growth_specialty: Option<SpecialtyPlan>,
     /// One per `badges` entry, in order (none without the section).
     pub badges: Vec<BadgePlan>,
     /// The notices to write, when the pipeline has a `notices` section.
@@ -137,6 +141,27 @@ pub enum Aggregate {
     Sum(Field),
     Mean(Field),
     Distinct(Field),
+}
+
+/// `scouting:` as its stage reads it (SPEC §8); `candidates` is `Place::Candidates`.
+#[derive(Debug, Clone)]
+pub struct ScoutingPlan {
+    /// (metric, weight) per feature, in listed order.
+    pub features: Vec<(String, f64)>,
+    /// `flag.top`: at most this many flagged (None: no limit).
+    pub flag_top: Option<usize>,
+    /// `flag.min_score`: 0 when not given (every score is ≥ 0).
+    pub flag_min_score: f64,
+    pub specialty: Option<SpecialtyPlan>,
+}
+
+/// A specialty rule (SPEC §8, §15): the most frequent value of `field` in the window.
+#[derive(Debug, Clone, Copy)]
+pub struct SpecialtyPlan {
+    pub field: Field,
+    pub window_days: i64,
+    pub min_share: f64,
+    pub min_events: usize,
 }
 
 /// `hall_of_fame:` as its stage reads it (SPEC §14).
@@ -365,6 +390,35 @@ pub(super) fn build(loaded: Loaded, tz: Tz, conditions: Conditions) -> Result<Pr
             })
         })
         .collect::<Result<_>>()?;
+    let specialty = |s: &super::config::SpecialtyCfg, at: &str| -> Result<SpecialtyPlan> {
+        Ok(SpecialtyPlan {
+            field: Field::parse(&s.field)
+                .ok_or_else(|| anyhow::anyhow!("{at}.field: '{}' is not an event column", s.field))?,
+            window_days: s.window_days,
+            min_share: s.min_share,
+            min_events: s.min_events,
+        })
+    };
+    let scouting = p
+        .scouting
+        .as_ref()
+        .map(|s| -> Result<ScoutingPlan> {
+            Ok(ScoutingPlan {
+                features: s.features.iter().map(|f| (f.metric.clone(), f.weight)).collect(),
+                flag_top: s.flag.top,
+                flag_min_score: s.flag.min_score.unwrap_or(0.0),
+                specialty: s
+                    .specialty
+                    .as_ref()
+                    .map(|x| specialty(x, "scouting.specialty"))
+                    .transpose()?,
+            })
+        })
+        .transpose()?;
+    let growth_specialty = match p.growth.as_ref().and_then(|g| g.specialty.as_ref()) {
+        Some(x) => Some(specialty(x, "growth.specialty")?),
+        None => scouting.as_ref().and_then(|s| s.specialty),
+    };
     let hall_of_fame = p.hall_of_fame.as_ref().map(|h| HallOfFamePlan {
         season: h.season,
         top_contributors: h.top_contributors,
@@ -431,6 +485,8 @@ pub(super) fn build(loaded: Loaded, tz: Tz, conditions: Conditions) -> Result<Pr
         contests,
         goals,
         hall_of_fame,
+        scouting,
+        growth_specialty,
         conditions,
         loaded,
     })

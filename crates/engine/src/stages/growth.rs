@@ -3,7 +3,8 @@
 //! of scouting (§8). Matching and proposals are in `growth_plan.rs`.
 use crate::fmt::Day;
 use crate::model::Dataset;
-use crate::pipeline::config::{GrowthCfg, Pipeline, SpecialtyCfg};
+use crate::pipeline::config::GrowthCfg;
+use crate::pipeline::program::Program;
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -57,18 +58,10 @@ pub struct Growth {
     pub standings: Vec<Option<Standing>>,
 }
 
-/// The specialty rule the growth path uses: `growth.specialty`, else `scouting.specialty`.
-pub fn specialty_cfg(p: &Pipeline) -> Option<&SpecialtyCfg> {
-    p.growth
-        .as_ref()
-        .and_then(|g| g.specialty.as_ref())
-        .or_else(|| p.scouting.as_ref().and_then(|s| s.specialty.as_ref()))
-}
-
-pub fn compute(p: &Pipeline, ds: &Dataset, awarded: &[i64]) -> Option<Growth> {
-    let cfg: &GrowthCfg = p.growth.as_ref()?;
+pub fn compute(prog: &Program, ds: &Dataset, awarded: &[i64]) -> Option<Growth> {
+    let cfg: &GrowthCfg = prog.pipeline.growth.as_ref()?;
     let d = ds.as_of;
-    let spec_cfg = specialty_cfg(p);
+    let spec_cfg = prog.growth_specialty;
     let window = cfg.collaborate.as_ref().and_then(|c| c.window_days);
     let mut completed: HashMap<&str, usize> = HashMap::new();
     let mut busy: HashMap<&str, bool> = HashMap::new();
@@ -110,7 +103,7 @@ pub fn compute(p: &Pipeline, ds: &Dataset, awarded: &[i64]) -> Option<Growth> {
                 return None;
             }
             let id = m.id.as_str();
-            let specialty = spec_cfg.and_then(|s| crate::stages::scouting::specialty(ds, awarded, s, i, d));
+            let specialty = spec_cfg.and_then(|s| crate::stages::scouting::specialty(ds, awarded, &s, i, d));
             let completed_teams = completed.get(id).copied().unwrap_or(0);
             let active_mentees = mentees.get(id).copied().unwrap_or(0);
             Some(Standing {

@@ -2,9 +2,8 @@
 //! percentile features, weighted score, ranks, flags, reasons and specialty.
 use crate::fmt::{fmt_num, percentiles, tie_key, Day};
 use crate::model::Dataset;
-use crate::pipeline::config::{ScoutingCfg, SpecialtyCfg};
 use crate::pipeline::expr;
-use crate::pipeline::program::{Place, Program};
+use crate::pipeline::program::{Place, Program, ScoutingPlan, SpecialtyPlan};
 use crate::stages::layers::{LayerRow, Snapshot};
 use crate::stages::metrics::field_key;
 use anyhow::Result;
@@ -39,7 +38,7 @@ pub fn compute(
     layer_at_d: &LayerRow,
     level_ids: &[String],
 ) -> Result<Vec<Candidate>> {
-    let Some(cfg) = &prog.pipeline.scouting else {
+    let Some(cfg) = &prog.scouting else {
         return Ok(vec![]);
     };
     let cond = prog
@@ -60,12 +59,12 @@ pub fn compute(
         .iter()
         .map(|f| {
             rows.iter()
-                .map(|k| snap.values.get(&f.metric).map(|v| v[*k]).unwrap_or(0.0))
+                .map(|k| snap.values.get(&f.0).map(|v| v[*k]).unwrap_or(0.0))
                 .collect()
         })
         .collect();
     let pct: Vec<Vec<f64>> = values.iter().map(|v| percentiles(v)).collect();
-    let total_weight: f64 = cfg.features.iter().map(|f| f.weight).sum();
+    let total_weight: f64 = cfg.features.iter().map(|f| f.1).sum();
     let mut out: Vec<Candidate> = rows
         .iter()
         .enumerate()
@@ -74,7 +73,7 @@ pub fn compute(
                 .features
                 .iter()
                 .enumerate()
-                .map(|(f, feat)| feat.weight * pct[f][c])
+                .map(|(f, feat)| feat.1 * pct[f][c])
                 .collect();
             let score = if total_weight > 0.0 {
                 weighted.iter().sum::<f64>() / total_weight
@@ -95,8 +94,7 @@ pub fn compute(
                 reason_parts,
                 specialty: cfg
                     .specialty
-                    .as_ref()
-                    .and_then(|s| specialty(ds, awarded, s, snap.members[*k], ds.as_of)),
+                    .and_then(|s| specialty(ds, awarded, &s, snap.members[*k], ds.as_of)),
                 values: values.iter().map(|v| v[c]).collect(),
             }
         })
@@ -109,23 +107,22 @@ pub fn compute(
                 .cmp(ds.members[b.member].id.as_bytes())
         })
     });
-    let min_score = cfg.flag.min_score.unwrap_or(0.0);
     for (i, c) in out.iter_mut().enumerate() {
         c.rank = i + 1;
-        c.flagged = cfg.flag.top.is_none_or(|top| c.rank <= top) && tie_key(c.score) >= tie_key(min_score);
+        c.flagged = cfg.flag_top.is_none_or(|top| c.rank <= top) && tie_key(c.score) >= tie_key(cfg.flag_min_score);
     }
     Ok(out)
 }
 
 /// The three features with the largest weight·p (ties: feature order).
-fn reasons(cfg: &ScoutingCfg, weighted: &[f64], values: &[Vec<f64>], pct: &[Vec<f64>], c: usize) -> Vec<Reason> {
+fn reasons(cfg: &ScoutingPlan, weighted: &[f64], values: &[Vec<f64>], pct: &[Vec<f64>], c: usize) -> Vec<Reason> {
     let mut order: Vec<usize> = (0..cfg.features.len()).collect();
     order.sort_by(|a, b| tie_key(weighted[*b]).cmp(&tie_key(weighted[*a])).then(a.cmp(b)));
     order
         .iter()
         .take(3)
         .map(|f| Reason {
-            metric: cfg.features[*f].metric.clone(),
+            metric: cfg.features[*f].0.clone(),
             value: values[*f][c],
             percentile: (100.0 * pct[*f][c] + 1e-9).floor_half_up(),
         })
@@ -142,8 +139,8 @@ impl HalfUp for f64 {
 }
 
 /// The dominant value of `field` among the member's events in the window (explore → specialise).
-pub fn specialty(ds: &Dataset, awarded: &[i64], cfg: &SpecialtyCfg, member: usize, d: Day) -> Option<String> {
-    let field = crate::table::Field::parse(&cfg.field)?; // checked: an event column
+pub fn specialty(ds: &Dataset, awarded: &[i64], cfg: &SpecialtyPlan, member: usize, d: Day) -> Option<String> {
+    let field = cfg.field;
     let range = crate::stages::metrics::window_range(ds, member, d, Some(cfg.window_days));
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     let mut total = 0usize;
