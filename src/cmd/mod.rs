@@ -8,3 +8,4 @@ pub mod run;
 pub mod simulate;
 pub mod stored_values;
 pub mod synth;
+pub mod validate;
