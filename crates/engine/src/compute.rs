@@ -179,11 +179,10 @@ pub fn compute_reusing(prog: &Program, ds: &Dataset, reuse: Option<Reuse>, purpo
     timer.lap("goals");
     crate::progress::stage("care calendar");
     let care = crate::stages::care::compute(
-        p,
+        &prog.care,
         ds,
         &crate::stages::care::Inputs {
             layer_at_d: &layer_at_d,
-            level_ids: &level_ids,
             tiers: &tiers,
             tier_ids: &tier_ids,
             previous_snapshot,

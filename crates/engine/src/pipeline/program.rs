@@ -31,6 +31,8 @@ pub struct Program {
     pub goals: Vec<GoalPlan>,
     /// The hall of fame, when the pipeline has the section.
     pub hall_of_fame: Option<HallOfFamePlan>,
+    /// The care calendar (SPEC §11); the defaults when the pipeline has no section.
+    pub care: CarePlan,
     /// Newcomer scouting, when the pipeline has the section.
     pub scouting: Option<ScoutingPlan>,
     /// The specialty rule of the growth path: `growth.specialty`, else scouting's.
@@ -141,6 +143,15 @@ pub enum Aggregate {
     Sum(Field),
     Mean(Field),
     Distinct(Field),
+}
+
+/// `care:` as its stage reads it (SPEC §11).
+#[derive(Debug, Clone)]
+pub struct CarePlan {
+    /// How many days after D the calendar looks ahead.
+    pub horizon_days: Day,
+    /// The layers (indices into `layers.levels`) whose members it lists; None: all.
+    pub layers: Option<Vec<usize>>,
 }
 
 /// `scouting:` as its stage reads it (SPEC §8); `candidates` is `Place::Candidates`.
@@ -419,6 +430,28 @@ pub(super) fn build(loaded: Loaded, tz: Tz, conditions: Conditions) -> Result<Pr
         Some(x) => Some(specialty(x, "growth.specialty")?),
         None => scouting.as_ref().and_then(|s| s.specialty),
     };
+    let level_ids: Vec<&str> = p.layers.iter().flat_map(|l| &l.levels).map(|l| l.id.as_str()).collect();
+    let care = CarePlan {
+        horizon_days: p
+            .care
+            .as_ref()
+            .map_or(super::config::default_horizon(), |c| c.horizon_days) as Day,
+        layers: p
+            .care
+            .as_ref()
+            .and_then(|c| c.layers.as_ref())
+            .map(|ids| {
+                ids.iter()
+                    .map(|id| {
+                        level_ids
+                            .iter()
+                            .position(|l| l == id)
+                            .ok_or_else(|| anyhow::anyhow!("care.layers: '{id}' is not a layer"))
+                    })
+                    .collect::<Result<_>>()
+            })
+            .transpose()?,
+    };
     let hall_of_fame = p.hall_of_fame.as_ref().map(|h| HallOfFamePlan {
         season: h.season,
         top_contributors: h.top_contributors,
@@ -485,6 +518,7 @@ pub(super) fn build(loaded: Loaded, tz: Tz, conditions: Conditions) -> Result<Pr
         contests,
         goals,
         hall_of_fame,
+        care,
         scouting,
         growth_specialty,
         conditions,

@@ -2,7 +2,7 @@
 //! and promotions and first featured posts since the previous snapshot.
 use crate::fmt::{date_of, day_of, Day};
 use crate::model::Dataset;
-use crate::pipeline::config::Pipeline;
+use crate::pipeline::program::CarePlan;
 use crate::stages::layers::LayerRow;
 use crate::stages::tiers::TierState;
 use chrono::{Datelike, NaiveDate};
@@ -47,21 +47,20 @@ fn anniversary(original: NaiveDate, year: i32) -> Option<NaiveDate> {
 
 pub struct Inputs<'a> {
     pub layer_at_d: &'a LayerRow,
-    pub level_ids: &'a [String],
     pub tiers: &'a [Option<TierState>],
     pub tier_ids: &'a [String],
     pub previous_snapshot: Option<Day>,
 }
 
-pub fn compute(p: &Pipeline, ds: &Dataset, inp: &Inputs) -> Vec<Occasion> {
+pub fn compute(plan: &CarePlan, ds: &Dataset, inp: &Inputs) -> Vec<Occasion> {
     let d = ds.as_of;
-    let horizon = p.care.as_ref().map(|c| c.horizon_days).unwrap_or(14) as Day;
-    let layers = p.care.as_ref().and_then(|c| c.layers.clone());
+    let horizon = plan.horizon_days;
+    let layers = plan.layers.as_ref();
     let since = inp.previous_snapshot.unwrap_or(Day::MIN);
     let mut out = Vec::new();
     for (i, m) in ds.table_members() {
         let Some(layer) = inp.layer_at_d[i] else { continue };
-        if layers.as_ref().is_some_and(|ls| !ls.contains(&inp.level_ids[layer])) {
+        if layers.is_some_and(|ls| !ls.contains(&layer)) {
             continue;
         }
         let dates: [(Option<Day>, Kind); 3] = [

@@ -456,7 +456,8 @@ pub struct CareCfg {
     pub layers: Option<Vec<String>>,
 }
 
-fn default_horizon() -> i64 {
+/// `care.horizon_days` when not given (and without a `care` section).
+pub fn default_horizon() -> i64 {
     14
 }
 
