@@ -216,14 +216,24 @@ pub fn compute_reusing(prog: &Program, ds: &Dataset, reuse: Option<Reuse>, purpo
     crate::progress::stage("growth path");
     let growth = crate::stages::growth::compute(prog, ds, &points.awarded_per_event);
     let (mut mentor_matches, mut team_proposals) = (None, None);
-    if let (Some(g), Some(cfg)) = (&growth, &p.growth) {
-        if let Some(m) = &cfg.mentoring {
-            let list = crate::stages::growth_plan::match_mentors(ds, g, m, &newcomers, &layer_at_d, &level_ids);
-            mentor_matches = Some(list);
+    if let Some(g) = &growth {
+        if let Some(m) = &prog.mentoring {
+            mentor_matches = Some(crate::stages::growth_plan::match_mentors(
+                ds,
+                g,
+                m,
+                &newcomers,
+                &layer_at_d,
+            ));
         }
-        if let Some(projects) = &cfg.projects {
-            let list = crate::stages::growth_plan::propose_teams(ds, g, projects, &snap_d, &layer_at_d, &level_ids);
-            team_proposals = Some(list);
+        if let Some(projects) = &prog.projects {
+            team_proposals = Some(crate::stages::growth_plan::propose_teams(
+                ds,
+                g,
+                projects,
+                &snap_d,
+                &layer_at_d,
+            ));
         }
     }
     timer.lap("growth");

@@ -31,6 +31,10 @@ pub struct Program {
     pub goals: Vec<GoalPlan>,
     /// The hall of fame, when the pipeline has the section.
     pub hall_of_fame: Option<HallOfFamePlan>,
+    /// `growth.mentoring`, when the pipeline has it (SPEC §15).
+    pub mentoring: Option<MentoringPlan>,
+    /// `growth.projects`, when the pipeline has them (SPEC §15).
+    pub projects: Option<Vec<ProjectPlan>>,
     /// The care calendar (SPEC §11); the defaults when the pipeline has no section.
     pub care: CarePlan,
     /// Newcomer scouting, when the pipeline has the section.
@@ -143,6 +147,27 @@ pub enum Aggregate {
     Sum(Field),
     Mean(Field),
     Distinct(Field),
+}
+
+/// Mentor matching as its stage reads it (SPEC §15).
+#[derive(Debug, Clone)]
+pub struct MentoringPlan {
+    /// The layers (indices into `layers.levels`) mentors come from.
+    pub mentor_layers: Vec<usize>,
+    /// Active mentees a mentor may have at most.
+    pub capacity: usize,
+}
+
+/// One project of the team proposals (SPEC §15).
+#[derive(Debug, Clone)]
+pub struct ProjectPlan {
+    pub id: String,
+    /// The layers (indices into `layers.levels`) members may come from; None: all.
+    pub from_layers: Option<Vec<usize>>,
+    /// The metric or built-in candidates are ranked by (None: member id order).
+    pub rank_by: Option<String>,
+    /// (role, specialty) per role, in listed order.
+    pub roles: Vec<(String, String)>,
 }
 
 /// `care:` as its stage reads it (SPEC §11).
@@ -312,6 +337,20 @@ fn closed<T>(parsed: Option<T>, value: &str, at: &str) -> Result<T> {
     parsed.ok_or_else(|| anyhow::anyhow!("{at}: '{value}' is not one of the values it may take"))
 }
 
+/// Layer ids `check` accepted, as indices into `layers.levels` (the stages' level
+/// numbers); one that is not a layer here is a bug, said as an error.
+fn level_indices(p: &super::config::Pipeline, ids: &[String], at: &str) -> Result<Vec<usize>> {
+    let levels: Vec<&str> = p.layers.iter().flat_map(|l| &l.levels).map(|l| l.id.as_str()).collect();
+    ids.iter()
+        .map(|id| {
+            levels
+                .iter()
+                .position(|l| l == id)
+                .ok_or_else(|| anyhow::anyhow!("{at}: '{id}' is not a layer"))
+        })
+        .collect()
+}
+
 /// The typed program of a pipeline that `check` accepted, with its parsed conditions.
 pub(super) fn build(loaded: Loaded, tz: Tz, conditions: Conditions) -> Result<Program> {
     let p = &loaded.pipeline;
@@ -322,13 +361,6 @@ pub(super) fn build(loaded: Loaded, tz: Tz, conditions: Conditions) -> Result<Pr
         .iter()
         .map(|c| -> Result<ContestPlan> {
             let at = format!("contests.{}", c.id);
-            let levels: Vec<&str> = p.layers.iter().flat_map(|l| &l.levels).map(|l| l.id.as_str()).collect();
-            let level = |id: &String| {
-                levels
-                    .iter()
-                    .position(|l| l == id)
-                    .ok_or_else(|| anyhow::anyhow!("{at}.eligible_layers: '{id}' is not a layer"))
-            };
             let criteria: Vec<CriterionPlan> = c
                 .rubric
                 .iter()
@@ -351,7 +383,7 @@ pub(super) fn build(loaded: Loaded, tz: Tz, conditions: Conditions) -> Result<Pr
                 eligible_layers: c
                     .eligible_layers
                     .as_ref()
-                    .map(|ids| ids.iter().map(level).collect::<Result<_>>())
+                    .map(|ids| level_indices(p, ids, &format!("{at}.eligible_layers")))
                     .transpose()?,
                 max_entries_per_member: c.max_entries_per_member,
                 min_judges: c.judges.min_judges,
@@ -430,7 +462,6 @@ pub(super) fn build(loaded: Loaded, tz: Tz, conditions: Conditions) -> Result<Pr
         Some(x) => Some(specialty(x, "growth.specialty")?),
         None => scouting.as_ref().and_then(|s| s.specialty),
     };
-    let level_ids: Vec<&str> = p.layers.iter().flat_map(|l| &l.levels).map(|l| l.id.as_str()).collect();
     let care = CarePlan {
         horizon_days: p
             .care
@@ -440,18 +471,38 @@ pub(super) fn build(loaded: Loaded, tz: Tz, conditions: Conditions) -> Result<Pr
             .care
             .as_ref()
             .and_then(|c| c.layers.as_ref())
-            .map(|ids| {
-                ids.iter()
-                    .map(|id| {
-                        level_ids
-                            .iter()
-                            .position(|l| l == id)
-                            .ok_or_else(|| anyhow::anyhow!("care.layers: '{id}' is not a layer"))
-                    })
-                    .collect::<Result<_>>()
-            })
+            .map(|ids| level_indices(p, ids, "care.layers"))
             .transpose()?,
     };
+    let growth = p.growth.as_ref();
+    let mentoring = growth
+        .and_then(|g| g.mentoring.as_ref())
+        .map(|m| -> Result<MentoringPlan> {
+            Ok(MentoringPlan {
+                mentor_layers: level_indices(p, &m.mentor_layers, "growth.mentoring.mentor_layers")?,
+                capacity: m.capacity,
+            })
+        })
+        .transpose()?;
+    let projects = growth
+        .and_then(|g| g.projects.as_ref())
+        .map(|list| {
+            list.iter()
+                .map(|pr| -> Result<ProjectPlan> {
+                    Ok(ProjectPlan {
+                        id: pr.id.clone(),
+                        from_layers: pr
+                            .from_layers
+                            .as_ref()
+                            .map(|ids| level_indices(p, ids, &format!("growth.projects.{}.from_layers", pr.id)))
+                            .transpose()?,
+                        rank_by: pr.rank_by.clone(),
+                        roles: pr.roles.iter().map(|r| (r.role.clone(), r.specialty.clone())).collect(),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()
+        })
+        .transpose()?;
     let hall_of_fame = p.hall_of_fame.as_ref().map(|h| HallOfFamePlan {
         season: h.season,
         top_contributors: h.top_contributors,
@@ -519,6 +570,8 @@ pub(super) fn build(loaded: Loaded, tz: Tz, conditions: Conditions) -> Result<Pr
         goals,
         hall_of_fame,
         care,
+        mentoring,
+        projects,
         scouting,
         growth_specialty,
         conditions,

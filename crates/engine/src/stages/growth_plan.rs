@@ -1,7 +1,7 @@
 //! The growth path made operable (SPEC §15): mentors proposed for flagged newcomers
 //! and members proposed for the roles of new project teams.
 use crate::model::Dataset;
-use crate::pipeline::config::{MentoringCfg, ProjectCfg};
+use crate::pipeline::program::{MentoringPlan, ProjectPlan};
 use crate::stages::growth::{Growth, Stage};
 use crate::stages::layers::{LayerRow, Snapshot};
 use crate::stages::scouting::Candidate;
@@ -17,17 +17,16 @@ pub struct Match {
 pub fn match_mentors(
     ds: &Dataset,
     g: &Growth,
-    cfg: &MentoringCfg,
+    cfg: &MentoringPlan,
     newcomers: &[Candidate],
     layer_at_d: &LayerRow,
-    level_ids: &[String],
 ) -> Vec<Match> {
     // mentors: stage lead, or a layer at D in mentor_layers; load = active mentees
     let mut mentors: Vec<(usize, usize)> = ds
         .table_members()
         .filter_map(|(i, _)| {
             let s = g.standings[i].as_ref()?;
-            let in_layer = layer_at_d[i].is_some_and(|l| cfg.mentor_layers.contains(&level_ids[l]));
+            let in_layer = layer_at_d[i].is_some_and(|l| cfg.mentor_layers.contains(&l));
             (s.stage == Stage::Lead || in_layer).then_some((i, s.active_mentees))
         })
         .collect();
@@ -70,10 +69,9 @@ pub struct Proposal {
 pub fn propose_teams(
     ds: &Dataset,
     g: &Growth,
-    projects: &[ProjectCfg],
+    projects: &[ProjectPlan],
     snap: &Snapshot,
     layer_at_d: &LayerRow,
-    level_ids: &[String],
 ) -> Vec<Proposal> {
     let row_of: std::collections::HashMap<usize, usize> =
         snap.members.iter().enumerate().map(|(k, m)| (*m, k)).collect();
@@ -82,13 +80,13 @@ pub fn propose_teams(
     for pr in projects {
         let values = pr.rank_by.as_ref().and_then(|r| snap.values.get(r));
         let value_of = |i: usize| values.and_then(|v| row_of.get(&i).map(|k| v[*k]));
-        for role in &pr.roles {
+        for (role, wanted) in &pr.roles {
             let mut best: Option<(usize, Option<f64>)> = None;
             for (i, _) in ds.table_members() {
                 let Some(s) = &g.standings[i] else { continue };
                 let Some(layer) = layer_at_d[i] else { continue };
-                let in_layers = pr.from_layers.as_ref().is_none_or(|ls| ls.contains(&level_ids[layer]));
-                if !in_layers || s.busy || proposed[i] || s.specialty.as_deref() != Some(role.specialty.as_str()) {
+                let in_layers = pr.from_layers.as_ref().is_none_or(|ls| ls.contains(&layer));
+                if !in_layers || s.busy || proposed[i] || s.specialty.as_deref() != Some(wanted.as_str()) {
                     continue;
                 }
                 let v = value_of(i);
@@ -102,7 +100,7 @@ pub fn propose_teams(
             }
             out.push(Proposal {
                 project: pr.id.clone(),
-                role: role.role.clone(),
+                role: role.clone(),
                 member: best.map(|(i, _)| i),
                 value: best.and_then(|(_, v)| v),
             });
