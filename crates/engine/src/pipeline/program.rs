@@ -91,6 +91,10 @@ impl std::ops::Deref for Program {
 }
 
 pub use super::config::sets::{Cadence, Direction, Locale, Normalize, Season};
+use super::plans::{
+    CarePlan, ContestPlan, CriterionPlan, CriterionSource, HallOfFamePlan, MentoringPlan, ProjectPlan, ScoutingPlan,
+    SpecialtyPlan,
+};
 
 /// Where a condition stands in the pipeline, by position (ids may repeat in a file
 /// that failed other checks; positions never do).
@@ -147,114 +151,6 @@ pub enum Aggregate {
     Sum(Field),
     Mean(Field),
     Distinct(Field),
-}
-
-/// Mentor matching as its stage reads it (SPEC §15).
-#[derive(Debug, Clone)]
-pub struct MentoringPlan {
-    /// The layers (indices into `layers.levels`) mentors come from.
-    pub mentor_layers: Vec<usize>,
-    /// Active mentees a mentor may have at most.
-    pub capacity: usize,
-}
-
-/// One project of the team proposals (SPEC §15).
-#[derive(Debug, Clone)]
-pub struct ProjectPlan {
-    pub id: String,
-    /// The layers (indices into `layers.levels`) members may come from; None: all.
-    pub from_layers: Option<Vec<usize>>,
-    /// The metric or built-in candidates are ranked by (None: member id order).
-    pub rank_by: Option<String>,
-    /// (role, specialty) per role, in listed order.
-    pub roles: Vec<(String, String)>,
-}
-
-/// `care:` as its stage reads it (SPEC §11).
-#[derive(Debug, Clone)]
-pub struct CarePlan {
-    /// How many days after D the calendar looks ahead.
-    pub horizon_days: Day,
-    /// The layers (indices into `layers.levels`) whose members it lists; None: all.
-    pub layers: Option<Vec<usize>>,
-}
-
-/// `scouting:` as its stage reads it (SPEC §8); `candidates` is `Place::Candidates`.
-#[derive(Debug, Clone)]
-pub struct ScoutingPlan {
-    /// (metric, weight) per feature, in listed order.
-    pub features: Vec<(String, f64)>,
-    /// `flag.top`: at most this many flagged (None: no limit).
-    pub flag_top: Option<usize>,
-    /// `flag.min_score`: 0 when not given (every score is ≥ 0).
-    pub flag_min_score: f64,
-    pub specialty: Option<SpecialtyPlan>,
-}
-
-/// A specialty rule (SPEC §8, §15): the most frequent value of `field` in the window.
-#[derive(Debug, Clone, Copy)]
-pub struct SpecialtyPlan {
-    pub field: Field,
-    pub window_days: i64,
-    pub min_share: f64,
-    pub min_events: usize,
-}
-
-/// `hall_of_fame:` as its stage reads it (SPEC §14).
-#[derive(Debug, Clone, Copy)]
-pub struct HallOfFamePlan {
-    pub season: Season,
-    /// How many contributors each season lists.
-    pub top_contributors: usize,
-}
-
-/// A contest as its stage reads it (SPEC §9): everything typed, no defaults left to fill.
-#[derive(Debug, Clone)]
-pub struct ContestPlan {
-    pub id: String,
-    /// The display name (`name`, else the id).
-    pub name: String,
-    pub from: Day,
-    pub to: Day,
-    pub normalize: Normalize,
-    /// The layers (indices into `layers.levels`) whose members may enter; None: all.
-    pub eligible_layers: Option<Vec<usize>>,
-    pub max_entries_per_member: Option<usize>,
-    pub min_judges: usize,
-    /// The rubric, in its order.
-    pub criteria: Vec<CriterionPlan>,
-    /// Indices into `criteria`, in tie-break order.
-    pub tie_break: Vec<usize>,
-    /// The awards from the first place down (each prize as many times as its count).
-    pub awards: Vec<String>,
-}
-
-/// One criterion of a rubric.
-#[derive(Debug, Clone)]
-pub struct CriterionPlan {
-    pub name: String,
-    pub weight: f64,
-    pub source: CriterionSource,
-}
-
-/// Where a criterion's value comes from.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum CriterionSource {
-    /// Judges' scores on a scale: a score outside it is refused, and `none`
-    /// normalisation maps the scale onto 0…1.
-    Scale(f64, f64),
-    /// Judges' scores without a scale: nothing is refused, and `none` normalisation
-    /// takes them as they are (SPEC §9: 0…1).
-    Unscaled,
-    /// The condition at `Place::FromData` over the entry's content (no judge scores).
-    FromData,
-}
-
-impl CriterionPlan {
-    /// Judges score it (it is not computed from the data).
-    pub fn judged(&self) -> bool {
-        self.source != CriterionSource::FromData
-    }
 }
 
 /// What a goal counts over a span.

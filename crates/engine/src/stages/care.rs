@@ -2,7 +2,7 @@
 //! and promotions and first featured posts since the previous snapshot.
 use crate::fmt::{date_of, day_of, Day};
 use crate::model::Dataset;
-use crate::pipeline::program::CarePlan;
+use crate::pipeline::plans::CarePlan;
 use crate::stages::layers::LayerRow;
 use crate::stages::tiers::TierState;
 use chrono::{Datelike, NaiveDate};

@@ -3,7 +3,8 @@
 use crate::fmt::{day_of_ts, percentiles, tie_key, Day};
 use crate::model::{Dataset, Entry, Score};
 use crate::pipeline::expr;
-use crate::pipeline::program::{ContestPlan, CriterionSource, Normalize, Place, Program};
+use crate::pipeline::plans::{ContestPlan, CriterionSource};
+use crate::pipeline::program::{Normalize, Place, Program};
 use crate::stages::layers::LayerRow;
 use anyhow::Result;
 use std::collections::{BTreeMap, BTreeSet, HashMap};

@@ -1,7 +1,7 @@
 //! The growth path made operable (SPEC §15): mentors proposed for flagged newcomers
 //! and members proposed for the roles of new project teams.
 use crate::model::Dataset;
-use crate::pipeline::program::{MentoringPlan, ProjectPlan};
+use crate::pipeline::plans::{MentoringPlan, ProjectPlan};
 use crate::stages::growth::{Growth, Stage};
 use crate::stages::layers::{LayerRow, Snapshot};
 use crate::stages::scouting::Candidate;

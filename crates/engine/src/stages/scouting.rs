@@ -3,7 +3,8 @@
 use crate::fmt::{fmt_num, percentiles, tie_key, Day};
 use crate::model::Dataset;
 use crate::pipeline::expr;
-use crate::pipeline::program::{Place, Program, ScoutingPlan, SpecialtyPlan};
+use crate::pipeline::plans::{ScoutingPlan, SpecialtyPlan};
+use crate::pipeline::program::{Place, Program};
 use crate::stages::layers::{LayerRow, Snapshot};
 use crate::stages::metrics::field_key;
 use anyhow::Result;
