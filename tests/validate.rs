@@ -239,6 +239,24 @@ fn validate_as_json_lists_every_problem_with_its_place_and_fix() {
                 && p["at"].as_str().unwrap().starts_with("pipeline.yaml:")),
         "{v}"
     );
+    // each with a code, a severity and its file, line and column apart
+    let week = problems
+        .iter()
+        .find(|p| p["message"].as_str().unwrap().contains("unknown variant `week`"))
+        .unwrap();
+    let text = w.read("pipeline.yaml");
+    let line = text.lines().position(|l| l.starts_with("hall_of_fame")).unwrap() + 1;
+    assert_eq!(
+        (
+            week["code"].as_str(),
+            week["severity"].as_str(),
+            week["file"].as_str(),
+            week["line"].as_u64()
+        ),
+        (Some("value"), Some("error"), Some("pipeline.yaml"), Some(line as u64)),
+        "{week}"
+    );
+    assert!(week["col"].as_u64().is_some_and(|c| c > 1), "{week}");
     let ok = w.koc(&["validate", "pipeline.yaml"]);
     assert!(
         ok.stderr().contains("unknown variant `week`"),

@@ -149,7 +149,44 @@ pub fn problems_of(listing: &str) -> Vec<serde_json::Value> {
             ),
             false => (String::new(), line.to_string()),
         };
-        out.push(json!({"at": at, "message": message, "fix": null}));
+        let (file, line_no, col) = match positioned {
+            true => (
+                json!(parts[0]),
+                json!(parts[1].parse::<u64>().ok()),
+                json!(parts[2].parse::<u64>().ok()),
+            ),
+            false => (
+                serde_json::Value::Null,
+                serde_json::Value::Null,
+                serde_json::Value::Null,
+            ),
+        };
+        out.push(
+            json!({"code": code_of(&message), "severity": "error", "file": file, "line": line_no, "col": col,
+                        "at": at, "message": message, "fix": null}),
+        );
     }
     out
+}
+
+/// What kind of problem a message names, for tools that group or filter them.
+fn code_of(message: &str) -> &'static str {
+    let has = |s: &str| message.contains(s);
+    if has("unknown key") {
+        "unknown_key"
+    } else if has("missing key") {
+        "missing_key"
+    } else if has("the expression") || has("holds text but") || has("is a number but") {
+        "expression"
+    } else if has("does not exist, so this comparison") || has("unknown action") || has("is not a layer") {
+        "unknown_value"
+    } else if has("sources.") && (has("path") || has("no file") || has("folder")) {
+        "source_path"
+    } else if has("header") || has("column") {
+        "header"
+    } else if has("expected") || has("invalid") || has("not a date") {
+        "value"
+    } else {
+        "rule"
+    }
 }
