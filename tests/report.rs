@@ -367,21 +367,12 @@ fn a_run_killed_between_its_two_renames_is_put_back_by_the_next_command() {
 /// English; Chinese names are src/output/xlsx.rs's unit test), a frozen bold header row with a filter, real dates, numbers and booleans.
 #[test]
 fn the_workbook_has_a_summary_frozen_headers_filters_and_typed_cells() {
-    use std::io::Read;
     let w = Workdir::new();
     program(&w, "");
     w.koc(&["run", "pipeline.yaml", "--as-of", "2025-01-31", "--quiet"])
         .expect_code(0);
-    let file = std::fs::File::open(w.path().join("store/runs/2025-01-31/report.xlsx")).unwrap();
-    let mut zip = zip::ZipArchive::new(file).expect("report.xlsx is a zip");
-    let mut part = |name: &str| -> String {
-        let mut s = String::new();
-        zip.by_name(name)
-            .unwrap_or_else(|_| panic!("{name} in report.xlsx"))
-            .read_to_string(&mut s)
-            .unwrap();
-        s
-    };
+    let mut book = Workbook::open(&w.path().join("store/runs/2025-01-31/report.xlsx"));
+    let mut part = |name: &str| book.part(name);
     let workbook = part("xl/workbook.xml");
     let sheets: Vec<&str> = workbook
         .split("<sheet name=\"")
@@ -447,21 +438,12 @@ fn a_chinese_report_says_its_stale_data_warning_in_chinese() {
 /// percentages, a count is a whole number, and an id made of digits stays text.
 #[test]
 fn the_workbook_types_cells_from_the_rows_not_from_their_text() {
-    use std::io::Read;
     let w = Workdir::new();
     w.copy_dir(&repo().join("tests/conformance/program"), "program");
     w.koc(&["run", "program/pipeline.yaml", "--as-of", "2025-07-20", "--quiet"])
         .expect_code(0);
-    let file = std::fs::File::open(w.path().join("store/runs/2025-07-20/report.xlsx")).expect("report.xlsx");
-    let mut zip = zip::ZipArchive::new(file).expect("report.xlsx is a zip");
-    let mut part = |name: &str| -> String {
-        let mut s = String::new();
-        zip.by_name(name)
-            .unwrap_or_else(|_| panic!("{name} in report.xlsx"))
-            .read_to_string(&mut s)
-            .unwrap();
-        s
-    };
+    let mut book = Workbook::open(&w.path().join("store/runs/2025-07-20/report.xlsx"));
+    let mut part = |name: &str| book.part(name);
     let styles = part("xl/styles.xml");
     // the style index of each number format, as cells refer to it (s="…")
     let format_id = |code: &str| -> String {

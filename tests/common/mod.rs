@@ -335,3 +335,25 @@ pub fn run_program(program: &str, as_of: &str) -> (Workdir, PathBuf) {
     let run = w.path().join("store/runs").join(as_of);
     (w, run)
 }
+
+/// The parts of an .xlsx file (a zip of XML), read by name.
+pub struct Workbook(zip::ZipArchive<std::fs::File>);
+
+impl Workbook {
+    pub fn open(path: &Path) -> Workbook {
+        let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        Workbook(zip::ZipArchive::new(file).expect("an .xlsx file is a zip"))
+    }
+
+    /// One part's XML (`xl/workbook.xml`, `xl/worksheets/sheet2.xml`…).
+    pub fn part(&mut self, name: &str) -> String {
+        use std::io::Read;
+        let mut s = String::new();
+        self.0
+            .by_name(name)
+            .unwrap_or_else(|_| panic!("{name} in the workbook"))
+            .read_to_string(&mut s)
+            .unwrap();
+        s
+    }
+}
