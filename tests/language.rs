@@ -174,3 +174,79 @@ fn a_chinese_report_shows_no_id_of_a_closed_set_or_a_named_pipeline_entry() {
         assert!(shown.is_empty(), "{program}: simulation.html shows {shown:?}");
     }
 }
+
+/// Every text cell of a sheet by its column's header (row 1), read from the sheet's
+/// inline strings (the big sheets are written in constant memory, strings inline).
+fn sheet_cells(xml: &str) -> Vec<(String, String)> {
+    let mut headers: std::collections::HashMap<String, String> = Default::default();
+    let mut cells = Vec::new();
+    for c in xml.split("<c r=\"").skip(1) {
+        let reference: String = c.chars().take_while(|ch| *ch != '"').collect();
+        let column: String = reference.chars().take_while(|ch| ch.is_ascii_alphabetic()).collect();
+        let row: String = reference.chars().skip_while(|ch| ch.is_ascii_alphabetic()).collect();
+        let body = c.split("</c>").next().unwrap_or("");
+        let Some(text) = body
+            .split("<t>")
+            .nth(1)
+            .or_else(|| body.split("<t xml:space=\"preserve\">").nth(1))
+        else {
+            continue;
+        };
+        let text = text.split("</t>").next().unwrap_or("").to_string();
+        if row == "1" {
+            headers.insert(column, text);
+        } else {
+            cells.push((headers.get(&column).cloned().unwrap_or_default(), text));
+        }
+    }
+    cells
+}
+
+/// report.xlsx in a zh-CN program: sheet names, headers and every value outside an id
+/// column (`…ID`, `…编号`, `…单号`: ids are data there) hold no id of a closed set or of a
+/// named pipeline entry.
+#[test]
+fn a_chinese_workbook_shows_no_id_outside_its_id_columns() {
+    let w = Workdir::new();
+    w.copy_dir(&repo().join("tests/conformance-v2/program"), "program");
+    std::fs::copy(
+        repo().join("tests/conformance-v3/pipeline.yaml"),
+        w.path().join("program/pipeline.yaml"),
+    )
+    .unwrap();
+    let d = "2025-06-30";
+    w.koc(&["run", "program/pipeline.yaml", "--as-of", d, "--quiet"])
+        .expect_code(0);
+    let forbidden = forbidden(&w.read("program/pipeline.yaml"));
+    let mut book = Workbook::open(&w.path().join("store/runs").join(d).join("report.xlsx"));
+    let workbook = book.part("xl/workbook.xml");
+    let sheets: Vec<String> = workbook
+        .split("<sheet name=\"")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap().to_string())
+        .collect();
+    let mut found: Vec<String> = words(&sheets.join(" "))
+        .intersection(&forbidden)
+        .map(|w| format!("sheet name '{w}'"))
+        .collect();
+    for k in 2..=sheets.len() {
+        let xml = book.part(&format!("xl/worksheets/sheet{k}.xml"));
+        for (header, text) in sheet_cells(&xml) {
+            if header.contains("ID") || header.contains("编号") || header.contains("单号") {
+                continue;
+            }
+            for w in words(&text).intersection(&forbidden) {
+                found.push(format!("{}: {header}: '{w}' in {text}", sheets[k - 1]));
+            }
+        }
+    }
+    let strings = book.part("xl/sharedStrings.xml");
+    found.extend(
+        words(&strings)
+            .intersection(&forbidden)
+            .map(|w| format!("summary sheet: '{w}'")),
+    );
+    found.sort();
+    found.dedup();
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}
