@@ -229,6 +229,18 @@ fn explain_gives_the_growth_stage_of_growth_csv_with_its_reason() {
             assert_eq!(text(&g[c]), r[col(&growth, c)], "{} growth.{c}", r[0]);
         }
         assert!(!g["why"].as_str().unwrap().is_empty());
+        // the text says it in Chinese: the stage's label and why
+        let human = w.koc(&["explain", "program/pipeline.yaml", &r[0], "--as-of", AS_OF]);
+        let label = match r[stage].as_str() {
+            "lead" => format!("成长路径：引领（正在带 {} 名学员）", r[col(&growth, "active_mentees")]),
+            "collaborate" => format!(
+                "成长路径：协作（完成过 {} 个团队项目）",
+                r[col(&growth, "completed_teams")]
+            ),
+            "specialise" => format!("成长路径：专精（擅长方向：{}）", r[col(&growth, "specialty")]),
+            _ => "成长路径：探索（".to_string(),
+        };
+        assert!(human.stdout().contains(&label), "{label}: {}", human.stdout());
     }
 }
 

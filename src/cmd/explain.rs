@@ -101,7 +101,8 @@ fn extras(loaded: &Program, ds: &Dataset, c: &Computed, engine: &Engine, i: usiz
         .flat_map(|t| t.levels.iter().map(|l| l.id.clone()))
         .chain(p.layers.iter().flat_map(|l| l.levels.iter().map(|l| l.id.clone())))
         .chain(p.points.iter().flat_map(|x| x.rules.iter().map(|r| r.id.clone())))
-        .chain(p.metrics.keys().cloned());
+        .chain(p.metrics.keys().cloned())
+        .chain(p.report.iter().flat_map(|r| r.names.keys().cloned()));
     for id in ids {
         names.insert(id.clone(), p.display_name(&id));
     }

@@ -230,12 +230,7 @@ pub fn render_text(v: &Value, x: &Extras, en: bool) -> Vec<String> {
         ));
     }
     if let Some(g) = v["growth"].as_object() {
-        out.push(format!(
-            "{}: {} — {}",
-            t("成长路径", "Growth path"),
-            s(&g["stage"]),
-            s(&g["why"])
-        ));
+        out.push(growth_line(g, x, en));
     }
     for o in v["care"].as_array().into_iter().flatten() {
         out.push(format!(
@@ -265,4 +260,24 @@ pub fn render_text(v: &Value, x: &Extras, en: bool) -> Vec<String> {
 fn occasion(id: &str, en: bool) -> String {
     let labels = crate::output::report::report_labels(en);
     labels["occasion"][id].as_str().unwrap_or(id).to_string()
+}
+
+/// The growth stage by its label and why, in the language (the JSON's `why` is English).
+fn growth_line(g: &serde_json::Map<String, Value>, x: &Extras, en: bool) -> String {
+    let labels = crate::output::report::report_labels(en);
+    let stage = g["stage"].as_str().unwrap_or("");
+    let name = labels["stage"][stage].as_str().unwrap_or(stage);
+    let n = |k: &str| g[k].as_u64().unwrap_or(0);
+    let specialty = g["specialty"].as_str().map(|s| x.name(s)).unwrap_or_default();
+    let why = match (stage, en) {
+        ("lead", false) => format!("正在带 {} 名学员", n("active_mentees")),
+        ("collaborate", false) => format!("完成过 {} 个团队项目", n("completed_teams")),
+        ("specialise", false) => format!("擅长方向：{specialty}"),
+        ("explore", false) => "还没有学员、完成的团队项目或擅长方向".to_string(),
+        _ => g["why"].as_str().unwrap_or("").to_string(),
+    };
+    match en {
+        true => format!("Growth path: {name} — {why}"),
+        false => format!("成长路径：{name}（{why}）"),
+    }
 }
