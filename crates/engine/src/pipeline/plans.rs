@@ -112,3 +112,32 @@ impl CriterionPlan {
         self.source != CriterionSource::FromData
     }
 }
+
+/// The points rules as the ledger reads them (SPEC §5); `where` is `Place::Rule`.
+#[derive(Debug, Clone)]
+pub struct RulesPlan {
+    /// `points.daily_cap`: the most all rules award a member in a day.
+    pub daily_cap: Option<i64>,
+    pub rules: Vec<RulePlan>,
+}
+
+/// One points rule.
+#[derive(Debug, Clone)]
+pub struct RulePlan {
+    pub id: String,
+    /// The canonical action its events have.
+    pub action: String,
+    pub pays: Pays,
+    pub max_per_event: Option<i64>,
+    pub max_times: Option<i64>,
+    pub daily_cap: Option<i64>,
+}
+
+/// What a matching event earns before the limits.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pays {
+    /// `points`.
+    Fixed(i64),
+    /// `per`: `points` for every `every` of a count field (`every` ≥ 1, checked).
+    Per { field: Field, every: i64, points: i64 },
+}

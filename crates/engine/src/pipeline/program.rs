@@ -23,8 +23,8 @@ pub struct Program {
     pub conditions: Conditions,
     /// One per `metrics` entry, in order.
     pub metrics: Vec<Aggregate>,
-    /// Each points rule's `per.field` (a count column), in rule order.
-    pub per_fields: Vec<Option<Field>>,
+    /// The points rules, when the pipeline has a `points` section.
+    pub rules: Option<RulesPlan>,
     /// One per `contests` entry, in order.
     pub contests: Vec<ContestPlan>,
     /// One per `goals` entry, in order.
@@ -92,8 +92,8 @@ impl std::ops::Deref for Program {
 
 pub use super::config::sets::{Cadence, Direction, Locale, Normalize, Season};
 use super::plans::{
-    CarePlan, ContestPlan, CriterionPlan, CriterionSource, HallOfFamePlan, MentoringPlan, ProjectPlan, ScoutingPlan,
-    SpecialtyPlan,
+    CarePlan, ContestPlan, CriterionPlan, CriterionSource, HallOfFamePlan, MentoringPlan, Pays, ProjectPlan, RulePlan,
+    RulesPlan, ScoutingPlan, SpecialtyPlan,
 };
 
 /// Where a condition stands in the pipeline, by position (ids may repeat in a file
@@ -414,12 +414,42 @@ pub(super) fn build(loaded: Loaded, tz: Tz, conditions: Conditions) -> Result<Pr
             _ => Aggregate::Count,
         })
         .collect();
-    let per_fields = p
+    let rules = p
         .points
-        .iter()
-        .flat_map(|x| &x.rules)
-        .map(|r| r.per.as_ref().and_then(|per| Field::parse(&per.field)))
-        .collect();
+        .as_ref()
+        .map(|x| -> Result<RulesPlan> {
+            let rules = x
+                .rules
+                .iter()
+                .map(|r| -> Result<RulePlan> {
+                    let at = format!("points.rules.{}", r.id);
+                    let pays = match (&r.per, r.points) {
+                        (Some(per), _) => Pays::Per {
+                            field: Field::parse(&per.field).ok_or_else(|| {
+                                anyhow::anyhow!("{at}.per.field: '{}' is not a count column", per.field)
+                            })?,
+                            every: per.every,
+                            points: per.points,
+                        },
+                        (None, Some(n)) => Pays::Fixed(n),
+                        (None, None) => anyhow::bail!("{at}: give 'points' or 'per'"),
+                    };
+                    Ok(RulePlan {
+                        id: r.id.clone(),
+                        action: r.action.clone(),
+                        pays,
+                        max_per_event: r.max_per_event,
+                        max_times: r.max_times,
+                        daily_cap: r.daily_cap,
+                    })
+                })
+                .collect::<Result<_>>()?;
+            Ok(RulesPlan {
+                daily_cap: x.daily_cap,
+                rules,
+            })
+        })
+        .transpose()?;
     let badges = p
         .badges
         .iter()
@@ -458,7 +488,7 @@ pub(super) fn build(loaded: Loaded, tz: Tz, conditions: Conditions) -> Result<Pr
         badges,
         notices,
         metrics,
-        per_fields,
+        rules,
         tz,
         start,
         locale,

@@ -4,6 +4,7 @@ use crate::fmt::{day_of_ts, Day, Ts};
 use crate::model::Dataset;
 use crate::pipeline::config::{Catalog, Pipeline};
 use crate::pipeline::expr;
+use crate::pipeline::plans::Pays;
 use crate::pipeline::program::{Place, Program};
 use anyhow::Result;
 use std::collections::HashMap;
@@ -94,7 +95,7 @@ fn ledger(prog: &Program, ds: &Dataset) -> Result<Vec<LedgerEntry>> {
 }
 
 fn ledger_entries(prog: &Program, ds: &Dataset) -> Result<Vec<LedgerEntry>> {
-    let Some(cfg) = &prog.pipeline.points else {
+    let Some(cfg) = &prog.rules else {
         return Ok(vec![]);
     };
     // rule masks: which events each rule's action and `where` accept
@@ -110,7 +111,8 @@ fn ledger_entries(prog: &Program, ds: &Dataset) -> Result<Vec<LedgerEntry>> {
         Some(df) => expr::eval_masks(&conditions, df)?,
         None => vec![None; cfg.rules.len()],
     };
-    let per_field = &prog.per_fields;
+    // each rule's action as the events' code (an action no event has matches none)
+    let action_codes: Vec<Option<u32>> = cfg.rules.iter().map(|r| ds.events.action_code(&r.action)).collect();
     // each member's entries depend on that member's events alone: members in pieces
     // of a fixed size on all cores, put together in member order (the ledger's order
     // never depends on the threads)
@@ -127,15 +129,14 @@ fn ledger_entries(prog: &Program, ds: &Dataset) -> Result<Vec<LedgerEntry>> {
                 all_today = 0;
             }
             for (ri, rule) in cfg.rules.iter().enumerate() {
-                if rule.action != ev.action || masks[ri].as_ref().is_some_and(|m| !m[ei]) {
+                if !ds.events.action_is(ei, action_codes[ri]) || masks[ri].as_ref().is_some_and(|m| !m[ei]) {
                     continue;
                 }
-                let mut raw = match &rule.per {
-                    Some(per) => {
-                        let field = per_field[ri].unwrap_or(crate::table::Field::Likes); // checked
-                        (ds.events.count(field, ei) / per.every.max(1)).saturating_mul(per.points)
+                let mut raw = match rule.pays {
+                    Pays::Per { field, every, points } => {
+                        (ds.events.count(field, ei) / every.max(1)).saturating_mul(points)
                     }
-                    None => rule.points.unwrap_or(0),
+                    Pays::Fixed(points) => points,
                 };
                 // no sum of entries can wrap: one entry pays at most MAX_AWARD (docs/decisions.md)
                 raw = raw.min(MAX_AWARD);
