@@ -99,7 +99,7 @@ pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
         eprintln!("timing tables written: {} ms", t0.elapsed().as_millis());
     }
     koc_engine::progress::stage("the report");
-    let (ctx, actions) =
+    let crate::output::report::Built { ctx, actions, nights } =
         crate::output::report::build_with_actions(loaded, &ds, &computed, &manifest, &warnings, &ingest.gated, &runs)?;
     write_table(tmp.path(), &actions)?;
     row_counts.insert(actions.name.clone(), json!(actions.rows.len()));
@@ -174,8 +174,7 @@ pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
     let folder = runs.join(fmt_day(as_of));
     keep_notify_record(&folder, tmp.path())?;
     replace_dir(tmp.keep(), &folder)?;
-    // the nights' record, the run now among them: history.parquet and runs/index.html
-    let nights = crate::output::history::nights(&runs, &fmt_day(as_of), &ctx["headline"]);
+    // the nights' record (the report's, D's own among them): history.parquet and runs/index.html
     crate::output::history::write_parquet(&store.dir.join(crate::output::history::FILE), &nights)?;
     crate::output::history::write_index(loaded, &runs, &nights, &ctx)?;
     Ok(RunOutcome {

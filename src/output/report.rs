@@ -75,6 +75,10 @@ pub struct Context {
     pub previous_run: Option<String>,
     /// Each headline figure over the last runs up to D, by figure (`add_changes`).
     pub trends: IndexMap<String, crate::output::history::Trend>,
+    /// Every run folder's headline and D's (`add_changes`): the trend's source, and
+    /// what `history.parquet` and `runs/index.html` are written from.
+    #[serde(skip)]
+    pub nights: Vec<crate::output::history::Night>,
 }
 
 /// Data quality: files, rows, rejects by reason, unknown members, gated files.
@@ -225,7 +229,7 @@ pub fn build(
     gated: &[String],
     runs: &Path,
 ) -> Result<Value> {
-    Ok(build_with_actions(loaded, ds, c, manifest, warnings, gated, runs)?.0)
+    Ok(build_with_actions(loaded, ds, c, manifest, warnings, gated, runs)?.ctx)
 }
 
 /// `build`, and the action list as `actions.csv` (ids and nicknames as the data has them).
@@ -237,13 +241,25 @@ pub fn build_with_actions(
     warnings: &[koc_engine::diagnostics::Warning],
     gated: &[String],
     runs: &Path,
-) -> Result<(Value, crate::output::Table)> {
+) -> Result<Built> {
     let mut report = context(loaded, ds, c, quality(manifest, ds, gated));
     report.add_run_notes(warnings, manifest);
     report.add_changes(runs);
     let actions = crate::output::actions::table(&report.actions, &report_labels(loaded.locale.is_en()));
     let ctx = report.to_value(loaded.pipeline.privacy.as_ref().is_some_and(|p| p.mask_nicknames))?;
-    Ok((ctx, actions))
+    Ok(Built {
+        ctx,
+        actions,
+        nights: std::mem::take(&mut report.nights),
+    })
+}
+
+/// What `koc run` writes from the report's context: the context itself, `actions.csv`,
+/// and the nights (`history.parquet`, `runs/index.html`).
+pub struct Built {
+    pub ctx: Value,
+    pub actions: crate::output::Table,
+    pub nights: Vec<crate::output::history::Night>,
 }
 
 /// The context from the computed stages; `add_run_notes` and `add_changes` add what
@@ -318,6 +334,7 @@ pub fn context(loaded: &Program, ds: &Dataset, c: &Computed, mut quality: Qualit
         changes: None,
         previous_run: None,
         trends: IndexMap::new(),
+        nights: Vec::new(),
         t,
     }
 }
@@ -375,55 +392,43 @@ impl Context {
     /// run.json keeps them), when there is one.
     pub fn add_changes(&mut self, runs: &Path) {
         let now = serde_json::to_value(&self.headline).expect("the headline serializes");
-        let nights = crate::output::history::nights(runs, &self.as_of, &now);
-        self.trends = crate::output::history::trends(&nights, &self.as_of);
-        let as_of = self.as_of.as_str();
-        let Ok(entries) = std::fs::read_dir(runs) else { return };
-        let previous = entries
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().to_string())
-            .filter(|n| n.len() == 10 && koc_engine::ingest::timestamps::parse_day(n).is_some() && n.as_str() < as_of)
-            .max();
-        let Some(previous) = previous else { return };
+        self.nights = crate::output::history::nights(runs, &self.as_of, &now);
+        self.trends = crate::output::history::trends(&self.nights, &self.as_of);
+        // the latest earlier run (its run.json keeps its headline)
+        let Some(previous) = self.nights.iter().rev().find(|n| n.date < self.as_of).cloned() else {
+            return;
+        };
         // newcomers flagged at the previous run were offered their task then: the
         // action list keeps the newly flagged ones
-        if let Ok(text) = std::fs::read_to_string(runs.join(&previous).join("newcomers.csv")) {
+        let folder = runs.join(&previous.date);
+        if let Ok(text) = std::fs::read_to_string(folder.join("newcomers.csv")) {
             let before = flagged_in(&text);
             self.actions.newcomers.retain(|o| !before.contains(&o.member_id));
         }
-        if let Ok(text) = std::fs::read_to_string(runs.join(&previous).join("actions.csv")) {
+        if let Ok(text) = std::fs::read_to_string(folder.join("actions.csv")) {
             self.actions.listed_before = crate::output::actions::listed_in(&text);
         }
-        let Ok(text) = std::fs::read_to_string(runs.join(&previous).join("run.json")) else {
-            return;
-        };
-        let Ok(old) = serde_json::from_str::<Value>(&text) else {
-            return;
-        };
-        let now = serde_json::to_value(&self.headline).expect("the headline serializes");
         let mut changes = IndexMap::new();
-        if let (Some(now), Some(before)) = (now.as_object(), old["headline"].as_object()) {
-            for (k, v) in now {
-                if let (Some(a), Some(b)) = (v.as_f64(), before.get(k).and_then(Value::as_f64)) {
-                    let delta = a - b;
-                    let shown = match delta {
-                        d if d > 0.0 => format!("▲ {}", crate::output::templating::people_number(d)),
-                        d if d < 0.0 => format!("▼ {}", crate::output::templating::people_number(-d)),
-                        _ => "=".to_string(),
-                    };
-                    changes.insert(
-                        k.clone(),
-                        Change {
-                            before: b,
-                            delta,
-                            shown,
-                        },
-                    );
-                }
+        for (k, v) in now.as_object().into_iter().flatten() {
+            if let (Some(a), Some(b)) = (v.as_f64(), previous.headline.get(k).and_then(Value::as_f64)) {
+                let delta = a - b;
+                let shown = match delta {
+                    d if d > 0.0 => format!("▲ {}", crate::output::templating::people_number(d)),
+                    d if d < 0.0 => format!("▼ {}", crate::output::templating::people_number(-d)),
+                    _ => "=".to_string(),
+                };
+                changes.insert(
+                    k.clone(),
+                    Change {
+                        before: b,
+                        delta,
+                        shown,
+                    },
+                );
             }
         }
         self.changes = Some(changes);
-        self.previous_run = Some(previous);
+        self.previous_run = Some(previous.date);
     }
 
     /// The context as the templates and `--dump-context` see it; with `mask`
