@@ -45,7 +45,17 @@ pub enum Command {
         pipeline: PathBuf,
     },
     /// Ingest, compute everything and render the report into STORE/runs/<D>/.
-    Run(AsOf),
+    /// With --shard: compute one shard's members only, into DIR (docs/scale-out.md).
+    Run(RunArgs),
+    /// Put the shards' parts together: the cross-member stages, then STORE/runs/<D>/ as
+    /// `koc run` writes it (docs/scale-out.md).
+    Merge {
+        #[command(flatten)]
+        at: AsOf,
+        /// The folders the shards wrote their parts into.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+    },
     /// Re-render the report of a finished run.
     Report {
         #[command(flatten)]
@@ -146,6 +156,20 @@ pub struct AsOf {
     /// The as-of date D (default: yesterday in the program time zone).
     #[arg(long)]
     pub as_of: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub at: AsOf,
+    /// Compute shard I of N only (`I/N`), or give N alone and take I from
+    /// JOB_COMPLETION_INDEX (Kubernetes) or SLURM_ARRAY_TASK_ID (Slurm). Needs --out;
+    /// nothing is ingested and the store is not written.
+    #[arg(long, requires = "out")]
+    pub shard: Option<String>,
+    /// The folder for the shard's part (outside the store).
+    #[arg(long, requires = "shard")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

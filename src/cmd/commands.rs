@@ -42,14 +42,45 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         }
         Command::Ingest { pipeline } => {
             let loaded = load(&pipeline)?;
-            let store = Store::open_locked(&loaded.store_dir())?;
+            let store = Store::open_locked(&loaded.file().store_dir())?;
             let report = koc_engine::ingest::ingest(&loaded, &store, !cli.quiet)?;
             out.warnings(&report.warnings);
             out.ingest(&report);
-            report.gate(loaded.pipeline.ingest.max_reject_ratio)?;
+            report.gate(loaded.file().pipeline.ingest.max_reject_ratio)?;
             Ok(0)
         }
-        Command::Run(at) => {
+        Command::Run(crate::cmd::cli::RunArgs {
+            at,
+            shard: Some(shard),
+            out: Some(dir),
+        }) => {
+            let loaded = load(&at.pipeline)?;
+            let d = crate::cmd::run::as_of(&loaded, at.as_of.as_deref())?;
+            let shard = koc_engine::shard::Shard::parse(&shard, |k| std::env::var(k).ok())
+                .map_err(|e| koc_engine::error::usage_err(format!("{e:#}")))?;
+            let part = crate::cmd::shards::shard(&loaded, d, shard, &dir, !cli.quiet)?;
+            if out.json {
+                out.json(&json!({"shard": shard.to_string(), "part": part}));
+            } else {
+                out.line(&format!("shard {shard}: {}", part.display()));
+            }
+            Ok(0)
+        }
+        Command::Merge { at, dirs } => {
+            let loaded = load(&at.pipeline)?;
+            let d = crate::cmd::run::as_of(&loaded, at.as_of.as_deref())?;
+            let r = crate::cmd::shards::merge(&loaded, d, &dirs, !cli.quiet)?;
+            out.warnings(&r.warnings);
+            let report = r.folder.join("report.html");
+            if out.json {
+                out.json(&json!({"run": r.folder, "report": report}));
+            } else {
+                out.line(&format!("run folder: {}", r.folder.display()));
+                out.line(&format!("report: {}", report.display()));
+            }
+            Ok(0)
+        }
+        Command::Run(crate::cmd::cli::RunArgs { at, .. }) => {
             let loaded = load(&at.pipeline)?;
             let d = crate::cmd::run::as_of(&loaded, at.as_of.as_deref())?;
             let r = crate::cmd::run::run(&loaded, d, !cli.quiet)?;
@@ -63,7 +94,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
                 out.line(&format!("report: {}", report.display()));
             }
             if r.gate_failed {
-                r.ingest.gate(loaded.pipeline.ingest.max_reject_ratio)?;
+                r.ingest.gate(loaded.file().pipeline.ingest.max_reject_ratio)?;
             }
             if r.stale_failed {
                 return Err(koc_engine::error::KocError::new(
@@ -195,7 +226,7 @@ pub(crate) fn load(path: &std::path::Path) -> Result<Program> {
 fn compute_at(at: &AsOf) -> Result<(Program, Dataset, Computed)> {
     let loaded = load(&at.pipeline)?;
     let d = crate::cmd::run::as_of(&loaded, at.as_of.as_deref())?;
-    let store = Store::open_read(&loaded.store_dir());
+    let store = Store::open_read(&loaded.file().store_dir());
     let manifest = store.manifest()?;
     let ds = Dataset::load(&store, &manifest, d)?;
     let computed = koc_engine::compute::compute(&loaded, &ds)?;
@@ -204,7 +235,7 @@ fn compute_at(at: &AsOf) -> Result<(Program, Dataset, Computed)> {
 
 fn report(out: &Printer, at: &AsOf, dump: bool) -> Result<u8> {
     let (loaded, ds, computed) = compute_at(at)?;
-    let store = Store::open_read(&loaded.store_dir());
+    let store = Store::open_read(&loaded.file().store_dir());
     let manifest = store.manifest()?;
     let folder = store.dir.join("runs").join(koc_engine::fmt::fmt_day(computed.as_of));
     // the gated files and warnings of that run, from its run.json
@@ -239,7 +270,7 @@ fn report(out: &Printer, at: &AsOf, dump: bool) -> Result<u8> {
                 .into(),
         );
     }
-    crate::output::report::render_all(&loaded, &ctx, &folder)?;
+    crate::output::report::render_all(loaded.file(), &ctx, &folder)?;
     out.line(&format!("report: {}", folder.join("report.html").display()));
     Ok(0)
 }
@@ -249,7 +280,7 @@ fn stage(out: &Printer, s: &Stage, which: &str, contest: Option<&str>) -> Result
     // `--out -`: the table on stdout, the summary on stderr
     let to_stdout = s.out.as_deref().is_some_and(|p| p.as_os_str() == "-");
     if let Some(path) = s.out.as_ref().filter(|_| !to_stdout) {
-        koc_engine::store::refuse_output_inside(&loaded.store_dir(), path, "--out")?;
+        koc_engine::store::refuse_output_inside(&loaded.file().store_dir(), path, "--out")?;
     }
     let table_name = match which {
         "points" => "balances".to_string(),
@@ -378,12 +409,12 @@ pub fn stdout_line(s: &str) {
 
 fn check_store(out: &Printer, path: &std::path::Path) -> Result<u8> {
     let loaded = load(path)?;
-    let store = Store::open_read(&loaded.store_dir());
+    let store = Store::open_read(&loaded.file().store_dir());
     if !store.dir.exists() {
         return Err(koc_engine::error::usage_err(format!(
             "no store at {} (sets `store:` in {})",
             store.dir.display(),
-            loaded.path.display()
+            loaded.file().path.display()
         )));
     }
     let r = crate::cmd::check_store::check(&store)?;

@@ -7,7 +7,6 @@ use koc_engine::compute::Computed;
 use koc_engine::error::KocError;
 use koc_engine::fmt::{fmt_day, fmt_num, Day};
 use koc_engine::model::Dataset;
-use koc_engine::pipeline::config::Loaded;
 use koc_engine::pipeline::program::{Place, Program};
 use koc_engine::stages::layers::{Engine, Inputs};
 use polars::prelude::AnyValue;
@@ -93,7 +92,7 @@ fn shown(v: &Value) -> String {
 }
 
 fn extras(loaded: &Program, ds: &Dataset, c: &Computed, engine: &Engine, i: usize) -> Result<Extras> {
-    let p = &loaded.pipeline;
+    let p = &loaded.file().pipeline;
     let mut names = std::collections::HashMap::new();
     let ids = p
         .tiers
@@ -206,9 +205,8 @@ fn num(x: f64) -> Value {
     }
 }
 
-fn points(loaded: &Loaded, ds: &Dataset, c: &Computed, i: usize) -> Value {
-    let p = &loaded.pipeline;
-    let rules = p.points.as_ref().map(|x| x.rules.as_slice()).unwrap_or_default();
+fn points(loaded: &Program, ds: &Dataset, c: &Computed, i: usize) -> Value {
+    let rules = loaded.rules.as_ref().map(|x| x.rules.as_slice()).unwrap_or_default();
     let b = &c.points.balances[i];
     let entries: Vec<Value> = c
         .points
@@ -221,7 +219,7 @@ fn points(loaded: &Loaded, ds: &Dataset, c: &Computed, i: usize) -> Value {
                    "raw": e.raw, "awarded": e.awarded, "capped_by": e.capped_by.map(|c| c.as_str())})
         })
         .collect();
-    let lots: Vec<Value> = koc_engine::stages::points::lots_of(p, ds, &c.points, i)
+    let lots: Vec<Value> = koc_engine::stages::points::lots_of(&loaded.spending, ds, &c.points, i)
         .iter()
         .map(|l| {
             json!({"earned_on": fmt_day(l.day), "points": l.points, "expires_on": l.expires.map(fmt_day), "left": l.left})
@@ -256,15 +254,15 @@ fn qualifying(ds: &Dataset, c: &Computed, window: Option<i64>, i: usize, d: Day)
         .sum()
 }
 
-fn tier(loaded: &Loaded, ds: &Dataset, c: &Computed, i: usize) -> Value {
-    let (Some(cfg), Some(Some(t))) = (&loaded.pipeline.tiers, c.tiers.get(i)) else {
+fn tier(loaded: &Program, ds: &Dataset, c: &Computed, i: usize) -> Value {
+    let (Some(cfg), Some(Some(t))) = (&loaded.tiers, c.tiers.get(i)) else {
         return Value::Null;
     };
-    let id = |k: usize| cfg.levels[k].id.clone();
-    let next = cfg.levels.get(t.tier + 1);
+    let id = |k: usize| cfg.ids[k].clone();
+    let next = (t.tier + 1 < cfg.ids.len()).then_some(t.tier + 1);
     let grace = t.below_since.map(|b| {
         json!({"below_since": fmt_day(b), "demotion_on": t.demotion_on.map(fmt_day),
-               "points_to_keep": cfg.levels[t.tier].min - t.q})
+               "points_to_keep": cfg.mins[t.tier] - t.q})
     });
     let changes: Vec<Value> = t
         .changes
@@ -275,7 +273,7 @@ fn tier(loaded: &Loaded, ds: &Dataset, c: &Computed, i: usize) -> Value {
         })
         .collect();
     json!({"tier": id(t.tier), "since": fmt_day(t.since), "qualifying_points": t.q,
-           "next_tier": next.map(|l| l.id.clone()), "points_to_next": next.map(|l| l.min - t.q),
+           "next_tier": next.map(id), "points_to_next": next.map(|k| cfg.mins[k] - t.q),
            "grace": grace, "changes": changes})
 }
 
@@ -307,7 +305,7 @@ fn engine<'a>(loaded: &Program, ds: &'a Dataset, c: &'a Computed, balance_days: 
 }
 
 fn layer(loaded: &Program, ds: &Dataset, c: &Computed, engine: &Engine, i: usize) -> Result<Value> {
-    let Some(cfg) = &loaded.pipeline.layers else {
+    let Some(cfg) = &loaded.file().pipeline.layers else {
         return Ok(Value::Null);
     };
     let mut snapshots = Vec::new();
@@ -345,7 +343,7 @@ fn layer(loaded: &Program, ds: &Dataset, c: &Computed, engine: &Engine, i: usize
 }
 
 fn scouting(loaded: &Program, c: &Computed, engine: &Engine, i: usize) -> Result<Value> {
-    let p = &loaded.pipeline;
+    let p = &loaded.file().pipeline;
     let Some(cfg) = &p.scouting else { return Ok(Value::Null) };
     if let Some(cand) = c.newcomers.iter().find(|n| n.member == i) {
         let n = c.newcomers.len();
@@ -386,15 +384,15 @@ fn scouting(loaded: &Program, c: &Computed, engine: &Engine, i: usize) -> Result
 }
 
 /// The member's stage on the growth path (SPEC §15) and what put them there.
-fn growth(loaded: &Loaded, ds: &Dataset, c: &Computed, i: usize) -> Value {
+fn growth(loaded: &Program, ds: &Dataset, c: &Computed, i: usize) -> Value {
     use koc_engine::stages::growth::Stage;
-    let (Some(g), Some(cfg)) = (&c.growth, &loaded.pipeline.growth) else {
+    let (Some(g), Some(cfg)) = (&c.growth, &loaded.growth) else {
         return Value::Null;
     };
     let Some(Some(s)) = g.standings.get(i) else {
         return Value::Null;
     };
-    let min = cfg.lead.min_mentees;
+    let min = cfg.lead_min_mentees;
     let id = &ds.members[i].id;
     let d = c.as_of;
     let why = match s.stage {

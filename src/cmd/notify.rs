@@ -90,15 +90,16 @@ struct Record {
 
 /// Send the run of D as the pipeline's `notify` says; `say` gets one line per delivery.
 pub fn notify(prog: &Program, d: Day, options: &Options, say: &mut dyn FnMut(&str)) -> Result<Report> {
-    let p = &prog.pipeline;
+    let p = &prog.file().pipeline;
     if p.notify.is_empty() {
-        return Err(
-            KocError::usage(format!("{}: the pipeline has no notify section", prog.path.display()))
-                .with_hint("add e.g. `notify: [{channel: wecom, url_env: KOC_WECOM_URL}]` (docs/notify.md)")
-                .into(),
-        );
+        return Err(KocError::usage(format!(
+            "{}: the pipeline has no notify section",
+            prog.file().path.display()
+        ))
+        .with_hint("add e.g. `notify: [{channel: wecom, url_env: KOC_WECOM_URL}]` (docs/notify.md)")
+        .into());
     }
-    let folder = prog.store_dir().join("runs").join(fmt_day(d));
+    let folder = prog.file().store_dir().join("runs").join(fmt_day(d));
     if !folder.join("run.json").is_file() {
         return Err(KocError::new(
             ErrorKind::Runtime,
@@ -106,13 +107,13 @@ pub fn notify(prog: &Program, d: Day, options: &Options, say: &mut dyn FnMut(&st
         )
         .with_hint(format!(
             "run `koc run {} --as-of {}` first; koc notify sends a finished run, it never computes",
-            prog.path.display(),
+            prog.file().path.display(),
             fmt_day(d)
         ))
         .into());
     }
     // one notify at a time per store, and none while a run replaces the folder
-    let _store = koc_engine::store::Store::open_locked(&prog.store_dir())?;
+    let _store = koc_engine::store::Store::open_locked(&prog.file().store_dir())?;
     let record_path = folder.join(RECORD);
     let mut record = read_record(&record_path)?;
     record.as_of = fmt_day(d);

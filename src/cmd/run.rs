@@ -32,13 +32,49 @@ pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
     let t0 = Instant::now();
     let _stages = koc_engine::progress::stages(progress, &format!("koc run {}", fmt_day(as_of)));
     koc_engine::progress::stage("ingest");
-    let store = Store::open_locked(&loaded.store_dir())?;
+    let store = Store::open_locked(&loaded.file().store_dir())?;
     let ingest = koc_engine::ingest::ingest(loaded, &store, progress)?;
-    // gated files changed nothing; the run goes on with the rest, then exits 3
-    let gate_error = ingest.gate(loaded.pipeline.ingest.max_reject_ratio).err();
     let t_ingest = t0.elapsed();
     let manifest = store.manifest()?;
-    let freshness = koc_engine::freshness::of(&store, &manifest)?;
+    koc_engine::progress::stage("loading the store");
+    let ds = Dataset::load(&store, &manifest, as_of)?;
+    if std::env::var_os("KOC_TIMINGS").is_some() {
+        eprintln!("timing ingest + load: {} ms", t0.elapsed().as_millis());
+    }
+    let computed = koc_engine::compute::compute(loaded, &ds)?;
+    let t_compute = t0.elapsed() - t_ingest;
+    let started = Started {
+        at: t0,
+        ingest: t_ingest,
+        compute: t_compute,
+    };
+    write_run(loaded, &store, &manifest, &ds, computed, ingest, started)
+}
+
+/// When a run started, and how long its ingest and computation took (run.json).
+pub struct Started {
+    pub at: Instant,
+    pub ingest: std::time::Duration,
+    pub compute: std::time::Duration,
+}
+
+/// Write `STORE/runs/<D>/` from a finished computation (a run's, or a merge's of the
+/// shards' parts), then the history across runs. `ingest` is what the run's ingest
+/// did (or found, for a merge); the warnings follow from it and from the store.
+pub fn write_run(
+    loaded: &Program,
+    store: &Store,
+    manifest: &koc_engine::store::Manifest,
+    ds: &Dataset,
+    computed: Computed,
+    ingest: IngestReport,
+    started: Started,
+) -> Result<RunOutcome> {
+    let as_of = computed.as_of;
+    let pipeline = &loaded.file().pipeline;
+    // gated files changed nothing; the run goes on with the rest, then exits 3
+    let gate_error = ingest.gate(pipeline.ingest.max_reject_ratio).err();
+    let freshness = koc_engine::freshness::of(store, manifest)?;
     // per-ingest notes stay on stderr; what the store says is a warning of every run
     let mut warnings: Vec<_> = ingest
         .warnings
@@ -46,12 +82,12 @@ pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
         .filter(|w| w.code != koc_engine::diagnostics::Code::UnknownContest)
         .cloned()
         .collect();
-    let stale = if loaded.pipeline.sources.activity.is_some() {
-        koc_engine::freshness::stale_warning(&freshness, as_of, loaded.pipeline.ingest.stale_after_days)
+    let stale = if pipeline.sources.activity.is_some() {
+        koc_engine::freshness::stale_warning(&freshness, as_of, pipeline.ingest.stale_after_days)
     } else {
         None
     };
-    let stale_failed = stale.is_some() && loaded.pipeline.ingest.fail_on_stale;
+    let stale_failed = stale.is_some() && pipeline.ingest.fail_on_stale;
     warnings.extend(stale);
     if !ingest
         .files
@@ -65,14 +101,8 @@ pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
                 .into(),
         ));
     }
-    koc_engine::progress::stage("loading the store");
-    let ds = Dataset::load(&store, &manifest, as_of)?;
-    warnings.extend(koc_engine::stages::contests::unknown_contest_warnings(loaded, &ds));
-    if std::env::var_os("KOC_TIMINGS").is_some() {
-        eprintln!("timing ingest + load: {} ms", t0.elapsed().as_millis());
-    }
-    let computed = koc_engine::compute::compute(loaded, &ds)?;
-    let t_compute = t0.elapsed() - t_ingest;
+    warnings.extend(koc_engine::stages::contests::unknown_contest_warnings(loaded, ds));
+    let (t0, t_ingest, t_compute) = (started.at, started.ingest, started.compute);
     let runs = store.dir.join("runs");
     std::fs::create_dir_all(&runs).with_context(|| format!("cannot create {}", runs.display()))?;
     recover_runs(&runs)?;
@@ -84,13 +114,13 @@ pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
     koc_engine::progress::stage("writing the tables");
     let mut row_counts = serde_json::Map::new();
     let ledger_rows = crate::output::ledger::write_ledger(
-        &loaded.pipeline,
-        &ds,
+        loaded.rules.as_ref(),
+        ds,
         &computed.points,
         &tmp.path().join("ledger.parquet"),
     )?;
     row_counts.insert("ledger".into(), json!(ledger_rows));
-    let tables = crate::output::tables::build(loaded, &ds, &computed);
+    let tables = crate::output::tables::build(loaded, ds, &computed);
     for t in &tables.0 {
         write_table(tmp.path(), t)?;
         row_counts.insert(t.name.clone(), json!(t.rows.len()));
@@ -100,13 +130,13 @@ pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
     }
     koc_engine::progress::stage("the report");
     let crate::output::report::Built { ctx, actions, nights } =
-        crate::output::report::build_with_actions(loaded, &ds, &computed, &manifest, &warnings, &ingest.gated, &runs)?;
+        crate::output::report::build_with_actions(loaded, ds, &computed, manifest, &warnings, &ingest.gated, &runs)?;
     write_table(tmp.path(), &actions)?;
     row_counts.insert(actions.name.clone(), json!(actions.rows.len()));
-    let mask = loaded.pipeline.privacy.as_ref().is_some_and(|p| p.mask_nicknames);
-    crate::output::report::render_all(loaded, &ctx, tmp.path())?;
+    let mask = pipeline.privacy.as_ref().is_some_and(|p| p.mask_nicknames);
+    crate::output::report::render_all(loaded.file(), &ctx, tmp.path())?;
     if loaded.notices.is_some() {
-        let notices = crate::output::messages::notices_table(loaded, &ds, &computed.notices)?;
+        let notices = crate::output::messages::notices_table(loaded, ds, &computed.notices)?;
         write_table(tmp.path(), &notices)?;
         row_counts.insert(notices.name.clone(), json!(notices.rows.len()));
     }
@@ -133,7 +163,7 @@ pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
             }
         })
         .collect();
-    let shown = crate::output::xlsx::display_names(&loaded.pipeline, loaded.locale.is_en());
+    let shown = crate::output::xlsx::display_names(pipeline, loaded.locale.is_en());
     crate::output::xlsx::write(
         &tmp.path().join("report.xlsx"),
         &sheets,
@@ -149,14 +179,14 @@ pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
         !loaded.locale.is_en(),
         &shown,
     )?;
-    let pipeline_sha = sha256_hex(loaded.text.as_bytes());
+    let pipeline_sha = sha256_hex(loaded.file().text.as_bytes());
     let inputs: Vec<_> = manifest
         .files
         .iter()
         .map(|f| json!({"path": f.path, "source": f.source, "sha256": f.sha256, "counts": f.counts}))
         .collect();
     let run_json = json!({
-        "pipeline": loaded.path.display().to_string(),
+        "pipeline": loaded.file().path.display().to_string(),
         "pipeline_sha256": pipeline_sha,
         "as_of": fmt_day(as_of),
         "inputs": inputs,
@@ -176,7 +206,7 @@ pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
     replace_dir(tmp.keep(), &folder)?;
     // the nights' record (the report's, D's own among them): history.parquet and runs/index.html
     crate::output::history::write_parquet(&store.dir.join(crate::output::history::FILE), &nights)?;
-    crate::output::history::write_index(loaded, &runs, &nights, &ctx)?;
+    crate::output::history::write_index(loaded.file(), &runs, &nights, &ctx)?;
     Ok(RunOutcome {
         folder,
         ingest,

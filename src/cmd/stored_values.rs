@@ -6,13 +6,14 @@ use koc_engine::pipeline::program::Program;
 /// Warnings (exit 0): a literal compared with `topic`, `task_type` or `channel` that no
 /// stored event has (a typo there silently matches nothing). Needs the store.
 pub fn stored_value_warnings(loaded: &Program) -> anyhow::Result<Vec<String>> {
-    let store = koc_engine::store::Store::open_read(&loaded.store_dir());
+    let store = koc_engine::store::Store::open_read(&loaded.file().store_dir());
     if !store.dir.join("manifest.json").exists() {
         return Ok(vec![]);
     }
     let manifest = store.manifest()?;
     // actions only when the pipeline maps none (otherwise validate already checks them)
     let unmapped_actions = loaded
+        .file()
         .pipeline
         .sources
         .activity
@@ -54,6 +55,7 @@ pub fn stored_value_warnings(loaded: &Program) -> anyhow::Result<Vec<String>> {
     let mut out = Vec::new();
     // an action a rule names is expected even before any event has it
     let rule_actions: Vec<String> = loaded
+        .file()
         .pipeline
         .points
         .iter()

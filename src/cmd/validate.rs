@@ -19,7 +19,7 @@ pub fn validate(out: &Printer, path: &std::path::Path) -> Result<u8> {
             return Err(koc_engine::error::usage_err(format!("{rules:#}\n{files:#}")));
         }
     };
-    let mut warnings = koc_engine::pipeline::lint::rule_warnings(&loaded);
+    let mut warnings = koc_engine::pipeline::lint::rule_warnings(loaded.file());
     warnings.extend(crate::cmd::stored_values::stored_value_warnings(&loaded)?);
     if !out.quiet {
         for w in &warnings {

@@ -26,7 +26,8 @@ pub fn render(
     ctx["report_path"] = Value::from(report_path.display().to_string());
     ctx["notices_count"] = notices.map(Value::from).unwrap_or(Value::Null);
     let name = format!("digest.{}.md", loaded.locale.as_str());
-    crate::output::report::render_text(loaded, &name, &ctx).with_context(|| format!("rendering the digest with {name}"))
+    crate::output::report::render_text(loaded.file(), &name, &ctx)
+        .with_context(|| format!("rendering the digest with {name}"))
 }
 
 /// The digest cut to at most `max` bytes at a line boundary, with a last line saying

@@ -3,7 +3,7 @@
 use anyhow::Result;
 use koc_engine::fmt::{write_day, write_ts};
 use koc_engine::model::Dataset;
-use koc_engine::pipeline::config::Pipeline;
+use koc_engine::pipeline::plans::RulesPlan;
 use koc_engine::stages::points::{rule_ids, LedgerEntry, Points};
 
 /// Rows per Parquet row group of the ledger (polars' default), and per batch built.
@@ -17,12 +17,12 @@ const BATCHES_AT_ONCE: usize = 4;
 /// Write `ledger.parquet` a few batches at a time, one row group per batch, with
 /// polars' own writer (its encodings and statistics, Snappy pages). Returns the number
 /// of rows.
-pub fn write_ledger(cfg: &Pipeline, ds: &Dataset, pts: &Points, path: &std::path::Path) -> Result<usize> {
+pub fn write_ledger(rules: Option<&RulesPlan>, ds: &Dataset, pts: &Points, path: &std::path::Path) -> Result<usize> {
     use polars::prelude::*;
     use rayon::prelude::*;
     let failed = |e: PolarsError| anyhow::anyhow!("cannot write {}: {e}", path.display());
     let file = std::fs::File::create(path).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-    let first = ledger_batch(cfg, ds, &pts.ledger[..0])?;
+    let first = ledger_batch(rules, ds, &pts.ledger[..0])?;
     // Snappy: polars' writer compresses every page on the writing thread, and zstd took
     // seconds of a 20 M-event run there; every Parquet reader knows Snappy
     let mut writer = ParquetWriter::new(file)
@@ -32,7 +32,7 @@ pub fn write_ledger(cfg: &Pipeline, ds: &Dataset, pts: &Points, path: &std::path
     for window in pts.ledger.chunks(LEDGER_BATCH * BATCHES_AT_ONCE) {
         let frames: Vec<DataFrame> = window
             .par_chunks(LEDGER_BATCH)
-            .map(|chunk| ledger_batch(cfg, ds, chunk))
+            .map(|chunk| ledger_batch(rules, ds, chunk))
             .collect::<Result<_>>()?;
         for frame in &frames {
             writer.write_batch(frame).map_err(failed)?;
@@ -43,10 +43,10 @@ pub fn write_ledger(cfg: &Pipeline, ds: &Dataset, pts: &Points, path: &std::path
 }
 
 /// Ledger entries as columns (no per-cell strings).
-fn ledger_batch(cfg: &Pipeline, ds: &Dataset, l: &[LedgerEntry]) -> Result<polars::prelude::DataFrame> {
+fn ledger_batch(rules: Option<&RulesPlan>, ds: &Dataset, l: &[LedgerEntry]) -> Result<polars::prelude::DataFrame> {
     use polars::prelude::*;
     use rayon::prelude::*;
-    let ids = rule_ids(cfg);
+    let ids = rule_ids(rules);
     let ev = &ds.events;
     // straight from the typed columns into Arrow builders, one column per core
     let text = |name: &str, f: &(dyn Fn(&LedgerEntry, &mut [u8; 19]) -> usize + Sync)| -> Column {

@@ -36,7 +36,7 @@ struct NoticeView<'a> {
 
 /// The template's context: every notice of the run, in notices.csv's order.
 fn notice_context(prog: &Program, ds: &Dataset, notices: &[Notice], mask: bool) -> serde_json::Value {
-    let p = &prog.pipeline;
+    let p = &prog.file().pipeline;
     let views: Vec<NoticeView> = notices
         .iter()
         .map(|n| {
@@ -97,13 +97,13 @@ fn one_line(s: &str) -> String {
 /// notices.csv: the notices with the sentence for each, rendered by the locale's
 /// template (in a child process when the pipeline has its own templates).
 pub fn notices_table(prog: &Program, ds: &Dataset, notices: &[Notice]) -> Result<Table> {
-    let mask = prog.pipeline.privacy.as_ref().is_some_and(|x| x.mask_nicknames);
+    let mask = prog.file().pipeline.privacy.as_ref().is_some_and(|x| x.mask_nicknames);
     let name = format!("notices.{}", prog.locale.as_str());
     let ctx = notice_context(prog, ds, notices, mask);
     let texts = if notices.is_empty() {
         Vec::new()
     } else {
-        let out = crate::output::report::render_text(prog, &name, &ctx)
+        let out = crate::output::report::render_text(prog.file(), &name, &ctx)
             .with_context(|| format!("rendering the notices with {name}"))?;
         let out = String::from_utf8(out).with_context(|| format!("{name} wrote text that is not UTF-8"))?;
         let lines: Vec<String> = out

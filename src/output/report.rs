@@ -246,7 +246,14 @@ pub fn build_with_actions(
     report.add_run_notes(warnings, manifest);
     report.add_changes(runs);
     let actions = crate::output::actions::table(&report.actions, &report_labels(loaded.locale.is_en()));
-    let ctx = report.to_value(loaded.pipeline.privacy.as_ref().is_some_and(|p| p.mask_nicknames))?;
+    let ctx = report.to_value(
+        loaded
+            .file()
+            .pipeline
+            .privacy
+            .as_ref()
+            .is_some_and(|p| p.mask_nicknames),
+    )?;
     Ok(Built {
         ctx,
         actions,
@@ -265,7 +272,7 @@ pub struct Built {
 /// The context from the computed stages; `add_run_notes` and `add_changes` add what
 /// the run and the earlier runs say.
 pub fn context(loaded: &Program, ds: &Dataset, c: &Computed, mut quality: Quality) -> Context {
-    let p = &loaded.pipeline;
+    let p = &loaded.file().pipeline;
     let en = loaded.locale.is_en();
     let t = report_labels(en);
     let sep = if en { ", " } else { "、" };
@@ -291,7 +298,7 @@ pub fn context(loaded: &Program, ds: &Dataset, c: &Computed, mut quality: Qualit
         goals_on_track: c.goals.iter().filter(|g| g.status.is_good()).count(),
         care_occasions: care.len(),
     };
-    let points = sections::points(p, ds, c, &t, &headline);
+    let points = sections::points(&loaded.spending, ds, c, &t, &headline);
     let tier_counts = sections::tier_counts(c);
     let layers = sections::layers(c, &names.layers);
     let (movements, movement_matrix) = sections::movements(ds, c, &names.layers, label(&t, "new_member", "(new)"));

@@ -70,8 +70,34 @@ pub enum Purpose {
     WhatIf,
 }
 
-/// The stages a what-if scenario can take over from the baseline: points, tiers and
-/// the layer snapshots, when nothing they depend on differs.
+/// What is computed per member, each from the member's own rows only: points, tiers,
+/// the layer snapshots and the metric frame at D. A what-if scenario takes it over from
+/// its baseline when nothing it depends on differs; `koc merge` stitches it from the
+/// shards' parts (docs/scale-out.md).
+#[derive(Clone)]
+pub struct MemberState {
+    pub points: std::sync::Arc<Points>,
+    pub tiers: Vec<Option<TierState>>,
+    /// The layers at every regular snapshot before D, in order.
+    pub history: Vec<(Day, LayerRow)>,
+    pub layer_at_d: LayerRow,
+    pub snapshot_d: crate::stages::layers::Snapshot,
+}
+
+impl MemberState {
+    /// The member state of a finished computation.
+    pub fn of(c: &Computed) -> MemberState {
+        MemberState {
+            points: c.points.clone(),
+            tiers: c.tiers.clone(),
+            history: c.history.clone(),
+            layer_at_d: c.layer_at_d.clone(),
+            snapshot_d: c.snapshot_d.clone(),
+        }
+    }
+}
+
+/// The stages a what-if scenario can take over from the baseline.
 pub struct Reuse<'a> {
     pub base: &'a Computed,
 }
@@ -79,7 +105,7 @@ pub struct Reuse<'a> {
 /// Whether `scenario` leaves points, tiers and layers as in `base`: the sections they
 /// read are equal, and so are the days goals need layers at.
 pub fn reusable(base: &Program, scenario: &Program, as_of: Day) -> bool {
-    let value = |l: &Program| serde_saphyr::from_str::<serde_json::Value>(&l.text).ok();
+    let value = |l: &Program| serde_saphyr::from_str::<serde_json::Value>(&l.file().text).ok();
     let (Some(a), Some(b)) = (value(base), value(scenario)) else {
         return false;
     };
@@ -101,48 +127,81 @@ pub fn balance_days(prog: &Program, d: Day) -> Vec<Day> {
 }
 
 pub fn compute_reusing(prog: &Program, ds: &Dataset, reuse: Option<Reuse>, purpose: Purpose) -> Result<Computed> {
+    let state = match reuse {
+        Some(r) => MemberState::of(r.base),
+        None => member_state(prog, ds, purpose)?,
+    };
+    compute_with(prog, ds, state, purpose)
+}
+
+/// The per-member stages (SPEC §5–§7): points, tiers, the layers at every regular
+/// snapshot and at D. Each member's results depend on that member's rows alone, so a
+/// shard of the members gets its members' results exactly.
+pub fn member_state(prog: &Program, ds: &Dataset, purpose: Purpose) -> Result<MemberState> {
     let mut timer = crate::timing::Timer::new();
-    let p = &prog.pipeline;
+    let d = ds.as_of;
+    let balance_days = balance_days(prog, d);
+    crate::progress::stage("points");
+    let points = crate::stages::points::compute(prog, ds, &balance_days)?;
+    timer.lap("points");
+    let ranges = crate::stages::points::member_ledger_ranges(ds, &points.ledger);
+    let awards = |i: usize| crate::stages::points::daily_awards(ds, &points.ledger[ranges[i].clone()]);
+    crate::progress::stage("tiers");
+    let tiers: Vec<Option<TierState>> = match &prog.tiers {
+        Some(cfg) => {
+            use rayon::prelude::*;
+            ds.members
+                .par_iter()
+                .enumerate()
+                .map(|(i, m)| (m.joined <= d).then(|| crate::stages::tiers::run(cfg, &awards(i), m.joined, d)))
+                .collect()
+        }
+        None => vec![None; ds.members.len()],
+    };
+    timer.lap("tiers");
+    let mut points = points;
+    if purpose == Purpose::WhatIf {
+        // a what-if compares figures: the ledger itself (the largest array) is not
+        // shown, and the hall of fame that sums it is not computed
+        points.ledger = Vec::new();
+    }
+    crate::progress::stage("metrics and layers");
+    let inputs = crate::stages::layers::Inputs {
+        awarded: &points.awarded_per_event,
+        tiers: &tiers,
+        balance_days: &balance_days,
+        balance_at: &points.balance_at,
+    };
+    let mut engine = Engine::new(prog, ds, inputs)?;
+    engine.run_regular(prog.start)?;
+    let (layer_at_d, snapshot_d) = engine.evaluate(d)?;
+    let history = std::mem::take(&mut engine.history);
+    drop(engine);
+    timer.lap("layers");
+    Ok(MemberState {
+        points: std::sync::Arc::new(points),
+        tiers,
+        history,
+        layer_at_d,
+        snapshot_d,
+    })
+}
+
+/// Every stage after the per-member ones, from their results.
+pub fn compute_with(prog: &Program, ds: &Dataset, state: MemberState, purpose: Purpose) -> Result<Computed> {
+    let mut timer = crate::timing::Timer::new();
     let d = ds.as_of;
     let start = prog.start;
     let previous_snapshot = crate::stages::layers::regular_snapshots(start, d).last().copied();
     let balance_days = balance_days(prog, d);
-
-    let (points, tiers) = match &reuse {
-        Some(r) => (r.base.points.clone(), r.base.tiers.clone()),
-        None => {
-            crate::progress::stage("points");
-            let points = crate::stages::points::compute(prog, ds, &balance_days)?;
-            timer.lap("points");
-            let ranges = crate::stages::points::member_ledger_ranges(ds, &points.ledger);
-            let awards = |i: usize| crate::stages::points::daily_awards(ds, &points.ledger[ranges[i].clone()]);
-            crate::progress::stage("tiers");
-            let tiers: Vec<Option<TierState>> = match &p.tiers {
-                Some(cfg) => {
-                    use rayon::prelude::*;
-                    ds.members
-                        .par_iter()
-                        .enumerate()
-                        .map(|(i, m)| (m.joined <= d).then(|| crate::stages::tiers::run(cfg, &awards(i), m.joined, d)))
-                        .collect()
-                }
-                None => vec![None; ds.members.len()],
-            };
-            timer.lap("tiers");
-            let mut points = points;
-            if purpose == Purpose::WhatIf {
-                // a what-if compares figures: the ledger itself (the largest array) is not
-                // shown, and the hall of fame that sums it is not computed
-                points.ledger = Vec::new();
-            }
-            (std::sync::Arc::new(points), tiers)
-        }
-    };
-    let tier_ids: Vec<String> = p
-        .tiers
-        .as_ref()
-        .map(|t| t.levels.iter().map(|l| l.id.clone()).collect())
-        .unwrap_or_default();
+    let MemberState {
+        points,
+        tiers,
+        history,
+        layer_at_d,
+        snapshot_d: snap_d,
+    } = state;
+    let tier_ids: Vec<String> = prog.tiers.as_ref().map(|t| t.ids.clone()).unwrap_or_default();
 
     let inputs = crate::stages::layers::Inputs {
         awarded: &points.awarded_per_event,
@@ -150,19 +209,8 @@ pub fn compute_reusing(prog: &Program, ds: &Dataset, reuse: Option<Reuse>, purpo
         balance_days: &balance_days,
         balance_at: &points.balance_at,
     };
-    crate::progress::stage("metrics and layers");
     let mut engine = Engine::new(prog, ds, inputs)?;
-    let (layer_at_d, snap_d) = match &reuse {
-        Some(r) => {
-            engine.history = r.base.history.clone();
-            (r.base.layer_at_d.clone(), r.base.snapshot_d.clone())
-        }
-        None => {
-            engine.run_regular(start)?;
-            engine.evaluate(d)?
-        }
-    };
-    timer.lap("layers");
+    engine.history = history;
     let level_ids = engine.level_ids.clone();
     crate::progress::stage("newcomers");
     let newcomers =
@@ -193,7 +241,7 @@ pub fn compute_reusing(prog: &Program, ds: &Dataset, reuse: Option<Reuse>, purpo
     drop(engine);
 
     timer.lap("care");
-    let sticky: Vec<bool> = p.layers.iter().flat_map(|l| &l.levels).map(|l| l.sticky).collect();
+    let sticky: Vec<bool> = prog.layers.as_ref().map(|l| l.sticky.clone()).unwrap_or_default();
     crate::progress::stage("hall of fame");
     let fame = (purpose == Purpose::Run)
         .then(|| {

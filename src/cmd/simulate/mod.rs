@@ -116,7 +116,7 @@ pub struct Outcome {
 
 pub fn simulate(req: &Request) -> Result<Outcome> {
     let base = koc_engine::pipeline::check::check(config::load(&req.pipeline)?)?;
-    let vars = variants(&base, req)?;
+    let vars = variants(base.file(), req)?;
     if vars.is_empty() {
         return Err(koc_engine::error::usage_err(
             "nothing to simulate: give --scenario FILE, --set PATH=VALUE or --sweep PATH=V1,V2",
@@ -127,10 +127,10 @@ pub fn simulate(req: &Request) -> Result<Outcome> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("simulation-{}", koc_engine::fmt::fmt_day(d))));
-    koc_engine::store::refuse_output_inside(&base.store_dir(), &out, "--out")?;
+    koc_engine::store::refuse_output_inside(&base.file().store_dir(), &out, "--out")?;
     let _stages = koc_engine::progress::stages(req.progress, "koc simulate");
     koc_engine::progress::stage("loading the store");
-    let store = Store::open_read(&base.store_dir());
+    let store = Store::open_read(&base.file().store_dir());
     let ds = Dataset::load(&store, &store.manifest()?, d)?;
     koc_engine::progress::part("koc simulate: baseline");
     let baseline = koc_engine::compute::compute_reusing(&base, &ds, None, koc_engine::compute::Purpose::WhatIf)?;

@@ -42,7 +42,7 @@ pub(super) fn context(
             .map(|mut m| {
                 for k in ["from", "to"] {
                     if let Some(id) = m[k].as_str().filter(|s| !s.is_empty()) {
-                        m[k] = json!(base.pipeline.display_name(id));
+                        m[k] = json!(base.file().pipeline.display_name(id));
                     }
                 }
                 m
@@ -77,7 +77,7 @@ pub(super) fn context(
                             json!({"entry_id": x.entry_id, "rank_before": was.map(|w| w.0), "rank": x.rank, "award_before": was.map(|w| w.1), "award": x.award})
                         })
                         .collect();
-                    json!({"id": sc.id, "name": base.pipeline.display_name(&sc.id), "moves": moves})
+                    json!({"id": sc.id, "name": base.file().pipeline.display_name(&sc.id), "moves": moves})
                 })
                 .collect();
             let status_label = |st: &str| crate::output::report::label_of(&report_t, "status", st).to_string();
@@ -87,7 +87,7 @@ pub(super) fn context(
                 .zip(&b.goals)
                 .filter(|(s, g)| s.status != g.status)
                 .map(|(s, g)| {
-                    json!({"id": s.id, "name": base.pipeline.display_name(&s.id),
+                    json!({"id": s.id, "name": base.file().pipeline.display_name(&s.id),
                         "before": status_label(g.status.as_str()), "after": status_label(s.status.as_str())})
                 })
                 .collect();
@@ -103,7 +103,7 @@ pub(super) fn context(
         })
         .collect();
     let en = base.locale.is_en();
-    let pl = &base.pipeline;
+    let pl = &base.file().pipeline;
     let rows = compared_rows(figures, &report_t["status"]);
     let label = |figure: &str| figure_label(pl, &report_t, figure);
     // a sweep: one chart per figure that changes across the values
@@ -126,7 +126,7 @@ pub(super) fn context(
         .map(|k| verdict(&rows, k, &scenarios[k - 1], en, pl))
         .collect();
     json!({
-        "program": base.pipeline.program.name,
+        "program": base.file().pipeline.program.name,
         "lang": if en { "en" } else { "zh-CN" },
         "t": report_t["simulation"],
         "as_of": koc_engine::fmt::fmt_day(d),

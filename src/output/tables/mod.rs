@@ -18,7 +18,7 @@ use koc_engine::pipeline::program::Program;
 
 /// Every output table of a run, by file stem, in the order they are written.
 pub fn build(prog: &Program, ds: &Dataset, c: &Computed) -> Tables {
-    let p = &prog.pipeline;
+    let p = &prog.file().pipeline;
     let mut tables = Vec::new();
     let tier_q: Vec<Option<i64>> = c.tiers.iter().map(|t| t.as_ref().map(|s| s.q)).collect();
     tables.push(points::balances(ds, &c.points, &tier_q));

@@ -83,9 +83,29 @@ pub struct FileOutcome {
     pub rejects_file: Option<String>,
 }
 
-pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestReport> {
+pub fn ingest(prog: &Program, store: &Store, progress: bool) -> Result<IngestReport> {
+    ingest_in(prog, store, progress, Mode::Write)
+}
+
+/// Whether an ingest may change the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Write,
+    ReadOnly,
+}
+
+/// What `koc ingest` reports when every export file of the sources is in the store
+/// already, without writing anything (`koc merge`: the shards and the merge must read
+/// the same store). A file that is not in the store is an error naming it.
+pub fn stored_only(prog: &Program, store: &Store) -> Result<IngestReport> {
+    ingest_in(prog, store, false, Mode::ReadOnly)
+}
+
+fn ingest_in(prog: &Program, store: &Store, progress: bool, mode: Mode) -> Result<IngestReport> {
+    // ingest reads what the file names: its sources' paths, privacy and ingest settings
+    let loaded = prog.file();
     let mut manifest = store.manifest()?;
-    let tz = loaded.tz;
+    let tz = prog.tz;
     let now = {
         use chrono::TimeZone;
         crate::fmt::fmt_ts(crate::fmt::ts_of(
@@ -103,13 +123,7 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
     let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     // (source, contest_id) → rows naming a contest the pipeline does not have
     let mut contest_ids: BTreeMap<(&'static str, String), u64> = BTreeMap::new();
-    let layer_ids: Vec<String> = loaded
-        .pipeline
-        .layers
-        .iter()
-        .flat_map(|l| &l.levels)
-        .map(|l| l.id.clone())
-        .collect();
+    let layer_ids: Vec<String> = prog.layers.as_ref().map(|l| l.ids.clone()).unwrap_or_default();
 
     let buffers = prepare::Buffers::default();
     // every source's path first: all missing files and folders in one error
@@ -222,6 +236,13 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
                     report.warn(code, message);
                 }
                 let kind = if seen.contains(&sha) { PreparedKind::Known } else { kind };
+                if mode == Mode::ReadOnly && !matches!(kind, PreparedKind::Known) {
+                    return Err(crate::error::KocError::usage(format!(
+                        "{rel}: this export is not in the store yet, so the shards did not read it"
+                    ))
+                    .with_hint("run `koc ingest PIPELINE` once, then every shard, then the merge")
+                    .into());
+                }
                 let (encoding, rows, arena) = match kind {
                     PreparedKind::Known => {
                         // a record from before sizes and times were kept learns them now
@@ -401,6 +422,10 @@ pub fn ingest(loaded: &Program, store: &Store, progress: bool) -> Result<IngestR
     }
 
     timer.lap("ingest: files read and classified");
+    if mode == Mode::ReadOnly {
+        report.events_of_unknown_members = manifest.events_of_unknown_members;
+        return Ok(report);
+    }
     let mut learned = false;
     for (path, sha, stat) in stat_updates {
         if let Some(f) = manifest

@@ -2,13 +2,19 @@
 //! `Events`, then grouped by member.
 use super::events::{Events, FastMap};
 use crate::fmt::{day_of_ts, Day, Ts};
+use crate::shard::Shard;
 use crate::store::{Manifest, Store};
 use anyhow::Result;
 use std::collections::HashMap;
 
 /// Events with date ≤ D straight from the Parquet columns into `Events`, in store
 /// order, with member codes into the returned list of member ids (first seen first).
-pub(super) fn load_events(store: &Store, manifest: &Manifest, as_of: Day) -> Result<(Events, Vec<String>)> {
+pub(super) fn load_events(
+    store: &Store,
+    manifest: &Manifest,
+    as_of: Day,
+    shard: Shard,
+) -> Result<(Events, Vec<String>)> {
     let mut out = Events::default();
     let mut members = Members::default();
     // one month partition in memory at a time; months after D's are not read at all
@@ -20,7 +26,7 @@ pub(super) fn load_events(store: &Store, manifest: &Manifest, as_of: Day) -> Res
         .map(|(_, rel)| rel)
         .collect();
     for rel in rels {
-        read_month(store, rel, as_of, &mut out, &mut members)?;
+        read_month(store, rel, as_of, shard, &mut out, &mut members)?;
     }
     if out.len() >= u32::MAX as usize {
         anyhow::bail!("the store holds more than 4 billion events: more than one run can hold (split the program)");
@@ -53,7 +59,14 @@ impl Members {
 /// codes into `members`). Column by column: each loop does one kind of work over one
 /// array (row by row, with an iterator per column and a hash lookup per text, this
 /// was most of a run's load: 6 s of 20 M events, now about 2).
-fn read_month(store: &Store, rel: &str, as_of: Day, out: &mut Events, members: &mut Members) -> Result<()> {
+fn read_month(
+    store: &Store,
+    rel: &str,
+    as_of: Day,
+    shard: Shard,
+    out: &mut Events,
+    members: &mut Members,
+) -> Result<()> {
     use polars::prelude::*;
     let df = store.frames_of(rel, None)?;
     let text = |name: &str| -> Result<StringChunked> { Ok(df.column(name)?.str()?.clone()) };
@@ -66,11 +79,26 @@ fn read_month(store: &Store, rel: &str, as_of: Day, out: &mut Events, members: &
         .map(|t| t.unwrap_or(0) / 1000)
         .collect();
     let days: Vec<Day> = seconds.iter().map(|t| day_of_ts(*t)).collect();
+    let member_ids = text("member_id")?;
+    // a shard's members only (each distinct id hashed once per month)
+    let in_shard: Option<Vec<bool>> = (shard.count > 1).then(|| {
+        let mut seen: FastMap<&str, bool> = FastMap::default();
+        member_ids
+            .iter()
+            .map(|id| {
+                let id = id.unwrap_or("");
+                *seen.entry(id).or_insert_with(|| shard.holds(id))
+            })
+            .collect()
+    });
     // the rows with date ≤ D (a month holds later days only when D is inside it)
-    let keep: Option<Vec<bool>> = days
-        .iter()
-        .any(|d| *d > as_of)
-        .then(|| days.iter().map(|d| *d <= as_of).collect());
+    let keep: Option<Vec<bool>> = match in_shard {
+        Some(mine) => Some(days.iter().zip(mine).map(|(d, m)| m && *d <= as_of).collect()),
+        None => days
+            .iter()
+            .any(|d| *d > as_of)
+            .then(|| days.iter().map(|d| *d <= as_of).collect()),
+    };
     let kept = |i: usize| keep.as_ref().is_none_or(|k| k[i]);
     for (i, (t, d)) in seconds.iter().zip(&days).enumerate() {
         if kept(i) {
@@ -79,9 +107,7 @@ fn read_month(store: &Store, rel: &str, as_of: Day, out: &mut Events, members: &
         }
     }
     drop((seconds, days));
-    coded(&text("member_id")?, &kept, &mut out.member, |id| {
-        members.code(id.unwrap_or(""))
-    });
+    coded(&member_ids, &kept, &mut out.member, |id| members.code(id.unwrap_or("")));
     let dict = &mut out.dict;
     coded(&text("action")?, &kept, &mut out.action, |v| {
         dict.code(Some(v.unwrap_or("")))

@@ -119,8 +119,16 @@ fn s(r: &Row, spec: &table::SourceSpec, col: &str) -> Option<String> {
 
 impl Dataset {
     pub fn load(store: &Store, manifest: &Manifest, as_of: Day) -> Result<Dataset> {
+        Dataset::load_shard(store, manifest, as_of, crate::shard::Shard::WHOLE)
+    }
+
+    /// The data of one shard's members only (docs/scale-out.md): their member rows,
+    /// events, redemptions, overrides, contest entries, feedback and team rows; judges'
+    /// scores and mentorships whole (they name entries and pairs, and are small).
+    pub fn load_shard(store: &Store, manifest: &Manifest, as_of: Day, shard: crate::shard::Shard) -> Result<Dataset> {
         let mut timer = crate::timing::Timer::new();
-        let (raw_events, event_member_ids) = load_events(store, manifest, as_of)?;
+        let mine = |id: &str| shard.holds(id);
+        let (raw_events, event_member_ids) = load_events(store, manifest, as_of, shard)?;
         timer.lap("load: partitions read");
         let m_spec = &table::MEMBERS;
         let mut members: Vec<Member> = store
@@ -134,6 +142,7 @@ impl Dataset {
                 purchase: r[m_spec.index("purchase_date")].day(),
                 listed: true,
             })
+            .filter(|m| mine(&m.id))
             .collect();
         // members seen only in events join on the date of their first event
         let mut first_day = vec![Day::MAX; event_member_ids.len()];
@@ -184,7 +193,7 @@ impl Dataset {
                 item: s(r, r_spec, "item").unwrap_or_default(),
                 points: r[r_spec.index("points")].int(),
             })
-            .filter(|r| day_of_ts(r.ts) <= as_of)
+            .filter(|r| day_of_ts(r.ts) <= as_of && mine(&r.member_id))
             .collect();
         redemptions.sort_by(|a, b| (a.ts, &a.id).cmp(&(b.ts, &b.id)));
 
@@ -199,7 +208,7 @@ impl Dataset {
                 ts: r[e_spec.index("submitted_at")].ts(),
                 content_id: s(r, e_spec, "content_id"),
             })
-            .filter(|e| day_of_ts(e.ts) <= as_of)
+            .filter(|e| day_of_ts(e.ts) <= as_of && mine(&e.member_id))
             .collect();
         let j_spec = &table::JUDGE_SCORES;
         let scores = store
@@ -225,7 +234,7 @@ impl Dataset {
                 rating: r[f_spec.index("rating")].num(),
                 comment: s(r, f_spec, "comment"),
             })
-            .filter(|x| day_of_ts(x.ts) <= as_of)
+            .filter(|x| day_of_ts(x.ts) <= as_of && mine(&x.member_id))
             .collect();
         let o_spec = &table::OVERRIDES;
         let overrides = store
@@ -238,6 +247,7 @@ impl Dataset {
                 until: r[o_spec.index("until")].day(),
                 reason: s(r, o_spec, "reason"),
             })
+            .filter(|o| mine(&o.member_id))
             .collect();
         let t_spec = &table::TEAMS;
         let teams = store
@@ -248,6 +258,7 @@ impl Dataset {
                 member_id: s(r, t_spec, "member_id").unwrap_or_default(),
                 completed: r[t_spec.index("completed_at")].day(),
             })
+            .filter(|t| mine(&t.member_id))
             .collect();
         let ms_spec = &table::MENTORSHIPS;
         let mentorships = store

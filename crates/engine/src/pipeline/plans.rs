@@ -141,3 +141,95 @@ pub enum Pays {
     /// `per`: `points` for every `every` of a count field (`every` ≥ 1, checked).
     Per { field: Field, every: i64, points: i64 },
 }
+
+/// Tiers as their stage reads them (SPEC §6): levels by index, ascending minimum.
+#[derive(Debug, Clone)]
+pub struct TiersPlan {
+    pub ids: Vec<String>,
+    /// The qualifying points each level needs, indexed as `ids`.
+    pub mins: Vec<i64>,
+    /// Points count within this many days before the day; None: since joining.
+    pub window_days: Option<i64>,
+    pub grace_days: i64,
+}
+
+impl TiersPlan {
+    pub(super) fn of(cfg: &super::config::TiersCfg) -> TiersPlan {
+        TiersPlan {
+            ids: cfg.levels.iter().map(|l| l.id.clone()).collect(),
+            mins: cfg.levels.iter().map(|l| l.min).collect(),
+            window_days: cfg.window_days,
+            grace_days: cfg.grace_days,
+        }
+    }
+}
+
+/// Layers as their stage reads them (SPEC §7); the `when` conditions are in the
+/// program's `Conditions` under `Place::Level`.
+#[derive(Debug, Clone)]
+pub struct LayersPlan {
+    pub ids: Vec<String>,
+    pub sticky: Vec<bool>,
+    /// The level a member falls to when no condition holds (the one marked `default`,
+    /// else the last).
+    pub default: usize,
+}
+
+impl LayersPlan {
+    pub(super) fn of(cfg: &super::config::LayersCfg) -> LayersPlan {
+        LayersPlan {
+            ids: cfg.levels.iter().map(|l| l.id.clone()).collect(),
+            sticky: cfg.levels.iter().map(|l| l.sticky).collect(),
+            default: cfg
+                .levels
+                .iter()
+                .position(|l| l.default)
+                .unwrap_or(cfg.levels.len().saturating_sub(1)),
+        }
+    }
+}
+
+/// One metric as its stage reads it (SPEC §7); its `where` is `Place::Metric`.
+#[derive(Debug, Clone)]
+pub struct MetricPlan {
+    pub name: String,
+    pub aggregate: super::program::Aggregate,
+    /// Events dated within this many days up to the snapshot; None: all before it.
+    pub window_days: Option<i64>,
+}
+
+/// The growth path's own settings (SPEC §15; mentoring and projects have plans of
+/// their own).
+#[derive(Debug, Clone)]
+pub struct GrowthPlan {
+    /// Mentees a member must have guided to reach the lead stage.
+    pub lead_min_mentees: usize,
+    /// Completed projects count within this many days; None: all.
+    pub collaborate_window_days: Option<i64>,
+}
+
+impl GrowthPlan {
+    pub(super) fn of(cfg: &super::config::GrowthCfg) -> GrowthPlan {
+        GrowthPlan {
+            lead_min_mentees: cfg.lead.min_mentees,
+            collaborate_window_days: cfg.collaborate.as_ref().and_then(|c| c.window_days),
+        }
+    }
+}
+
+/// What spending and expiry read (SPEC §5): the lots' lifetime and the mall's catalog.
+#[derive(Debug, Clone, Default)]
+pub struct SpendPlan {
+    /// A lot expires this many days after it was earned; None: never.
+    pub expiry_days: Option<i64>,
+    pub catalog: Option<super::config::Catalog>,
+}
+
+impl SpendPlan {
+    pub(super) fn of(p: &super::config::Pipeline) -> SpendPlan {
+        SpendPlan {
+            expiry_days: p.points.as_ref().and_then(|c| c.expiry_days),
+            catalog: p.redemption.as_ref().and_then(|r| r.catalog.clone()),
+        }
+    }
+}

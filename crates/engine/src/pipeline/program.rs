@@ -10,8 +10,9 @@ use anyhow::Result;
 use chrono_tz::Tz;
 use std::collections::HashMap;
 
-/// A pipeline that passed `check`, with its typed parts. Derefs to the raw file
-/// (`Loaded`) for ids, names and paths, which stay text.
+/// A pipeline that passed `check`, with its typed parts. The file as read (`file()`)
+/// serves what people read: display names, paths, the text itself; stages read the
+/// plans.
 #[derive(Debug, Clone)]
 pub struct Program {
     loaded: Loaded,
@@ -22,7 +23,15 @@ pub struct Program {
     /// Every SQL condition, by its place in the pipeline.
     pub conditions: Conditions,
     /// One per `metrics` entry, in order.
-    pub metrics: Vec<Aggregate>,
+    pub metrics: Vec<MetricPlan>,
+    /// Tiers, when the pipeline has the section.
+    pub tiers: Option<TiersPlan>,
+    /// Layers, when the pipeline has the section.
+    pub layers: Option<LayersPlan>,
+    /// The growth path's own settings, when the pipeline has `growth`.
+    pub growth: Option<GrowthPlan>,
+    /// Expiry and the points mall's catalog.
+    pub spending: SpendPlan,
     /// The points rules, when the pipeline has a `points` section.
     pub rules: Option<RulesPlan>,
     /// One per `contests` entry, in order.
@@ -83,17 +92,18 @@ pub struct NoticesPlan {
     pub expiring_days_ahead: i64,
 }
 
-impl std::ops::Deref for Program {
-    type Target = Loaded;
-    fn deref(&self) -> &Loaded {
+impl Program {
+    /// The pipeline file as read: its path, folder, text and raw sections (names and
+    /// labels for output; stages read the plans instead).
+    pub fn file(&self) -> &Loaded {
         &self.loaded
     }
 }
 
 pub use super::config::sets::{Cadence, Direction, Locale, Normalize, Season};
 use super::plans::{
-    CarePlan, ContestPlan, CriterionPlan, CriterionSource, HallOfFamePlan, MentoringPlan, Pays, ProjectPlan, RulePlan,
-    RulesPlan, ScoutingPlan, SpecialtyPlan,
+    CarePlan, ContestPlan, CriterionPlan, CriterionSource, GrowthPlan, HallOfFamePlan, LayersPlan, MentoringPlan,
+    MetricPlan, Pays, ProjectPlan, RulePlan, RulesPlan, ScoutingPlan, SpecialtyPlan, SpendPlan, TiersPlan,
 };
 
 /// Where a condition stands in the pipeline, by position (ids may repeat in a file
@@ -406,12 +416,16 @@ pub(super) fn build(loaded: Loaded, tz: Tz, conditions: Conditions) -> Result<Pr
     let field = |name: &Option<String>| name.as_deref().and_then(Field::parse);
     let metrics = p
         .metrics
-        .values()
-        .map(|m| match (field(&m.sum), field(&m.mean), field(&m.distinct)) {
-            (Some(f), _, _) => Aggregate::Sum(f),
-            (_, Some(f), _) => Aggregate::Mean(f),
-            (_, _, Some(f)) => Aggregate::Distinct(f),
-            _ => Aggregate::Count,
+        .iter()
+        .map(|(name, m)| MetricPlan {
+            name: name.clone(),
+            aggregate: match (field(&m.sum), field(&m.mean), field(&m.distinct)) {
+                (Some(f), _, _) => Aggregate::Sum(f),
+                (_, Some(f), _) => Aggregate::Mean(f),
+                (_, _, Some(f)) => Aggregate::Distinct(f),
+                _ => Aggregate::Count,
+            },
+            window_days: m.window_days,
         })
         .collect();
     let rules = p
@@ -488,6 +502,10 @@ pub(super) fn build(loaded: Loaded, tz: Tz, conditions: Conditions) -> Result<Pr
         badges,
         notices,
         metrics,
+        tiers: p.tiers.as_ref().map(TiersPlan::of),
+        layers: p.layers.as_ref().map(LayersPlan::of),
+        growth: p.growth.as_ref().map(GrowthPlan::of),
+        spending: SpendPlan::of(p),
         rules,
         tz,
         start,

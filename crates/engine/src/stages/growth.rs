@@ -3,7 +3,6 @@
 //! of scouting (§8). Matching and proposals are in `growth_plan.rs`.
 use crate::fmt::Day;
 use crate::model::Dataset;
-use crate::pipeline::config::GrowthCfg;
 use crate::pipeline::program::Program;
 use std::collections::HashMap;
 
@@ -59,10 +58,10 @@ pub struct Growth {
 }
 
 pub fn compute(prog: &Program, ds: &Dataset, awarded: &[i64]) -> Option<Growth> {
-    let cfg: &GrowthCfg = prog.pipeline.growth.as_ref()?;
+    let cfg = prog.growth.as_ref()?;
     let d = ds.as_of;
     let spec_cfg = prog.growth_specialty;
-    let window = cfg.collaborate.as_ref().and_then(|c| c.window_days);
+    let window = cfg.collaborate_window_days;
     let mut completed: HashMap<&str, usize> = HashMap::new();
     let mut busy: HashMap<&str, bool> = HashMap::new();
     for row in &ds.teams {
@@ -109,7 +108,7 @@ pub fn compute(prog: &Program, ds: &Dataset, awarded: &[i64]) -> Option<Growth> 
             Some(Standing {
                 stage: Stage::of(
                     active_mentees,
-                    cfg.lead.min_mentees,
+                    cfg.lead_min_mentees,
                     completed_teams,
                     specialty.is_some(),
                 ),

@@ -67,20 +67,15 @@ pub fn regular_snapshots(start: Day, as_of: Day) -> Vec<Day> {
 impl<'a> Engine<'a> {
     pub fn new(prog: &Program, ds: &'a Dataset, inputs: Inputs<'a>) -> Result<Engine<'a>> {
         let cfg = prog
-            .pipeline
             .layers
             .as_ref()
             .ok_or_else(|| crate::error::usage_err("the pipeline has no layers section"))?;
         let metrics = metrics::compile(prog, ds, inputs.awarded)?;
-        let whens = (0..cfg.levels.len())
+        let whens = (0..cfg.ids.len())
             .map(|i| prog.conditions.get(&Place::Level(i)).cloned())
             .collect();
-        let level_ids: Vec<String> = cfg.levels.iter().map(|l| l.id.clone()).collect();
-        let default = cfg
-            .levels
-            .iter()
-            .position(|l| l.default)
-            .unwrap_or(cfg.levels.len() - 1);
+        let level_ids: Vec<String> = cfg.ids.clone();
+        let default = cfg.default;
         let mut overrides: HashMap<usize, Vec<(Day, Option<Day>, usize)>> = HashMap::new();
         for o in &ds.overrides {
             if let (Some(m), Some(l)) = (ds.index.get(&o.member_id), level_ids.iter().position(|x| *x == o.layer)) {
@@ -90,7 +85,7 @@ impl<'a> Engine<'a> {
         for v in overrides.values_mut() {
             v.sort_by_key(|(from, _, _)| std::cmp::Reverse(*from)); // the later `from` wins
         }
-        let sticky = cfg.levels.iter().map(|l| l.sticky).collect();
+        let sticky = cfg.sticky.clone();
         Ok(Engine {
             ds,
             inputs,
@@ -128,16 +123,14 @@ impl<'a> Engine<'a> {
     pub fn evaluate_members(&self, s: Day, members: Vec<usize>) -> Result<Evaluation> {
         let ds = self.ds;
         let prior: Vec<&LayerRow> = self.history.iter().filter(|(d, _)| *d < s).map(|(_, r)| r).collect();
-        let mut cols: Vec<Column> = Vec::new();
-        let mut values: HashMap<String, Vec<f64>> = HashMap::new();
+        let mut numeric: Vec<(String, Vec<f64>)> = Vec::new();
         for m in &self.metrics {
             // each member's value depends on its own events only: parallel and deterministic
             let v: Vec<f64> = members
                 .par_iter()
                 .map(|i| metrics::value(ds, self.inputs.awarded, m, *i, s))
                 .collect();
-            cols.push(expr::num_col(&m.name, v.iter().map(|x| Some(*x)).collect()));
-            values.insert(m.name.clone(), v);
+            numeric.push((m.name.clone(), v));
         }
         let balance_slot = self.inputs.balance_days.iter().position(|d| *d == s);
         let builtins: [Builtin; 4] = [
@@ -166,9 +159,7 @@ impl<'a> Engine<'a> {
             ),
         ];
         for (name, f) in &builtins {
-            let v: Vec<f64> = members.iter().map(|i| f(*i)).collect();
-            cols.push(expr::num_col(name, v.iter().map(|x| Some(*x)).collect()));
-            values.insert(name.to_string(), v);
+            numeric.push((name.to_string(), members.iter().map(|i| f(*i)).collect()));
         }
         let mut ever = vec![vec![false; members.len()]; self.level_ids.len()];
         for (k, i) in members.iter().enumerate() {
@@ -178,11 +169,18 @@ impl<'a> Engine<'a> {
                 }
             }
         }
-        for (l, id) in self.level_ids.iter().enumerate() {
-            cols.push(expr::bool_col(&format!("ever_{id}"), ever[l].clone()));
-        }
-        let frame = expr::frame(cols)?;
-        let masks = expr::eval_masks(&self.whens.iter().map(Option::as_ref).collect::<Vec<_>>(), &frame)?;
+        let flags = self
+            .level_ids
+            .iter()
+            .map(|id| format!("ever_{id}"))
+            .zip(ever.iter().cloned())
+            .collect();
+        let snapshot = Snapshot::assemble(members, numeric, flags)?;
+        let masks = expr::eval_masks(
+            &self.whens.iter().map(Option::as_ref).collect::<Vec<_>>(),
+            &snapshot.frame,
+        )?;
+        let members = &snapshot.members;
         let mut row: LayerRow = vec![None; ds.members.len()];
         let mut by = Vec::with_capacity(members.len());
         for (k, &i) in members.iter().enumerate() {
@@ -212,7 +210,7 @@ impl<'a> Engine<'a> {
         }
         Ok(Evaluation {
             row,
-            snapshot: Snapshot { members, frame, values },
+            snapshot,
             masks,
             by,
         })
@@ -263,6 +261,29 @@ pub struct Snapshot {
     pub members: Vec<usize>,
     pub frame: DataFrame,
     pub values: HashMap<String, Vec<f64>>,
+}
+
+impl Snapshot {
+    /// The frame the conditions run on, one row per member of `members`: the numeric
+    /// columns (metrics, then the built-ins) and the flags (`ever_<layer>`), in order.
+    pub fn assemble(
+        members: Vec<usize>,
+        numeric: Vec<(String, Vec<f64>)>,
+        flags: Vec<(String, Vec<bool>)>,
+    ) -> Result<Snapshot> {
+        let mut cols: Vec<Column> = Vec::with_capacity(numeric.len() + flags.len());
+        for (name, v) in &numeric {
+            cols.push(expr::num_col(name, v.iter().map(|x| Some(*x)).collect()));
+        }
+        for (name, v) in flags {
+            cols.push(expr::bool_col(&name, v));
+        }
+        Ok(Snapshot {
+            members,
+            frame: expr::frame(cols)?,
+            values: numeric.into_iter().collect(),
+        })
+    }
 }
 
 /// layers.csv rows and movements, from the history and the row at D.

@@ -70,8 +70,7 @@ fn field_code(ev: &Events, i: usize, awarded: i64, field: Field) -> Option<Optio
 }
 
 pub fn compile(prog: &Program, ds: &Dataset, awarded: &[i64]) -> Result<Vec<Metric>> {
-    let p = &prog.pipeline;
-    let conditions: Vec<_> = (0..p.metrics.len())
+    let conditions: Vec<_> = (0..prog.metrics.len())
         .map(|i| prog.conditions.get(&Place::Metric(i)))
         .collect();
     let frame = if conditions.iter().any(Option::is_some) {
@@ -81,16 +80,15 @@ pub fn compile(prog: &Program, ds: &Dataset, awarded: &[i64]) -> Result<Vec<Metr
     };
     let mut masks = match &frame {
         Some(df) => expr::eval_masks(&conditions, df)?,
-        None => vec![None; p.metrics.len()],
+        None => vec![None; prog.metrics.len()],
     }
     .into_iter();
     let mut out = Vec::new();
-    for ((name, m), agg) in p.metrics.iter().zip(&prog.metrics) {
-        let agg = *agg;
+    for m in &prog.metrics {
         let mask = masks.next().flatten();
         out.push(Metric {
-            name: name.clone(),
-            agg,
+            name: m.name.clone(),
+            agg: m.aggregate,
             window: m.window_days,
             mask,
         });

@@ -38,7 +38,6 @@ pub fn compute(prog: &Program, ds: &Dataset, inputs: &Inputs) -> Vec<Notice> {
         return Vec::new();
     };
     let d = ds.as_of;
-    let p = &prog.pipeline;
     let known = |m: usize| ds.members[m].joined <= d;
     let mut out: Vec<Notice> = Vec::new();
     let mut push = |member: usize, kind: NoticeKind, reference: String, value: Option<i64>| {
@@ -54,7 +53,7 @@ pub fn compute(prog: &Program, ds: &Dataset, inputs: &Inputs) -> Vec<Notice> {
     for a in inputs.awards.iter().filter(|a| a.day == d) {
         push(a.member, NoticeKind::Badge, prog.badges[a.badge].id.clone(), None);
     }
-    if let Some(cfg) = &p.tiers {
+    if let Some(cfg) = &prog.tiers {
         for (m, state) in inputs.tiers.iter().enumerate() {
             let Some(s) = state else { continue };
             for c in s.changes.iter().filter(|c| c.day == d) {
@@ -63,19 +62,19 @@ pub fn compute(prog: &Program, ds: &Dataset, inputs: &Inputs) -> Vec<Notice> {
                 } else {
                     NoticeKind::TierDown
                 };
-                push(m, kind, cfg.levels[c.to].id.clone(), Some(s.q));
+                push(m, kind, cfg.ids[c.to].clone(), Some(s.q));
             }
             if let (Some(below), Some(demotion)) = (s.below_since, s.demotion_on) {
                 if below == d {
-                    let keep = cfg.levels[s.tier].min - s.q;
+                    let keep = cfg.mins[s.tier] - s.q;
                     push(m, NoticeKind::GraceStarted, fmt_day(demotion), Some(keep));
                 }
             }
         }
     }
-    if plan.kinds.contains(&NoticeKind::PointsExpiring) && p.points.as_ref().is_some_and(|x| x.expiry_days.is_some()) {
+    if plan.kinds.contains(&NoticeKind::PointsExpiring) && prog.spending.expiry_days.is_some() {
         let day = d + plan.expiring_days_ahead as Day;
-        for (m, left) in crate::stages::points::expiring_on(p, ds, inputs.points, day) {
+        for (m, left) in crate::stages::points::expiring_on(&prog.spending, ds, inputs.points, day) {
             push(m, NoticeKind::PointsExpiring, fmt_day(day), Some(left));
         }
     }

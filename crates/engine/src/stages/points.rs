@@ -2,9 +2,9 @@
 //! FIFO by redemptions and expiring → balances.
 use crate::fmt::{day_of_ts, Day, Ts};
 use crate::model::Dataset;
-use crate::pipeline::config::{Catalog, Pipeline};
+use crate::pipeline::config::Catalog;
 use crate::pipeline::expr;
-use crate::pipeline::plans::Pays;
+use crate::pipeline::plans::{Pays, RulesPlan, SpendPlan};
 use crate::pipeline::program::{Place, Program};
 use anyhow::Result;
 use std::collections::HashMap;
@@ -46,7 +46,7 @@ text_enum! {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Balance {
     pub earned: i64,
     pub redeemed: i64,
@@ -72,13 +72,12 @@ pub const MAX_AWARD: i64 = crate::pipeline::limits::MAX_POINTS;
 
 /// Compute points for everyone at D, and each member's balance at every day of `snapshots`.
 pub fn compute(prog: &Program, ds: &Dataset, snapshots: &[Day]) -> Result<Points> {
-    let p = &prog.pipeline;
     let ledger = ledger(prog, ds)?;
     let mut awarded_per_event = vec![0i64; ds.events.len()];
     for e in &ledger {
         awarded_per_event[e.event as usize] += e.awarded;
     }
-    let (redemptions, balances, balance_at) = spend(p, ds, &ledger, snapshots);
+    let (redemptions, balances, balance_at) = spend(&prog.spending, ds, &ledger, snapshots);
     Ok(Points {
         ledger,
         awarded_per_event,
@@ -239,12 +238,12 @@ fn consume(lots: &mut [Lot], ts: Ts, day: Day, points: i64) {
 /// Lots at D are replayed from the ledger and the accepted redemptions (the same FIFO
 /// as the run). Points of lots that expire in (from, to], every member's lots replayed one member
 /// at a time (the report's "expiring in the next 30 days").
-pub fn expiring_between(p: &Pipeline, ds: &Dataset, points: &Points, from: Day, to: Day) -> i64 {
+pub fn expiring_between(plan: &SpendPlan, ds: &Dataset, points: &Points, from: Day, to: Day) -> i64 {
     let ranges = member_ledger_ranges(ds, &points.ledger);
     let spent = ok_redemptions_by_member(ds, points);
     (0..ds.members.len())
         .map(|m| {
-            replayed_lots(p, ds, points, &ranges, &spent, m)
+            replayed_lots(plan, ds, points, &ranges, &spent, m)
                 .iter()
                 .filter(|l| l.expires.is_some_and(|x| x > from && x <= to))
                 .map(|l| l.left)
@@ -255,13 +254,13 @@ pub fn expiring_between(p: &Pipeline, ds: &Dataset, points: &Points, from: Day, 
 
 /// Per member, the unconsumed points of lots whose expiry day is exactly `day`
 /// (notices' `points_expiring`); members with none are left out.
-pub fn expiring_on(p: &Pipeline, ds: &Dataset, points: &Points, day: Day) -> Vec<(usize, i64)> {
+pub fn expiring_on(plan: &SpendPlan, ds: &Dataset, points: &Points, day: Day) -> Vec<(usize, i64)> {
     let ranges = member_ledger_ranges(ds, &points.ledger);
     let spent = ok_redemptions_by_member(ds, points);
     (0..ds.members.len())
         .filter(|m| !ranges[*m].is_empty())
         .filter_map(|m| {
-            let left: i64 = replayed_lots(p, ds, points, &ranges, &spent, m)
+            let left: i64 = replayed_lots(plan, ds, points, &ranges, &spent, m)
                 .iter()
                 .filter(|l| l.expires == Some(day))
                 .map(|l| l.left)
@@ -272,21 +271,21 @@ pub fn expiring_on(p: &Pipeline, ds: &Dataset, points: &Points, day: Day) -> Vec
 }
 
 /// One member's lots at D (`koc explain`).
-pub fn lots_of(p: &Pipeline, ds: &Dataset, points: &Points, member: usize) -> Vec<Lot> {
+pub fn lots_of(plan: &SpendPlan, ds: &Dataset, points: &Points, member: usize) -> Vec<Lot> {
     let ranges = member_ledger_ranges(ds, &points.ledger);
     let spent = ok_redemptions_by_member(ds, points);
-    replayed_lots(p, ds, points, &ranges, &spent, member)
+    replayed_lots(plan, ds, points, &ranges, &spent, member)
 }
 
 fn replayed_lots(
-    p: &Pipeline,
+    plan: &SpendPlan,
     ds: &Dataset,
     points: &Points,
     ranges: &[std::ops::Range<usize>],
     spent: &[Vec<usize>],
     m: usize,
 ) -> Vec<Lot> {
-    let mut lots = lots_from(p, ds, &points.ledger[ranges[m].clone()]);
+    let mut lots = lots_from(plan, ds, &points.ledger[ranges[m].clone()]);
     for &ri in &spent[m] {
         let r = &ds.redemptions[ri];
         consume(&mut lots, r.ts, day_of_ts(r.ts), r.points);
@@ -324,8 +323,8 @@ pub fn member_ledger_ranges(ds: &Dataset, ledger: &[LedgerEntry]) -> Vec<std::op
 }
 
 /// One member's earned lots, in ledger order (= occurred_at, event_id, rule order), unspent.
-fn lots_from(p: &Pipeline, ds: &Dataset, entries: &[LedgerEntry]) -> Vec<Lot> {
-    let expiry = p.points.as_ref().and_then(|c| c.expiry_days);
+fn lots_from(plan: &SpendPlan, ds: &Dataset, entries: &[LedgerEntry]) -> Vec<Lot> {
+    let expiry = plan.expiry_days;
     entries
         .iter()
         .filter(|e| e.awarded > 0)
@@ -344,8 +343,8 @@ fn lots_from(p: &Pipeline, ds: &Dataset, entries: &[LedgerEntry]) -> Vec<Lot> {
 
 type Spent = (Vec<RedemptionOutcome>, Vec<Balance>, Vec<Vec<i64>>);
 
-fn spend(p: &Pipeline, ds: &Dataset, ledger: &[LedgerEntry], snapshots: &[Day]) -> Spent {
-    let catalog = p.redemption.as_ref().and_then(|r| r.catalog.as_ref());
+fn spend(plan: &SpendPlan, ds: &Dataset, ledger: &[LedgerEntry], snapshots: &[Day]) -> Spent {
+    let catalog = plan.catalog.as_ref();
     let n = ds.members.len();
     // lots are built for one member at a time on each core: they never all exist at once
     let ranges = member_ledger_ranges(ds, ledger);
@@ -375,7 +374,7 @@ fn spend(p: &Pipeline, ds: &Dataset, ledger: &[LedgerEntry], snapshots: &[Day]) 
             let mut balance = Balance::default();
             let mut at_snapshots = vec![0i64; snapshots.len()];
             let mut member_outcomes = Vec::new();
-            let member_lots = &mut lots_from(p, ds, &ledger[ranges[m].clone()]);
+            let member_lots = &mut lots_from(plan, ds, &ledger[ranges[m].clone()]);
             balance.earned = member_lots.iter().map(|l| l.points).sum();
             let mut snap = 0usize;
             let mut record_snapshots = |upto: Option<Day>, lots: &Vec<Lot>, snap: &mut usize| {
@@ -470,9 +469,9 @@ pub fn daily_awards(ds: &Dataset, entries: &[LedgerEntry]) -> Vec<(Day, i64)> {
     v
 }
 
-pub fn rule_ids(p: &Pipeline) -> HashMap<usize, String> {
-    p.points
-        .as_ref()
+/// Each rule's id by its position (the ledger names rules by position).
+pub fn rule_ids(rules: Option<&RulesPlan>) -> HashMap<usize, String> {
+    rules
         .map(|c| c.rules.iter().enumerate().map(|(i, r)| (i, r.id.clone())).collect())
         .unwrap_or_default()
 }

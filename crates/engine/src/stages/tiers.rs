@@ -1,16 +1,16 @@
 //! Tiers (SPEC §6): a daily state machine per member, run as jumps between the
 //! days where qualifying points change instead of visiting every day.
 use crate::fmt::Day;
-use crate::pipeline::config::TiersCfg;
+use crate::pipeline::plans::TiersPlan;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TierChange {
     pub day: Day,
     pub from: usize,
     pub to: usize,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TierState {
     pub tier: usize,
     pub since: Day,
@@ -79,8 +79,8 @@ pub fn promoted_demoted(states: &[Option<TierState>], previous_snapshot: Option<
     (count(TierMove::Promoted), count(TierMove::Demoted))
 }
 
-fn level_of(cfg: &TiersCfg, q: i64) -> usize {
-    cfg.levels.iter().rposition(|l| l.min <= q).unwrap_or(0)
+fn level_of(cfg: &TiersPlan, q: i64) -> usize {
+    cfg.mins.iter().rposition(|min| *min <= q).unwrap_or(0)
 }
 
 /// Qualifying points at any day: a sum over daily awards inside the window.
@@ -101,7 +101,7 @@ impl Qualifying<'_> {
 }
 
 /// Run the state machine from `joined` through `as_of` over daily awards (sorted by day).
-pub fn run(cfg: &TiersCfg, awards: &[(Day, i64)], joined: Day, as_of: Day) -> TierState {
+pub fn run(cfg: &TiersPlan, awards: &[(Day, i64)], joined: Day, as_of: Day) -> TierState {
     let q = Qualifying {
         awards,
         window: cfg.window_days,
@@ -161,7 +161,7 @@ pub fn run(cfg: &TiersCfg, awards: &[(Day, i64)], joined: Day, as_of: Day) -> Ti
     } else if let Some(b) = below_since {
         Some(b + grace - 1)
     } else {
-        first_day_below(cfg, awards, as_of, cfg.levels[tier].min).map(|b| b + grace - 1)
+        first_day_below(cfg, awards, as_of, cfg.mins[tier]).map(|b| b + grace - 1)
     };
     TierState {
         tier,
@@ -176,7 +176,7 @@ pub fn run(cfg: &TiersCfg, awards: &[(Day, i64)], joined: Day, as_of: Day) -> Ti
 }
 
 /// With a window and nothing more earned: the first day after D on which q < min.
-fn first_day_below(cfg: &TiersCfg, awards: &[(Day, i64)], as_of: Day, min: i64) -> Option<Day> {
+fn first_day_below(cfg: &TiersPlan, awards: &[(Day, i64)], as_of: Day, min: i64) -> Option<Day> {
     let w = cfg.window_days? as Day;
     let lo = awards.partition_point(|(x, _)| *x <= as_of - w);
     let hi = awards.partition_point(|(x, _)| *x <= as_of);
@@ -198,7 +198,6 @@ fn first_day_below(cfg: &TiersCfg, awards: &[(Day, i64)], as_of: Day, min: i64) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::config::TierLevel;
 
     /// tiers.csv's `change` (SPEC §6): the tier at D against the tier at the end of the
     /// previous regular snapshot, `new` for a member who had none then.
@@ -229,22 +228,12 @@ mod tests {
         assert_eq!(promoted_demoted(&[Some(s), None, Some(t)], Some(105)), (2, 0));
     }
 
-    fn cfg(window: Option<i64>, grace: i64) -> TiersCfg {
-        let lv = |id: &str, min| TierLevel {
-            id: id.into(),
-            name: None,
-            min,
-            perks: vec![],
-        };
-        TiersCfg {
+    fn cfg(window: Option<i64>, grace: i64) -> TiersPlan {
+        TiersPlan {
+            ids: ["bronze", "silver", "gold", "diamond"].map(String::from).to_vec(),
+            mins: vec![0, 500, 2000, 8000],
             window_days: window,
             grace_days: grace,
-            levels: vec![
-                lv("bronze", 0),
-                lv("silver", 500),
-                lv("gold", 2000),
-                lv("diamond", 8000),
-            ],
         }
     }
 

@@ -1,0 +1,425 @@
+//! A shard's part: the per-member state (`compute::MemberState`) of one shard's
+//! members, written by `koc run --shard I/N --out DIR` and stitched back by `koc merge`
+//! into the state of every member, exactly as one unsharded run computes it.
+//!
+//! A part is two files in DIR: `part-I-of-N.msgpack` (the state, keyed by member id and
+//! by each member's own event and redemption order, never by a shard's positions) and
+//! `part-I-of-N.json`, written last, which names the store (sha256 of its
+//! manifest.json), the pipeline (sha256 of its text), D, the shard and the data file's
+//! sha256. A part without its JSON was never finished; one whose data does not match
+//! the JSON's checksum is refused by name.
+use crate::compute::MemberState;
+use crate::error::usage_err;
+use crate::fmt::Day;
+use crate::model::Dataset;
+use crate::shard::Shard;
+use crate::stages::points::{Balance, Cap, LedgerEntry, Points, RedemptionOutcome, RedemptionStatus};
+use crate::stages::tiers::TierState;
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// What a part was computed from; every part of a merge must agree on all of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    /// sha256 of the store's manifest.json when the shard read it.
+    pub store: String,
+    /// sha256 of the pipeline file's text.
+    pub pipeline: String,
+    pub as_of: String,
+    pub koc_version: String,
+}
+
+/// The JSON beside a part's data: its identity, shard and checksum.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PartHeader {
+    #[serde(flatten)]
+    pub identity: Identity,
+    pub shard: String,
+    pub index: u64,
+    pub count: u64,
+    pub members: usize,
+    pub data_sha256: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct PartData {
+    /// The regular snapshot days before D (the layer history's days).
+    history_days: Vec<Day>,
+    /// The numeric and flag columns of the metric frame at D, by name, in frame order.
+    numeric_names: Vec<String>,
+    flag_names: Vec<String>,
+    members: Vec<MemberPart>,
+    /// Every redemption of the shard's member ids (known members or not).
+    redemptions: Vec<RedemptionPart>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct MemberPart {
+    id: String,
+    /// (offset among the member's events, rule, raw, awarded, cap)
+    ledger: Vec<(u32, u32, i64, i64, Option<Cap>)>,
+    balance: Balance,
+    balance_at: Vec<i64>,
+    tier: Option<TierState>,
+    /// The layer at each regular snapshot, then at D.
+    layers: Vec<Option<usize>>,
+    /// The metric frame's row at D (members joined by D).
+    numeric: Option<Vec<f64>>,
+    flags: Option<Vec<bool>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RedemptionPart {
+    member_id: String,
+    /// Which of the member id's redemptions, in `Dataset::redemptions` order.
+    nth: u32,
+    status: RedemptionStatus,
+    balance_after: i64,
+}
+
+/// The file names of shard `shard`'s part.
+pub fn part_files(dir: &Path, shard: Shard) -> (PathBuf, PathBuf) {
+    let stem = format!("part-{}-of-{}", shard.index, shard.count);
+    (dir.join(format!("{stem}.msgpack")), dir.join(format!("{stem}.json")))
+}
+
+/// Write one shard's part (data first, then the JSON that makes it complete).
+pub fn write(dir: &Path, shard: Shard, identity: Identity, ds: &Dataset, state: &MemberState) -> Result<PathBuf> {
+    let data = part_data(ds, state)?;
+    let bytes = rmp_serde::to_vec(&data).context("cannot encode the shard's part")?;
+    let (data_path, header_path) = part_files(dir, shard);
+    crate::store::write_atomic(&data_path, &bytes)?;
+    let header = PartHeader {
+        identity,
+        shard: shard.to_string(),
+        index: shard.index,
+        count: shard.count,
+        members: ds.members.len(),
+        data_sha256: crate::store::sha256_hex(&bytes),
+    };
+    crate::store::write_atomic(&header_path, &serde_json::to_vec_pretty(&header)?)?;
+    Ok(header_path)
+}
+
+fn part_data(ds: &Dataset, state: &MemberState) -> Result<PartData> {
+    let snap = &state.snapshot_d;
+    let mut numeric_names = Vec::new();
+    let mut flag_names = Vec::new();
+    let mut numeric_cols: Vec<Vec<f64>> = Vec::new();
+    let mut flag_cols: Vec<Vec<bool>> = Vec::new();
+    for col in snap.frame.columns() {
+        let name = col.name().to_string();
+        match col.dtype() {
+            polars::prelude::DataType::Boolean => {
+                flag_cols.push(col.bool()?.iter().map(|v| v.unwrap_or(false)).collect());
+                flag_names.push(name);
+            }
+            _ => {
+                numeric_cols.push(col.f64()?.iter().map(|v| v.unwrap_or(0.0)).collect());
+                numeric_names.push(name);
+            }
+        }
+    }
+    let row_of: HashMap<usize, usize> = snap.members.iter().enumerate().map(|(k, m)| (*m, k)).collect();
+    let ranges = crate::stages::points::member_ledger_ranges(ds, &state.points.ledger);
+    let members = ds
+        .members
+        .iter()
+        .enumerate()
+        .map(|(m, member)| {
+            let first = ds.member_events[m].start as u32;
+            let row = row_of.get(&m).copied();
+            MemberPart {
+                id: member.id.clone(),
+                ledger: state.points.ledger[ranges[m].clone()]
+                    .iter()
+                    .map(|e| (e.event - first, e.rule, e.raw, e.awarded, e.capped_by))
+                    .collect(),
+                balance: state.points.balances[m].clone(),
+                balance_at: state.points.balance_at[m].clone(),
+                tier: state.tiers[m].clone(),
+                layers: state
+                    .history
+                    .iter()
+                    .map(|(_, row)| row[m])
+                    .chain(std::iter::once(state.layer_at_d[m]))
+                    .collect(),
+                numeric: row.map(|k| numeric_cols.iter().map(|c| c[k]).collect()),
+                flags: row.map(|k| flag_cols.iter().map(|c| c[k]).collect()),
+            }
+        })
+        .collect();
+    let mut nth: HashMap<&str, u32> = HashMap::new();
+    let nth_of: Vec<u32> = ds
+        .redemptions
+        .iter()
+        .map(|r| {
+            let n = nth.entry(r.member_id.as_str()).or_insert(0);
+            *n += 1;
+            *n - 1
+        })
+        .collect();
+    let redemptions = state
+        .points
+        .redemptions
+        .iter()
+        .map(|o| RedemptionPart {
+            member_id: ds.redemptions[o.redemption].member_id.clone(),
+            nth: nth_of[o.redemption],
+            status: o.status,
+            balance_after: o.balance_after,
+        })
+        .collect();
+    Ok(PartData {
+        history_days: state.history.iter().map(|(d, _)| *d).collect(),
+        numeric_names,
+        flag_names,
+        members,
+        redemptions,
+    })
+}
+
+/// The complete set of parts in `dirs` (each header with its JSON's path): one per shard of the same count, all of the
+/// same store, pipeline and D as `expected` (a missing, unfinished, damaged or
+/// mismatched part is an error naming it and what to run).
+pub fn find(dirs: &[PathBuf], expected: &Identity) -> Result<Vec<(PartHeader, PathBuf)>> {
+    let mut found: Vec<(PartHeader, PathBuf)> = Vec::new();
+    for dir in dirs {
+        let entries =
+            std::fs::read_dir(dir).with_context(|| format!("cannot read the parts folder {}", dir.display()))?;
+        for entry in entries {
+            let path = entry?.path();
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            if !(name.starts_with("part-") && name.ends_with(".json")) {
+                continue;
+            }
+            let text = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            let header: PartHeader = serde_json::from_slice(&text)
+                .with_context(|| format!("{}: not a part written by koc run --shard", path.display()))?;
+            found.push((header, path));
+        }
+    }
+    let Some(count) = found.first().map(|(h, _)| h.count) else {
+        bail!(usage_err(format!(
+            "no parts in {}: run `koc run PIPELINE --as-of D --shard I/N --out DIR` for every shard first",
+            dirs.iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    };
+    let mut problems = Vec::new();
+    for (h, path) in &found {
+        if h.count != count {
+            problems.push(format!(
+                "{}: shard {} of {} parts, others are of {count}",
+                path.display(),
+                h.shard,
+                h.count
+            ));
+        }
+        let id = &h.identity;
+        let mut differs = Vec::new();
+        if id.store != expected.store {
+            differs.push("store (an ingest ran since)".to_string());
+        }
+        if id.pipeline != expected.pipeline {
+            differs.push("pipeline file (edited since)".to_string());
+        }
+        if id.as_of != expected.as_of {
+            differs.push(format!("as-of date ({})", id.as_of));
+        }
+        if id.koc_version != expected.koc_version {
+            differs.push(format!("koc version ({})", id.koc_version));
+        }
+        if !differs.is_empty() {
+            problems.push(format!(
+                "{}: shard {} was computed with another {}; run it again",
+                path.display(),
+                h.shard,
+                differs.join(", ")
+            ));
+        }
+    }
+    let mut by_index: Vec<Option<(PartHeader, PathBuf)>> = vec![None; count as usize];
+    for (h, path) in found {
+        if h.count != count || h.index >= count {
+            continue;
+        }
+        match &by_index[h.index as usize] {
+            Some((other, other_path)) if other.data_sha256 != h.data_sha256 => problems.push(format!(
+                "shard {} has two different parts: {} and {}; keep one",
+                h.shard,
+                other_path.display(),
+                path.display()
+            )),
+            Some(_) => {}
+            None => {
+                let i = h.index as usize;
+                by_index[i] = Some((h, path));
+            }
+        }
+    }
+    let missing: Vec<String> = (0..count)
+        .filter(|i| by_index[*i as usize].is_none())
+        .map(|i| format!("{i}/{count}"))
+        .collect();
+    if !missing.is_empty() {
+        problems.push(format!(
+            "missing {} (run `koc run PIPELINE --as-of {} --shard I/{count} --out DIR` for {})",
+            if missing.len() == 1 { "a shard" } else { "shards" },
+            expected.as_of,
+            missing.join(", ")
+        ));
+    }
+    if !problems.is_empty() {
+        bail!(usage_err(format!(
+            "the parts cannot be merged:\n  {}",
+            problems.join("\n  ")
+        )));
+    }
+    Ok(by_index.into_iter().flatten().collect())
+}
+
+fn read_data(header: &PartHeader, json: &Path) -> Result<PartData> {
+    let path = &json.with_extension("msgpack");
+    let bytes = std::fs::read(path).with_context(|| {
+        format!(
+            "{}: the data of shard {} is missing; run the shard again",
+            path.display(),
+            header.shard
+        )
+    })?;
+    if crate::store::sha256_hex(&bytes) != header.data_sha256 {
+        bail!(
+            "{}: the data of shard {} does not match its checksum (damaged or replaced); run the shard again",
+            path.display(),
+            header.shard
+        );
+    }
+    rmp_serde::from_slice(&bytes).with_context(|| format!("{}: cannot decode the part", path.display()))
+}
+
+/// The state of every member of `ds` (the whole store at D), from the parts.
+pub fn stitch(ds: &Dataset, parts: &[(PartHeader, PathBuf)]) -> Result<MemberState> {
+    let n = ds.members.len();
+    let mut ledgers: Vec<Vec<LedgerEntry>> = vec![Vec::new(); n];
+    let mut balances: Vec<Option<Balance>> = vec![None; n];
+    let mut balance_at: Vec<Vec<i64>> = vec![Vec::new(); n];
+    let mut tiers: Vec<Option<TierState>> = vec![None; n];
+    let mut layers: Vec<Vec<Option<usize>>> = vec![Vec::new(); n];
+    let mut rows: Vec<Option<(Vec<f64>, Vec<bool>)>> = vec![None; n];
+    let mut outcomes: Vec<Option<RedemptionOutcome>> = vec![None; ds.redemptions.len()];
+    let mut redemption_index: HashMap<(&str, u32), usize> = HashMap::new();
+    let mut nth: HashMap<&str, u32> = HashMap::new();
+    for (i, r) in ds.redemptions.iter().enumerate() {
+        let k = nth.entry(r.member_id.as_str()).or_insert(0);
+        redemption_index.insert((r.member_id.as_str(), *k), i);
+        *k += 1;
+    }
+    let mut layout: Option<(Vec<Day>, Vec<String>, Vec<String>)> = None;
+    for (header, path) in parts {
+        let data = read_data(header, path)?;
+        let this = (data.history_days, data.numeric_names, data.flag_names);
+        match &layout {
+            None => layout = Some(this),
+            Some(l) if *l != this => bail!(
+                "{}: shard {} has other snapshot days or metrics than the others; run every shard again",
+                path.display(),
+                header.shard
+            ),
+            Some(_) => {}
+        }
+        let bad = |what: String| anyhow::anyhow!("{}: {what}; run shard {} again", path.display(), header.shard);
+        for mp in data.members {
+            let m = *ds
+                .index
+                .get(&mp.id)
+                .ok_or_else(|| bad(format!("member {} is not in the store at D", mp.id)))?;
+            if balances[m].is_some() {
+                bail!(bad(format!("member {} is in two parts", mp.id)));
+            }
+            let events = ds.member_events[m].clone();
+            let mut ledger = Vec::with_capacity(mp.ledger.len());
+            for (offset, rule, raw, awarded, capped_by) in mp.ledger {
+                let event = events.start + offset as usize;
+                if event >= events.end {
+                    bail!(bad(format!("member {} has a ledger entry past its events", mp.id)));
+                }
+                ledger.push(LedgerEntry {
+                    event: event as u32,
+                    rule,
+                    raw,
+                    awarded,
+                    capped_by,
+                });
+            }
+            ledgers[m] = ledger;
+            balances[m] = Some(mp.balance);
+            balance_at[m] = mp.balance_at;
+            tiers[m] = mp.tier;
+            layers[m] = mp.layers;
+            rows[m] = mp.numeric.zip(mp.flags);
+        }
+        for r in data.redemptions {
+            let i = *redemption_index
+                .get(&(r.member_id.as_str(), r.nth))
+                .ok_or_else(|| bad(format!("a redemption of {} the store does not have", r.member_id)))?;
+            outcomes[i] = Some(RedemptionOutcome {
+                redemption: i,
+                status: r.status,
+                balance_after: r.balance_after,
+            });
+        }
+    }
+    let (history_days, numeric_names, flag_names) = layout.unwrap_or_default();
+    if let Some(m) = balances.iter().position(Option::is_none) {
+        bail!(usage_err(format!(
+            "member {} is in no part: the parts are not of this store",
+            ds.members[m].id
+        )));
+    }
+    if outcomes.iter().any(Option::is_none) {
+        bail!(usage_err("a redemption is in no part: the parts are not of this store"));
+    }
+    let ledger: Vec<LedgerEntry> = ledgers.into_iter().flatten().collect();
+    let mut awarded_per_event = vec![0i64; ds.events.len()];
+    for e in &ledger {
+        awarded_per_event[e.event as usize] += e.awarded;
+    }
+    let at = |k: usize| -> Vec<Option<usize>> { layers.iter().map(|l| l.get(k).copied().flatten()).collect() };
+    let history = history_days.iter().enumerate().map(|(k, d)| (*d, at(k))).collect();
+    let layer_at_d = at(history_days.len());
+    let evaluated: Vec<usize> = (0..n).filter(|m| ds.members[*m].joined <= ds.as_of).collect();
+    let mut numeric: Vec<(String, Vec<f64>)> = numeric_names.into_iter().map(|c| (c, Vec::new())).collect();
+    let mut flags: Vec<(String, Vec<bool>)> = flag_names.into_iter().map(|c| (c, Vec::new())).collect();
+    for &m in &evaluated {
+        let (v, f) = rows[m]
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("member {} has no metrics at D in its part", ds.members[m].id))?;
+        for (col, x) in numeric.iter_mut().zip(v) {
+            col.1.push(*x);
+        }
+        for (col, x) in flags.iter_mut().zip(f) {
+            col.1.push(*x);
+        }
+    }
+    Ok(MemberState {
+        points: std::sync::Arc::new(Points {
+            ledger,
+            awarded_per_event,
+            redemptions: outcomes.into_iter().flatten().collect(),
+            balances: balances.into_iter().flatten().collect(),
+            balance_at,
+        }),
+        tiers,
+        history,
+        layer_at_d,
+        snapshot_d: crate::stages::layers::Snapshot::assemble(evaluated, numeric, flags)?,
+    })
+}

@@ -1,0 +1,313 @@
+//! Member shards (docs/scale-out.md): `koc run --shard I/N` for every I, then `koc
+//! merge`, writes the same run folder as one `koc run`, byte for byte (run.json's
+//! timings aside), for N = 1, 2, 3 and 7, on the conformance programs and the demo; the
+//! shards launched as a Kubernetes Indexed Job launches them (in parallel, the index in
+//! the environment); and a merge that cannot be right is refused by name.
+mod common;
+use common::*;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Every file of a run folder, run.json without its timings.
+fn folder_bytes(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let mut bytes = std::fs::read(&path).unwrap();
+        if name == "run.json" {
+            let mut v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            v.as_object_mut().unwrap().remove("timings_ms");
+            bytes = serde_json::to_vec_pretty(&v).unwrap();
+        }
+        out.insert(name, bytes);
+    }
+    out
+}
+
+fn differing(a: &BTreeMap<String, Vec<u8>>, b: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
+    let names: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    names.into_iter().filter(|n| a.get(*n) != b.get(*n)).cloned().collect()
+}
+
+struct Program {
+    w: Workdir,
+    pipeline: &'static str,
+    store: PathBuf,
+}
+
+impl Program {
+    /// The program ingested once (shards and merge read the store as it is).
+    fn ingested(w: Workdir, pipeline: &'static str, store: &str) -> Program {
+        w.koc(&["ingest", pipeline, "--quiet"]).expect_code(0);
+        let store = w.path().join(store);
+        Program { w, pipeline, store }
+    }
+
+    /// The unsharded run's folder at D, moved out of the store, with the store's history.
+    fn unsharded(&self, d: &str) -> BTreeMap<String, Vec<u8>> {
+        self.w
+            .koc(&["run", self.pipeline, "--as-of", d, "--quiet"])
+            .expect_code(0);
+        let mut files = folder_bytes(&self.store.join("runs").join(d));
+        files.insert(
+            "../history.parquet".into(),
+            std::fs::read(self.store.join("history.parquet")).unwrap(),
+        );
+        files.insert(
+            "../runs/index.html".into(),
+            std::fs::read(self.store.join("runs/index.html")).unwrap(),
+        );
+        std::fs::remove_dir_all(self.store.join("runs").join(d)).unwrap();
+        files
+    }
+
+    fn sharded(&self, d: &str, n: u64) -> BTreeMap<String, Vec<u8>> {
+        let parts = format!("parts-{n}");
+        for i in 0..n {
+            let shard = format!("{i}/{n}");
+            self.w
+                .koc(&[
+                    "run",
+                    self.pipeline,
+                    "--as-of",
+                    d,
+                    "--shard",
+                    &shard,
+                    "--out",
+                    &parts,
+                    "--quiet",
+                ])
+                .expect_code(0);
+        }
+        self.merged(d, &parts)
+    }
+
+    fn merged(&self, d: &str, parts: &str) -> BTreeMap<String, Vec<u8>> {
+        self.w
+            .koc(&["merge", self.pipeline, "--as-of", d, parts, "--quiet"])
+            .expect_code(0);
+        let mut files = folder_bytes(&self.store.join("runs").join(d));
+        files.insert(
+            "../history.parquet".into(),
+            std::fs::read(self.store.join("history.parquet")).unwrap(),
+        );
+        files.insert(
+            "../runs/index.html".into(),
+            std::fs::read(self.store.join("runs/index.html")).unwrap(),
+        );
+        std::fs::remove_dir_all(self.store.join("runs").join(d)).unwrap();
+        files
+    }
+}
+
+fn conformance_v1() -> Program {
+    let w = Workdir::new();
+    w.copy_dir(&repo().join("tests/conformance/program"), "program");
+    Program::ingested(w, "program/pipeline.yaml", "store")
+}
+
+fn conformance_v3() -> Program {
+    let w = Workdir::new();
+    w.copy_dir(&repo().join("tests/conformance-v2/program"), "program");
+    std::fs::copy(
+        repo().join("tests/conformance-v3/pipeline.yaml"),
+        w.path().join("program/pipeline.yaml"),
+    )
+    .unwrap();
+    Program::ingested(w, "program/pipeline.yaml", "store")
+}
+
+fn assert_same_for_every_count(p: &Program, d: &str) {
+    let want = p.unsharded(d);
+    assert!(want.contains_key("report.html") && want.contains_key("balances.csv"));
+    for n in [1, 2, 3, 7] {
+        let got = p.sharded(d, n);
+        let diff = differing(&want, &got);
+        assert!(
+            diff.is_empty(),
+            "{d}, {n} shards: {diff:?} differ from the unsharded run"
+        );
+    }
+}
+
+#[test]
+fn shards_and_merge_give_the_unsharded_run_on_conformance_v1() {
+    let p = conformance_v1();
+    assert_same_for_every_count(&p, "2025-07-19");
+}
+
+#[test]
+fn shards_and_merge_give_the_unsharded_run_on_conformance_v3_at_three_dates() {
+    let p = conformance_v3();
+    for d in ["2025-04-30", "2025-07-19"] {
+        assert_same_for_every_count(&p, d);
+    }
+}
+
+#[test]
+fn shards_launched_as_an_indexed_job_then_merged() {
+    let p = conformance_v3();
+    let d = "2025-06-30";
+    let want = p.unsharded(d);
+    // what Kubernetes does for `completionMode: Indexed`, `completions: 3`: three pods at
+    // once, each with its index in JOB_COMPLETION_INDEX and the same command line
+    let children: Vec<_> = (0..3)
+        .map(|i| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_koc"))
+                .args([
+                    "run", p.pipeline, "--as-of", d, "--shard", "3", "--out", "parts", "--quiet",
+                ])
+                .env("JOB_COMPLETION_INDEX", i.to_string())
+                .current_dir(p.w.path())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    for i in 0..3 {
+        assert!(p.w.path().join(format!("parts/part-{i}-of-3.json")).exists());
+    }
+    let got = p.merged(d, "parts");
+    assert!(differing(&want, &got).is_empty(), "{:?}", differing(&want, &got));
+    // a Slurm array numbered from 1 gives the same parts
+    for id in 1..=3 {
+        p.w.koc_env(
+            &[
+                "run", p.pipeline, "--as-of", d, "--shard", "3", "--out", "slurm", "--quiet",
+            ],
+            &[("SLURM_ARRAY_TASK_ID", &id.to_string()), ("SLURM_ARRAY_TASK_MIN", "1")],
+        )
+        .expect_code(0);
+    }
+    for i in 0..3 {
+        assert_eq!(
+            std::fs::read(p.w.path().join(format!("parts/part-{i}-of-3.msgpack"))).unwrap(),
+            std::fs::read(p.w.path().join(format!("slurm/part-{i}-of-3.msgpack"))).unwrap(),
+            "shard {i}"
+        );
+    }
+}
+
+#[test]
+fn a_merge_that_cannot_be_right_is_refused_by_name() {
+    let p = conformance_v3();
+    let d = "2025-06-30";
+    let shard = |i: u64, out: &str| {
+        p.w.koc(&[
+            "run",
+            p.pipeline,
+            "--as-of",
+            d,
+            "--shard",
+            &format!("{i}/3"),
+            "--out",
+            out,
+            "--quiet",
+        ])
+        .expect_code(0);
+    };
+    shard(0, "parts");
+    shard(2, "parts");
+    let err =
+        p.w.koc(&["merge", p.pipeline, "--as-of", d, "parts"])
+            .expect_code(2)
+            .stderr();
+    assert!(err.contains("missing a shard") && err.contains("1/3"), "{err}");
+    assert!(!p.store.join("runs").join(d).exists(), "nothing written");
+
+    // a part of another date
+    p.w.koc(&[
+        "run",
+        p.pipeline,
+        "--as-of",
+        "2025-06-29",
+        "--shard",
+        "1/3",
+        "--out",
+        "parts",
+        "--quiet",
+    ])
+    .expect_code(0);
+    let err =
+        p.w.koc(&["merge", p.pipeline, "--as-of", d, "parts"])
+            .expect_code(2)
+            .stderr();
+    assert!(
+        err.contains("part-1-of-3.json") && err.contains("another as-of date (2025-06-29)"),
+        "{err}"
+    );
+
+    // a damaged part is named, never merged
+    shard(1, "parts");
+    let data = p.w.path().join("parts/part-1-of-3.msgpack");
+    let mut bytes = std::fs::read(&data).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x10;
+    std::fs::write(&data, bytes).unwrap();
+    let err =
+        p.w.koc(&["merge", p.pipeline, "--as-of", d, "parts"])
+            .expect_code(1)
+            .stderr();
+    assert!(err.contains("part-1-of-3.msgpack") && err.contains("checksum"), "{err}");
+
+    // the shard run again mends it
+    shard(1, "parts");
+    p.w.koc(&["merge", p.pipeline, "--as-of", d, "parts", "--quiet"])
+        .expect_code(0);
+
+    // a shard number out of range, a part inside the store, a missing index
+    let err =
+        p.w.koc(&["run", p.pipeline, "--as-of", d, "--shard", "3/3", "--out", "x"])
+            .expect_code(2)
+            .stderr();
+    assert!(err.contains("not below the count 3"), "{err}");
+    let inside = p.store.join("parts").display().to_string();
+    p.w.koc(&["run", p.pipeline, "--as-of", d, "--shard", "0/3", "--out", &inside])
+        .expect_code(2);
+    let err =
+        p.w.koc(&["run", p.pipeline, "--as-of", d, "--shard", "3", "--out", "x"])
+            .expect_code(2)
+            .stderr();
+    assert!(err.contains("JOB_COMPLETION_INDEX"), "{err}");
+}
+
+#[test]
+fn a_new_export_since_the_shards_is_refused_by_the_merge() {
+    let p = conformance_v3();
+    let d = "2025-06-30";
+    for i in 0..2 {
+        p.w.koc(&[
+            "run",
+            p.pipeline,
+            "--as-of",
+            d,
+            "--shard",
+            &format!("{i}/2"),
+            "--out",
+            "parts",
+            "--quiet",
+        ])
+        .expect_code(0);
+    }
+    // tonight's export arrives after the shards ran, without an ingest
+    let exports = p.w.path().join("program/exports");
+    let activity = std::fs::read_dir(&exports)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().contains("activity"));
+    let Some(activity) = activity else {
+        panic!("no activity export in {}", exports.display())
+    };
+    let mut text = std::fs::read(&activity).unwrap();
+    text.extend_from_slice(b"\n");
+    let late = activity.with_file_name("activity_late.csv");
+    std::fs::write(&late, text).unwrap();
+    let err = p.w.koc(&["merge", p.pipeline, "--as-of", d, "parts"]).stderr();
+    assert!(
+        err.contains("not in the store yet") || err.contains("koc ingest"),
+        "{err}"
+    );
+}
