@@ -59,6 +59,12 @@ KOC_TIMINGS=1 MBYTES= measure "run (every stage + report)" "$KOC" run "$WORK/pip
 sed -n 's/^timing /    /p' "$WORK/err"   # each stage of that run
 printf 'points:\n  rules:\n    - {id: featured, points: 800}\n' > "$WORK/s.yaml"
 MBYTES= measure "simulate (one scenario)" "$KOC" simulate "$WORK/pipeline.yaml" --scenario "$WORK/s.yaml" --as-of "$lastday" --out "$WORK/sim" --quiet
+# the same run as 4 shards one after the other, then the merge (docs/scale-out.md)
+SHARDS=${BENCH_SHARDS:-4}
+for i in $(seq 0 $((SHARDS - 1))); do
+  MBYTES= measure "shard $i/$SHARDS" "$KOC" run "$WORK/pipeline.yaml" --as-of "$lastday" --shard "$i/$SHARDS" --out "$WORK/parts" --quiet
+done
+MBYTES= measure "merge of $SHARDS parts" "$KOC" merge "$WORK/pipeline.yaml" --as-of "$lastday" "$WORK/parts" --quiet
 
 # DuckDB on the same bytes: read_csv(all_varchar) → Parquet, after re-encoding to UTF-8
 VENV=bench/cache/venv

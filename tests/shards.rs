@@ -118,6 +118,28 @@ fn conformance_v3() -> Program {
     Program::ingested(w, "program/pipeline.yaml", "store")
 }
 
+/// A synthetic program (`koc synth`: every event kind, contests, feedback, overrides).
+fn synthetic() -> Program {
+    let w = Workdir::new();
+    w.koc(&["synth", "prog", "--members", "300", "--days", "120", "--seed", "7"])
+        .expect_code(0);
+    let store = std::fs::read_to_string(w.path().join("prog/pipeline.yaml")).unwrap();
+    let dir = store
+        .lines()
+        .find_map(|l| l.strip_prefix("store:"))
+        .map(|s| s.split('#').next().unwrap().trim().to_string())
+        .expect("the synthetic pipeline names its store");
+    Program::ingested(w, "prog/pipeline.yaml", &format!("prog/{dir}"))
+}
+
+/// The demo: six months of a community, every section of the pipeline.
+fn demo() -> Program {
+    let w = Workdir::new();
+    w.copy_dir(&repo().join("samples"), "samples");
+    w.copy_dir(&repo().join("pipelines"), "pipelines");
+    Program::ingested(w, "pipelines/demo.yaml", "out/demo")
+}
+
 fn assert_same_for_every_count(p: &Program, d: &str) {
     let want = p.unsharded(d);
     assert!(want.contains_key("report.html") && want.contains_key("balances.csv"));
@@ -143,6 +165,31 @@ fn shards_and_merge_give_the_unsharded_run_on_conformance_v3_at_three_dates() {
     for d in ["2025-04-30", "2025-07-19"] {
         assert_same_for_every_count(&p, d);
     }
+}
+
+#[test]
+fn shards_and_merge_give_the_unsharded_run_on_a_synthetic_program() {
+    let p = synthetic();
+    // the synthetic exports run to 2025-04-30 (120 days from 2025-01-01)
+    assert_same_for_every_count(&p, "2025-04-30");
+}
+
+#[test]
+fn shards_and_merge_give_the_unsharded_run_on_the_demo_with_every_section() {
+    let p = demo();
+    let text = std::fs::read_to_string(p.w.path().join(p.pipeline)).unwrap();
+    for section in [
+        "badges:",
+        "notices:",
+        "growth:",
+        "hall_of_fame:",
+        "contests:",
+        "goals:",
+        "scouting:",
+    ] {
+        assert!(text.contains(section), "the demo has {section}");
+    }
+    assert_same_for_every_count(&p, "2025-06-30");
 }
 
 #[test]

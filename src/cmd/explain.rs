@@ -8,7 +8,7 @@ use koc_engine::error::KocError;
 use koc_engine::fmt::{fmt_day, fmt_num, Day};
 use koc_engine::model::Dataset;
 use koc_engine::pipeline::program::{Place, Program};
-use koc_engine::stages::layers::{Engine, Inputs};
+use koc_engine::stages::layers::{Engine, Evaluation, Inputs};
 use polars::prelude::AnyValue;
 use serde_json::{json, Map, Value};
 
@@ -27,7 +27,10 @@ pub fn explain_with_extras(loaded: &Program, ds: &Dataset, c: &Computed, member_
     // one engine (its metric masks cover every event) for the layer and scouting parts
     let days = koc_engine::compute::balance_days(loaded, c.as_of);
     let engine = engine(loaded, ds, c, &days)?;
-    let extras = extras(loaded, ds, c, &engine, i)?;
+    // the member's metrics at D, evaluated once for the layer, scouting and the summary
+    let at_d = engine.evaluate_members(c.as_of, vec![i])?;
+    let candidate = candidate_frame(&at_d, c, i)?;
+    let extras = extras(loaded, ds, c, &at_d, &candidate, i)?;
     let v = json!({
         "member_id": m.id,
         "nickname": m.nickname,
@@ -36,8 +39,8 @@ pub fn explain_with_extras(loaded: &Program, ds: &Dataset, c: &Computed, member_
         "joined": fmt_day(m.joined),
         "points": points(loaded, ds, c, i),
         "tier": tier(loaded, ds, c, i),
-        "layer": layer(loaded, ds, c, &engine, i)?,
-        "scouting": scouting(loaded, c, &engine, i)?,
+        "layer": layer(loaded, ds, c, &engine, &at_d, i)?,
+        "scouting": scouting(loaded, c, &candidate, i)?,
         "contests": contests(c, member_id),
         "care": c.care.iter().filter(|o| o.member == i).map(|o| json!({
             "date": fmt_day(o.day), "occasion": o.occasion.as_str(), "detail": o.detail,
@@ -78,8 +81,7 @@ fn first_false_part(
 }
 
 /// What `scouting.candidates` reads for member `i` at D: the metrics and the layer.
-fn candidate_frame(engine: &Engine, c: &Computed, i: usize) -> Result<polars::prelude::DataFrame> {
-    let e = engine.evaluate_members(c.as_of, vec![i])?;
+fn candidate_frame(e: &Evaluation, c: &Computed, i: usize) -> Result<polars::prelude::DataFrame> {
     let mut frame = e.snapshot.frame.clone();
     let layer = c.layer_at_d[i].map(|l| c.level_ids[l].as_str());
     frame.with_column(koc_engine::pipeline::expr::text_col("layer", vec![layer]))?;
@@ -91,7 +93,14 @@ fn shown(v: &Value) -> String {
     v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())
 }
 
-fn extras(loaded: &Program, ds: &Dataset, c: &Computed, engine: &Engine, i: usize) -> Result<Extras> {
+fn extras(
+    loaded: &Program,
+    ds: &Dataset,
+    c: &Computed,
+    e: &Evaluation,
+    candidate: &polars::prelude::DataFrame,
+    i: usize,
+) -> Result<Extras> {
     let p = &loaded.file().pipeline;
     let mut names = std::collections::HashMap::new();
     let ids = p
@@ -119,7 +128,6 @@ fn extras(loaded: &Program, ds: &Dataset, c: &Computed, engine: &Engine, i: usiz
     // the levels listed above the member's layer at D: the first part of each that is false
     let mut layer_misses = Vec::new();
     if let (Some(cfg), Some(taken)) = (&p.layers, c.layer_at_d[i]) {
-        let e = engine.evaluate_members(c.as_of, vec![i])?;
         let allowed = koc_engine::pipeline::check::names(p).when;
         for (l, lv) in cfg.levels.iter().enumerate().take(taken) {
             let Some(when) = loaded.conditions.get(&Place::Level(l)) else {
@@ -139,7 +147,7 @@ fn extras(loaded: &Program, ds: &Dataset, c: &Computed, engine: &Engine, i: usiz
     let scouting_miss = match candidates {
         Some(cond) if !c.newcomers.iter().any(|n| n.member == i) => {
             let allowed = koc_engine::pipeline::check::names(p).candidates;
-            first_false_part(cond, &allowed, &candidate_frame(engine, c, i)?)?.map(|(part, values)| LayerMiss {
+            first_false_part(cond, &allowed, candidate)?.map(|(part, values)| LayerMiss {
                 layer: String::new(),
                 part,
                 values: values.iter().map(|(n, v)| (n.clone(), shown(v))).collect(),
@@ -304,7 +312,7 @@ fn engine<'a>(loaded: &Program, ds: &'a Dataset, c: &'a Computed, balance_days: 
     Ok(e)
 }
 
-fn layer(loaded: &Program, ds: &Dataset, c: &Computed, engine: &Engine, i: usize) -> Result<Value> {
+fn layer(loaded: &Program, ds: &Dataset, c: &Computed, engine: &Engine, at_d: &Evaluation, i: usize) -> Result<Value> {
     let Some(cfg) = &loaded.file().pipeline.layers else {
         return Ok(Value::Null);
     };
@@ -312,7 +320,13 @@ fn layer(loaded: &Program, ds: &Dataset, c: &Computed, engine: &Engine, i: usize
     let mut dates: Vec<Day> = c.history.iter().map(|(d, _)| *d).collect();
     dates.push(c.as_of);
     for s in dates.into_iter().filter(|s| *s >= ds.members[i].joined) {
-        let e = engine.evaluate_members(s, vec![i])?;
+        let earlier;
+        let e = if s == c.as_of {
+            at_d
+        } else {
+            earlier = engine.evaluate_members(s, vec![i])?;
+            &earlier
+        };
         let taken = e.row[i].unwrap_or(0);
         let matched = e.masks.iter().position(|m| m.as_ref().is_some_and(|m| m[0]));
         let last = taken.max(matched.unwrap_or(taken));
@@ -342,7 +356,7 @@ fn layer(loaded: &Program, ds: &Dataset, c: &Computed, engine: &Engine, i: usize
     )
 }
 
-fn scouting(loaded: &Program, c: &Computed, engine: &Engine, i: usize) -> Result<Value> {
+fn scouting(loaded: &Program, c: &Computed, frame: &polars::prelude::DataFrame, i: usize) -> Result<Value> {
     let p = &loaded.file().pipeline;
     let Some(cfg) = &p.scouting else { return Ok(Value::Null) };
     if let Some(cand) = c.newcomers.iter().find(|n| n.member == i) {
@@ -368,12 +382,11 @@ fn scouting(loaded: &Program, c: &Computed, engine: &Engine, i: usize) -> Result
         );
     }
     // which part of `candidates` is false for this member at D
-    let frame = candidate_frame(engine, c, i)?;
     let names = koc_engine::pipeline::check::names(p);
     let Some(candidates) = loaded.conditions.get(&Place::Candidates) else {
         return Ok(Value::Null);
     };
-    let why = first_false_part(candidates, &names.candidates, &frame)?.map(|(part, values)| {
+    let why = first_false_part(candidates, &names.candidates, frame)?.map(|(part, values)| {
         let values: Vec<String> = values.iter().map(|(n, v)| format!("{n} = {v}")).collect();
         format!("`{part}` is false ({})", values.join(", "))
     });

@@ -46,6 +46,10 @@ pub enum Value {
     Bool(bool),
     /// Nothing (an optional value that is absent).
     Empty,
+    /// Text the CSV keeps as data (guarded like `Text`) while the sheets show what a
+    /// person reads in its place: the table's `people[i]` (a promotion's tier names,
+    /// an anniversary's years in the locale).
+    People(u32),
 }
 
 impl Cell {
@@ -119,6 +123,9 @@ pub struct Table {
     pub name: String,
     pub columns: Vec<String>,
     pub rows: Vec<Vec<Cell>>,
+    /// What people read in place of the cells of `Value::People(i)`.
+    #[serde(skip)]
+    pub people: Vec<String>,
 }
 
 impl Table {
@@ -139,6 +146,7 @@ impl Table {
             name: name.into(),
             columns: columns.iter().map(|s| s.to_string()).collect(),
             rows: vec![],
+            people: vec![],
         }
     }
 
@@ -147,6 +155,21 @@ impl Table {
             name: name.into(),
             columns,
             rows: vec![],
+            people: vec![],
+        }
+    }
+
+    /// A cell whose CSV text is `data` and whose sheet cell reads `shown`.
+    pub fn for_people(&mut self, data: impl Into<String>, shown: String) -> Cell {
+        self.people.push(shown);
+        cell(data.into(), Value::People(self.people.len() as u32 - 1))
+    }
+
+    /// What the sheets show for `cell`: the people's text of a `Value::People` cell.
+    pub fn people_text(&self, cell: &Cell) -> Option<&str> {
+        match cell.value {
+            Value::People(i) => self.people.get(i as usize).map(String::as_str),
+            _ => None,
         }
     }
 
@@ -166,7 +189,7 @@ impl Table {
         for row in &self.rows {
             for c in row {
                 match c.value {
-                    Value::Text => w.write_field(koc_engine::fmt::excel_text(&c.text).as_bytes())?,
+                    Value::Text | Value::People(_) => w.write_field(koc_engine::fmt::excel_text(&c.text).as_bytes())?,
                     _ => w.write_field(&c.text)?,
                 }
             }
@@ -191,5 +214,21 @@ mod tests {
             String::from_utf8(out[3..].to_vec()).unwrap(),
             "a,b\n'=1+2,-3\n'@SUM(A1),4\n"
         );
+    }
+
+    #[test]
+    fn a_cell_for_people_keeps_the_data_in_the_csv_and_the_words_for_the_sheet() {
+        let mut tb = Table::new("care_calendar", &["detail"]);
+        let promoted = tb.for_people("silver -> gold", "白银 → 黄金".into());
+        let formula = tb.for_people("=cmd", "=cmd".into());
+        tb.push(vec![promoted]);
+        tb.push(vec![formula]);
+        let csv = String::from_utf8(tb.to_csv().unwrap()[3..].to_vec()).unwrap();
+        assert_eq!(
+            csv, "detail\nsilver -> gold\n'=cmd\n",
+            "the CSV keeps ids, guarded as data"
+        );
+        assert_eq!(tb.people_text(&tb.rows[0][0]), Some("白银 → 黄金"));
+        assert_eq!(tb.people_text(&t("x")), None);
     }
 }

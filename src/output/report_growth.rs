@@ -125,7 +125,7 @@ pub fn hall_of_fame(p: &Pipeline, ds: &Dataset, c: &Computed, t: &Value) -> Opti
 }
 
 /// A row's detail for people: the contest's name and the award, the layer's name.
-fn fame_detail(p: &Pipeline, detail: &FameDetail) -> String {
+pub(crate) fn fame_detail(p: &Pipeline, detail: &FameDetail) -> String {
     match detail {
         FameDetail::None => String::new(),
         FameDetail::Award { contest, award } => format!("{}: {award}", p.display_name(contest)),

@@ -279,7 +279,12 @@ pub fn care(ds: &Dataset, c: &Computed, t: &Value, names: &LevelNames, en: bool)
 }
 
 /// A care occasion's detail for people: `53 岁`, `1 周年`, tier names, the post's content id.
-fn care_detail(ds: &Dataset, o: &koc_engine::stages::care::Occasion, tier_names: &[String], en: bool) -> String {
+pub(crate) fn care_detail(
+    ds: &Dataset,
+    o: &koc_engine::stages::care::Occasion,
+    tier_names: &[String],
+    en: bool,
+) -> String {
     use koc_engine::stages::care::{About, Kind};
     let tier = |k: usize| tier_names.get(k).cloned().unwrap_or_default();
     match (o.about, en) {

@@ -143,6 +143,10 @@ pub fn write(
         let rows = t.rows.len().min(1_048_575);
         for (r, row) in t.rows.iter().take(rows).enumerate() {
             for (c, cell) in row.iter().enumerate() {
+                if let Some(text) = t.people_text(cell) {
+                    write_cell(ws, r as u32 + 1, c as u16, &crate::output::t(text), &formats)?;
+                    continue;
+                }
                 match shown(&t.name, &t.columns[c], cell.as_str()) {
                     Some(name) => write_cell(ws, r as u32 + 1, c as u16, &crate::output::t(name), &formats)?,
                     None => write_cell(ws, r as u32 + 1, c as u16, cell, &formats)?,
@@ -190,12 +194,6 @@ pub fn display_names(
             "grade" => label("grade"),
             "occasion" => label("occasion"),
             "reason" if table.ends_with("_rejects") => label("score_reason"),
-            "detail" if table == "care_calendar" => care_detail(p, value, en),
-            "detail" if table == "hall_of_fame" => Some(match value.split_once(": ") {
-                // a contest winner's `<contest_id>: <award>`, an inductee's layer id
-                Some((contest, award)) => format!("{}：{award}", p.display_name(contest)),
-                None => p.display_name(value),
-            }),
             "status" if table == "redemptions" => label("redemption_status"),
             "status" if table == "goals" => label("status"),
             _ => None,
@@ -203,27 +201,12 @@ pub fn display_names(
     }
 }
 
-/// A care occasion's detail for people: a promotion's tiers by name, an anniversary's
-/// years in the language (the CSV keeps `silver -> gold` and `3 years`).
-fn care_detail(p: &koc_engine::pipeline::config::Pipeline, value: &str, en: bool) -> Option<String> {
-    if let Some((from, to)) = value.split_once(" -> ") {
-        return Some(format!("{} → {}", p.display_name(from), p.display_name(to)));
-    }
-    let years = value.strip_suffix(" years")?;
-    years.parse::<u32>().ok()?;
-    Some(if en {
-        value.to_string()
-    } else {
-        format!("满 {years} 年")
-    })
-}
-
 /// One cell as Excel should hold it, from its typed value: a number with separators
 /// (two decimals for fractions; the CSV keeps all six), a percentage, a date or
 /// date-time, a boolean, or text.
 fn write_cell(ws: &mut Worksheet, r: u32, c: u16, cell: &Cell, f: &Formats) -> Result<()> {
     match cell.value() {
-        Value::Text | Value::Plain => {
+        Value::Text | Value::Plain | Value::People(_) => {
             ws.write_string(r, c, excel_text(cell.as_str()).as_ref())?;
         }
         Value::Empty => {}
@@ -402,18 +385,6 @@ mod tests {
         assert_eq!(cut.chars().count(), EXCEL_CELL_CHARS);
         assert!(cut.ends_with(CUT_MARK));
         assert_eq!(excel_text("short"), "short");
-    }
-
-    /// A care occasion's detail names the tiers and says the years in the language.
-    #[test]
-    fn care_details_are_written_for_people() {
-        let text = "program: {name: x, timezone: Asia/Shanghai, start: 2025-01-01}\nstore: s\nsources: {}\n\
-                    tiers:\n  levels:\n    - {id: silver, name: 白银, min: 0}\n    - {id: gold, name: 黄金, min: 10}\n";
-        let p = koc_engine::pipeline::config::parse_text(std::path::Path::new("p.yaml"), text).unwrap();
-        assert_eq!(care_detail(&p, "silver -> gold", false).as_deref(), Some("白银 → 黄金"));
-        assert_eq!(care_detail(&p, "53 years", false).as_deref(), Some("满 53 年"));
-        assert_eq!(care_detail(&p, "53 years", true).as_deref(), Some("53 years"));
-        assert_eq!(care_detail(&p, "E123", false), None, "an event id stays as it is");
     }
 
     #[test]

@@ -35,9 +35,17 @@ pub fn build(prog: &Program, ds: &Dataset, c: &Computed) -> Tables {
     tables.push(goals::goals_table(&c.goals));
     tables.push(goals::trend_table(&c.goals));
     tables.push(goals::incentives_table(&c.incentives));
-    tables.push(care::table(ds, &c.care, &c.layer_at_d, &c.level_ids));
+    let tier_names = crate::output::report_sections::LevelNames::new(p).tiers;
+    tables.push(care::table(
+        ds,
+        &c.care,
+        &c.layer_at_d,
+        &c.level_ids,
+        &tier_names,
+        prog.locale.is_en(),
+    ));
     if let Some(fame) = &c.hall_of_fame {
-        tables.push(hall_of_fame::table(ds, fame));
+        tables.push(hall_of_fame::table(p, ds, fame));
     }
     if let Some(g) = &c.growth {
         tables.push(growth::table(ds, g, &c.layer_at_d, &c.level_ids));
