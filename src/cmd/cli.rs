@@ -43,6 +43,10 @@ pub enum Command {
     Ingest {
         /// The pipeline file (YAML).
         pipeline: PathBuf,
+        /// Ingest in passes that fit this much memory (6G, 512M), in place of
+        /// `ingest.memory_budget`; the store is the same as one pass makes.
+        #[arg(long)]
+        memory_budget: Option<String>,
     },
     /// Ingest, compute everything and render the report into STORE/runs/<D>/.
     /// With --shard: compute one shard's members only, into DIR (docs/scale-out.md).

@@ -40,10 +40,24 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             }
             result
         }
-        Command::Ingest { pipeline } => {
+        Command::Ingest {
+            pipeline,
+            memory_budget,
+        } => {
             let loaded = load(&pipeline)?;
+            let budget = memory_budget
+                .map(|b| {
+                    koc_engine::ingest::passes::parse_bytes(&b).ok_or_else(|| {
+                        koc_engine::error::KocError::usage(format!("--memory-budget '{b}' is not a size"))
+                            .with_hint("write a size such as 6G, 512M or 800MB")
+                    })
+                })
+                .transpose()?;
             let store = Store::open_locked(&loaded.file().store_dir())?;
-            let report = koc_engine::ingest::ingest(&loaded, &store, !cli.quiet)?;
+            let report = match budget {
+                Some(b) => koc_engine::ingest::passes::ingest_within(&loaded, &store, !cli.quiet, b)?,
+                None => koc_engine::ingest::ingest(&loaded, &store, !cli.quiet)?,
+            };
             out.warnings(&report.warnings);
             out.ingest(&report);
             report.gate(loaded.file().pipeline.ingest.max_reject_ratio)?;

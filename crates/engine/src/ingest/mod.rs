@@ -10,6 +10,7 @@ pub mod id_check;
 mod keyed;
 mod member_ids;
 mod month_order;
+pub mod passes;
 pub mod paths;
 mod prepare;
 pub mod privacy;
@@ -42,6 +43,16 @@ pub struct IngestReport {
     pub events_of_unknown_members: u64,
     /// Problems that did not stop the ingest (SPEC §2 warnings).
     pub warnings: Vec<Warning>,
+    /// New activity files left for another pass (`ingest.memory_budget`).
+    #[serde(skip)]
+    pub deferred: usize,
+    /// How many passes a budgeted ingest took (shown when more than one).
+    #[serde(skip_serializing_if = "one_pass")]
+    pub passes: usize,
+}
+
+fn one_pass(n: &usize) -> bool {
+    *n <= 1
 }
 
 impl IngestReport {
@@ -84,12 +95,22 @@ pub struct FileOutcome {
 }
 
 pub fn ingest(prog: &Program, store: &Store, progress: bool) -> Result<IngestReport> {
-    ingest_in(prog, store, progress, Mode::Write)
+    match prog
+        .file()
+        .pipeline
+        .ingest
+        .memory_budget
+        .as_deref()
+        .and_then(passes::parse_bytes)
+    {
+        Some(budget) => passes::ingest_within(prog, store, progress, budget),
+        None => ingest_in(prog, store, progress, Mode::Write, None, None),
+    }
 }
 
 /// Whether an ingest may change the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub(super) enum Mode {
     Write,
     ReadOnly,
 }
@@ -98,10 +119,20 @@ enum Mode {
 /// already, without writing anything (`koc merge`: the shards and the merge must read
 /// the same store). A file that is not in the store is an error naming it.
 pub fn stored_only(prog: &Program, store: &Store) -> Result<IngestReport> {
-    ingest_in(prog, store, false, Mode::ReadOnly)
+    ingest_in(prog, store, false, Mode::ReadOnly, None, None)
 }
 
-fn ingest_in(prog: &Program, store: &Store, progress: bool, mode: Mode) -> Result<IngestReport> {
+/// One pass; with `new_bytes`, the export files not yet stored are read only up to
+/// that many bytes (at least one file), in the ingest's order, the rest left in
+/// `deferred` for the next pass.
+pub(super) fn ingest_in(
+    prog: &Program,
+    store: &Store,
+    progress: bool,
+    mode: Mode,
+    new_bytes: Option<u64>,
+    batch: Option<u64>,
+) -> Result<IngestReport> {
     // ingest reads what the file names: its sources' paths, privacy and ingest settings
     let loaded = prog.file();
     let mut manifest = store.manifest()?;
@@ -112,7 +143,8 @@ fn ingest_in(prog: &Program, store: &Store, progress: bool, mode: Mode) -> Resul
             tz.from_utc_datetime(&chrono::Utc::now().naive_utc()).naive_local(),
         ))
     };
-    let batch = manifest.files.iter().map(|f| f.batch).max().unwrap_or(0) + 1;
+    // the passes of one budgeted ingest are one batch (the report's "this ingest")
+    let batch = batch.unwrap_or_else(|| manifest.files.iter().map(|f| f.batch).max().unwrap_or(0) + 1);
     let privacy = crate::ingest::privacy::Privacy::new(loaded.pipeline.privacy.as_ref())?;
     let mut report = IngestReport::default();
     let mut new_records: Vec<FileRecord> = Vec::new();
@@ -153,6 +185,7 @@ fn ingest_in(prog: &Program, store: &Store, progress: bool, mode: Mode) -> Resul
     if !never.is_empty() {
         return Err(crate::error::usage_err(never.join("\n")));
     }
+    let mut pass = new_bytes.map(passes::PassBudget::new);
     for spec in table::ALL {
         let Some(cfg) = loaded.pipeline.sources.of(spec.name) else {
             continue;
@@ -164,6 +197,16 @@ fn ingest_in(prog: &Program, store: &Store, progress: bool, mode: Mode) -> Resul
             report.warnings.push(warning);
         }
         let paths::SourceFiles { files, skipped } = source_files;
+        let files = match pass.as_mut() {
+            Some(pass) => pass.take(files, |path| {
+                let stat = std::fs::metadata(path)
+                    .ok()
+                    .as_ref()
+                    .and_then(crate::store::FileStat::of);
+                manifest.unchanged_sha(&relative(&loaded.dir, path), stat).is_some()
+            }),
+            None => files,
+        };
         for path in skipped {
             report.warnings.push(Warning::bilingual(
                 Code::NotARegularFile,
@@ -421,6 +464,7 @@ fn ingest_in(prog: &Program, store: &Store, progress: bool, mode: Mode) -> Resul
         }
     }
 
+    report.deferred = pass.map_or(0, |p| p.waiting);
     timer.lap("ingest: files read and classified");
     if mode == Mode::ReadOnly {
         report.events_of_unknown_members = manifest.events_of_unknown_members;

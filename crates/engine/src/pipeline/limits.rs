@@ -86,6 +86,16 @@ impl Checker<'_> {
             0,
             MAX_DAYS,
         );
+        if let Some(budget) = &p.ingest.memory_budget {
+            if crate::ingest::passes::parse_bytes(budget).is_none() {
+                self.say(
+                    "ingest.memory_budget",
+                    "ingest.memory_budget",
+                    &format!("'{budget}' is not a size"),
+                    "write a size such as 6G, 512M or 800MB",
+                );
+            }
+        }
         self.sources(p);
         if let Some(cfg) = &p.privacy {
             for problem in privacy_problems(cfg) {

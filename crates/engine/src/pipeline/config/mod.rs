@@ -140,6 +140,9 @@ pub struct IngestCfg {
     /// SPEC §11: a stale D still writes the run, then exits 3.
     #[serde(default)]
     pub fail_on_stale: bool,
+    /// Ingest in passes that fit this much memory (`6G`, `512M`; docs/scale-out.md).
+    #[serde(default)]
+    pub memory_budget: Option<String>,
 }
 
 fn default_stale_after() -> i64 {
@@ -157,6 +160,7 @@ impl Default for IngestCfg {
             ignore_actions: vec![],
             stale_after_days: default_stale_after(),
             fail_on_stale: false,
+            memory_budget: None,
         }
     }
 }
