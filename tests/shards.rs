@@ -358,3 +358,36 @@ fn a_new_export_since_the_shards_is_refused_by_the_merge() {
         "{err}"
     );
 }
+
+/// A layer condition that compares members would see one shard's members only: the
+/// shard refuses it, naming the condition, and writes no part.
+#[test]
+fn a_condition_that_compares_members_cannot_be_sharded() {
+    let p = conformance_v3();
+    let path = p.w.path().join(p.pipeline);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let row_wise = "posts_90d >= 4 OR (active_days_30d >= 12 AND balance >= 50)";
+    assert!(text.contains(row_wise), "the active layer's condition");
+    std::fs::write(&path, text.replace(row_wise, "posts_90d > AVG(posts_90d) OVER ()")).unwrap();
+    let err =
+        p.w.koc(&[
+            "run",
+            p.pipeline,
+            "--as-of",
+            "2025-06-30",
+            "--shard",
+            "0/2",
+            "--out",
+            "parts",
+        ])
+        .expect_code(2)
+        .stderr();
+    assert!(
+        err.contains("layers.levels[id=active].when") && err.contains("compares members"),
+        "{err}"
+    );
+    assert!(!p.w.path().join("parts/part-0-of-2.json").exists());
+    // the same program runs unsharded
+    p.w.koc(&["run", p.pipeline, "--as-of", "2025-06-30", "--quiet"])
+        .expect_code(0);
+}
