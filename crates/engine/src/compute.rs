@@ -5,6 +5,7 @@ use crate::pipeline::program::Program;
 use crate::stages::contests::ContestResult;
 use crate::stages::goals::{GoalResult, Incentive};
 use crate::stages::layers::{Engine, LayerRow};
+use crate::stages::metrics::Metric;
 use crate::stages::points::Points;
 use crate::stages::scouting::Candidate;
 use crate::stages::tiers::TierState;
@@ -127,17 +128,24 @@ pub fn balance_days(prog: &Program, d: Day) -> Vec<Day> {
 }
 
 pub fn compute_reusing(prog: &Program, ds: &Dataset, reuse: Option<Reuse>, purpose: Purpose) -> Result<Computed> {
-    let state = match reuse {
-        Some(r) => MemberState::of(r.base),
-        None => member_state(prog, ds, purpose)?,
-    };
-    compute_with(prog, ds, state, purpose)
+    match reuse {
+        Some(r) => compute_with(prog, ds, MemberState::of(r.base), purpose),
+        None => {
+            let (state, metrics) = member_state_and_metrics(prog, ds, purpose)?;
+            compute_from(prog, ds, state, purpose, Some(metrics))
+        }
+    }
 }
 
 /// The per-member stages (SPEC §5–§7): points, tiers, the layers at every regular
 /// snapshot and at D. Each member's results depend on that member's rows alone, so a
 /// shard of the members gets its members' results exactly.
 pub fn member_state(prog: &Program, ds: &Dataset, purpose: Purpose) -> Result<MemberState> {
+    Ok(member_state_and_metrics(prog, ds, purpose)?.0)
+}
+
+/// `member_state`, with the metrics its layers compiled (the rest of a run reuses them).
+fn member_state_and_metrics(prog: &Program, ds: &Dataset, purpose: Purpose) -> Result<(MemberState, Vec<Metric>)> {
     let mut timer = crate::timing::Timer::new();
     let d = ds.as_of;
     let balance_days = balance_days(prog, d);
@@ -176,19 +184,31 @@ pub fn member_state(prog: &Program, ds: &Dataset, purpose: Purpose) -> Result<Me
     engine.run_regular(prog.start)?;
     let (layer_at_d, snapshot_d) = engine.evaluate(d)?;
     let history = std::mem::take(&mut engine.history);
+    let metrics = std::mem::take(&mut engine.metrics);
     drop(engine);
     timer.lap("layers");
-    Ok(MemberState {
+    let state = MemberState {
         points: std::sync::Arc::new(points),
         tiers,
         history,
         layer_at_d,
         snapshot_d,
-    })
+    };
+    Ok((state, metrics))
 }
 
 /// Every stage after the per-member ones, from their results.
 pub fn compute_with(prog: &Program, ds: &Dataset, state: MemberState, purpose: Purpose) -> Result<Computed> {
+    compute_from(prog, ds, state, purpose, None)
+}
+
+fn compute_from(
+    prog: &Program,
+    ds: &Dataset,
+    state: MemberState,
+    purpose: Purpose,
+    metrics: Option<Vec<Metric>>,
+) -> Result<Computed> {
     let mut timer = crate::timing::Timer::new();
     let d = ds.as_of;
     let start = prog.start;
@@ -209,7 +229,10 @@ pub fn compute_with(prog: &Program, ds: &Dataset, state: MemberState, purpose: P
         balance_days: &balance_days,
         balance_at: &points.balance_at,
     };
-    let mut engine = Engine::new(prog, ds, inputs)?;
+    let mut engine = match metrics {
+        Some(m) => Engine::with_metrics(prog, ds, inputs, m)?,
+        None => Engine::new(prog, ds, inputs)?,
+    };
     engine.history = history;
     let level_ids = engine.level_ids.clone();
     crate::progress::stage("newcomers");
