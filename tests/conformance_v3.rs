@@ -12,20 +12,9 @@ const DATES: [(&str, &str); 3] = [
     ("2025-07-19", "notices.csv"),
 ];
 
-fn program() -> Workdir {
-    let w = Workdir::new();
-    w.copy_dir(&repo().join("tests/conformance-v2/program"), "program");
-    std::fs::copy(
-        repo().join("tests/conformance-v3/pipeline.yaml"),
-        w.path().join("program/pipeline.yaml"),
-    )
-    .unwrap();
-    w
-}
-
 #[test]
 fn badges_and_notices_match_at_three_dates() {
-    let w = program();
+    let w = conformance_v3_program();
     let expected = repo().join("tests/conformance-v3/expected");
     let mut failures = Vec::new();
     for (d, notices) in DATES {
@@ -61,7 +50,7 @@ fn badges_and_notices_match_at_three_dates() {
 /// language (SPEC §16).
 #[test]
 fn report_xlsx_has_the_badges_sheet_in_chinese() {
-    let w = program();
+    let w = conformance_v3_program();
     w.koc(&["run", "program/pipeline.yaml", "--as-of", "2025-07-19", "--quiet"])
         .expect_code(0);
     let mut book = Workbook::open(&w.path().join("store/runs/2025-07-19/report.xlsx"));

@@ -207,13 +207,7 @@ fn sheet_cells(xml: &str) -> Vec<(String, String)> {
 /// named pipeline entry.
 #[test]
 fn a_chinese_workbook_shows_no_id_outside_its_id_columns() {
-    let w = Workdir::new();
-    w.copy_dir(&repo().join("tests/conformance-v2/program"), "program");
-    std::fs::copy(
-        repo().join("tests/conformance-v3/pipeline.yaml"),
-        w.path().join("program/pipeline.yaml"),
-    )
-    .unwrap();
+    let w = conformance_v3_program();
     let d = "2025-06-30";
     w.koc(&["run", "program/pipeline.yaml", "--as-of", d, "--quiet"])
         .expect_code(0);

@@ -44,22 +44,12 @@ impl Program {
         Program { w, pipeline, store }
     }
 
-    /// The unsharded run's folder at D, moved out of the store, with the store's history.
+    /// The unsharded run's folder at D, taken out of the store.
     fn unsharded(&self, d: &str) -> BTreeMap<String, Vec<u8>> {
         self.w
             .koc(&["run", self.pipeline, "--as-of", d, "--quiet"])
             .expect_code(0);
-        let mut files = folder_bytes(&self.store.join("runs").join(d));
-        files.insert(
-            "../history.parquet".into(),
-            std::fs::read(self.store.join("history.parquet")).unwrap(),
-        );
-        files.insert(
-            "../runs/index.html".into(),
-            std::fs::read(self.store.join("runs/index.html")).unwrap(),
-        );
-        std::fs::remove_dir_all(self.store.join("runs").join(d)).unwrap();
-        files
+        self.take_run(d)
     }
 
     fn sharded(&self, d: &str, n: u64) -> BTreeMap<String, Vec<u8>> {
@@ -87,6 +77,12 @@ impl Program {
         self.w
             .koc(&["merge", self.pipeline, "--as-of", d, parts, "--quiet"])
             .expect_code(0);
+        self.take_run(d)
+    }
+
+    /// Every file of the run folder at D and the store's history across runs; the
+    /// folder is removed, so the next run of D starts from the same runs.
+    fn take_run(&self, d: &str) -> BTreeMap<String, Vec<u8>> {
         let mut files = folder_bytes(&self.store.join("runs").join(d));
         files.insert(
             "../history.parquet".into(),
@@ -108,14 +104,7 @@ fn conformance_v1() -> Program {
 }
 
 fn conformance_v3() -> Program {
-    let w = Workdir::new();
-    w.copy_dir(&repo().join("tests/conformance-v2/program"), "program");
-    std::fs::copy(
-        repo().join("tests/conformance-v3/pipeline.yaml"),
-        w.path().join("program/pipeline.yaml"),
-    )
-    .unwrap();
-    Program::ingested(w, "program/pipeline.yaml", "store")
+    Program::ingested(conformance_v3_program(), "program/pipeline.yaml", "store")
 }
 
 /// A synthetic program (`koc synth`: every event kind, contests, feedback, overrides).

@@ -99,6 +99,19 @@ pub fn copy_recursive(from: &Path, to: &Path) {
     }
 }
 
+/// The conformance program v3 in a fresh work directory: v2's exports under `program/`
+/// with v3's pipeline (badges and notices); its store is `store/`.
+pub fn conformance_v3_program() -> Workdir {
+    let w = Workdir::new();
+    w.copy_dir(&repo().join("tests/conformance-v2/program"), "program");
+    std::fs::copy(
+        repo().join("tests/conformance-v3/pipeline.yaml"),
+        w.path().join("program/pipeline.yaml"),
+    )
+    .unwrap();
+    w
+}
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
