@@ -149,7 +149,7 @@ fn shards_and_merge_give_the_unsharded_run_on_conformance_v1() {
 }
 
 #[test]
-fn shards_and_merge_give_the_unsharded_run_on_conformance_v3_at_three_dates() {
+fn shards_and_merge_give_the_unsharded_run_on_conformance_v3_at_two_dates() {
     let p = conformance_v3();
     for d in ["2025-04-30", "2025-07-19"] {
         assert_same_for_every_count(&p, d);
@@ -341,15 +341,38 @@ fn a_new_export_since_the_shards_is_refused_by_the_merge() {
     text.extend_from_slice(b"\n");
     let late = activity.with_file_name("activity_late.csv");
     std::fs::write(&late, text).unwrap();
-    let err = p.w.koc(&["merge", p.pipeline, "--as-of", d, "parts"]).stderr();
+    let err =
+        p.w.koc(&["merge", p.pipeline, "--as-of", d, "parts"])
+            .expect_code(2)
+            .stderr();
     assert!(
-        err.contains("not in the store yet") || err.contains("koc ingest"),
+        err.contains("activity_late.csv") && err.contains("not in the store"),
         "{err}"
     );
+    assert!(!p.store.join("runs").join(d).exists(), "nothing written");
 }
 
-/// A layer condition that compares members would see one shard's members only: the
-/// shard refuses it, naming the condition, and writes no part.
+/// Few members, many shards: some shards hold nobody, and the merge is still the run.
+#[test]
+fn empty_shards_merge_like_the_others() {
+    let w = Workdir::new();
+    w.koc(&["synth", "prog", "--members", "4", "--days", "40", "--seed", "2"])
+        .expect_code(0);
+    let p = Program::ingested(w, "prog/pipeline.yaml", "prog/store");
+    let want = p.unsharded("2025-02-09");
+    let got = p.sharded("2025-02-09", 7);
+    let empty = (0..7)
+        .filter(|i| {
+            let json = std::fs::read_to_string(p.w.path().join(format!("parts-7/part-{i}-of-7.json"))).unwrap();
+            json.contains("\"members\": 0")
+        })
+        .count();
+    assert!(empty > 0, "some of 7 shards hold none of 4 members");
+    assert!(differing(&want, &got).is_empty(), "{:?}", differing(&want, &got));
+}
+
+/// A layer's or a points rule's condition that compares members would see one shard's
+/// members only: the shard refuses it, naming the condition, and writes no part.
 #[test]
 fn a_condition_that_compares_members_cannot_be_sharded() {
     let p = conformance_v3();
@@ -376,6 +399,32 @@ fn a_condition_that_compares_members_cannot_be_sharded() {
         "{err}"
     );
     assert!(!p.w.path().join("parts/part-0-of-2.json").exists());
+    // a points rule's `where` is evaluated over the events a shard holds: the same
+    let rule = text
+        .lines()
+        .find(|l| l.contains("id: adas_post"))
+        .expect("a points rule with a where");
+    let at = rule.find("where: \"").unwrap() + "where: \"".len();
+    let compared = format!("{}likes > AVG(likes) OVER () AND {}", &rule[..at], &rule[at..]);
+    std::fs::write(&path, text.replace(rule, &compared)).unwrap();
+    let err =
+        p.w.koc(&[
+            "run",
+            p.pipeline,
+            "--as-of",
+            "2025-06-30",
+            "--shard",
+            "1/2",
+            "--out",
+            "parts",
+        ])
+        .expect_code(2)
+        .stderr();
+    assert!(
+        err.contains("points.rules") && err.contains("compares members"),
+        "{err}"
+    );
+    std::fs::write(&path, text.replace(row_wise, "posts_90d > AVG(posts_90d) OVER ()")).unwrap();
     // the same program runs unsharded
     p.w.koc(&["run", p.pipeline, "--as-of", "2025-06-30", "--quiet"])
         .expect_code(0);

@@ -92,7 +92,8 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
                 out.line(&format!("run folder: {}", r.folder.display()));
                 out.line(&format!("report: {}", report.display()));
             }
-            Ok(0)
+            // the merge ingests nothing, so no file was gated by it; stale data is as for a run
+            stale_exit(&r, d)
         }
         Command::Run(crate::cmd::cli::RunArgs { at, .. }) => {
             let loaded = load(&at.pipeline)?;
@@ -110,18 +111,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             if r.gate_failed {
                 r.ingest.gate(loaded.file().pipeline.ingest.max_reject_ratio)?;
             }
-            if r.stale_failed {
-                return Err(koc_engine::error::KocError::new(
-                    koc_engine::error::ErrorKind::QualityGate,
-                    format!(
-                        "the data is stale for {} (ingest.fail_on_stale is set); the run folder was written",
-                        koc_engine::fmt::fmt_day(d)
-                    ),
-                )
-                .with_hint("check that tonight's exports arrived, then run again")
-                .into());
-            }
-            Ok(0)
+            stale_exit(&r, d)
         }
         Command::Report { at, dump_context } => report(&out, &at, dump_context),
         Command::Simulate {
@@ -232,6 +222,22 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
 }
 
 /// Read the pipeline file and check it into the program the stages run.
+/// Exit 3 after a run folder was written for stale data with `ingest.fail_on_stale`.
+fn stale_exit(r: &crate::cmd::run::RunOutcome, d: koc_engine::fmt::Day) -> Result<u8> {
+    if r.stale_failed {
+        return Err(koc_engine::error::KocError::new(
+            koc_engine::error::ErrorKind::QualityGate,
+            format!(
+                "the data is stale for {} (ingest.fail_on_stale is set); the run folder was written",
+                koc_engine::fmt::fmt_day(d)
+            ),
+        )
+        .with_hint("check that tonight's exports arrived, then run again")
+        .into());
+    }
+    Ok(0)
+}
+
 pub(crate) fn load(path: &std::path::Path) -> Result<Program> {
     koc_engine::pipeline::check::check(config::load(path)?)
 }

@@ -51,7 +51,7 @@ pub fn merge(loaded: &Program, as_of: Day, dirs: &[PathBuf], progress: bool) -> 
     koc_engine::progress::stage("loading the store");
     let ds = Dataset::load(&store, &manifest, as_of)?;
     koc_engine::progress::stage("stitching the parts");
-    let state = koc_engine::parts::stitch(&ds, &parts)?;
+    let state = koc_engine::parts::stitch(loaded, &ds, &parts)?;
     let computed = koc_engine::compute::compute_with(loaded, &ds, state, Purpose::Run)?;
     let started = Started {
         at: t0,
@@ -80,11 +80,14 @@ fn identity(loaded: &Program, store: &Store, as_of: Day) -> Result<Identity> {
     })
 }
 
-/// A metric's `where` or a layer's `when` that compares members (an aggregate or a
-/// window) would see only one shard's members: such a program cannot be sharded.
+/// A points rule's or a metric's `where`, or a layer's `when`, that compares members (an
+/// aggregate or a window) would see only one shard's members: such a program cannot be
+/// sharded.
 fn refuse_cross_member_conditions(loaded: &Program) -> Result<()> {
-    let places = (0..loaded.metrics.len())
-        .map(Place::Metric)
+    let rules = loaded.rules.as_ref().map_or(0, |r| r.rules.len());
+    let places = (0..rules)
+        .map(Place::Rule)
+        .chain((0..loaded.metrics.len()).map(Place::Metric))
         .chain((0..loaded.layers.as_ref().map_or(0, |l| l.ids.len())).map(Place::Level));
     for place in places {
         if let Some(e) = loaded.conditions.get(&place) {

@@ -12,6 +12,7 @@ use crate::compute::MemberState;
 use crate::error::usage_err;
 use crate::fmt::Day;
 use crate::model::Dataset;
+use crate::pipeline::program::Program;
 use crate::shard::Shard;
 use crate::stages::points::{Balance, Cap, LedgerEntry, Points, RedemptionOutcome, RedemptionStatus};
 use crate::stages::tiers::TierState;
@@ -305,8 +306,55 @@ fn read_data(header: &PartHeader, json: &Path) -> Result<PartData> {
     rmp_serde::from_slice(&bytes).with_context(|| format!("{}: cannot decode the part", path.display()))
 }
 
+/// What a part's values must fit: the program's levels and rules, the snapshot days.
+struct Bounds {
+    layers: usize,
+    tiers: usize,
+    rules: u32,
+    balance_days: usize,
+    history_days: Vec<Day>,
+}
+
+impl Bounds {
+    fn of(prog: &Program, as_of: Day) -> Bounds {
+        Bounds {
+            layers: prog.layers.as_ref().map_or(0, |l| l.ids.len()),
+            tiers: prog.tiers.as_ref().map_or(0, |t| t.ids.len()),
+            rules: prog.rules.as_ref().map_or(0, |r| r.rules.len()) as u32,
+            balance_days: crate::compute::balance_days(prog, as_of).len(),
+            history_days: crate::stages::layers::regular_snapshots(prog.start, as_of),
+        }
+    }
+
+    /// What is wrong with one member's part, if anything (a part decoded from a file
+    /// that was edited and given a new checksum must not reach the stages).
+    fn problem(&self, mp: &MemberPart, numeric: usize, flags: usize) -> Option<&'static str> {
+        let tier_ok = |t: &TierState| {
+            t.tier < self.tiers
+                && t.initial < self.tiers
+                && t.changes.iter().all(|c| c.from < self.tiers && c.to < self.tiers)
+        };
+        if mp.layers.len() != self.history_days.len() + 1 || mp.layers.iter().flatten().any(|l| *l >= self.layers) {
+            Some("layers that are not the program's")
+        } else if !mp.tier.as_ref().is_none_or(tier_ok) {
+            Some("a tier that is not the program's")
+        } else if mp.ledger.iter().any(|e| e.1 >= self.rules) {
+            Some("a points rule that is not the program's")
+        } else if mp.balance_at.len() != self.balance_days {
+            Some("balances at other days")
+        } else if mp.numeric.as_ref().is_some_and(|v| v.len() != numeric)
+            || mp.flags.as_ref().is_some_and(|v| v.len() != flags)
+        {
+            Some("metrics that are not the program's")
+        } else {
+            None
+        }
+    }
+}
+
 /// The state of every member of `ds` (the whole store at D), from the parts.
-pub fn stitch(ds: &Dataset, parts: &[(PartHeader, PathBuf)]) -> Result<MemberState> {
+pub fn stitch(prog: &Program, ds: &Dataset, parts: &[(PartHeader, PathBuf)]) -> Result<MemberState> {
+    let bounds = Bounds::of(prog, ds.as_of);
     let n = ds.members.len();
     let mut ledgers: Vec<Vec<LedgerEntry>> = vec![Vec::new(); n];
     let mut balances: Vec<Option<Balance>> = vec![None; n];
@@ -336,7 +384,21 @@ pub fn stitch(ds: &Dataset, parts: &[(PartHeader, PathBuf)]) -> Result<MemberSta
             Some(_) => {}
         }
         let bad = |what: String| anyhow::anyhow!("{}: {what}; run shard {} again", path.display(), header.shard);
+        let layout = layout.as_ref().expect("set above");
+        if layout.0 != bounds.history_days {
+            bail!(bad("snapshot days that are not the program's at D".into()));
+        }
+        let shard = Shard {
+            index: header.index,
+            count: header.count,
+        };
         for mp in data.members {
+            if !shard.holds(&mp.id) {
+                bail!(bad(format!("member {} is not of shard {}", mp.id, header.shard)));
+            }
+            if let Some(problem) = bounds.problem(&mp, layout.1.len(), layout.2.len()) {
+                bail!(bad(format!("member {} has {problem}", mp.id)));
+            }
             let m = *ds
                 .index
                 .get(&mp.id)
@@ -370,6 +432,9 @@ pub fn stitch(ds: &Dataset, parts: &[(PartHeader, PathBuf)]) -> Result<MemberSta
             let i = *redemption_index
                 .get(&(r.member_id.as_str(), r.nth))
                 .ok_or_else(|| bad(format!("a redemption of {} the store does not have", r.member_id)))?;
+            if outcomes[i].is_some() {
+                bail!(bad(format!("a redemption of {} is in two parts", r.member_id)));
+            }
             outcomes[i] = Some(RedemptionOutcome {
                 redemption: i,
                 status: r.status,
@@ -387,7 +452,11 @@ pub fn stitch(ds: &Dataset, parts: &[(PartHeader, PathBuf)]) -> Result<MemberSta
     if outcomes.iter().any(Option::is_none) {
         bail!(usage_err("a redemption is in no part: the parts are not of this store"));
     }
-    let ledger: Vec<LedgerEntry> = ledgers.into_iter().flatten().collect();
+    // in member order, allocated once (a collect from `flatten` grows by doubling)
+    let mut ledger: Vec<LedgerEntry> = Vec::with_capacity(ledgers.iter().map(Vec::len).sum());
+    for member_ledger in ledgers {
+        ledger.extend(member_ledger);
+    }
     let mut awarded_per_event = vec![0i64; ds.events.len()];
     for e in &ledger {
         awarded_per_event[e.event as usize] += e.awarded;

@@ -43,9 +43,6 @@ pub struct IngestReport {
     pub events_of_unknown_members: u64,
     /// Problems that did not stop the ingest (SPEC §2 warnings).
     pub warnings: Vec<Warning>,
-    /// New activity files left for another pass (`ingest.memory_budget`).
-    #[serde(skip)]
-    pub deferred: usize,
     /// How many passes a budgeted ingest took (shown when more than one).
     #[serde(skip_serializing_if = "one_pass")]
     pub passes: usize,
@@ -110,7 +107,7 @@ pub fn ingest(prog: &Program, store: &Store, progress: bool) -> Result<IngestRep
 
 /// Whether an ingest may change the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Mode {
+enum Mode {
     Write,
     ReadOnly,
 }
@@ -122,15 +119,14 @@ pub fn stored_only(prog: &Program, store: &Store) -> Result<IngestReport> {
     ingest_in(prog, store, false, Mode::ReadOnly, None, None)
 }
 
-/// One pass; with `new_bytes`, the export files not yet stored are read only up to
-/// that many bytes (at least one file), in the ingest's order, the rest left in
-/// `deferred` for the next pass.
-pub(super) fn ingest_in(
+/// One ingest; with a pass budget, the export files not yet stored are read only while
+/// they fit it (at least one), in the ingest's order, the rest left for the next pass.
+fn ingest_in(
     prog: &Program,
     store: &Store,
     progress: bool,
     mode: Mode,
-    new_bytes: Option<u64>,
+    mut pass: Option<&mut passes::PassBudget>,
     batch: Option<u64>,
 ) -> Result<IngestReport> {
     // ingest reads what the file names: its sources' paths, privacy and ingest settings
@@ -185,7 +181,6 @@ pub(super) fn ingest_in(
     if !never.is_empty() {
         return Err(crate::error::usage_err(never.join("\n")));
     }
-    let mut pass = new_bytes.map(passes::PassBudget::new);
     for spec in table::ALL {
         let Some(cfg) = loaded.pipeline.sources.of(spec.name) else {
             continue;
@@ -197,7 +192,7 @@ pub(super) fn ingest_in(
             report.warnings.push(warning);
         }
         let paths::SourceFiles { files, skipped } = source_files;
-        let files = match pass.as_mut() {
+        let files = match pass.as_deref_mut() {
             Some(pass) => pass.take(files, |path| {
                 let stat = std::fs::metadata(path)
                     .ok()
@@ -281,9 +276,13 @@ pub(super) fn ingest_in(
                 let kind = if seen.contains(&sha) { PreparedKind::Known } else { kind };
                 if mode == Mode::ReadOnly && !matches!(kind, PreparedKind::Known) {
                     return Err(crate::error::KocError::usage(format!(
-                        "{rel}: this export is not in the store yet, so the shards did not read it"
+                        "{rel}: this export is not in the store, so the shards did not read it"
                     ))
-                    .with_hint("run `koc ingest PIPELINE` once, then every shard, then the merge")
+                    .with_hint(
+                        "run `koc ingest PIPELINE` once, then every shard, then the merge; a file the \
+                         reject gate held back stays out of the store: mend it or move it out of the \
+                         sources' folder",
+                    )
                     .into());
                 }
                 let (encoding, rows, arena) = match kind {
@@ -464,7 +463,6 @@ pub(super) fn ingest_in(
         }
     }
 
-    report.deferred = pass.map_or(0, |p| p.waiting);
     timer.lap("ingest: files read and classified");
     if mode == Mode::ReadOnly {
         report.events_of_unknown_members = manifest.events_of_unknown_members;

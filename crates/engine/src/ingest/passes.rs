@@ -6,6 +6,7 @@ use crate::diagnostics::Warning;
 use crate::pipeline::program::Program;
 use crate::store::{Counts, Store};
 use anyhow::Result;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 /// What a pass holds besides its new files: the program, the stored events' keys and
@@ -25,23 +26,20 @@ const BYTES_PER_EXPORT_BYTE: u64 = 3;
 /// counts are those of one pass.
 pub fn ingest_within(prog: &Program, store: &Store, progress: bool, budget: u64) -> Result<IngestReport> {
     let mut passes: Vec<IngestReport> = Vec::new();
-    let mut batch = None;
+    // every pass joins one batch: to the report, one ingest
+    let batch = store.manifest()?.files.iter().map(|f| f.batch).max().unwrap_or(0) + 1;
+    let mut tried: HashSet<PathBuf> = HashSet::new();
     loop {
-        let report = ingest_in(
-            prog,
-            store,
-            progress,
-            Mode::Write,
-            Some(allowance(store, budget)?),
-            batch,
-        )?;
-        // every pass joins the first one's batch: to the report, one ingest
-        batch = batch.or(store.manifest()?.files.iter().map(|f| f.batch).max());
-        let more = report.deferred > 0;
+        let mut pass = PassBudget::new(allowance(store, budget)?, std::mem::take(&mut tried));
+        let report = ingest_in(prog, store, progress, Mode::Write, Some(&mut pass), Some(batch))?;
         passes.push(report);
-        if !more {
+        if pass.waiting == 0 {
             break;
         }
+        // a file read once and not stored (held back by the reject gate, or a copy of a
+        // stored file under another name) is not new to the next pass: no pass waits on it
+        tried = pass.tried;
+        tried.extend(pass.taken);
     }
     Ok(joined(passes))
 }
@@ -89,8 +87,13 @@ fn joined(mut passes: Vec<IngestReport>) -> IngestReport {
             warnings.push(w.clone());
         }
     }
-    let mut gated: Vec<String> = passes.iter().flat_map(|p| p.gated.iter().cloned()).collect();
-    gated.extend(last.gated.iter().cloned());
+    // a gated file is read again by every later pass: listed once
+    let mut gated: Vec<String> = Vec::new();
+    for g in passes.iter().flat_map(|p| &p.gated).chain(&last.gated) {
+        if !gated.contains(g) {
+            gated.push(g.clone());
+        }
+    }
     let mut totals = Counts::default();
     for f in &last.files {
         totals.add(&f.counts);
@@ -101,7 +104,6 @@ fn joined(mut passes: Vec<IngestReport>) -> IngestReport {
         gated,
         events_of_unknown_members: last.events_of_unknown_members,
         warnings,
-        deferred: 0,
         passes: count,
     }
 }
@@ -136,15 +138,22 @@ pub(super) struct PassBudget {
     full: bool,
     /// New files left for the next pass.
     pub(super) waiting: usize,
+    /// Files an earlier pass read that are still not stored (gated, or copies): read
+    /// again in their place, outside the budget, so that no pass waits on them.
+    tried: HashSet<PathBuf>,
+    /// The new files this pass takes.
+    taken: Vec<PathBuf>,
 }
 
 impl PassBudget {
-    pub(super) fn new(max: u64) -> PassBudget {
+    pub(super) fn new(max: u64, tried: HashSet<PathBuf>) -> PassBudget {
         PassBudget {
             max,
             used: 0,
             full: false,
             waiting: 0,
+            tried,
+            taken: Vec::new(),
         }
     }
 
@@ -153,13 +162,14 @@ impl PassBudget {
     pub(super) fn take(&mut self, files: Vec<PathBuf>, stored: impl Fn(&Path) -> bool) -> Vec<PathBuf> {
         let mut now = Vec::with_capacity(files.len());
         for path in files {
-            if stored(&path) {
+            if stored(&path) || self.tried.contains(&path) {
                 now.push(path);
                 continue;
             }
             let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
             if !self.full && (self.used == 0 || self.used + size <= self.max) {
                 self.used += size;
+                self.taken.push(path.clone());
                 now.push(path);
             } else {
                 self.full = true;
@@ -204,7 +214,7 @@ mod tests {
         ];
         let stored = |p: &Path| p.ends_with("old");
         // 10 + 50 fit 70; c (30) does not, so d waits too, though it would fit
-        let mut pass = PassBudget::new(70);
+        let mut pass = PassBudget::new(70, HashSet::new());
         let now = pass.take(files.clone(), stored);
         let names: Vec<_> = now.iter().map(|p| p.file_name().unwrap().to_str().unwrap()).collect();
         assert_eq!(names, ["a", "b", "old"]);
@@ -213,8 +223,18 @@ mod tests {
         assert!(pass.take(vec![file("e", 1)], stored).is_empty());
         assert_eq!(pass.waiting, 3);
         // the pass's first new file always goes, however large
-        let mut pass = PassBudget::new(1);
-        assert_eq!(pass.take(files, stored).len(), 2);
+        let mut pass = PassBudget::new(1, HashSet::new());
+        assert_eq!(pass.take(files.clone(), stored).len(), 2);
         assert_eq!(pass.waiting, 3);
+        // a file an earlier pass read but could not store (gated) is read again outside
+        // the budget, so the next new file still goes: every pass makes progress
+        let mut pass = PassBudget::new(1, HashSet::from([files[0].clone()]));
+        let names: Vec<_> = pass
+            .take(files, stored)
+            .iter()
+            .map(|p| p.file_name().unwrap().to_str().unwrap().to_string())
+            .collect();
+        assert_eq!(names, ["a", "b", "old"]);
+        assert_eq!(pass.taken.len(), 1, "b is the pass's one new file");
     }
 }
