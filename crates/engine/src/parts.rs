@@ -152,16 +152,7 @@ fn part_data(ds: &Dataset, state: &MemberState) -> Result<PartData> {
             }
         })
         .collect();
-    let mut nth: HashMap<&str, u32> = HashMap::new();
-    let nth_of: Vec<u32> = ds
-        .redemptions
-        .iter()
-        .map(|r| {
-            let n = nth.entry(r.member_id.as_str()).or_insert(0);
-            *n += 1;
-            *n - 1
-        })
-        .collect();
+    let nth_of = nth_of_member(ds);
     let redemptions = state
         .points
         .redemptions
@@ -180,6 +171,20 @@ fn part_data(ds: &Dataset, state: &MemberState) -> Result<PartData> {
         members,
         redemptions,
     })
+}
+
+/// Each redemption's place among its member id's redemptions (`Dataset::redemptions`
+/// order): how a part names a redemption, whatever the shard's positions.
+fn nth_of_member(ds: &Dataset) -> Vec<u32> {
+    let mut seen: HashMap<&str, u32> = HashMap::new();
+    ds.redemptions
+        .iter()
+        .map(|r| {
+            let n = seen.entry(r.member_id.as_str()).or_insert(0);
+            *n += 1;
+            *n - 1
+        })
+        .collect()
 }
 
 /// The complete set of parts in `dirs` (each header with its JSON's path): one per shard of the same count, all of the
@@ -363,13 +368,13 @@ pub fn stitch(prog: &Program, ds: &Dataset, parts: &[(PartHeader, PathBuf)]) -> 
     let mut layers: Vec<Vec<Option<usize>>> = vec![Vec::new(); n];
     let mut rows: Vec<Option<(Vec<f64>, Vec<bool>)>> = vec![None; n];
     let mut outcomes: Vec<Option<RedemptionOutcome>> = vec![None; ds.redemptions.len()];
-    let mut redemption_index: HashMap<(&str, u32), usize> = HashMap::new();
-    let mut nth: HashMap<&str, u32> = HashMap::new();
-    for (i, r) in ds.redemptions.iter().enumerate() {
-        let k = nth.entry(r.member_id.as_str()).or_insert(0);
-        redemption_index.insert((r.member_id.as_str(), *k), i);
-        *k += 1;
-    }
+    let redemption_index: HashMap<(&str, u32), usize> = ds
+        .redemptions
+        .iter()
+        .zip(nth_of_member(ds))
+        .enumerate()
+        .map(|(i, (r, k))| ((r.member_id.as_str(), k), i))
+        .collect();
     let mut layout: Option<(Vec<Day>, Vec<String>, Vec<String>)> = None;
     for (header, path) in parts {
         let data = read_data(header, path)?;
