@@ -429,3 +429,46 @@ fn a_condition_that_compares_members_cannot_be_sharded() {
     p.w.koc(&["run", p.pipeline, "--as-of", "2025-06-30", "--quiet"])
         .expect_code(0);
 }
+
+/// With `ingest.fail_on_stale`, a stale D writes the run folder and exits 3 from the
+/// merge as from `koc run`, with the same folder.
+#[test]
+fn a_merge_on_stale_data_exits_3_as_the_run_does() {
+    let p = conformance_v3();
+    let path = p.w.path().join(p.pipeline);
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replace(
+            "  max_reject_ratio: 0.25\n",
+            "  max_reject_ratio: 0.25\n  fail_on_stale: true\n",
+        ),
+    )
+    .unwrap();
+    // the exports end on 2025-07-19: a week later the data is stale
+    let d = "2025-07-26";
+    let run = p.w.koc(&["run", p.pipeline, "--as-of", d, "--quiet"]);
+    run.expect_code(3);
+    let want = p.take_run(d);
+    for i in 0..2 {
+        p.w.koc(&[
+            "run",
+            p.pipeline,
+            "--as-of",
+            d,
+            "--shard",
+            &format!("{i}/2"),
+            "--out",
+            "parts",
+            "--quiet",
+        ])
+        .expect_code(0);
+    }
+    let err =
+        p.w.koc(&["merge", p.pipeline, "--as-of", d, "parts", "--quiet"])
+            .expect_code(3)
+            .stderr();
+    assert!(err.contains("stale"), "{err}");
+    let got = p.take_run(d);
+    assert!(differing(&want, &got).is_empty(), "{:?}", differing(&want, &got));
+}
