@@ -52,23 +52,27 @@ impl Program {
         self.take_run(d)
     }
 
+    /// `koc run --shard I/N --out DIR` at D, which must succeed.
+    fn shard(&self, d: &str, shard: &str, out: &str) {
+        self.w
+            .koc(&[
+                "run",
+                self.pipeline,
+                "--as-of",
+                d,
+                "--shard",
+                shard,
+                "--out",
+                out,
+                "--quiet",
+            ])
+            .expect_code(0);
+    }
+
     fn sharded(&self, d: &str, n: u64) -> BTreeMap<String, Vec<u8>> {
         let parts = format!("parts-{n}");
         for i in 0..n {
-            let shard = format!("{i}/{n}");
-            self.w
-                .koc(&[
-                    "run",
-                    self.pipeline,
-                    "--as-of",
-                    d,
-                    "--shard",
-                    &shard,
-                    "--out",
-                    &parts,
-                    "--quiet",
-                ])
-                .expect_code(0);
+            self.shard(d, &format!("{i}/{n}"), &parts);
         }
         self.merged(d, &parts)
     }
@@ -231,20 +235,7 @@ fn shards_launched_as_an_indexed_job_then_merged() {
 fn a_merge_that_cannot_be_right_is_refused_by_name() {
     let p = conformance_v3();
     let d = "2025-06-30";
-    let shard = |i: u64, out: &str| {
-        p.w.koc(&[
-            "run",
-            p.pipeline,
-            "--as-of",
-            d,
-            "--shard",
-            &format!("{i}/3"),
-            "--out",
-            out,
-            "--quiet",
-        ])
-        .expect_code(0);
-    };
+    let shard = |i: u64, out: &str| p.shard(d, &format!("{i}/3"), out);
     shard(0, "parts");
     shard(2, "parts");
     let err =
@@ -255,18 +246,7 @@ fn a_merge_that_cannot_be_right_is_refused_by_name() {
     assert!(!p.store.join("runs").join(d).exists(), "nothing written");
 
     // a part of another date
-    p.w.koc(&[
-        "run",
-        p.pipeline,
-        "--as-of",
-        "2025-06-29",
-        "--shard",
-        "1/3",
-        "--out",
-        "parts",
-        "--quiet",
-    ])
-    .expect_code(0);
+    p.shard("2025-06-29", "1/3", "parts");
     let err =
         p.w.koc(&["merge", p.pipeline, "--as-of", d, "parts"])
             .expect_code(2)
@@ -315,18 +295,7 @@ fn a_new_export_since_the_shards_is_refused_by_the_merge() {
     let p = conformance_v3();
     let d = "2025-06-30";
     for i in 0..2 {
-        p.w.koc(&[
-            "run",
-            p.pipeline,
-            "--as-of",
-            d,
-            "--shard",
-            &format!("{i}/2"),
-            "--out",
-            "parts",
-            "--quiet",
-        ])
-        .expect_code(0);
+        p.shard(d, &format!("{i}/2"), "parts");
     }
     // tonight's export arrives after the shards ran, without an ingest
     let exports = p.w.path().join("program/exports");
@@ -451,18 +420,7 @@ fn a_merge_on_stale_data_exits_3_as_the_run_does() {
     run.expect_code(3);
     let want = p.take_run(d);
     for i in 0..2 {
-        p.w.koc(&[
-            "run",
-            p.pipeline,
-            "--as-of",
-            d,
-            "--shard",
-            &format!("{i}/2"),
-            "--out",
-            "parts",
-            "--quiet",
-        ])
-        .expect_code(0);
+        p.shard(d, &format!("{i}/2"), "parts");
     }
     let err =
         p.w.koc(&["merge", p.pipeline, "--as-of", d, "parts", "--quiet"])
