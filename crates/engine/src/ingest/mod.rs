@@ -194,11 +194,7 @@ fn ingest_in(
         let paths::SourceFiles { files, skipped } = source_files;
         let files = match pass.as_deref_mut() {
             Some(pass) => pass.take(files, |path| {
-                let stat = std::fs::metadata(path)
-                    .ok()
-                    .as_ref()
-                    .and_then(crate::store::FileStat::of);
-                manifest.unchanged_sha(&relative(&loaded.dir, path), stat).is_some()
+                prepare::as_stored(&manifest, &loaded.dir, path).2.is_some()
             }),
             None => files,
         };

@@ -70,13 +70,25 @@ pub(super) enum ParsedRow {
 
 /// Read, hash, decode and convert one file: pure work on the file alone, so files
 /// run in parallel.
-pub(super) fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
-    let rel = relative(&ctx.loaded.dir, path);
+/// An export as the store knows it: its path relative to the pipeline, its size and
+/// times, and its sha256 when the manifest holds the file with those (not read again).
+pub(super) fn as_stored<'m>(
+    manifest: &'m Manifest,
+    dir: &Path,
+    path: &Path,
+) -> (String, Option<crate::store::FileStat>, Option<&'m str>) {
+    let rel = relative(dir, path);
     let stat = std::fs::metadata(path)
         .ok()
         .as_ref()
         .and_then(crate::store::FileStat::of);
-    if let Some(sha) = ctx.manifest.unchanged_sha(&rel, stat) {
+    let sha = manifest.unchanged_sha(&rel, stat);
+    (rel, stat, sha)
+}
+
+pub(super) fn prepare(ctx: &PrepareCtx, path: &Path) -> Result<Prepared> {
+    let (rel, stat, known) = as_stored(ctx.manifest, &ctx.loaded.dir, path);
+    if let Some(sha) = known {
         let sha = sha.to_string();
         return Ok(Prepared {
             rel,
