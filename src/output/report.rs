@@ -298,7 +298,7 @@ pub fn context(loaded: &Program, ds: &Dataset, c: &Computed, mut quality: Qualit
         goals_on_track: c.goals.iter().filter(|g| g.status.is_good()).count(),
         care_occasions: care.len(),
     };
-    let points = sections::points(&loaded.spending, ds, c, &t, &headline);
+    let points = sections::points(ds, c, &t, &headline);
     let tier_counts = sections::tier_counts(c);
     let layers = sections::layers(c, &names.layers);
     let (movements, movement_matrix) = sections::movements(ds, c, &names.layers, label(&t, "new_member", "(new)"));

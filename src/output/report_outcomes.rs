@@ -272,29 +272,24 @@ pub fn care(ds: &Dataset, c: &Computed, t: &Value, names: &LevelNames, en: bool)
                 nickname: m.nickname.clone(),
                 layer: c.layer_at_d[o.member].map(|l| names.layers[l].clone()),
                 occasion: label_of(t, "occasion", o.occasion.as_str()).to_string(),
-                detail: care_detail(ds, o, &names.tiers, en),
+                detail: care_detail(o, &names.tiers, en),
             }
         })
         .collect()
 }
 
 /// A care occasion's detail for people: `53 岁`, `1 周年`, tier names, the post's content id.
-pub(crate) fn care_detail(
-    ds: &Dataset,
-    o: &koc_engine::stages::care::Occasion,
-    tier_names: &[String],
-    en: bool,
-) -> String {
+pub(crate) fn care_detail(o: &koc_engine::stages::care::Occasion, tier_names: &[String], en: bool) -> String {
     use koc_engine::stages::care::{About, Kind};
     let tier = |k: usize| tier_names.get(k).cloned().unwrap_or_default();
-    match (o.about, en) {
+    match (&o.about, en) {
         (About::Years(1), true) if o.occasion != Kind::Birthday => "1st anniversary".into(),
         (About::Years(y), true) if o.occasion == Kind::Birthday => format!("turns {y}"),
         (About::Years(y), true) => format!("{y} years"),
         (About::Years(y), false) if o.occasion == Kind::Birthday => format!("{y} 岁"),
         (About::Years(y), false) => format!("{y} 周年"),
-        (About::Promotion(a, b), _) => format!("{} → {}", tier(a), tier(b)),
-        (About::Event(e), _) => ds.events.content_id(e).unwrap_or(ds.events.id(e)).to_string(),
+        (About::Promotion(a, b), _) => format!("{} → {}", tier(*a), tier(*b)),
+        (About::Event(shown), _) => shown.clone(),
     }
 }
 

@@ -181,13 +181,7 @@ impl LevelNames {
 }
 
 /// The points section: totals, redemptions by item, the refused ones, what expires soon.
-pub fn points(
-    spending: &koc_engine::pipeline::plans::SpendPlan,
-    ds: &Dataset,
-    c: &Computed,
-    t: &Value,
-    h: &Headline,
-) -> PointsSection {
+pub fn points(ds: &Dataset, c: &Computed, t: &Value, h: &Headline) -> PointsSection {
     let pts = &c.points;
     let mut items: BTreeMap<&str, (u64, i64)> = BTreeMap::new();
     let mut refused_list = Vec::new();
@@ -229,7 +223,7 @@ pub fn points(
         redemption_rate: (issued > 0).then(|| redeemed as f64 / issued as f64),
         by_item,
         refused_list,
-        expiring_30d: koc_engine::stages::points::expiring_between(spending, ds, pts, c.as_of, c.as_of + 30),
+        expiring_30d: c.facts.iter().map(|f| f.expiring_30d).sum(),
         chart: charts::bars(&[
             bar("points_issued", "issued", issued),
             bar("points_redeemed", "redeemed", redeemed),

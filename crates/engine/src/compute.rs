@@ -3,6 +3,7 @@ use crate::fmt::Day;
 use crate::model::Dataset;
 use crate::pipeline::program::Program;
 use crate::stages::contests::ContestResult;
+use crate::stages::facts::Facts;
 use crate::stages::goals::{GoalResult, Incentive};
 use crate::stages::layers::{Engine, LayerRow};
 use crate::stages::metrics::Metric;
@@ -37,6 +38,8 @@ pub struct Computed {
     pub notices: Vec<crate::stages::notices::Notice>,
     /// The metric frame at D (scouting reads it; a scenario may reuse it).
     pub snapshot_d: crate::stages::layers::Snapshot,
+    /// What the other stages read of each member's own events and lots.
+    pub facts: Vec<Facts>,
 }
 
 impl Computed {
@@ -83,6 +86,7 @@ pub struct MemberState {
     pub history: Vec<(Day, LayerRow)>,
     pub layer_at_d: LayerRow,
     pub snapshot_d: crate::stages::layers::Snapshot,
+    pub facts: Vec<Facts>,
 }
 
 impl MemberState {
@@ -94,6 +98,7 @@ impl MemberState {
             history: c.history.clone(),
             layer_at_d: c.layer_at_d.clone(),
             snapshot_d: c.snapshot_d.clone(),
+            facts: c.facts.clone(),
         }
     }
 }
@@ -110,9 +115,18 @@ pub fn reusable(base: &Program, scenario: &Program, as_of: Day) -> bool {
     let (Some(a), Some(b)) = (value(base), value(scenario)) else {
         return false;
     };
-    let same = ["program", "points", "redemption", "tiers", "metrics", "layers"]
-        .iter()
-        .all(|k| a.get(k) == b.get(k));
+    // the notices' day decides which lots' points the facts keep as expiring
+    let same = [
+        "program",
+        "points",
+        "redemption",
+        "tiers",
+        "metrics",
+        "layers",
+        "notices",
+    ]
+    .iter()
+    .all(|k| a.get(k) == b.get(k));
     same && crate::stages::goals::layer_days(base, as_of) == crate::stages::goals::layer_days(scenario, as_of)
 }
 
@@ -129,7 +143,11 @@ pub fn balance_days(prog: &Program, d: Day) -> Vec<Day> {
 
 pub fn compute_reusing(prog: &Program, ds: &Dataset, reuse: Option<Reuse>, purpose: Purpose) -> Result<Computed> {
     match reuse {
-        Some(r) => compute_with(prog, ds, MemberState::of(r.base), purpose),
+        Some(r) => {
+            let mut state = MemberState::of(r.base);
+            state.facts = crate::stages::facts::refresh(prog, ds, &state.points.awarded_per_event, &state.facts)?;
+            compute_with(prog, ds, state, purpose)
+        }
         None => {
             let (state, metrics) = member_state_and_metrics(prog, ds, purpose)?;
             compute_from(prog, ds, state, purpose, Some(metrics))
@@ -167,6 +185,8 @@ fn member_state_and_metrics(prog: &Program, ds: &Dataset, purpose: Purpose) -> R
         None => vec![None; ds.members.len()],
     };
     timer.lap("tiers");
+    let facts = crate::stages::facts::compute(prog, ds, &points, crate::stages::facts::NoticeDay::of(prog, d))?;
+    timer.lap("facts");
     let mut points = points;
     if purpose == Purpose::WhatIf {
         // a what-if compares figures: the ledger itself (the largest array) is not
@@ -193,6 +213,7 @@ fn member_state_and_metrics(prog: &Program, ds: &Dataset, purpose: Purpose) -> R
         history,
         layer_at_d,
         snapshot_d,
+        facts,
     };
     Ok((state, metrics))
 }
@@ -220,6 +241,7 @@ fn compute_from(
         history,
         layer_at_d,
         snapshot_d: snap_d,
+        facts,
     } = state;
     let tier_ids: Vec<String> = prog.tiers.as_ref().map(|t| t.ids.clone()).unwrap_or_default();
 
@@ -236,8 +258,7 @@ fn compute_from(
     engine.history = history;
     let level_ids = engine.level_ids.clone();
     crate::progress::stage("newcomers");
-    let newcomers =
-        crate::stages::scouting::compute(prog, ds, &points.awarded_per_event, &snap_d, &layer_at_d, &level_ids)?;
+    let newcomers = crate::stages::scouting::compute(prog, ds, &facts, &snap_d, &layer_at_d, &level_ids)?;
     timer.lap("scouting");
     crate::progress::stage("contests");
     let contests = crate::stages::contests::compute_all(prog, ds, &points.awarded_per_event, &layer_at_d)?;
@@ -257,6 +278,7 @@ fn compute_from(
             tiers: &tiers,
             tier_ids: &tier_ids,
             previous_snapshot,
+            facts: &facts,
         },
     );
     let history = engine.history.clone();
@@ -272,7 +294,7 @@ fn compute_from(
                 prog,
                 ds,
                 &crate::stages::hall_of_fame::Inputs {
-                    ledger: &points.ledger,
+                    facts: &facts,
                     history: &history,
                     layer_at_d: &layer_at_d,
                     level_ids: &level_ids,
@@ -285,7 +307,7 @@ fn compute_from(
     let hall_of_fame = fame;
     timer.lap("hall of fame");
     crate::progress::stage("growth path");
-    let growth = crate::stages::growth::compute(prog, ds, &points.awarded_per_event);
+    let growth = crate::stages::growth::compute(prog, ds, &facts);
     let (mut mentor_matches, mut team_proposals) = (None, None);
     if let Some(g) = &growth {
         if let Some(m) = &prog.mentoring {
@@ -309,13 +331,13 @@ fn compute_from(
     }
     timer.lap("growth");
     crate::progress::stage("badges and notices");
-    let badges = crate::stages::badges::compute(prog, ds, &points.awarded_per_event)?;
+    let badges = crate::stages::badges::awards(prog, &facts);
     let notices = crate::stages::notices::compute(
         prog,
         ds,
         &crate::stages::notices::Inputs {
             awards: &badges,
-            points: &points,
+            facts: &facts,
             tiers: &tiers,
             contests: &contests,
             history: &history,
@@ -345,5 +367,6 @@ fn compute_from(
         mentor_matches,
         team_proposals,
         snapshot_d: snap_d,
+        facts,
     })
 }

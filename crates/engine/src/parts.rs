@@ -14,6 +14,7 @@ use crate::fmt::Day;
 use crate::model::Dataset;
 use crate::pipeline::program::Program;
 use crate::shard::Shard;
+use crate::stages::facts::Facts;
 use crate::stages::points::{Balance, Cap, LedgerEntry, Points, RedemptionOutcome, RedemptionStatus};
 use crate::stages::tiers::TierState;
 use anyhow::{bail, Context, Result};
@@ -69,6 +70,7 @@ struct MemberPart {
     /// The metric frame's row at D (members joined by D).
     numeric: Option<Vec<f64>>,
     flags: Option<Vec<bool>>,
+    facts: Facts,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -149,6 +151,7 @@ fn part_data(ds: &Dataset, state: &MemberState) -> Result<PartData> {
                     .collect(),
                 numeric: row.map(|k| numeric_cols.iter().map(|c| c[k]).collect()),
                 flags: row.map(|k| flag_cols.iter().map(|c| c[k]).collect()),
+                facts: state.facts[m].clone(),
             }
         })
         .collect();
@@ -318,6 +321,8 @@ struct Bounds {
     rules: u32,
     balance_days: usize,
     history_days: Vec<Day>,
+    badges: u32,
+    seasons: u32,
 }
 
 impl Bounds {
@@ -328,6 +333,10 @@ impl Bounds {
             rules: prog.rules.as_ref().map_or(0, |r| r.rules.len()) as u32,
             balance_days: crate::compute::balance_days(prog, as_of).len(),
             history_days: crate::stages::layers::regular_snapshots(prog.start, as_of),
+            badges: prog.badges.len() as u32,
+            seasons: prog.hall_of_fame.map_or(0, |plan| {
+                crate::stages::hall_of_fame::seasons(plan.season, prog.start, as_of).len() as u32
+            }),
         }
     }
 
@@ -345,6 +354,10 @@ impl Bounds {
             Some("a tier that is not the program's")
         } else if mp.ledger.iter().any(|e| e.1 >= self.rules) {
             Some("a points rule that is not the program's")
+        } else if mp.facts.badges.iter().any(|b| b.badge >= self.badges) {
+            Some("a badge that is not the program's")
+        } else if mp.facts.season_points.iter().any(|(k, _)| *k >= self.seasons) {
+            Some("a season that is not the program's")
         } else if mp.balance_at.len() != self.balance_days {
             Some("balances at other days")
         } else if mp.numeric.as_ref().is_some_and(|v| v.len() != numeric)
@@ -367,6 +380,7 @@ pub fn stitch(prog: &Program, ds: &Dataset, parts: &[(PartHeader, PathBuf)]) -> 
     let mut tiers: Vec<Option<TierState>> = vec![None; n];
     let mut layers: Vec<Vec<Option<usize>>> = vec![Vec::new(); n];
     let mut rows: Vec<Option<(Vec<f64>, Vec<bool>)>> = vec![None; n];
+    let mut facts: Vec<Facts> = vec![Facts::default(); n];
     let mut outcomes: Vec<Option<RedemptionOutcome>> = vec![None; ds.redemptions.len()];
     let redemption_index: HashMap<(&str, u32), usize> = ds
         .redemptions
@@ -432,6 +446,7 @@ pub fn stitch(prog: &Program, ds: &Dataset, parts: &[(PartHeader, PathBuf)]) -> 
             tiers[m] = mp.tier;
             layers[m] = mp.layers;
             rows[m] = mp.numeric.zip(mp.flags);
+            facts[m] = mp.facts;
         }
         for r in data.redemptions {
             let i = *redemption_index
@@ -495,5 +510,6 @@ pub fn stitch(prog: &Program, ds: &Dataset, parts: &[(PartHeader, PathBuf)]) -> 
         history,
         layer_at_d,
         snapshot_d: crate::stages::layers::Snapshot::assemble(evaluated, numeric, flags)?,
+        facts,
     })
 }

@@ -28,7 +28,7 @@ pub fn table(prog: &Program, ds: &Dataset, awards: &[Award]) -> Table {
             t(&b.name),
             p(b.grade.as_str()),
             date(a.day),
-            t(ds.events.id(a.event)),
+            t(&a.event_id),
         ]);
     }
     tb

@@ -22,7 +22,7 @@ pub fn table(
         let m = &ds.members[o.member];
         let detail = tb.for_people(
             &o.detail,
-            crate::output::report_outcomes::care_detail(ds, o, tier_names, en),
+            crate::output::report_outcomes::care_detail(o, tier_names, en),
         );
         tb.push(vec![
             date(o.day),

@@ -21,7 +21,7 @@ pub fn build(prog: &Program, ds: &Dataset, c: &Computed) -> Tables {
     let p = &prog.file().pipeline;
     let mut tables = Vec::new();
     let tier_q: Vec<Option<i64>> = c.tiers.iter().map(|t| t.as_ref().map(|s| s.q)).collect();
-    tables.push(points::balances(ds, &c.points, &tier_q));
+    tables.push(points::balances(ds, &c.points, &c.facts, &tier_q));
     tables.push(points::redemptions(ds, &c.points));
     if let Some(cfg) = &p.tiers {
         tables.push(tiers::tiers(cfg, ds, &c.tiers, c.previous_snapshot));

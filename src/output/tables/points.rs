@@ -1,9 +1,10 @@
 //! `balances.csv` and `redemptions.csv` (SPEC §5).
 use crate::output::{int, opt_date, p, t, time, Table};
 use koc_engine::model::Dataset;
+use koc_engine::stages::facts::Facts;
 use koc_engine::stages::points::{Points, RedemptionOutcome};
 
-pub fn balances(ds: &Dataset, pts: &Points, tier_q: &[Option<i64>]) -> Table {
+pub fn balances(ds: &Dataset, pts: &Points, facts: &[Facts], tier_q: &[Option<i64>]) -> Table {
     let mut tb = Table::new(
         "balances",
         &[
@@ -19,7 +20,7 @@ pub fn balances(ds: &Dataset, pts: &Points, tier_q: &[Option<i64>]) -> Table {
     );
     for (i, m) in ds.table_members() {
         let b = &pts.balances[i];
-        let last = ds.member_events[i].clone().last().map(|e| ds.events.day[e]);
+        let last = facts[i].last_active;
         tb.push(vec![
             t(&m.id),
             t(m.nickname.clone().unwrap_or_default()),

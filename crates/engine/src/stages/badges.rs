@@ -5,15 +5,17 @@ use crate::fmt::Day;
 use crate::model::Dataset;
 use crate::pipeline::expr;
 use crate::pipeline::program::{BadgeGoal, BadgePlan, Place, Program};
+use crate::stages::facts::{Earned, Facts};
 use crate::table::Field;
 use anyhow::Result;
 
-/// One award: `member` earned `badge` (its position in `badges`) at `event`, on `day`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One award: `member` earned `badge` (its position in `badges`) at the event
+/// `event_id`, on `day`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Award {
     pub badge: usize,
     pub member: usize,
-    pub event: usize,
+    pub event_id: String,
     pub day: Day,
 }
 
@@ -109,32 +111,40 @@ fn amount(ds: &Dataset, awarded: &[i64], field: Field, i: usize) -> i64 {
     }
 }
 
-/// Every award at D, sorted as badges.csv lists them: awarded_on, badge_id, member_id.
-pub fn compute(prog: &Program, ds: &Dataset, awarded: &[i64]) -> Result<Vec<Award>> {
-    use rayon::prelude::*;
-    if prog.badges.is_empty() {
-        return Ok(Vec::new());
-    }
-    let matcher = Matcher::new(prog, ds, awarded)?;
-    let members: Vec<usize> = ds.table_members().map(|(i, _)| i).collect();
-    let mut awards: Vec<Award> = members
-        .par_iter()
-        .flat_map_iter(|&m| {
-            let matcher = &matcher;
-            prog.badges.iter().enumerate().filter_map(move |(b, plan)| {
-                walk(ds, awarded, matcher, b, plan.goal, m).earned_at.map(|e| Award {
-                    badge: b,
-                    member: m,
-                    event: e,
-                    day: ds.events.day[e],
-                })
+/// The badges member `m` earned by D, in listed order.
+pub fn earned(prog: &Program, ds: &Dataset, awarded: &[i64], matcher: &Matcher, m: usize) -> Vec<Earned> {
+    prog.badges
+        .iter()
+        .enumerate()
+        .filter_map(|(b, plan)| {
+            walk(ds, awarded, matcher, b, plan.goal, m).earned_at.map(|e| Earned {
+                badge: b as u32,
+                day: ds.events.day[e],
+                event_id: ds.events.id(e).to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Every award at D from the members' facts, sorted as badges.csv lists them:
+/// awarded_on, badge_id, member_id.
+pub fn awards(prog: &Program, facts: &[Facts]) -> Vec<Award> {
+    let mut awards: Vec<Award> = facts
+        .iter()
+        .enumerate()
+        .flat_map(|(m, f)| {
+            f.badges.iter().map(move |e| Award {
+                badge: e.badge as usize,
+                member: m,
+                event_id: e.event_id.clone(),
+                day: e.day,
             })
         })
         .collect();
     // members are indexed in member_id byte order; badges are ranked by id
     let rank = id_ranks(&prog.badges);
     awards.sort_unstable_by_key(|a| (a.day, rank[a.badge], a.member));
-    Ok(awards)
+    awards
 }
 
 /// Each badge's place when the badges are sorted by id (bytes).

@@ -3,6 +3,7 @@
 use crate::fmt::{date_of, day_of, Day};
 use crate::model::Dataset;
 use crate::pipeline::plans::CarePlan;
+use crate::stages::facts::Facts;
 use crate::stages::layers::LayerRow;
 use crate::stages::tiers::TierState;
 use chrono::{Datelike, NaiveDate};
@@ -29,14 +30,14 @@ pub struct Occasion {
 }
 
 /// The facts behind an occasion's detail.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum About {
     /// Years since the birthday, purchase or join date.
     Years(i32),
     /// A promotion from one tier to another (indices of tiers.levels).
     Promotion(usize, usize),
-    /// The first featured event (index into Dataset::events).
-    Event(usize),
+    /// The first featured event: what the report shows of it (its content id, else its id).
+    Event(String),
 }
 
 /// The date of `original`'s anniversary in `year` (29 February → 28 February in other years).
@@ -50,6 +51,8 @@ pub struct Inputs<'a> {
     pub tiers: &'a [Option<TierState>],
     pub tier_ids: &'a [String],
     pub previous_snapshot: Option<Day>,
+    /// Each member's first featured event (`Facts::first_featured`).
+    pub facts: &'a [Facts],
 }
 
 pub fn compute(plan: &CarePlan, ds: &Dataset, inp: &Inputs) -> Vec<Occasion> {
@@ -101,17 +104,14 @@ pub fn compute(plan: &CarePlan, ds: &Dataset, inp: &Inputs) -> Vec<Occasion> {
                 });
             }
         }
-        let range = ds.member_events[i].clone();
-        let featured = ds.events.action_code("featured");
-        if let Some(k) = range.clone().position(|j| ds.events.action_is(j, featured)) {
-            let e = ds.events.get(range.start + k);
+        if let Some(e) = &inp.facts[i].first_featured {
             if e.day > since && e.day <= d {
                 out.push(Occasion {
                     day: e.day,
                     member: i,
                     occasion: Kind::FirstFeatured,
-                    detail: e.id.to_string(),
-                    about: About::Event(range.start + k),
+                    detail: e.event_id.clone(),
+                    about: About::Event(e.shown.clone()),
                 });
             }
         }

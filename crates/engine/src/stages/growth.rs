@@ -4,6 +4,7 @@
 use crate::fmt::Day;
 use crate::model::Dataset;
 use crate::pipeline::program::Program;
+use crate::stages::facts::Facts;
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -57,10 +58,9 @@ pub struct Growth {
     pub standings: Vec<Option<Standing>>,
 }
 
-pub fn compute(prog: &Program, ds: &Dataset, awarded: &[i64]) -> Option<Growth> {
+pub fn compute(prog: &Program, ds: &Dataset, facts: &[Facts]) -> Option<Growth> {
     let cfg = prog.growth.as_ref()?;
     let d = ds.as_of;
-    let spec_cfg = prog.growth_specialty;
     let window = cfg.collaborate_window_days;
     let mut completed: HashMap<&str, usize> = HashMap::new();
     let mut busy: HashMap<&str, bool> = HashMap::new();
@@ -102,7 +102,7 @@ pub fn compute(prog: &Program, ds: &Dataset, awarded: &[i64]) -> Option<Growth> 
                 return None;
             }
             let id = m.id.as_str();
-            let specialty = spec_cfg.and_then(|s| crate::stages::scouting::specialty(ds, awarded, &s, i, d));
+            let specialty = facts[i].growth_specialty.clone();
             let completed_teams = completed.get(id).copied().unwrap_or(0);
             let active_mentees = mentees.get(id).copied().unwrap_or(0);
             Some(Standing {

@@ -4,10 +4,9 @@ use crate::fmt::{date_of, day_of, Day};
 use crate::model::Dataset;
 use crate::pipeline::program::{Program, Season as Kind};
 use crate::stages::contests::ContestResult;
+use crate::stages::facts::Facts;
 use crate::stages::layers::LayerRow;
-use crate::stages::points::LedgerEntry;
 use chrono::{Datelike, NaiveDate};
-use std::collections::HashMap;
 
 /// One season: its name (`2025-06`, `2025-Q2`, `2025`) and its first and last day.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,7 +56,8 @@ pub fn seasons(kind: Kind, start: Day, as_of: Day) -> Vec<Season> {
 
 /// What the hall of fame reads from the other stages.
 pub struct Inputs<'a> {
-    pub ledger: &'a [LedgerEntry],
+    /// Each member's points per season (`Facts::season_points`).
+    pub facts: &'a [Facts],
     /// Regular snapshots, then D.
     pub history: &'a [(Day, LayerRow)],
     pub layer_at_d: &'a LayerRow,
@@ -124,7 +124,7 @@ pub fn compute(prog: &Program, ds: &Dataset, inp: &Inputs) -> Option<HallOfFame>
     let plan = prog.hall_of_fame?;
     let seasons = seasons(plan.season, prog.start, ds.as_of);
     let mut rows: Vec<Fame> = Vec::new();
-    rows.extend(top_contributors(ds, inp.ledger, &seasons, plan.top_contributors));
+    rows.extend(top_contributors(ds, inp.facts, seasons.len(), plan.top_contributors));
     for (k, s) in seasons.iter().enumerate() {
         rows.extend(contest_winners(prog, ds, inp.contests, k, s));
     }
@@ -148,15 +148,12 @@ pub fn compute(prog: &Program, ds: &Dataset, inp: &Inputs) -> Option<HallOfFame>
     Some(HallOfFame { seasons, rows })
 }
 
-/// Per season, the members with the most points awarded by ledger entries dated in
-/// it — one pass over the ledger for all seasons (they are in order and disjoint).
-fn top_contributors(ds: &Dataset, ledger: &[LedgerEntry], seasons: &[Season], top: usize) -> Vec<Fame> {
-    let mut sums: Vec<HashMap<usize, i64>> = vec![HashMap::new(); seasons.len()];
-    for e in ledger {
-        let ev = ds.events.get(e.event as usize);
-        let k = seasons.partition_point(|s| s.to < ev.day);
-        if seasons.get(k).is_some_and(|s| s.from <= ev.day) {
-            *sums[k].entry(ev.member).or_insert(0) += e.awarded;
+/// Per season, the members with the most points awarded by ledger entries dated in it.
+fn top_contributors(ds: &Dataset, facts: &[Facts], seasons: usize, top: usize) -> Vec<Fame> {
+    let mut sums: Vec<Vec<(usize, i64)>> = vec![Vec::new(); seasons];
+    for (m, f) in facts.iter().enumerate() {
+        for &(k, sum) in &f.season_points {
+            sums[k as usize].push((m, sum));
         }
     }
     sums.into_iter()
@@ -165,7 +162,7 @@ fn top_contributors(ds: &Dataset, ledger: &[LedgerEntry], seasons: &[Season], to
         .collect()
 }
 
-fn ranked(ds: &Dataset, k: usize, sums: HashMap<usize, i64>, top: usize) -> Vec<Fame> {
+fn ranked(ds: &Dataset, k: usize, sums: Vec<(usize, i64)>, top: usize) -> Vec<Fame> {
     let mut list: Vec<(usize, i64)> = sums.into_iter().filter(|(_, v)| *v > 0).collect();
     list.sort_by(|a, b| {
         b.1.cmp(&a.1)

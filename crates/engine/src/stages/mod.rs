@@ -3,6 +3,7 @@
 pub mod badges;
 pub mod care;
 pub mod contests;
+pub mod facts;
 pub mod goals;
 pub mod growth;
 pub mod growth_plan;

@@ -8,7 +8,6 @@ use crate::pipeline::program::Program;
 use crate::stages::badges::Award;
 use crate::stages::contests::ContestResult;
 use crate::stages::layers::LayerRow;
-use crate::stages::points::Points;
 use crate::stages::tiers::TierState;
 
 /// One row of notices.csv before its text: `reference` is the `ref` column.
@@ -23,7 +22,8 @@ pub struct Notice {
 /// The results notices are read from.
 pub struct Inputs<'a> {
     pub awards: &'a [Award],
-    pub points: &'a Points,
+    /// Each member's points expiring on the notices' day (`Facts::expiring_on_notice_day`).
+    pub facts: &'a [crate::stages::facts::Facts],
     pub tiers: &'a [Option<TierState>],
     pub contests: &'a [ContestResult],
     pub history: &'a [(Day, LayerRow)],
@@ -74,8 +74,15 @@ pub fn compute(prog: &Program, ds: &Dataset, inputs: &Inputs) -> Vec<Notice> {
     }
     if plan.kinds.contains(&NoticeKind::PointsExpiring) && prog.spending.expiry_days.is_some() {
         let day = d + plan.expiring_days_ahead as Day;
-        for (m, left) in crate::stages::points::expiring_on(&prog.spending, ds, inputs.points, day) {
-            push(m, NoticeKind::PointsExpiring, fmt_day(day), Some(left));
+        for (m, f) in inputs.facts.iter().enumerate() {
+            if f.expiring_on_notice_day > 0 {
+                push(
+                    m,
+                    NoticeKind::PointsExpiring,
+                    fmt_day(day),
+                    Some(f.expiring_on_notice_day),
+                );
+            }
         }
     }
     for (c, plan_c) in inputs.contests.iter().zip(&prog.contests) {

@@ -235,62 +235,43 @@ fn consume(lots: &mut [Lot], ts: Ts, day: Day, points: i64) {
     }
 }
 
-/// Lots at D are replayed from the ledger and the accepted redemptions (the same FIFO
-/// as the run). Points of lots that expire in (from, to], every member's lots replayed one member
-/// at a time (the report's "expiring in the next 30 days").
-pub fn expiring_between(plan: &SpendPlan, ds: &Dataset, points: &Points, from: Day, to: Day) -> i64 {
-    let ranges = member_ledger_ranges(ds, &points.ledger);
-    let spent = ok_redemptions_by_member(ds, points);
-    (0..ds.members.len())
-        .map(|m| {
-            replayed_lots(plan, ds, points, &ranges, &spent, m)
-                .iter()
-                .filter(|l| l.expires.is_some_and(|x| x > from && x <= to))
-                .map(|l| l.left)
-                .sum::<i64>()
-        })
-        .sum()
+/// Each member's lots at D, replayed from its ledger entries and accepted redemptions
+/// (the same FIFO as the run), one member at a time: the lots are never all held.
+pub struct LotReplay<'a> {
+    plan: &'a SpendPlan,
+    ds: &'a Dataset,
+    points: &'a Points,
+    ranges: &'a [std::ops::Range<usize>],
+    spent: Vec<Vec<usize>>,
 }
 
-/// Per member, the unconsumed points of lots whose expiry day is exactly `day`
-/// (notices' `points_expiring`); members with none are left out.
-pub fn expiring_on(plan: &SpendPlan, ds: &Dataset, points: &Points, day: Day) -> Vec<(usize, i64)> {
-    let ranges = member_ledger_ranges(ds, &points.ledger);
-    let spent = ok_redemptions_by_member(ds, points);
-    (0..ds.members.len())
-        .filter(|m| !ranges[*m].is_empty())
-        .filter_map(|m| {
-            let left: i64 = replayed_lots(plan, ds, points, &ranges, &spent, m)
-                .iter()
-                .filter(|l| l.expires == Some(day))
-                .map(|l| l.left)
-                .sum();
-            (left > 0).then_some((m, left))
-        })
-        .collect()
+impl<'a> LotReplay<'a> {
+    /// `ranges`: each member's slice of the ledger (`member_ledger_ranges`).
+    pub fn new(plan: &'a SpendPlan, ds: &'a Dataset, points: &'a Points, ranges: &'a [std::ops::Range<usize>]) -> Self {
+        LotReplay {
+            plan,
+            ds,
+            points,
+            ranges,
+            spent: ok_redemptions_by_member(ds, points),
+        }
+    }
+
+    /// Member `m`'s lots at D.
+    pub fn of(&self, m: usize) -> Vec<Lot> {
+        let mut lots = lots_from(self.plan, self.ds, &self.points.ledger[self.ranges[m].clone()]);
+        for &ri in &self.spent[m] {
+            let r = &self.ds.redemptions[ri];
+            consume(&mut lots, r.ts, day_of_ts(r.ts), r.points);
+        }
+        lots
+    }
 }
 
 /// One member's lots at D (`koc explain`).
 pub fn lots_of(plan: &SpendPlan, ds: &Dataset, points: &Points, member: usize) -> Vec<Lot> {
     let ranges = member_ledger_ranges(ds, &points.ledger);
-    let spent = ok_redemptions_by_member(ds, points);
-    replayed_lots(plan, ds, points, &ranges, &spent, member)
-}
-
-fn replayed_lots(
-    plan: &SpendPlan,
-    ds: &Dataset,
-    points: &Points,
-    ranges: &[std::ops::Range<usize>],
-    spent: &[Vec<usize>],
-    m: usize,
-) -> Vec<Lot> {
-    let mut lots = lots_from(plan, ds, &points.ledger[ranges[m].clone()]);
-    for &ri in &spent[m] {
-        let r = &ds.redemptions[ri];
-        consume(&mut lots, r.ts, day_of_ts(r.ts), r.points);
-    }
-    lots
+    LotReplay::new(plan, ds, points, &ranges).of(member)
 }
 
 /// The accepted redemptions of each member, in the order they were spent.

@@ -5,6 +5,7 @@ use crate::model::Dataset;
 use crate::pipeline::expr;
 use crate::pipeline::plans::{ScoutingPlan, SpecialtyPlan};
 use crate::pipeline::program::{Place, Program};
+use crate::stages::facts::Facts;
 use crate::stages::layers::{LayerRow, Snapshot};
 use crate::stages::metrics::field_key;
 use anyhow::Result;
@@ -34,7 +35,7 @@ pub struct Reason {
 pub fn compute(
     prog: &Program,
     ds: &Dataset,
-    awarded: &[i64],
+    facts: &[Facts],
     snap: &Snapshot,
     layer_at_d: &LayerRow,
     level_ids: &[String],
@@ -93,9 +94,7 @@ pub fn compute(
                     .collect::<Vec<_>>()
                     .join("; "),
                 reason_parts,
-                specialty: cfg
-                    .specialty
-                    .and_then(|s| specialty(ds, awarded, &s, snap.members[*k], ds.as_of)),
+                specialty: facts[snap.members[*k]].scouting_specialty.clone(),
                 values: values.iter().map(|v| v[c]).collect(),
             }
         })
