@@ -7,7 +7,8 @@ use koc_engine::compute::Purpose;
 use koc_engine::fmt::{fmt_day, Day};
 use koc_engine::model::Dataset;
 use koc_engine::parts::Identity;
-use koc_engine::pipeline::program::{Place, Program};
+use koc_engine::pipeline::expr::SqlExpr;
+use koc_engine::pipeline::program::{Measure, MeasurePlan, Place, Program};
 use koc_engine::shard::Shard;
 use koc_engine::store::{sha256_hex, Store};
 use std::path::{Path, PathBuf};
@@ -80,25 +81,34 @@ fn identity(loaded: &Program, store: &Store, as_of: Day) -> Result<Identity> {
     })
 }
 
-/// A points rule's or a metric's `where`, or a layer's `when`, that compares members (an
-/// aggregate or a window) would see only one shard's members: such a program cannot be
-/// sharded.
+/// A points rule's, a metric's or a goal's `where`, or a layer's `when`, that compares
+/// members (an aggregate or a window) would see only one shard's members: such a
+/// program cannot be sharded.
 fn refuse_cross_member_conditions(loaded: &Program) -> Result<()> {
     let rules = loaded.rules.as_ref().map_or(0, |r| r.rules.len());
     let places = (0..rules)
         .map(Place::Rule)
         .chain((0..loaded.metrics.len()).map(Place::Metric))
         .chain((0..loaded.layers.as_ref().map_or(0, |l| l.ids.len())).map(Place::Level));
-    for place in places {
-        if let Some(e) = loaded.conditions.get(&place) {
-            if !e.is_row_wise() {
-                bail!(koc_engine::error::usage_err(format!(
-                    "{} ({}): `{}` compares members (an aggregate or a window), so a shard, which sees only \
-                     its own members, cannot compute it; run without --shard",
-                    e.location, e.what, e.text
-                )));
-            }
-        }
+    let mut conditions: Vec<&SqlExpr> = places.filter_map(|place| loaded.conditions.get(&place)).collect();
+    for goal in &loaded.goals {
+        goal_filters(&goal.measure, &mut conditions);
+    }
+    if let Some(e) = conditions.into_iter().find(|e| !e.is_row_wise()) {
+        bail!(koc_engine::error::usage_err(format!(
+            "{} ({}): `{}` compares members (an aggregate or a window), so a shard, which sees only \
+             its own members, cannot compute it; run without --shard",
+            e.location, e.what, e.text
+        )));
     }
     Ok(())
+}
+
+/// A goal's `where`, and those of both sides of a ratio.
+fn goal_filters<'a>(m: &'a MeasurePlan, out: &mut Vec<&'a SqlExpr>) {
+    out.extend(m.filter.iter());
+    if let Measure::Ratio(a, b) = &m.measure {
+        goal_filters(a, out);
+        goal_filters(b, out);
+    }
 }

@@ -4,9 +4,8 @@ use crate::model::Dataset;
 use crate::pipeline::program::Program;
 use crate::stages::contests::ContestResult;
 use crate::stages::facts::Facts;
-use crate::stages::goals::{GoalResult, Incentive};
+use crate::stages::goals::{GoalResult, Incentive, Tally};
 use crate::stages::layers::{Engine, LayerRow};
-use crate::stages::metrics::Metric;
 use crate::stages::points::Points;
 use crate::stages::scouting::Candidate;
 use crate::stages::tiers::TierState;
@@ -40,6 +39,8 @@ pub struct Computed {
     pub snapshot_d: crate::stages::layers::Snapshot,
     /// What the other stages read of each member's own events and lots.
     pub facts: Vec<Facts>,
+    /// The goals' tallies (a scenario may reuse them).
+    pub goal_tallies: Vec<Tally>,
 }
 
 impl Computed {
@@ -87,6 +88,8 @@ pub struct MemberState {
     pub layer_at_d: LayerRow,
     pub snapshot_d: crate::stages::layers::Snapshot,
     pub facts: Vec<Facts>,
+    /// The goals' tallies, in the order `goals::compute` takes them.
+    pub goal_tallies: Vec<Tally>,
 }
 
 impl MemberState {
@@ -99,6 +102,7 @@ impl MemberState {
             layer_at_d: c.layer_at_d.clone(),
             snapshot_d: c.snapshot_d.clone(),
             facts: c.facts.clone(),
+            goal_tallies: c.goal_tallies.clone(),
         }
     }
 }
@@ -142,28 +146,60 @@ pub fn balance_days(prog: &Program, d: Day) -> Vec<Day> {
 }
 
 pub fn compute_reusing(prog: &Program, ds: &Dataset, reuse: Option<Reuse>, purpose: Purpose) -> Result<Computed> {
-    match reuse {
+    let state = match reuse {
         Some(r) => {
+            // the scenario's own badges, specialties and goals over the baseline's points
             let mut state = MemberState::of(r.base);
             state.facts = crate::stages::facts::refresh(prog, ds, &state.points.awarded_per_event, &state.facts)?;
-            compute_with(prog, ds, state, purpose)
+            if !prog.goals.is_empty() {
+                let balance_days = balance_days(prog, ds.as_of);
+                let mut engine = Engine::new(prog, ds, layer_inputs(&state.points, &state.tiers, &balance_days))?;
+                engine.history = state.history.clone();
+                state.goal_tallies = tally_goals(prog, ds, &state.points, &engine, &state.layer_at_d)?;
+            }
+            state
         }
-        None => {
-            let (state, metrics) = member_state_and_metrics(prog, ds, purpose)?;
-            compute_from(prog, ds, state, purpose, Some(metrics))
-        }
+        None => member_state(prog, ds, purpose)?,
+    };
+    compute_with(prog, ds, state, purpose)
+}
+
+fn layer_inputs<'a>(
+    points: &'a Points,
+    tiers: &'a [Option<TierState>],
+    balance_days: &'a [Day],
+) -> crate::stages::layers::Inputs<'a> {
+    crate::stages::layers::Inputs {
+        awarded: &points.awarded_per_event,
+        tiers,
+        balance_days,
+        balance_at: &points.balance_at,
     }
 }
 
-/// The per-member stages (SPEC §5–§7): points, tiers, the layers at every regular
-/// snapshot and at D. Each member's results depend on that member's rows alone, so a
-/// shard of the members gets its members' results exactly.
-pub fn member_state(prog: &Program, ds: &Dataset, purpose: Purpose) -> Result<MemberState> {
-    Ok(member_state_and_metrics(prog, ds, purpose)?.0)
+/// Every tally the goals take of the events (their spans in `goals::compute`'s order),
+/// with the layers the engine gives at each span's end.
+fn tally_goals(
+    prog: &Program,
+    ds: &Dataset,
+    points: &Points,
+    engine: &Engine,
+    layer_at_d: &LayerRow,
+) -> Result<Vec<Tally>> {
+    if prog.goals.is_empty() {
+        return Ok(Vec::new());
+    }
+    let measurer = crate::stages::goals::Measurer::new(prog, ds, &points.awarded_per_event, engine)
+        .knowing_layers(ds.as_of, layer_at_d.clone());
+    crate::stages::goals::compute(prog, &measurer, ds.as_of)?;
+    Ok(measurer.into_tallies())
 }
 
-/// `member_state`, with the metrics its layers compiled (the rest of a run reuses them).
-fn member_state_and_metrics(prog: &Program, ds: &Dataset, purpose: Purpose) -> Result<(MemberState, Vec<Metric>)> {
+/// The per-member stages (SPEC §5–§7): points, tiers, the layers at every regular
+/// snapshot and at D, each member's facts and the goals' tallies. Each member's results
+/// depend on that member's rows alone, and tallies add up over members, so a shard of
+/// the members gets its members' part exactly.
+pub fn member_state(prog: &Program, ds: &Dataset, purpose: Purpose) -> Result<MemberState> {
     let mut timer = crate::timing::Timer::new();
     let d = ds.as_of;
     let balance_days = balance_days(prog, d);
@@ -194,47 +230,32 @@ fn member_state_and_metrics(prog: &Program, ds: &Dataset, purpose: Purpose) -> R
         points.ledger = Vec::new();
     }
     crate::progress::stage("metrics and layers");
-    let inputs = crate::stages::layers::Inputs {
-        awarded: &points.awarded_per_event,
-        tiers: &tiers,
-        balance_days: &balance_days,
-        balance_at: &points.balance_at,
-    };
-    let mut engine = Engine::new(prog, ds, inputs)?;
+    let mut engine = Engine::new(prog, ds, layer_inputs(&points, &tiers, &balance_days))?;
     engine.run_regular(prog.start)?;
     let (layer_at_d, snapshot_d) = engine.evaluate(d)?;
-    let history = std::mem::take(&mut engine.history);
-    let metrics = std::mem::take(&mut engine.metrics);
-    drop(engine);
     timer.lap("layers");
-    let state = MemberState {
+    crate::progress::stage("goals' tallies");
+    let goal_tallies = tally_goals(prog, ds, &points, &engine, &layer_at_d)?;
+    timer.lap("goal tallies");
+    let history = std::mem::take(&mut engine.history);
+    drop(engine);
+    Ok(MemberState {
         points: std::sync::Arc::new(points),
         tiers,
         history,
         layer_at_d,
         snapshot_d,
         facts,
-    };
-    Ok((state, metrics))
+        goal_tallies,
+    })
 }
 
 /// Every stage after the per-member ones, from their results.
 pub fn compute_with(prog: &Program, ds: &Dataset, state: MemberState, purpose: Purpose) -> Result<Computed> {
-    compute_from(prog, ds, state, purpose, None)
-}
-
-fn compute_from(
-    prog: &Program,
-    ds: &Dataset,
-    state: MemberState,
-    purpose: Purpose,
-    metrics: Option<Vec<Metric>>,
-) -> Result<Computed> {
     let mut timer = crate::timing::Timer::new();
     let d = ds.as_of;
     let start = prog.start;
     let previous_snapshot = crate::stages::layers::regular_snapshots(start, d).last().copied();
-    let balance_days = balance_days(prog, d);
     let MemberState {
         points,
         tiers,
@@ -242,21 +263,11 @@ fn compute_from(
         layer_at_d,
         snapshot_d: snap_d,
         facts,
+        goal_tallies,
     } = state;
     let tier_ids: Vec<String> = prog.tiers.as_ref().map(|t| t.ids.clone()).unwrap_or_default();
 
-    let inputs = crate::stages::layers::Inputs {
-        awarded: &points.awarded_per_event,
-        tiers: &tiers,
-        balance_days: &balance_days,
-        balance_at: &points.balance_at,
-    };
-    let mut engine = match metrics {
-        Some(m) => Engine::with_metrics(prog, ds, inputs, m)?,
-        None => Engine::new(prog, ds, inputs)?,
-    };
-    engine.history = history;
-    let level_ids = engine.level_ids.clone();
+    let level_ids: Vec<String> = prog.layers.as_ref().map(|l| l.ids.clone()).unwrap_or_default();
     crate::progress::stage("newcomers");
     let newcomers = crate::stages::scouting::compute(prog, ds, &facts, &snap_d, &layer_at_d, &level_ids)?;
     timer.lap("scouting");
@@ -264,9 +275,7 @@ fn compute_from(
     let contests = crate::stages::contests::compute_all(prog, ds, &points.awarded_per_event, &layer_at_d)?;
     timer.lap("contests");
     crate::progress::stage("goals");
-    let measurer = crate::stages::goals::Measurer::new(prog, ds, &points.awarded_per_event, &engine)
-        .knowing_layers(d, layer_at_d.clone());
-    let goals = crate::stages::goals::compute(prog, &measurer, d)?;
+    let goals = crate::stages::goals::compute(prog, &crate::stages::goals::Given::new(goal_tallies.clone()), d)?;
     let incentives = crate::stages::goals::incentives(prog, ds, &goals);
     timer.lap("goals");
     crate::progress::stage("care calendar");
@@ -281,9 +290,6 @@ fn compute_from(
             facts: &facts,
         },
     );
-    let history = engine.history.clone();
-    drop(measurer);
-    drop(engine);
 
     timer.lap("care");
     let sticky: Vec<bool> = prog.layers.as_ref().map(|l| l.sticky.clone()).unwrap_or_default();
@@ -368,5 +374,6 @@ fn compute_from(
         team_proposals,
         snapshot_d: snap_d,
         facts,
+        goal_tallies,
     })
 }

@@ -15,6 +15,7 @@ use crate::model::Dataset;
 use crate::pipeline::program::Program;
 use crate::shard::Shard;
 use crate::stages::facts::Facts;
+use crate::stages::goals::Tally;
 use crate::stages::points::{Balance, Cap, LedgerEntry, Points, RedemptionOutcome, RedemptionStatus};
 use crate::stages::tiers::TierState;
 use anyhow::{bail, Context, Result};
@@ -55,6 +56,8 @@ struct PartData {
     members: Vec<MemberPart>,
     /// Every redemption of the shard's member ids (known members or not).
     redemptions: Vec<RedemptionPart>,
+    /// The goals' tallies over the shard's members (they add up across shards).
+    goal_tallies: Vec<Tally>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -173,6 +176,7 @@ fn part_data(ds: &Dataset, state: &MemberState) -> Result<PartData> {
         flag_names,
         members,
         redemptions,
+        goal_tallies: state.goal_tallies.clone(),
     })
 }
 
@@ -390,6 +394,7 @@ pub fn stitch(prog: &Program, ds: &Dataset, parts: &[(PartHeader, PathBuf)]) -> 
         .map(|(i, (r, k))| ((r.member_id.as_str(), k), i))
         .collect();
     let mut layout: Option<(Vec<Day>, Vec<String>, Vec<String>)> = None;
+    let mut goal_tallies: Option<Vec<Tally>> = None;
     for (header, path) in parts {
         let data = read_data(header, path)?;
         let this = (data.history_days, data.numeric_names, data.flag_names);
@@ -447,6 +452,18 @@ pub fn stitch(prog: &Program, ds: &Dataset, parts: &[(PartHeader, PathBuf)]) -> 
             layers[m] = mp.layers;
             rows[m] = mp.numeric.zip(mp.flags);
             facts[m] = mp.facts;
+        }
+        match &mut goal_tallies {
+            None => goal_tallies = Some(data.goal_tallies),
+            Some(sum) => {
+                let spans = |t: &[Tally]| t.iter().map(|t| (t.from, t.to)).collect::<Vec<_>>();
+                if spans(sum) != spans(&data.goal_tallies) {
+                    bail!(bad("goals measured over other spans than the other shards'".into()));
+                }
+                for (total, t) in sum.iter_mut().zip(&data.goal_tallies) {
+                    total.add(t);
+                }
+            }
         }
         for r in data.redemptions {
             let i = *redemption_index
@@ -511,5 +528,6 @@ pub fn stitch(prog: &Program, ds: &Dataset, parts: &[(PartHeader, PathBuf)]) -> 
         layer_at_d,
         snapshot_d: crate::stages::layers::Snapshot::assemble(evaluated, numeric, flags)?,
         facts,
+        goal_tallies: goal_tallies.unwrap_or_default(),
     })
 }

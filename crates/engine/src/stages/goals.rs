@@ -5,6 +5,7 @@ use crate::pipeline::expr;
 use crate::pipeline::program::{Baseline, Direction, GoalPlan, Measure, MeasurePlan, Program, Target};
 use crate::stages::layers::{Engine, LayerRow};
 use anyhow::Result;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 pub struct GoalResult {
@@ -90,6 +91,8 @@ pub struct Measurer<'a> {
     by_day: std::cell::OnceCell<Vec<usize>>,
     /// The mask of each filter evaluated once over every event (by its rule path).
     masks: std::cell::RefCell<HashMap<String, Option<std::rc::Rc<Vec<bool>>>>>,
+    /// Every tally taken, in order (what a shard's part carries).
+    taken: std::cell::RefCell<Vec<Tally>>,
 }
 
 impl<'a> Measurer<'a> {
@@ -103,7 +106,13 @@ impl<'a> Measurer<'a> {
             frame: Default::default(),
             by_day: Default::default(),
             masks: Default::default(),
+            taken: Default::default(),
         }
+    }
+
+    /// The tallies taken so far, in the order they were taken.
+    pub fn into_tallies(self) -> Vec<Tally> {
+        self.taken.into_inner()
     }
 
     /// The layers at `at`, already known (compute has them at D): not evaluated again.
@@ -121,16 +130,8 @@ impl<'a> Measurer<'a> {
         Ok(r)
     }
 
-    /// The measure over events with date in [from, to]; None when it has no value.
-    pub fn measure(&self, m: &MeasurePlan, from: Day, to: Day) -> Result<Option<f64>> {
-        if let Measure::Ratio(numerator, denominator) = &m.measure {
-            let num = self.measure(numerator, from, to)?;
-            let den = self.measure(denominator, from, to)?;
-            return Ok(match (num, den) {
-                (Some(n), Some(d)) if d != 0.0 => Some(n / d),
-                _ => None,
-            });
-        }
+    /// The tally of a measure (not a ratio) over the events dated in [from, to].
+    fn tally_events(&self, m: &MeasurePlan, from: Day, to: Day) -> Result<Tally> {
         // events with date in [from, to], from an index sorted by date (built once)
         let by_day = self.by_day.get_or_init(|| {
             let mut v: Vec<usize> = (0..self.ds.events.len()).collect();
@@ -163,20 +164,32 @@ impl<'a> Measurer<'a> {
                 idx.into_iter().zip(mask).filter(|(_, k)| *k).map(|(i, _)| i).collect()
             }
         };
-        let ev = |i: &usize| self.ds.events.get(*i);
         let field = field_of(m);
         let num =
             |i: &usize| field.and_then(|f| crate::stages::metrics::field_num(&self.ds.events, *i, self.awarded[*i], f));
-        Ok(match &m.measure {
-            Measure::Members => Some(accepted.iter().map(|i| ev(i).member).collect::<HashSet<_>>().len() as f64),
-            Measure::Events => Some(accepted.len() as f64),
-            Measure::Sum(_) => Some(accepted.iter().filter_map(num).sum()),
-            Measure::Mean(_) => {
-                let v: Vec<f64> = accepted.iter().filter_map(num).collect();
-                (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+        let mut tally = Tally {
+            from,
+            to,
+            events: accepted.len() as u64,
+            ..Tally::default()
+        };
+        match &m.measure {
+            Measure::Members => {
+                tally.members = accepted
+                    .iter()
+                    .map(|i| self.ds.events.member(*i))
+                    .collect::<HashSet<_>>()
+                    .len() as u64
             }
-            Measure::Ratio(..) => None,
-        })
+            Measure::Sum(_) | Measure::Mean(_) => {
+                for v in accepted.iter().filter_map(num) {
+                    tally.sum += v;
+                    tally.values += 1;
+                }
+            }
+            Measure::Events | Measure::Ratio(..) => {}
+        }
+        Ok(tally)
     }
 
     /// A row-wise filter's value for every event (evaluated once, then sliced by span).
@@ -225,6 +238,94 @@ impl<'a> Measurer<'a> {
     }
 }
 
+impl Tallies for Measurer<'_> {
+    fn tally(&self, m: &MeasurePlan, from: Day, to: Day) -> Result<Tally> {
+        let tally = self.tally_events(m, from, to)?;
+        self.taken.borrow_mut().push(tally);
+        Ok(tally)
+    }
+}
+
+/// What a measure counted over one span: members, events, and the sum and number of
+/// the values a sum or a mean adds up. Every field adds up across disjoint sets of
+/// members (the values are counts and points: whole numbers, so their f64 sums are
+/// exact in any order), which is how shards' tallies make one run's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Tally {
+    pub from: Day,
+    pub to: Day,
+    pub members: u64,
+    pub events: u64,
+    pub sum: f64,
+    pub values: u64,
+}
+
+impl Tally {
+    /// This tally and `other` (of the same span) together.
+    pub fn add(&mut self, other: &Tally) {
+        self.members += other.members;
+        self.events += other.events;
+        self.sum += other.sum;
+        self.values += other.values;
+    }
+
+    fn value(&self, m: &Measure) -> Option<f64> {
+        match m {
+            Measure::Members => Some(self.members as f64),
+            Measure::Events => Some(self.events as f64),
+            Measure::Sum(_) => Some(self.sum),
+            Measure::Mean(_) => (self.values > 0).then(|| self.sum / self.values as f64),
+            Measure::Ratio(..) => None,
+        }
+    }
+}
+
+/// Where goals get their measures: tallies over spans, taken from the events or given.
+pub trait Tallies {
+    /// The tally of a measure that is not a ratio over [from, to].
+    fn tally(&self, m: &MeasurePlan, from: Day, to: Day) -> Result<Tally>;
+
+    /// The measure over events with date in [from, to]; None when it has no value.
+    fn measure(&self, m: &MeasurePlan, from: Day, to: Day) -> Result<Option<f64>> {
+        if let Measure::Ratio(numerator, denominator) = &m.measure {
+            let num = self.measure(numerator, from, to)?;
+            let den = self.measure(denominator, from, to)?;
+            return Ok(match (num, den) {
+                (Some(n), Some(d)) if d != 0.0 => Some(n / d),
+                _ => None,
+            });
+        }
+        Ok(self.tally(m, from, to)?.value(&m.measure))
+    }
+}
+
+/// Tallies taken before (by `Measurer`, in one run or in each shard and added up),
+/// given back in the order `compute` asks for them.
+pub struct Given {
+    tallies: Vec<Tally>,
+    next: std::cell::Cell<usize>,
+}
+
+impl Given {
+    pub fn new(tallies: Vec<Tally>) -> Given {
+        Given {
+            tallies,
+            next: std::cell::Cell::new(0),
+        }
+    }
+}
+
+impl Tallies for Given {
+    fn tally(&self, _: &MeasurePlan, from: Day, to: Day) -> Result<Tally> {
+        let k = self.next.get();
+        self.next.set(k + 1);
+        match self.tallies.get(k) {
+            Some(t) if (t.from, t.to) == (from, to) => Ok(*t),
+            _ => anyhow::bail!("the goals' tallies are not of this program and date"),
+        }
+    }
+}
+
 /// The field a sum or a mean adds up (None for the others).
 fn field_of(m: &MeasurePlan) -> Option<crate::table::Field> {
     match m.measure {
@@ -242,11 +343,11 @@ fn filters_of<'a>(m: &'a MeasurePlan, out: &mut Vec<&'a crate::pipeline::expr::S
     }
 }
 
-pub fn compute(prog: &Program, meas: &Measurer, d: Day) -> Result<Vec<GoalResult>> {
+pub fn compute(prog: &Program, meas: &dyn Tallies, d: Day) -> Result<Vec<GoalResult>> {
     prog.goals.iter().map(|plan| goal(plan, meas, d)).collect()
 }
 
-fn goal(plan: &GoalPlan, meas: &Measurer, d: Day) -> Result<GoalResult> {
+fn goal(plan: &GoalPlan, meas: &dyn Tallies, d: Day) -> Result<GoalResult> {
     let (from, to) = (plan.from, plan.to);
     let baseline = match plan.baseline {
         None => None,

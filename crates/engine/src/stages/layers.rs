@@ -67,17 +67,6 @@ pub fn regular_snapshots(start: Day, as_of: Day) -> Vec<Day> {
 impl<'a> Engine<'a> {
     pub fn new(prog: &Program, ds: &'a Dataset, inputs: Inputs<'a>) -> Result<Engine<'a>> {
         let metrics = metrics::compile(prog, ds, inputs.awarded)?;
-        Engine::with_metrics(prog, ds, inputs, metrics)
-    }
-
-    /// An engine over metrics compiled before (the same points: their masks cover
-    /// every event, the most costly part of `new`).
-    pub fn with_metrics(
-        prog: &Program,
-        ds: &'a Dataset,
-        inputs: Inputs<'a>,
-        metrics: Vec<Metric>,
-    ) -> Result<Engine<'a>> {
         let cfg = prog
             .layers
             .as_ref()
