@@ -81,15 +81,22 @@ fn identity(loaded: &Program, store: &Store, as_of: Day) -> Result<Identity> {
     })
 }
 
-/// A points rule's, a metric's or a goal's `where`, or a layer's `when`, that compares
-/// members (an aggregate or a window) would see only one shard's members: such a
+/// A points rule's, a metric's or a goal's `where`, a layer's `when` or a contest's
+/// `from_data` that compares members (an aggregate or a window) would see only one shard's members: such a
 /// program cannot be sharded.
 fn refuse_cross_member_conditions(loaded: &Program) -> Result<()> {
     let rules = loaded.rules.as_ref().map_or(0, |r| r.rules.len());
     let places = (0..rules)
         .map(Place::Rule)
         .chain((0..loaded.metrics.len()).map(Place::Metric))
-        .chain((0..loaded.layers.as_ref().map_or(0, |l| l.ids.len())).map(Place::Level));
+        .chain((0..loaded.layers.as_ref().map_or(0, |l| l.ids.len())).map(Place::Level))
+        .chain(
+            loaded
+                .contests
+                .iter()
+                .enumerate()
+                .flat_map(|(k, c)| (0..c.criteria.len()).map(move |j| Place::FromData(k, j))),
+        );
     let mut conditions: Vec<&SqlExpr> = places.filter_map(|place| loaded.conditions.get(&place)).collect();
     for goal in &loaded.goals {
         goal_filters(&goal.measure, &mut conditions);

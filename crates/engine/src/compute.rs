@@ -2,7 +2,7 @@
 use crate::fmt::Day;
 use crate::model::Dataset;
 use crate::pipeline::program::Program;
-use crate::stages::contests::ContestResult;
+use crate::stages::contests::{ContentFirst, ContestResult};
 use crate::stages::facts::Facts;
 use crate::stages::goals::{GoalResult, Incentive, Tally};
 use crate::stages::layers::{Engine, LayerRow};
@@ -41,6 +41,7 @@ pub struct Computed {
     pub facts: Vec<Facts>,
     /// The goals' tallies (a scenario may reuse them).
     pub goal_tallies: Vec<Tally>,
+    pub content_firsts: Vec<ContentFirst>,
 }
 
 impl Computed {
@@ -90,6 +91,8 @@ pub struct MemberState {
     pub facts: Vec<Facts>,
     /// The goals' tallies, in the order `goals::compute` takes them.
     pub goal_tallies: Vec<Tally>,
+    /// The first event of each content an entry names (`from_data` criteria).
+    pub content_firsts: Vec<ContentFirst>,
 }
 
 impl MemberState {
@@ -103,6 +106,7 @@ impl MemberState {
             snapshot_d: c.snapshot_d.clone(),
             facts: c.facts.clone(),
             goal_tallies: c.goal_tallies.clone(),
+            content_firsts: c.content_firsts.clone(),
         }
     }
 }
@@ -151,6 +155,7 @@ pub fn compute_reusing(prog: &Program, ds: &Dataset, reuse: Option<Reuse>, purpo
             // the scenario's own badges, specialties and goals over the baseline's points
             let mut state = MemberState::of(r.base);
             state.facts = crate::stages::facts::refresh(prog, ds, &state.points.awarded_per_event, &state.facts)?;
+            state.content_firsts = crate::stages::contests::content_firsts(prog, ds, &state.points.awarded_per_event)?;
             if !prog.goals.is_empty() {
                 let balance_days = balance_days(prog, ds.as_of);
                 let mut engine = Engine::new(prog, ds, layer_inputs(&state.points, &state.tiers, &balance_days))?;
@@ -222,6 +227,7 @@ pub fn member_state(prog: &Program, ds: &Dataset, purpose: Purpose) -> Result<Me
     };
     timer.lap("tiers");
     let facts = crate::stages::facts::compute(prog, ds, &points, crate::stages::facts::NoticeDay::of(prog, d))?;
+    let content_firsts = crate::stages::contests::content_firsts(prog, ds, &points.awarded_per_event)?;
     timer.lap("facts");
     let mut points = points;
     if purpose == Purpose::WhatIf {
@@ -247,6 +253,7 @@ pub fn member_state(prog: &Program, ds: &Dataset, purpose: Purpose) -> Result<Me
         snapshot_d,
         facts,
         goal_tallies,
+        content_firsts,
     })
 }
 
@@ -264,6 +271,7 @@ pub fn compute_with(prog: &Program, ds: &Dataset, state: MemberState, purpose: P
         snapshot_d: snap_d,
         facts,
         goal_tallies,
+        content_firsts,
     } = state;
     let tier_ids: Vec<String> = prog.tiers.as_ref().map(|t| t.ids.clone()).unwrap_or_default();
 
@@ -272,7 +280,7 @@ pub fn compute_with(prog: &Program, ds: &Dataset, state: MemberState, purpose: P
     let newcomers = crate::stages::scouting::compute(prog, ds, &facts, &snap_d, &layer_at_d, &level_ids)?;
     timer.lap("scouting");
     crate::progress::stage("contests");
-    let contests = crate::stages::contests::compute_all(prog, ds, &points.awarded_per_event, &layer_at_d)?;
+    let contests = crate::stages::contests::compute_all(prog, ds, &content_firsts, &layer_at_d)?;
     timer.lap("contests");
     crate::progress::stage("goals");
     let goals = crate::stages::goals::compute(prog, &crate::stages::goals::Given::new(goal_tallies.clone()), d)?;
@@ -375,5 +383,6 @@ pub fn compute_with(prog: &Program, ds: &Dataset, state: MemberState, purpose: P
         snapshot_d: snap_d,
         facts,
         goal_tallies,
+        content_firsts,
     })
 }

@@ -14,6 +14,7 @@ use crate::fmt::Day;
 use crate::model::Dataset;
 use crate::pipeline::program::Program;
 use crate::shard::Shard;
+use crate::stages::contests::ContentFirst;
 use crate::stages::facts::Facts;
 use crate::stages::goals::Tally;
 use crate::stages::points::{Balance, Cap, LedgerEntry, Points, RedemptionOutcome, RedemptionStatus};
@@ -58,6 +59,8 @@ struct PartData {
     redemptions: Vec<RedemptionPart>,
     /// The goals' tallies over the shard's members (they add up across shards).
     goal_tallies: Vec<Tally>,
+    /// The first event among the shard's of each content an entry names.
+    content_firsts: Vec<ContentFirst>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -177,6 +180,7 @@ fn part_data(ds: &Dataset, state: &MemberState) -> Result<PartData> {
         members,
         redemptions,
         goal_tallies: state.goal_tallies.clone(),
+        content_firsts: state.content_firsts.clone(),
     })
 }
 
@@ -327,6 +331,8 @@ struct Bounds {
     history_days: Vec<Day>,
     badges: u32,
     seasons: u32,
+    /// Contest criteria read from the data.
+    from_data: usize,
 }
 
 impl Bounds {
@@ -338,6 +344,12 @@ impl Bounds {
             balance_days: crate::compute::balance_days(prog, as_of).len(),
             history_days: crate::stages::layers::regular_snapshots(prog.start, as_of),
             badges: prog.badges.len() as u32,
+            from_data: prog
+                .contests
+                .iter()
+                .flat_map(|c| &c.criteria)
+                .filter(|r| !r.judged())
+                .count(),
             seasons: prog.hall_of_fame.map_or(0, |plan| {
                 crate::stages::hall_of_fame::seasons(plan.season, prog.start, as_of).len() as u32
             }),
@@ -395,6 +407,7 @@ pub fn stitch(prog: &Program, ds: &Dataset, parts: &[(PartHeader, PathBuf)]) -> 
         .collect();
     let mut layout: Option<(Vec<Day>, Vec<String>, Vec<String>)> = None;
     let mut goal_tallies: Option<Vec<Tally>> = None;
+    let mut content_firsts: Vec<Vec<ContentFirst>> = Vec::new();
     for (header, path) in parts {
         let data = read_data(header, path)?;
         let this = (data.history_days, data.numeric_names, data.flag_names);
@@ -465,6 +478,10 @@ pub fn stitch(prog: &Program, ds: &Dataset, parts: &[(PartHeader, PathBuf)]) -> 
                 }
             }
         }
+        if data.content_firsts.iter().any(|f| f.values.len() != bounds.from_data) {
+            bail!(bad("contest criteria that are not the program's".into()));
+        }
+        content_firsts.push(data.content_firsts);
         for r in data.redemptions {
             let i = *redemption_index
                 .get(&(r.member_id.as_str(), r.nth))
@@ -529,5 +546,6 @@ pub fn stitch(prog: &Program, ds: &Dataset, parts: &[(PartHeader, PathBuf)]) -> 
         snapshot_d: crate::stages::layers::Snapshot::assemble(evaluated, numeric, flags)?,
         facts,
         goal_tallies: goal_tallies.unwrap_or_default(),
+        content_firsts: crate::stages::contests::earliest(content_firsts),
     })
 }

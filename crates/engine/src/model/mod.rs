@@ -123,8 +123,8 @@ impl Dataset {
     }
 
     /// The data of one shard's members only (docs/scale-out.md): their member rows,
-    /// events, redemptions, overrides, contest entries, feedback and team rows; judges'
-    /// scores and mentorships whole (they name entries and pairs, and are small).
+    /// events, redemptions, overrides, feedback and team rows; contest entries, judges'
+    /// scores and mentorships whole (they name contents, entries and pairs, and are small).
     pub fn load_shard(store: &Store, manifest: &Manifest, as_of: Day, shard: crate::shard::Shard) -> Result<Dataset> {
         let mut timer = crate::timing::Timer::new();
         let mine = |id: &str| shard.holds(id);
@@ -208,7 +208,9 @@ impl Dataset {
                 ts: r[e_spec.index("submitted_at")].ts(),
                 content_id: s(r, e_spec, "content_id"),
             })
-            .filter(|e| day_of_ts(e.ts) <= as_of && mine(&e.member_id))
+            // every entry, whoever's shard: the content an entry names may have been
+            // posted first by a member of this shard (`contests::content_firsts`)
+            .filter(|e| day_of_ts(e.ts) <= as_of)
             .collect();
         let j_spec = &table::JUDGE_SCORES;
         let scores = store

@@ -1,12 +1,13 @@
 //! Contests judged against rubrics (SPEC §9): eligibility, score checks,
 //! normalisation (none | zscore), from_data criteria, ranks and prizes.
-use crate::fmt::{day_of_ts, percentiles, tie_key, Day};
+use crate::fmt::{day_of_ts, percentiles, tie_key, Day, Ts};
 use crate::model::{Dataset, Entry, Score};
 use crate::pipeline::expr;
 use crate::pipeline::plans::{ContestPlan, CriterionSource};
 use crate::pipeline::program::{Normalize, Place, Program};
 use crate::stages::layers::LayerRow;
 use anyhow::Result;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 text_enum! {
@@ -115,47 +116,115 @@ struct Row<'a> {
     judges: usize,
 }
 
-pub fn compute_all(prog: &Program, ds: &Dataset, awarded: &[i64], layer_at_d: &LayerRow) -> Result<Vec<ContestResult>> {
-    let frame = if prog.contests.iter().any(|c| c.criteria.iter().any(|r| !r.judged())) {
-        let exprs =
-            prog.contests.iter().enumerate().flat_map(|(k, c)| {
-                (0..c.criteria.len()).filter_map(move |j| prog.conditions.get(&Place::FromData(k, j)))
-            });
-        Some(FromData {
-            frame: ds.event_frame(&expr::names_in(exprs), Some(awarded))?,
-            first_event: first_event_by_content(ds),
-        })
-    } else {
-        None
+pub fn compute_all(
+    prog: &Program,
+    ds: &Dataset,
+    firsts: &[ContentFirst],
+    layer_at_d: &LayerRow,
+) -> Result<Vec<ContestResult>> {
+    let data = FromData {
+        places: from_data_places(prog),
+        firsts: firsts.iter().map(|f| (f.content_id.as_str(), f)).collect(),
     };
     prog.contests
         .iter()
         .enumerate()
-        .map(|(k, c)| {
-            let at = At { prog, contest: k };
-            compute(at, c, ds, frame.as_ref(), layer_at_d)
-        })
+        .map(|(k, c)| compute(k, c, ds, &data, layer_at_d))
         .collect()
 }
 
-/// What `from_data` criteria read, built once for all contests.
+/// What `from_data` criteria read: the first event of each content an entry names.
 struct FromData<'a> {
-    frame: polars::prelude::DataFrame,
-    first_event: HashMap<&'a str, usize>,
+    /// The (contest, criterion) of each `from_data` criterion, as `ContentFirst::values`.
+    places: Vec<(usize, usize)>,
+    firsts: HashMap<&'a str, &'a ContentFirst>,
 }
 
-/// A contest's place in the checked program.
-#[derive(Clone, Copy)]
-struct At<'a> {
-    prog: &'a Program,
-    contest: usize,
+/// The first event (by occurred_at, event_id) of a content that an entry names, with
+/// the value of every `from_data` criterion on it (`from_data_places`' order).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContentFirst {
+    pub content_id: String,
+    pub ts: Ts,
+    pub event_id: String,
+    pub values: Vec<Option<f64>>,
+}
+
+/// Every (contest, criterion) whose criterion is read from the data, in order.
+fn from_data_places(prog: &Program) -> Vec<(usize, usize)> {
+    prog.contests
+        .iter()
+        .enumerate()
+        .flat_map(|(k, c)| (0..c.criteria.len()).map(move |j| (k, j)))
+        .filter(|(k, j)| !prog.contests[*k].criteria[*j].judged())
+        .collect()
+}
+
+/// The first event of every content an entry names, among `ds`'s events, sorted by
+/// content id (none when no criterion is read from the data). Row-wise criteria give
+/// each event its own value, so the firsts of disjoint sets of members combine
+/// (`earliest`) into those of all.
+pub fn content_firsts(prog: &Program, ds: &Dataset, awarded: &[i64]) -> Result<Vec<ContentFirst>> {
+    let places = from_data_places(prog);
+    if places.is_empty() {
+        return Ok(Vec::new());
+    }
+    let exprs: Vec<_> = places
+        .iter()
+        .map(|(k, j)| {
+            prog.conditions
+                .get(&Place::FromData(*k, *j))
+                .ok_or_else(|| anyhow::anyhow!("contests[id={}].from_data was not checked", prog.contests[*k].id))
+        })
+        .collect::<Result<_>>()?;
+    let frame = ds.event_frame(&expr::names_in(exprs.iter().copied()), Some(awarded))?;
+    let values: Vec<Vec<Option<f64>>> = exprs.iter().map(|e| expr::eval_f64(e, &frame)).collect::<Result<_>>()?;
+    let named: BTreeSet<&str> = ds.entries.iter().filter_map(|e| e.content_id.as_deref()).collect();
+    let ev = &ds.events;
+    let mut first: BTreeMap<&str, usize> = BTreeMap::new();
+    for i in 0..ev.len() {
+        if let Some(c) = ev.content_id(i).filter(|c| named.contains(c)) {
+            first
+                .entry(c)
+                .and_modify(|j| {
+                    if (ev.ts[i], ev.id(i)) < (ev.ts[*j], ev.id(*j)) {
+                        *j = i;
+                    }
+                })
+                .or_insert(i);
+        }
+    }
+    Ok(first
+        .into_iter()
+        .map(|(c, i)| ContentFirst {
+            content_id: c.to_string(),
+            ts: ev.ts[i],
+            event_id: ev.id(i).to_string(),
+            values: values.iter().map(|v| v.get(i).copied().flatten()).collect(),
+        })
+        .collect())
+}
+
+/// The firsts of several shards put together: the earliest event of each content (by
+/// occurred_at, event_id), sorted by content id.
+pub fn earliest(parts: impl IntoIterator<Item = Vec<ContentFirst>>) -> Vec<ContentFirst> {
+    let mut all: BTreeMap<String, ContentFirst> = BTreeMap::new();
+    for f in parts.into_iter().flatten() {
+        match all.get(&f.content_id) {
+            Some(g) if (g.ts, g.event_id.as_str()) <= (f.ts, f.event_id.as_str()) => {}
+            _ => {
+                all.insert(f.content_id.clone(), f);
+            }
+        }
+    }
+    all.into_values().collect()
 }
 
 fn compute(
-    at: At,
+    contest: usize,
     c: &ContestPlan,
     ds: &Dataset,
-    data: Option<&FromData>,
+    data: &FromData,
     layer_at_d: &LayerRow,
 ) -> Result<ContestResult> {
     let (from, to): (Day, Day) = (c.from, c.to);
@@ -258,16 +327,11 @@ fn compute(
         .collect();
     for (ci, crit) in c.criteria.iter().enumerate() {
         let raw: Vec<f64> = if !crit.judged() {
-            let e = at
-                .prog
-                .conditions
-                .get(&Place::FromData(at.contest, ci))
+            let place = data
+                .places
+                .iter()
+                .position(|p| *p == (contest, ci))
                 .ok_or_else(|| anyhow::anyhow!("contests[id={}].from_data was not checked", c.id))?;
-            let Some(data) = data else {
-                unreachable!("built whenever a criterion has from_data")
-            };
-            let vals = expr::eval_f64(e, &data.frame)?;
-            let first_event = &data.first_event;
             let v: Vec<f64> = ranked
                 .iter()
                 .map(|i| {
@@ -275,8 +339,8 @@ fn compute(
                         .entry
                         .content_id
                         .as_ref()
-                        .and_then(|cid| first_event.get(cid.as_str()))
-                        .and_then(|ei| vals.get(*ei).copied().flatten())
+                        .and_then(|cid| data.firsts.get(cid.as_str()))
+                        .and_then(|f| f.values.get(place).copied().flatten())
                         .unwrap_or(0.0)
                 })
                 .collect();
@@ -421,24 +485,6 @@ fn zscores<'a>(valid: &[&'a Score], criterion: &str, passed: &BTreeSet<&str>) ->
         for s in list {
             let z = if d.abs() < 1e-12 { 0.0 } else { (s.score - m) / d };
             out.entry(s.entry_id.as_str()).or_default().push(z);
-        }
-    }
-    out
-}
-
-/// The first event (by occurred_at, event_id) of each content_id.
-fn first_event_by_content(ds: &Dataset) -> HashMap<&str, usize> {
-    let mut out: HashMap<&str, usize> = HashMap::new();
-    let ev = &ds.events;
-    for i in 0..ev.len() {
-        if let Some(c) = ev.content_id(i) {
-            out.entry(c)
-                .and_modify(|j| {
-                    if (ev.ts[i], ev.id(i)) < (ev.ts[*j], ev.id(*j)) {
-                        *j = i;
-                    }
-                })
-                .or_insert(i);
         }
     }
     out
