@@ -264,6 +264,24 @@ fn a_merge_that_cannot_be_right_is_refused_by_name() {
             .stderr();
     assert!(err.contains("part-1-of-3.msgpack") && err.contains("checksum"), "{err}");
 
+    // so is a damaged ledger file: the merge stops before the run folder is written
+    shard(1, "parts");
+    let ledger = p.w.path().join("parts/part-0-of-3.ledger");
+    let mut bytes = std::fs::read(&ledger).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(&ledger, bytes).unwrap();
+    let err =
+        p.w.koc(&["merge", p.pipeline, "--as-of", d, "parts"])
+            .expect_code(1)
+            .stderr();
+    assert!(
+        err.contains("part-0-of-3.ledger") && err.contains("run the shard again"),
+        "{err}"
+    );
+    assert!(!p.store.join("runs").join(d).exists(), "nothing written");
+    shard(0, "parts");
+
     // the shard run again mends it
     shard(1, "parts");
     p.w.koc(&["merge", p.pipeline, "--as-of", d, "parts", "--quiet"])
@@ -388,6 +406,25 @@ fn a_condition_that_compares_members_cannot_be_sharded() {
         err.contains("points.rules") && err.contains("compares members"),
         "{err}"
     );
+    // so is a goal's `where` (a side of a ratio here)
+    let goal = "where: \"action = 'post' AND layer IN ('core', 'active')\"";
+    assert!(text.contains(goal), "the adas_depth goal's denominator");
+    let compared = "where: \"action = 'post' AND likes > AVG(likes) OVER ()\"";
+    std::fs::write(&path, text.replace(goal, compared)).unwrap();
+    let err =
+        p.w.koc(&[
+            "run",
+            p.pipeline,
+            "--as-of",
+            "2025-06-30",
+            "--shard",
+            "1/2",
+            "--out",
+            "parts",
+        ])
+        .expect_code(2)
+        .stderr();
+    assert!(err.contains("goals") && err.contains("compares members"), "{err}");
     std::fs::write(&path, text.replace(row_wise, "posts_90d > AVG(posts_90d) OVER ()")).unwrap();
     // the same program runs unsharded
     p.w.koc(&["run", p.pipeline, "--as-of", "2025-06-30", "--quiet"])

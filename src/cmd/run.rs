@@ -1,5 +1,6 @@
 //! `koc run` (SPEC §11): ingest, compute, render, and write `STORE/runs/<D>/`
 //! as a whole (temp folder, then rename).
+use crate::output::ledger::LedgerSource;
 use crate::output::Table;
 use anyhow::{Context, Result};
 use koc_engine::compute::Computed;
@@ -48,7 +49,7 @@ pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
         ingest: t_ingest,
         compute: t_compute,
     };
-    write_run(loaded, &store, &manifest, &ds, computed, ingest, started)
+    write_run(loaded, &store, &manifest, &ds, computed, ingest, started, None)
 }
 
 /// When a run started, and how long its ingest and computation took (run.json).
@@ -61,6 +62,7 @@ pub struct Started {
 /// Write `STORE/runs/<D>/` from a finished computation (a run's, or a merge's of the
 /// shards' parts), then the history across runs. `ingest` is what the run's ingest
 /// did (or found, for a merge); the warnings follow from it and from the store.
+/// `ledger`: the shards' ledgers for a merge (None: the computation's own).
 pub fn write_run(
     loaded: &Program,
     store: &Store,
@@ -69,6 +71,7 @@ pub fn write_run(
     computed: Computed,
     ingest: IngestReport,
     started: Started,
+    ledger: Option<koc_engine::parts::ledger::Merged>,
 ) -> Result<RunOutcome> {
     let as_of = computed.as_of;
     let pipeline = &loaded.file().pipeline;
@@ -113,12 +116,12 @@ pub fn write_run(
         .with_context(|| format!("cannot create a folder in {}", runs.display()))?;
     koc_engine::progress::stage("writing the tables");
     let mut row_counts = serde_json::Map::new();
-    let ledger_rows = crate::output::ledger::write_ledger(
-        loaded.rules.as_ref(),
-        ds,
-        &computed.points,
-        &tmp.path().join("ledger.parquet"),
-    )?;
+    let source = match ledger {
+        Some(merged) => LedgerSource::Parts(merged),
+        None => LedgerSource::Computed(ds, &computed.points),
+    };
+    let ledger_rows =
+        crate::output::ledger::write_ledger(loaded.rules.as_ref(), source, &tmp.path().join("ledger.parquet"))?;
     row_counts.insert("ledger".into(), json!(ledger_rows));
     let tables = crate::output::tables::build(loaded, ds, &computed);
     for t in &tables.0 {

@@ -49,17 +49,22 @@ pub fn merge(loaded: &Program, as_of: Day, dirs: &[PathBuf], progress: bool) -> 
     let t_ingest = t0.elapsed();
     let parts = koc_engine::parts::find(dirs, &identity(loaded, &store, as_of)?)?;
     let manifest = store.manifest()?;
-    koc_engine::progress::stage("loading the store");
-    let ds = Dataset::load(&store, &manifest, as_of)?;
+    koc_engine::progress::stage("reading the parts");
+    let decoded = koc_engine::parts::decode(parts)?;
+    // the events stay in the store: what the stages after the shards read of them
+    // came in the parts, and the ledger is written from the shards' ledger files
+    koc_engine::progress::stage("loading the store without its events");
+    let ds = Dataset::load_without_events(&store, &manifest, as_of, decoded.unlisted())?;
+    let ledger = decoded.ledger(loaded, crate::output::ledger::LEDGER_BATCH)?;
     koc_engine::progress::stage("stitching the parts");
-    let state = koc_engine::parts::stitch(loaded, &ds, &parts)?;
+    let state = koc_engine::parts::stitch(loaded, &ds, decoded)?;
     let computed = koc_engine::compute::compute_with(loaded, &ds, state, Purpose::Run)?;
     let started = Started {
         at: t0,
         ingest: t_ingest,
         compute: t0.elapsed() - t_ingest,
     };
-    write_run(loaded, &store, &manifest, &ds, computed, ingest, started)
+    write_run(loaded, &store, &manifest, &ds, computed, ingest, started, Some(ledger))
 }
 
 /// What a part was computed from: the store as its manifest names it, the pipeline's

@@ -1,94 +1,110 @@
 //! `ledger.parquet` (SPEC §5), the largest output: written row group by row group
-//! straight from the typed ledger, never as a table of strings.
+//! from typed ledger columns, never as a table of strings — from the run's ledger, or
+//! (`koc merge`) from the shards' ledger files, the same batches either way.
 use anyhow::Result;
 use koc_engine::fmt::{write_day, write_ts};
 use koc_engine::model::Dataset;
+use koc_engine::parts::ledger::{LedgerColumns, Merged};
 use koc_engine::pipeline::plans::RulesPlan;
-use koc_engine::stages::points::{rule_ids, LedgerEntry, Points};
+use koc_engine::stages::points::{rule_ids, Points};
+use polars::prelude::*;
 
 /// Rows per Parquet row group of the ledger (polars' default), and per batch built.
-const LEDGER_BATCH: usize = 512 * 512;
+pub const LEDGER_BATCH: usize = 512 * 512;
 
 /// Batches built at once, each as a task on all cores, then written in order by
 /// polars' writer; at most this many batches' columns exist at a time (the ledger is
 /// the largest output).
 const BATCHES_AT_ONCE: usize = 4;
 
+/// Where the ledger's rows come from.
+pub enum LedgerSource<'a> {
+    /// The run's own ledger and the events it points at.
+    Computed(&'a Dataset, &'a Points),
+    /// The shards' ledger files, merged in member order (`koc merge`).
+    Parts(Merged),
+}
+
 /// Write `ledger.parquet` a few batches at a time, one row group per batch, with
 /// polars' own writer (its encodings and statistics, Snappy pages). Returns the number
 /// of rows.
-pub fn write_ledger(rules: Option<&RulesPlan>, ds: &Dataset, pts: &Points, path: &std::path::Path) -> Result<usize> {
-    use polars::prelude::*;
+pub fn write_ledger(rules: Option<&RulesPlan>, source: LedgerSource, path: &std::path::Path) -> Result<usize> {
     use rayon::prelude::*;
     let failed = |e: PolarsError| anyhow::anyhow!("cannot write {}: {e}", path.display());
     let file = std::fs::File::create(path).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-    let first = ledger_batch(rules, ds, &pts.ledger[..0])?;
+    let ids = rule_ids(rules);
+    let first = ledger_frame(&ids, &LedgerColumns::default())?;
     // Snappy: polars' writer compresses every page on the writing thread, and zstd took
     // seconds of a 20 M-event run there; every Parquet reader knows Snappy
     let mut writer = ParquetWriter::new(file)
         .with_compression(ParquetCompression::Snappy)
         .batched(first.schema())
         .map_err(failed)?;
-    for window in pts.ledger.chunks(LEDGER_BATCH * BATCHES_AT_ONCE) {
-        let frames: Vec<DataFrame> = window
-            .par_chunks(LEDGER_BATCH)
-            .map(|chunk| ledger_batch(rules, ds, chunk))
-            .collect::<Result<_>>()?;
-        for frame in &frames {
-            writer.write_batch(frame).map_err(failed)?;
+    let mut rows = 0;
+    match source {
+        LedgerSource::Computed(ds, pts) => {
+            for window in pts.ledger.chunks(LEDGER_BATCH * BATCHES_AT_ONCE) {
+                let frames: Vec<DataFrame> = window
+                    .par_chunks(LEDGER_BATCH)
+                    .map(|chunk| ledger_frame(&ids, &LedgerColumns::of(ds, chunk)))
+                    .collect::<Result<_>>()?;
+                for frame in &frames {
+                    writer.write_batch(frame).map_err(failed)?;
+                }
+            }
+            rows = pts.ledger.len();
+        }
+        LedgerSource::Parts(mut merged) => {
+            while let Some(batch) = merged.next_batch()? {
+                rows += batch.len();
+                writer.write_batch(&ledger_frame(&ids, &batch)?).map_err(failed)?;
+            }
         }
     }
     writer.finish().map_err(failed)?;
-    Ok(pts.ledger.len())
+    Ok(rows)
 }
 
-/// Ledger entries as columns (no per-cell strings).
-fn ledger_batch(rules: Option<&RulesPlan>, ds: &Dataset, l: &[LedgerEntry]) -> Result<polars::prelude::DataFrame> {
-    use polars::prelude::*;
+/// Ledger rows as the file's columns (no per-cell strings beyond the ids).
+fn ledger_frame(ids: &std::collections::HashMap<usize, String>, l: &LedgerColumns) -> Result<DataFrame> {
     use rayon::prelude::*;
-    let ids = rule_ids(rules);
-    let ev = &ds.events;
     // straight from the typed columns into Arrow builders, one column per core
-    let text = |name: &str, f: &(dyn Fn(&LedgerEntry, &mut [u8; 19]) -> usize + Sync)| -> Column {
-        let mut b = StringChunkedBuilder::new(name.into(), l.len());
+    let text = |name: &str, n: usize, f: &(dyn Fn(usize, &mut [u8; 19]) -> usize + Sync)| -> Column {
+        let mut b = StringChunkedBuilder::new(name.into(), n);
         let mut buf = [0u8; 19];
-        for e in l {
-            let n = f(e, &mut buf);
-            b.append_value(std::str::from_utf8(&buf[..n]).expect("ASCII"));
+        for i in 0..n {
+            let len = f(i, &mut buf);
+            b.append_value(std::str::from_utf8(&buf[..len]).expect("ASCII"));
         }
         b.finish().into_column()
     };
+    let n = l.len();
     let build = |k: usize| -> Column {
         match k {
             0 => Column::new(
                 "event_id".into(),
-                l.iter().map(|e| ev.id(e.event as usize)).collect::<Vec<_>>(),
+                l.event_id.iter().map(|s| s.as_ref()).collect::<Vec<&str>>(),
             ),
-            1 => Column::new(
-                "member_id".into(),
-                l.iter()
-                    .map(|e| ds.members[ev.member(e.event as usize)].id.as_str())
-                    .collect::<Vec<_>>(),
-            ),
-            2 => text("occurred_at", &|e, buf| write_ts(buf, ev.ts[e.event as usize]).len()),
-            3 => text("date", &|e, buf| {
+            1 => Column::new("member_id".into(), l.member_ids().collect::<Vec<&str>>()),
+            2 => text("occurred_at", n, &|i, buf| write_ts(buf, l.ts[i]).len()),
+            3 => text("date", n, &|i, buf| {
                 let mut d = [0u8; 10];
-                write_day(&mut d, ev.day[e.event as usize]);
+                write_day(&mut d, l.day[i]);
                 buf[..10].copy_from_slice(&d);
                 10
             }),
             4 => Column::new(
                 "rule_id".into(),
-                l.iter().map(|e| ids[&(e.rule as usize)].as_str()).collect::<Vec<_>>(),
+                l.rule.iter().map(|r| ids[&(*r as usize)].as_str()).collect::<Vec<_>>(),
             ),
-            5 => Column::new("raw_points".into(), l.iter().map(|e| e.raw).collect::<Vec<_>>()),
-            6 => Column::new("awarded_points".into(), l.iter().map(|e| e.awarded).collect::<Vec<_>>()),
+            5 => Column::new("raw_points".into(), l.raw.clone()),
+            6 => Column::new("awarded_points".into(), l.awarded.clone()),
             _ => Column::new(
                 "capped_by".into(),
-                l.iter().map(|e| e.capped_by.map(|c| c.as_str())).collect::<Vec<_>>(),
+                l.capped_by.iter().map(|c| c.map(|c| c.as_str())).collect::<Vec<_>>(),
             ),
         }
     };
     let cols: Vec<Column> = (0..8).into_par_iter().map(build).collect();
-    Ok(DataFrame::new(l.len(), cols)?)
+    Ok(DataFrame::new(n, cols)?)
 }

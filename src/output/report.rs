@@ -13,6 +13,7 @@ use koc_engine::fmt::fmt_day;
 use koc_engine::model::Dataset;
 use koc_engine::pipeline::config::Loaded;
 use koc_engine::pipeline::program::Program;
+use koc_engine::stages::facts::Facts;
 use koc_engine::store::{Counts, Manifest};
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
@@ -152,7 +153,7 @@ pub(crate) fn label_of<'a>(t: &'a Value, group: &str, key: &'a str) -> &'a str {
 }
 
 /// Data-quality figures: files, rows, rejects by reason, unknown members.
-pub fn quality(manifest: &Manifest, ds: &Dataset, gated: &[String]) -> Quality {
+pub fn quality(manifest: &Manifest, ds: &Dataset, facts: &[Facts], gated: &[String]) -> Quality {
     let mut reasons: BTreeMap<&str, u64> = BTreeMap::new();
     let mut totals = Counts::default();
     for f in &manifest.files {
@@ -181,11 +182,12 @@ pub fn quality(manifest: &Manifest, ds: &Dataset, gated: &[String]) -> Quality {
             })
             .collect(),
         events_of_unknown_members: ds
-            .events
-            .member
+            .members
             .iter()
-            .filter(|m| !ds.members[**m as usize].listed)
-            .count(),
+            .zip(facts)
+            .filter(|(m, _)| !m.listed)
+            .map(|(_, f)| f.events as usize)
+            .sum(),
         gated: gated.to_vec(),
         judge_score_rejects: vec![],
     }
@@ -242,7 +244,7 @@ pub fn build_with_actions(
     gated: &[String],
     runs: &Path,
 ) -> Result<Built> {
-    let mut report = context(loaded, ds, c, quality(manifest, ds, gated));
+    let mut report = context(loaded, ds, c, quality(manifest, ds, &c.facts, gated));
     report.add_run_notes(warnings, manifest);
     report.add_changes(runs);
     let actions = crate::output::actions::table(&report.actions, &report_labels(loaded.locale.is_en()));
@@ -285,9 +287,7 @@ pub fn context(loaded: &Program, ds: &Dataset, c: &Computed, mut quality: Qualit
         members: ds.table_members().count(),
         active_30d: ds
             .table_members()
-            .filter(|(i, _)| {
-                koc_engine::stages::metrics::last_active(ds, *i, c.as_of).is_some_and(|d| d > c.as_of - 30)
-            })
+            .filter(|(i, _)| c.facts[*i].last_active.is_some_and(|d| d > c.as_of - 30))
             .count(),
         points_issued: sum(|b| b.earned),
         points_redeemed: sum(|b| b.redeemed),

@@ -127,9 +127,40 @@ impl Dataset {
     /// scores and mentorships whole (they name contents, entries and pairs, and are small).
     pub fn load_shard(store: &Store, manifest: &Manifest, as_of: Day, shard: crate::shard::Shard) -> Result<Dataset> {
         let mut timer = crate::timing::Timer::new();
-        let mine = |id: &str| shard.holds(id);
         let (raw_events, event_member_ids) = load_events(store, manifest, as_of, shard)?;
         timer.lap("load: partitions read");
+        // members seen only in events join on the date of their first event
+        let mut first_day = vec![Day::MAX; event_member_ids.len()];
+        for (m, d) in raw_events.member.iter().zip(&raw_events.day) {
+            let x = &mut first_day[*m as usize];
+            *x = (*x).min(*d);
+        }
+        let seen: Vec<(String, Day)> = event_member_ids.iter().cloned().zip(first_day).collect();
+        Dataset::assemble(store, manifest, as_of, shard, (raw_events, event_member_ids), seen)
+    }
+
+    /// Everything but the events (`koc merge`, which has what it needs of them from the
+    /// shards' parts): `seen` names the members seen in events, with their first day.
+    pub fn load_without_events(
+        store: &Store,
+        manifest: &Manifest,
+        as_of: Day,
+        seen: Vec<(String, Day)>,
+    ) -> Result<Dataset> {
+        let none = (Events::default(), Vec::new());
+        Dataset::assemble(store, manifest, as_of, crate::shard::Shard::WHOLE, none, seen)
+    }
+
+    fn assemble(
+        store: &Store,
+        manifest: &Manifest,
+        as_of: Day,
+        shard: crate::shard::Shard,
+        (raw_events, event_member_ids): (Events, Vec<String>),
+        seen: Vec<(String, Day)>,
+    ) -> Result<Dataset> {
+        let mut timer = crate::timing::Timer::new();
+        let mine = |id: &str| shard.holds(id);
         let m_spec = &table::MEMBERS;
         let mut members: Vec<Member> = store
             .load(manifest, m_spec)?
@@ -144,21 +175,11 @@ impl Dataset {
             })
             .filter(|m| mine(&m.id))
             .collect();
-        // members seen only in events join on the date of their first event
-        let mut first_day = vec![Day::MAX; event_member_ids.len()];
-        for (m, d) in raw_events.member.iter().zip(&raw_events.day) {
-            let x = &mut first_day[*m as usize];
-            *x = (*x).min(*d);
-        }
-        let first_seen = event_member_ids
-            .iter()
-            .map(String::as_str)
-            .zip(first_day.iter().copied());
         let listed: std::collections::HashSet<String> = members.iter().map(|m| m.id.clone()).collect();
-        for (id, d) in first_seen {
-            if !listed.contains(id) {
+        for (id, d) in seen {
+            if !listed.contains(&id) {
                 members.push(Member {
-                    id: id.to_string(),
+                    id,
                     nickname: None,
                     joined: d,
                     birthday: None,

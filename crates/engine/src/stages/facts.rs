@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 /// One member's facts at D (the default: a member with no events and no ledger).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Facts {
+    /// The member's events by D.
+    pub events: u64,
     /// The day of the member's last event by D (balances.csv's last_active_date).
     pub last_active: Option<Day>,
     /// Points awarded in each hall-of-fame season (its index), for seasons with entries.
@@ -145,6 +147,7 @@ impl<'a> EventFacts<'a> {
             plan.filter(|_| joined)
                 .and_then(|s| crate::stages::scouting::specialty(ds, self.awarded, &s, m, d))
         };
+        facts.events = events.len() as u64;
         facts.last_active = events.clone().last().map(|e| ds.events.day[e]);
         facts.scouting_specialty = specialty(prog.scouting.as_ref().and_then(|s| s.specialty));
         facts.growth_specialty = prog.growth.as_ref().and_then(|_| specialty(prog.growth_specialty));

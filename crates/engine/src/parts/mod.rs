@@ -8,6 +8,8 @@
 //! manifest.json), the pipeline (sha256 of its text), D, the shard and the data file's
 //! sha256. A part without its JSON was never finished; one whose data does not match
 //! the JSON's checksum is refused by name.
+pub mod ledger;
+
 use crate::compute::MemberState;
 use crate::error::usage_err;
 use crate::fmt::Day;
@@ -17,7 +19,7 @@ use crate::shard::Shard;
 use crate::stages::contests::ContentFirst;
 use crate::stages::facts::Facts;
 use crate::stages::goals::Tally;
-use crate::stages::points::{Balance, Cap, LedgerEntry, Points, RedemptionOutcome, RedemptionStatus};
+use crate::stages::points::{Balance, Points, RedemptionOutcome, RedemptionStatus};
 use crate::stages::tiers::TierState;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -45,6 +47,9 @@ pub struct PartHeader {
     pub count: u64,
     pub members: usize,
     pub data_sha256: String,
+    /// The shard's ledger rows (`ledger::write`) and that file's sha256.
+    pub ledger_rows: u64,
+    pub ledger_sha256: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -66,8 +71,8 @@ struct PartData {
 #[derive(Serialize, Deserialize)]
 struct MemberPart {
     id: String,
-    /// (offset among the member's events, rule, raw, awarded, cap)
-    ledger: Vec<(u32, u32, i64, i64, Option<Cap>)>,
+    /// The first day of a member seen only in events (not in the members source).
+    unlisted_joined: Option<Day>,
     balance: Balance,
     balance_at: Vec<i64>,
     tier: Option<TierState>,
@@ -100,6 +105,7 @@ pub fn write(dir: &Path, shard: Shard, identity: Identity, ds: &Dataset, state: 
     let bytes = rmp_serde::to_vec(&data).context("cannot encode the shard's part")?;
     let (data_path, header_path) = part_files(dir, shard);
     crate::store::write_atomic(&data_path, &bytes)?;
+    let (ledger_rows, ledger_sha256) = ledger::write(&data_path.with_extension("ledger"), ds, &state.points.ledger)?;
     let header = PartHeader {
         identity,
         shard: shard.to_string(),
@@ -107,6 +113,8 @@ pub fn write(dir: &Path, shard: Shard, identity: Identity, ds: &Dataset, state: 
         count: shard.count,
         members: ds.members.len(),
         data_sha256: crate::store::sha256_hex(&bytes),
+        ledger_rows,
+        ledger_sha256,
     };
     crate::store::write_atomic(&header_path, &serde_json::to_vec_pretty(&header)?)?;
     Ok(header_path)
@@ -132,20 +140,15 @@ fn part_data(ds: &Dataset, state: &MemberState) -> Result<PartData> {
         }
     }
     let row_of: HashMap<usize, usize> = snap.members.iter().enumerate().map(|(k, m)| (*m, k)).collect();
-    let ranges = crate::stages::points::member_ledger_ranges(ds, &state.points.ledger);
     let members = ds
         .members
         .iter()
         .enumerate()
         .map(|(m, member)| {
-            let first = ds.member_events[m].start as u32;
             let row = row_of.get(&m).copied();
             MemberPart {
                 id: member.id.clone(),
-                ledger: state.points.ledger[ranges[m].clone()]
-                    .iter()
-                    .map(|e| (e.event - first, e.rule, e.raw, e.awarded, e.capped_by))
-                    .collect(),
+                unlisted_joined: (!member.listed).then_some(member.joined),
                 balance: state.points.balances[m].clone(),
                 balance_at: state.points.balance_at[m].clone(),
                 tier: state.tiers[m].clone(),
@@ -368,8 +371,6 @@ impl Bounds {
             Some("layers that are not the program's")
         } else if !mp.tier.as_ref().is_none_or(tier_ok) {
             Some("a tier that is not the program's")
-        } else if mp.ledger.iter().any(|e| e.1 >= self.rules) {
-            Some("a points rule that is not the program's")
         } else if mp.facts.badges.iter().any(|b| b.badge >= self.badges) {
             Some("a badge that is not the program's")
         } else if mp.facts.season_points.iter().any(|(k, _)| *k >= self.seasons) {
@@ -386,11 +387,61 @@ impl Bounds {
     }
 }
 
-/// The state of every member of `ds` (the whole store at D), from the parts.
-pub fn stitch(prog: &Program, ds: &Dataset, parts: &[(PartHeader, PathBuf)]) -> Result<MemberState> {
+/// The parts' data, read and checked against their checksums.
+pub struct Decoded {
+    parts: Vec<(PartHeader, PathBuf, PartData)>,
+}
+
+/// Read every part `find` found.
+pub fn decode(parts: Vec<(PartHeader, PathBuf)>) -> Result<Decoded> {
+    let parts = parts
+        .into_iter()
+        .map(|(header, path)| {
+            let data = read_data(&header, &path)?;
+            Ok((header, path, data))
+        })
+        .collect::<Result<_>>()?;
+    Ok(Decoded { parts })
+}
+
+impl Decoded {
+    /// The members seen only in events, with their first day (the merge's dataset has
+    /// no events to see them in).
+    pub fn unlisted(&self) -> Vec<(String, Day)> {
+        self.parts
+            .iter()
+            .flat_map(|(_, _, data)| &data.members)
+            .filter_map(|m| m.unlisted_joined.map(|d| (m.id.clone(), d)))
+            .collect()
+    }
+
+    /// Every shard's ledger in member order, in batches of `batch` rows.
+    pub fn ledger(&self, prog: &Program, batch: usize) -> Result<ledger::Merged> {
+        let files = self
+            .parts
+            .iter()
+            .map(|(h, path, _)| {
+                let shard = Shard {
+                    index: h.index,
+                    count: h.count,
+                };
+                (
+                    path.with_extension("ledger"),
+                    shard,
+                    h.ledger_rows,
+                    h.ledger_sha256.clone(),
+                )
+            })
+            .collect();
+        ledger::Merged::open(files, Bounds::of(prog, 0).rules, batch)
+    }
+}
+
+/// The state of every member of `ds` (the whole store at D, without its events: the
+/// ledger is written from the shards' files, `Decoded::ledger`), from the parts.
+pub fn stitch(prog: &Program, ds: &Dataset, decoded: Decoded) -> Result<MemberState> {
     let bounds = Bounds::of(prog, ds.as_of);
     let n = ds.members.len();
-    let mut ledgers: Vec<Vec<LedgerEntry>> = vec![Vec::new(); n];
     let mut balances: Vec<Option<Balance>> = vec![None; n];
     let mut balance_at: Vec<Vec<i64>> = vec![Vec::new(); n];
     let mut tiers: Vec<Option<TierState>> = vec![None; n];
@@ -408,8 +459,7 @@ pub fn stitch(prog: &Program, ds: &Dataset, parts: &[(PartHeader, PathBuf)]) -> 
     let mut layout: Option<(Vec<Day>, Vec<String>, Vec<String>)> = None;
     let mut goal_tallies: Option<Vec<Tally>> = None;
     let mut content_firsts: Vec<Vec<ContentFirst>> = Vec::new();
-    for (header, path) in parts {
-        let data = read_data(header, path)?;
+    for (header, path, data) in decoded.parts {
         let this = (data.history_days, data.numeric_names, data.flag_names);
         match &layout {
             None => layout = Some(this),
@@ -443,22 +493,6 @@ pub fn stitch(prog: &Program, ds: &Dataset, parts: &[(PartHeader, PathBuf)]) -> 
             if balances[m].is_some() {
                 bail!(bad(format!("member {} is in two parts", mp.id)));
             }
-            let events = ds.member_events[m].clone();
-            let mut ledger = Vec::with_capacity(mp.ledger.len());
-            for (offset, rule, raw, awarded, capped_by) in mp.ledger {
-                let event = events.start + offset as usize;
-                if event >= events.end {
-                    bail!(bad(format!("member {} has a ledger entry past its events", mp.id)));
-                }
-                ledger.push(LedgerEntry {
-                    event: event as u32,
-                    rule,
-                    raw,
-                    awarded,
-                    capped_by,
-                });
-            }
-            ledgers[m] = ledger;
             balances[m] = Some(mp.balance);
             balance_at[m] = mp.balance_at;
             tiers[m] = mp.tier;
@@ -506,15 +540,6 @@ pub fn stitch(prog: &Program, ds: &Dataset, parts: &[(PartHeader, PathBuf)]) -> 
     if outcomes.iter().any(Option::is_none) {
         bail!(usage_err("a redemption is in no part: the parts are not of this store"));
     }
-    // in member order, allocated once (a collect from `flatten` grows by doubling)
-    let mut ledger: Vec<LedgerEntry> = Vec::with_capacity(ledgers.iter().map(Vec::len).sum());
-    for member_ledger in ledgers {
-        ledger.extend(member_ledger);
-    }
-    let mut awarded_per_event = vec![0i64; ds.events.len()];
-    for e in &ledger {
-        awarded_per_event[e.event as usize] += e.awarded;
-    }
     let at = |k: usize| -> Vec<Option<usize>> { layers.iter().map(|l| l.get(k).copied().flatten()).collect() };
     let history = history_days.iter().enumerate().map(|(k, d)| (*d, at(k))).collect();
     let layer_at_d = at(history_days.len());
@@ -534,8 +559,8 @@ pub fn stitch(prog: &Program, ds: &Dataset, parts: &[(PartHeader, PathBuf)]) -> 
     }
     Ok(MemberState {
         points: std::sync::Arc::new(Points {
-            ledger,
-            awarded_per_event,
+            ledger: Vec::new(),
+            awarded_per_event: Vec::new(),
             redemptions: outcomes.into_iter().flatten().collect(),
             balances: balances.into_iter().flatten().collect(),
             balance_at,
