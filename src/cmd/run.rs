@@ -49,7 +49,8 @@ pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
         ingest: t_ingest,
         compute: t_compute,
     };
-    write_run(loaded, &store, &manifest, &ds, computed, ingest, started, None)
+    let results = Results { computed, ledger: None };
+    write_run(loaded, &store, &manifest, &ds, results, ingest, started)
 }
 
 /// When a run started, and how long its ingest and computation took (run.json).
@@ -59,20 +60,26 @@ pub struct Started {
     pub compute: std::time::Duration,
 }
 
+/// A finished computation, and where its ledger's rows come from: the shards' ledger
+/// files for a merge (None: the computation's own ledger).
+pub struct Results {
+    pub computed: Computed,
+    pub ledger: Option<koc_engine::parts::ledger::Merged>,
+}
+
 /// Write `STORE/runs/<D>/` from a finished computation (a run's, or a merge's of the
 /// shards' parts), then the history across runs. `ingest` is what the run's ingest
 /// did (or found, for a merge); the warnings follow from it and from the store.
-/// `ledger`: the shards' ledgers for a merge (None: the computation's own).
 pub fn write_run(
     loaded: &Program,
     store: &Store,
     manifest: &koc_engine::store::Manifest,
     ds: &Dataset,
-    computed: Computed,
+    results: Results,
     ingest: IngestReport,
     started: Started,
-    ledger: Option<koc_engine::parts::ledger::Merged>,
 ) -> Result<RunOutcome> {
+    let Results { computed, ledger } = results;
     let as_of = computed.as_of;
     let pipeline = &loaded.file().pipeline;
     // gated files changed nothing; the run goes on with the rest, then exits 3

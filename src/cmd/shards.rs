@@ -1,7 +1,7 @@
 //! `koc run --shard I/N --out DIR` and `koc merge` (docs/scale-out.md): the per-member
 //! stages of one shard's members into a part, and the parts put together into the
 //! ordinary run folder, the same bytes as one `koc run` (run.json's timings aside).
-use crate::cmd::run::{write_run, RunOutcome, Started};
+use crate::cmd::run::{write_run, Results, RunOutcome, Started};
 use anyhow::{bail, Context, Result};
 use koc_engine::compute::Purpose;
 use koc_engine::fmt::{fmt_day, Day};
@@ -64,7 +64,11 @@ pub fn merge(loaded: &Program, as_of: Day, dirs: &[PathBuf], progress: bool) -> 
         ingest: t_ingest,
         compute: t0.elapsed() - t_ingest,
     };
-    write_run(loaded, &store, &manifest, &ds, computed, ingest, started, Some(ledger))
+    let results = Results {
+        computed,
+        ledger: Some(ledger),
+    };
+    write_run(loaded, &store, &manifest, &ds, results, ingest, started)
 }
 
 /// What a part was computed from: the store as its manifest names it, the pipeline's
