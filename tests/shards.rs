@@ -462,3 +462,41 @@ fn a_merge_on_stale_data_exits_3_as_the_run_does() {
     let got = p.take_run(d);
     assert!(differing(&want, &got).is_empty(), "{:?}", differing(&want, &got));
 }
+
+/// `koc run --memory-budget` (or `ingest.memory_budget`) too small for one computation
+/// of the store runs the members in shards one after another, then the merge: the run
+/// folder is the unsharded run's, and the shards' folder is gone.
+#[test]
+fn a_run_within_a_memory_budget_is_the_unsharded_run() {
+    let p = demo();
+    let d = "2025-06-30";
+    let want = p.unsharded(d);
+    let run = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["run", p.pipeline, "--as-of", d, "--quiet", "--format", "json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&p.w.koc(&all).expect_code(0).stdout()).unwrap()
+    };
+    // the fixed half gigabyte and a little room: a few shards for the demo's events
+    let out = run(&["--memory-budget", "513M"]);
+    assert!(out["shards"].as_u64().unwrap() > 1, "{out}");
+    let got = p.take_run(d);
+    assert!(differing(&want, &got).is_empty(), "{:?}", differing(&want, &got));
+    let left: Vec<_> = std::fs::read_dir(&p.store)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with(".shards-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    // the pipeline's key does the same; a budget the store fits in runs as before
+    let path = p.w.path().join(p.pipeline);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let budgeted = text.replacen("ingest:\n", "ingest:\n  memory_budget: 513M\n", 1);
+    assert_ne!(budgeted, text, "the demo has an ingest section");
+    std::fs::write(&path, budgeted).unwrap();
+    let out = run(&["--memory-budget", "6G"]);
+    assert_eq!(out["shards"], 1, "{out}");
+    let want = p.take_run(d);
+    let out = run(&[]);
+    assert!(out["shards"].as_u64().unwrap() > 1, "{out}");
+    assert!(differing(&want, &p.take_run(d)).is_empty());
+}

@@ -174,6 +174,11 @@ pub struct RunArgs {
     /// The folder for the shard's part (outside the store).
     #[arg(long, requires = "shard")]
     pub out: Option<PathBuf>,
+    /// Keep the run within this much memory (`6G`, `512M`; else `ingest.memory_budget`):
+    /// the ingest in passes, and the members in shards one after another when one
+    /// computation would not fit (docs/scale-out.md). The run folder is the same.
+    #[arg(long, conflicts_with = "shard")]
+    pub memory_budget: Option<String>,
 }
 
 #[derive(Args, Debug)]

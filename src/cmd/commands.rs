@@ -45,14 +45,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             memory_budget,
         } => {
             let loaded = load(&pipeline)?;
-            let budget = memory_budget
-                .map(|b| {
-                    koc_engine::ingest::passes::parse_bytes(&b).ok_or_else(|| {
-                        koc_engine::error::KocError::usage(format!("--memory-budget '{b}' is not a size"))
-                            .with_hint("write a size such as 6G, 512M or 800MB")
-                    })
-                })
-                .transpose()?;
+            let budget = budget_flag(memory_budget)?;
             let store = Store::open_locked(&loaded.file().store_dir())?;
             let report = match budget {
                 Some(b) => koc_engine::ingest::passes::ingest_within(&loaded, &store, !cli.quiet, b)?,
@@ -67,6 +60,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             at,
             shard: Some(shard),
             out: Some(dir),
+            ..
         }) => {
             let loaded = load(&at.pipeline)?;
             let d = crate::cmd::run::as_of(&loaded, at.as_of.as_deref())?;
@@ -95,16 +89,27 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             // the merge ingests nothing, so no file was gated by it; stale data is as for a run
             stale_exit(&r, d)
         }
-        Command::Run(crate::cmd::cli::RunArgs { at, .. }) => {
+        Command::Run(crate::cmd::cli::RunArgs { at, memory_budget, .. }) => {
             let loaded = load(&at.pipeline)?;
             let d = crate::cmd::run::as_of(&loaded, at.as_of.as_deref())?;
-            let r = crate::cmd::run::run(&loaded, d, !cli.quiet)?;
+            let budget = match budget_flag(memory_budget)? {
+                Some(b) => Some(b),
+                None => (loaded.file().pipeline.ingest.memory_budget.as_deref())
+                    .and_then(koc_engine::ingest::passes::parse_bytes),
+            };
+            let (r, shards) = match budget {
+                Some(b) => crate::cmd::shards::run_within(&loaded, d, b, !cli.quiet)?,
+                None => (crate::cmd::run::run(&loaded, d, !cli.quiet)?, 1),
+            };
             out.warnings(&r.warnings);
             let report = r.folder.join("report.html");
             if out.json {
-                out.json(&json!({"ingest": r.ingest, "run": r.folder, "report": report, "exit": if r.gate_failed { 3 } else { 0 }}));
+                out.json(&json!({"ingest": r.ingest, "run": r.folder, "report": report, "shards": shards, "exit": if r.gate_failed { 3 } else { 0 }}));
             } else {
                 out.ingest(&r.ingest);
+                if shards > 1 {
+                    out.line(&format!("computed in {shards} shards of the members, one after another, to stay within the memory budget"));
+                }
                 out.line(&format!("run folder: {}", r.folder.display()));
                 out.line(&format!("report: {}", report.display()));
             }
@@ -513,4 +518,16 @@ impl Printer {
             r.events_of_unknown_members
         ));
     }
+}
+
+/// `--memory-budget` as bytes (None without the option).
+fn budget_flag(flag: Option<String>) -> Result<Option<u64>> {
+    flag.map(|b| {
+        koc_engine::ingest::passes::parse_bytes(&b).ok_or_else(|| {
+            koc_engine::error::KocError::usage(format!("--memory-budget '{b}' is not a size"))
+                .with_hint("write a size such as 6G, 512M or 800MB")
+                .into()
+        })
+    })
+    .transpose()
 }

@@ -36,9 +36,21 @@ pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
     let store = Store::open_locked(&loaded.file().store_dir())?;
     let ingest = koc_engine::ingest::ingest(loaded, &store, progress)?;
     let t_ingest = t0.elapsed();
+    compute_and_write(loaded, &store, as_of, ingest, t0, t_ingest)
+}
+
+/// A run after its ingest: load the store, compute every stage, write the folder.
+pub fn compute_and_write(
+    loaded: &Program,
+    store: &Store,
+    as_of: Day,
+    ingest: IngestReport,
+    t0: Instant,
+    t_ingest: std::time::Duration,
+) -> Result<RunOutcome> {
     let manifest = store.manifest()?;
     koc_engine::progress::stage("loading the store");
-    let ds = Dataset::load(&store, &manifest, as_of)?;
+    let ds = Dataset::load(store, &manifest, as_of)?;
     if std::env::var_os("KOC_TIMINGS").is_some() {
         eprintln!("timing ingest + load: {} ms", t0.elapsed().as_millis());
     }
@@ -50,7 +62,7 @@ pub fn run(loaded: &Program, as_of: Day, progress: bool) -> Result<RunOutcome> {
         compute: t_compute,
     };
     let results = Results { computed, ledger: None };
-    write_run(loaded, &store, &manifest, &ds, results, ingest, started)
+    write_run(loaded, store, &manifest, &ds, results, ingest, started)
 }
 
 /// When a run started, and how long its ingest and computation took (run.json).

@@ -23,18 +23,106 @@ pub fn shard(loaded: &Program, as_of: Day, shard: Shard, out: &Path, progress: b
     koc_engine::store::refuse_output_inside(&store_dir, out, "--out")?;
     let store = Store::open_read(&store_dir);
     let before = identity(loaded, &store, as_of)?;
-    let manifest = store.manifest()?;
-    koc_engine::progress::stage("loading the shard's members");
-    let ds = Dataset::load_shard(&store, &manifest, as_of, shard)?;
-    let state = koc_engine::compute::member_state(loaded, &ds, Purpose::Run)?;
+    let state = ShardState::compute(loaded, &store, as_of, shard)?;
     if identity(loaded, &store, as_of)? != before {
         bail!(koc_engine::error::usage_err(format!(
             "the store changed while shard {shard} read it (an ingest ran): run the shard again once the ingest is done"
         )));
     }
-    koc_engine::progress::stage("writing the part");
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    koc_engine::parts::write(out, shard, before, &ds, &state)
+    state.write(out, before)
+}
+
+/// One shard's members, their data and their state.
+struct ShardState {
+    shard: Shard,
+    ds: Dataset,
+    state: koc_engine::compute::MemberState,
+}
+
+impl ShardState {
+    fn compute(loaded: &Program, store: &Store, as_of: Day, shard: Shard) -> Result<ShardState> {
+        let manifest = store.manifest()?;
+        koc_engine::progress::stage("loading the shard's members");
+        let ds = Dataset::load_shard(store, &manifest, as_of, shard)?;
+        let state = koc_engine::compute::member_state(loaded, &ds, Purpose::Run)?;
+        Ok(ShardState { shard, ds, state })
+    }
+
+    fn write(self, out: &Path, identity: Identity) -> Result<PathBuf> {
+        koc_engine::progress::stage("writing the part");
+        std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+        koc_engine::parts::write(out, self.shard, identity, &self.ds, &self.state)
+    }
+}
+
+/// `koc run` under a memory budget (docs/scale-out.md): the ingest in passes that fit
+/// it, then, when one computation of the whole store would not, the members in shards
+/// one after another in this process and the merge — the same run folder as `koc run`.
+pub fn run_within(loaded: &Program, as_of: Day, budget: u64, progress: bool) -> Result<(RunOutcome, u64)> {
+    let t0 = Instant::now();
+    let _stages = koc_engine::progress::stages(progress, &format!("koc run {}", fmt_day(as_of)));
+    koc_engine::progress::stage("ingest");
+    let store = Store::open_locked(&loaded.file().store_dir())?;
+    let ingest = koc_engine::ingest::passes::ingest_within(loaded, &store, progress, budget)?;
+    let t_ingest = t0.elapsed();
+    let manifest = store.manifest()?;
+    let n = shards_within(&store, &manifest, budget);
+    if n == 1 {
+        return Ok((
+            crate::cmd::run::compute_and_write(loaded, &store, as_of, ingest, t0, t_ingest)?,
+            1,
+        ));
+    }
+    refuse_cross_member_conditions(loaded)?;
+    // the parts live in the store's folder while the run holds its lock; a folder left
+    // by a run that was killed is removed by the next
+    for entry in std::fs::read_dir(&store.dir)? {
+        let path = entry?.path();
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(".shards-"))
+        {
+            std::fs::remove_dir_all(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+        }
+    }
+    let parts = tempfile::Builder::new()
+        .prefix(".shards-")
+        .tempdir_in(&store.dir)
+        .with_context(|| format!("cannot create a folder in {}", store.dir.display()))?;
+    let id = identity(loaded, &store, as_of)?;
+    for index in 0..n {
+        let shard = Shard { index, count: n };
+        ShardState::compute(loaded, &store, as_of, shard)?.write(parts.path(), id.clone())?;
+    }
+    let outcome = merge_into(
+        loaded,
+        &store,
+        as_of,
+        &[parts.path().to_path_buf()],
+        ingest,
+        (t0, t_ingest),
+    )?;
+    Ok((outcome, n))
+}
+
+/// How many shards keep one computation within `budget`: a run takes about 13 bytes of
+/// memory per byte of the store's event partitions (20 M events: 280 MB on disk, 3.6 GB
+/// of peak), plus about half a gigabyte whatever the shard (the members, the outputs).
+fn shards_within(store: &Store, manifest: &koc_engine::store::Manifest, budget: u64) -> u64 {
+    const PER_STORED_BYTE: u64 = 13;
+    const FIXED: u64 = 512 << 20;
+    const MOST: u64 = 64;
+    let stored: u64 = manifest
+        .events
+        .values()
+        .filter_map(|rel| std::fs::metadata(store.dir.join(rel)).ok())
+        .map(|m| m.len())
+        .sum();
+    let need = stored.saturating_mul(PER_STORED_BYTE);
+    match budget.checked_sub(FIXED).filter(|room| *room > 0) {
+        Some(room) => need.div_ceil(room).clamp(1, MOST),
+        None => MOST,
+    }
 }
 
 /// Put the parts in `dirs` together into `STORE/runs/<D>/`.
@@ -47,14 +135,27 @@ pub fn merge(loaded: &Program, as_of: Day, dirs: &[PathBuf], progress: bool) -> 
     // an error (the shards did not read it)
     let ingest = koc_engine::ingest::stored_only(loaded, &store)?;
     let t_ingest = t0.elapsed();
-    let parts = koc_engine::parts::find(dirs, &identity(loaded, &store, as_of)?)?;
+    merge_into(loaded, &store, as_of, dirs, ingest, (t0, t_ingest))
+}
+
+/// The merge into the locked store, after `ingest` (`started`: when the run began and
+/// how long its ingest took).
+fn merge_into(
+    loaded: &Program,
+    store: &Store,
+    as_of: Day,
+    dirs: &[PathBuf],
+    ingest: koc_engine::ingest::IngestReport,
+    (t0, t_ingest): (Instant, std::time::Duration),
+) -> Result<RunOutcome> {
+    let parts = koc_engine::parts::find(dirs, &identity(loaded, store, as_of)?)?;
     let manifest = store.manifest()?;
     koc_engine::progress::stage("reading the parts");
     let decoded = koc_engine::parts::decode(parts)?;
     // the events stay in the store: what the stages after the shards read of them
     // came in the parts, and the ledger is written from the shards' ledger files
     koc_engine::progress::stage("loading the store without its events");
-    let ds = Dataset::load_without_events(&store, &manifest, as_of, decoded.unlisted())?;
+    let ds = Dataset::load_without_events(store, &manifest, as_of, decoded.unlisted())?;
     let ledger = decoded.ledger(loaded, crate::output::ledger::LEDGER_BATCH)?;
     koc_engine::progress::stage("stitching the parts");
     let state = koc_engine::parts::stitch(loaded, &ds, decoded)?;
@@ -68,7 +169,7 @@ pub fn merge(loaded: &Program, as_of: Day, dirs: &[PathBuf], progress: bool) -> 
         computed,
         ledger: Some(ledger),
     };
-    write_run(loaded, &store, &manifest, &ds, results, ingest, started)
+    write_run(loaded, store, &manifest, &ds, results, ingest, started)
 }
 
 /// What a part was computed from: the store as its manifest names it, the pipeline's
