@@ -70,6 +70,9 @@ for i in $(seq 0 $((SHARDS - 1))); do
   MBYTES= measure "shard $i/$SHARDS" "$KOC" run "$WORK/pipeline.yaml" --as-of "$lastday" --shard "$i/$SHARDS" --out "$WORK/parts" --quiet
 done
 MBYTES= measure "merge of $SHARDS parts" "$KOC" merge "$WORK/pipeline.yaml" --as-of "$lastday" "$WORK/parts" --quiet
+# the same run on one machine under a memory budget (shards in sequence, then the merge)
+RUN_BUDGET=${BENCH_RUN_BUDGET:-1600M}
+MBYTES= measure "run --memory-budget $RUN_BUDGET" "$KOC" run "$WORK/pipeline.yaml" --as-of "$lastday" --memory-budget "$RUN_BUDGET" --quiet
 
 # DuckDB on the same bytes: read_csv(all_varchar) → Parquet, after re-encoding to UTF-8
 VENV=bench/cache/venv
