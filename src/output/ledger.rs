@@ -81,10 +81,7 @@ fn ledger_frame(ids: &std::collections::HashMap<usize, String>, l: &LedgerColumn
     let n = l.len();
     let build = |k: usize| -> Column {
         match k {
-            0 => Column::new(
-                "event_id".into(),
-                l.event_id.iter().map(|s| s.as_ref()).collect::<Vec<&str>>(),
-            ),
+            0 => Column::new("event_id".into(), l.event_ids().collect::<Vec<&str>>()),
             1 => Column::new("member_id".into(), l.member_ids().collect::<Vec<&str>>()),
             2 => text("occurred_at", n, &|i, buf| write_ts(buf, l.ts[i]).len()),
             3 => text("date", n, &|i, buf| {

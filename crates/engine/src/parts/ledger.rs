@@ -9,19 +9,20 @@ use crate::stages::points::{Cap, LedgerEntry};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::borrow::Cow;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Rows per chunk of a shard's ledger file.
 const CHUNK: usize = 1 << 16;
 
-/// Ledger rows as columns: borrowed from the dataset in a run, owned when read back.
+/// Ledger rows as columns (the event ids in one buffer: no allocation per row).
 #[derive(Debug, Default, Serialize, Deserialize)]
-pub struct LedgerColumns<'a> {
+pub struct LedgerColumns {
     /// Runs of rows of one member: (member id, rows).
-    pub members: Vec<(Cow<'a, str>, u32)>,
-    pub event_id: Vec<Cow<'a, str>>,
+    pub members: Vec<(String, u32)>,
+    /// Every row's event id, one after the other; row i's ends at `id_ends[i]`.
+    ids: String,
+    id_ends: Vec<u32>,
     pub ts: Vec<Ts>,
     pub day: Vec<Day>,
     pub rule: Vec<u32>,
@@ -30,15 +31,15 @@ pub struct LedgerColumns<'a> {
     pub capped_by: Vec<Option<Cap>>,
 }
 
-impl<'a> LedgerColumns<'a> {
+impl LedgerColumns {
     /// Ledger entries (grouped by member, as `Points::ledger`) with their events' fields.
-    pub fn of(ds: &'a Dataset, entries: &[LedgerEntry]) -> LedgerColumns<'a> {
+    pub fn of(ds: &Dataset, entries: &[LedgerEntry]) -> LedgerColumns {
         let ev = &ds.events;
         let mut out = LedgerColumns::with_capacity(entries.len());
         for e in entries {
             let i = e.event as usize;
-            out.start_row(Cow::Borrowed(ds.members[ev.member(i)].id.as_str()));
-            out.event_id.push(Cow::Borrowed(ev.id(i)));
+            out.start_row(&ds.members[ev.member(i)].id);
+            out.push_id(ev.id(i));
             out.ts.push(ev.ts[i]);
             out.day.push(ev.day[i]);
             out.rule.push(e.rule);
@@ -52,7 +53,8 @@ impl<'a> LedgerColumns<'a> {
     fn with_capacity(n: usize) -> Self {
         LedgerColumns {
             members: Vec::new(),
-            event_id: Vec::with_capacity(n),
+            ids: String::with_capacity(n * 16),
+            id_ends: Vec::with_capacity(n),
             ts: Vec::with_capacity(n),
             day: Vec::with_capacity(n),
             rule: Vec::with_capacity(n),
@@ -63,25 +65,41 @@ impl<'a> LedgerColumns<'a> {
     }
 
     pub fn len(&self) -> usize {
-        self.event_id.len()
+        self.id_ends.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.event_id.is_empty()
+        self.id_ends.is_empty()
+    }
+
+    /// Row i's event id.
+    pub fn event_id(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.id_ends[i - 1] as usize };
+        &self.ids[start..self.id_ends[i] as usize]
+    }
+
+    /// Every row's event id.
+    pub fn event_ids(&self) -> impl Iterator<Item = &str> {
+        (0..self.len()).map(|i| self.event_id(i))
+    }
+
+    fn push_id(&mut self, id: &str) {
+        self.ids.push_str(id);
+        self.id_ends.push(self.ids.len() as u32);
     }
 
     /// The member id of each row.
     pub fn member_ids(&self) -> impl Iterator<Item = &str> {
         self.members
             .iter()
-            .flat_map(|(id, n)| std::iter::repeat_n(id.as_ref(), *n as usize))
+            .flat_map(|(id, n)| std::iter::repeat_n(id.as_str(), *n as usize))
     }
 
     /// Count one more row of `member` (a new run when the member changes).
-    fn start_row(&mut self, member: Cow<'a, str>) {
+    fn start_row(&mut self, member: &str) {
         match self.members.last_mut() {
-            Some((id, n)) if *id == member => *n += 1,
-            _ => self.members.push((member, 1)),
+            Some((id, n)) if id == member => *n += 1,
+            _ => self.members.push((member.to_string(), 1)),
         }
     }
 
@@ -89,6 +107,10 @@ impl<'a> LedgerColumns<'a> {
     /// of the program's `rules`.
     fn consistent(&self, rules: u32) -> bool {
         let n = self.len();
+        // the ids cut at characters, ending with the buffer
+        let ids_cut = self.id_ends.is_sorted()
+            && self.id_ends.last().is_none_or(|end| *end as usize == self.ids.len())
+            && self.id_ends.iter().all(|end| self.ids.is_char_boundary(*end as usize));
         [
             self.ts.len(),
             self.day.len(),
@@ -99,6 +121,7 @@ impl<'a> LedgerColumns<'a> {
         ]
         .iter()
         .all(|l| *l == n)
+            && ids_cut
             && self.members.iter().all(|(_, k)| *k > 0)
             && self.members.iter().map(|(_, k)| *k as usize).sum::<usize>() == n
             && self.rule.iter().all(|r| *r < rules)
@@ -122,11 +145,11 @@ pub fn write(path: &Path, ds: &Dataset, ledger: &[LedgerEntry]) -> Result<(u64, 
 struct ShardLedger {
     path: PathBuf,
     shard: Shard,
-    input: Hashing<std::io::BufReader<std::fs::File>>,
+    input: std::io::BufReader<Hashing<std::fs::File>>,
     rows_left: u64,
     sha256: String,
     rules: u32,
-    chunk: LedgerColumns<'static>,
+    chunk: LedgerColumns,
     row: usize,
     run: usize,
     run_row: u32,
@@ -144,7 +167,8 @@ impl ShardLedger {
         let mut shard = ShardLedger {
             path,
             shard,
-            input: Hashing(std::io::BufReader::new(file), Sha256::new()),
+            // hashed a buffer at a time (the decoder reads a few bytes at a time)
+            input: std::io::BufReader::with_capacity(1 << 16, Hashing(file, Sha256::new())),
             rows_left: rows,
             sha256,
             rules,
@@ -166,6 +190,7 @@ impl ShardLedger {
         let trailing = self.input.read(&mut rest).map_err(|_| self.damaged("cannot be read"))?;
         let sha: String = self
             .input
+            .get_ref()
             .1
             .clone()
             .finalize()
@@ -193,7 +218,7 @@ impl ShardLedger {
             if self.rows_left == 0 {
                 return Ok(None);
             }
-            let chunk: LedgerColumns<'static> =
+            let chunk: LedgerColumns =
                 rmp_serde::decode::from_read(&mut self.input).map_err(|_| self.damaged("cannot be read"))?;
             if chunk.is_empty() || !chunk.consistent(self.rules) || chunk.len() as u64 > self.rows_left {
                 return Err(self.damaged("does not hold what its part says"));
@@ -202,7 +227,7 @@ impl ShardLedger {
                 // ascending member ids; a member may go on from the chunk before
                 let in_order = match &self.last_member {
                     None => true,
-                    Some(last) => last.as_str() < id.as_ref() || (k == 0 && last.as_str() == id.as_ref()),
+                    Some(last) => last < id || (k == 0 && last == id),
                 };
                 if !in_order || !self.shard.holds(id) {
                     return Err(self.damaged("has members out of order or of another shard"));
@@ -219,10 +244,10 @@ impl ShardLedger {
     }
 
     /// Move the next row into `out`.
-    fn take(&mut self, out: &mut LedgerColumns<'static>) {
-        let (c, i) = (&mut self.chunk, self.row);
-        out.start_row(c.members[self.run].0.clone());
-        out.event_id.push(std::mem::take(&mut c.event_id[i]));
+    fn take(&mut self, out: &mut LedgerColumns) {
+        let (c, i) = (&self.chunk, self.row);
+        out.start_row(&c.members[self.run].0);
+        out.push_id(c.event_id(i));
         out.ts.push(c.ts[i]);
         out.day.push(c.day[i]);
         out.rule.push(c.rule[i]);
@@ -267,7 +292,7 @@ impl Merged {
     }
 
     /// The next batch (None when every row was written).
-    pub fn next_batch(&mut self) -> Result<Option<LedgerColumns<'static>>> {
+    pub fn next_batch(&mut self) -> Result<Option<LedgerColumns>> {
         let mut out = LedgerColumns::with_capacity(self.batch);
         while out.len() < self.batch {
             // the shard whose next member comes first (members are in one shard only)
