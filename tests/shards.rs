@@ -425,6 +425,33 @@ fn a_condition_that_compares_members_cannot_be_sharded() {
         .expect_code(2)
         .stderr();
     assert!(err.contains("goals") && err.contains("compares members"), "{err}");
+    // and a badge's `where`
+    let badge = "where: \"topic IN ('ev_charging', 'long_drive')\"";
+    assert!(text.contains(badge), "the road_writer badge");
+    std::fs::write(&path, text.replace(badge, "where: \"likes > AVG(likes) OVER ()\"")).unwrap();
+    let err =
+        p.w.koc(&[
+            "run",
+            p.pipeline,
+            "--as-of",
+            "2025-06-30",
+            "--shard",
+            "0/2",
+            "--out",
+            "parts",
+        ])
+        .expect_code(2)
+        .stderr();
+    assert!(err.contains("badges") && err.contains("compares members"), "{err}");
+    // under a memory budget that needs shards, the run says to give it more memory
+    let err =
+        p.w.koc(&["run", p.pipeline, "--as-of", "2025-06-30", "--memory-budget", "513M"])
+            .expect_code(2)
+            .stderr();
+    assert!(
+        err.contains("compares members") && err.contains("memory budget"),
+        "{err}"
+    );
     std::fs::write(&path, text.replace(row_wise, "posts_90d > AVG(posts_90d) OVER ()")).unwrap();
     // the same program runs unsharded
     p.w.koc(&["run", p.pipeline, "--as-of", "2025-06-30", "--quiet"])

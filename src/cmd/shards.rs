@@ -18,7 +18,7 @@ use std::time::Instant;
 /// as it is: nothing is ingested, nothing in the store is written.
 pub fn shard(loaded: &Program, as_of: Day, shard: Shard, out: &Path, progress: bool) -> Result<PathBuf> {
     let _stages = koc_engine::progress::stages(progress, &format!("koc run {} --shard {shard}", fmt_day(as_of)));
-    refuse_cross_member_conditions(loaded)?;
+    refuse_cross_member_conditions(loaded, "run without --shard")?;
     let store_dir = loaded.file().store_dir();
     koc_engine::store::refuse_output_inside(&store_dir, out, "--out")?;
     let store = Store::open_read(&store_dir);
@@ -73,7 +73,11 @@ pub fn run_within(loaded: &Program, as_of: Day, budget: u64, progress: bool) -> 
             1,
         ));
     }
-    refuse_cross_member_conditions(loaded)?;
+    refuse_cross_member_conditions(
+        loaded,
+        "this store needs shards to stay within the memory budget: give the run more memory \
+         (--memory-budget, ingest.memory_budget) or make the condition compare no members",
+    )?;
     // the parts live in the store's folder while the run holds its lock; a folder left
     // by a run that was killed is removed by the next
     for entry in std::fs::read_dir(&store.dir)? {
@@ -155,7 +159,7 @@ fn merge_into(
     // the events stay in the store: what the stages after the shards read of them
     // came in the parts, and the ledger is written from the shards' ledger files
     koc_engine::progress::stage("loading the store without its events");
-    let ds = Dataset::load_without_events(store, &manifest, as_of, decoded.unlisted())?;
+    let ds = Dataset::load_without_events(store, &manifest, as_of, decoded.unlisted(as_of)?)?;
     let ledger = decoded.ledger(loaded, crate::output::ledger::LEDGER_BATCH)?;
     koc_engine::progress::stage("stitching the parts");
     let state = koc_engine::parts::stitch(loaded, &ds, decoded)?;
@@ -191,15 +195,18 @@ fn identity(loaded: &Program, store: &Store, as_of: Day) -> Result<Identity> {
     })
 }
 
-/// A points rule's, a metric's or a goal's `where`, a layer's `when` or a contest's
-/// `from_data` that compares members (an aggregate or a window) would see only one shard's members: such a
+/// A points rule's, a metric's, a badge's or a goal's `where`, a layer's `when` or a
+/// contest's `from_data` that compares members (an aggregate or a window) would see only
+/// one shard's members: such a
 /// program cannot be sharded.
-fn refuse_cross_member_conditions(loaded: &Program) -> Result<()> {
+/// `instead`: what to do about it (run without --shard, or with a larger budget).
+fn refuse_cross_member_conditions(loaded: &Program, instead: &str) -> Result<()> {
     let rules = loaded.rules.as_ref().map_or(0, |r| r.rules.len());
     let places = (0..rules)
         .map(Place::Rule)
         .chain((0..loaded.metrics.len()).map(Place::Metric))
         .chain((0..loaded.layers.as_ref().map_or(0, |l| l.ids.len())).map(Place::Level))
+        .chain((0..loaded.badges.len()).map(Place::Badge))
         .chain(
             loaded
                 .contests
@@ -214,7 +221,7 @@ fn refuse_cross_member_conditions(loaded: &Program) -> Result<()> {
     if let Some(e) = conditions.into_iter().find(|e| !e.is_row_wise()) {
         bail!(koc_engine::error::usage_err(format!(
             "{} ({}): `{}` compares members (an aggregate or a window), so a shard, which sees only \
-             its own members, cannot compute it; run without --shard",
+             its own members, cannot compute it; {instead}",
             e.location, e.what, e.text
         )));
     }

@@ -334,6 +334,8 @@ struct Bounds {
     history_days: Vec<Day>,
     badges: u32,
     seasons: u32,
+    /// The days a member's facts may name: the first ingestable day to D.
+    days: std::ops::RangeInclusive<Day>,
     /// Contest criteria read from the data.
     from_data: usize,
 }
@@ -347,6 +349,7 @@ impl Bounds {
             balance_days: crate::compute::balance_days(prog, as_of).len(),
             history_days: crate::stages::layers::regular_snapshots(prog.start, as_of),
             badges: prog.badges.len() as u32,
+            days: first_day()..=as_of,
             from_data: prog
                 .contests
                 .iter()
@@ -371,6 +374,8 @@ impl Bounds {
             Some("layers that are not the program's")
         } else if !mp.tier.as_ref().is_none_or(tier_ok) {
             Some("a tier that is not the program's")
+        } else if !member_days(mp).all(|d| self.days.contains(&d)) {
+            Some("days outside the store's")
         } else if mp.facts.badges.iter().any(|b| b.badge >= self.badges) {
             Some("a badge that is not the program's")
         } else if mp.facts.season_points.iter().any(|(k, _)| *k >= self.seasons) {
@@ -406,13 +411,26 @@ pub fn decode(parts: Vec<(PartHeader, PathBuf)>) -> Result<Decoded> {
 
 impl Decoded {
     /// The members seen only in events, with their first day (the merge's dataset has
-    /// no events to see them in).
-    pub fn unlisted(&self) -> Vec<(String, Day)> {
-        self.parts
-            .iter()
-            .flat_map(|(_, _, data)| &data.members)
-            .filter_map(|m| m.unlisted_joined.map(|d| (m.id.clone(), d)))
-            .collect()
+    /// no events to see them in); a day outside the store's is refused by name.
+    pub fn unlisted(&self, as_of: Day) -> Result<Vec<(String, Day)>> {
+        let days = first_day()..=as_of;
+        let mut out = Vec::new();
+        for (header, path, data) in &self.parts {
+            for m in &data.members {
+                if let Some(d) = m.unlisted_joined {
+                    if !days.contains(&d) {
+                        bail!(
+                            "{}: member {} has a first day outside the store's; run shard {} again",
+                            path.display(),
+                            m.id,
+                            header.shard
+                        );
+                    }
+                    out.push((m.id.clone(), d));
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Every shard's ledger in member order, in batches of `batch` rows.
@@ -435,6 +453,21 @@ impl Decoded {
             .collect();
         ledger::Merged::open(files, Bounds::of(prog, 0).rules, batch)
     }
+}
+
+/// The first day an export's timestamp may have (`ingest::timestamps::YEARS`).
+fn first_day() -> Day {
+    let year = *crate::ingest::timestamps::YEARS.start();
+    crate::fmt::day_of(chrono::NaiveDate::from_ymd_opt(year, 1, 1).expect("1 January"))
+}
+
+/// Every day a member's part names (its facts, its first day when unlisted).
+fn member_days(mp: &MemberPart) -> impl Iterator<Item = Day> + '_ {
+    let f = &mp.facts;
+    (f.last_active.iter().copied())
+        .chain(f.badges.iter().map(|b| b.day))
+        .chain(f.first_featured.iter().map(|x| x.day))
+        .chain(mp.unlisted_joined)
 }
 
 /// The state of every member of `ds` (the whole store at D, without its events: the
@@ -508,7 +541,9 @@ pub fn stitch(prog: &Program, ds: &Dataset, decoded: Decoded) -> Result<MemberSt
                     bail!(bad("goals measured over other spans than the other shards'".into()));
                 }
                 for (total, t) in sum.iter_mut().zip(&data.goal_tallies) {
-                    total.add(t);
+                    if !total.add(t) {
+                        bail!(bad("goals' tallies past any count".into()));
+                    }
                 }
             }
         }

@@ -261,12 +261,19 @@ pub struct Tally {
 }
 
 impl Tally {
-    /// This tally and `other` (of the same span) together.
-    pub fn add(&mut self, other: &Tally) {
-        self.members += other.members;
-        self.events += other.events;
+    /// This tally and `other` (of the same span) together; false when a count would
+    /// overflow (tallies decoded from a damaged part), leaving this one as it was.
+    pub fn add(&mut self, other: &Tally) -> bool {
+        let (Some(members), Some(events), Some(values)) = (
+            self.members.checked_add(other.members),
+            self.events.checked_add(other.events),
+            self.values.checked_add(other.values),
+        ) else {
+            return false;
+        };
+        (self.members, self.events, self.values) = (members, events, values);
         self.sum += other.sum;
-        self.values += other.values;
+        true
     }
 
     fn value(&self, m: &Measure) -> Option<f64> {

@@ -145,7 +145,12 @@ pub fn specialty(ds: &Dataset, awarded: &[i64], cfg: &SpecialtyPlan, member: usi
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     let mut total = 0usize;
     for i in range {
-        if let Some(v) = field_key(&ds.events, i, awarded[i], field) {
+        // a member's id stands for itself (field_key gives its index, another in a shard)
+        let key = match field {
+            crate::table::Field::MemberId => Some(ds.members[member].id.clone()),
+            _ => field_key(&ds.events, i, awarded[i], field),
+        };
+        if let Some(v) = key {
             *counts.entry(v).or_insert(0) += 1;
             total += 1;
         }
