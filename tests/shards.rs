@@ -353,18 +353,19 @@ fn empty_shards_merge_like_the_others() {
     assert!(differing(&want, &got).is_empty(), "{:?}", differing(&want, &got));
 }
 
-/// A layer's or a points rule's condition that compares members would see one shard's
-/// members only: the shard refuses it, naming the condition, and writes no part.
+/// A condition that compares members (a layer's `when`; a points rule's, a goal's or a
+/// badge's `where`) would see one shard's members only: the shard refuses it, naming the
+/// condition, and writes no part.
 #[test]
 fn a_condition_that_compares_members_cannot_be_sharded() {
     let p = conformance_v3();
     let path = p.w.path().join(p.pipeline);
     let text = std::fs::read_to_string(&path).unwrap();
-    let row_wise = "posts_90d >= 4 OR (active_days_30d >= 12 AND balance >= 50)";
-    assert!(text.contains(row_wise), "the active layer's condition");
-    std::fs::write(&path, text.replace(row_wise, "posts_90d > AVG(posts_90d) OVER ()")).unwrap();
-    let err =
-        p.w.koc(&[
+    // the pipeline with `from` (which it must hold) made `to`, and the shard's refusal
+    let refusal = |from: &str, to: &str| -> String {
+        assert!(text.contains(from), "the conformance pipeline has {from}");
+        std::fs::write(&path, text.replace(from, to)).unwrap();
+        let shard = [
             "run",
             p.pipeline,
             "--as-of",
@@ -373,76 +374,27 @@ fn a_condition_that_compares_members_cannot_be_sharded() {
             "0/2",
             "--out",
             "parts",
-        ])
-        .expect_code(2)
-        .stderr();
-    assert!(
-        err.contains("layers.levels[id=active].when") && err.contains("compares members"),
-        "{err}"
-    );
-    assert!(!p.w.path().join("parts/part-0-of-2.json").exists());
+        ];
+        let err = p.w.koc(&shard).expect_code(2).stderr();
+        assert!(err.contains("compares members"), "{err}");
+        assert!(!p.w.path().join("parts/part-0-of-2.json").exists());
+        err
+    };
+    let row_wise = "posts_90d >= 4 OR (active_days_30d >= 12 AND balance >= 50)";
+    let compared = "posts_90d > AVG(posts_90d) OVER ()";
+    assert!(refusal(row_wise, compared).contains("layers.levels[id=active].when"));
     // a points rule's `where` is evaluated over the events a shard holds: the same
-    let rule = text
-        .lines()
-        .find(|l| l.contains("id: adas_post"))
-        .expect("a points rule with a where");
-    let at = rule.find("where: \"").unwrap() + "where: \"".len();
-    let compared = format!("{}likes > AVG(likes) OVER () AND {}", &rule[..at], &rule[at..]);
-    std::fs::write(&path, text.replace(rule, &compared)).unwrap();
-    let err =
-        p.w.koc(&[
-            "run",
-            p.pipeline,
-            "--as-of",
-            "2025-06-30",
-            "--shard",
-            "1/2",
-            "--out",
-            "parts",
-        ])
-        .expect_code(2)
-        .stderr();
-    assert!(
-        err.contains("points.rules") && err.contains("compares members"),
-        "{err}"
-    );
+    let rule = "id: adas_post, action: post, where: \"";
+    let err = refusal(rule, &format!("{rule}likes > AVG(likes) OVER () AND "));
+    assert!(err.contains("points.rules"), "{err}");
     // so is a goal's `where` (a side of a ratio here)
     let goal = "where: \"action = 'post' AND layer IN ('core', 'active')\"";
-    assert!(text.contains(goal), "the adas_depth goal's denominator");
-    let compared = "where: \"action = 'post' AND likes > AVG(likes) OVER ()\"";
-    std::fs::write(&path, text.replace(goal, compared)).unwrap();
-    let err =
-        p.w.koc(&[
-            "run",
-            p.pipeline,
-            "--as-of",
-            "2025-06-30",
-            "--shard",
-            "1/2",
-            "--out",
-            "parts",
-        ])
-        .expect_code(2)
-        .stderr();
-    assert!(err.contains("goals") && err.contains("compares members"), "{err}");
-    // and a badge's `where`
+    let err = refusal(goal, "where: \"action = 'post' AND likes > AVG(likes) OVER ()\"");
+    assert!(err.contains("goals"), "{err}");
+    // and a badge's
     let badge = "where: \"topic IN ('ev_charging', 'long_drive')\"";
-    assert!(text.contains(badge), "the road_writer badge");
-    std::fs::write(&path, text.replace(badge, "where: \"likes > AVG(likes) OVER ()\"")).unwrap();
-    let err =
-        p.w.koc(&[
-            "run",
-            p.pipeline,
-            "--as-of",
-            "2025-06-30",
-            "--shard",
-            "0/2",
-            "--out",
-            "parts",
-        ])
-        .expect_code(2)
-        .stderr();
-    assert!(err.contains("badges") && err.contains("compares members"), "{err}");
+    let err = refusal(badge, "where: \"likes > AVG(likes) OVER ()\"");
+    assert!(err.contains("badges"), "{err}");
     // under a memory budget that needs shards, the run says to give it more memory
     let err =
         p.w.koc(&["run", p.pipeline, "--as-of", "2025-06-30", "--memory-budget", "513M"])
@@ -452,7 +404,6 @@ fn a_condition_that_compares_members_cannot_be_sharded() {
         err.contains("compares members") && err.contains("memory budget"),
         "{err}"
     );
-    std::fs::write(&path, text.replace(row_wise, "posts_90d > AVG(posts_90d) OVER ()")).unwrap();
     // the same program runs unsharded
     p.w.koc(&["run", p.pipeline, "--as-of", "2025-06-30", "--quiet"])
         .expect_code(0);
