@@ -8,6 +8,7 @@
 //! manifest.json), the pipeline (sha256 of its text), D, the shard and the data file's
 //! sha256. A part without its JSON was never finished; one whose data does not match
 //! the JSON's checksum is refused by name.
+mod bounds;
 pub mod ledger;
 
 use crate::compute::MemberState;
@@ -22,6 +23,7 @@ use crate::stages::goals::Tally;
 use crate::stages::points::{Balance, Points, RedemptionOutcome, RedemptionStatus};
 use crate::stages::tiers::TierState;
 use anyhow::{bail, Context, Result};
+use bounds::{first_day, Bounds};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -325,73 +327,6 @@ fn read_data(header: &PartHeader, json: &Path) -> Result<PartData> {
     rmp_serde::from_slice(&bytes).with_context(|| format!("{}: cannot decode the part", path.display()))
 }
 
-/// What a part's values must fit: the program's levels and rules, the snapshot days.
-struct Bounds {
-    layers: usize,
-    tiers: usize,
-    rules: u32,
-    balance_days: usize,
-    history_days: Vec<Day>,
-    badges: u32,
-    seasons: u32,
-    /// The days a member's facts may name: the first ingestable day to D.
-    days: std::ops::RangeInclusive<Day>,
-    /// Contest criteria read from the data.
-    from_data: usize,
-}
-
-impl Bounds {
-    fn of(prog: &Program, as_of: Day) -> Bounds {
-        Bounds {
-            layers: prog.layers.as_ref().map_or(0, |l| l.ids.len()),
-            tiers: prog.tiers.as_ref().map_or(0, |t| t.ids.len()),
-            rules: prog.rules.as_ref().map_or(0, |r| r.rules.len()) as u32,
-            balance_days: crate::compute::balance_days(prog, as_of).len(),
-            history_days: crate::stages::layers::regular_snapshots(prog.start, as_of),
-            badges: prog.badges.len() as u32,
-            days: first_day()..=as_of,
-            from_data: prog
-                .contests
-                .iter()
-                .flat_map(|c| &c.criteria)
-                .filter(|r| !r.judged())
-                .count(),
-            seasons: prog.hall_of_fame.map_or(0, |plan| {
-                crate::stages::hall_of_fame::seasons(plan.season, prog.start, as_of).len() as u32
-            }),
-        }
-    }
-
-    /// What is wrong with one member's part, if anything (a part decoded from a file
-    /// that was edited and given a new checksum must not reach the stages).
-    fn problem(&self, mp: &MemberPart, numeric: usize, flags: usize) -> Option<&'static str> {
-        let tier_ok = |t: &TierState| {
-            t.tier < self.tiers
-                && t.initial < self.tiers
-                && t.changes.iter().all(|c| c.from < self.tiers && c.to < self.tiers)
-        };
-        if mp.layers.len() != self.history_days.len() + 1 || mp.layers.iter().flatten().any(|l| *l >= self.layers) {
-            Some("layers that are not the program's")
-        } else if !mp.tier.as_ref().is_none_or(tier_ok) {
-            Some("a tier that is not the program's")
-        } else if !member_days(mp).all(|d| self.days.contains(&d)) {
-            Some("days outside the store's")
-        } else if mp.facts.badges.iter().any(|b| b.badge >= self.badges) {
-            Some("a badge that is not the program's")
-        } else if mp.facts.season_points.iter().any(|(k, _)| *k >= self.seasons) {
-            Some("a season that is not the program's")
-        } else if mp.balance_at.len() != self.balance_days {
-            Some("balances at other days")
-        } else if mp.numeric.as_ref().is_some_and(|v| v.len() != numeric)
-            || mp.flags.as_ref().is_some_and(|v| v.len() != flags)
-        {
-            Some("metrics that are not the program's")
-        } else {
-            None
-        }
-    }
-}
-
 /// The parts' data, read and checked against their checksums.
 pub struct Decoded {
     parts: Vec<(PartHeader, PathBuf, PartData)>,
@@ -453,21 +388,6 @@ impl Decoded {
             .collect();
         ledger::Merged::open(files, Bounds::of(prog, 0).rules, batch)
     }
-}
-
-/// The first day an export's timestamp may have (`ingest::timestamps::YEARS`).
-fn first_day() -> Day {
-    let year = *crate::ingest::timestamps::YEARS.start();
-    crate::fmt::day_of(chrono::NaiveDate::from_ymd_opt(year, 1, 1).expect("1 January"))
-}
-
-/// Every day a member's part names (its facts, its first day when unlisted).
-fn member_days(mp: &MemberPart) -> impl Iterator<Item = Day> + '_ {
-    let f = &mp.facts;
-    (f.last_active.iter().copied())
-        .chain(f.badges.iter().map(|b| b.day))
-        .chain(f.first_featured.iter().map(|x| x.day))
-        .chain(mp.unlisted_joined)
 }
 
 /// The state of every member of `ds` (the whole store at D, without its events: the
