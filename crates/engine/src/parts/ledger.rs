@@ -313,3 +313,50 @@ impl Merged {
         Ok((!out.is_empty()).then_some(out))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn columns(rows: &[(&str, &str)]) -> LedgerColumns {
+        let mut c = LedgerColumns::with_capacity(rows.len());
+        for (member, id) in rows {
+            c.start_row(member);
+            c.push_id(id);
+            c.ts.push(0);
+            c.day.push(0);
+            c.rule.push(0);
+            c.raw.push(1);
+            c.awarded.push(1);
+            c.capped_by.push(None);
+        }
+        c
+    }
+
+    #[test]
+    fn rows_of_one_member_make_one_run_and_ids_come_back_whole() {
+        let c = columns(&[("m1", "e1"), ("m1", "事件2"), ("m2", "e3")]);
+        assert_eq!(c.members, vec![("m1".to_string(), 2), ("m2".to_string(), 1)]);
+        assert_eq!(c.event_ids().collect::<Vec<_>>(), ["e1", "事件2", "e3"]);
+        assert_eq!(c.member_ids().collect::<Vec<_>>(), ["m1", "m1", "m2"]);
+        assert!(c.consistent(1));
+    }
+
+    #[test]
+    fn columns_that_do_not_add_up_are_not_consistent() {
+        // a rule the program does not have
+        assert!(!columns(&[("m1", "e1")]).consistent(0));
+        // an id cut inside a character (a damaged chunk decodes to it)
+        let mut c = columns(&[("m1", "事件")]);
+        c.id_ends[0] = 1;
+        assert!(!c.consistent(1));
+        // runs that count more rows than there are
+        let mut c = columns(&[("m1", "e1")]);
+        c.members[0].1 = 2;
+        assert!(!c.consistent(1));
+        // a column one row short
+        let mut c = columns(&[("m1", "e1"), ("m1", "e2")]);
+        c.awarded.pop();
+        assert!(!c.consistent(1));
+    }
+}

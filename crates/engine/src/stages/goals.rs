@@ -489,3 +489,36 @@ pub fn incentives(prog: &Program, ds: &Dataset, goals: &[GoalResult]) -> Vec<Inc
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tally_tests {
+    use super::*;
+
+    #[test]
+    fn tallies_of_disjoint_members_add_up_and_an_overflow_is_refused() {
+        let mut a = Tally {
+            from: 1,
+            to: 7,
+            members: 2,
+            events: 5,
+            sum: 12.0,
+            values: 4,
+        };
+        let b = Tally {
+            members: 1,
+            events: 3,
+            sum: 6.0,
+            values: 2,
+            ..a
+        };
+        assert!(a.add(&b));
+        assert_eq!((a.members, a.events, a.sum, a.values), (3, 8, 18.0, 6));
+        assert_eq!(a.value(&Measure::Members), Some(3.0));
+        assert_eq!(a.value(&Measure::Mean(crate::table::Field::Likes)), Some(3.0));
+        let huge = Tally { events: u64::MAX, ..b };
+        assert!(!a.add(&huge));
+        assert_eq!(a.events, 8, "left as it was");
+        // a mean of no values has none
+        assert_eq!(Tally::default().value(&Measure::Mean(crate::table::Field::Likes)), None);
+    }
+}
