@@ -44,6 +44,14 @@ impl Program {
         Program { w, pipeline, store }
     }
 
+    /// `koc merge` of the parts in `parts` at D, which must fail with `code`: its stderr.
+    fn merge_refused(&self, d: &str, parts: &str, code: i32) -> String {
+        self.w
+            .koc(&["merge", self.pipeline, "--as-of", d, parts])
+            .expect_code(code)
+            .stderr()
+    }
+
     /// The unsharded run's folder at D, taken out of the store.
     fn unsharded(&self, d: &str) -> BTreeMap<String, Vec<u8>> {
         self.w
@@ -99,6 +107,14 @@ impl Program {
         std::fs::remove_dir_all(self.store.join("runs").join(d)).unwrap();
         files
     }
+}
+
+/// Flip one bit of the file at `path`, at the byte `at` picks from its length.
+fn flip_a_bit(path: &Path, at: impl Fn(usize) -> usize) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let i = at(bytes.len());
+    bytes[i] ^= 0x01;
+    std::fs::write(path, bytes).unwrap();
 }
 
 fn conformance_v1() -> Program {
@@ -233,19 +249,13 @@ fn a_merge_that_cannot_be_right_is_refused_by_name() {
     let shard = |i: u64, out: &str| p.shard(d, &format!("{i}/3"), out);
     shard(0, "parts");
     shard(2, "parts");
-    let err =
-        p.w.koc(&["merge", p.pipeline, "--as-of", d, "parts"])
-            .expect_code(2)
-            .stderr();
+    let err = p.merge_refused(d, "parts", 2);
     assert!(err.contains("missing a shard") && err.contains("1/3"), "{err}");
     assert!(!p.store.join("runs").join(d).exists(), "nothing written");
 
     // a part of another date
     p.shard("2025-06-29", "1/3", "parts");
-    let err =
-        p.w.koc(&["merge", p.pipeline, "--as-of", d, "parts"])
-            .expect_code(2)
-            .stderr();
+    let err = p.merge_refused(d, "parts", 2);
     assert!(
         err.contains("part-1-of-3.json") && err.contains("another as-of date (2025-06-29)"),
         "{err}"
@@ -253,28 +263,14 @@ fn a_merge_that_cannot_be_right_is_refused_by_name() {
 
     // a damaged part is named, never merged
     shard(1, "parts");
-    let data = p.w.path().join("parts/part-1-of-3.msgpack");
-    let mut bytes = std::fs::read(&data).unwrap();
-    let mid = bytes.len() / 2;
-    bytes[mid] ^= 0x10;
-    std::fs::write(&data, bytes).unwrap();
-    let err =
-        p.w.koc(&["merge", p.pipeline, "--as-of", d, "parts"])
-            .expect_code(1)
-            .stderr();
+    flip_a_bit(&p.w.path().join("parts/part-1-of-3.msgpack"), |len| len / 2);
+    let err = p.merge_refused(d, "parts", 1);
     assert!(err.contains("part-1-of-3.msgpack") && err.contains("checksum"), "{err}");
 
     // so is a damaged ledger file: the merge stops before the run folder is written
     shard(1, "parts");
-    let ledger = p.w.path().join("parts/part-0-of-3.ledger");
-    let mut bytes = std::fs::read(&ledger).unwrap();
-    let last = bytes.len() - 1;
-    bytes[last] ^= 0x01;
-    std::fs::write(&ledger, bytes).unwrap();
-    let err =
-        p.w.koc(&["merge", p.pipeline, "--as-of", d, "parts"])
-            .expect_code(1)
-            .stderr();
+    flip_a_bit(&p.w.path().join("parts/part-0-of-3.ledger"), |len| len - 1);
+    let err = p.merge_refused(d, "parts", 1);
     assert!(
         err.contains("part-0-of-3.ledger") && err.contains("run the shard again"),
         "{err}"
@@ -323,10 +319,7 @@ fn a_new_export_since_the_shards_is_refused_by_the_merge() {
     text.extend_from_slice(b"\n");
     let late = activity.with_file_name("activity_late.csv");
     std::fs::write(&late, text).unwrap();
-    let err =
-        p.w.koc(&["merge", p.pipeline, "--as-of", d, "parts"])
-            .expect_code(2)
-            .stderr();
+    let err = p.merge_refused(d, "parts", 2);
     assert!(
         err.contains("activity_late.csv") && err.contains("not in the store"),
         "{err}"

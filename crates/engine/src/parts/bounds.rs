@@ -1,16 +1,15 @@
 //! What a part's values must fit before any stage reads them: the program's levels,
-//! tiers, rules, badges, seasons, criteria, metrics and snapshot days, and days within
+//! tiers, badges, seasons, criteria, metrics and snapshot days, and days within
 //! the store's (a part decoded from a file that was edited and given a new checksum).
 use super::MemberPart;
 use crate::fmt::Day;
 use crate::pipeline::program::Program;
 use crate::stages::tiers::TierState;
 
-/// What a part's values must fit: the program's levels and rules, the snapshot days.
+/// What a part's values must fit: the program's levels, the snapshot days, D.
 pub(super) struct Bounds {
     pub(super) layers: usize,
     pub(super) tiers: usize,
-    pub(super) rules: u32,
     pub(super) balance_days: usize,
     pub(super) history_days: Vec<Day>,
     pub(super) badges: u32,
@@ -26,7 +25,6 @@ impl Bounds {
         Bounds {
             layers: prog.layers.as_ref().map_or(0, |l| l.ids.len()),
             tiers: prog.tiers.as_ref().map_or(0, |t| t.ids.len()),
-            rules: prog.rules.as_ref().map_or(0, |r| r.rules.len()) as u32,
             balance_days: crate::compute::balance_days(prog, as_of).len(),
             history_days: crate::stages::layers::regular_snapshots(prog.start, as_of),
             badges: prog.badges.len() as u32,

@@ -386,7 +386,8 @@ impl Decoded {
                 )
             })
             .collect();
-        ledger::Merged::open(files, Bounds::of(prog, 0).rules, batch)
+        let rules = prog.rules.as_ref().map_or(0, |r| r.rules.len()) as u32;
+        ledger::Merged::open(files, rules, batch)
     }
 }
 
