@@ -327,7 +327,7 @@ fn stage(out: &Printer, s: &Stage, which: &str, contest: Option<&str>) -> Result
             format!("contest_{id}")
         }
     };
-    let tables = crate::output::tables::build(&loaded, &ds, &c);
+    let tables = crate::output::tables::build(&loaded, &ds, &c)?;
     let summary = crate::output::summary::of(which, &ds, &c, &tables, &table_name);
     if to_stdout {
         if !out.quiet {

@@ -134,6 +134,7 @@ pub fn write_run(
         .tempdir_in(&runs)
         .with_context(|| format!("cannot create a folder in {}", runs.display()))?;
     koc_engine::progress::stage("writing the tables");
+    let mut timer = koc_engine::timing::Timer::new();
     let mut row_counts = serde_json::Map::new();
     let source = match ledger {
         Some(merged) => LedgerSource::Parts(merged),
@@ -142,21 +143,47 @@ pub fn write_run(
     let ledger_rows =
         crate::output::ledger::write_ledger(loaded.rules.as_ref(), source, &tmp.path().join("ledger.parquet"))?;
     row_counts.insert("ledger".into(), json!(ledger_rows));
-    let tables = crate::output::tables::build(loaded, ds, &computed);
-    for t in &tables.0 {
-        write_table(tmp.path(), t)?;
-        row_counts.insert(t.name.clone(), json!(t.rows.len()));
-    }
-    if std::env::var_os("KOC_TIMINGS").is_some() {
-        eprintln!("timing tables written: {} ms", t0.elapsed().as_millis());
-    }
+    timer.lap("write: ledger");
+    // the report's figures first: the workbook's summary sheet opens it, and each table
+    // is then built, written as a file and a sheet, and dropped before the next
     koc_engine::progress::stage("the report");
     let crate::output::report::Built { ctx, actions, nights } =
         crate::output::report::build_with_actions(loaded, ds, &computed, manifest, &warnings, &ingest.gated, &runs)?;
+    timer.lap("write: report built");
+    let mask = pipeline.privacy.as_ref().is_some_and(|p| p.mask_nicknames);
+    let masked = |t: &Table| -> Option<Table> {
+        mask.then(|| {
+            let mut t = t.clone();
+            t.mask_nicknames();
+            t
+        })
+    };
+    let shown = crate::output::xlsx::display_names(pipeline, loaded.locale.is_en());
+    let mut book = crate::output::xlsx::Book::new(
+        tmp.path(),
+        koc_engine::fmt::date_of(as_of),
+        &crate::output::xlsx::summary(&ctx),
+        masked(&actions).as_ref().unwrap_or(&actions),
+        !loaded.locale.is_en(),
+        &shown,
+    )?;
+    koc_engine::progress::stage("writing the tables");
+    crate::output::tables::each(loaded, ds, &computed, &mut |t| {
+        write_table(tmp.path(), &t)?;
+        row_counts.insert(t.name.clone(), json!(t.rows.len()));
+        // the Parquet tables (ledger, layer history) are for tools, not for a spreadsheet
+        if !PARQUET.iter().any(|(n, _)| *n == t.name) {
+            book.add(masked(&t).as_ref().unwrap_or(&t))?;
+        }
+        Ok(())
+    })?;
+    if std::env::var_os("KOC_TIMINGS").is_some() {
+        eprintln!("timing tables written: {} ms", t0.elapsed().as_millis());
+    }
     write_table(tmp.path(), &actions)?;
     row_counts.insert(actions.name.clone(), json!(actions.rows.len()));
-    let mask = pipeline.privacy.as_ref().is_some_and(|p| p.mask_nicknames);
     crate::output::report::render_all(loaded.file(), &ctx, tmp.path())?;
+    timer.lap("write: report rendered");
     if loaded.notices.is_some() {
         let notices = crate::output::messages::notices_table(loaded, ds, &computed.notices)?;
         write_table(tmp.path(), &notices)?;
@@ -169,38 +196,8 @@ pub fn write_run(
     let notices_count = loaded.notices.is_some().then_some(computed.notices.len());
     let digest = crate::output::digest::render(loaded, &ctx, &report_path, notices_count)?;
     koc_engine::store::write_atomic(&tmp.path().join(crate::output::digest::FILE), &digest)?;
-    // the Parquet tables (ledger, layer history) are for tools, not for a spreadsheet
-    // tables are copied only to mask nicknames
-    let sheets: Vec<std::borrow::Cow<Table>> = tables
-        .0
-        .iter()
-        .filter(|t| !PARQUET.iter().any(|(n, _)| *n == t.name))
-        .map(|t| {
-            if mask {
-                let mut t = t.clone();
-                t.mask_nicknames();
-                std::borrow::Cow::Owned(t)
-            } else {
-                std::borrow::Cow::Borrowed(t)
-            }
-        })
-        .collect();
-    let shown = crate::output::xlsx::display_names(pipeline, loaded.locale.is_en());
-    crate::output::xlsx::write(
-        &tmp.path().join("report.xlsx"),
-        &sheets,
-        koc_engine::fmt::date_of(as_of),
-        &crate::output::xlsx::summary(&ctx),
-        &if mask {
-            let mut a = actions.clone();
-            a.mask_nicknames();
-            a
-        } else {
-            actions
-        },
-        !loaded.locale.is_en(),
-        &shown,
-    )?;
+    book.save(&tmp.path().join("report.xlsx"))?;
+    timer.lap("write: workbook");
     let pipeline_sha = sha256_hex(loaded.file().text.as_bytes());
     let inputs: Vec<_> = manifest
         .files

@@ -10,7 +10,7 @@ use koc_engine::parts::Identity;
 use koc_engine::pipeline::expr::SqlExpr;
 use koc_engine::pipeline::program::{Measure, MeasurePlan, Place, Program};
 use koc_engine::shard::Shard;
-use koc_engine::store::{sha256_hex, Store};
+use koc_engine::store::{sha256_hex, Manifest, Store};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -23,7 +23,7 @@ pub fn shard(loaded: &Program, as_of: Day, shard: Shard, out: &Path, progress: b
     koc_engine::store::refuse_output_inside(&store_dir, out, "--out")?;
     let store = Store::open_read(&store_dir);
     let before = identity(loaded, &store, as_of)?;
-    let state = ShardState::compute(loaded, &store, as_of, shard)?;
+    let state = ShardState::compute(loaded, &store, &store.manifest()?, as_of, shard)?;
     if identity(loaded, &store, as_of)? != before {
         bail!(koc_engine::error::usage_err(format!(
             "the store changed while shard {shard} read it (an ingest ran): run the shard again once the ingest is done"
@@ -40,10 +40,11 @@ struct ShardState {
 }
 
 impl ShardState {
-    fn compute(loaded: &Program, store: &Store, as_of: Day, shard: Shard) -> Result<ShardState> {
-        let manifest = store.manifest()?;
+    /// The shard's state from the store as `manifest` describes it (the store's own, or
+    /// one whose events are the shard's split partitions).
+    fn compute(loaded: &Program, store: &Store, manifest: &Manifest, as_of: Day, shard: Shard) -> Result<ShardState> {
         koc_engine::progress::stage("loading the shard's members");
-        let ds = Dataset::load_shard(store, &manifest, as_of, shard)?;
+        let ds = Dataset::load_shard(store, manifest, as_of, shard)?;
         let state = koc_engine::compute::member_state(loaded, &ds, Purpose::Run)?;
         Ok(ShardState { shard, ds, state })
     }
@@ -94,10 +95,26 @@ pub fn run_within(loaded: &Program, as_of: Day, budget: u64, progress: bool) -> 
         .tempdir_in(&store.dir)
         .with_context(|| format!("cannot create a folder in {}", store.dir.display()))?;
     let id = identity(loaded, &store, as_of)?;
-    for index in 0..n {
+    // each month read once, its rows split among the shards beside their parts
+    koc_engine::progress::stage("splitting the events among the shards");
+    let folder = parts
+        .path()
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let split = koc_engine::model::split_events(&store, &manifest, as_of, n, &format!("{folder}/events"))?;
+    let mut timer = koc_engine::timing::Timer::new();
+    for (index, manifest) in (0..n).zip(split) {
         let shard = Shard { index, count: n };
-        ShardState::compute(loaded, &store, as_of, shard)?.write(parts.path(), id.clone())?;
+        ShardState::compute(loaded, &store, &manifest, as_of, shard)?.write(parts.path(), id.clone())?;
+        timer.lap(&format!("shard {shard} written"));
+        // the shard's events are in its part now
+        let events = parts.path().join("events").join(format!("shard-{index}"));
+        if events.exists() {
+            std::fs::remove_dir_all(&events).with_context(|| format!("cannot remove {}", events.display()))?;
+        }
     }
+    std::fs::remove_dir_all(parts.path().join("events")).ok();
     let outcome = merge_into(
         loaded,
         &store,

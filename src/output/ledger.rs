@@ -55,10 +55,32 @@ pub fn write_ledger(rules: Option<&RulesPlan>, source: LedgerSource, path: &std:
             rows = pts.ledger.len();
         }
         LedgerSource::Parts(mut merged) => {
-            while let Some(batch) = merged.next_batch()? {
-                rows += batch.len();
-                writer.write_batch(&ledger_frame(&ids, &batch)?).map_err(failed)?;
-            }
+            // the shards' files are decoded and merged on a thread of their own, a batch
+            // or two ahead of the frames built and written here
+            let (tx, batches) = std::sync::mpsc::sync_channel::<LedgerColumns>(2);
+            std::thread::scope(|scope| -> Result<()> {
+                let reader = scope.spawn(move || -> Result<()> {
+                    while let Some(batch) = merged.next_batch()? {
+                        if tx.send(batch).is_err() {
+                            break; // the writer stopped on an error of its own
+                        }
+                    }
+                    Ok(())
+                });
+                let written = (|| -> Result<()> {
+                    for batch in batches.iter() {
+                        rows += batch.len();
+                        writer.write_batch(&ledger_frame(&ids, &batch)?).map_err(failed)?;
+                    }
+                    Ok(())
+                })();
+                // a failed write drops the receiver, which stops the reader
+                drop(batches);
+                let read = reader
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("the ledger's reader panicked"))?;
+                written.and(read)
+            })?;
         }
     }
     writer.finish().map_err(failed)?;

@@ -60,66 +60,114 @@ pub type Shown<'a> = &'a dyn Fn(&str, &str, &str) -> Option<String>;
 /// The column `Shown` is asked with for a header (a metric or criterion id).
 pub const HEADER: &str = "";
 
-pub fn write(
-    path: &Path,
-    tables: &[std::borrow::Cow<Table>],
-    created: chrono::NaiveDate,
-    summary: &[(String, Cell)],
-    actions: &Table,
-    zh: bool,
-    shown: Shown,
-) -> Result<()> {
-    use chrono::Datelike;
-    let mut wb = Workbook::new();
-    let when = ExcelDateTime::from_ymd(created.year() as u16, created.month() as u8, created.day() as u8)?;
-    wb.set_properties(&DocProperties::new().set_creation_datetime(&when));
-    let names = Names::new(zh);
-    let header = Format::new().set_bold().set_background_color("#E8EEF7");
-    let formats = Formats::new();
-    let mut used: Vec<String> = Vec::new();
+/// The workbook as it is written: the summary sheet first, then one sheet per table
+/// as each is added (a run builds a table, writes it and drops it before the next, so
+/// the sheets' rows go to temporary files and no more than one table is held).
+pub struct Book<'a> {
+    wb: Workbook,
+    names: Names,
+    header: Format,
+    formats: Formats,
+    used: Vec<String>,
+    shown: Shown<'a>,
+}
 
-    let ws = wb.add_worksheet();
-    ws.set_name(sheet_name(&names.table("summary"), &mut used))?;
-    for (c, width) in [34, 24, 16, 12, 60, 8].into_iter().enumerate() {
-        ws.set_column_width(c as u16, width)?;
+impl<'a> Book<'a> {
+    /// A workbook whose summary sheet holds `summary`'s (label, value) rows and the
+    /// action list under them. The sheets' rows wait in temporary files in `tempdir`
+    /// (the run's own folder, on the disk the outputs go to).
+    pub fn new(
+        tempdir: &Path,
+        created: chrono::NaiveDate,
+        summary: &[(String, Cell)],
+        actions: &Table,
+        zh: bool,
+        shown: Shown<'a>,
+    ) -> Result<Book<'a>> {
+        let mut wb = Workbook::new();
+        wb.set_tempdir(tempdir)?;
+        let when = ExcelDateTime::from_ymd(created.year() as u16, created.month() as u8, created.day() as u8)?;
+        wb.set_properties(&DocProperties::new().set_creation_datetime(&when));
+        let mut book = Book {
+            wb,
+            names: Names::new(zh),
+            header: Format::new().set_bold().set_background_color("#E8EEF7"),
+            formats: Formats::new(),
+            used: Vec::new(),
+            shown,
+        };
+        guarded(|| book.summary_sheet(summary, actions))?;
+        Ok(book)
     }
-    for (r, (label, value)) in summary.iter().enumerate() {
-        let bold = value.as_str().is_empty();
-        if bold {
-            ws.write_string_with_format(r as u32, 0, label, &header)?;
-        } else {
-            ws.write_string(r as u32, 0, label)?;
-            write_cell(ws, r as u32, 1, value, &formats)?;
+
+    fn summary_sheet(&mut self, summary: &[(String, Cell)], actions: &Table) -> Result<()> {
+        let Book {
+            wb,
+            names,
+            header,
+            formats,
+            used,
+            shown,
+        } = self;
+        let (header, formats, shown) = (&*header, &*formats, *shown);
+        let ws = wb.add_worksheet();
+        ws.set_name(sheet_name(&names.table("summary"), used))?;
+        for (c, width) in [34, 24, 16, 12, 60, 8].into_iter().enumerate() {
+            ws.set_column_width(c as u16, width)?;
         }
-    }
-    // the action list as a table under the figures, with a filter (one per sheet)
-    let top = summary.len() as u32;
-    for (c, h) in actions.columns.iter().enumerate() {
-        ws.write_string_with_format(top, c as u16, names.column(h), &header)?;
-    }
-    for (r, row) in actions.rows.iter().enumerate() {
-        for (c, cell) in row.iter().enumerate() {
-            let at = top + 1 + r as u32;
-            match shown(&actions.name, &actions.columns[c], cell.as_str()) {
-                Some(name) => write_cell(ws, at, c as u16, &crate::output::t(name), &formats)?,
-                None => write_cell(ws, at, c as u16, cell, &formats)?,
+        for (r, (label, value)) in summary.iter().enumerate() {
+            let bold = value.as_str().is_empty();
+            if bold {
+                ws.write_string_with_format(r as u32, 0, label, header)?;
+            } else {
+                ws.write_string(r as u32, 0, label)?;
+                write_cell(ws, r as u32, 1, value, formats)?;
             }
         }
-    }
-    if !actions.columns.is_empty() {
-        ws.autofilter(
-            top,
-            0,
-            top + actions.rows.len() as u32,
-            actions.columns.len() as u16 - 1,
-        )?;
+        // the action list as a table under the figures, with a filter (one per sheet)
+        let top = summary.len() as u32;
+        for (c, h) in actions.columns.iter().enumerate() {
+            ws.write_string_with_format(top, c as u16, names.column(h), header)?;
+        }
+        for (r, row) in actions.rows.iter().enumerate() {
+            for (c, cell) in row.iter().enumerate() {
+                let at = top + 1 + r as u32;
+                match shown(&actions.name, &actions.columns[c], cell.as_str()) {
+                    Some(name) => write_cell(ws, at, c as u16, &crate::output::t(name), formats)?,
+                    None => write_cell(ws, at, c as u16, cell, formats)?,
+                }
+            }
+        }
+        if !actions.columns.is_empty() {
+            ws.autofilter(
+                top,
+                0,
+                top + actions.rows.len() as u32,
+                actions.columns.len() as u16 - 1,
+            )?;
+        }
+        Ok(())
     }
 
-    for t in tables {
+    /// One table's sheet, after the sheets added before it.
+    pub fn add(&mut self, t: &Table) -> Result<()> {
+        guarded(|| self.sheet(t))
+    }
+
+    fn sheet(&mut self, t: &Table) -> Result<()> {
+        let Book {
+            wb,
+            names,
+            header,
+            formats,
+            used,
+            shown,
+        } = self;
+        let (header, formats, shown) = (&*header, &*formats, *shown);
         // rows go to a temporary file as they are written (constant memory): widths,
         // panes and the filter are set first, rows strictly in order
         let ws = wb.add_worksheet_with_constant_memory();
-        ws.set_name(sheet_name(&names.table(&t.name), &mut used))?;
+        ws.set_name(sheet_name(&names.table(&t.name), used))?;
         for (c, h) in t.columns.iter().enumerate() {
             let widest = t
                 .rows
@@ -137,19 +185,19 @@ pub fn write(
                 same if same == *h => shown(&t.name, HEADER, h).unwrap_or(same),
                 name => name,
             };
-            ws.write_string_with_format(0, c as u16, name, &header)?;
+            ws.write_string_with_format(0, c as u16, name, header)?;
         }
         // a sheet holds at most 1,048,576 rows; the CSV has them all
         let rows = t.rows.len().min(1_048_575);
         for (r, row) in t.rows.iter().take(rows).enumerate() {
             for (c, cell) in row.iter().enumerate() {
                 if let Some(text) = t.people_text(cell) {
-                    write_cell(ws, r as u32 + 1, c as u16, &crate::output::t(text), &formats)?;
+                    write_cell(ws, r as u32 + 1, c as u16, &crate::output::t(text), formats)?;
                     continue;
                 }
                 match shown(&t.name, &t.columns[c], cell.as_str()) {
-                    Some(name) => write_cell(ws, r as u32 + 1, c as u16, &crate::output::t(name), &formats)?,
-                    None => write_cell(ws, r as u32 + 1, c as u16, cell, &formats)?,
+                    Some(name) => write_cell(ws, r as u32 + 1, c as u16, &crate::output::t(name), formats)?,
+                    None => write_cell(ws, r as u32 + 1, c as u16, cell, formats)?,
                 }
             }
         }
@@ -157,9 +205,22 @@ pub fn write(
         if !t.columns.is_empty() {
             ws.autofilter(0, 0, rows as u32, t.columns.len() as u16 - 1)?;
         }
+        Ok(())
     }
-    wb.save(path)?;
-    Ok(())
+
+    pub fn save(mut self, path: &Path) -> Result<()> {
+        guarded(|| Ok(self.wb.save(path)?))
+    }
+}
+
+/// rust_xlsxwriter panics when a sheet's temporary file cannot be written (a full
+/// disk): that becomes an error naming the workbook, and the run stops cleanly.
+fn guarded<T>(write: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(write)).unwrap_or_else(|_| {
+        Err(anyhow::anyhow!(
+            "cannot write report.xlsx: a sheet's temporary file could not be written (is the disk full?)"
+        ))
+    })
 }
 
 /// The names people read in the sheets: tiers, layers, specialties and roles by their

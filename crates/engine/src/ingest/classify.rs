@@ -50,7 +50,7 @@ impl Working {
             return Ok(w);
         }
         let mut lazy = LazyMonths {
-            keys: crate::ingest::event_keys::KeyIndex::load(store, manifest)?,
+            keys: crate::ingest::event_keys::KeyIndex::load(manifest),
             files: BTreeMap::new(),
             loaded: BTreeSet::new(),
         };
@@ -60,13 +60,6 @@ impl Working {
         }
         w.lazy = Some(lazy);
         Ok(w)
-    }
-
-    /// Forget the key index (every file is counted; the commit does not need it).
-    pub(super) fn forget_keys(&mut self) {
-        if let Some(lazy) = self.lazy.as_mut() {
-            lazy.keys = Default::default();
-        }
     }
 
     /// The stored partition of `month` if this ingest never read it: no row of the
@@ -79,20 +72,11 @@ impl Working {
     }
 
     /// The stored months a key among `hashes` may be in (none on a first ingest).
-    pub(super) fn months_to_read(&self, hashes: impl rayon::iter::ParallelIterator<Item = u64>) -> BTreeSet<u32> {
-        use rayon::iter::ParallelIterator;
-        let Some(lazy) = self.lazy.as_ref().filter(|l| !l.keys.is_empty()) else {
-            return BTreeSet::new();
-        };
-        hashes
-            .fold(BTreeSet::new, |mut set, h| {
-                set.extend(lazy.keys.months_of(h));
-                set
-            })
-            .reduce(BTreeSet::new, |mut a, b| {
-                a.extend(b);
-                a
-            })
+    pub(super) fn months_to_read(&self, store: &Store, hashes: Vec<u64>) -> Result<BTreeSet<u32>> {
+        match self.lazy.as_ref().filter(|l| !l.keys.is_empty()) {
+            Some(lazy) => lazy.keys.months_holding(store, hashes),
+            None => Ok(BTreeSet::new()),
+        }
     }
 
     /// The stored rows of `months`, read (and marked read, so the commit rewrites a

@@ -41,7 +41,6 @@ pub(super) fn commit(
             // every stored row (no key of the ingest is stored there): its new rows are
             // added to the stored partition as columns. The others were read before
             // settling, and their rows are among the settled ones.
-            w.forget_keys();
             let unread: BTreeMap<u32, String> = w
                 .touched_months
                 .iter()

@@ -27,57 +27,98 @@ pub fn key_hash_bytes(key: &[u8]) -> u64 {
     h
 }
 
-/// Per month, the sorted hashes of its event ids (each month's key file is written
-/// sorted, so loading needs no global sort; a lookup is one binary search per month).
+/// Per month, where the sorted hashes of its event ids are: its key file (written
+/// sorted, so a lookup needs no global sort) or, without a usable one, its partition.
+/// The months are read one at a time when asked, so an ingest holds one month's
+/// hashes beside its own, not the whole history's (8 bytes per stored event: 1.6 GB
+/// at 200 M events, over what a budgeted pass may hold).
 #[derive(Default)]
 pub struct KeyIndex {
-    months: Vec<(u32, Vec<u64>)>,
+    months: Vec<MonthKeys>,
+}
+
+struct MonthKeys {
+    month: u32,
+    /// A key file made from this very partition, if the manifest names one.
+    key_file: Option<String>,
+    partition: String,
 }
 
 impl KeyIndex {
-    /// The stored index: each month's key file, or (a month without one, another
-    /// hash) the month's event ids hashed from its partition.
-    pub fn load(store: &Store, manifest: &Manifest) -> Result<KeyIndex> {
+    /// The stored index's months (nothing is read yet).
+    pub fn load(manifest: &Manifest) -> KeyIndex {
         let ix = manifest.event_keys.as_ref().filter(|ix| ix.hash == HASH);
-        let mut months = Vec::new();
-        for (name, rel) in &manifest.events {
-            // a key file made from this very partition; else (missing, stale, unreadable)
-            // the month's ids are hashed from the partition itself
-            let stored: Option<Vec<u64>> = ix
-                .filter(|ix| ix.partitions.get(name) == Some(rel))
-                .and_then(|ix| ix.months.get(name))
-                .and_then(|keys| store.frames_of(keys, None).ok())
-                .and_then(|df| Some(df.column("key_hash").ok()?.u64().ok()?.iter().flatten().collect()));
-            let mut hashes: Vec<u64> = match stored {
-                Some(h) => h,
-                None => {
-                    let df = store.frames_of(rel, Some(&["event_id"]))?;
-                    df.column("event_id")?.str()?.iter().flatten().map(key_hash).collect()
-                }
-            };
-            if !hashes.is_sorted() {
-                hashes.sort_unstable();
-            }
-            months.push((month_number(name), hashes));
-        }
-        Ok(KeyIndex { months })
-    }
-
-    /// The months that may hold the key hashing to `h` (usually none or one).
-    pub fn months_of(&self, h: u64) -> impl Iterator<Item = u32> + '_ {
-        self.months
+        let months = manifest
+            .events
             .iter()
-            .filter(move |(_, hashes)| hashes.binary_search(&h).is_ok())
-            .map(|(m, _)| *m)
+            .map(|(name, rel)| MonthKeys {
+                month: month_number(name),
+                key_file: ix
+                    .filter(|ix| ix.partitions.get(name) == Some(rel))
+                    .and_then(|ix| ix.months.get(name))
+                    .cloned(),
+                partition: rel.clone(),
+            })
+            .collect();
+        KeyIndex { months }
     }
 
-    pub fn len(&self) -> usize {
-        self.months.iter().map(|(_, h)| h.len()).sum()
+    /// The months that may hold a key hashing to one of `hashes` (usually few): each
+    /// month's sorted hashes, read in turn, against the new ones sorted once.
+    pub fn months_holding(&self, store: &Store, hashes: Vec<u64>) -> Result<std::collections::BTreeSet<u32>> {
+        let mut found = std::collections::BTreeSet::new();
+        if self.months.is_empty() || hashes.is_empty() {
+            return Ok(found);
+        }
+        let mut wanted = sort_hashes(hashes);
+        wanted.dedup();
+        for m in &self.months {
+            if any_shared(&wanted, &m.hashes(store)?) {
+                found.insert(m.month);
+            }
+        }
+        Ok(found)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.months.iter().all(|(_, h)| h.is_empty())
+        self.months.is_empty()
     }
+}
+
+impl MonthKeys {
+    /// The month's key hashes, sorted: from its key file, or (missing, stale or
+    /// unreadable) hashed from the partition's event ids.
+    fn hashes(&self, store: &Store) -> Result<Vec<u64>> {
+        let stored: Option<Vec<u64>> = self
+            .key_file
+            .as_ref()
+            .and_then(|keys| store.frames_of(keys, None).ok())
+            .and_then(|df| Some(df.column("key_hash").ok()?.u64().ok()?.iter().flatten().collect()));
+        let mut hashes: Vec<u64> = match stored {
+            Some(h) => h,
+            None => {
+                let df = store.frames_of(&self.partition, Some(&["event_id"]))?;
+                df.column("event_id")?.str()?.iter().flatten().map(key_hash).collect()
+            }
+        };
+        if !hashes.is_sorted() {
+            hashes = sort_hashes(hashes);
+        }
+        Ok(hashes)
+    }
+}
+
+/// Whether two ascending lists share a value: one walk over both.
+fn any_shared(a: &[u64], b: &[u64]) -> bool {
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => return true,
+        }
+    }
+    false
 }
 
 /// Write one month's key file (the hashes of the event ids its partition now holds);
@@ -194,12 +235,10 @@ mod tests {
     }
 
     #[test]
-    fn months_are_found_by_hash() {
-        let ix = KeyIndex {
-            months: vec![(202501, vec![key_hash("e1")]), (202502, vec![key_hash("e2")])],
-        };
-        assert_eq!(ix.months_of(key_hash("e2")).collect::<Vec<_>>(), [202502]);
-        assert_eq!(ix.months_of(key_hash("e3")).count(), 0);
-        assert_eq!(ix.len(), 2);
+    fn sorted_lists_share_a_value_or_not() {
+        assert!(any_shared(&[1, 5, 9], &[2, 5]));
+        assert!(any_shared(&[u64::MAX], &[0, u64::MAX]));
+        assert!(!any_shared(&[1, 3, 5], &[0, 2, 4, 6]));
+        assert!(!any_shared(&[], &[1]));
     }
 }

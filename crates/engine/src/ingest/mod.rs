@@ -429,7 +429,7 @@ fn ingest_in(
         if let (Some(settler), Some(work)) = (settler, w.as_mut()) {
             // the stored months a key of the ingest may be in come first, then the files
             timer.lap("ingest: activity files read");
-            let months = work.months_to_read(settler.hashes());
+            let months = work.months_to_read(store, rayon::iter::ParallelIterator::collect(settler.hashes()))?;
             let stored = work.read_months(store, &months)?;
             let settled = settler.settle(stored)?;
             for e in &mut emits {

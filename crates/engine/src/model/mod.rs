@@ -8,8 +8,10 @@ use std::collections::HashMap;
 
 mod events;
 mod load;
+mod split;
 pub use events::{CountColumn, Dict, Event, Events, TextColumn};
 use load::{load_events, sorted_by_member};
+pub use split::split_events;
 
 #[derive(Debug, Clone)]
 pub struct Member {
