@@ -168,12 +168,32 @@ pub fn write_run(
         &shown,
     )?;
     koc_engine::progress::stage("writing the tables");
-    crate::output::tables::each(loaded, ds, &computed, &mut |t| {
-        write_table(tmp.path(), &t)?;
-        row_counts.insert(t.name.clone(), json!(t.rows.len()));
+    // a table that comes in pieces is written piece by piece into its file and sheet
+    let mut open: Option<CsvFile> = None;
+    crate::output::tables::each(loaded, ds, &computed, &mut |t, more| {
         // the Parquet tables (ledger, layer history) are for tools, not for a spreadsheet
-        if !PARQUET.iter().any(|(n, _)| *n == t.name) {
-            book.add(masked(&t).as_ref().unwrap_or(&t))?;
+        if PARQUET.iter().any(|(n, _)| *n == t.name) {
+            write_table(tmp.path(), &t)?;
+            row_counts.insert(t.name.clone(), json!(t.rows.len()));
+            return Ok(());
+        }
+        let masked = masked(&t);
+        let sheet = masked.as_ref().unwrap_or(&t);
+        let mut file = match open.take() {
+            Some(file) => file,
+            None => {
+                book.begin(sheet)?;
+                CsvFile::create(tmp.path(), &t)?
+            }
+        };
+        file.rows(&t)?;
+        book.rows(sheet)?;
+        if more {
+            open = Some(file);
+        } else {
+            row_counts.insert(t.name.clone(), json!(file.finish()?));
+            book.end(sheet)?;
+            timer.lap(&format!("write: {}", t.name));
         }
         Ok(())
     })?;
@@ -182,6 +202,7 @@ pub fn write_run(
     }
     write_table(tmp.path(), &actions)?;
     row_counts.insert(actions.name.clone(), json!(actions.rows.len()));
+    timer.lap("write: actions");
     crate::output::report::render_all(loaded.file(), &ctx, tmp.path())?;
     timer.lap("write: report rendered");
     if loaded.notices.is_some() {
@@ -287,6 +308,47 @@ fn replace_dir(new: PathBuf, dest: &Path) -> Result<()> {
         std::fs::rename(&new, dest).with_context(|| format!("cannot move the run into {}", dest.display()))?;
     }
     Ok(())
+}
+
+/// A table's CSV file written a piece at a time (UTF-8 with a BOM, as `Table::to_csv`).
+struct CsvFile {
+    path: PathBuf,
+    csv: csv::Writer<std::io::BufWriter<std::fs::File>>,
+    rows: usize,
+}
+
+impl CsvFile {
+    fn create(dir: &Path, t: &Table) -> Result<CsvFile> {
+        use std::io::Write;
+        let path = dir.join(format!("{}.csv", t.name));
+        let file = std::fs::File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
+        let mut out = std::io::BufWriter::new(file);
+        out.write_all(&[0xEF, 0xBB, 0xBF])
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        let csv = t.csv_writer(out)?;
+        Ok(CsvFile { path, csv, rows: 0 })
+    }
+
+    fn rows(&mut self, piece: &Table) -> Result<()> {
+        piece
+            .write_csv_rows(&mut self.csv)
+            .with_context(|| format!("cannot write {}", self.path.display()))?;
+        self.rows += piece.rows.len();
+        Ok(())
+    }
+
+    /// Flush the file; returns its rows.
+    fn finish(self) -> Result<usize> {
+        use std::io::Write;
+        let cannot = || format!("cannot write {}", self.path.display());
+        let mut out = self
+            .csv
+            .into_inner()
+            .map_err(|e| anyhow::anyhow!("{}", e.error()))
+            .with_context(cannot)?;
+        out.flush().with_context(cannot)?;
+        Ok(self.rows)
+    }
 }
 
 pub fn write_table(dir: &Path, t: &Table) -> Result<()> {

@@ -184,8 +184,20 @@ impl Table {
 
     /// UTF-8 with BOM; text cells starting with = + - @, tab or CR get a leading '.
     pub fn to_csv(&self) -> Result<Vec<u8>> {
-        let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
+        let mut w = self.csv_writer(vec![0xEF, 0xBB, 0xBF])?;
+        self.write_csv_rows(&mut w)?;
+        Ok(w.into_inner()?)
+    }
+
+    /// A CSV writer into `out` (after a BOM the caller wrote), the header written.
+    pub fn csv_writer<W: std::io::Write>(&self, out: W) -> Result<csv::Writer<W>> {
+        let mut w = csv::Writer::from_writer(out);
         w.write_record(&self.columns)?;
+        Ok(w)
+    }
+
+    /// The rows as CSV records into `w` (a table written in pieces: each piece's rows).
+    pub fn write_csv_rows<W: std::io::Write>(&self, w: &mut csv::Writer<W>) -> Result<()> {
         for row in &self.rows {
             for c in row {
                 match c.value {
@@ -195,7 +207,22 @@ impl Table {
             }
             w.write_record(None::<&[u8]>)?;
         }
-        Ok(w.into_inner()?)
+        Ok(())
+    }
+
+    /// The rows of `piece`, the next piece of this table, after this one's (a `People`
+    /// cell points at this table's people after the ones kept).
+    pub fn append(&mut self, piece: Table) {
+        let shift = self.people.len() as u32;
+        self.people.extend(piece.people);
+        for mut row in piece.rows {
+            for c in row.iter_mut() {
+                if let Value::People(i) = c.value {
+                    c.value = Value::People(i + shift);
+                }
+            }
+            self.rows.push(row);
+        }
     }
 }
 

@@ -454,6 +454,7 @@ impl Context {
 /// (`templating::render_in_child`): the embedded ones are koc's own.
 pub fn render_all(loaded: &Loaded, ctx: &Value, dir: &Path) -> Result<()> {
     let custom = custom_templates(loaded).is_some();
+    let mut timer = koc_engine::timing::Timer::new();
     for (name, _) in EMBEDDED {
         let out = match custom {
             true => crate::output::templating::render_in_child(&loaded.path, name, ctx),
@@ -461,6 +462,7 @@ pub fn render_all(loaded: &Loaded, ctx: &Value, dir: &Path) -> Result<()> {
         }
         .with_context(|| format!("rendering {name}"))?;
         koc_engine::store::write_atomic(&dir.join(name), &out)?;
+        timer.lap(&format!("write: {name}"));
     }
     Ok(())
 }

@@ -70,7 +70,12 @@ pub struct Book<'a> {
     formats: Formats,
     used: Vec<String>,
     shown: Shown<'a>,
+    /// Rows written into the last sheet begun (below its header).
+    rows_written: u32,
 }
+
+/// Rows a sheet holds below its header (Excel's 1,048,576 less one).
+const SHEET_ROWS: u32 = 1_048_575;
 
 impl<'a> Book<'a> {
     /// A workbook whose summary sheet holds `summary`'s (label, value) rows and the
@@ -95,6 +100,7 @@ impl<'a> Book<'a> {
             formats: Formats::new(),
             used: Vec::new(),
             shown,
+            rows_written: 0,
         };
         guarded(|| book.summary_sheet(summary, actions))?;
         Ok(book)
@@ -108,6 +114,7 @@ impl<'a> Book<'a> {
             formats,
             used,
             shown,
+            ..
         } = self;
         let (header, formats, shown) = (&*header, &*formats, *shown);
         let ws = wb.add_worksheet();
@@ -149,9 +156,60 @@ impl<'a> Book<'a> {
         Ok(())
     }
 
-    /// One table's sheet, after the sheets added before it.
-    pub fn add(&mut self, t: &Table) -> Result<()> {
+    /// A new sheet for table `t`, after the sheets begun before it: its name, column widths (from `t`'s first 500 rows)
+    /// and header. Its rows follow, `rows` a piece at a time, then `end`.
+    pub fn begin(&mut self, t: &Table) -> Result<()> {
+        self.rows_written = 0;
         guarded(|| self.sheet(t))
+    }
+
+    /// The rows of `t` (the sheet's table, or its next piece) after those written; a
+    /// sheet holds at most 1,048,576 rows, the CSV has them all.
+    pub fn rows(&mut self, t: &Table) -> Result<()> {
+        guarded(|| self.sheet_rows(t))
+    }
+
+    /// The sheet's frozen header and filter over the rows written.
+    pub fn end(&mut self, t: &Table) -> Result<()> {
+        let rows = self.rows_written;
+        guarded(|| {
+            let ws = self
+                .wb
+                .worksheets_mut()
+                .last_mut()
+                .ok_or_else(|| anyhow::anyhow!("no sheet begun"))?;
+            ws.set_freeze_panes(1, 0)?;
+            if !t.columns.is_empty() {
+                ws.autofilter(0, 0, rows, t.columns.len() as u16 - 1)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn sheet_rows(&mut self, t: &Table) -> Result<()> {
+        let start = self.rows_written;
+        let Book { wb, formats, shown, .. } = self;
+        let (formats, shown) = (&*formats, *shown);
+        let ws = wb
+            .worksheets_mut()
+            .last_mut()
+            .ok_or_else(|| anyhow::anyhow!("no sheet begun"))?;
+        let room = (SHEET_ROWS - start) as usize;
+        for (r, row) in t.rows.iter().take(room).enumerate() {
+            let at = start + 1 + r as u32;
+            for (c, cell) in row.iter().enumerate() {
+                if let Some(text) = t.people_text(cell) {
+                    write_cell(ws, at, c as u16, &crate::output::t(text), formats)?;
+                    continue;
+                }
+                match shown(&t.name, &t.columns[c], cell.as_str()) {
+                    Some(name) => write_cell(ws, at, c as u16, &crate::output::t(name), formats)?,
+                    None => write_cell(ws, at, c as u16, cell, formats)?,
+                }
+            }
+        }
+        self.rows_written = start + t.rows.len().min(room) as u32;
+        Ok(())
     }
 
     fn sheet(&mut self, t: &Table) -> Result<()> {
@@ -159,11 +217,11 @@ impl<'a> Book<'a> {
             wb,
             names,
             header,
-            formats,
             used,
             shown,
+            ..
         } = self;
-        let (header, formats, shown) = (&*header, &*formats, *shown);
+        let (header, shown) = (&*header, *shown);
         // rows go to a temporary file as they are written (constant memory): widths,
         // panes and the filter are set first, rows strictly in order
         let ws = wb.add_worksheet_with_constant_memory();
@@ -186,24 +244,6 @@ impl<'a> Book<'a> {
                 name => name,
             };
             ws.write_string_with_format(0, c as u16, name, header)?;
-        }
-        // a sheet holds at most 1,048,576 rows; the CSV has them all
-        let rows = t.rows.len().min(1_048_575);
-        for (r, row) in t.rows.iter().take(rows).enumerate() {
-            for (c, cell) in row.iter().enumerate() {
-                if let Some(text) = t.people_text(cell) {
-                    write_cell(ws, r as u32 + 1, c as u16, &crate::output::t(text), formats)?;
-                    continue;
-                }
-                match shown(&t.name, &t.columns[c], cell.as_str()) {
-                    Some(name) => write_cell(ws, r as u32 + 1, c as u16, &crate::output::t(name), formats)?,
-                    None => write_cell(ws, r as u32 + 1, c as u16, cell, formats)?,
-                }
-            }
-        }
-        ws.set_freeze_panes(1, 0)?;
-        if !t.columns.is_empty() {
-            ws.autofilter(0, 0, rows as u32, t.columns.len() as u16 - 1)?;
         }
         Ok(())
     }

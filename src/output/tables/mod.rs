@@ -19,61 +19,81 @@ use koc_engine::pipeline::program::Program;
 
 /// Every output table of a run, by file stem, in the order they are written.
 pub fn build(prog: &Program, ds: &Dataset, c: &Computed) -> Result<Tables> {
-    let mut tables = Vec::new();
-    each(prog, ds, c, &mut |t| {
-        tables.push(t);
+    let mut tables: Vec<Table> = Vec::new();
+    let mut open = false;
+    each(prog, ds, c, &mut |t, more| {
+        match tables.last_mut().filter(|_| open) {
+            Some(last) => last.append(t),
+            None => tables.push(t),
+        }
+        open = more;
         Ok(())
     })?;
     Ok(Tables(tables))
 }
 
+/// Awards per piece of `badges.csv` (a million members earn several each: built whole,
+/// the table alone took about 2 GB).
+const BADGE_PIECE: usize = 100_000;
+
 /// Every output table of a run in the order they are written, each built and handed
 /// to `take` before the next is built (a run of a million members writes one table
-/// and drops it, rather than holding them all).
-pub fn each(prog: &Program, ds: &Dataset, c: &Computed, take: &mut dyn FnMut(Table) -> Result<()>) -> Result<()> {
+/// and drops it, rather than holding them all). The largest come in pieces: `take`'s
+/// `more` says that the next call brings more rows of the same table.
+pub fn each(prog: &Program, ds: &Dataset, c: &Computed, take: &mut dyn FnMut(Table, bool) -> Result<()>) -> Result<()> {
     let p = &prog.file().pipeline;
     let tier_q: Vec<Option<i64>> = c.tiers.iter().map(|t| t.as_ref().map(|s| s.q)).collect();
-    take(points::balances(ds, &c.points, &c.facts, &tier_q))?;
-    take(points::redemptions(ds, &c.points))?;
+    take(points::balances(ds, &c.points, &c.facts, &tier_q), false)?;
+    take(points::redemptions(ds, &c.points), false)?;
     if let Some(cfg) = &p.tiers {
-        take(tiers::tiers(cfg, ds, &c.tiers, c.previous_snapshot))?;
-        take(tiers::changes(cfg, ds, &c.tiers))?;
+        take(tiers::tiers(cfg, ds, &c.tiers, c.previous_snapshot), false)?;
+        take(tiers::changes(cfg, ds, &c.tiers), false)?;
     }
     for t in layers::tables(ds, &c.history, &c.layer_at_d, &c.level_ids) {
-        take(t)?;
+        take(t, false)?;
     }
-    take(scouting::table(p, ds, &c.newcomers))?;
+    take(scouting::table(p, ds, &c.newcomers), false)?;
     for contest in &c.contests {
         for t in contests::tables(ds, contest) {
-            take(t)?;
+            take(t, false)?;
         }
     }
-    take(goals::goals_table(&c.goals))?;
-    take(goals::trend_table(&c.goals))?;
-    take(goals::incentives_table(&c.incentives))?;
+    take(goals::goals_table(&c.goals), false)?;
+    take(goals::trend_table(&c.goals), false)?;
+    take(goals::incentives_table(&c.incentives), false)?;
     let tier_names = crate::output::report_sections::LevelNames::new(p).tiers;
-    take(care::table(
-        ds,
-        &c.care,
-        &c.layer_at_d,
-        &c.level_ids,
-        &tier_names,
-        prog.locale.is_en(),
-    ))?;
+    take(
+        care::table(
+            ds,
+            &c.care,
+            &c.layer_at_d,
+            &c.level_ids,
+            &tier_names,
+            prog.locale.is_en(),
+        ),
+        false,
+    )?;
     if let Some(fame) = &c.hall_of_fame {
-        take(hall_of_fame::table(p, ds, fame))?;
+        take(hall_of_fame::table(p, ds, fame), false)?;
     }
     if let Some(g) = &c.growth {
-        take(growth::table(ds, g, &c.layer_at_d, &c.level_ids))?;
+        take(growth::table(ds, g, &c.layer_at_d, &c.level_ids), false)?;
         if let Some(list) = &c.mentor_matches {
-            take(growth::matches_table(ds, g, list))?;
+            take(growth::matches_table(ds, g, list), false)?;
         }
         if let Some(list) = &c.team_proposals {
-            take(growth::proposals_table(ds, g, list, &c.layer_at_d, &c.level_ids))?;
+            take(growth::proposals_table(ds, g, list, &c.layer_at_d, &c.level_ids), false)?;
         }
     }
     if !prog.badges.is_empty() {
-        take(badges::table(prog, ds, &c.badges))?;
+        let pieces: Vec<&[_]> = match c.badges.is_empty() {
+            true => vec![&[]],
+            false => c.badges.chunks(BADGE_PIECE).collect(),
+        };
+        let last = pieces.len() - 1;
+        for (i, awards) in pieces.into_iter().enumerate() {
+            take(badges::table(prog, ds, awards), i < last)?;
+        }
     }
     Ok(())
 }

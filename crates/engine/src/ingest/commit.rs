@@ -166,24 +166,25 @@ impl Writers<'_> {
 }
 
 /// Write each month's partition and key file (a month without rows is None: emptied).
-fn write_months(
+fn write_months<'r>(
     store: &Store,
     spec: &'static table::SourceSpec,
-    by_month: BTreeMap<u32, Vec<&[u8]>>,
+    by_month: BTreeMap<u32, Vec<&'r [u8]>>,
     unread: &BTreeMap<u32, String>,
     known: &MemberIds,
     bar: Option<&indicatif::ProgressBar>,
 ) -> Result<Vec<(u32, Option<MonthWritten>)>> {
-    let frame = |m: u32, rows: Vec<&[u8]>| -> Result<Option<MonthFrame>> {
+    let frame = |m: u32, rows: Vec<&'r [u8]>| -> Result<Option<MonthFrame<'r>>> {
         Ok(match (unread.get(&m), rows.is_empty()) {
             (Some(stored), _) => Some(add_to_month(store, spec, stored, rows, known)?),
-            (None, false) => Some(month_frame(spec, rows, known)?),
+            (None, false) => Some(month_frame(rows, known)?),
             (None, true) => None,
         })
     };
-    let write = |m: u32, mut month: MonthFrame| -> Result<MonthWritten> {
-        let partition = store.write_frame(&format!("events/month={}", month_name(m)), "part", &mut month.df)?;
-        drop(month.df);
+    let write = |m: u32, month: MonthFrame| -> Result<MonthWritten> {
+        let partition = month
+            .content
+            .write(store, spec, &format!("events/month={}", month_name(m)))?;
         let keys = crate::ingest::event_keys::write_month(store, &month_name(m), month.hashes)?;
         if let Some(b) = bar {
             b.inc(1);
@@ -296,10 +297,44 @@ struct MonthWritten {
 /// A month's partition to write: its frame (sorted as partitions are), its events' key
 /// hashes (for its key file: written with the partition, so building the next month
 /// never waits on the disk), its events of members the members source does not have.
-struct MonthFrame {
-    df: polars::prelude::DataFrame,
+struct MonthFrame<'r> {
+    content: MonthContent<'r>,
     hashes: Vec<u64>,
     unknown: u64,
+}
+
+/// What a month's partition is written from.
+enum MonthContent<'r> {
+    /// The stored partition with the new rows added, as one frame.
+    Frame(polars::prelude::DataFrame),
+    /// The month's rows in partition order, turned into columns a slice at a time as
+    /// they are written (a month of 17 M events is about 4 GB as one polars frame).
+    Rows(Vec<&'r [u8]>),
+}
+
+/// Rows of a month made into columns at a time while it is written.
+const WRITE_SLICE: usize = 1 << 20;
+
+impl MonthContent<'_> {
+    /// Write the partition into `rel_dir` of the store; returns its path.
+    fn write(self, store: &Store, spec: &'static table::SourceSpec, rel_dir: &str) -> Result<String> {
+        match self {
+            MonthContent::Frame(mut df) => store.write_frame(rel_dir, "part", &mut df),
+            MonthContent::Rows(rows) => {
+                let mut bytes = Vec::new();
+                {
+                    let schema = crate::store::packed_frame(spec, &[])?.schema().clone();
+                    let layout = &crate::store::parquet::PARTITION;
+                    let mut writer = crate::store::parquet::batched(&mut bytes, layout, &schema)?;
+                    for slice in rows.chunks(WRITE_SLICE) {
+                        writer.write_batch(&crate::store::packed_frame(spec, slice)?)?;
+                    }
+                    writer.finish()?;
+                }
+                store.write_parquet_bytes(rel_dir, "part", &bytes)
+            }
+        }
+    }
 }
 
 /// A month's rows, one value each: times, ids, id hashes, whether the member is unknown.
@@ -307,7 +342,7 @@ type FirstPass<'a> = (Vec<i64>, (Vec<&'a [u8]>, (Vec<u64>, Vec<bool>)));
 
 /// Sort one month's rows (by time, then event_id: ids are unique) into a frame, hash
 /// their keys, and count its events of members `known` does not have.
-fn month_frame(spec: &'static table::SourceSpec, rows: Vec<&[u8]>, known: &MemberIds) -> Result<MonthFrame> {
+fn month_frame<'r>(rows: Vec<&'r [u8]>, known: &MemberIds) -> Result<MonthFrame<'r>> {
     use crate::store::ts_of_packed;
     use rayon::prelude::*;
     use table::{text_bytes, text_field};
@@ -331,8 +366,11 @@ fn month_frame(spec: &'static table::SourceSpec, rows: Vec<&[u8]>, known: &Membe
     let sorted: Vec<&[u8]> = order.par_iter().map(|r| rows[*r as usize]).collect();
     let hashes = order.par_iter().map(|r| hash_of_row[*r as usize]).collect();
     drop((order, times, ids, hash_of_row));
-    let df = crate::store::packed_frame(spec, &sorted)?;
-    Ok(MonthFrame { df, hashes, unknown })
+    Ok(MonthFrame {
+        content: MonthContent::Rows(sorted),
+        hashes,
+        unknown,
+    })
 }
 
 /// `month_frame` for a month whose stored rows all stay: the stored partition and the
@@ -344,7 +382,7 @@ fn add_to_month(
     stored: &str,
     rows: Vec<&[u8]>,
     known: &MemberIds,
-) -> Result<MonthFrame> {
+) -> Result<MonthFrame<'static>> {
     let df = store.add_sorted(spec, stored, &rows)?;
     drop(rows);
     let ids = df.column("event_id")?.str()?;
@@ -353,7 +391,11 @@ fn add_to_month(
         .map(|id| crate::ingest::event_keys::key_hash(id.unwrap_or("")))
         .collect();
     let unknown = unknown_members_in(&df, known)?;
-    Ok(MonthFrame { df, hashes, unknown })
+    Ok(MonthFrame {
+        content: MonthContent::Frame(df),
+        hashes,
+        unknown,
+    })
 }
 
 /// The member ids of the members source: as ingested now, or else as stored (read

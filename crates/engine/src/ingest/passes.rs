@@ -9,13 +9,16 @@ use anyhow::Result;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-/// What a pass holds besides its new files: the program, the stored events' keys and
-/// the months it rewrites (bench/README.md: about 0.85 GB for "one more day" on a store
-/// of 20 M events).
+/// What a pass holds besides its new files: the program and the members, and what
+/// grows with the store (a stored month a re-delivered row sends it back to; the key
+/// index is read a month at a time and no longer held). At 200 M stored events a pass
+/// of one 1.1 GB file peaked below one of two files at 5 M (bench/README.md, session
+/// 16): a few bytes per stored event cover it.
 const BASE_BYTES: u64 = 100 << 20;
-const BYTES_PER_STORED_EVENT: u64 = 40;
-/// What a pass holds per byte of new export it reads (rows, arenas, the settle's sort:
-/// about 2.2 at 20 M events), rounded up.
+const BYTES_PER_STORED_EVENT: u64 = 4;
+/// What a pass holds per byte of new export it reads (rows, arenas, the settle's sort,
+/// a month's partition encoded a slice at a time: 2.2 at 20 M events, 2.85 for two
+/// 0.78 GB files at 200 M), rounded up.
 const BYTES_PER_EXPORT_BYTE: u64 = 3;
 
 /// Ingest in passes whose new export files fit a memory budget (`ingest.memory_budget`,

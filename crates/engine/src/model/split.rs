@@ -10,6 +10,9 @@ use anyhow::Result;
 use polars::prelude::*;
 use rayon::prelude::*;
 
+/// Rows of a month decoded at a time while it is split (about 250 MB of polars frame).
+const SLICE_ROWS: usize = 1 << 20;
+
 /// Split the months up to D's into `count` shards' partitions under `rel_dir` (a folder
 /// of the store, named like the store's own files by their checksums). Returns, per
 /// shard, the manifest whose events are that shard's partitions (a month without any
@@ -31,18 +34,13 @@ pub fn split_events(
     let last_month = crate::fmt::fmt_day(as_of)[..7].to_string();
     let mut timer = crate::timing::Timer::new();
     for (month, rel) in manifest.events.iter().filter(|(month, _)| **month <= last_month) {
-        let df = store.frames_of(rel, None)?;
-        let shard_of_row = shard_of_rows(&df, as_of, count)?;
-        let written: Vec<Option<String>> = (0..count)
+        let parts = split_month(store, rel, as_of, count)?;
+        let written: Vec<Option<String>> = parts
             .into_par_iter()
-            .map(|s| -> Result<Option<String>> {
-                let mask: BooleanChunked = shard_of_row.iter().map(|x| *x == s).collect();
-                let mut part = df.filter(&mask)?;
-                if part.height() == 0 {
-                    return Ok(None);
-                }
+            .enumerate()
+            .map(|(s, bytes)| -> Result<Option<String>> {
                 let dir = format!("{rel_dir}/shard-{s}/month={month}");
-                Ok(Some(store.write_frame(&dir, "part", &mut part)?))
+                bytes.map(|b| store.write_parquet_bytes(&dir, "part", &b)).transpose()
             })
             .collect::<Result<_>>()?;
         for (shard, rel) in shards.iter_mut().zip(written) {
@@ -53,6 +51,55 @@ pub fn split_events(
         timer.lap(&format!("split: {month}"));
     }
     Ok(shards)
+}
+
+/// One stored month as each shard's Parquet bytes (None: no row of that shard), read
+/// and written a slice of rows at a time.
+fn split_month(store: &Store, rel: &str, as_of: Day, count: u64) -> Result<Vec<Option<Vec<u8>>>> {
+    let mut buffers: Vec<Vec<u8>> = (0..count).map(|_| Vec::new()).collect();
+    let mut rows = vec![0usize; count as usize];
+    {
+        let mut writers: Option<Vec<polars::io::parquet::write::BatchedWriter<&mut Vec<u8>>>> = None;
+        let mut slots = Some(&mut buffers);
+        store.frames_in_slices(rel, SLICE_ROWS, &mut |df| {
+            let shard_of_row = shard_of_rows(&df, as_of, count)?;
+            if writers.is_none() {
+                let schema = df.schema().clone();
+                let w = slots
+                    .take()
+                    .into_iter()
+                    .flatten()
+                    .map(|out| crate::store::parquet::batched(out, &crate::store::parquet::PARTITION, &schema))
+                    .collect::<Result<Vec<_>>>()?;
+                writers = Some(w);
+            }
+            let Some(writers) = writers.as_mut() else {
+                return Ok(());
+            };
+            // each shard's rows of the slice, filtered and encoded on all cores
+            writers
+                .par_iter_mut()
+                .zip(rows.par_iter_mut())
+                .enumerate()
+                .try_for_each(|(s, (w, n))| -> Result<()> {
+                    let mask: BooleanChunked = shard_of_row.iter().map(|x| *x == s as u64).collect();
+                    let piece = df.filter(&mask)?;
+                    if piece.height() > 0 {
+                        *n += piece.height();
+                        w.write_batch(&piece)?;
+                    }
+                    Ok(())
+                })
+        })?;
+        for w in writers.iter().flatten() {
+            w.finish()?;
+        }
+    }
+    Ok(buffers
+        .into_iter()
+        .zip(rows)
+        .map(|(bytes, n)| (n > 0).then_some(bytes))
+        .collect())
 }
 
 /// Each row's shard, or `count` (no shard) for a row after D. A member's shard is
@@ -78,4 +125,34 @@ fn shard_of_rows(df: &DataFrame, as_of: Day, count: u64) -> Result<Vec<u64>> {
             false => count,
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each row goes to its member's shard (`shard_of`), a row after D to none.
+    #[test]
+    fn rows_go_to_their_members_shards() {
+        // an hour into each day (UTC), in milliseconds as partitions hold them
+        let ms = |m: u32, d: u32| crate::fmt::days_from_civil(2025, m, d) as i64 * 86_400_000 + 3_600_000;
+        let members = ["M0001", "M0002", "M0001", "M0003"];
+        let times = [ms(1, 1), ms(1, 2), ms(1, 31), ms(2, 1)];
+        let df = DataFrame::new(
+            4,
+            vec![
+                Column::new("member_id".into(), members.to_vec()),
+                Column::new("occurred_at".into(), times.to_vec())
+                    .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
+                    .unwrap(),
+            ],
+        )
+        .unwrap();
+        let as_of = crate::fmt::days_from_civil(2025, 1, 31);
+        let shards = shard_of_rows(&df, as_of, 7).unwrap();
+        let expected: Vec<u64> = vec![shard_of("M0001", 7), shard_of("M0002", 7), shard_of("M0001", 7), 7];
+        assert_eq!(shards, expected);
+        // M0001 is in shard 5 of 7 (docs/scale-out.md)
+        assert_eq!(shards[0], 5);
+    }
 }

@@ -22,6 +22,7 @@ pub mod checksum;
 mod files;
 mod frames;
 pub(crate) mod parquet;
+mod slices;
 mod write;
 pub use files::refuse_output_inside;
 use files::{read_regular, remove_empty_dirs, walk, OWN_ENTRIES};
@@ -378,9 +379,7 @@ impl Store {
         let mut buf = Vec::new();
         parquet::write(df, layout, &mut buf).map_err(|e| anyhow::anyhow!("writing parquet: {e}"))?;
         // the content's checksum names the file: never overwritten, verified on every read
-        let rel = format!("{rel_dir}/{stem}-{}.parquet", checksum::content_hex(&buf));
-        write_atomic(&self.dir.join(&rel), &buf)?;
-        Ok(rel)
+        self.write_parquet_bytes(rel_dir, stem, &buf)
     }
 
     pub fn read_rows(&self, spec: &SourceSpec, rel: &str) -> Result<Vec<Row>> {

@@ -26,6 +26,21 @@ pub const KEYS: Layout = Layout { compressed: false };
 
 /// Write `df` into `out` as one Parquet file laid out as `layout` says.
 pub fn write(df: &mut DataFrame, layout: &Layout, out: &mut Vec<u8>) -> Result<()> {
+    writer(out, layout).finish(df)?;
+    Ok(())
+}
+
+/// A writer of one Parquet file laid out as `layout` says, frame after frame (each
+/// frame its own row groups).
+pub fn batched<W: std::io::Write>(
+    out: W,
+    layout: &Layout,
+    schema: &Schema,
+) -> Result<polars::io::parquet::write::BatchedWriter<W>> {
+    Ok(writer(out, layout).batched(schema)?)
+}
+
+fn writer<W: std::io::Write>(out: W, layout: &Layout) -> ParquetWriter<W> {
     let compression = match layout.compressed {
         true => ParquetCompression::Lz4Raw,
         false => ParquetCompression::Uncompressed,
@@ -36,8 +51,6 @@ pub fn write(df: &mut DataFrame, layout: &Layout, out: &mut Vec<u8>) -> Result<(
         // statistics: computing them was a tenth of writing a month
         .with_statistics(StatisticsOptions::empty())
         .with_row_group_size(Some(ROW_GROUP))
-        .finish(df)?;
-    Ok(())
 }
 
 #[cfg(test)]

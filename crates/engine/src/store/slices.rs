@@ -1,0 +1,98 @@
+//! A stored Parquet file read a slice of rows at a time, and Parquet bytes written
+//! under their checksum: for the work that passes over a whole partition once (a
+//! budgeted run splitting the months among its shards), so that no more than a slice
+//! of a month is decoded at a time (polars holds a text value in 16 bytes and more: a
+//! month of 17 M events decodes to about 4 GB).
+use super::{checksum, files::read_regular, write_atomic, Store};
+use anyhow::Result;
+use polars::prelude::*;
+
+impl Store {
+    /// The rows of the stored file `rel` in order, `rows` at a time, each slice handed
+    /// to `each`. The bytes are checked against the checksum in the name first, as
+    /// `frames_of` does.
+    pub fn frames_in_slices(
+        &self,
+        rel: &str,
+        rows: usize,
+        each: &mut dyn FnMut(DataFrame) -> Result<()>,
+    ) -> Result<()> {
+        let path = self.dir.join(rel);
+        let bytes = read_regular(&path)?;
+        checksum::verify(&path, rel, &bytes)?;
+        let undecodable = |e: Option<PolarsError>| -> anyhow::Error {
+            let why = match e {
+                Some(e) => format!("it cannot be read as Parquet ({e})"),
+                None => "its Parquet cannot be decoded".to_string(),
+            };
+            checksum::damaged(&path, &why).into()
+        };
+        let reader = || ParquetReader::new(std::io::Cursor::new(bytes.as_slice()));
+        let (metadata, total) = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut r = reader();
+            let metadata = r.get_metadata()?.clone();
+            Ok::<_, PolarsError>((metadata.clone(), metadata.num_rows))
+        })) {
+            Ok(Ok(found)) => found,
+            Ok(Err(e)) => return Err(undecodable(Some(e))),
+            Err(_) => return Err(undecodable(None)),
+        };
+        let rows = rows.max(1);
+        let mut offset = 0;
+        while offset < total {
+            let slice = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let mut r = reader();
+                r.set_metadata(metadata.clone());
+                r.with_slice(Some((offset, rows))).finish()
+            }));
+            match slice {
+                Ok(Ok(df)) => each(df)?,
+                Ok(Err(e)) => return Err(undecodable(Some(e))),
+                Err(_) => return Err(undecodable(None)),
+            }
+            offset += rows;
+        }
+        Ok(())
+    }
+
+    /// Parquet bytes written as `rel_dir/stem-<checksum>.parquet` (the store's naming:
+    /// never overwritten, verified on every read); returns the path in the store.
+    pub fn write_parquet_bytes(&self, rel_dir: &str, stem: &str, bytes: &[u8]) -> Result<String> {
+        let rel = format!("{rel_dir}/{stem}-{}.parquet", checksum::content_hex(bytes));
+        write_atomic(&self.dir.join(&rel), bytes)?;
+        Ok(rel)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file read 3 rows at a time gives its rows in order, every one once; a
+    /// damaged one is an error naming it.
+    #[test]
+    fn slices_are_the_file_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_locked(&dir.path().join("store")).unwrap();
+        let ids: Vec<String> = (0..10).map(|i| format!("E{i}")).collect();
+        let mut df = DataFrame::new(10, vec![Column::new("event_id".into(), ids.clone())]).unwrap();
+        let rel = store.write_frame("x", "part", &mut df).unwrap();
+        let mut heights = Vec::new();
+        let mut seen: Vec<String> = Vec::new();
+        store
+            .frames_in_slices(&rel, 3, &mut |slice| {
+                heights.push(slice.height());
+                seen.extend(slice.column("event_id")?.str()?.iter().flatten().map(str::to_string));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(heights, [3, 3, 3, 1]);
+        assert_eq!(seen, ids);
+        let path = store.dir.join(&rel);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[20] ^= 1;
+        std::fs::write(&path, bytes).unwrap();
+        let err = store.frames_in_slices(&rel, 3, &mut |_| Ok(())).unwrap_err();
+        assert!(format!("{err:#}").contains(&rel), "{err:#}");
+    }
+}
