@@ -170,11 +170,27 @@ pub fn write_run(
     koc_engine::progress::stage("writing the tables");
     // a table that comes in pieces is written piece by piece into its file and sheet
     let mut open: Option<CsvFile> = None;
+    let mut frame_so_far: Option<DataFrame> = None;
     crate::output::tables::each(loaded, ds, &computed, &mut |t, more| {
-        // the Parquet tables (ledger, layer history) are for tools, not for a spreadsheet
-        if PARQUET.iter().any(|(n, _)| *n == t.name) {
-            write_table(tmp.path(), &t)?;
-            row_counts.insert(t.name.clone(), json!(t.rows.len()));
+        // the Parquet tables (ledger, layer history) are for tools, not for a spreadsheet:
+        // their pieces' frames are put together and written as one
+        if let Some((_, ints)) = PARQUET.iter().find(|(n, _)| *n == t.name) {
+            let piece = table_frame(&t, ints)?;
+            let mut frame = match frame_so_far.take() {
+                Some(mut so_far) => {
+                    so_far.vstack_mut_owned(piece)?;
+                    so_far
+                }
+                None => piece,
+            };
+            if more {
+                frame_so_far = Some(frame);
+            } else {
+                frame.rechunk_mut();
+                row_counts.insert(t.name.clone(), json!(frame.height()));
+                write_parquet_table(tmp.path(), &t.name, &mut frame)?;
+                timer.lap(&format!("write: {}", t.name));
+            }
             return Ok(());
         }
         let masked = masked(&t);
@@ -353,13 +369,7 @@ impl CsvFile {
 
 pub fn write_table(dir: &Path, t: &Table) -> Result<()> {
     if let Some((_, ints)) = PARQUET.iter().find(|(n, _)| *n == t.name) {
-        let mut df = table_frame(t, ints)?;
-        let path = dir.join(format!("{}.parquet", t.name));
-        let f = std::fs::File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
-        ParquetWriter::new(f)
-            .finish(&mut df)
-            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-        return Ok(());
+        return write_parquet_table(dir, &t.name, &mut table_frame(t, ints)?);
     }
     let path = dir.join(format!("{}.csv", t.name));
     std::fs::write(&path, t.to_csv()?).with_context(|| format!("cannot write {}", path.display()))?;
@@ -367,6 +377,16 @@ pub fn write_table(dir: &Path, t: &Table) -> Result<()> {
 }
 
 /// A table as a DataFrame: text columns (empty → NULL), the named ones as Int64.
+/// `DIR/<name>.parquet` from a table's frame (polars' defaults).
+fn write_parquet_table(dir: &Path, name: &str, df: &mut DataFrame) -> Result<()> {
+    let path = dir.join(format!("{name}.parquet"));
+    let f = std::fs::File::create(&path).with_context(|| format!("cannot write {}", path.display()))?;
+    ParquetWriter::new(f)
+        .finish(df)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    Ok(())
+}
+
 pub fn table_frame(t: &Table, ints: &[&str]) -> Result<DataFrame> {
     let mut cols = Vec::new();
     for (i, name) in t.columns.iter().enumerate() {

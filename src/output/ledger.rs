@@ -57,7 +57,7 @@ pub fn write_ledger(rules: Option<&RulesPlan>, source: LedgerSource, path: &std:
         LedgerSource::Parts(mut merged) => {
             // the shards' files are decoded and merged on a thread of their own, a batch
             // or two ahead of the frames built and written here
-            let (tx, batches) = std::sync::mpsc::sync_channel::<LedgerColumns>(2);
+            let (tx, batches) = std::sync::mpsc::sync_channel::<LedgerColumns>(BATCHES_AT_ONCE);
             std::thread::scope(|scope| -> Result<()> {
                 let reader = scope.spawn(move || -> Result<()> {
                     while let Some(batch) = merged.next_batch()? {
@@ -68,9 +68,18 @@ pub fn write_ledger(rules: Option<&RulesPlan>, source: LedgerSource, path: &std:
                     Ok(())
                 });
                 let written = (|| -> Result<()> {
-                    for batch in batches.iter() {
-                        rows += batch.len();
-                        writer.write_batch(&ledger_frame(&ids, &batch)?).map_err(failed)?;
+                    // a few batches' frames built at once on all cores, written in order
+                    let mut arrived = batches.iter().peekable();
+                    while arrived.peek().is_some() {
+                        let window: Vec<LedgerColumns> = arrived.by_ref().take(BATCHES_AT_ONCE).collect();
+                        let frames: Vec<DataFrame> = window
+                            .par_iter()
+                            .map(|batch| ledger_frame(&ids, batch))
+                            .collect::<Result<_>>()?;
+                        for (batch, frame) in window.iter().zip(&frames) {
+                            rows += batch.len();
+                            writer.write_batch(frame).map_err(failed)?;
+                        }
                     }
                     Ok(())
                 })();

@@ -5,7 +5,16 @@ use koc_engine::model::Dataset;
 use koc_engine::stages::layers::{moved, movements, summarize, LayerRow};
 
 /// `layers.csv`, `layer_movements.csv` and `layer_history` (SPEC §7).
-pub fn tables(ds: &Dataset, history: &[(Day, LayerRow)], at_d: &LayerRow, ids: &[String]) -> Vec<Table> {
+/// `layers`, `layer_movements` and `layer_history`, each handed to `take` before the
+/// next is built; `layer_history` (a row per member and snapshot) in pieces, `take`'s
+/// `more` saying that more of it follows.
+pub fn each(
+    ds: &Dataset,
+    history: &[(Day, LayerRow)],
+    at_d: &LayerRow,
+    ids: &[String],
+    take: &mut dyn FnMut(Table, bool) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let res = summarize(history, at_d, ds.as_of);
     let mut layers = Table::new(
         "layers",
@@ -30,6 +39,7 @@ pub fn tables(ds: &Dataset, history: &[(Day, LayerRow)], at_d: &LayerRow, ids: &
             p(moved(prev, l)),
         ]);
     }
+    take(layers, false)?;
     let mut moves = Table::new("layer_movements", &["from_layer", "to_layer", "members"]);
     for m in movements(ds, history, at_d) {
         moves.push(vec![
@@ -38,18 +48,33 @@ pub fn tables(ds: &Dataset, history: &[(Day, LayerRow)], at_d: &LayerRow, ids: &
             int(m.members as i64),
         ]);
     }
-    let mut hist = Table::new("layer_history", &["member_id", "snapshot", "layer"]);
+    take(moves, false)?;
     let all: Vec<(Day, &LayerRow)> = history
         .iter()
         .map(|(d, r)| (*d, r))
         .chain(std::iter::once((ds.as_of, at_d)))
         .collect();
-    for (i, m) in ds.table_members() {
-        for (d, row) in &all {
-            if let Some(l) = row[i] {
-                hist.push(vec![t(&m.id), date(*d), t(&ids[l])]);
+    // a row per member and snapshot: in pieces of HISTORY_PIECE members
+    let members: Vec<(usize, &koc_engine::model::Member)> = ds.table_members().collect();
+    let pieces: Vec<&[(usize, &koc_engine::model::Member)]> = match members.is_empty() {
+        true => vec![&[]],
+        false => members.chunks(HISTORY_PIECE).collect(),
+    };
+    let last = pieces.len() - 1;
+    for (k, piece) in pieces.into_iter().enumerate() {
+        let mut hist = Table::new("layer_history", &["member_id", "snapshot", "layer"]);
+        for (i, m) in piece {
+            for (d, row) in &all {
+                if let Some(l) = row[*i] {
+                    hist.push(vec![t(&m.id), date(*d), t(&ids[l])]);
+                }
             }
         }
+        take(hist, k < last)?;
     }
-    vec![layers, moves, hist]
+    Ok(())
 }
+
+/// Members per piece of `layer_history` (13 snapshots of 1.3 M members, built whole as
+/// cells, took 2.5 GB).
+const HISTORY_PIECE: usize = 100_000;

@@ -49,9 +49,7 @@ pub fn each(prog: &Program, ds: &Dataset, c: &Computed, take: &mut dyn FnMut(Tab
         take(tiers::tiers(cfg, ds, &c.tiers, c.previous_snapshot), false)?;
         take(tiers::changes(cfg, ds, &c.tiers), false)?;
     }
-    for t in layers::tables(ds, &c.history, &c.layer_at_d, &c.level_ids) {
-        take(t, false)?;
-    }
+    layers::each(ds, &c.history, &c.layer_at_d, &c.level_ids, take)?;
     take(scouting::table(p, ds, &c.newcomers), false)?;
     for contest in &c.contests {
         for t in contests::tables(ds, contest) {
