@@ -133,7 +133,7 @@ pub fn write_run(
         .permissions(koc_engine::store::dir_mode())
         .tempdir_in(&runs)
         .with_context(|| format!("cannot create a folder in {}", runs.display()))?;
-    koc_engine::progress::stage("writing the tables");
+    koc_engine::progress::stage("writing the ledger");
     let mut timer = koc_engine::timing::Timer::new();
     let mut row_counts = serde_json::Map::new();
     let source = match ledger {
@@ -167,7 +167,6 @@ pub fn write_run(
         !loaded.locale.is_en(),
         &shown,
     )?;
-    koc_engine::progress::stage("writing the tables");
     // a table that comes in pieces is written piece by piece into its file and sheet
     let mut open: Option<CsvFile> = None;
     let mut frame_so_far: Option<DataFrame> = None;

@@ -101,7 +101,7 @@ pub fn run_within(loaded: &Program, as_of: Day, budget: u64, progress: bool) -> 
         .path()
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
+        .context("the shards' folder has no name")?;
     let split = koc_engine::model::split_events(&store, &manifest, as_of, n, &format!("{folder}/events"))?;
     let mut timer = koc_engine::timing::Timer::new();
     for (index, manifest) in (0..n).zip(split) {

@@ -13,8 +13,8 @@ use polars::prelude::*;
 pub const LEDGER_BATCH: usize = 512 * 512;
 
 /// Batches built at once, each as a task on all cores, then written in order by
-/// polars' writer; at most this many batches' columns exist at a time (the ledger is
-/// the largest output).
+/// polars' writer (the ledger is the largest output). From the shards' files, this
+/// many more may wait decoded in the reader's channel, and one in the reader.
 const BATCHES_AT_ONCE: usize = 4;
 
 /// Where the ledger's rows come from.
@@ -55,8 +55,8 @@ pub fn write_ledger(rules: Option<&RulesPlan>, source: LedgerSource, path: &std:
             rows = pts.ledger.len();
         }
         LedgerSource::Parts(mut merged) => {
-            // the shards' files are decoded and merged on a thread of their own, a batch
-            // or two ahead of the frames built and written here
+            // the shards' files are decoded and merged on a thread of their own, up to
+            // BATCHES_AT_ONCE batches ahead of the frames built and written here
             let (tx, batches) = std::sync::mpsc::sync_channel::<LedgerColumns>(BATCHES_AT_ONCE);
             std::thread::scope(|scope| -> Result<()> {
                 let reader = scope.spawn(move || -> Result<()> {

@@ -222,8 +222,8 @@ impl<'a> Book<'a> {
             ..
         } = self;
         let (header, shown) = (&*header, *shown);
-        // rows go to a temporary file as they are written (constant memory): widths,
-        // panes and the filter are set first, rows strictly in order
+        // rows go to a temporary file as they are written (constant memory): widths
+        // are set first, rows strictly in order, panes and the filter at the end
         let ws = wb.add_worksheet_with_constant_memory();
         ws.set_name(sheet_name(&names.table(&t.name), used))?;
         for (c, h) in t.columns.iter().enumerate() {
@@ -256,9 +256,15 @@ impl<'a> Book<'a> {
 /// rust_xlsxwriter panics when a sheet's temporary file cannot be written (a full
 /// disk): that becomes an error naming the workbook, and the run stops cleanly.
 fn guarded<T>(write: impl FnOnce() -> Result<T>) -> Result<T> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(write)).unwrap_or_else(|_| {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(write)).unwrap_or_else(|payload| {
+        // the panic's own words, so a bug of koc's is not taken for a full disk
+        let why = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("a panic");
         Err(anyhow::anyhow!(
-            "cannot write report.xlsx: a sheet's temporary file could not be written (is the disk full?)"
+            "cannot write report.xlsx: {why} (a sheet's temporary file could not be written: is the disk full?)"
         ))
     })
 }

@@ -10,11 +10,9 @@ use anyhow::Result;
 use polars::prelude::*;
 use rayon::prelude::*;
 
-/// Rows of a month decoded at a time while it is split: about 1 GB of polars frame,
-/// below what a shard holds after it (a million rows at a time took 10 s a month at
-/// 200 M events, against 6 s for whole months: each slice's nine pieces are small row
-/// groups, slow to encode and to read back).
-const SLICE_ROWS: usize = 1 << 22;
+/// Rows of a month decoded at a time while it is split (about 250 MB of polars frame;
+/// four million rows at a time took as long at 200 M events and peaked 1 GB higher).
+const SLICE_ROWS: usize = 1 << 20;
 
 /// Split the months up to D's into `count` shards' partitions under `rel_dir` (a folder
 /// of the store, named like the store's own files by their checksums). Returns, per
@@ -106,7 +104,7 @@ fn split_month(store: &Store, rel: &str, as_of: Day, count: u64) -> Result<Vec<O
 }
 
 /// Each row's shard, or `count` (no shard) for a row after D. A member's shard is
-/// worked out once per month.
+/// worked out once per slice.
 fn shard_of_rows(df: &DataFrame, as_of: Day, count: u64) -> Result<Vec<u64>> {
     let ids = df.column("member_id")?.str()?;
     let days: Vec<Day> = df

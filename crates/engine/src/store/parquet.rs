@@ -1,6 +1,7 @@
 //! The store's Parquet files, written through polars' public writer.
 //!
-//! Row groups of 512² rows, LZ4 pages (files are rewritten on every ingest that
+//! Row groups of 512² rows (a file written frame after frame, `batched`, has a row
+//! group per frame at most that long), LZ4 pages (files are rewritten on every ingest that
 //! touches their month, and polars' writer compresses pages on one thread: zstd at
 //! its default level would be most of the ingest's writing; polars' public API does
 //! not take zstd's fastest level), no statistics, and polars' own choice of encodings
