@@ -375,7 +375,6 @@ pub fn write_table(dir: &Path, t: &Table) -> Result<()> {
     Ok(())
 }
 
-/// A table as a DataFrame: text columns (empty → NULL), the named ones as Int64.
 /// `DIR/<name>.parquet` from a table's frame (polars' defaults).
 fn write_parquet_table(dir: &Path, name: &str, df: &mut DataFrame) -> Result<()> {
     let path = dir.join(format!("{name}.parquet"));
@@ -386,6 +385,7 @@ fn write_parquet_table(dir: &Path, name: &str, df: &mut DataFrame) -> Result<()>
     Ok(())
 }
 
+/// A table as a DataFrame: text columns (empty → NULL), the named ones as Int64.
 pub fn table_frame(t: &Table, ints: &[&str]) -> Result<DataFrame> {
     let mut cols = Vec::new();
     for (i, name) in t.columns.iter().enumerate() {

@@ -258,4 +258,33 @@ mod tests {
         assert_eq!(tb.people_text(&tb.rows[0][0]), Some("白银 → 黄金"));
         assert_eq!(tb.people_text(&t("x")), None);
     }
+
+    /// A table written in pieces (its header once, each piece's rows after the last)
+    /// is the CSV of the whole; pieces put together point their people's cells at
+    /// their own words.
+    #[test]
+    fn a_table_in_pieces_is_the_table_whole() {
+        let piece = |rows: &[(&str, &str)]| {
+            let mut tb = Table::new("x", &["a", "b"]);
+            for (data, shown) in rows {
+                let c = tb.for_people(*data, shown.to_string());
+                tb.push(vec![t("=id"), c]);
+            }
+            tb
+        };
+        let (first, second) = (piece(&[("1", "一")]), piece(&[("2", "二"), ("3", "三")]));
+        let mut w = first.csv_writer(vec![0xEF, 0xBB, 0xBF]).unwrap();
+        first.write_csv_rows(&mut w).unwrap();
+        second.write_csv_rows(&mut w).unwrap();
+        let in_pieces = w.into_inner().unwrap();
+        let mut whole = first.clone();
+        whole.append(second);
+        assert_eq!(in_pieces, whole.to_csv().unwrap());
+        assert_eq!(
+            String::from_utf8(in_pieces[3..].to_vec()).unwrap(),
+            "a,b\n'=id,1\n'=id,2\n'=id,3\n"
+        );
+        let shown: Vec<_> = whole.rows.iter().map(|r| whole.people_text(&r[1])).collect();
+        assert_eq!(shown, [Some("一"), Some("二"), Some("三")]);
+    }
 }

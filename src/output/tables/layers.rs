@@ -56,12 +56,7 @@ pub fn each(
         .collect();
     // a row per member and snapshot: in pieces of HISTORY_PIECE members
     let members: Vec<(usize, &koc_engine::model::Member)> = ds.table_members().collect();
-    let pieces: Vec<&[(usize, &koc_engine::model::Member)]> = match members.is_empty() {
-        true => vec![&[]],
-        false => members.chunks(HISTORY_PIECE).collect(),
-    };
-    let last = pieces.len() - 1;
-    for (k, piece) in pieces.into_iter().enumerate() {
+    let mut history_of = |piece: &[(usize, &koc_engine::model::Member)]| {
         let mut hist = Table::new("layer_history", &["member_id", "snapshot", "layer"]);
         for (i, m) in piece {
             for (d, row) in &all {
@@ -70,9 +65,9 @@ pub fn each(
                 }
             }
         }
-        take(hist, k < last)?;
-    }
-    Ok(())
+        hist
+    };
+    super::in_pieces(&members, HISTORY_PIECE, &mut history_of, take)
 }
 
 /// Members per piece of `layer_history` (13 snapshots of 1.3 M members, built whole as

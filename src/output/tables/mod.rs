@@ -84,14 +84,31 @@ pub fn each(prog: &Program, ds: &Dataset, c: &Computed, take: &mut dyn FnMut(Tab
         }
     }
     if !prog.badges.is_empty() {
-        let pieces: Vec<&[_]> = match c.badges.is_empty() {
-            true => vec![&[]],
-            false => c.badges.chunks(BADGE_PIECE).collect(),
-        };
-        let last = pieces.len() - 1;
-        for (i, awards) in pieces.into_iter().enumerate() {
-            take(badges::table(prog, ds, awards), i < last)?;
-        }
+        in_pieces(
+            &c.badges,
+            BADGE_PIECE,
+            &mut |awards| badges::table(prog, ds, awards),
+            take,
+        )?;
+    }
+    Ok(())
+}
+
+/// One table built from `items` a piece of `size` at a time, each piece handed to
+/// `take` with whether more follow (no items: one empty piece, so the table's file
+/// and sheet exist with their header).
+pub fn in_pieces<T>(
+    items: &[T],
+    size: usize,
+    build: &mut dyn FnMut(&[T]) -> Table,
+    take: &mut dyn FnMut(Table, bool) -> Result<()>,
+) -> Result<()> {
+    if items.is_empty() {
+        return take(build(&[]), false);
+    }
+    let mut pieces = items.chunks(size.max(1)).peekable();
+    while let Some(piece) = pieces.next() {
+        take(build(piece), pieces.peek().is_some())?;
     }
     Ok(())
 }
@@ -102,5 +119,42 @@ pub struct Tables(pub Vec<Table>);
 impl Tables {
     pub fn get(&self, name: &str) -> Option<&Table> {
         self.0.iter().find(|t| t.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pieces of `size` items, all but the last saying more follow; no items is one
+    /// empty piece (the table's header is still written).
+    #[test]
+    fn items_come_in_pieces() {
+        let mut seen: Vec<(Vec<i32>, bool)> = Vec::new();
+        let mut build = |items: &[i32]| {
+            let mut tb = Table::new("x", &["n"]);
+            for i in items {
+                tb.push(vec![crate::output::int(*i)]);
+            }
+            tb
+        };
+        let mut take = |tb: Table, more: bool| {
+            let ns = tb.rows.iter().map(|r| r[0].as_str().parse().unwrap()).collect();
+            seen.push((ns, more));
+            Ok(())
+        };
+        in_pieces(&[1, 2, 3, 4, 5], 2, &mut build, &mut take).unwrap();
+        in_pieces(&[], 2, &mut build, &mut take).unwrap();
+        in_pieces(&[6, 7], 2, &mut build, &mut take).unwrap();
+        assert_eq!(
+            seen,
+            [
+                (vec![1, 2], true),
+                (vec![3, 4], true),
+                (vec![5], false),
+                (vec![], false),
+                (vec![6, 7], false),
+            ]
+        );
     }
 }
