@@ -140,100 +140,125 @@ pub fn write_run(
         Some(merged) => LedgerSource::Parts(merged),
         None => LedgerSource::Computed(ds, &computed.points),
     };
-    let ledger_rows =
-        crate::output::ledger::write_ledger(loaded.rules.as_ref(), source, &tmp.path().join("ledger.parquet"))?;
-    row_counts.insert("ledger".into(), json!(ledger_rows));
-    timer.lap("write: ledger");
-    // the report's figures first: the workbook's summary sheet opens it, and each table
-    // is then built, written as a file and a sheet, and dropped before the next
-    koc_engine::progress::stage("the report");
-    let crate::output::report::Built { ctx, actions, nights } =
-        crate::output::report::build_with_actions(loaded, ds, &computed, manifest, &warnings, &ingest.gated, &runs)?;
-    timer.lap("write: report built");
-    let mask = pipeline.privacy.as_ref().is_some_and(|p| p.mask_nicknames);
-    let masked = |t: &Table| -> Option<Table> {
-        mask.then(|| {
-            let mut t = t.clone();
-            t.mask_nicknames();
-            t
-        })
-    };
-    let shown = crate::output::xlsx::display_names(pipeline, loaded.locale.is_en());
-    let mut book = crate::output::xlsx::Book::new(
-        tmp.path(),
-        koc_engine::fmt::date_of(as_of),
-        &crate::output::xlsx::summary(&ctx),
-        masked(&actions).as_ref().unwrap_or(&actions),
-        !loaded.locale.is_en(),
-        &shown,
-    )?;
-    // a table that comes in pieces is written piece by piece into its file and sheet
-    let mut open: Option<CsvFile> = None;
-    let mut frame_so_far: Option<DataFrame> = None;
-    crate::output::tables::each(loaded, ds, &computed, &mut |t, more| {
-        // the Parquet tables (ledger, layer history) are for tools, not for a spreadsheet:
-        // their pieces' frames are put together and written as one
-        if let Some((_, ints)) = PARQUET.iter().find(|(n, _)| *n == t.name) {
-            let piece = table_frame(&t, ints)?;
-            let mut frame = match frame_so_far.take() {
-                Some(mut so_far) => {
-                    so_far.vstack_mut_owned(piece)?;
-                    so_far
-                }
-                None => piece,
+    // its place among the outputs in run.json; the count comes when it is written
+    row_counts.insert("ledger".into(), json!(0));
+    let ledger_path = tmp.path().join("ledger.parquet");
+    let (ctx, nights, ledger_rows) = std::thread::scope(|scope| -> Result<_> {
+        // the ledger, the largest output, is written on a thread of its own (on all cores)
+        // beside the tables, the report and the workbook, mostly one core's work
+        let ledger = scope.spawn(|| -> Result<usize> {
+            let mut timer = koc_engine::timing::Timer::new();
+            let rows = crate::output::ledger::write_ledger(loaded.rules.as_ref(), source, &ledger_path)?;
+            timer.lap("write: ledger (beside the rest)");
+            Ok(rows)
+        });
+        let rest = (|| -> Result<_> {
+            // the report's figures first: the workbook's summary sheet opens it, and each table
+            // is then built, written as a file and a sheet, and dropped before the next
+            koc_engine::progress::stage("the report");
+            let crate::output::report::Built { ctx, actions, nights } = crate::output::report::build_with_actions(
+                loaded,
+                ds,
+                &computed,
+                manifest,
+                &warnings,
+                &ingest.gated,
+                &runs,
+            )?;
+            timer.lap("write: report built");
+            let mask = pipeline.privacy.as_ref().is_some_and(|p| p.mask_nicknames);
+            let masked = |t: &Table| -> Option<Table> {
+                mask.then(|| {
+                    let mut t = t.clone();
+                    t.mask_nicknames();
+                    t
+                })
             };
-            if more {
-                frame_so_far = Some(frame);
-            } else {
-                frame.rechunk_mut();
-                row_counts.insert(t.name.clone(), json!(frame.height()));
-                write_parquet_table(tmp.path(), &t.name, &mut frame)?;
-                timer.lap(&format!("write: {}", t.name));
+            let shown = crate::output::xlsx::display_names(pipeline, loaded.locale.is_en());
+            let mut book = crate::output::xlsx::Book::new(
+                tmp.path(),
+                koc_engine::fmt::date_of(as_of),
+                &crate::output::xlsx::summary(&ctx),
+                masked(&actions).as_ref().unwrap_or(&actions),
+                !loaded.locale.is_en(),
+                &shown,
+            )?;
+            // a table that comes in pieces is written piece by piece into its file and sheet
+            let mut open: Option<CsvFile> = None;
+            let mut frame_so_far: Option<DataFrame> = None;
+            crate::output::tables::each(loaded, ds, &computed, &mut |t, more| {
+                // the Parquet tables (ledger, layer history) are for tools, not for a spreadsheet:
+                // their pieces' frames are put together and written as one
+                if let Some((_, ints)) = PARQUET.iter().find(|(n, _)| *n == t.name) {
+                    let piece = table_frame(&t, ints)?;
+                    let mut frame = match frame_so_far.take() {
+                        Some(mut so_far) => {
+                            so_far.vstack_mut_owned(piece)?;
+                            so_far
+                        }
+                        None => piece,
+                    };
+                    if more {
+                        frame_so_far = Some(frame);
+                    } else {
+                        frame.rechunk_mut();
+                        row_counts.insert(t.name.clone(), json!(frame.height()));
+                        write_parquet_table(tmp.path(), &t.name, &mut frame)?;
+                        timer.lap(&format!("write: {}", t.name));
+                    }
+                    return Ok(());
+                }
+                let masked = masked(&t);
+                let sheet = masked.as_ref().unwrap_or(&t);
+                let mut file = match open.take() {
+                    Some(file) => file,
+                    None => {
+                        book.begin(sheet)?;
+                        CsvFile::create(tmp.path(), &t)?
+                    }
+                };
+                file.rows(&t)?;
+                book.rows(sheet)?;
+                if more {
+                    open = Some(file);
+                } else {
+                    row_counts.insert(t.name.clone(), json!(file.finish()?));
+                    book.end(sheet)?;
+                    timer.lap(&format!("write: {}", t.name));
+                }
+                Ok(())
+            })?;
+            if std::env::var_os("KOC_TIMINGS").is_some() {
+                eprintln!("timing tables written: {} ms", t0.elapsed().as_millis());
             }
-            return Ok(());
-        }
-        let masked = masked(&t);
-        let sheet = masked.as_ref().unwrap_or(&t);
-        let mut file = match open.take() {
-            Some(file) => file,
-            None => {
-                book.begin(sheet)?;
-                CsvFile::create(tmp.path(), &t)?
+            write_table(tmp.path(), &actions)?;
+            row_counts.insert(actions.name.clone(), json!(actions.rows.len()));
+            timer.lap("write: actions");
+            crate::output::report::render_all(loaded.file(), &ctx, tmp.path())?;
+            timer.lap("write: report rendered");
+            if loaded.notices.is_some() {
+                let notices = crate::output::messages::notices_table(loaded, ds, &computed.notices)?;
+                write_table(tmp.path(), &notices)?;
+                row_counts.insert(notices.name.clone(), json!(notices.rows.len()));
             }
-        };
-        file.rows(&t)?;
-        book.rows(sheet)?;
-        if more {
-            open = Some(file);
-        } else {
-            row_counts.insert(t.name.clone(), json!(file.finish()?));
-            book.end(sheet)?;
-            timer.lap(&format!("write: {}", t.name));
-        }
-        Ok(())
+            let report_path = std::fs::canonicalize(&runs)
+                .unwrap_or_else(|_| runs.clone())
+                .join(fmt_day(as_of))
+                .join("report.html");
+            let notices_count = loaded.notices.is_some().then_some(computed.notices.len());
+            let digest = crate::output::digest::render(loaded, &ctx, &report_path, notices_count)?;
+            koc_engine::store::write_atomic(&tmp.path().join(crate::output::digest::FILE), &digest)?;
+            book.save(&tmp.path().join("report.xlsx"))?;
+            timer.lap("write: workbook");
+            Ok((ctx, nights))
+        })();
+        let rows = ledger
+            .join()
+            .map_err(|_| anyhow::anyhow!("the ledger's writer panicked"))?;
+        let (ctx, nights) = rest?;
+        Ok((ctx, nights, rows?))
     })?;
-    if std::env::var_os("KOC_TIMINGS").is_some() {
-        eprintln!("timing tables written: {} ms", t0.elapsed().as_millis());
-    }
-    write_table(tmp.path(), &actions)?;
-    row_counts.insert(actions.name.clone(), json!(actions.rows.len()));
-    timer.lap("write: actions");
-    crate::output::report::render_all(loaded.file(), &ctx, tmp.path())?;
-    timer.lap("write: report rendered");
-    if loaded.notices.is_some() {
-        let notices = crate::output::messages::notices_table(loaded, ds, &computed.notices)?;
-        write_table(tmp.path(), &notices)?;
-        row_counts.insert(notices.name.clone(), json!(notices.rows.len()));
-    }
-    let report_path = std::fs::canonicalize(&runs)
-        .unwrap_or_else(|_| runs.clone())
-        .join(fmt_day(as_of))
-        .join("report.html");
-    let notices_count = loaded.notices.is_some().then_some(computed.notices.len());
-    let digest = crate::output::digest::render(loaded, &ctx, &report_path, notices_count)?;
-    koc_engine::store::write_atomic(&tmp.path().join(crate::output::digest::FILE), &digest)?;
-    book.save(&tmp.path().join("report.xlsx"))?;
-    timer.lap("write: workbook");
+    row_counts.insert("ledger".into(), json!(ledger_rows));
     let pipeline_sha = sha256_hex(loaded.file().text.as_bytes());
     let inputs: Vec<_> = manifest
         .files

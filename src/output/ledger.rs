@@ -7,6 +7,7 @@ use koc_engine::model::Dataset;
 use koc_engine::parts::ledger::{LedgerColumns, Merged};
 use koc_engine::pipeline::plans::RulesPlan;
 use koc_engine::stages::points::{rule_ids, Points};
+use polars::io::parquet::write::RowGroupIterColumns;
 use polars::prelude::*;
 
 /// Rows per Parquet row group of the ledger (polars' default), and per batch built.
@@ -26,74 +27,109 @@ pub enum LedgerSource<'a> {
 }
 
 /// Write `ledger.parquet` a few batches at a time, one row group per batch, with
-/// polars' own writer (its encodings and statistics, Snappy pages). Returns the number
-/// of rows.
+/// polars' own encodings and statistics and Snappy pages. Returns the number of rows.
+///
+/// Three kinds of work overlap: (from the shards' files) a reader decodes and merges
+/// the next batches; all cores build a window of batches' frames and encode them (the
+/// dictionaries, most of the cost); a writer thread compresses the pages and appends
+/// the row groups in order.
 pub fn write_ledger(rules: Option<&RulesPlan>, source: LedgerSource, path: &std::path::Path) -> Result<usize> {
     use rayon::prelude::*;
     let failed = |e: PolarsError| anyhow::anyhow!("cannot write {}: {e}", path.display());
     let file = std::fs::File::create(path).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     let ids = rule_ids(rules);
     let first = ledger_frame(&ids, &LedgerColumns::default())?;
-    // Snappy: polars' writer compresses every page on the writing thread, and zstd took
-    // seconds of a 20 M-event run there; every Parquet reader knows Snappy
-    let mut writer = ParquetWriter::new(file)
+    // Snappy: every Parquet reader knows it, and zstd cost seconds of a 20 M-event run
+    let writer = ParquetWriter::new(file)
         .with_compression(ParquetCompression::Snappy)
         .batched(first.schema())
         .map_err(failed)?;
-    let mut rows = 0;
-    match source {
-        LedgerSource::Computed(ds, pts) => {
-            for window in pts.ledger.chunks(LEDGER_BATCH * BATCHES_AT_ONCE) {
-                let frames: Vec<DataFrame> = window
-                    .par_chunks(LEDGER_BATCH)
-                    .map(|chunk| ledger_frame(&ids, &LedgerColumns::of(ds, chunk)))
-                    .collect::<Result<_>>()?;
-                for frame in &frames {
-                    writer.write_batch(frame).map_err(failed)?;
-                }
+    let writer = &writer;
+    let encode = |frame: DataFrame| -> Result<Vec<RowGroupIterColumns<'static, PolarsError>>> {
+        Ok(writer.encode_and_compress(&frame).collect::<PolarsResult<_>>()?)
+    };
+    let rows = std::thread::scope(|scope| -> Result<usize> {
+        let (to_disk, encoded) =
+            std::sync::mpsc::sync_channel::<Vec<RowGroupIterColumns<'static, PolarsError>>>(BATCHES_AT_ONCE);
+        let disk = scope.spawn(move || -> PolarsResult<()> {
+            for groups in encoded {
+                writer.write_row_groups(groups)?;
             }
-            rows = pts.ledger.len();
-        }
-        LedgerSource::Parts(mut merged) => {
-            // the shards' files are decoded and merged on a thread of their own, up to
-            // BATCHES_AT_ONCE batches ahead of the frames built and written here
-            let (tx, batches) = std::sync::mpsc::sync_channel::<LedgerColumns>(BATCHES_AT_ONCE);
-            std::thread::scope(|scope| -> Result<()> {
-                let reader = scope.spawn(move || -> Result<()> {
-                    while let Some(batch) = merged.next_batch()? {
-                        if tx.send(batch).is_err() {
+            Ok(())
+        });
+        let mut rows = 0;
+        // a window's row groups, handed to the writer in order
+        let hand_over = |groups: Vec<Vec<RowGroupIterColumns<'static, PolarsError>>>| -> bool {
+            groups.into_iter().all(|g| to_disk.send(g).is_ok())
+        };
+        let built = (|| -> Result<()> {
+            match source {
+                LedgerSource::Computed(ds, pts) => {
+                    for window in pts.ledger.chunks(LEDGER_BATCH * BATCHES_AT_ONCE) {
+                        let groups = window
+                            .par_chunks(LEDGER_BATCH)
+                            .map(|chunk| encode(ledger_frame(&ids, &LedgerColumns::of(ds, chunk))?))
+                            .collect::<Result<_>>()?;
+                        rows += window.len();
+                        if !hand_over(groups) {
                             break; // the writer stopped on an error of its own
                         }
                     }
                     Ok(())
-                });
-                let written = (|| -> Result<()> {
-                    // a few batches' frames built at once on all cores, written in order
-                    let mut arrived = batches.iter().peekable();
-                    while arrived.peek().is_some() {
-                        let window: Vec<LedgerColumns> = arrived.by_ref().take(BATCHES_AT_ONCE).collect();
-                        let frames: Vec<DataFrame> = window
-                            .par_iter()
-                            .map(|batch| ledger_frame(&ids, batch))
-                            .collect::<Result<_>>()?;
-                        for (batch, frame) in window.iter().zip(&frames) {
-                            rows += batch.len();
-                            writer.write_batch(frame).map_err(failed)?;
-                        }
-                    }
-                    Ok(())
-                })();
-                // a failed write drops the receiver, which stops the reader
-                drop(batches);
-                let read = reader
-                    .join()
-                    .map_err(|_| anyhow::anyhow!("the ledger's reader panicked"))?;
-                written.and(read)
-            })?;
-        }
-    }
+                }
+                LedgerSource::Parts(merged) => read_parts(merged, |window| {
+                    let groups = window
+                        .par_iter()
+                        .map(|batch| encode(ledger_frame(&ids, batch)?))
+                        .collect::<Result<_>>()?;
+                    rows += window.iter().map(LedgerColumns::len).sum::<usize>();
+                    Ok(hand_over(groups))
+                }),
+            }
+        })();
+        // a failed build drops the sender, which stops the writer
+        drop(to_disk);
+        let written = disk
+            .join()
+            .map_err(|_| anyhow::anyhow!("the ledger's writer panicked"))?;
+        built?;
+        written.map_err(failed)?;
+        Ok(rows)
+    })?;
     writer.finish().map_err(failed)?;
     Ok(rows)
+}
+
+/// The shards' ledger files, merged in member order on a thread of their own, handed
+/// to `take` BATCHES_AT_ONCE batches at a time while the reader works ahead; `take`
+/// says whether to go on.
+fn read_parts(mut merged: Merged, mut take: impl FnMut(Vec<LedgerColumns>) -> Result<bool>) -> Result<()> {
+    let (tx, batches) = std::sync::mpsc::sync_channel::<LedgerColumns>(BATCHES_AT_ONCE);
+    std::thread::scope(|scope| -> Result<()> {
+        let reader = scope.spawn(move || -> Result<()> {
+            while let Some(batch) = merged.next_batch()? {
+                if tx.send(batch).is_err() {
+                    break; // the taker stopped
+                }
+            }
+            Ok(())
+        });
+        let taken = (|| -> Result<()> {
+            let mut arrived = batches.iter().peekable();
+            while arrived.peek().is_some() {
+                if !take(arrived.by_ref().take(BATCHES_AT_ONCE).collect())? {
+                    break;
+                }
+            }
+            Ok(())
+        })();
+        // a stop drops the receiver, which stops the reader
+        drop(batches);
+        let read = reader
+            .join()
+            .map_err(|_| anyhow::anyhow!("the ledger's reader panicked"))?;
+        taken.and(read)
+    })
 }
 
 /// Ledger rows as the file's columns (no per-cell strings beyond the ids).

@@ -55,47 +55,58 @@ pub fn split_events(
 }
 
 /// One stored month as each shard's Parquet bytes (None: no row of that shard), read
-/// and written a slice of rows at a time.
+/// and written a slice of rows at a time. The next slice is decoded on a thread of its
+/// own while this one is encoded, on all cores, into the shards' files.
 fn split_month(store: &Store, rel: &str, as_of: Day, count: u64) -> Result<Vec<Option<Vec<u8>>>> {
     let mut buffers: Vec<Vec<u8>> = (0..count).map(|_| Vec::new()).collect();
     let mut rows = vec![0usize; count as usize];
-    {
-        let mut writers: Option<Vec<polars::io::parquet::write::BatchedWriter<&mut Vec<u8>>>> = None;
-        let mut slots = Some(&mut buffers);
-        store.frames_in_slices(rel, SLICE_ROWS, &mut |df| {
-            let shard_of_row = shard_of_rows(&df, as_of, count)?;
-            if writers.is_none() {
-                let schema = df.schema().clone();
-                let w = slots
-                    .take()
-                    .into_iter()
-                    .flatten()
-                    .map(|out| crate::store::parquet::batched(out, &crate::store::parquet::PARTITION, &schema))
-                    .collect::<Result<Vec<_>>>()?;
-                writers = Some(w);
+    std::thread::scope(|scope| -> Result<()> {
+        let (tx, slices) = std::sync::mpsc::sync_channel::<DataFrame>(1);
+        let reader = scope.spawn(move || -> Result<()> {
+            store.frames_in_slices(rel, SLICE_ROWS, &mut |df| {
+                // a closed channel: the splitter stopped on an error of its own
+                tx.send(df).map_err(|_| anyhow::anyhow!("the split stopped"))
+            })
+        });
+        let split = (|| -> Result<()> {
+            let mut writers: Vec<polars::io::parquet::write::BatchedWriter<&mut Vec<u8>>> = Vec::new();
+            for df in slices.iter() {
+                let shard_of_row = shard_of_rows(&df, as_of, count)?;
+                if writers.is_empty() {
+                    let schema = df.schema().clone();
+                    writers = buffers
+                        .iter_mut()
+                        .map(|out| crate::store::parquet::batched(out, &crate::store::parquet::PARTITION, &schema))
+                        .collect::<Result<_>>()?;
+                }
+                // each shard's rows of the slice encoded on all cores
+                writers
+                    .par_iter_mut()
+                    .zip(rows.par_iter_mut())
+                    .enumerate()
+                    .try_for_each(|(s, (w, n))| -> Result<()> {
+                        let mask: BooleanChunked = shard_of_row.iter().map(|x| *x == s as u64).collect();
+                        let piece = df.filter(&mask)?;
+                        if piece.height() > 0 {
+                            *n += piece.height();
+                            w.write_batch(&piece)?;
+                        }
+                        Ok(())
+                    })?;
             }
-            let Some(writers) = writers.as_mut() else {
-                return Ok(());
-            };
-            // each shard's rows of the slice, filtered and encoded on all cores
-            writers
-                .par_iter_mut()
-                .zip(rows.par_iter_mut())
-                .enumerate()
-                .try_for_each(|(s, (w, n))| -> Result<()> {
-                    let mask: BooleanChunked = shard_of_row.iter().map(|x| *x == s as u64).collect();
-                    let piece = df.filter(&mask)?;
-                    if piece.height() > 0 {
-                        *n += piece.height();
-                        w.write_batch(&piece)?;
-                    }
-                    Ok(())
-                })
-        })?;
-        for w in writers.iter().flatten() {
-            w.finish()?;
-        }
-    }
+            for w in &writers {
+                w.finish()?;
+            }
+            Ok(())
+        })();
+        // an error here drops the receiver, which stops the reader
+        drop(slices);
+        let read = reader
+            .join()
+            .map_err(|_| anyhow::anyhow!("the split's reader panicked"))?;
+        // the split's own error first: the reader's "the split stopped" only follows it
+        split.and(read)
+    })?;
     Ok(buffers
         .into_iter()
         .zip(rows)
