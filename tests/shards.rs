@@ -471,3 +471,71 @@ fn a_run_within_a_memory_budget_is_the_unsharded_run() {
     assert!(out["shards"].as_u64().unwrap() > 1, "{out}");
     assert!(differing(&want, &p.take_run(d)).is_empty());
 }
+
+/// The entries of the store's kept split (`STORE/split/n=<N>/<month entry>`), sorted.
+fn kept_split(store: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for count in std::fs::read_dir(store.join("split")).unwrap() {
+        let count = count.unwrap();
+        for entry in std::fs::read_dir(count.path()).unwrap() {
+            let entry = entry.unwrap().file_name().to_string_lossy().to_string();
+            out.push(format!("{}/{entry}", count.file_name().to_string_lossy()));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A budgeted run keeps its split of the months in the store, and the next run takes
+/// it: at an earlier D (the kept months hold days after it), after one of its files
+/// was damaged, after a kill cut an entry short, and beside entries no month can use
+/// (another shard count, a month file the store no longer holds), which go.
+#[test]
+fn a_budgeted_run_keeps_its_split_and_mends_it() {
+    let p = demo();
+    let (june, march) = ("2025-06-30", "2025-03-15");
+    let want_june = p.unsharded(june);
+    let want_march = p.unsharded(march);
+    let budgeted = |d: &str| {
+        p.w.koc(&["run", p.pipeline, "--as-of", d, "--quiet", "--memory-budget", "513M"])
+            .expect_code(0);
+        p.take_run(d)
+    };
+    assert!(differing(&want_june, &budgeted(june)).is_empty());
+    let kept = kept_split(&p.store);
+    assert_eq!(kept.len(), 6, "a month each, January to June: {kept:?}");
+    let count = kept[0].split('/').next().unwrap().to_string();
+    assert!(
+        kept.iter().all(|e| e.starts_with(&format!("{count}/month=2025-0"))),
+        "{kept:?}"
+    );
+    let entry = |i: usize| p.store.join("split").join(&kept[i]);
+    // an earlier D from the kept split
+    assert!(differing(&want_march, &budgeted(march)).is_empty());
+    assert_eq!(kept_split(&p.store), kept);
+    // a damaged file, an entry a kill cut short, entries no month can use
+    let shard_file = std::fs::read_dir(entry(1))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|f| f.extension().is_some_and(|x| x == "parquet"))
+        .unwrap();
+    let whole = std::fs::read(&shard_file).unwrap();
+    flip_a_bit(&shard_file, |n| n / 2);
+    std::fs::remove_file(entry(2).join("shards.json")).unwrap();
+    std::fs::create_dir_all(p.store.join("split/n=999/month=2025-01-0000000000000000")).unwrap();
+    std::fs::create_dir_all(
+        p.store
+            .join("split")
+            .join(&count)
+            .join("month=1999-01-0000000000000000"),
+    )
+    .unwrap();
+    assert!(differing(&want_june, &budgeted(june)).is_empty());
+    assert_eq!(kept_split(&p.store), kept);
+    assert_eq!(
+        std::fs::read(&shard_file).unwrap(),
+        whole,
+        "the damaged file was split again"
+    );
+    assert!(entry(2).join("shards.json").exists());
+}

@@ -95,26 +95,15 @@ pub fn run_within(loaded: &Program, as_of: Day, budget: u64, progress: bool) -> 
         .tempdir_in(&store.dir)
         .with_context(|| format!("cannot create a folder in {}", store.dir.display()))?;
     let id = identity(loaded, &store, as_of)?;
-    // each month read once, its rows split among the shards beside their parts
+    // each month read once, its rows split among the shards (and kept for the next run)
     koc_engine::progress::stage("splitting the events among the shards");
-    let folder = parts
-        .path()
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .context("the shards' folder has no name")?;
-    let split = koc_engine::model::split_events(&store, &manifest, as_of, n, &format!("{folder}/events"))?;
+    let split = koc_engine::model::split_events(&store, &manifest, as_of, n)?;
     let mut timer = koc_engine::timing::Timer::new();
     for (index, manifest) in (0..n).zip(split) {
         let shard = Shard { index, count: n };
         ShardState::compute(loaded, &store, &manifest, as_of, shard)?.write(parts.path(), id.clone())?;
         timer.lap(&format!("shard {shard} written"));
-        // the shard's events are in its part now
-        let events = parts.path().join("events").join(format!("shard-{index}"));
-        if events.exists() {
-            std::fs::remove_dir_all(&events).with_context(|| format!("cannot remove {}", events.display()))?;
-        }
     }
-    std::fs::remove_dir_all(parts.path().join("events")).ok();
     let outcome = merge_into(
         loaded,
         &store,

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 mod events;
 mod load;
 mod split;
+pub mod split_cache;
 pub use events::{CountColumn, Dict, Event, Events, TextColumn};
 use load::{load_events, sorted_by_member};
 pub use split::split_events;

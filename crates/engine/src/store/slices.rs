@@ -55,6 +55,12 @@ impl Store {
         Ok(())
     }
 
+    /// Whether the stored file `rel` is a regular file whose bytes match the checksum
+    /// in its name.
+    pub fn holds_intact(&self, rel: &str) -> bool {
+        read_regular(&self.dir.join(rel)).is_ok_and(|bytes| checksum::matches(rel, &bytes))
+    }
+
     /// Parquet bytes written as `rel_dir/stem-<checksum>.parquet` (the store's naming:
     /// never overwritten, verified on every read); returns the path in the store.
     pub fn write_parquet_bytes(&self, rel_dir: &str, stem: &str, bytes: &[u8]) -> Result<String> {
