@@ -73,6 +73,8 @@ MBYTES= measure "merge of $SHARDS parts" "$KOC" merge "$WORK/pipeline.yaml" --as
 # the same run on one machine under a memory budget (shards in sequence, then the merge)
 RUN_BUDGET=${BENCH_RUN_BUDGET:-1600M}
 MBYTES= measure "run --memory-budget $RUN_BUDGET" "$KOC" run "$WORK/pipeline.yaml" --as-of "$lastday" --memory-budget "$RUN_BUDGET" --quiet
+# the next night's run: the split of the months is kept in the store (STORE/split/)
+MBYTES= measure "run --memory-budget, again" "$KOC" run "$WORK/pipeline.yaml" --as-of "$lastday" --memory-budget "$RUN_BUDGET" --quiet
 
 # DuckDB on the same bytes: read_csv(all_varchar) → Parquet, after re-encoding to UTF-8
 VENV=bench/cache/venv
