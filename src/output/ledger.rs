@@ -13,9 +13,11 @@ use polars::prelude::*;
 /// Rows per Parquet row group of the ledger (polars' default), and per batch built.
 pub const LEDGER_BATCH: usize = 512 * 512;
 
-/// Batches built at once, each as a task on all cores, then written in order by
-/// polars' writer (the ledger is the largest output). From the shards' files, this
-/// many more may wait decoded in the reader's channel, and one in the reader.
+/// Batches built at once, each as a task on all cores, then handed to the writer
+/// thread in order. In memory at most: this many being built, as many encoded row
+/// groups waiting for the writer (they keep their frames' columns) and one being
+/// written; from the shards' files, as many more decoded in the reader's channel and
+/// one in the reader.
 const BATCHES_AT_ONCE: usize = 4;
 
 /// Where the ledger's rows come from.
@@ -30,9 +32,9 @@ pub enum LedgerSource<'a> {
 /// polars' own encodings and statistics and Snappy pages. Returns the number of rows.
 ///
 /// Three kinds of work overlap: (from the shards' files) a reader decodes and merges
-/// the next batches; all cores build a window of batches' frames and encode them (the
-/// dictionaries, most of the cost); a writer thread compresses the pages and appends
-/// the row groups in order.
+/// the next batches; all cores build a window of batches' frames and start their
+/// encoding (polars builds the dictionaries there, most of the cost); a writer thread
+/// encodes the plain pages, compresses every page and appends the row groups in order.
 pub fn write_ledger(rules: Option<&RulesPlan>, source: LedgerSource, path: &std::path::Path) -> Result<usize> {
     use rayon::prelude::*;
     let failed = |e: PolarsError| anyhow::anyhow!("cannot write {}: {e}", path.display());

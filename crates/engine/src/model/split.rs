@@ -54,7 +54,8 @@ fn split_month(store: &Store, rel: &str, count: u64) -> Result<Vec<Option<Vec<u8
     let mut buffers: Vec<Vec<u8>> = (0..count).map(|_| Vec::new()).collect();
     let mut rows = vec![0usize; count as usize];
     std::thread::scope(|scope| -> Result<()> {
-        let (tx, slices) = std::sync::mpsc::sync_channel::<DataFrame>(1);
+        // a rendezvous: the reader decodes one slice ahead, no more
+        let (tx, slices) = std::sync::mpsc::sync_channel::<DataFrame>(0);
         let reader = scope.spawn(move || -> Result<()> {
             store.frames_in_slices(rel, SLICE_ROWS, &mut |df| {
                 // a closed channel: the splitter stopped on an error of its own
@@ -66,7 +67,8 @@ fn split_month(store: &Store, rel: &str, count: u64) -> Result<Vec<Option<Vec<u8
             // each member's shard, worked out once per month
             let mut known = Default::default();
             for df in slices.iter() {
-                let (df, ends) = grouped_by_shard(&df, count, &mut known)?;
+                // the slice as it was read is dropped once grouped
+                let (df, ends) = grouped_by_shard(&{ df }, count, &mut known)?;
                 if writers.is_empty() {
                     let schema = df.schema().clone();
                     writers = buffers

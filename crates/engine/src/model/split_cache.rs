@@ -17,10 +17,14 @@ pub const DIR: &str = "split";
 /// The file that completes an entry.
 const ENTRY: &str = "shards.json";
 
+/// What the split writes and how it names it; an entry of another version is split again.
+const VERSION: u32 = 1;
+
 /// One month file's split: the file holding each shard's rows (None: no row of that
 /// shard's members).
 #[derive(Serialize, Deserialize)]
 struct Entry {
+    version: u32,
     month_file: String,
     shards: Vec<Option<String>>,
 }
@@ -47,14 +51,21 @@ impl<'a> SplitCache<'a> {
             .iter()
             .map(|(month, rel)| cache.key(month, rel))
             .collect();
+        // the cache's folders must be koc's own (not links to elsewhere), and only the
+        // names koc writes in them are removed
         let top = store.dir.join(DIR);
+        own_folder(&top)?;
         for entry in read_dir_or_none(&top)? {
-            if entry.file_name().to_string_lossy() != format!("n={count}") {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if is_count_folder(&name) && name != format!("n={count}") {
                 remove(&entry.path())?;
             }
         }
-        for entry in read_dir_or_none(&store.dir.join(&cache.root))? {
-            if !wanted.contains(entry.file_name().to_string_lossy().as_ref()) {
+        let root = store.dir.join(&cache.root);
+        own_folder(&root)?;
+        for entry in read_dir_or_none(&root)? {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if is_entry_folder(&name) && !wanted.contains(&name) {
                 remove(&entry.path())?;
             }
         }
@@ -64,18 +75,27 @@ impl<'a> SplitCache<'a> {
     /// The shards' files of the month file `rel`, when it was split before and every
     /// file is whole; otherwise None (and what was there is removed).
     pub fn get(&self, month: &str, rel: &str) -> Result<Option<Vec<Option<String>>>> {
-        let dir = self.store.dir.join(&self.root).join(self.key(month, rel));
-        let entry = match std::fs::read(dir.join(ENTRY)) {
-            Ok(bytes) => serde_json::from_slice::<Entry>(&bytes).ok(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        let dir_rel = format!("{}/{}", self.root, self.key(month, rel));
+        let dir = self.store.dir.join(&dir_rel);
+        let entry = match std::fs::symlink_metadata(&dir) {
+            Ok(m) if m.is_dir() => std::fs::read(dir.join(ENTRY))
+                .ok()
+                .and_then(|bytes| serde_json::from_slice::<Entry>(&bytes).ok()),
+            Ok(_) => None,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot read {}", dir.display()))),
         };
+        // each shard's file where this entry writes it, whole
         let usable = entry.filter(|e| {
-            e.month_file == rel
+            e.version == VERSION
+                && e.month_file == rel
                 && e.shards.len() == self.count as usize
-                && e.shards.par_iter().flatten().all(|f| self.store.holds_intact(f))
+                && e.shards.par_iter().enumerate().all(|(s, file)| {
+                    file.as_ref()
+                        .is_none_or(|f| is_shard_file(f, &dir_rel, s) && self.store.holds_intact(f))
+                })
         });
-        if usable.is_none() && dir.exists() {
+        if usable.is_none() {
             remove(&dir)?;
         }
         Ok(usable.map(|e| e.shards))
@@ -95,6 +115,7 @@ impl<'a> SplitCache<'a> {
             })
             .collect::<Result<_>>()?;
         let entry = Entry {
+            version: VERSION,
             month_file: rel.to_string(),
             shards,
         };
@@ -106,6 +127,50 @@ impl<'a> SplitCache<'a> {
     /// carries the checksum of the month's bytes, so a new file is a new entry).
     fn key(&self, month: &str, rel: &str) -> String {
         format!("month={month}-{}", checksum::content_hex(rel.as_bytes()))
+    }
+}
+
+/// A shard count's folder: `n=<digits>`.
+fn is_count_folder(name: &str) -> bool {
+    name.strip_prefix("n=")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// An entry's folder: `month=YYYY-MM-<16 hex>`.
+fn is_entry_folder(name: &str) -> bool {
+    name.strip_prefix("month=").is_some_and(|rest| {
+        let b = rest.as_bytes();
+        b.len() == 7 + 1 + 16
+            && b[..4].iter().all(u8::is_ascii_digit)
+            && b[4] == b'-'
+            && b[5..7].iter().all(u8::is_ascii_digit)
+            && b[7] == b'-'
+            && b[8..].iter().all(u8::is_ascii_hexdigit)
+    })
+}
+
+/// Whether `file` is shard `s`'s file in the entry `dir_rel`, as `put` names it: a
+/// name pointing anywhere else (another entry, another shard) is not taken.
+fn is_shard_file(file: &str, dir_rel: &str, s: usize) -> bool {
+    file.strip_prefix(dir_rel)
+        .and_then(|rest| rest.strip_prefix(&format!("/shard-{s}-")))
+        .and_then(|rest| rest.strip_suffix(".parquet"))
+        .is_some_and(|hex| hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// A folder of the cache is a folder of its own (or not there yet), never a link: the
+/// clean-up must not reach outside the store.
+fn own_folder(dir: &std::path::Path) -> Result<()> {
+    match std::fs::symlink_metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(crate::error::KocError::usage(format!(
+            "{} is not a folder koc wrote (a link or a file): the kept split of a budgeted run lives there",
+            dir.display()
+        ))
+        .with_hint("move it out of the store; the next budgeted run writes the folder again")
+        .into()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("cannot read {}", dir.display()))),
     }
 }
 
@@ -127,4 +192,40 @@ fn remove(path: &std::path::Path) -> Result<()> {
         Err(e) => Err(e),
     };
     removed.with_context(|| format!("cannot remove {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only the names the cache writes are taken (and removed) as its own.
+    #[test]
+    fn only_the_caches_own_names_are_its_own() {
+        assert!(is_count_folder("n=9") && is_count_folder("n=12"));
+        assert!(!is_count_folder("n=") && !is_count_folder("n=9x") && !is_count_folder("notes"));
+        assert!(is_entry_folder("month=2025-01-0123456789abcdef"));
+        for other in [
+            "month=2025-01",
+            "month=2025-1-0123456789abcdef",
+            "month=2025-01-0123456789abcdeg",
+            "photos",
+        ] {
+            assert!(!is_entry_folder(other), "{other}");
+        }
+        let dir = "split/n=3/month=2025-01-0123456789abcdef";
+        assert!(is_shard_file(
+            &format!("{dir}/shard-2-fedcba9876543210.parquet"),
+            dir,
+            2
+        ));
+        for other in [
+            format!("{dir}/shard-1-fedcba9876543210.parquet"),
+            "split/n=3/month=2025-02-0123456789abcdef/shard-2-fedcba9876543210.parquet".to_string(),
+            format!("{dir}/../month=2025-02-0123456789abcdef/shard-2-fedcba9876543210.parquet"),
+            format!("{dir}/shard-2-fedcba9876543210.parquet/x"),
+            "events/month=2025-01/part-fedcba9876543210.parquet".to_string(),
+        ] {
+            assert!(!is_shard_file(&other, dir, 2), "{other}");
+        }
+    }
 }

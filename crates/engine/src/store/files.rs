@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
 /// Entries a store folder may hold besides `events/` and `tables/`.
-pub(super) const OWN_ENTRIES: [&str; 10] = [
+pub(super) const OWN_ENTRIES: [&str; 9] = [
     ".lock",
     "manifest.json",
     "history.parquet",
@@ -13,8 +13,6 @@ pub(super) const OWN_ENTRIES: [&str; 10] = [
     "tables",
     "runs",
     "rejects",
-    // a budgeted run's split of the months among its shards (model/split_cache.rs)
-    "split",
     ".tmp",
     ".DS_Store",
 ];
