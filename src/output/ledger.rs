@@ -137,31 +137,39 @@ fn read_parts(mut merged: Merged, mut take: impl FnMut(Vec<LedgerColumns>) -> Re
 /// Ledger rows as the file's columns (no per-cell strings beyond the ids).
 fn ledger_frame(ids: &std::collections::HashMap<usize, String>, l: &LedgerColumns) -> Result<DataFrame> {
     use rayon::prelude::*;
-    // straight from the typed columns into Arrow builders, one column per core
-    let text = |name: &str, n: usize, f: &(dyn Fn(usize, &mut [u8; 19]) -> usize + Sync)| -> Column {
-        let mut b = StringChunkedBuilder::new(name.into(), n);
-        let mut buf = [0u8; 19];
-        for i in 0..n {
-            let len = f(i, &mut buf);
-            b.append_value(std::str::from_utf8(&buf[..len]).expect("ASCII"));
-        }
-        b.finish().into_column()
-    };
     let n = l.len();
+    // the rules' ids by their index (rule_ids numbers them 0, 1, …)
+    let rule_names: Vec<&str> = (0..ids.len()).map(|i| ids[&i].as_str()).collect();
+    // straight from the typed columns into Arrow builders, one column per core
     let build = |k: usize| -> Column {
         match k {
             0 => Column::new("event_id".into(), l.event_ids().collect::<Vec<&str>>()),
             1 => Column::new("member_id".into(), l.member_ids().collect::<Vec<&str>>()),
-            2 => text("occurred_at", n, &|i, buf| write_ts(buf, l.ts[i]).len()),
-            3 => text("date", n, &|i, buf| {
-                let mut d = [0u8; 10];
-                write_day(&mut d, l.day[i]);
-                buf[..10].copy_from_slice(&d);
-                10
-            }),
+            2 => {
+                let mut b = StringChunkedBuilder::new("occurred_at".into(), n);
+                let mut buf = [0u8; 19];
+                for &ts in &l.ts[..n] {
+                    b.append_value(write_ts(&mut buf, ts));
+                }
+                b.finish().into_column()
+            }
+            3 => {
+                // a member's rows come in time order: the day's text is made when it changes
+                let mut b = StringChunkedBuilder::new("date".into(), n);
+                let (mut buf, mut text, mut shown) = ([0u8; 10], String::new(), None);
+                for &day in &l.day[..n] {
+                    if shown != Some(day) {
+                        text.clear();
+                        text.push_str(write_day(&mut buf, day));
+                        shown = Some(day);
+                    }
+                    b.append_value(&text);
+                }
+                b.finish().into_column()
+            }
             4 => Column::new(
                 "rule_id".into(),
-                l.rule.iter().map(|r| ids[&(*r as usize)].as_str()).collect::<Vec<_>>(),
+                l.rule.iter().map(|r| rule_names[*r as usize]).collect::<Vec<_>>(),
             ),
             5 => Column::new("raw_points".into(), l.raw.clone()),
             6 => Column::new("awarded_points".into(), l.awarded.clone()),
