@@ -106,32 +106,28 @@ pub fn write_ledger(rules: Option<&RulesPlan>, source: LedgerSource, path: &std:
 /// to `take` BATCHES_AT_ONCE batches at a time while the reader works ahead; `take`
 /// says whether to go on.
 fn read_parts(mut merged: Merged, mut take: impl FnMut(Vec<LedgerColumns>) -> Result<bool>) -> Result<()> {
-    let (tx, batches) = std::sync::mpsc::sync_channel::<LedgerColumns>(BATCHES_AT_ONCE);
-    std::thread::scope(|scope| -> Result<()> {
-        let reader = scope.spawn(move || -> Result<()> {
+    let mut window = Vec::with_capacity(BATCHES_AT_ONCE);
+    let mut going = true;
+    koc_engine::read_ahead::read_ahead(
+        BATCHES_AT_ONCE,
+        |send| {
             while let Some(batch) = merged.next_batch()? {
-                if tx.send(batch).is_err() {
-                    break; // the taker stopped
-                }
+                send(batch)?;
             }
             Ok(())
-        });
-        let taken = (|| -> Result<()> {
-            let mut arrived = batches.iter().peekable();
-            while arrived.peek().is_some() {
-                if !take(arrived.by_ref().take(BATCHES_AT_ONCE).collect())? {
-                    break;
-                }
+        },
+        |batch| {
+            window.push(batch);
+            if window.len() == BATCHES_AT_ONCE {
+                going = take(std::mem::take(&mut window))?;
             }
-            Ok(())
-        })();
-        // a stop drops the receiver, which stops the reader
-        drop(batches);
-        let read = reader
-            .join()
-            .map_err(|_| anyhow::anyhow!("the ledger's reader panicked"))?;
-        taken.and(read)
-    })
+            Ok(going)
+        },
+    )?;
+    if going && !window.is_empty() {
+        take(window)?;
+    }
+    Ok(())
 }
 
 /// Ledger rows as the file's columns (no per-cell strings beyond the ids).

@@ -63,6 +63,7 @@ pub mod model;
 pub mod parts;
 pub mod pipeline;
 pub mod progress;
+pub mod read_ahead;
 pub mod shard;
 pub mod stages;
 pub mod store;

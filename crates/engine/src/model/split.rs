@@ -53,57 +53,46 @@ pub fn split_events(store: &Store, manifest: &Manifest, as_of: Day, count: u64) 
 fn split_month(store: &Store, rel: &str, count: u64) -> Result<Vec<Option<Vec<u8>>>> {
     let mut buffers: Vec<Vec<u8>> = (0..count).map(|_| Vec::new()).collect();
     let mut rows = vec![0usize; count as usize];
-    std::thread::scope(|scope| -> Result<()> {
-        // a rendezvous: the reader decodes one slice ahead, no more
-        let (tx, slices) = std::sync::mpsc::sync_channel::<DataFrame>(0);
-        let reader = scope.spawn(move || -> Result<()> {
-            store.frames_in_slices(rel, SLICE_ROWS, &mut |df| {
-                // a closed channel: the splitter stopped on an error of its own
-                tx.send(df).map_err(|_| anyhow::anyhow!("the split stopped"))
-            })
-        });
-        let split = (|| -> Result<()> {
-            let mut writers: Vec<polars::io::parquet::write::BatchedWriter<&mut Vec<u8>>> = Vec::new();
-            // each member's shard, worked out once per month
-            let mut known = Default::default();
-            for df in slices.iter() {
-                // the slice as it was read is dropped once grouped
-                let (df, ends) = grouped_by_shard(&{ df }, count, &mut known)?;
-                if writers.is_empty() {
-                    let schema = df.schema().clone();
-                    writers = buffers
-                        .iter_mut()
-                        .map(|out| crate::store::parquet::batched(out, &crate::store::parquet::PARTITION, &schema))
-                        .collect::<Result<_>>()?;
-                }
-                // each shard's rows of the slice encoded on all cores
-                writers
-                    .par_iter_mut()
-                    .zip(rows.par_iter_mut())
-                    .enumerate()
-                    .try_for_each(|(s, (w, n))| -> Result<()> {
-                        let start = if s == 0 { 0 } else { ends[s - 1] };
-                        let piece = df.slice(start as i64, ends[s] - start);
-                        if piece.height() > 0 {
-                            *n += piece.height();
-                            w.write_batch(&piece)?;
-                        }
-                        Ok(())
-                    })?;
+    let mut writers: Vec<polars::io::parquet::write::BatchedWriter<&mut Vec<u8>>> = Vec::new();
+    // the buffers go to the writers with the first slice (its schema is theirs)
+    let mut unused = Some(&mut buffers);
+    // each member's shard, worked out once per month
+    let mut known = Default::default();
+    // the next slice is decoded while this one is encoded, no more ahead
+    crate::read_ahead::read_ahead(
+        0,
+        |send| store.frames_in_slices(rel, SLICE_ROWS, &mut |df| send(df)),
+        |df| {
+            // the slice as it was read is dropped once grouped
+            let (df, ends) = grouped_by_shard(&{ df }, count, &mut known)?;
+            if let Some(buffers) = unused.take() {
+                let schema = df.schema().clone();
+                writers = buffers
+                    .iter_mut()
+                    .map(|out| crate::store::parquet::batched(out, &crate::store::parquet::PARTITION, &schema))
+                    .collect::<Result<_>>()?;
             }
-            for w in &writers {
-                w.finish()?;
-            }
-            Ok(())
-        })();
-        // an error here drops the receiver, which stops the reader
-        drop(slices);
-        let read = reader
-            .join()
-            .map_err(|_| anyhow::anyhow!("the split's reader panicked"))?;
-        // the split's own error first: the reader's "the split stopped" only follows it
-        split.and(read)
-    })?;
+            // each shard's rows of the slice encoded on all cores
+            writers
+                .par_iter_mut()
+                .zip(rows.par_iter_mut())
+                .enumerate()
+                .try_for_each(|(s, (w, n))| -> Result<()> {
+                    let start = if s == 0 { 0 } else { ends[s - 1] };
+                    let piece = df.slice(start as i64, ends[s] - start);
+                    if piece.height() > 0 {
+                        *n += piece.height();
+                        w.write_batch(&piece)?;
+                    }
+                    Ok(())
+                })?;
+            Ok(true)
+        },
+    )?;
+    for w in &writers {
+        w.finish()?;
+    }
+    drop(writers);
     Ok(buffers
         .into_iter()
         .zip(rows)
