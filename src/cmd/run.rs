@@ -143,6 +143,16 @@ pub fn write_run(
     // its place among the outputs in run.json; the count comes when it is written
     row_counts.insert("ledger".into(), json!(0));
     let ledger_path = tmp.path().join("ledger.parquet");
+    let sources = Sources {
+        loaded,
+        ds,
+        computed: &computed,
+        manifest,
+        warnings: &warnings,
+        gated: &ingest.gated,
+        runs: &runs,
+        folder: tmp.path(),
+    };
     let (ctx, nights, ledger_rows) = std::thread::scope(|scope| -> Result<_> {
         // the ledger, the largest output, is written on a thread of its own (on all cores)
         // beside the tables, the report and the workbook, mostly one core's work
@@ -152,106 +162,7 @@ pub fn write_run(
             timer.lap("write: ledger (beside the rest)");
             Ok(rows)
         });
-        let rest = (|| -> Result<_> {
-            // the report's figures first: the workbook's summary sheet opens it, and each table
-            // is then built, written as a file and a sheet, and dropped before the next
-            koc_engine::progress::stage("the report");
-            let crate::output::report::Built { ctx, actions, nights } = crate::output::report::build_with_actions(
-                loaded,
-                ds,
-                &computed,
-                manifest,
-                &warnings,
-                &ingest.gated,
-                &runs,
-            )?;
-            timer.lap("write: report built");
-            let mask = pipeline.privacy.as_ref().is_some_and(|p| p.mask_nicknames);
-            let masked = |t: &Table| -> Option<Table> {
-                mask.then(|| {
-                    let mut t = t.clone();
-                    t.mask_nicknames();
-                    t
-                })
-            };
-            let shown = crate::output::xlsx::display_names(pipeline, loaded.locale.is_en());
-            let mut book = crate::output::xlsx::Book::new(
-                tmp.path(),
-                koc_engine::fmt::date_of(as_of),
-                &crate::output::xlsx::summary(&ctx),
-                masked(&actions).as_ref().unwrap_or(&actions),
-                !loaded.locale.is_en(),
-                &shown,
-            )?;
-            // a table that comes in pieces is written piece by piece into its file and sheet
-            let mut open: Option<CsvFile> = None;
-            let mut frame_so_far: Option<DataFrame> = None;
-            crate::output::tables::each(loaded, ds, &computed, &mut |t, more| {
-                // the Parquet tables (ledger, layer history) are for tools, not for a spreadsheet:
-                // their pieces' frames are put together and written as one
-                if let Some((_, ints)) = PARQUET.iter().find(|(n, _)| *n == t.name) {
-                    let piece = table_frame(&t, ints)?;
-                    let mut frame = match frame_so_far.take() {
-                        Some(mut so_far) => {
-                            so_far.vstack_mut_owned(piece)?;
-                            so_far
-                        }
-                        None => piece,
-                    };
-                    if more {
-                        frame_so_far = Some(frame);
-                    } else {
-                        frame.rechunk_mut();
-                        row_counts.insert(t.name.clone(), json!(frame.height()));
-                        write_parquet_table(tmp.path(), &t.name, &mut frame)?;
-                        timer.lap(&format!("write: {}", t.name));
-                    }
-                    return Ok(());
-                }
-                let masked = masked(&t);
-                let sheet = masked.as_ref().unwrap_or(&t);
-                let mut file = match open.take() {
-                    Some(file) => file,
-                    None => {
-                        book.begin(sheet)?;
-                        CsvFile::create(tmp.path(), &t)?
-                    }
-                };
-                file.rows(&t)?;
-                book.rows(sheet)?;
-                if more {
-                    open = Some(file);
-                } else {
-                    row_counts.insert(t.name.clone(), json!(file.finish()?));
-                    book.end(sheet)?;
-                    timer.lap(&format!("write: {}", t.name));
-                }
-                Ok(())
-            })?;
-            if std::env::var_os("KOC_TIMINGS").is_some() {
-                eprintln!("timing tables written: {} ms", t0.elapsed().as_millis());
-            }
-            write_table(tmp.path(), &actions)?;
-            row_counts.insert(actions.name.clone(), json!(actions.rows.len()));
-            timer.lap("write: actions");
-            crate::output::report::render_all(loaded.file(), &ctx, tmp.path())?;
-            timer.lap("write: report rendered");
-            if loaded.notices.is_some() {
-                let notices = crate::output::messages::notices_table(loaded, ds, &computed.notices)?;
-                write_table(tmp.path(), &notices)?;
-                row_counts.insert(notices.name.clone(), json!(notices.rows.len()));
-            }
-            let report_path = std::fs::canonicalize(&runs)
-                .unwrap_or_else(|_| runs.clone())
-                .join(fmt_day(as_of))
-                .join("report.html");
-            let notices_count = loaded.notices.is_some().then_some(computed.notices.len());
-            let digest = crate::output::digest::render(loaded, &ctx, &report_path, notices_count)?;
-            koc_engine::store::write_atomic(&tmp.path().join(crate::output::digest::FILE), &digest)?;
-            book.save(&tmp.path().join("report.xlsx"))?;
-            timer.lap("write: workbook");
-            Ok((ctx, nights))
-        })();
+        let rest = write_tables_and_report(&sources, &mut row_counts, &mut timer, t0);
         let rows = ledger
             .join()
             .map_err(|_| anyhow::anyhow!("the ledger's writer panicked"))?;
@@ -295,6 +206,133 @@ pub fn write_run(
         warnings,
         stale_failed,
     })
+}
+
+/// What a run folder's tables, report and workbook are made from, and the folder.
+struct Sources<'a> {
+    loaded: &'a Program,
+    ds: &'a Dataset,
+    computed: &'a Computed,
+    manifest: &'a koc_engine::store::Manifest,
+    warnings: &'a [koc_engine::diagnostics::Warning],
+    gated: &'a [String],
+    runs: &'a Path,
+    folder: &'a Path,
+}
+
+/// Every file of the run folder but the ledger and run.json: the report's figures
+/// first (the workbook's summary sheet opens with them), then each table built,
+/// written as its file and its sheet and dropped before the next, the report, the
+/// digest and the workbook. Returns the report's context and the nights' record.
+fn write_tables_and_report(
+    sources: &Sources,
+    row_counts: &mut serde_json::Map<String, serde_json::Value>,
+    timer: &mut koc_engine::timing::Timer,
+    t0: Instant,
+) -> Result<(serde_json::Value, Vec<crate::output::history::Night>)> {
+    let Sources {
+        loaded,
+        ds,
+        computed,
+        manifest,
+        warnings,
+        gated,
+        runs,
+        folder,
+    } = *sources;
+    let pipeline = &loaded.file().pipeline;
+    let as_of = computed.as_of;
+    // the report's figures first: the workbook's summary sheet opens it, and each table
+    // is then built, written as a file and a sheet, and dropped before the next
+    koc_engine::progress::stage("the report");
+    let crate::output::report::Built { ctx, actions, nights } =
+        crate::output::report::build_with_actions(loaded, ds, computed, manifest, warnings, gated, runs)?;
+    timer.lap("write: report built");
+    let mask = pipeline.privacy.as_ref().is_some_and(|p| p.mask_nicknames);
+    let masked = |t: &Table| -> Option<Table> {
+        mask.then(|| {
+            let mut t = t.clone();
+            t.mask_nicknames();
+            t
+        })
+    };
+    let shown = crate::output::xlsx::display_names(pipeline, loaded.locale.is_en());
+    let mut book = crate::output::xlsx::Book::new(
+        folder,
+        koc_engine::fmt::date_of(as_of),
+        &crate::output::xlsx::summary(&ctx),
+        masked(&actions).as_ref().unwrap_or(&actions),
+        !loaded.locale.is_en(),
+        &shown,
+    )?;
+    // a table that comes in pieces is written piece by piece into its file and sheet
+    let mut open: Option<CsvFile> = None;
+    let mut frame_so_far: Option<DataFrame> = None;
+    crate::output::tables::each(loaded, ds, computed, &mut |t, more| {
+        // the Parquet tables (ledger, layer history) are for tools, not for a spreadsheet:
+        // their pieces' frames are put together and written as one
+        if let Some((_, ints)) = PARQUET.iter().find(|(n, _)| *n == t.name) {
+            let piece = table_frame(&t, ints)?;
+            let mut frame = match frame_so_far.take() {
+                Some(mut so_far) => {
+                    so_far.vstack_mut_owned(piece)?;
+                    so_far
+                }
+                None => piece,
+            };
+            if more {
+                frame_so_far = Some(frame);
+            } else {
+                frame.rechunk_mut();
+                row_counts.insert(t.name.clone(), json!(frame.height()));
+                write_parquet_table(folder, &t.name, &mut frame)?;
+                timer.lap(&format!("write: {}", t.name));
+            }
+            return Ok(());
+        }
+        let masked = masked(&t);
+        let sheet = masked.as_ref().unwrap_or(&t);
+        let mut file = match open.take() {
+            Some(file) => file,
+            None => {
+                book.begin(sheet)?;
+                CsvFile::create(folder, &t)?
+            }
+        };
+        file.rows(&t)?;
+        book.rows(sheet)?;
+        if more {
+            open = Some(file);
+        } else {
+            row_counts.insert(t.name.clone(), json!(file.finish()?));
+            book.end(sheet)?;
+            timer.lap(&format!("write: {}", t.name));
+        }
+        Ok(())
+    })?;
+    if std::env::var_os("KOC_TIMINGS").is_some() {
+        eprintln!("timing tables written: {} ms", t0.elapsed().as_millis());
+    }
+    write_table(folder, &actions)?;
+    row_counts.insert(actions.name.clone(), json!(actions.rows.len()));
+    timer.lap("write: actions");
+    crate::output::report::render_all(loaded.file(), &ctx, folder)?;
+    timer.lap("write: report rendered");
+    if loaded.notices.is_some() {
+        let notices = crate::output::messages::notices_table(loaded, ds, &computed.notices)?;
+        write_table(folder, &notices)?;
+        row_counts.insert(notices.name.clone(), json!(notices.rows.len()));
+    }
+    let report_path = std::fs::canonicalize(runs)
+        .unwrap_or_else(|_| runs.to_path_buf())
+        .join(fmt_day(as_of))
+        .join("report.html");
+    let notices_count = loaded.notices.is_some().then_some(computed.notices.len());
+    let digest = crate::output::digest::render(loaded, &ctx, &report_path, notices_count)?;
+    koc_engine::store::write_atomic(&folder.join(crate::output::digest::FILE), &digest)?;
+    book.save(&folder.join("report.xlsx"))?;
+    timer.lap("write: workbook");
+    Ok((ctx, nights))
 }
 
 /// Clean up after a run that was killed: a temp folder is dropped, and a previous run
