@@ -143,7 +143,7 @@ pub fn write_run(
     // its place among the outputs in run.json; the count comes when it is written
     row_counts.insert("ledger".into(), json!(0));
     let ledger_path = tmp.path().join("ledger.parquet");
-    let sources = Sources {
+    let inputs = FolderInputs {
         loaded,
         ds,
         computed: &computed,
@@ -162,7 +162,7 @@ pub fn write_run(
             timer.lap("write: ledger (beside the rest)");
             Ok(rows)
         });
-        let rest = write_tables_and_report(&sources, &mut row_counts, &mut timer, t0);
+        let rest = write_tables_and_report(&inputs, &mut row_counts, &mut timer, t0);
         let rows = ledger
             .join()
             .map_err(|_| anyhow::anyhow!("the ledger's writer panicked"))?;
@@ -209,7 +209,7 @@ pub fn write_run(
 }
 
 /// What a run folder's tables, report and workbook are made from, and the folder.
-struct Sources<'a> {
+struct FolderInputs<'a> {
     loaded: &'a Program,
     ds: &'a Dataset,
     computed: &'a Computed,
@@ -225,12 +225,12 @@ struct Sources<'a> {
 /// written as its file and its sheet and dropped before the next, the report, the
 /// digest and the workbook. Returns the report's context and the nights' record.
 fn write_tables_and_report(
-    sources: &Sources,
+    inputs: &FolderInputs,
     row_counts: &mut serde_json::Map<String, serde_json::Value>,
     timer: &mut koc_engine::timing::Timer,
     t0: Instant,
 ) -> Result<(serde_json::Value, Vec<crate::output::history::Night>)> {
-    let Sources {
+    let FolderInputs {
         loaded,
         ds,
         computed,
@@ -239,7 +239,7 @@ fn write_tables_and_report(
         gated,
         runs,
         folder,
-    } = *sources;
+    } = *inputs;
     let pipeline = &loaded.file().pipeline;
     let as_of = computed.as_of;
     // the report's figures first: the workbook's summary sheet opens it, and each table

@@ -92,6 +92,7 @@ fn split_month(store: &Store, rel: &str, count: u64) -> Result<Vec<Option<Vec<u8
     for w in &writers {
         w.finish()?;
     }
+    // the writers borrow the buffers they wrote into
     drop(writers);
     Ok(buffers
         .into_iter()
