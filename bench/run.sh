@@ -70,7 +70,8 @@ for i in $(seq 0 $((SHARDS - 1))); do
   MBYTES= measure "shard $i/$SHARDS" "$KOC" run "$WORK/pipeline.yaml" --as-of "$lastday" --shard "$i/$SHARDS" --out "$WORK/parts" --quiet
 done
 MBYTES= measure "merge of $SHARDS parts" "$KOC" merge "$WORK/pipeline.yaml" --as-of "$lastday" "$WORK/parts" --quiet
-# the same run on one machine under a memory budget (shards in sequence, then the merge)
+# the same run on one machine under a memory budget (shards, as many at once as the
+# cores and the budget allow, then the merge)
 RUN_BUDGET=${BENCH_RUN_BUDGET:-1600M}
 MBYTES= measure "run --memory-budget $RUN_BUDGET" "$KOC" run "$WORK/pipeline.yaml" --as-of "$lastday" --memory-budget "$RUN_BUDGET" --quiet
 # the next night's run: the split of the months is kept in the store (STORE/split/)

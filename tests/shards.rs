@@ -472,6 +472,45 @@ fn a_run_within_a_memory_budget_is_the_unsharded_run() {
     assert!(differing(&want, &p.take_run(d)).is_empty());
 }
 
+/// On two threads, a budget with room for two shares runs two shards at a time (each
+/// in its share): the run folder is still the unsharded run's, and on one thread the
+/// same budget runs the shards one after another.
+#[test]
+fn a_budgeted_run_computes_two_shards_at_a_time_on_two_threads() {
+    let w = Workdir::new();
+    // about 46 MB of event partitions: 575 MiB of estimated need, more than 1060M
+    // leaves one computation after its fixed half gigabyte
+    w.koc(&["synth", "prog", "--members", "20000", "--days", "365", "--seed", "11"])
+        .expect_code(0);
+    let p = Program::ingested(w, "prog/pipeline.yaml", "prog/store");
+    let d = "2025-12-31";
+    let want = p.unsharded(d);
+    let run = |threads: &str| -> serde_json::Value {
+        let args = [
+            "run",
+            p.pipeline,
+            "--as-of",
+            d,
+            "--quiet",
+            "--format",
+            "json",
+            "--memory-budget",
+            "1060M",
+        ];
+        let env = [("RAYON_NUM_THREADS", threads), ("POLARS_MAX_THREADS", threads)];
+        serde_json::from_str(&p.w.koc_env(&args, &env).expect_code(0).stdout()).unwrap()
+    };
+    let out = run("2");
+    // two shares of 18 MiB (32 shards of the 46 MB)
+    assert_eq!(out["shards_at_once"], 2, "{out}");
+    assert!(out["shards"].as_u64().unwrap() > 2, "{out}");
+    assert!(differing(&want, &p.take_run(d)).is_empty());
+    let out = run("1");
+    assert_eq!(out["shards_at_once"], 1, "{out}");
+    assert!(out["shards"].as_u64().unwrap() > 1, "{out}");
+    assert!(differing(&want, &p.take_run(d)).is_empty());
+}
+
 /// The entries of the store's kept split (`STORE/split/n=<N>/<month entry>`), sorted.
 fn kept_split(store: &Path) -> Vec<String> {
     let mut out = Vec::new();

@@ -97,18 +97,25 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
                 None => (loaded.file().pipeline.ingest.memory_budget.as_deref())
                     .and_then(koc_engine::ingest::passes::parse_bytes),
             };
-            let (r, shards) = match budget {
+            let unsharded = crate::cmd::shards::ShardPlan { count: 1, at_once: 1 };
+            let (r, plan) = match budget {
                 Some(b) => crate::cmd::shards::run_within(&loaded, d, b, !cli.quiet)?,
-                None => (crate::cmd::run::run(&loaded, d, !cli.quiet)?, 1),
+                None => (crate::cmd::run::run(&loaded, d, !cli.quiet)?, unsharded),
             };
             out.warnings(&r.warnings);
             let report = r.folder.join("report.html");
             if out.json {
-                out.json(&json!({"ingest": r.ingest, "run": r.folder, "report": report, "shards": shards, "exit": if r.gate_failed { 3 } else { 0 }}));
+                out.json(&json!({"ingest": r.ingest, "run": r.folder, "report": report, "shards": plan.count, "shards_at_once": plan.at_once, "exit": if r.gate_failed { 3 } else { 0 }}));
             } else {
                 out.ingest(&r.ingest);
-                if shards > 1 {
-                    out.line(&format!("computed in {shards} shards of the members, one after another, to stay within the memory budget"));
+                match plan {
+                    crate::cmd::shards::ShardPlan { count: 1, .. } => {}
+                    crate::cmd::shards::ShardPlan { count, at_once: 1 } => out.line(&format!(
+                        "computed in {count} shards of the members, one after another, to stay within the memory budget"
+                    )),
+                    crate::cmd::shards::ShardPlan { count, at_once } => out.line(&format!(
+                        "computed in {count} shards of the members, {at_once} at a time, to stay within the memory budget"
+                    )),
                 }
                 out.line(&format!("run folder: {}", r.folder.display()));
                 out.line(&format!("report: {}", report.display()));

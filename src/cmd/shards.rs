@@ -58,8 +58,9 @@ impl ShardState {
 
 /// `koc run` under a memory budget (docs/scale-out.md): the ingest in passes that fit
 /// it, then, when one computation of the whole store would not, the members in shards
-/// one after another in this process and the merge — the same run folder as `koc run`.
-pub fn run_within(loaded: &Program, as_of: Day, budget: u64, progress: bool) -> Result<(RunOutcome, u64)> {
+/// computed in this process (as many at once as there are threads and shares of the
+/// budget) and the merge — the same run folder as `koc run`.
+pub fn run_within(loaded: &Program, as_of: Day, budget: u64, progress: bool) -> Result<(RunOutcome, ShardPlan)> {
     let t0 = Instant::now();
     let _stages = koc_engine::progress::stages(progress, &format!("koc run {}", fmt_day(as_of)));
     koc_engine::progress::stage("ingest");
@@ -67,11 +68,15 @@ pub fn run_within(loaded: &Program, as_of: Day, budget: u64, progress: bool) -> 
     let ingest = koc_engine::ingest::passes::ingest_within(loaded, &store, progress, budget)?;
     let t_ingest = t0.elapsed();
     let manifest = store.manifest()?;
-    let n = shards_within(&store, &manifest, budget);
-    if n == 1 {
+    let plan = ShardPlan::within(
+        stored_events(&store, &manifest),
+        budget,
+        rayon::current_num_threads() as u64,
+    );
+    if plan.count == 1 {
         return Ok((
             crate::cmd::run::compute_and_write(loaded, &store, as_of, ingest, t0, t_ingest)?,
-            1,
+            plan,
         ));
     }
     refuse_cross_member_conditions(
@@ -97,13 +102,23 @@ pub fn run_within(loaded: &Program, as_of: Day, budget: u64, progress: bool) -> 
     let id = identity(loaded, &store, as_of)?;
     // each month read once, its rows split among the shards (and kept for the next run)
     koc_engine::progress::stage("splitting the events among the shards");
-    let split = koc_engine::model::split_events(&store, &manifest, as_of, n)?;
-    let mut timer = koc_engine::timing::Timer::new();
-    for (index, manifest) in (0..n).zip(split) {
-        let shard = Shard { index, count: n };
+    let split = koc_engine::model::split_events(&store, &manifest, as_of, plan.count)?;
+    koc_engine::progress::stage("computing the shards");
+    let jobs = (0..plan.count).zip(split).map(|(index, manifest)| {
+        (
+            Shard {
+                index,
+                count: plan.count,
+            },
+            manifest,
+        )
+    });
+    each_at_once(plan.at_once, jobs, |(shard, manifest)| {
+        let mut timer = koc_engine::timing::Timer::new();
         ShardState::compute(loaded, &store, &manifest, as_of, shard)?.write(parts.path(), id.clone())?;
         timer.lap(&format!("shard {shard} written"));
-    }
+        Ok(())
+    })?;
     let outcome = merge_into(
         loaded,
         &store,
@@ -112,26 +127,101 @@ pub fn run_within(loaded: &Program, as_of: Day, budget: u64, progress: bool) -> 
         ingest,
         (t0, t_ingest),
     )?;
-    Ok((outcome, n))
+    Ok((outcome, plan))
 }
 
-/// How many shards keep one computation within `budget`: a run takes about 13 bytes of
-/// memory per byte of the store's event partitions (20 M events: 280 MB on disk, 3.6 GB
-/// of peak), plus about half a gigabyte whatever the shard (the members, the outputs).
-fn shards_within(store: &Store, manifest: &koc_engine::store::Manifest, budget: u64) -> u64 {
-    const PER_STORED_BYTE: u64 = 13;
-    const FIXED: u64 = 512 << 20;
-    const MOST: u64 = 64;
-    let stored: u64 = manifest
+/// Run `work` on every job, `at_once` of them at a time (each thread takes the next
+/// job when it is done with one). After a failure no new job starts; the error
+/// returned is the failed job's that comes first in `jobs`' order, whatever the
+/// threads' timing.
+fn each_at_once<J: Send>(
+    at_once: u64,
+    jobs: impl Iterator<Item = J> + Send,
+    work: impl Fn(J) -> Result<()> + Sync,
+) -> Result<()> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Mutex;
+    let queue = Mutex::new(jobs.enumerate());
+    let failed = AtomicBool::new(false);
+    let errors: Mutex<Vec<(usize, anyhow::Error)>> = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..at_once.max(1) {
+            scope.spawn(|| loop {
+                if failed.load(Ordering::Relaxed) {
+                    return;
+                }
+                // the lock is held only to take a job (a panicking job poisons nothing)
+                let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
+                let Some((k, job)) = next else { return };
+                if let Err(e) = work(job) {
+                    failed.store(true, Ordering::Relaxed);
+                    errors.lock().unwrap_or_else(|p| p.into_inner()).push((k, e));
+                }
+            });
+        }
+    });
+    let mut errors = errors.into_inner().unwrap_or_else(|p| p.into_inner());
+    errors.sort_by_key(|(k, _)| *k);
+    match errors.into_iter().next() {
+        Some((_, e)) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// The bytes of the store's event partitions, what a computation's memory follows.
+fn stored_events(store: &Store, manifest: &koc_engine::store::Manifest) -> u64 {
+    manifest
         .events
         .values()
         .filter_map(|rel| std::fs::metadata(store.dir.join(rel)).ok())
         .map(|m| m.len())
-        .sum();
-    let need = stored.saturating_mul(PER_STORED_BYTE);
-    match budget.checked_sub(FIXED).filter(|room| *room > 0) {
-        Some(room) => need.div_ceil(room).clamp(1, MOST),
-        None => MOST,
+        .sum()
+}
+
+/// How a budgeted run computes the members: in `count` shards (1: one computation of
+/// the whole store, no shards), `at_once` of them at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardPlan {
+    pub count: u64,
+    pub at_once: u64,
+}
+
+impl ShardPlan {
+    /// A computation takes about 13 bytes of memory per byte of the store's event
+    /// partitions (`stored`; 20 M events: 280 MB on disk, 3.6 GB of peak), plus about
+    /// half a gigabyte whatever the shard (the members, the outputs).
+    const PER_STORED_BYTE: u64 = 13;
+    const FIXED: u64 = 512 << 20;
+    const MOST: u64 = 64;
+
+    /// The plan that keeps a run within `budget` on `threads` threads. A store one
+    /// computation fits is not sharded. Otherwise the budget is shared among as many
+    /// shards at once as there are threads (a shard's stages mostly keep one core
+    /// busy), as long as each share still has room for a shard of at most `MOST`; the
+    /// shards are then as few as the shares allow.
+    pub fn within(stored: u64, budget: u64, threads: u64) -> ShardPlan {
+        let need = stored.saturating_mul(Self::PER_STORED_BYTE);
+        // each of `at_once` shards' share of the budget, after its fixed part
+        let share = |at_once: u64| {
+            budget
+                .checked_sub(at_once.saturating_mul(Self::FIXED))
+                .map(|room| room / at_once)
+                .filter(|share| *share > 0)
+        };
+        let count_within = |share: Option<u64>| share.map_or(Self::MOST, |s| need.div_ceil(s).clamp(1, Self::MOST));
+        if count_within(share(1)) == 1 {
+            return ShardPlan { count: 1, at_once: 1 };
+        }
+        let smallest_share = need.div_ceil(Self::MOST).max(1);
+        let at_once = (2..=threads)
+            .rev()
+            .find(|k| share(*k).is_some_and(|s| s >= smallest_share))
+            .unwrap_or(1);
+        let count = count_within(share(at_once));
+        ShardPlan {
+            count,
+            at_once: at_once.min(count),
+        }
     }
 }
 
@@ -240,5 +330,106 @@ fn goal_filters<'a>(m: &'a MeasurePlan, out: &mut Vec<&'a SqlExpr>) {
     if let Measure::Ratio(a, b) = &m.measure {
         goal_filters(a, out);
         goal_filters(b, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const M: u64 = 1 << 20;
+    const G: u64 = 1 << 30;
+
+    #[test]
+    fn a_store_one_computation_fits_is_not_sharded() {
+        // 280 MB of partitions need 3.6 GB: within 6G on any number of threads
+        let plan = ShardPlan::within(280 * M, 6 * G, 8);
+        assert_eq!(plan, ShardPlan { count: 1, at_once: 1 });
+    }
+
+    #[test]
+    fn the_budget_is_shared_among_shards_at_once_one_per_thread() {
+        // 3.5 GB of partitions (200 M events) need 45.5 GB
+        let need = 13 * 3584 * M;
+        // one thread: one shard at a time in 5.5 GiB, 9 shards
+        assert_eq!(
+            ShardPlan::within(3584 * M, 6 * G, 1),
+            ShardPlan { count: 9, at_once: 1 }
+        );
+        // two: two shares of 2.5 GiB
+        let two = ShardPlan::within(3584 * M, 6 * G, 2);
+        assert_eq!(
+            two,
+            ShardPlan {
+                count: need.div_ceil(2560 * M),
+                at_once: 2
+            }
+        );
+        assert_eq!(two.count, 19);
+        // eight threads: no more at once than leaves each share room for a shard of
+        // at most 64 (45.5 GB / 64 = 728 MB): 6 GiB holds 4 shares of 1 GiB
+        assert_eq!(
+            ShardPlan::within(3584 * M, 6 * G, 8),
+            ShardPlan { count: 46, at_once: 4 }
+        );
+    }
+
+    #[test]
+    fn a_budget_with_room_for_one_fixed_part_runs_one_shard_at_a_time() {
+        // 513M leaves 1 MiB after one shard's fixed half gigabyte, none after two
+        let plan = ShardPlan::within(M, 513 * M, 2);
+        assert_eq!(plan, ShardPlan { count: 13, at_once: 1 });
+        // no room at all: as many shards as there may be, one at a time
+        assert_eq!(ShardPlan::within(M, 512 * M, 2), ShardPlan { count: 64, at_once: 1 });
+    }
+
+    #[test]
+    fn each_share_holds_its_shards_and_no_thread_waits_for_none() {
+        for stored in [M / 8, M, 64 * M, 280 * M, 3584 * M, 40 * G] {
+            for budget in [513 * M, 1025 * M, 1600 * M, 2 * G, 6 * G, 64 * G] {
+                for threads in [1, 2, 3, 8, 64] {
+                    let plan = ShardPlan::within(stored, budget, threads);
+                    let need = 13 * stored;
+                    let what = format!("{stored} B, budget {budget}, {threads} threads: {plan:?}");
+                    assert!((1..=64).contains(&plan.count), "{what}");
+                    assert!(plan.at_once >= 1 && plan.at_once <= threads.max(1), "{what}");
+                    assert!(plan.at_once <= plan.count, "{what}");
+                    if plan.count == 1 {
+                        assert!(need + ShardPlan::FIXED <= budget, "{what}");
+                    } else if plan.count < 64 {
+                        // the shares together hold the fixed parts and every shard's need
+                        let per_shard = need.div_ceil(plan.count);
+                        assert!(plan.at_once * (ShardPlan::FIXED + per_shard) <= budget, "{what}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_job_runs_and_the_first_failure_in_order_is_the_error() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let done = AtomicU64::new(0);
+        each_at_once(3, 0..10u64, |k| {
+            done.fetch_or(1 << k, Ordering::Relaxed);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(done.load(Ordering::Relaxed), (1 << 10) - 1);
+        // two jobs fail; whichever thread fails first, the error is job 3's
+        for _ in 0..20 {
+            let err = each_at_once(2, 0..8u64, |k| {
+                if k == 5 {
+                    anyhow::bail!("job 5");
+                }
+                if k == 3 {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                    anyhow::bail!("job 3");
+                }
+                Ok(())
+            })
+            .unwrap_err();
+            assert_eq!(err.to_string(), "job 3");
+        }
     }
 }
