@@ -583,3 +583,77 @@ fn a_budgeted_run_keeps_its_split_and_mends_it() {
     );
     assert!(entry(2).join("shards.json").exists());
 }
+
+/// The files of shard `s` in the kept split of `n` shards, one per month that holds
+/// any of its members.
+fn split_files_of(store: &Path, n: u64, s: u64) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(store.join(format!("split/n={n}"))).unwrap() {
+        for file in std::fs::read_dir(entry.unwrap().path()).unwrap() {
+            let path = file.unwrap().path();
+            if path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(&format!("shard-{s}-"))
+            {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `koc ingest --split N` lays the months out for N shard tasks, and each task reads
+/// its own files of them (it still runs with the store's events moved away); a damaged
+/// file is read around (the task reads that month itself) and left for the next
+/// `ingest --split` to mend, which splits that month alone.
+#[test]
+fn shard_tasks_read_the_split_an_ingest_laid_out() {
+    let p = synthetic();
+    let d = "2025-04-30";
+    let want = p.unsharded(d);
+    let laid_out = |expected: &str| {
+        let out = p.w.koc(&["ingest", p.pipeline, "--split", "3"]).expect_code(0).stdout();
+        assert!(out.contains(expected), "{out}");
+    };
+    laid_out("laid out for 3 shard tasks (4 of 4 months split now, the rest kept)");
+    laid_out("laid out for 3 shard tasks (0 of 4 months split now, the rest kept)");
+    // every task from the split alone: the months themselves are out of reach
+    let events = p.store.join("events");
+    let aside = p.w.path().join("events-aside");
+    std::fs::rename(&events, &aside).unwrap();
+    for i in 0..3 {
+        p.shard(d, &format!("{i}/3"), "parts");
+    }
+    std::fs::rename(&aside, &events).unwrap();
+    assert!(differing(&want, &p.merged(d, "parts")).is_empty());
+    // a damaged file of shard 1: the task reads that month instead, and leaves the file
+    let damaged = split_files_of(&p.store, 3, 1)[0].clone();
+    flip_a_bit(&damaged, |n| n / 2);
+    let before = std::fs::read(&damaged).unwrap();
+    p.shard(d, "1/3", "parts");
+    assert_eq!(
+        std::fs::read(&damaged).unwrap(),
+        before,
+        "a task never writes to the split"
+    );
+    assert!(differing(&want, &p.merged(d, "parts")).is_empty());
+    // without the month either, the task cannot read around it
+    std::fs::rename(&events, &aside).unwrap();
+    let err =
+        p.w.koc(&[
+            "run", p.pipeline, "--as-of", d, "--shard", "1/3", "--out", "parts", "--quiet",
+        ])
+        .expect_code(1)
+        .stderr();
+    assert!(err.contains("events/month=") && err.contains("missing"), "{err}");
+    std::fs::rename(&aside, &events).unwrap();
+    // the next ingest mends it: that month alone is split again
+    laid_out("laid out for 3 shard tasks (1 of 4 months split now, the rest kept)");
+    // (split again, its bytes are whole again, under the same name: their checksum)
+    assert_ne!(std::fs::read(&damaged).unwrap(), before);
+    // the flag wants a count of shards
+    p.w.koc(&["ingest", p.pipeline, "--split", "1"]).expect_code(2);
+}

@@ -47,6 +47,10 @@ pub enum Command {
         /// `ingest.memory_budget`; the store is the same as one pass makes.
         #[arg(long)]
         memory_budget: Option<String>,
+        /// Then lay out every month for N shard tasks (`koc run --shard I/N`), so that
+        /// each reads its members' rows only (docs/scale-out.md).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(2..=1024))]
+        split: Option<u64>,
     },
     /// Ingest, compute everything and render the report into STORE/runs/<D>/.
     /// With --shard: compute one shard's members only, into DIR (docs/scale-out.md).

@@ -43,6 +43,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Ingest {
             pipeline,
             memory_budget,
+            split,
         } => {
             let loaded = load(&pipeline)?;
             let budget = budget_flag(memory_budget)?;
@@ -53,6 +54,17 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             };
             out.warnings(&report.warnings);
             out.ingest(&report);
+            if let Some(count) = split {
+                // the store as this ingest left it, laid out for the shard tasks
+                let manifest = store.manifest()?;
+                let split_now = koc_engine::model::split_every_month(&store, &manifest, count)?;
+                if !out.json {
+                    out.line(&format!(
+                        "laid out for {count} shard tasks ({split_now} of {} months split now, the rest kept)",
+                        manifest.events.len()
+                    ));
+                }
+            }
             report.gate(loaded.file().pipeline.ingest.max_reject_ratio)?;
             Ok(0)
         }

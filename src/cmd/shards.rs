@@ -23,7 +23,9 @@ pub fn shard(loaded: &Program, as_of: Day, shard: Shard, out: &Path, progress: b
     koc_engine::store::refuse_output_inside(&store_dir, out, "--out")?;
     let store = Store::open_read(&store_dir);
     let before = identity(loaded, &store, as_of)?;
-    let state = ShardState::compute(loaded, &store, &store.manifest()?, as_of, shard)?;
+    // the months as `koc ingest --split N` laid them out for this shard, where it did
+    let (manifest, _) = koc_engine::model::kept_split_of(&store, &store.manifest()?, as_of, shard);
+    let state = ShardState::compute(loaded, &store, &manifest, as_of, shard)?;
     if identity(loaded, &store, as_of)? != before {
         bail!(koc_engine::error::usage_err(format!(
             "the store changed while shard {shard} read it (an ingest ran): run the shard again once the ingest is done"

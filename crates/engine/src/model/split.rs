@@ -23,6 +23,58 @@ const SLICE_ROWS: usize = 1 << 20;
 /// shards and from the same stored file, is taken from the store's kept split
 /// (`split_cache`).
 pub fn split_events(store: &Store, manifest: &Manifest, as_of: Day, count: u64) -> Result<Vec<Manifest>> {
+    let last_month = crate::fmt::fmt_day(as_of)[..7].to_string();
+    Ok(split_months(store, manifest, Some(&last_month), count)?.0)
+}
+
+/// Lay out every month of the store for `count` shard tasks (`koc ingest --split N`),
+/// so that each task of a scheduler reads its members' rows only (`kept_split_of`).
+/// Returns how many months were split now (the others were kept).
+pub fn split_every_month(store: &Store, manifest: &Manifest, count: u64) -> Result<usize> {
+    Ok(split_months(store, manifest, None, count)?.1)
+}
+
+/// What shard `shard` reads when it runs as a task of its own (`koc run --shard`,
+/// which writes nothing to the store): each month up to D's from the store's kept split
+/// for as many shards when the shard's file there is whole, else the month's own file
+/// (the shard then picks its members' rows as it reads). Returns that manifest and how
+/// many months came from the split.
+pub fn kept_split_of(store: &Store, manifest: &Manifest, as_of: Day, shard: crate::shard::Shard) -> (Manifest, usize) {
+    let last_month = crate::fmt::fmt_day(as_of)[..7].to_string();
+    let cache = SplitCache::as_it_is(store, shard.count);
+    let mut out = Manifest {
+        events: Default::default(),
+        ..manifest.clone()
+    };
+    let mut from_split = 0;
+    for (month, rel) in manifest.events.iter().filter(|(month, _)| **month <= last_month) {
+        match cache
+            .as_ref()
+            .and_then(|c| c.shard_file(month, rel, shard.index as usize))
+        {
+            Some(file) => {
+                from_split += 1;
+                // a month without any of the shard's members is not read at all
+                if let Some(file) = file {
+                    out.events.insert(month.clone(), file);
+                }
+            }
+            None => {
+                out.events.insert(month.clone(), rel.clone());
+            }
+        }
+    }
+    (out, from_split)
+}
+
+/// Split the months up to `last_month` (every month: None) among `count` shards: each
+/// shard's manifest, and how many months were split now (the others were kept).
+fn split_months(
+    store: &Store,
+    manifest: &Manifest,
+    last_month: Option<&str>,
+    count: u64,
+) -> Result<(Vec<Manifest>, usize)> {
     let mut shards: Vec<Manifest> = (0..count)
         .map(|_| Manifest {
             events: Default::default(),
@@ -30,12 +82,16 @@ pub fn split_events(store: &Store, manifest: &Manifest, as_of: Day, count: u64) 
         })
         .collect();
     let cache = SplitCache::open(store, manifest, count)?;
-    let last_month = crate::fmt::fmt_day(as_of)[..7].to_string();
     let mut timer = crate::timing::Timer::new();
-    for (month, rel) in manifest.events.iter().filter(|(month, _)| **month <= last_month) {
+    let wanted = |month: &str| last_month.is_none_or(|last| month <= last);
+    let mut split_now = 0;
+    for (month, rel) in manifest.events.iter().filter(|(month, _)| wanted(month)) {
         let (files, how) = match cache.get(month, rel)? {
             Some(files) => (files, "kept"),
-            None => (cache.put(month, rel, split_month(store, rel, count)?)?, "split"),
+            None => {
+                split_now += 1;
+                (cache.put(month, rel, split_month(store, rel, count)?)?, "split")
+            }
         };
         for (shard, file) in shards.iter_mut().zip(files) {
             if let Some(file) = file {
@@ -44,7 +100,7 @@ pub fn split_events(store: &Store, manifest: &Manifest, as_of: Day, count: u64) 
         }
         timer.lap(&format!("split: {month} ({how})"));
     }
-    Ok(shards)
+    Ok((shards, split_now))
 }
 
 /// One stored month as each shard's Parquet bytes (None: no row of that shard), read

@@ -72,6 +72,39 @@ impl<'a> SplitCache<'a> {
         Ok(cache)
     }
 
+    /// The kept split for `count` shards as it is, for a reader that writes nothing to
+    /// the store (a scheduler's shard task): nothing is removed. None when the cache's
+    /// folders are not koc's own (a link, a file): the months are read instead.
+    pub fn as_it_is(store: &'a Store, count: u64) -> Option<SplitCache<'a>> {
+        let cache = SplitCache {
+            store,
+            count,
+            root: format!("{DIR}/n={count}"),
+        };
+        let own = |dir: &std::path::Path| std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir());
+        (own(&store.dir.join(DIR)) && own(&store.dir.join(&cache.root))).then_some(cache)
+    }
+
+    /// Shard `s`'s file of the month file `rel` in a whole entry (Some(None): the month
+    /// holds no row of that shard's members). None when the month was not split for
+    /// this count, or its entry or that file is not whole: the caller reads the month's
+    /// own file. Nothing is removed.
+    pub fn shard_file(&self, month: &str, rel: &str, s: usize) -> Option<Option<String>> {
+        let dir_rel = format!("{}/{}", self.root, self.key(month, rel));
+        let dir = self.store.dir.join(&dir_rel);
+        if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+            return None;
+        }
+        let entry: Entry = serde_json::from_slice(&std::fs::read(dir.join(ENTRY)).ok()?).ok()?;
+        let whole = entry.version == VERSION && entry.month_file == rel && entry.shards.len() == self.count as usize;
+        let file = entry.shards.into_iter().nth(s).filter(|_| whole)?;
+        match file {
+            Some(f) if is_shard_file(&f, &dir_rel, s) && self.store.holds_intact(&f) => Some(Some(f)),
+            Some(_) => None,
+            None => Some(None),
+        }
+    }
+
     /// The shards' files of the month file `rel`, when it was split before and every
     /// file is whole; otherwise None (and what was there is removed).
     pub fn get(&self, month: &str, rel: &str) -> Result<Option<Vec<Option<String>>>> {
