@@ -104,18 +104,23 @@ pub fn run_within(loaded: &Program, as_of: Day, budget: u64, progress: bool) -> 
     let id = identity(loaded, &store, as_of)?;
     // each month read once, its rows split among the shards (and kept for the next run)
     koc_engine::progress::stage("splitting the events among the shards");
-    let split = koc_engine::model::split_events(&store, &manifest, as_of, plan.count)?;
+    let mut timer = koc_engine::timing::Timer::new();
+    let split = koc_engine::model::split_events(&store, &manifest, as_of, plan.count, plan.at_once as usize)?;
+    timer.lap(&format!("split among {} shards", plan.count));
     koc_engine::progress::stage("computing the shards");
-    let jobs = (0..plan.count).zip(split).map(|(index, manifest)| {
-        (
-            Shard {
-                index,
-                count: plan.count,
-            },
-            manifest,
-        )
-    });
-    each_at_once(plan.at_once, jobs, |(shard, manifest)| {
+    let jobs: Vec<(Shard, Manifest)> = (0..plan.count)
+        .zip(split)
+        .map(|(index, manifest)| {
+            (
+                Shard {
+                    index,
+                    count: plan.count,
+                },
+                manifest,
+            )
+        })
+        .collect();
+    koc_engine::at_once::map_at_once(plan.at_once as usize, jobs, |(shard, manifest)| {
         let mut timer = koc_engine::timing::Timer::new();
         ShardState::compute(loaded, &store, &manifest, as_of, shard)?.write(parts.path(), id.clone())?;
         timer.lap(&format!("shard {shard} written"));
@@ -130,44 +135,6 @@ pub fn run_within(loaded: &Program, as_of: Day, budget: u64, progress: bool) -> 
         (t0, t_ingest),
     )?;
     Ok((outcome, plan))
-}
-
-/// Run `work` on every job, `at_once` of them at a time (each thread takes the next
-/// job when it is done with one). After a failure no new job starts; the error
-/// returned is the failed job's that comes first in `jobs`' order, whatever the
-/// threads' timing.
-fn each_at_once<J: Send>(
-    at_once: u64,
-    jobs: impl Iterator<Item = J> + Send,
-    work: impl Fn(J) -> Result<()> + Sync,
-) -> Result<()> {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Mutex;
-    let queue = Mutex::new(jobs.enumerate());
-    let failed = AtomicBool::new(false);
-    let errors: Mutex<Vec<(usize, anyhow::Error)>> = Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..at_once.max(1) {
-            scope.spawn(|| loop {
-                if failed.load(Ordering::Relaxed) {
-                    return;
-                }
-                // the lock is held only to take a job (a panicking job poisons nothing)
-                let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
-                let Some((k, job)) = next else { return };
-                if let Err(e) = work(job) {
-                    failed.store(true, Ordering::Relaxed);
-                    errors.lock().unwrap_or_else(|p| p.into_inner()).push((k, e));
-                }
-            });
-        }
-    });
-    let mut errors = errors.into_inner().unwrap_or_else(|p| p.into_inner());
-    errors.sort_by_key(|(k, _)| *k);
-    match errors.into_iter().next() {
-        Some((_, e)) => Err(e),
-        None => Ok(()),
-    }
 }
 
 /// The bytes of the store's event partitions, what a computation's memory follows.
@@ -405,33 +372,6 @@ mod tests {
                     }
                 }
             }
-        }
-    }
-
-    #[test]
-    fn every_job_runs_and_the_first_failure_in_order_is_the_error() {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        let done = AtomicU64::new(0);
-        each_at_once(3, 0..10u64, |k| {
-            done.fetch_or(1 << k, Ordering::Relaxed);
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(done.load(Ordering::Relaxed), (1 << 10) - 1);
-        // two jobs fail; whichever thread fails first, the error is job 3's
-        for _ in 0..20 {
-            let err = each_at_once(2, 0..8u64, |k| {
-                if k == 5 {
-                    anyhow::bail!("job 5");
-                }
-                if k == 3 {
-                    std::thread::sleep(std::time::Duration::from_millis(5));
-                    anyhow::bail!("job 3");
-                }
-                Ok(())
-            })
-            .unwrap_err();
-            assert_eq!(err.to_string(), "job 3");
         }
     }
 }

@@ -53,6 +53,7 @@ macro_rules! text_enum {
     };
 }
 
+pub mod at_once;
 pub mod compute;
 pub mod diagnostics;
 pub mod error;

@@ -21,17 +21,24 @@ const SLICE_ROWS: usize = 1 << 20;
 /// left out); the rows keep their partition order, every day of the month included (a
 /// shard keeps the days up to D as it reads them). A month split before, for as many
 /// shards and from the same stored file, is taken from the store's kept split
-/// (`split_cache`).
-pub fn split_events(store: &Store, manifest: &Manifest, as_of: Day, count: u64) -> Result<Vec<Manifest>> {
+/// (`split_cache`). `at_once` months are split at a time (each holds its slices and
+/// its shards' files in memory until it is written).
+pub fn split_events(
+    store: &Store,
+    manifest: &Manifest,
+    as_of: Day,
+    count: u64,
+    at_once: usize,
+) -> Result<Vec<Manifest>> {
     let last_month = crate::fmt::fmt_day(as_of)[..7].to_string();
-    Ok(split_months(store, manifest, Some(&last_month), count)?.0)
+    Ok(split_months(store, manifest, Some(&last_month), (count, at_once))?.0)
 }
 
 /// Lay out every month of the store for `count` shard tasks (`koc ingest --split N`),
 /// so that each task of a scheduler reads its members' rows only (`kept_split_of`).
 /// Returns how many months were split now (the others were kept).
 pub fn split_every_month(store: &Store, manifest: &Manifest, count: u64) -> Result<usize> {
-    Ok(split_months(store, manifest, None, count)?.1)
+    Ok(split_months(store, manifest, None, (count, 1))?.1)
 }
 
 /// What shard `shard` reads when it runs as a task of its own (`koc run --shard`,
@@ -73,7 +80,7 @@ fn split_months(
     store: &Store,
     manifest: &Manifest,
     last_month: Option<&str>,
-    count: u64,
+    (count, at_once): (u64, usize),
 ) -> Result<(Vec<Manifest>, usize)> {
     let mut shards: Vec<Manifest> = (0..count)
         .map(|_| Manifest {
@@ -82,23 +89,26 @@ fn split_months(
         })
         .collect();
     let cache = SplitCache::open(store, manifest, count)?;
-    let mut timer = crate::timing::Timer::new();
     let wanted = |month: &str| last_month.is_none_or(|last| month <= last);
-    let mut split_now = 0;
-    for (month, rel) in manifest.events.iter().filter(|(month, _)| wanted(month)) {
+    let months: Vec<(&String, &String)> = manifest.events.iter().filter(|(month, _)| wanted(month)).collect();
+    // a month's decoding is mostly one core's: `at_once` months at a time
+    let split = crate::at_once::map_at_once(at_once, months, |(month, rel)| {
+        let mut timer = crate::timing::Timer::new();
         let (files, how) = match cache.get(month, rel)? {
             Some(files) => (files, "kept"),
-            None => {
-                split_now += 1;
-                (cache.put(month, rel, split_month(store, rel, count)?)?, "split")
-            }
+            None => (cache.put(month, rel, split_month(store, rel, count)?)?, "split"),
         };
+        timer.lap(&format!("split: {month} ({how})"));
+        Ok((month, files, how == "split"))
+    })?;
+    let mut split_now = 0;
+    for (month, files, fresh) in split {
+        split_now += usize::from(fresh);
         for (shard, file) in shards.iter_mut().zip(files) {
             if let Some(file) = file {
                 shard.events.insert(month.clone(), file);
             }
         }
-        timer.lap(&format!("split: {month} ({how})"));
     }
     Ok((shards, split_now))
 }
