@@ -344,6 +344,13 @@ fn empty_shards_merge_like_the_others() {
         .count();
     assert!(empty > 0, "some of 7 shards hold none of 4 members");
     assert!(differing(&want, &got).is_empty(), "{:?}", differing(&want, &got));
+    // laid out for 7 tasks, the months hold no file of a shard without events (the
+    // empty ones, and any whose members have none), and its task reads none for them
+    p.w.koc(&["ingest", p.pipeline, "--split", "7", "--quiet"]).expect_code(0);
+    let without_rows = (0..7).filter(|s| split_files_of(&p.store, 7, *s).is_empty()).count();
+    assert!(without_rows >= empty && without_rows < 7, "{without_rows}");
+    let got = p.sharded("2025-02-09", 7);
+    assert!(differing(&want, &got).is_empty(), "{:?}", differing(&want, &got));
 }
 
 /// A condition that compares members (a layer's `when`; a points rule's, a goal's or a
@@ -633,7 +640,15 @@ fn shard_tasks_read_the_split_an_ingest_laid_out() {
     let damaged = split_files_of(&p.store, 3, 1)[0].clone();
     flip_a_bit(&damaged, |n| n / 2);
     let before = std::fs::read(&damaged).unwrap();
-    p.shard(d, "1/3", "parts");
+    let err =
+        p.w.koc(&["run", p.pipeline, "--as-of", d, "--shard", "1/3", "--out", "parts"])
+            .expect_code(0)
+            .stderr();
+    let name = damaged.file_name().unwrap().to_string_lossy().to_string();
+    assert!(
+        err.contains("warning: ") && err.contains(&name) && err.contains("--split 3"),
+        "{err}"
+    );
     assert_eq!(
         std::fs::read(&damaged).unwrap(),
         before,

@@ -24,8 +24,18 @@ pub fn shard(loaded: &Program, as_of: Day, shard: Shard, out: &Path, progress: b
     let store = Store::open_read(&store_dir);
     let before = identity(loaded, &store, as_of)?;
     // the months as `koc ingest --split N` laid them out for this shard, where it did
-    let (manifest, _) = koc_engine::model::kept_split_of(&store, &store.manifest()?, as_of, shard);
-    let state = ShardState::compute(loaded, &store, &manifest, as_of, shard)?;
+    let kept = koc_engine::model::kept_split_of(&store, &store.manifest()?, as_of, shard);
+    if progress {
+        for file in &kept.damaged {
+            eprintln!(
+                "warning: {} is damaged or missing: this shard read its month instead; the next \
+                 `koc ingest --split {}` splits that month again",
+                store_dir.join(file).display(),
+                shard.count
+            );
+        }
+    }
+    let state = ShardState::compute(loaded, &store, &kept.manifest, as_of, shard)?;
     if identity(loaded, &store, as_of)? != before {
         bail!(koc_engine::error::usage_err(format!(
             "the store changed while shard {shard} read it (an ingest ran): run the shard again once the ingest is done"

@@ -12,7 +12,7 @@ mod split;
 pub mod split_cache;
 pub use events::{CountColumn, Dict, Event, Events, TextColumn};
 use load::{load_events, sorted_by_member};
-pub use split::{kept_split_of, split_events, split_every_month};
+pub use split::{kept_split_of, split_events, split_every_month, KeptSplit};
 
 #[derive(Debug, Clone)]
 pub struct Member {

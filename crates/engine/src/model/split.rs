@@ -4,7 +4,7 @@
 //! month in every shard cost the whole history's decoding once per shard (about 45 s
 //! per shard at 200 M events); this costs it once, plus writing it back.
 use super::events::FastMap;
-use super::split_cache::SplitCache;
+use super::split_cache::{KeptShard, SplitCache};
 use crate::fmt::Day;
 use crate::shard::shard_of;
 use crate::store::{Manifest, Store};
@@ -44,34 +44,50 @@ pub fn split_every_month(store: &Store, manifest: &Manifest, count: u64) -> Resu
 /// What shard `shard` reads when it runs as a task of its own (`koc run --shard`,
 /// which writes nothing to the store): each month up to D's from the store's kept split
 /// for as many shards when the shard's file there is whole, else the month's own file
-/// (the shard then picks its members' rows as it reads). Returns that manifest and how
-/// many months came from the split.
-pub fn kept_split_of(store: &Store, manifest: &Manifest, as_of: Day, shard: crate::shard::Shard) -> (Manifest, usize) {
+/// (the shard then picks its members' rows as it reads). Returns that manifest, how
+/// many months came from the split, and the kept files that were damaged (read around).
+pub fn kept_split_of(store: &Store, manifest: &Manifest, as_of: Day, shard: crate::shard::Shard) -> KeptSplit {
     let last_month = crate::fmt::fmt_day(as_of)[..7].to_string();
     let cache = SplitCache::as_it_is(store, shard.count);
-    let mut out = Manifest {
-        events: Default::default(),
-        ..manifest.clone()
+    let mut out = KeptSplit {
+        manifest: Manifest {
+            events: Default::default(),
+            ..manifest.clone()
+        },
+        from_split: 0,
+        damaged: Vec::new(),
     };
-    let mut from_split = 0;
     for (month, rel) in manifest.events.iter().filter(|(month, _)| **month <= last_month) {
-        match cache
-            .as_ref()
-            .and_then(|c| c.shard_file(month, rel, shard.index as usize))
-        {
-            Some(file) => {
-                from_split += 1;
-                // a month without any of the shard's members is not read at all
-                if let Some(file) = file {
-                    out.events.insert(month.clone(), file);
-                }
+        let kept = match &cache {
+            Some(c) => c.shard_file(month, rel, shard.index as usize),
+            None => KeptShard::NotKept,
+        };
+        let read = match kept {
+            KeptShard::File(file) => Some(file),
+            // a month without any of the shard's members is not read at all
+            KeptShard::NoRows => None,
+            KeptShard::NotKept => Some(rel.clone()),
+            KeptShard::Damaged(file) => {
+                out.damaged.push(file);
+                Some(rel.clone())
             }
-            None => {
-                out.events.insert(month.clone(), rel.clone());
-            }
+        };
+        out.from_split += usize::from(read.as_ref() != Some(rel));
+        if let Some(read) = read {
+            out.manifest.events.insert(month.clone(), read);
         }
     }
-    (out, from_split)
+    out
+}
+
+/// What a shard task reads (`kept_split_of`).
+pub struct KeptSplit {
+    /// The store's manifest with each month's events where the shard reads them.
+    pub manifest: Manifest,
+    /// The months taken from the kept split.
+    pub from_split: usize,
+    /// The kept files that are missing or damaged (their months were read instead).
+    pub damaged: Vec<String>,
 }
 
 /// Split the months up to `last_month` (every month: None) among `count` shards: each

@@ -29,6 +29,19 @@ struct Entry {
     shards: Vec<Option<String>>,
 }
 
+/// One shard's part of a month in the kept split.
+#[derive(Debug, PartialEq, Eq)]
+pub enum KeptShard {
+    /// Its file in the store, whole.
+    File(String),
+    /// The month holds no row of the shard's members.
+    NoRows,
+    /// The month was not split for this shard count (or its entry is not whole).
+    NotKept,
+    /// The entry names this file, but it is missing or does not match its checksum.
+    Damaged(String),
+}
+
 /// The kept split for one shard count.
 pub struct SplitCache<'a> {
     store: &'a Store,
@@ -85,23 +98,27 @@ impl<'a> SplitCache<'a> {
         (own(&store.dir.join(DIR)) && own(&store.dir.join(&cache.root))).then_some(cache)
     }
 
-    /// Shard `s`'s file of the month file `rel` in a whole entry (Some(None): the month
-    /// holds no row of that shard's members). None when the month was not split for
-    /// this count, or its entry or that file is not whole: the caller reads the month's
-    /// own file. Nothing is removed.
-    pub fn shard_file(&self, month: &str, rel: &str, s: usize) -> Option<Option<String>> {
+    /// Shard `s`'s file of the month file `rel`, as the kept split holds it. Nothing is
+    /// removed: a task that reads only leaves the mending to the next split.
+    pub fn shard_file(&self, month: &str, rel: &str, s: usize) -> KeptShard {
         let dir_rel = format!("{}/{}", self.root, self.key(month, rel));
         let dir = self.store.dir.join(&dir_rel);
         if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
-            return None;
+            return KeptShard::NotKept;
         }
-        let entry: Entry = serde_json::from_slice(&std::fs::read(dir.join(ENTRY)).ok()?).ok()?;
+        let entry = std::fs::read(dir.join(ENTRY))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Entry>(&bytes).ok());
+        let Some(entry) = entry else {
+            // cut short by a kill, or damaged
+            return KeptShard::NotKept;
+        };
         let whole = entry.version == VERSION && entry.month_file == rel && entry.shards.len() == self.count as usize;
-        let file = entry.shards.into_iter().nth(s).filter(|_| whole)?;
-        match file {
-            Some(f) if is_shard_file(&f, &dir_rel, s) && self.store.holds_intact(&f) => Some(Some(f)),
-            Some(_) => None,
-            None => Some(None),
+        match entry.shards.into_iter().nth(s).filter(|_| whole) {
+            None => KeptShard::NotKept,
+            Some(None) => KeptShard::NoRows,
+            Some(Some(f)) if is_shard_file(&f, &dir_rel, s) && self.store.holds_intact(&f) => KeptShard::File(f),
+            Some(Some(f)) => KeptShard::Damaged(f),
         }
     }
 
