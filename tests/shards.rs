@@ -346,7 +346,8 @@ fn empty_shards_merge_like_the_others() {
     assert!(differing(&want, &got).is_empty(), "{:?}", differing(&want, &got));
     // laid out for 7 tasks, the months hold no file of a shard without events (the
     // empty ones, and any whose members have none), and its task reads none for them
-    p.w.koc(&["ingest", p.pipeline, "--split", "7", "--quiet"]).expect_code(0);
+    p.w.koc(&["ingest", p.pipeline, "--split", "7", "--quiet"])
+        .expect_code(0);
     let without_rows = (0..7).filter(|s| split_files_of(&p.store, 7, *s).is_empty()).count();
     assert!(without_rows >= empty && without_rows < 7, "{without_rows}");
     let got = p.sharded("2025-02-09", 7);
@@ -669,6 +670,18 @@ fn shard_tasks_read_the_split_an_ingest_laid_out() {
     laid_out("laid out for 3 shard tasks (1 of 4 months split now, the rest kept)");
     // (split again, its bytes are whole again, under the same name: their checksum)
     assert_ne!(std::fs::read(&damaged).unwrap(), before);
+    // a month the split does not hold (as after an ingest without `--split`) is read
+    // from the store, and the task says so
+    std::fs::remove_dir_all(damaged.parent().unwrap()).unwrap();
+    let err =
+        p.w.koc(&["run", p.pipeline, "--as-of", d, "--shard", "1/3", "--out", "parts"])
+            .expect_code(0)
+            .stderr();
+    assert!(
+        err.contains("does not hold 1 of the 4 months for 3 shard tasks"),
+        "{err}"
+    );
+    assert!(differing(&want, &p.merged(d, "parts")).is_empty());
     // the flag wants a count of shards
     p.w.koc(&["ingest", p.pipeline, "--split", "1"]).expect_code(2);
 }

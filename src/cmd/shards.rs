@@ -34,6 +34,16 @@ pub fn shard(loaded: &Program, as_of: Day, shard: Shard, out: &Path, progress: b
                 shard.count
             );
         }
+        if kept.laid_out && kept.not_kept > 0 {
+            eprintln!(
+                "warning: {} does not hold {} of the {} months for {} shard tasks (ingested since the \
+                 last `koc ingest --split {3}`?): this shard read them itself; ingest with `--split {3}`",
+                store_dir.join(koc_engine::model::split_cache::DIR).display(),
+                kept.not_kept,
+                kept.months,
+                shard.count
+            );
+        }
     }
     let state = ShardState::compute(loaded, &store, &kept.manifest, as_of, shard)?;
     if identity(loaded, &store, as_of)? != before {
@@ -115,7 +125,8 @@ pub fn run_within(loaded: &Program, as_of: Day, budget: u64, progress: bool) -> 
     // each month read once, its rows split among the shards (and kept for the next run)
     koc_engine::progress::stage("splitting the events among the shards");
     let mut timer = koc_engine::timing::Timer::new();
-    let split = koc_engine::model::split_events(&store, &manifest, as_of, plan.count, plan.at_once as usize)?;
+    let months_at_once = plan.months_at_once(largest_month(&store, &manifest), budget);
+    let split = koc_engine::model::split_events(&store, &manifest, as_of, plan.count, months_at_once as usize)?;
     timer.lap(&format!("split among {} shards", plan.count));
     koc_engine::progress::stage("computing the shards");
     let jobs: Vec<(Shard, Manifest)> = (0..plan.count)
@@ -147,14 +158,23 @@ pub fn run_within(loaded: &Program, as_of: Day, budget: u64, progress: bool) -> 
     Ok((outcome, plan))
 }
 
-/// The bytes of the store's event partitions, what a computation's memory follows.
-fn stored_events(store: &Store, manifest: &koc_engine::store::Manifest) -> u64 {
+/// The bytes of each of the store's event partitions.
+fn partition_sizes<'a>(store: &'a Store, manifest: &'a Manifest) -> impl Iterator<Item = u64> + 'a {
     manifest
         .events
         .values()
         .filter_map(|rel| std::fs::metadata(store.dir.join(rel)).ok())
         .map(|m| m.len())
-        .sum()
+}
+
+/// The bytes of the store's event partitions, what a computation's memory follows.
+fn stored_events(store: &Store, manifest: &Manifest) -> u64 {
+    partition_sizes(store, manifest).sum()
+}
+
+/// The bytes of the store's largest month partition, what a month's split holds.
+fn largest_month(store: &Store, manifest: &Manifest) -> u64 {
+    partition_sizes(store, manifest).max().unwrap_or(0)
 }
 
 /// How a budgeted run computes the members: in `count` shards (1: one computation of
@@ -201,6 +221,20 @@ impl ShardPlan {
             count,
             at_once: at_once.min(count),
         }
+    }
+
+    /// How many months the split takes at once: as many as the shards run at once,
+    /// while each month's split fits its share of `budget` (it holds about 4 bytes per
+    /// byte of the month's stored file — its slices, their grouped copy, the shards'
+    /// files — plus the fixed half gigabyte; at 200 M events one month peaked at
+    /// 1.4 GB, two at 2.8 GB).
+    pub fn months_at_once(&self, largest_month: u64, budget: u64) -> u64 {
+        const PER_MONTH_BYTE: u64 = 4;
+        let one = largest_month.saturating_mul(PER_MONTH_BYTE).saturating_add(Self::FIXED);
+        (1..=self.at_once)
+            .rev()
+            .find(|k| k.saturating_mul(one) <= budget)
+            .unwrap_or(1)
     }
 }
 
@@ -328,7 +362,7 @@ mod tests {
 
     #[test]
     fn the_budget_is_shared_among_shards_at_once_one_per_thread() {
-        // 3.5 GB of partitions (200 M events) need 45.5 GB
+        // 3.5 GiB of partitions (about 200 M events) need 45.5 GiB
         let need = 13 * 3584 * M;
         // one thread: one shard at a time in 5.5 GiB, 9 shards
         assert_eq!(
@@ -351,6 +385,21 @@ mod tests {
             ShardPlan::within(3584 * M, 6 * G, 8),
             ShardPlan { count: 46, at_once: 4 }
         );
+    }
+
+    #[test]
+    fn months_are_split_at_once_while_each_fits_its_share() {
+        // 200 M events: 18 shards two at a time under 6G; a month of 400 MB needs 2.1 GiB
+        let two = ShardPlan { count: 18, at_once: 2 };
+        assert_eq!(two.months_at_once(400 * M, 6 * G), 2);
+        // eight threads under 6G run four shards at once, but only two months fit
+        let four = ShardPlan { count: 46, at_once: 4 };
+        assert_eq!(four.months_at_once(400 * M, 6 * G), 2);
+        // a month too big for two shares: one at a time, as for one thread
+        assert_eq!(two.months_at_once(2 * G, 6 * G), 1);
+        assert_eq!(ShardPlan { count: 9, at_once: 1 }.months_at_once(M, 64 * G), 1);
+        // 20 M events under 1600M: months of 30 MB, two at a time
+        assert_eq!(ShardPlan { count: 13, at_once: 2 }.months_at_once(30 * M, 1600 * M), 2);
     }
 
     #[test]

@@ -6,9 +6,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 /// `work` on every job, `at_once` of them at a time (each thread takes the next job
-/// when it is done with one); the results in the jobs' order. After a failure no new
-/// job starts; the error returned is the failed job's that comes first in `jobs`,
-/// whichever thread failed first.
+/// when it is done with one); the results in the jobs' order. Once a job has failed
+/// (or panicked) no new job starts; the error returned is the failed job's that comes
+/// first in `jobs`, whichever thread failed first (a panic is raised again once the
+/// running jobs are done).
 pub fn map_at_once<J: Send, R: Send>(
     at_once: usize,
     jobs: Vec<J>,
@@ -21,15 +22,20 @@ pub fn map_at_once<J: Send, R: Send>(
     std::thread::scope(|scope| {
         for _ in 0..at_once.clamp(1, count.max(1)) {
             scope.spawn(|| loop {
-                if failed.load(Ordering::Relaxed) {
-                    return;
-                }
-                // the lock is held only to take a job
-                let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
+                // the lock is held only to take a job, and a failure is seen under it
+                let next = {
+                    let mut queue = queue.lock().unwrap_or_else(|p| p.into_inner());
+                    if failed.load(Ordering::Acquire) {
+                        return;
+                    }
+                    queue.next()
+                };
                 let Some((k, job)) = next else { return };
+                let stop_on_panic = StopOnPanic(&failed);
                 let result = work(job);
+                std::mem::forget(stop_on_panic);
                 if result.is_err() {
-                    failed.store(true, Ordering::Relaxed);
+                    failed.store(true, Ordering::Release);
                 }
                 done.lock().unwrap_or_else(|p| p.into_inner()).push((k, result));
             });
@@ -39,6 +45,16 @@ pub fn map_at_once<J: Send, R: Send>(
     done.sort_by_key(|(k, _)| *k);
     // the first failure in order; without one, every job is done
     done.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Dropped only while a job unwinds (it is forgotten when the job returns): no other
+/// job starts after a panic.
+struct StopOnPanic<'a>(&'a AtomicBool);
+
+impl Drop for StopOnPanic<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
 }
 
 #[cfg(test)]
@@ -74,6 +90,20 @@ mod tests {
             .unwrap_err();
             assert_eq!(err.to_string(), "job 3");
         }
+    }
+
+    #[test]
+    fn after_a_panic_no_new_job_starts() {
+        let started = std::sync::atomic::AtomicUsize::new(0);
+        let outcome = std::panic::catch_unwind(|| {
+            map_at_once(1, (0..8u64).collect(), |k| {
+                started.fetch_add(1, Ordering::Relaxed);
+                assert_ne!(k, 2, "job 2 panics");
+                Ok(())
+            })
+        });
+        assert!(outcome.is_err());
+        assert_eq!(started.load(Ordering::Relaxed), 3);
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub(super) fn load_events(
     let mut out = Events::default();
     let mut members = Members::default();
     // one month partition in memory at a time; months after D's are not read at all
-    let last_month = crate::fmt::fmt_day(as_of)[..7].to_string();
+    let last_month = super::split::month_of(as_of);
     let rels: Vec<&String> = manifest
         .events
         .iter()

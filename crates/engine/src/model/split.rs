@@ -30,8 +30,7 @@ pub fn split_events(
     count: u64,
     at_once: usize,
 ) -> Result<Vec<Manifest>> {
-    let last_month = crate::fmt::fmt_day(as_of)[..7].to_string();
-    Ok(split_months(store, manifest, Some(&last_month), (count, at_once))?.0)
+    Ok(split_months(store, manifest, Some(&month_of(as_of)), (count, at_once))?.0)
 }
 
 /// Lay out every month of the store for `count` shard tasks (`koc ingest --split N`),
@@ -44,20 +43,22 @@ pub fn split_every_month(store: &Store, manifest: &Manifest, count: u64) -> Resu
 /// What shard `shard` reads when it runs as a task of its own (`koc run --shard`,
 /// which writes nothing to the store): each month up to D's from the store's kept split
 /// for as many shards when the shard's file there is whole, else the month's own file
-/// (the shard then picks its members' rows as it reads). Returns that manifest, how
-/// many months came from the split, and the kept files that were damaged (read around).
+/// (the shard then picks its members' rows as it reads).
 pub fn kept_split_of(store: &Store, manifest: &Manifest, as_of: Day, shard: crate::shard::Shard) -> KeptSplit {
-    let last_month = crate::fmt::fmt_day(as_of)[..7].to_string();
+    let last_month = month_of(as_of);
     let cache = SplitCache::as_it_is(store, shard.count);
     let mut out = KeptSplit {
         manifest: Manifest {
             events: Default::default(),
             ..manifest.clone()
         },
-        from_split: 0,
+        laid_out: cache.is_some(),
+        months: 0,
+        not_kept: 0,
         damaged: Vec::new(),
     };
     for (month, rel) in manifest.events.iter().filter(|(month, _)| **month <= last_month) {
+        out.months += 1;
         let kept = match &cache {
             Some(c) => c.shard_file(month, rel, shard.index as usize),
             None => KeptShard::NotKept,
@@ -66,13 +67,15 @@ pub fn kept_split_of(store: &Store, manifest: &Manifest, as_of: Day, shard: crat
             KeptShard::File(file) => Some(file),
             // a month without any of the shard's members is not read at all
             KeptShard::NoRows => None,
-            KeptShard::NotKept => Some(rel.clone()),
+            KeptShard::NotKept => {
+                out.not_kept += 1;
+                Some(rel.clone())
+            }
             KeptShard::Damaged(file) => {
                 out.damaged.push(file);
                 Some(rel.clone())
             }
         };
-        out.from_split += usize::from(read.as_ref() != Some(rel));
         if let Some(read) = read {
             out.manifest.events.insert(month.clone(), read);
         }
@@ -84,10 +87,19 @@ pub fn kept_split_of(store: &Store, manifest: &Manifest, as_of: Day, shard: crat
 pub struct KeptSplit {
     /// The store's manifest with each month's events where the shard reads them.
     pub manifest: Manifest,
-    /// The months taken from the kept split.
-    pub from_split: usize,
+    /// Whether the store holds a split for this shard count at all.
+    pub laid_out: bool,
+    /// The months up to D's, and those of them the split does not hold (read from the
+    /// months themselves).
+    pub months: usize,
+    pub not_kept: usize,
     /// The kept files that are missing or damaged (their months were read instead).
     pub damaged: Vec<String>,
+}
+
+/// D's month, `YYYY-MM`: the last month a run at D reads.
+pub(crate) fn month_of(as_of: Day) -> String {
+    crate::fmt::fmt_day(as_of)[..7].to_string()
 }
 
 /// Split the months up to `last_month` (every month: None) among `count` shards: each

@@ -54,11 +54,7 @@ impl<'a> SplitCache<'a> {
     /// (other shard counts, months' files the manifest no longer names), so the disk
     /// never holds more than one split of the history.
     pub fn open(store: &'a Store, manifest: &Manifest, count: u64) -> Result<SplitCache<'a>> {
-        let cache = SplitCache {
-            store,
-            count,
-            root: format!("{DIR}/n={count}"),
-        };
+        let cache = SplitCache::of(store, count);
         let wanted: std::collections::HashSet<String> = manifest
             .events
             .iter()
@@ -89,36 +85,43 @@ impl<'a> SplitCache<'a> {
     /// the store (a scheduler's shard task): nothing is removed. None when the cache's
     /// folders are not koc's own (a link, a file): the months are read instead.
     pub fn as_it_is(store: &'a Store, count: u64) -> Option<SplitCache<'a>> {
-        let cache = SplitCache {
+        let cache = SplitCache::of(store, count);
+        (is_own_folder(&store.dir.join(DIR)) && is_own_folder(&store.dir.join(&cache.root))).then_some(cache)
+    }
+
+    fn of(store: &'a Store, count: u64) -> SplitCache<'a> {
+        SplitCache {
             store,
             count,
             root: format!("{DIR}/n={count}"),
-        };
-        let own = |dir: &std::path::Path| std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir());
-        (own(&store.dir.join(DIR)) && own(&store.dir.join(&cache.root))).then_some(cache)
+        }
+    }
+
+    /// The entry of the month file `rel` in the folder `dir_rel` (its own folder, its
+    /// `shards.json` a regular file), when it is of this version, this month file and
+    /// this shard count; None otherwise (not there, cut short, damaged, of another kind).
+    fn whole_entry(&self, dir_rel: &str, rel: &str) -> Option<Entry> {
+        let dir = self.store.dir.join(dir_rel);
+        if !is_own_folder(&dir) {
+            return None;
+        }
+        let bytes = crate::store::read_regular(&dir.join(ENTRY)).ok()?;
+        serde_json::from_slice::<Entry>(&bytes)
+            .ok()
+            .filter(|e| e.version == VERSION && e.month_file == rel && e.shards.len() == self.count as usize)
     }
 
     /// Shard `s`'s file of the month file `rel`, as the kept split holds it. Nothing is
     /// removed: a task that reads only leaves the mending to the next split.
     pub fn shard_file(&self, month: &str, rel: &str, s: usize) -> KeptShard {
         let dir_rel = format!("{}/{}", self.root, self.key(month, rel));
-        let dir = self.store.dir.join(&dir_rel);
-        if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
-            return KeptShard::NotKept;
-        }
-        let entry = std::fs::read(dir.join(ENTRY))
-            .ok()
-            .and_then(|bytes| serde_json::from_slice::<Entry>(&bytes).ok());
-        let Some(entry) = entry else {
-            // cut short by a kill, or damaged
+        let Some(entry) = self.whole_entry(&dir_rel, rel) else {
             return KeptShard::NotKept;
         };
-        let whole = entry.version == VERSION && entry.month_file == rel && entry.shards.len() == self.count as usize;
-        match entry.shards.into_iter().nth(s).filter(|_| whole) {
-            None => KeptShard::NotKept,
-            Some(None) => KeptShard::NoRows,
-            Some(Some(f)) if is_shard_file(&f, &dir_rel, s) && self.store.holds_intact(&f) => KeptShard::File(f),
-            Some(Some(f)) => KeptShard::Damaged(f),
+        match entry.shards.into_iter().nth(s).flatten() {
+            None => KeptShard::NoRows,
+            Some(f) if is_shard_file(&f, &dir_rel, s) && self.store.holds_intact(&f) => KeptShard::File(f),
+            Some(f) => KeptShard::Damaged(f),
         }
     }
 
@@ -127,23 +130,17 @@ impl<'a> SplitCache<'a> {
     pub fn get(&self, month: &str, rel: &str) -> Result<Option<Vec<Option<String>>>> {
         let dir_rel = format!("{}/{}", self.root, self.key(month, rel));
         let dir = self.store.dir.join(&dir_rel);
-        let entry = match std::fs::symlink_metadata(&dir) {
-            Ok(m) if m.is_dir() => std::fs::read(dir.join(ENTRY))
-                .ok()
-                .and_then(|bytes| serde_json::from_slice::<Entry>(&bytes).ok()),
-            Ok(_) => None,
+        match std::fs::symlink_metadata(&dir) {
+            Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot read {}", dir.display()))),
-        };
+        }
         // each shard's file where this entry writes it, whole
-        let usable = entry.filter(|e| {
-            e.version == VERSION
-                && e.month_file == rel
-                && e.shards.len() == self.count as usize
-                && e.shards.par_iter().enumerate().all(|(s, file)| {
-                    file.as_ref()
-                        .is_none_or(|f| is_shard_file(f, &dir_rel, s) && self.store.holds_intact(f))
-                })
+        let usable = self.whole_entry(&dir_rel, rel).filter(|e| {
+            e.shards.par_iter().enumerate().all(|(s, file)| {
+                file.as_ref()
+                    .is_none_or(|f| is_shard_file(f, &dir_rel, s) && self.store.holds_intact(f))
+            })
         });
         if usable.is_none() {
             remove(&dir)?;
@@ -206,6 +203,11 @@ fn is_shard_file(file: &str, dir_rel: &str, s: usize) -> bool {
         .and_then(|rest| rest.strip_prefix(&format!("/shard-{s}-")))
         .and_then(|rest| rest.strip_suffix(".parquet"))
         .is_some_and(|hex| hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Whether `dir` is a folder, not a link to one.
+fn is_own_folder(dir: &std::path::Path) -> bool {
+    std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir())
 }
 
 /// A folder of the cache is a folder of its own (or not there yet), never a link: the

@@ -128,7 +128,7 @@ pub fn refuse_output_inside(store_dir: &Path, out: &Path, option: &str) -> Resul
 
 /// The bytes of a store file: a regular file koc wrote (a link, folder or device in
 /// its place is an error naming it, as is a missing file).
-pub(super) fn read_regular(path: &Path) -> Result<Vec<u8>> {
+pub(crate) fn read_regular(path: &Path) -> Result<Vec<u8>> {
     match std::fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_file() => {}
         Ok(_) => return Err(super::checksum::damaged(path, "it is not a regular file").into()),

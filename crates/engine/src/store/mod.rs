@@ -24,8 +24,9 @@ mod frames;
 pub(crate) mod parquet;
 mod slices;
 mod write;
+pub(crate) use files::read_regular;
 pub use files::refuse_output_inside;
-use files::{read_regular, remove_empty_dirs, walk, OWN_ENTRIES};
+use files::{remove_empty_dirs, walk, OWN_ENTRIES};
 use frames::{from_frame, packed_from_frame, packed_to_frame};
 pub use write::{dir_mode, file_mode, write_atomic};
 
