@@ -109,7 +109,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
                 None => (loaded.file().pipeline.ingest.memory_budget.as_deref())
                     .and_then(koc_engine::ingest::passes::parse_bytes),
             };
-            let unsharded = crate::cmd::shards::ShardPlan { count: 1, at_once: 1 };
+            let unsharded = crate::cmd::shard_plan::ShardPlan { count: 1, at_once: 1 };
             let (r, plan) = match budget {
                 Some(b) => crate::cmd::shards::run_within(&loaded, d, b, !cli.quiet)?,
                 None => (crate::cmd::run::run(&loaded, d, !cli.quiet)?, unsharded),
@@ -121,11 +121,11 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             } else {
                 out.ingest(&r.ingest);
                 match plan {
-                    crate::cmd::shards::ShardPlan { count: 1, .. } => {}
-                    crate::cmd::shards::ShardPlan { count, at_once: 1 } => out.line(&format!(
+                    crate::cmd::shard_plan::ShardPlan { count: 1, .. } => {}
+                    crate::cmd::shard_plan::ShardPlan { count, at_once: 1 } => out.line(&format!(
                         "computed in {count} shards of the members, one after another, to stay within the memory budget"
                     )),
-                    crate::cmd::shards::ShardPlan { count, at_once } => out.line(&format!(
+                    crate::cmd::shard_plan::ShardPlan { count, at_once } => out.line(&format!(
                         "computed in {count} shards of the members, {at_once} at a time, to stay within the memory budget"
                     )),
                 }
@@ -403,6 +403,9 @@ the pipeline file (YAML); paths in it are relative to its folder
 \fISTORE\fR/manifest.json, \fISTORE\fR/events/, \fISTORE\fR/tables/
 the event store; every data file is named by its checksum and verified when read
 .TP
+\fISTORE\fR/split/
+the months laid out for shards (by a run under a memory budget, or koc ingest \-\-split N); a cache, safe to delete
+.TP
 \fISTORE\fR/rejects/
 rejected rows with line, column, value and reason (following privacy:)
 .TP
@@ -411,7 +414,7 @@ one folder per as-of date: report.html, report.md, report.xlsx, run.json, the CS
 .SH ENVIRONMENT
 .TP
 \fBRAYON_NUM_THREADS\fR, \fBPOLARS_MAX_THREADS\fR
-threads to use (outputs are the same whatever the count)
+threads to use, and under a memory budget how many shards run at once (outputs are the same whatever the count)
 .TP
 the variables a pipeline's \fBnotify\fR entries name (url_env, secret_env), and privacy's salt_env
 read by koc notify and koc ingest; never printed or written

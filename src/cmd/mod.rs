@@ -5,6 +5,7 @@ pub mod commands;
 pub mod explain;
 pub mod notify;
 pub mod run;
+pub mod shard_plan;
 pub mod shards;
 pub mod simulate;
 pub mod stored_values;

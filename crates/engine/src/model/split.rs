@@ -30,14 +30,14 @@ pub fn split_events(
     count: u64,
     at_once: usize,
 ) -> Result<Vec<Manifest>> {
-    Ok(split_months(store, manifest, Some(&month_of(as_of)), (count, at_once))?.0)
+    Ok(split_months(store, manifest, Some(&month_of(as_of)), count, at_once)?.0)
 }
 
 /// Lay out every month of the store for `count` shard tasks (`koc ingest --split N`),
 /// so that each task of a scheduler reads its members' rows only (`kept_split_of`).
 /// Returns how many months were split now (the others were kept).
 pub fn split_every_month(store: &Store, manifest: &Manifest, count: u64) -> Result<usize> {
-    Ok(split_months(store, manifest, None, (count, 1))?.1)
+    Ok(split_months(store, manifest, None, count, 1)?.1)
 }
 
 /// What shard `shard` reads when it runs as a task of its own (`koc run --shard`,
@@ -108,7 +108,8 @@ fn split_months(
     store: &Store,
     manifest: &Manifest,
     last_month: Option<&str>,
-    (count, at_once): (u64, usize),
+    count: u64,
+    at_once: usize,
 ) -> Result<(Vec<Manifest>, usize)> {
     let mut shards: Vec<Manifest> = (0..count)
         .map(|_| Manifest {
@@ -122,12 +123,14 @@ fn split_months(
     // a month's decoding is mostly one core's: `at_once` months at a time
     let split = crate::at_once::map_at_once(at_once, months, |(month, rel)| {
         let mut timer = crate::timing::Timer::new();
-        let (files, how) = match cache.get(month, rel)? {
-            Some(files) => (files, "kept"),
-            None => (cache.put(month, rel, split_month(store, rel, count)?)?, "split"),
+        let kept = cache.get(month, rel)?;
+        let fresh = kept.is_none();
+        let files = match kept {
+            Some(files) => files,
+            None => cache.put(month, rel, split_month(store, rel, count)?)?,
         };
-        timer.lap(&format!("split: {month} ({how})"));
-        Ok((month, files, how == "split"))
+        timer.lap(&format!("split: {month} ({})", if fresh { "split" } else { "kept" }));
+        Ok((month, files, fresh))
     })?;
     let mut split_now = 0;
     for (month, files, fresh) in split {

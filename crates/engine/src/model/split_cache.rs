@@ -6,6 +6,8 @@
 //! verified before they are used, and `shards.json`, written last, makes the entry
 //! whole. An entry a kill cut short, a damaged file, another shard count or a month
 //! file the manifest no longer names is removed, and the month is split again.
+//! `koc ingest --split N` lays the same split out for a scheduler's N tasks, which read
+//! it as it is (`as_it_is`, `shard_file`) and never remove or mend anything.
 use crate::store::{checksum, Manifest, Store};
 use anyhow::{Context, Result};
 use rayon::prelude::*;
