@@ -7,6 +7,7 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    koc_engine::caught::install_hook();
     let cli = match koc::cmd::cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

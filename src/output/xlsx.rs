@@ -256,13 +256,9 @@ impl<'a> Book<'a> {
 /// rust_xlsxwriter panics when a sheet's temporary file cannot be written (a full
 /// disk): that becomes an error naming the workbook, and the run stops cleanly.
 fn guarded<T>(write: impl FnOnce() -> Result<T>) -> Result<T> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(write)).unwrap_or_else(|payload| {
+    koc_engine::caught::caught(write).unwrap_or_else(|payload| {
         // the panic's own words, so a bug of koc's is not taken for a full disk
-        let why = payload
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| payload.downcast_ref::<&str>().copied())
-            .unwrap_or("a panic");
+        let why = koc_engine::caught::message(payload.as_ref());
         Err(anyhow::anyhow!(
             "cannot write report.xlsx: {why} (a sheet's temporary file could not be written: is the disk full?)"
         ))

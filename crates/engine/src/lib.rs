@@ -54,6 +54,7 @@ macro_rules! text_enum {
 }
 
 pub mod at_once;
+pub mod caught;
 pub mod compute;
 pub mod diagnostics;
 pub mod error;

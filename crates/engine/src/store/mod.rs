@@ -400,11 +400,11 @@ impl Store {
         let bytes = read_regular(&path)?;
         checksum::verify(&path, rel, &bytes)?;
         let columns: Option<Vec<String>> = columns.map(|cols| cols.iter().map(|c| c.to_string()).collect());
-        let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let decoded = crate::caught::caught(|| {
             ParquetReader::new(std::io::Cursor::new(bytes.as_slice()))
                 .with_columns(columns)
                 .finish()
-        }));
+        });
         match decoded {
             Ok(Ok(df)) => Ok(df),
             Ok(Err(e)) => Err(checksum::damaged(&path, &format!("it cannot be read as Parquet ({e})")).into()),

@@ -28,11 +28,11 @@ impl Store {
             checksum::damaged(&path, &why).into()
         };
         let reader = || ParquetReader::new(std::io::Cursor::new(bytes.as_slice()));
-        let (metadata, total) = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let (metadata, total) = match crate::caught::caught(|| {
             let mut r = reader();
             let metadata = r.get_metadata()?.clone();
             Ok::<_, PolarsError>((metadata.clone(), metadata.num_rows))
-        })) {
+        }) {
             Ok(Ok(found)) => found,
             Ok(Err(e)) => return Err(undecodable(Some(e))),
             Err(_) => return Err(undecodable(None)),
@@ -40,11 +40,11 @@ impl Store {
         let rows = rows.max(1);
         let mut offset = 0;
         while offset < total {
-            let slice = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let slice = crate::caught::caught(|| {
                 let mut r = reader();
                 r.set_metadata(metadata.clone());
                 r.with_slice(Some((offset, rows))).finish()
-            }));
+            });
             match slice {
                 Ok(Ok(df)) => each(df)?,
                 Ok(Err(e)) => return Err(undecodable(Some(e))),
