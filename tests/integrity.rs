@@ -432,3 +432,32 @@ fn lookalike_and_excel_mangled_member_ids_get_a_warning_with_count_and_first() {
         "{runjson}"
     );
 }
+
+/// A run that cannot write its files (each file held to 100 KB, as a full disk would
+/// stop it; the demo's `ledger.parquet` and `report.xlsx` are larger) exits 1 with an
+/// error naming what it could not write: no library's panic message, no bare
+/// "i/o error", and no run folder left half written.
+#[test]
+fn a_run_that_cannot_write_its_files_says_which_and_leaves_no_folder() {
+    let w = Workdir::new();
+    w.copy_dir(&repo().join("samples"), "samples");
+    w.copy_dir(&repo().join("pipelines"), "pipelines");
+    w.koc(&["ingest", "pipelines/demo.yaml", "--quiet"]).expect_code(0);
+    // a file larger than the limit fails with EFBIG once SIGXFSZ is ignored
+    let out = std::process::Command::new("sh")
+        .current_dir(w.path())
+        .args(["-c", "trap '' XFSZ; ulimit -f 100; exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_koc"))
+        .args(["run", "pipelines/demo.yaml", "--as-of", "2025-06-30", "--quiet"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.starts_with("error: cannot write "), "{err}");
+    assert!(!err.contains("panicked") && !err.contains("error: i/o error"), "{err}");
+    let runs = w.path().join("out/demo/runs");
+    let left: Vec<_> = std::fs::read_dir(&runs)
+        .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.iter().all(|n| n == "index.html"), "{left:?}");
+}

@@ -249,7 +249,13 @@ impl<'a> Book<'a> {
     }
 
     pub fn save(mut self, path: &Path) -> Result<()> {
-        guarded(|| Ok(self.wb.save(path)?))
+        // the zip writer's own message is "i/o error": its cause (a full disk) is in the
+        // error's details
+        guarded(|| {
+            self.wb
+                .save(path)
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e:?} (is the disk full?)", path.display()))
+        })
     }
 }
 
