@@ -130,8 +130,13 @@ fn conformance_v3() -> Program {
 /// A synthetic program (`koc synth`: every event kind, contests, feedback, overrides;
 /// its pipeline keeps the store in `prog/store`).
 fn synthetic() -> Program {
+    synthesized("300", "120", "7")
+}
+
+/// `koc synth` of `members` × `days` with `seed`, ingested.
+fn synthesized(members: &str, days: &str, seed: &str) -> Program {
     let w = Workdir::new();
-    w.koc(&["synth", "prog", "--members", "300", "--days", "120", "--seed", "7"])
+    w.koc(&["synth", "prog", "--members", members, "--days", days, "--seed", seed])
         .expect_code(0);
     Program::ingested(w, "prog/pipeline.yaml", "prog/store")
 }
@@ -330,10 +335,7 @@ fn a_new_export_since_the_shards_is_refused_by_the_merge() {
 /// Few members, many shards: some shards hold nobody, and the merge is still the run.
 #[test]
 fn empty_shards_merge_like_the_others() {
-    let w = Workdir::new();
-    w.koc(&["synth", "prog", "--members", "4", "--days", "40", "--seed", "2"])
-        .expect_code(0);
-    let p = Program::ingested(w, "prog/pipeline.yaml", "prog/store");
+    let p = synthesized("4", "40", "2");
     let want = p.unsharded("2025-02-09");
     let got = p.sharded("2025-02-09", 7);
     let empty = (0..7)
@@ -485,12 +487,9 @@ fn a_run_within_a_memory_budget_is_the_unsharded_run() {
 /// same budget runs the shards one after another.
 #[test]
 fn a_budgeted_run_computes_two_shards_at_a_time_on_two_threads() {
-    let w = Workdir::new();
     // about 46 MB of event partitions: 575 MiB of estimated need, more than 1060M
     // leaves one computation after its fixed half gigabyte
-    w.koc(&["synth", "prog", "--members", "20000", "--days", "365", "--seed", "11"])
-        .expect_code(0);
-    let p = Program::ingested(w, "prog/pipeline.yaml", "prog/store");
+    let p = synthesized("20000", "365", "11");
     let d = "2025-12-31";
     let want = p.unsharded(d);
     let run = |threads: &str| -> serde_json::Value {

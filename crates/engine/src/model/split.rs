@@ -48,10 +48,7 @@ pub fn kept_split_of(store: &Store, manifest: &Manifest, as_of: Day, shard: crat
     let last_month = month_of(as_of);
     let cache = SplitCache::as_it_is(store, shard.count);
     let mut out = KeptSplit {
-        manifest: Manifest {
-            events: Default::default(),
-            ..manifest.clone()
-        },
+        manifest: without_events(manifest),
         laid_out: cache.is_some(),
         months: 0,
         not_kept: 0,
@@ -97,6 +94,15 @@ pub struct KeptSplit {
     pub damaged: Vec<String>,
 }
 
+/// The store's manifest with no month of events yet (a shard's months go in as they
+/// are found).
+fn without_events(manifest: &Manifest) -> Manifest {
+    Manifest {
+        events: Default::default(),
+        ..manifest.clone()
+    }
+}
+
 /// D's month, `YYYY-MM`: the last month a run at D reads.
 pub(crate) fn month_of(as_of: Day) -> String {
     crate::fmt::fmt_day(as_of)[..7].to_string()
@@ -111,12 +117,7 @@ fn split_months(
     count: u64,
     at_once: usize,
 ) -> Result<(Vec<Manifest>, usize)> {
-    let mut shards: Vec<Manifest> = (0..count)
-        .map(|_| Manifest {
-            events: Default::default(),
-            ..manifest.clone()
-        })
-        .collect();
+    let mut shards: Vec<Manifest> = (0..count).map(|_| without_events(manifest)).collect();
     let cache = SplitCache::open(store, manifest, count)?;
     let wanted = |month: &str| last_month.is_none_or(|last| month <= last);
     let months: Vec<(&String, &String)> = manifest.events.iter().filter(|(month, _)| wanted(month)).collect();
