@@ -591,6 +591,67 @@ fn a_budgeted_run_keeps_its_split_and_mends_it() {
     assert!(entry(2).join("shards.json").exists());
 }
 
+/// An ingest within a budget lays the months out for the shards a run within the same
+/// budget computes (none when one computation fits), and that run takes the split as it
+/// is instead of splitting the history itself.
+#[test]
+fn a_budgeted_ingest_lays_out_the_split_its_run_reads() {
+    let p = demo();
+    let d = "2025-06-30";
+    let want = p.unsharded(d);
+    let ingest = |budget: &str| -> String {
+        p.w.koc(&["ingest", p.pipeline, "--memory-budget", budget])
+            .expect_code(0)
+            .stdout()
+    };
+    // one computation fits 6G: nothing laid out
+    let out = ingest("6G");
+    assert!(!out.contains("laid out"), "{out}");
+    assert!(!p.store.join("split").exists());
+    let out = ingest("513M");
+    let kept = kept_split(&p.store);
+    assert_eq!(kept.len(), 6, "a month each, January to June: {kept:?}");
+    let count: u64 = kept[0].split('/').next().unwrap()["n=".len()..].parse().unwrap();
+    assert!(count > 1, "{kept:?}");
+    assert!(
+        out.contains(&format!(
+            "laid out for the {count} shards of a run within the memory budget (6 of 6 months split now, the rest kept)"
+        )),
+        "{out}"
+    );
+    let inodes = || -> Vec<u64> {
+        kept.iter()
+            .map(|e| {
+                let meta = std::fs::metadata(p.store.join("split").join(e).join("shards.json")).unwrap();
+                std::os::unix::fs::MetadataExt::ino(&meta)
+            })
+            .collect()
+    };
+    let before = inodes();
+    let run: serde_json::Value = serde_json::from_str(
+        &p.w.koc(&[
+            "run",
+            p.pipeline,
+            "--as-of",
+            d,
+            "--quiet",
+            "--format",
+            "json",
+            "--memory-budget",
+            "513M",
+        ])
+        .expect_code(0)
+        .stdout(),
+    )
+    .unwrap();
+    assert_eq!(run["shards"], count, "{run}");
+    assert!(differing(&want, &p.take_run(d)).is_empty());
+    // the run took every month as the ingest laid it out
+    assert_eq!(kept_split(&p.store), kept);
+    assert_eq!(inodes(), before);
+    assert!(ingest("513M").contains("(0 of 6 months split now, the rest kept)"));
+}
+
 /// The files of shard `s` in the kept split of `n` shards, one per month that holds
 /// any of its members.
 fn split_files_of(store: &Path, n: u64, s: u64) -> Vec<PathBuf> {

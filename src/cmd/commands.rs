@@ -46,7 +46,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             split,
         } => {
             let loaded = load(&pipeline)?;
-            let budget = budget_flag(memory_budget)?;
+            let budget = budget_of(memory_budget, &loaded)?;
             let store = Store::open_locked(&loaded.file().store_dir())?;
             let report = match budget {
                 Some(b) => koc_engine::ingest::passes::ingest_within(&loaded, &store, !cli.quiet, b)?,
@@ -54,16 +54,25 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             };
             out.warnings(&report.warnings);
             out.ingest(&report);
-            if let Some(count) = split {
-                // the store as this ingest left it, laid out for the shard tasks
-                let manifest = store.manifest()?;
-                let split_now = koc_engine::model::split_every_month(&store, &manifest, count)?;
-                if !out.json {
-                    out.line(&format!(
-                        "laid out for {count} shard tasks ({split_now} of {} months split now, the rest kept)",
-                        manifest.events.len()
-                    ));
-                }
+            // the store as this ingest left it, laid out for the shard tasks, or for the
+            // shards a run within the same budget computes
+            let laid_out = match (split, budget) {
+                (Some(count), _) => Some((
+                    crate::cmd::shards::lay_out(&store, count, 1)?,
+                    format!("{count} shard tasks"),
+                )),
+                (None, Some(b)) => crate::cmd::shards::lay_out_within(&store, b)?.map(|(plan, months)| {
+                    (
+                        months,
+                        format!("the {} shards of a run within the memory budget", plan.count),
+                    )
+                }),
+                (None, None) => None,
+            };
+            if let (Some(((split_now, months), whom)), false) = (laid_out, out.json) {
+                out.line(&format!(
+                    "laid out for {whom} ({split_now} of {months} months split now, the rest kept)"
+                ));
             }
             report.gate(loaded.file().pipeline.ingest.max_reject_ratio)?;
             Ok(0)
@@ -104,11 +113,7 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
         Command::Run(crate::cmd::cli::RunArgs { at, memory_budget, .. }) => {
             let loaded = load(&at.pipeline)?;
             let d = crate::cmd::run::as_of(&loaded, at.as_of.as_deref())?;
-            let budget = match budget_flag(memory_budget)? {
-                Some(b) => Some(b),
-                None => (loaded.file().pipeline.ingest.memory_budget.as_deref())
-                    .and_then(koc_engine::ingest::passes::parse_bytes),
-            };
+            let budget = budget_of(memory_budget, &loaded)?;
             let unsharded = crate::cmd::shard_plan::ShardPlan { count: 1, at_once: 1 };
             let (r, plan) = match budget {
                 Some(b) => crate::cmd::shards::run_within(&loaded, d, b, !cli.quiet)?,
@@ -543,6 +548,17 @@ impl Printer {
 }
 
 /// `--memory-budget` as bytes (None without the option).
+/// The memory budget of an ingest or a run: `--memory-budget`, else the pipeline's
+/// `ingest.memory_budget`, else none.
+fn budget_of(flag: Option<String>, loaded: &Program) -> Result<Option<u64>> {
+    Ok(match budget_flag(flag)? {
+        Some(b) => Some(b),
+        None => {
+            (loaded.file().pipeline.ingest.memory_budget.as_deref()).and_then(koc_engine::ingest::passes::parse_bytes)
+        }
+    })
+}
+
 fn budget_flag(flag: Option<String>) -> Result<Option<u64>> {
     flag.map(|b| {
         koc_engine::ingest::passes::parse_bytes(&b).ok_or_else(|| {

@@ -79,6 +79,32 @@ impl ShardState {
     }
 }
 
+/// Lay out every month of the store for `count` shards, `at_once` months at a time:
+/// how many months were split now, and how many the store holds.
+pub fn lay_out(store: &Store, count: u64, at_once: usize) -> Result<(usize, usize)> {
+    let manifest = store.manifest()?;
+    let split_now = koc_engine::model::split_every_month(store, &manifest, count, at_once)?;
+    Ok((split_now, manifest.events.len()))
+}
+
+/// After an ingest within `budget`: lay out every month for the shards a run within
+/// the same budget (on as many threads) computes, so that the run does not split the
+/// history itself (after a whole-history ingest, a quarter of the run). None: one
+/// computation of the store fits the budget, and nothing is laid out.
+pub fn lay_out_within(store: &Store, budget: u64) -> Result<Option<(ShardPlan, (usize, usize))>> {
+    let manifest = store.manifest()?;
+    let plan = ShardPlan::within(
+        stored_events(store, &manifest),
+        budget,
+        rayon::current_num_threads() as u64,
+    );
+    if plan.count == 1 {
+        return Ok(None);
+    }
+    let months_at_once = plan.months_at_once(largest_month(store, &manifest), budget);
+    Ok(Some((plan, lay_out(store, plan.count, months_at_once as usize)?)))
+}
+
 /// `koc run` under a memory budget (docs/scale-out.md): the ingest in passes that fit
 /// it, then, when one computation of the whole store would not, the members in shards
 /// computed in this process (as many at once as there are threads and shares of the

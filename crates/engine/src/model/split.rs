@@ -33,11 +33,12 @@ pub fn split_events(
     Ok(split_months(store, manifest, Some(&month_of(as_of)), count, at_once)?.0)
 }
 
-/// Lay out every month of the store for `count` shard tasks (`koc ingest --split N`),
-/// so that each task of a scheduler reads its members' rows only (`kept_split_of`).
+/// Lay out every month of the store for `count` shards (`koc ingest --split N` for
+/// the tasks of a scheduler, which then read their members' rows only, `kept_split_of`;
+/// a budgeted ingest for the shards of the budgeted run), `at_once` months at a time.
 /// Returns how many months were split now (the others were kept).
-pub fn split_every_month(store: &Store, manifest: &Manifest, count: u64) -> Result<usize> {
-    Ok(split_months(store, manifest, None, count, 1)?.1)
+pub fn split_every_month(store: &Store, manifest: &Manifest, count: u64, at_once: usize) -> Result<usize> {
+    Ok(split_months(store, manifest, None, count, at_once)?.1)
 }
 
 /// What shard `shard` reads when it runs as a task of its own (`koc run --shard`,
