@@ -44,7 +44,8 @@ pub enum Command {
         /// The pipeline file (YAML).
         pipeline: PathBuf,
         /// Ingest in passes that fit this much memory (6G, 512M), in place of
-        /// `ingest.memory_budget`; the store is the same as one pass makes.
+        /// `ingest.memory_budget`; the store is the same as one pass makes. Then, when a
+        /// run within the budget needs shards, lay the months out for them.
         #[arg(long)]
         memory_budget: Option<String>,
         /// Then lay out every month for N shard tasks (`koc run --shard I/N`), so that

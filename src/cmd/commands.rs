@@ -58,20 +58,21 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             // shards a run within the same budget computes
             let laid_out = match (split, budget) {
                 (Some(count), _) => Some((
-                    crate::cmd::shards::lay_out(&store, count, 1)?,
                     format!("{count} shard tasks"),
+                    crate::cmd::shards::lay_out(&store, count, 1)?,
                 )),
-                (None, Some(b)) => crate::cmd::shards::lay_out_within(&store, b)?.map(|(plan, months)| {
+                (None, Some(b)) => crate::cmd::shards::lay_out_within(&store, b)?.map(|(plan, l)| {
                     (
-                        months,
                         format!("the {} shards of a run within the memory budget", plan.count),
+                        l,
                     )
                 }),
                 (None, None) => None,
             };
-            if let (Some(((split_now, months), whom)), false) = (laid_out, out.json) {
+            if let (Some((whom, l)), false) = (laid_out, out.json) {
                 out.line(&format!(
-                    "laid out for {whom} ({split_now} of {months} months split now, the rest kept)"
+                    "laid out for {whom} ({} of {} months split now, the rest kept)",
+                    l.split_now, l.months
                 ));
             }
             report.gate(loaded.file().pipeline.ingest.max_reject_ratio)?;
@@ -409,7 +410,7 @@ the pipeline file (YAML); paths in it are relative to its folder
 the event store; every data file is named by its checksum and verified when read
 .TP
 \fISTORE\fR/split/
-the months laid out for shards (by a run under a memory budget, or koc ingest \-\-split N); a cache, safe to delete
+the months laid out for shards (by a run or an ingest under a memory budget, or koc ingest \-\-split N); a cache, safe to delete
 .TP
 \fISTORE\fR/rejects/
 rejected rows with line, column, value and reason (following privacy:)

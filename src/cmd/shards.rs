@@ -79,19 +79,27 @@ impl ShardState {
     }
 }
 
-/// Lay out every month of the store for `count` shards, `at_once` months at a time:
-/// how many months were split now, and how many the store holds.
-pub fn lay_out(store: &Store, count: u64, at_once: usize) -> Result<(usize, usize)> {
+/// What an ingest laid out for shards: how many months it split now, of how many the
+/// store holds (the others were kept as they were).
+pub struct LaidOut {
+    pub split_now: usize,
+    pub months: usize,
+}
+
+/// Lay out every month of the store for `count` shards, `at_once` months at a time.
+pub fn lay_out(store: &Store, count: u64, at_once: usize) -> Result<LaidOut> {
     let manifest = store.manifest()?;
-    let split_now = koc_engine::model::split_every_month(store, &manifest, count, at_once)?;
-    Ok((split_now, manifest.events.len()))
+    Ok(LaidOut {
+        split_now: koc_engine::model::split_every_month(store, &manifest, count, at_once)?,
+        months: manifest.events.len(),
+    })
 }
 
 /// After an ingest within `budget`: lay out every month for the shards a run within
 /// the same budget (on as many threads) computes, so that the run does not split the
 /// history itself (after a whole-history ingest, a quarter of the run). None: one
 /// computation of the store fits the budget, and nothing is laid out.
-pub fn lay_out_within(store: &Store, budget: u64) -> Result<Option<(ShardPlan, (usize, usize))>> {
+pub fn lay_out_within(store: &Store, budget: u64) -> Result<Option<(ShardPlan, LaidOut)>> {
     let manifest = store.manifest()?;
     let plan = ShardPlan::within(
         stored_events(store, &manifest),
