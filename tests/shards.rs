@@ -628,23 +628,25 @@ fn a_budgeted_ingest_lays_out_the_split_its_run_reads() {
             .collect()
     };
     let before = inodes();
-    let run: serde_json::Value = serde_json::from_str(
-        &p.w.koc(&[
-            "run",
-            p.pipeline,
-            "--as-of",
-            d,
-            "--quiet",
-            "--format",
-            "json",
-            "--memory-budget",
-            "513M",
-        ])
-        .expect_code(0)
-        .stdout(),
-    )
-    .unwrap();
+    let args = [
+        "run",
+        p.pipeline,
+        "--as-of",
+        d,
+        "--quiet",
+        "--format",
+        "json",
+        "--memory-budget",
+        "513M",
+    ];
+    let done = p.w.koc_env(&args, &[("KOC_TIMINGS", "1")]);
+    done.expect_code(0);
+    let run: serde_json::Value = serde_json::from_str(&done.stdout()).unwrap();
     assert_eq!(run["shards"], count, "{run}");
+    // the run's split says of each month whether it split it or took it as kept
+    let err = done.stderr();
+    assert_eq!(err.matches(" (kept): ").count(), 6, "{err}");
+    assert!(!err.contains(" (split): "), "{err}");
     assert!(differing(&want, &p.take_run(d)).is_empty());
     // the run took every month as the ingest laid it out
     assert_eq!(kept_split(&p.store), kept);

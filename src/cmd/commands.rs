@@ -59,9 +59,9 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             let laid_out = match (split, budget) {
                 (Some(count), _) => Some((
                     format!("{count} shard tasks"),
-                    crate::cmd::shards::lay_out(&store, count, 1)?,
+                    crate::cmd::shards::lay_out(&store, &store.manifest()?, count, 1, !cli.quiet)?,
                 )),
-                (None, Some(b)) => crate::cmd::shards::lay_out_within(&store, b)?.map(|(plan, l)| {
+                (None, Some(b)) => crate::cmd::shards::lay_out_within(&store, b, !cli.quiet)?.map(|(plan, l)| {
                     (
                         format!("the {} shards of a run within the memory budget", plan.count),
                         l,
@@ -548,7 +548,6 @@ impl Printer {
     }
 }
 
-/// `--memory-budget` as bytes (None without the option).
 /// The memory budget of an ingest or a run: `--memory-budget`, else the pipeline's
 /// `ingest.memory_budget`, else none.
 fn budget_of(flag: Option<String>, loaded: &Program) -> Result<Option<u64>> {
@@ -560,6 +559,7 @@ fn budget_of(flag: Option<String>, loaded: &Program) -> Result<Option<u64>> {
     })
 }
 
+/// `--memory-budget` as bytes (None without the option).
 fn budget_flag(flag: Option<String>) -> Result<Option<u64>> {
     flag.map(|b| {
         koc_engine::ingest::passes::parse_bytes(&b).ok_or_else(|| {

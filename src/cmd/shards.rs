@@ -86,31 +86,46 @@ pub struct LaidOut {
     pub months: usize,
 }
 
-/// Lay out every month of the store for `count` shards, `at_once` months at a time.
-pub fn lay_out(store: &Store, count: u64, at_once: usize) -> Result<LaidOut> {
-    let manifest = store.manifest()?;
+/// Lay out every month of the store (as `manifest` describes it) for `count` shards,
+/// `at_once` months at a time.
+pub fn lay_out(store: &Store, manifest: &Manifest, count: u64, at_once: usize, progress: bool) -> Result<LaidOut> {
+    let _stages = koc_engine::progress::stages(progress, "koc ingest");
+    koc_engine::progress::stage(&format!("laying the months out for {count} shards"));
     Ok(LaidOut {
-        split_now: koc_engine::model::split_every_month(store, &manifest, count, at_once)?,
+        split_now: koc_engine::model::split_every_month(store, manifest, count, at_once)?,
         months: manifest.events.len(),
     })
 }
 
 /// After an ingest within `budget`: lay out every month for the shards a run within
-/// the same budget (on as many threads) computes, so that the run does not split the
+/// the same budget computes (`plan_within`), so that the run does not split the
 /// history itself (after a whole-history ingest, a quarter of the run). None: one
-/// computation of the store fits the budget, and nothing is laid out.
-pub fn lay_out_within(store: &Store, budget: u64) -> Result<Option<(ShardPlan, LaidOut)>> {
+/// computation of the store fits the budget, or it holds no events, and nothing is
+/// laid out.
+pub fn lay_out_within(store: &Store, budget: u64, progress: bool) -> Result<Option<(ShardPlan, LaidOut)>> {
     let manifest = store.manifest()?;
+    let (plan, months_at_once) = plan_within(store, &manifest, budget);
+    if plan.count == 1 || manifest.events.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some((
+        plan,
+        lay_out(store, &manifest, plan.count, months_at_once, progress)?,
+    )))
+}
+
+/// How a run within `budget` computes the store as `manifest` describes it on this
+/// process's threads (`ShardPlan::within`), and how many months its split takes at
+/// once. The budgeted ingest lays the months out by the same plan, so that the run
+/// finds them split for its N.
+fn plan_within(store: &Store, manifest: &Manifest, budget: u64) -> (ShardPlan, usize) {
     let plan = ShardPlan::within(
-        stored_events(store, &manifest),
+        stored_events(store, manifest),
         budget,
         rayon::current_num_threads() as u64,
     );
-    if plan.count == 1 {
-        return Ok(None);
-    }
-    let months_at_once = plan.months_at_once(largest_month(store, &manifest), budget);
-    Ok(Some((plan, lay_out(store, plan.count, months_at_once as usize)?)))
+    let months_at_once = plan.months_at_once(largest_month(store, manifest), budget);
+    (plan, months_at_once as usize)
 }
 
 /// `koc run` under a memory budget (docs/scale-out.md): the ingest in passes that fit
@@ -125,11 +140,7 @@ pub fn run_within(loaded: &Program, as_of: Day, budget: u64, progress: bool) -> 
     let ingest = koc_engine::ingest::passes::ingest_within(loaded, &store, progress, budget)?;
     let t_ingest = t0.elapsed();
     let manifest = store.manifest()?;
-    let plan = ShardPlan::within(
-        stored_events(&store, &manifest),
-        budget,
-        rayon::current_num_threads() as u64,
-    );
+    let (plan, months_at_once) = plan_within(&store, &manifest, budget);
     if plan.count == 1 {
         return Ok((
             crate::cmd::run::compute_and_write(loaded, &store, as_of, ingest, t0, t_ingest)?,
@@ -160,8 +171,7 @@ pub fn run_within(loaded: &Program, as_of: Day, budget: u64, progress: bool) -> 
     // each month read once, its rows split among the shards (and kept for the next run)
     koc_engine::progress::stage("splitting the events among the shards");
     let mut timer = koc_engine::timing::Timer::new();
-    let months_at_once = plan.months_at_once(largest_month(&store, &manifest), budget);
-    let split = koc_engine::model::split_events(&store, &manifest, as_of, plan.count, months_at_once as usize)?;
+    let split = koc_engine::model::split_events(&store, &manifest, as_of, plan.count, months_at_once)?;
     timer.lap(&format!("split among {} shards", plan.count));
     koc_engine::progress::stage("computing the shards");
     let jobs: Vec<(Shard, Manifest)> = (0..plan.count)
