@@ -44,6 +44,24 @@ impl Program {
         Program { w, pipeline, store }
     }
 
+    /// `koc run` at D within `budget` (`--format json`, with `env`), which must succeed.
+    fn budgeted(&self, d: &str, budget: &str, env: &[(&str, &str)]) -> Run {
+        let args = [
+            "run",
+            self.pipeline,
+            "--as-of",
+            d,
+            "--quiet",
+            "--format",
+            "json",
+            "--memory-budget",
+            budget,
+        ];
+        let done = self.w.koc_env(&args, env);
+        done.expect_code(0);
+        done
+    }
+
     /// `koc merge` of the parts in `parts` at D, which must fail with `code`: its stderr.
     fn merge_refused(&self, d: &str, parts: &str, code: i32) -> String {
         self.w
@@ -493,19 +511,8 @@ fn a_budgeted_run_computes_two_shards_at_a_time_on_two_threads() {
     let d = "2025-12-31";
     let want = p.unsharded(d);
     let run = |threads: &str| -> serde_json::Value {
-        let args = [
-            "run",
-            p.pipeline,
-            "--as-of",
-            d,
-            "--quiet",
-            "--format",
-            "json",
-            "--memory-budget",
-            "1060M",
-        ];
         let env = [("RAYON_NUM_THREADS", threads), ("POLARS_MAX_THREADS", threads)];
-        serde_json::from_str(&p.w.koc_env(&args, &env).expect_code(0).stdout()).unwrap()
+        serde_json::from_str(&p.budgeted(d, "1060M", &env).stdout()).unwrap()
     };
     let out = run("2");
     // two shares of 18 MiB (32 shards of the 46 MB)
@@ -543,8 +550,7 @@ fn a_budgeted_run_keeps_its_split_and_mends_it() {
     let want_june = p.unsharded(june);
     let want_march = p.unsharded(march);
     let budgeted = |d: &str| {
-        p.w.koc(&["run", p.pipeline, "--as-of", d, "--quiet", "--memory-budget", "513M"])
-            .expect_code(0);
+        p.budgeted(d, "513M", &[]);
         p.take_run(d)
     };
     assert!(differing(&want_june, &budgeted(june)).is_empty());
@@ -628,19 +634,7 @@ fn a_budgeted_ingest_lays_out_the_split_its_run_reads() {
             .collect()
     };
     let before = inodes();
-    let args = [
-        "run",
-        p.pipeline,
-        "--as-of",
-        d,
-        "--quiet",
-        "--format",
-        "json",
-        "--memory-budget",
-        "513M",
-    ];
-    let done = p.w.koc_env(&args, &[("KOC_TIMINGS", "1")]);
-    done.expect_code(0);
+    let done = p.budgeted(d, "513M", &[("KOC_TIMINGS", "1")]);
     let run: serde_json::Value = serde_json::from_str(&done.stdout()).unwrap();
     assert_eq!(run["shards"], count, "{run}");
     // the run's split says of each month whether it split it or took it as kept
