@@ -525,6 +525,33 @@ fn a_budgeted_run_computes_two_shards_at_a_time_on_two_threads() {
     assert!(differing(&want, &p.take_run(d)).is_empty());
 }
 
+/// A budget below what the members alone hold (the merge puts every member's state
+/// together, about 4 KB a member) is said on stderr before the run, whatever its shards;
+/// a budget that holds them, or `--quiet`, says nothing.
+#[test]
+fn a_budget_the_members_alone_exceed_is_said() {
+    let p = synthesized("40000", "10", "3");
+    let d = "2025-01-10";
+    let run = |budget: &str, quiet: bool| -> String {
+        let mut args = vec!["run", p.pipeline, "--as-of", d, "--memory-budget", budget];
+        if quiet {
+            args.push("--quiet");
+        }
+        let done = p.w.koc(&args);
+        done.expect_code(0);
+        done.stderr()
+    };
+    // 40,000 members: 164 MB and the fixed half gigabyte
+    let err = run("600M", false);
+    assert!(
+        err.contains("warning: the 40000 members need about 0.7 GB whatever the shards")
+            && err.contains("more than the memory budget of 0.6 GB"),
+        "{err}"
+    );
+    assert!(!run("600M", true).contains("members need"));
+    assert!(!run("1G", false).contains("members need"));
+}
+
 /// The entries of the store's kept split (`STORE/split/n=<N>/<month entry>`), sorted.
 fn kept_split(store: &Path) -> Vec<String> {
     let mut out = Vec::new();

@@ -81,6 +81,19 @@ impl ShardPlan {
             .find(|k| k.saturating_mul(one) <= budget)
             .unwrap_or(1)
     }
+
+    /// What any run of `members` members holds whatever its shards, when that is more
+    /// than `budget` allows: the merge puts every member's state together (about 4 KB
+    /// a member: 1.3 M members peaked at 5.2 GB, 130,000 at 1.0 GB, each with the
+    /// fixed half gigabyte). None while the members' part is under a quarter of the
+    /// fixed part (32,768 members: a small program's fixed part is an overestimate) or
+    /// the whole fits.
+    pub fn members_over(members: u64, budget: u64) -> Option<u64> {
+        const PER_MEMBER: u64 = 4 << 10;
+        let part = members.saturating_mul(PER_MEMBER);
+        let need = part.saturating_add(Self::FIXED);
+        (part >= Self::FIXED / 4 && need > budget).then_some(need)
+    }
 }
 
 #[cfg(test)]
@@ -89,6 +102,22 @@ mod tests {
 
     const M: u64 = 1 << 20;
     const G: u64 = 1 << 30;
+
+    #[test]
+    fn a_budget_below_the_members_state_is_found() {
+        // 1.3 M members: 5.2 GB and the fixed part, within 6G, not within 5G
+        assert_eq!(ShardPlan::members_over(1_300_000, 6 * G), None);
+        assert_eq!(
+            ShardPlan::members_over(1_300_000, 5 * G),
+            Some(1_300_000 * 4096 + 512 * M)
+        );
+        // 130,000 members peaked at 1.0 GB
+        assert_eq!(ShardPlan::members_over(130_000, 1100 * M), None);
+        assert_eq!(ShardPlan::members_over(130_000, 1000 * M), Some(130_000 * 4096 + 512 * M));
+        // a small program is never said to go over, whatever the budget
+        assert_eq!(ShardPlan::members_over(32_767, 1), None);
+        assert_eq!(ShardPlan::members_over(32_768, 513 * M), Some(640 * M));
+    }
 
     #[test]
     fn a_store_one_computation_fits_is_not_sharded() {

@@ -114,6 +114,24 @@ pub fn lay_out_within(store: &Store, budget: u64, progress: bool) -> Result<Opti
     )))
 }
 
+/// Say on stderr when the store's members alone need more than `budget` (no number of
+/// shards keeps the run within it, `ShardPlan::members_over`). A members table that
+/// cannot be read says nothing here: the run's load names it.
+fn warn_of_members_over(store: &Store, manifest: &Manifest, budget: u64) {
+    let members = manifest.tables.get("members").and_then(|rel| store.rows_in(rel).ok());
+    if let Some(need) = members.and_then(|m| ShardPlan::members_over(m as u64, budget)) {
+        let gb = |bytes: u64| bytes as f64 / 1e9;
+        eprintln!(
+            "warning: the {} members need about {:.1} GB whatever the shards (the merge holds \
+             every member's state), more than the memory budget of {:.1} GB: the run may go over \
+             it; give it more memory (--memory-budget, ingest.memory_budget)",
+            members.unwrap_or_default(),
+            gb(need),
+            gb(budget)
+        );
+    }
+}
+
 /// How a run within `budget` computes the store as `manifest` describes it on this
 /// process's threads (`ShardPlan::within`), and how many months its split takes at
 /// once. The budgeted ingest lays the months out by the same plan, so that the run
@@ -141,6 +159,9 @@ pub fn run_within(loaded: &Program, as_of: Day, budget: u64, progress: bool) -> 
     let t_ingest = t0.elapsed();
     let manifest = store.manifest()?;
     let (plan, months_at_once) = plan_within(&store, &manifest, budget);
+    if progress {
+        warn_of_members_over(&store, &manifest, budget);
+    }
     if plan.count == 1 {
         return Ok((
             crate::cmd::run::compute_and_write(loaded, &store, as_of, ingest, t0, t_ingest)?,

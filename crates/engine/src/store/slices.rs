@@ -20,23 +20,9 @@ impl Store {
         let path = self.dir.join(rel);
         let bytes = read_regular(&path)?;
         checksum::verify(&path, rel, &bytes)?;
-        let undecodable = |e: Option<PolarsError>| -> anyhow::Error {
-            let why = match e {
-                Some(e) => format!("it cannot be read as Parquet ({e})"),
-                None => "its Parquet cannot be decoded".to_string(),
-            };
-            checksum::damaged(&path, &why).into()
-        };
         let reader = || ParquetReader::new(std::io::Cursor::new(bytes.as_slice()));
-        let (metadata, total) = match crate::caught::caught(|| {
-            let mut r = reader();
-            let metadata = r.get_metadata()?.clone();
-            Ok::<_, PolarsError>((metadata.clone(), metadata.num_rows))
-        }) {
-            Ok(Ok(found)) => found,
-            Ok(Err(e)) => return Err(undecodable(Some(e))),
-            Err(_) => return Err(undecodable(None)),
-        };
+        let metadata = metadata_of(&path, &bytes)?;
+        let total = metadata.num_rows;
         let rows = rows.max(1);
         let mut offset = 0;
         while offset < total {
@@ -47,12 +33,21 @@ impl Store {
             });
             match slice {
                 Ok(Ok(df)) => each(df)?,
-                Ok(Err(e)) => return Err(undecodable(Some(e))),
-                Err(_) => return Err(undecodable(None)),
+                Ok(Err(e)) => return Err(undecodable(&path, Some(e))),
+                Err(_) => return Err(undecodable(&path, None)),
             }
             offset += rows;
         }
         Ok(())
+    }
+
+    /// How many rows the stored file `rel` holds (its Parquet footer), its bytes checked
+    /// against the checksum in the name first.
+    pub fn rows_in(&self, rel: &str) -> Result<usize> {
+        let path = self.dir.join(rel);
+        let bytes = read_regular(&path)?;
+        checksum::verify(&path, rel, &bytes)?;
+        Ok(metadata_of(&path, &bytes)?.num_rows)
     }
 
     /// Whether the stored file `rel` is a regular file whose bytes match the checksum
@@ -68,6 +63,24 @@ impl Store {
         write_atomic(&self.dir.join(&rel), bytes)?;
         Ok(rel)
     }
+}
+
+/// The Parquet footer of `bytes`, the stored file at `path`.
+fn metadata_of(path: &std::path::Path, bytes: &[u8]) -> Result<polars::io::parquet::metadata::FileMetadataRef> {
+    match crate::caught::caught(|| ParquetReader::new(std::io::Cursor::new(bytes)).get_metadata().cloned()) {
+        Ok(Ok(metadata)) => Ok(metadata),
+        Ok(Err(e)) => Err(undecodable(path, Some(e))),
+        Err(_) => Err(undecodable(path, None)),
+    }
+}
+
+/// The error for a stored file whose bytes are whole but cannot be decoded.
+fn undecodable(path: &std::path::Path, e: Option<PolarsError>) -> anyhow::Error {
+    let why = match e {
+        Some(e) => format!("it cannot be read as Parquet ({e})"),
+        None => "its Parquet cannot be decoded".to_string(),
+    };
+    checksum::damaged(path, &why).into()
 }
 
 #[cfg(test)]
