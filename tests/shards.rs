@@ -526,7 +526,8 @@ fn a_budgeted_run_computes_two_shards_at_a_time_on_two_threads() {
 }
 
 /// A budget below what the members alone hold (the merge puts every member's state
-/// together, about 4 KB a member) is said on stderr before the run, whatever its shards;
+/// together, about 4 KB a member) is said on stderr before the run computes, whatever
+/// its shards;
 /// a budget that holds them, or `--quiet`, says nothing.
 #[test]
 fn a_budget_the_members_alone_exceed_is_said() {
@@ -544,8 +545,8 @@ fn a_budget_the_members_alone_exceed_is_said() {
     // 40,000 members: 164 MB and the fixed half gigabyte
     let err = run("600M", false);
     assert!(
-        err.contains("warning: the 40000 members need about 0.7 GB whatever the shards")
-            && err.contains("more than the memory budget of 0.6 GB"),
+        err.contains("warning: the 40000 members need about 0.7 GiB whatever the shards")
+            && err.contains("more than the memory budget of 0.6 GiB"),
         "{err}"
     );
     assert!(!run("600M", true).contains("members need"));

@@ -84,7 +84,7 @@ impl ShardPlan {
 
     /// What any run of `members` members holds whatever its shards, when that is more
     /// than `budget` allows: the merge puts every member's state together (about 4 KB
-    /// a member: 1.3 M members peaked at 5.2 GB, 130,000 at 1.0 GB, each with the
+    /// a member: 1.3 M members peaked at 5.1 GiB, 130,000 at 1.0 GiB, each with the
     /// fixed half gigabyte). None while the members' part is under a quarter of the
     /// fixed part (32,768 members: a small program's fixed part is an overestimate) or
     /// the whole fits.
@@ -105,15 +105,18 @@ mod tests {
 
     #[test]
     fn a_budget_below_the_members_state_is_found() {
-        // 1.3 M members: 5.2 GB and the fixed part, within 6G, not within 5G
+        // 1.3 M members: 5.3 GB with the fixed part, within 6G, not within 5G
         assert_eq!(ShardPlan::members_over(1_300_000, 6 * G), None);
         assert_eq!(
             ShardPlan::members_over(1_300_000, 5 * G),
             Some(1_300_000 * 4096 + 512 * M)
         );
-        // 130,000 members peaked at 1.0 GB
+        // 130,000 members peaked at 1.0 GiB
         assert_eq!(ShardPlan::members_over(130_000, 1100 * M), None);
-        assert_eq!(ShardPlan::members_over(130_000, 1000 * M), Some(130_000 * 4096 + 512 * M));
+        assert_eq!(
+            ShardPlan::members_over(130_000, 1000 * M),
+            Some(130_000 * 4096 + 512 * M)
+        );
         // a small program is never said to go over, whatever the budget
         assert_eq!(ShardPlan::members_over(32_767, 1), None);
         assert_eq!(ShardPlan::members_over(32_768, 513 * M), Some(640 * M));

@@ -118,16 +118,19 @@ pub fn lay_out_within(store: &Store, budget: u64, progress: bool) -> Result<Opti
 /// shards keeps the run within it, `ShardPlan::members_over`). A members table that
 /// cannot be read says nothing here: the run's load names it.
 fn warn_of_members_over(store: &Store, manifest: &Manifest, budget: u64) {
-    let members = manifest.tables.get("members").and_then(|rel| store.rows_in(rel).ok());
-    if let Some(need) = members.and_then(|m| ShardPlan::members_over(m as u64, budget)) {
-        let gb = |bytes: u64| bytes as f64 / 1e9;
+    let Some(members) = (manifest.tables.get(koc_engine::table::MEMBERS.name)).and_then(|rel| store.rows_in(rel).ok())
+    else {
+        return;
+    };
+    if let Some(need) = ShardPlan::members_over(members as u64, budget) {
+        // budgets are read in powers of 1024 (6G is 6 GiB)
+        let gib = |bytes: u64| bytes as f64 / (1u64 << 30) as f64;
         eprintln!(
-            "warning: the {} members need about {:.1} GB whatever the shards (the merge holds \
-             every member's state), more than the memory budget of {:.1} GB: the run may go over \
-             it; give it more memory (--memory-budget, ingest.memory_budget)",
-            members.unwrap_or_default(),
-            gb(need),
-            gb(budget)
+            "warning: the {members} members need about {:.1} GiB whatever the shards (the merge \
+             holds every member's state), more than the memory budget of {:.1} GiB: the run may \
+             go over it; give it more memory (--memory-budget, ingest.memory_budget)",
+            gib(need),
+            gib(budget)
         );
     }
 }

@@ -87,8 +87,8 @@ fn undecodable(path: &std::path::Path, e: Option<PolarsError>) -> anyhow::Error 
 mod tests {
     use super::*;
 
-    /// A file read 3 rows at a time gives its rows in order, every one once; a
-    /// damaged one is an error naming it.
+    /// A file read 3 rows at a time gives its rows in order, every one once, and its
+    /// footer their number; a damaged one is an error naming it.
     #[test]
     fn slices_are_the_file_in_order() {
         let dir = tempfile::tempdir().unwrap();
@@ -107,11 +107,14 @@ mod tests {
             .unwrap();
         assert_eq!(heights, [3, 3, 3, 1]);
         assert_eq!(seen, ids);
+        assert_eq!(store.rows_in(&rel).unwrap(), 10);
         let path = store.dir.join(&rel);
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[20] ^= 1;
         std::fs::write(&path, bytes).unwrap();
         let err = store.frames_in_slices(&rel, 3, &mut |_| Ok(())).unwrap_err();
+        assert!(format!("{err:#}").contains(&rel), "{err:#}");
+        let err = store.rows_in(&rel).unwrap_err();
         assert!(format!("{err:#}").contains(&rel), "{err:#}");
     }
 }
