@@ -28,22 +28,22 @@ pub fn shard(loaded: &Program, as_of: Day, shard: Shard, out: &Path, progress: b
     let kept = koc_engine::model::kept_split_of(&store, &store.manifest()?, as_of, shard);
     if progress {
         for file in &kept.damaged {
-            eprintln!(
+            koc_engine::progress::eprint_line(&format!(
                 "warning: {} is damaged or missing: this shard read its month instead; the next \
                  `koc ingest --split {}` splits that month again",
                 store_dir.join(file).display(),
                 shard.count
-            );
+            ));
         }
         if kept.laid_out && kept.not_kept > 0 {
-            eprintln!(
+            koc_engine::progress::eprint_line(&format!(
                 "warning: {} does not hold {} of the {} months for {} shard tasks (ingested since the \
                  last `koc ingest --split {3}`?): this shard read them itself; ingest with `--split {3}`",
                 store_dir.join(koc_engine::model::split_cache::DIR).display(),
                 kept.not_kept,
                 kept.months,
                 shard.count
-            );
+            ));
         }
     }
     let state = ShardState::compute(loaded, &store, &kept.manifest, as_of, shard)?;
@@ -125,13 +125,13 @@ fn warn_of_members_over(store: &Store, manifest: &Manifest, budget: u64) {
     if let Some(need) = ShardPlan::members_over(members as u64, budget) {
         // budgets are read in powers of 1024 (6G is 6 GiB)
         let gib = |bytes: u64| bytes as f64 / (1u64 << 30) as f64;
-        eprintln!(
+        koc_engine::progress::eprint_line(&format!(
             "warning: the {members} members need about {:.1} GiB whatever the shards (the merge \
              holds every member's state), more than the memory budget of {:.1} GiB: the run may \
              go over it; give it more memory (--memory-budget, ingest.memory_budget)",
             gib(need),
             gib(budget)
-        );
+        ));
     }
 }
 

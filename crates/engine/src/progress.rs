@@ -43,6 +43,12 @@ impl Drop for StageLine {
     }
 }
 
+/// Print `line` on stderr above the bars and the stage line (printed over them, it
+/// would come out torn on a terminal).
+pub fn eprint_line(line: &str) {
+    multi().suspend(|| eprintln!("{line}"));
+}
+
 /// Name what the stage line is about now (a simulation's scenario, say).
 pub fn part(what: &str) {
     if let Ok(slot) = STAGE.lock() {
