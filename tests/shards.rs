@@ -416,7 +416,14 @@ fn a_condition_that_compares_members_cannot_be_sharded() {
     let badge = "where: \"topic IN ('ev_charging', 'long_drive')\"";
     let err = refusal(badge, "where: \"likes > AVG(likes) OVER ()\"");
     assert!(err.contains("badges"), "{err}");
-    // under a memory budget that needs shards, the run says to give it more memory
+    // under a memory budget that needs shards, the ingest lays out nothing for them and
+    // the run says to give it more memory
+    let out =
+        p.w.koc(&["ingest", p.pipeline, "--memory-budget", "513M"])
+            .expect_code(0)
+            .stdout();
+    assert!(!out.contains("laid out"), "{out}");
+    assert!(!p.store.join("split").exists());
     let err =
         p.w.koc(&["run", p.pipeline, "--as-of", "2025-06-30", "--memory-budget", "513M"])
             .expect_code(2)

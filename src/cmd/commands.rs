@@ -61,12 +61,14 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
                     format!("{count} shard tasks"),
                     crate::cmd::shards::lay_out(&store, &store.manifest()?, count, 1, !cli.quiet)?,
                 )),
-                (None, Some(b)) => crate::cmd::shards::lay_out_within(&store, b, !cli.quiet)?.map(|(plan, l)| {
-                    (
-                        format!("the {} shards of a run within the memory budget", plan.count),
-                        l,
-                    )
-                }),
+                (None, Some(b)) => {
+                    crate::cmd::shards::lay_out_within(&loaded, &store, b, !cli.quiet)?.map(|(plan, l)| {
+                        (
+                            format!("the {} shards of a run within the memory budget", plan.count),
+                            l,
+                        )
+                    })
+                }
                 (None, None) => None,
             };
             if let (Some((whom, l)), false) = (laid_out, out.json) {

@@ -100,12 +100,18 @@ pub fn lay_out(store: &Store, manifest: &Manifest, count: u64, at_once: usize, p
 /// After an ingest within `budget`: lay out every month for the shards a run within
 /// the same budget computes (`plan_within`), so that the run does not split the
 /// history itself (after a whole-history ingest, a quarter of the run). None: one
-/// computation of the store fits the budget, or it holds no events, and nothing is
-/// laid out.
-pub fn lay_out_within(store: &Store, budget: u64, progress: bool) -> Result<Option<(ShardPlan, LaidOut)>> {
+/// computation of the store fits the budget, it holds no events, or the program
+/// cannot be sharded (the run says why), and nothing is laid out.
+pub fn lay_out_within(
+    loaded: &Program,
+    store: &Store,
+    budget: u64,
+    progress: bool,
+) -> Result<Option<(ShardPlan, LaidOut)>> {
     let manifest = store.manifest()?;
     let (plan, months_at_once) = plan_within(store, &manifest, budget);
-    if plan.count == 1 || manifest.events.is_empty() {
+    let shardable = refuse_cross_member_conditions(loaded, "").is_ok();
+    if plan.count == 1 || manifest.events.is_empty() || !shardable {
         return Ok(None);
     }
     Ok(Some((
