@@ -534,8 +534,7 @@ fn a_budgeted_run_computes_two_shards_at_a_time_on_two_threads() {
 
 /// A budget below what the members alone hold (the merge puts every member's state
 /// together, about 4 KB a member) is said on stderr before the run computes, whatever
-/// its shards;
-/// a budget that holds them, or `--quiet`, says nothing.
+/// its shards; a budget that holds them, or `--quiet`, says nothing.
 #[test]
 fn a_budget_the_members_alone_exceed_is_said() {
     let p = synthesized("40000", "10", "3");
