@@ -110,8 +110,7 @@ pub fn lay_out_within(
 ) -> Result<Option<(ShardPlan, LaidOut)>> {
     let manifest = store.manifest()?;
     let (plan, months_at_once) = plan_within(store, &manifest, budget);
-    let shardable = refuse_cross_member_conditions(loaded, "").is_ok();
-    if plan.count == 1 || manifest.events.is_empty() || !shardable {
+    if plan.count == 1 || manifest.events.is_empty() || cross_member_condition(loaded).is_some() {
         return Ok(None);
     }
     Ok(Some((
@@ -301,10 +300,8 @@ fn identity(loaded: &Program, store: &Store, as_of: Day) -> Result<Identity> {
 
 /// A points rule's, a metric's, a badge's or a goal's `where`, a layer's `when` or a
 /// contest's `from_data` that compares members (an aggregate or a window) would see only
-/// one shard's members: such a
-/// program cannot be sharded.
-/// `instead`: what to do about it (run without --shard, or with a larger budget).
-fn refuse_cross_member_conditions(loaded: &Program, instead: &str) -> Result<()> {
+/// one shard's members: such a program cannot be sharded. The first such condition.
+fn cross_member_condition(loaded: &Program) -> Option<&SqlExpr> {
     let rules = loaded.rules.as_ref().map_or(0, |r| r.rules.len());
     let places = (0..rules)
         .map(Place::Rule)
@@ -322,7 +319,14 @@ fn refuse_cross_member_conditions(loaded: &Program, instead: &str) -> Result<()>
     for goal in &loaded.goals {
         goal_filters(&goal.measure, &mut conditions);
     }
-    if let Some(e) = conditions.into_iter().find(|e| !e.is_row_wise()) {
+    conditions.into_iter().find(|e| !e.is_row_wise())
+}
+
+/// Refuse a program that cannot be sharded (`cross_member_condition`), naming the
+/// condition; `instead`: what to do about it (run without --shard, or with a larger
+/// budget).
+fn refuse_cross_member_conditions(loaded: &Program, instead: &str) -> Result<()> {
+    if let Some(e) = cross_member_condition(loaded) {
         bail!(koc_engine::error::usage_err(format!(
             "{} ({}): `{}` compares members (an aggregate or a window), so a shard, which sees only \
              its own members, cannot compute it; {instead}",
