@@ -680,6 +680,19 @@ fn a_budgeted_ingest_lays_out_the_split_its_run_reads() {
     assert_eq!(kept_split(&p.store), kept);
     assert_eq!(inodes(), before);
     assert!(ingest("513M").contains("(0 of 6 months split now, the rest kept)"));
+    // the same in the ingest's JSON, beside its files
+    let json: serde_json::Value = serde_json::from_str(
+        &p.w.koc(&["ingest", p.pipeline, "--memory-budget", "513M", "--format", "json"])
+            .expect_code(0)
+            .stdout(),
+    )
+    .unwrap();
+    assert_eq!(
+        json["laid_out"],
+        serde_json::json!({"for": "budget", "shards": count, "split_now": 0, "months": 6}),
+        "{json}"
+    );
+    assert!(json["files"].as_array().is_some_and(|f| !f.is_empty()), "{json}");
 }
 
 /// The files of shard `s` in the kept split of `n` shards, one per month that holds
@@ -718,6 +731,16 @@ fn shard_tasks_read_the_split_an_ingest_laid_out() {
     };
     laid_out("laid out for 3 shard tasks (4 of 4 months split now, the rest kept)");
     laid_out("laid out for 3 shard tasks (0 of 4 months split now, the rest kept)");
+    let json =
+        p.w.koc(&["ingest", p.pipeline, "--split", "3", "--format", "json"])
+            .expect_code(0)
+            .stdout();
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        json["laid_out"],
+        serde_json::json!({"for": "tasks", "shards": 3, "split_now": 0, "months": 4}),
+        "{json}"
+    );
     // every task from the split alone: the months themselves are out of reach
     let events = p.store.join("events");
     let aside = p.w.path().join("events-aside");

@@ -53,30 +53,39 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
                 None => koc_engine::ingest::ingest(&loaded, &store, !cli.quiet)?,
             };
             out.warnings(&report.warnings);
-            out.ingest(&report);
+            if !out.json {
+                out.ingest(&report);
+            }
             // the store as this ingest left it, laid out for the shard tasks, or for the
             // shards a run within the same budget computes
             let laid_out = match (split, budget) {
-                (Some(count), _) => Some((
-                    format!("{count} shard tasks"),
-                    crate::cmd::shards::lay_out(&store, &store.manifest()?, count, 1, !cli.quiet)?,
-                )),
-                (None, Some(b)) => {
-                    crate::cmd::shards::lay_out_within(&loaded, &store, b, !cli.quiet)?.map(|(plan, l)| {
-                        (
-                            format!("the {} shards of a run within the memory budget", plan.count),
-                            l,
-                        )
+                (Some(count), _) => store
+                    .manifest()
+                    .and_then(|m| crate::cmd::shards::lay_out(&store, &m, count, 1, !cli.quiet))
+                    .map(|l| Some((format!("{count} shard tasks"), "tasks", l))),
+                (None, Some(b)) => crate::cmd::shards::lay_out_within(&loaded, &store, b, !cli.quiet).map(|l| {
+                    l.map(|l| {
+                        let whom = format!("the {} shards of a run within the memory budget", l.shards);
+                        (whom, "budget", l)
                     })
-                }
-                (None, None) => None,
+                }),
+                (None, None) => Ok(None),
             };
-            if let (Some((whom, l)), false) = (laid_out, out.json) {
+            if out.json {
+                // the files' report even when the layout failed (they are stored)
+                let mut v = serde_json::to_value(&report)?;
+                if let Ok(Some((_, why, l))) = &laid_out {
+                    v["laid_out"] =
+                        json!({"for": why, "shards": l.shards, "split_now": l.split_now, "months": l.months});
+                }
+                out.json(&v);
+            } else if let Ok(Some((whom, _, l))) = &laid_out {
                 out.line(&format!(
                     "laid out for {whom} ({} of {} months split now, the rest kept)",
                     l.split_now, l.months
                 ));
             }
+            laid_out?;
             report.gate(loaded.file().pipeline.ingest.max_reject_ratio)?;
             Ok(0)
         }

@@ -79,9 +79,10 @@ impl ShardState {
     }
 }
 
-/// What an ingest laid out for shards: how many months it split now, of how many the
-/// store holds (the others were kept as they were).
+/// What an ingest laid out: the months for how many shards, how many it split now, of
+/// how many the store holds (the others were kept as they were).
 pub struct LaidOut {
+    pub shards: u64,
     pub split_now: usize,
     pub months: usize,
 }
@@ -92,6 +93,7 @@ pub fn lay_out(store: &Store, manifest: &Manifest, count: u64, at_once: usize, p
     let _stages = koc_engine::progress::stages(progress, "koc ingest");
     koc_engine::progress::stage(&format!("laying the months out for {count} shards"));
     Ok(LaidOut {
+        shards: count,
         split_now: koc_engine::model::split_every_month(store, manifest, count, at_once)?,
         months: manifest.events.len(),
     })
@@ -102,21 +104,13 @@ pub fn lay_out(store: &Store, manifest: &Manifest, count: u64, at_once: usize, p
 /// history itself (after a whole-history ingest, a quarter of the run). None: one
 /// computation of the store fits the budget, it holds no events, or the program
 /// cannot be sharded (the run says why), and nothing is laid out.
-pub fn lay_out_within(
-    loaded: &Program,
-    store: &Store,
-    budget: u64,
-    progress: bool,
-) -> Result<Option<(ShardPlan, LaidOut)>> {
+pub fn lay_out_within(loaded: &Program, store: &Store, budget: u64, progress: bool) -> Result<Option<LaidOut>> {
     let manifest = store.manifest()?;
     let (plan, months_at_once) = plan_within(store, &manifest, budget);
     if plan.count == 1 || manifest.events.is_empty() || cross_member_condition(loaded).is_some() {
         return Ok(None);
     }
-    Ok(Some((
-        plan,
-        lay_out(store, &manifest, plan.count, months_at_once, progress)?,
-    )))
+    Ok(Some(lay_out(store, &manifest, plan.count, months_at_once, progress)?))
 }
 
 /// Say on stderr when the store's members alone need more than `budget` (no number of
