@@ -644,10 +644,14 @@ fn a_budgeted_ingest_lays_out_the_split_its_run_reads() {
             .expect_code(0)
             .stdout()
     };
-    // one computation fits 6G: nothing laid out
+    // one computation fits 6G: nothing laid out, and the JSON says nothing of it
     let out = ingest("6G");
     assert!(!out.contains("laid out"), "{out}");
     assert!(!p.store.join("split").exists());
+    let json =
+        p.w.koc(&["ingest", p.pipeline, "--memory-budget", "6G", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&json.expect_code(0).stdout()).unwrap();
+    assert!(json["files"].is_array() && json.get("laid_out").is_none(), "{json}");
     let out = ingest("513M");
     let kept = kept_split(&p.store);
     assert_eq!(kept.len(), 6, "a month each, January to June: {kept:?}");

@@ -1,5 +1,6 @@
 //! What each command does with the library, and what it prints (SPEC §2).
 use crate::cmd::cli::{AsOf, Cli, Command, Format, Stage};
+use crate::cmd::shards::{LaidOut, LaidOutFor};
 use crate::output::Table;
 use anyhow::Result;
 use koc_engine::compute::Computed;
@@ -58,28 +59,19 @@ pub fn dispatch(cli: Cli) -> Result<u8> {
             }
             // the store as this ingest left it, laid out for the shard tasks, or for the
             // shards a run within the same budget computes
-            let laid_out = match (split, budget) {
-                (Some(count), _) => store
-                    .manifest()
-                    .and_then(|m| crate::cmd::shards::lay_out(&store, &m, count, 1, !cli.quiet))
-                    .map(|l| Some((format!("{count} shard tasks"), "tasks", l))),
-                (None, Some(b)) => crate::cmd::shards::lay_out_within(&loaded, &store, b, !cli.quiet).map(|l| {
-                    l.map(|l| {
-                        let whom = format!("the {} shards of a run within the memory budget", l.shards);
-                        (whom, "budget", l)
-                    })
-                }),
-                (None, None) => Ok(None),
-            };
+            let laid_out = crate::cmd::shards::lay_out_after_ingest(&loaded, &store, split, budget, !cli.quiet);
             if out.json {
                 // the files' report even when the layout failed (they are stored)
                 let mut v = serde_json::to_value(&report)?;
-                if let Ok(Some((_, why, l))) = &laid_out {
-                    v["laid_out"] =
-                        json!({"for": why, "shards": l.shards, "split_now": l.split_now, "months": l.months});
+                if let Ok(Some(l)) = &laid_out {
+                    v["laid_out"] = json!({"for": laid_out_for(l), "shards": l.shards, "split_now": l.split_now, "months": l.months});
                 }
                 out.json(&v);
-            } else if let Ok(Some((whom, _, l))) = &laid_out {
+            } else if let Ok(Some(l)) = &laid_out {
+                let whom = match l.for_whom {
+                    LaidOutFor::Tasks => format!("{} shard tasks", l.shards),
+                    LaidOutFor::Budget => format!("the {} shards of a run within the memory budget", l.shards),
+                };
                 out.line(&format!(
                     "laid out for {whom} ({} of {} months split now, the rest kept)",
                     l.split_now, l.months
@@ -556,6 +548,14 @@ impl Printer {
             "events of members not in the members export: {}",
             r.events_of_unknown_members
         ));
+    }
+}
+
+/// `laid_out.for` in the ingest's JSON.
+fn laid_out_for(l: &LaidOut) -> &'static str {
+    match l.for_whom {
+        LaidOutFor::Tasks => "tasks",
+        LaidOutFor::Budget => "budget",
     }
 }
 

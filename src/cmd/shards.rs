@@ -79,20 +79,62 @@ impl ShardState {
     }
 }
 
-/// What an ingest laid out: the months for how many shards, how many it split now, of
-/// how many the store holds (the others were kept as they were).
+/// Whom an ingest laid the months out for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LaidOutFor {
+    /// `--split N`: a scheduler's N shard tasks.
+    Tasks,
+    /// A memory budget: the shards of a run within it.
+    Budget,
+}
+
+/// What an ingest laid out: for whom, the months for how many shards, how many it
+/// split now, of how many the store holds (the others were kept as they were).
 pub struct LaidOut {
+    pub for_whom: LaidOutFor,
     pub shards: u64,
     pub split_now: usize,
     pub months: usize,
 }
 
+/// After an ingest: lay the store's months out for `--split N`'s tasks, else for the
+/// shards a run within the ingest's `budget` computes (`lay_out_within`), else not at
+/// all.
+pub fn lay_out_after_ingest(
+    loaded: &Program,
+    store: &Store,
+    split: Option<u64>,
+    budget: Option<u64>,
+    progress: bool,
+) -> Result<Option<LaidOut>> {
+    match (split, budget) {
+        (Some(count), _) => Ok(Some(lay_out(
+            store,
+            &store.manifest()?,
+            count,
+            1,
+            LaidOutFor::Tasks,
+            progress,
+        )?)),
+        (None, Some(b)) => lay_out_within(loaded, store, b, progress),
+        (None, None) => Ok(None),
+    }
+}
+
 /// Lay out every month of the store (as `manifest` describes it) for `count` shards,
 /// `at_once` months at a time.
-pub fn lay_out(store: &Store, manifest: &Manifest, count: u64, at_once: usize, progress: bool) -> Result<LaidOut> {
+fn lay_out(
+    store: &Store,
+    manifest: &Manifest,
+    count: u64,
+    at_once: usize,
+    for_whom: LaidOutFor,
+    progress: bool,
+) -> Result<LaidOut> {
     let _stages = koc_engine::progress::stages(progress, "koc ingest");
     koc_engine::progress::stage(&format!("laying the months out for {count} shards"));
     Ok(LaidOut {
+        for_whom,
         shards: count,
         split_now: koc_engine::model::split_every_month(store, manifest, count, at_once)?,
         months: manifest.events.len(),
@@ -104,13 +146,21 @@ pub fn lay_out(store: &Store, manifest: &Manifest, count: u64, at_once: usize, p
 /// history itself (after a whole-history ingest, a quarter of the run). None: one
 /// computation of the store fits the budget, it holds no events, or the program
 /// cannot be sharded (the run says why), and nothing is laid out.
-pub fn lay_out_within(loaded: &Program, store: &Store, budget: u64, progress: bool) -> Result<Option<LaidOut>> {
+fn lay_out_within(loaded: &Program, store: &Store, budget: u64, progress: bool) -> Result<Option<LaidOut>> {
     let manifest = store.manifest()?;
     let (plan, months_at_once) = plan_within(store, &manifest, budget);
     if plan.count == 1 || manifest.events.is_empty() || cross_member_condition(loaded).is_some() {
         return Ok(None);
     }
-    Ok(Some(lay_out(store, &manifest, plan.count, months_at_once, progress)?))
+    let laid_out = lay_out(
+        store,
+        &manifest,
+        plan.count,
+        months_at_once,
+        LaidOutFor::Budget,
+        progress,
+    )?;
+    Ok(Some(laid_out))
 }
 
 /// Say on stderr when the store's members alone need more than `budget` (no number of
